@@ -1,0 +1,49 @@
+// Weighted rendezvous (highest random weight) hashing: Thaler & Ravishankar, "Using Name-Based Mappings to
+// Increase Hit Rates" (IEEE/ACM ToN 1998), with the logarithmic weighting of Schindelhauer & Schomaker,
+// "Weighted Distributed Hash Tables" (SPAA 2005): score = -weight / ln(u), u uniform in (0, 1).
+// u for key hash h and node i is (fmix32(h ^ xxh32(id_i, seed)) + 0.5) / 2^32.
+import type { Hasher } from './hash.js';
+import { fmix32 } from './hash.js';
+import { utf8, type Placement } from './placement.js';
+import type { RingNode } from './types.js';
+
+const INV_SPACE = 2 ** -32;
+
+export class Rendezvous implements Placement {
+  private readonly nodeHash: Uint32Array;
+  private readonly weight: Float64Array;
+
+  constructor(hasher: Hasher, private readonly nodes: readonly RingNode[], seed: number) {
+    this.nodeHash = Uint32Array.from(nodes, (n) => hasher.h32(n.id, seed));
+    this.weight = Float64Array.from(nodes, (n) => n.weight);
+  }
+
+  private score(hash: number, i: number): number {
+    return -this.weight[i] / Math.log((fmix32(hash ^ this.nodeHash[i]) + 0.5) * INV_SPACE);
+  }
+
+  ownerIndex(hash: number): number {
+    let best = 0;
+    let bestScore = -1;
+    for (let i = 0; i < this.nodeHash.length; i++) {
+      const s = this.score(hash, i);
+      // Strict: on an exact tie the smaller id (lower index) wins.
+      if (s > bestScore) { bestScore = s; best = i; }
+    }
+    return best;
+  }
+
+  preference(hash: number, n: number): number[] {
+    const scored = Array.from(this.nodeHash, (_, i) => ({ i, s: this.score(hash, i) }));
+    scored.sort((a, b) => b.s - a.s || a.i - b.i);
+    return scored.slice(0, Math.min(n, scored.length)).map((x) => x.i);
+  }
+
+  segments(): null {
+    return null;
+  }
+
+  canonical(): Uint8Array {
+    return utf8(JSON.stringify(this.nodes.map((n) => [n.id, n.weight])));
+  }
+}
