@@ -1,0 +1,2 @@
+// @wsring/client: public entry. The client itself is added beside the protocol.
+export * from './protocol.js';
