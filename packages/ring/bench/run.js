@@ -1,0 +1,104 @@
+// npm run bench: @wsring/ring against named peers and against the cost of hashing the key, in one run.
+// Run with --expose-gc (the npm script does) to get memory figures.
+import { createRequire } from 'node:module';
+import xxhash from 'xxhash-wasm';
+import HashRingPeer from 'hashring';
+import ConsistentHashPeer from 'consistent-hash';
+import { createKeyIndex, createRing, movedKeys } from '@wsring/ring';
+import {
+  fmtBytes, fmtMs, fmtRate, fmtRatio, makeKeys, nodeSpecs, opsPerSecond, printTable, retainedBytes, timeMs,
+} from './lib.js';
+
+const ALGORITHMS = ['ring', 'maglev', 'rendezvous'];
+const NODE_COUNTS = [10, 100, 1000];
+const LOOKUP_KEYS = 100_000;
+const INDEX_KEYS = 1_000_000;
+const quick = process.argv.includes('--quick');
+const timing = quick ? { rounds: 3, roundMs: 30 } : { rounds: 7, roundMs: 60 };
+
+const { h32 } = await xxhash();
+
+console.log(`@wsring/ring benchmarks: Node ${process.version}, ${process.arch}; medians of ${timing.rounds} rounds after a warm-up`);
+console.log(`hashring ${peerVersion('hashring')} (md5, 40 vnodes x 4 replicas = 160 points per node, LRU cache of 5000 keys: keys cycle`);
+console.log(`through ${LOOKUP_KEYS.toLocaleString('en')} so it misses), consistent-hash ${peerVersion('consistent-hash')} (24-bit PJW hash, 40 points per node).`);
+
+function peerVersion(name) {
+  return createRequire(import.meta.url)(`${name}/package.json`).version;
+}
+
+// 1. owner() lookups per second.
+for (const [shape, label] of [['short', 'short ids like user-4242 (~10 chars)'], ['uuid', 'UUIDs (36 chars)']]) {
+  const keys = makeKeys(LOOKUP_KEYS, shape);
+  const floor = opsPerSecond((k) => h32(k, 0), keys, timing);
+  const rows = [['xxhash-wasm h32 (hashing only)', '-', fmtRate(floor), fmtRatio(1), '']];
+  for (const n of NODE_COUNTS) {
+    const specs = nodeSpecs(n);
+    const servers = specs.map((s) => s.id);
+    const hr = new HashRingPeer(servers);
+    const ch = new ConsistentHashPeer();
+    for (const s of servers) ch.add(s);
+    const peer = opsPerSecond((k) => hr.get(k), keys, timing);
+    const results = [];
+    for (const algorithm of ALGORITHMS) {
+      const ring = await createRing(specs, { algorithm });
+      results.push([`@wsring/ring ${algorithm}`, opsPerSecond((k) => ring.owner(k), keys, timing)]);
+    }
+    results.push(['hashring get()', peer]);
+    results.push(['consistent-hash get()', opsPerSecond((k) => ch.get(k), keys, timing)]);
+    for (const [name, ops] of results) rows.push([name, String(n), fmtRate(ops), fmtRatio(ops / floor), fmtRatio(ops / peer)]);
+  }
+  printTable(`owner() lookups per second, ${LOOKUP_KEYS.toLocaleString('en')} ${label}`, ['', 'nodes', 'lookups/s', 'vs h32', 'vs hashring'], rows);
+}
+
+// 2. index.moved against a full scan: +1 node on 10 nodes, 1M indexed keys.
+{
+  const keys = makeKeys(INDEX_KEYS, 'short', 2);
+  const index = await createKeyIndex(keys);
+  const rows = [];
+  for (const algorithm of ALGORITHMS) {
+    const prev = await createRing(nodeSpecs(10), { algorithm });
+    const next = prev.withNodes([{ id: 'node-10' }]);
+    const viaIndex = index.moved(prev, next).length;
+    const viaScan = movedKeys(prev, next, index.keys()).length;
+    if (viaIndex !== viaScan) throw new Error(`${algorithm}: index.moved found ${viaIndex} keys, the scan ${viaScan}`);
+    const rounds = quick ? 3 : 5;
+    const tIndex = timeMs(() => index.moved(prev, next), { rounds });
+    const tScan = timeMs(() => movedKeys(prev, next, index.keys()), { rounds: algorithm === 'rendezvous' ? 3 : rounds });
+    rows.push([algorithm, viaIndex.toLocaleString('en'), fmtMs(tIndex), fmtMs(tScan), fmtRatio(tIndex / tScan)]);
+  }
+  printTable(
+    `index.moved vs a full scan (movedKeys over every indexed key): 10 nodes + 1, ${INDEX_KEYS.toLocaleString('en')} keys (rendezvous has no ranges: its index scans)`,
+    ['algorithm', 'moved keys', 'index.moved', 'full scan', 'index / scan'],
+    rows,
+  );
+}
+
+// 3. Build time and memory at 1000 nodes, and withNodes(+1).
+{
+  const specs = nodeSpecs(1000);
+  const rows = [];
+  for (const algorithm of ALGORITHMS) {
+    // withNodes on an empty ring builds the whole ring synchronously, so time and memory are the build's own.
+    const empty = await createRing([], { algorithm });
+    const build = timeMs(() => empty.withNodes(specs), { rounds: 5 });
+    const ring = empty.withNodes(specs);
+    const plusOne = timeMs(() => ring.withNodes([{ id: 'node-new' }]), { rounds: 5 });
+    const mem = retainedBytes(() => empty.withNodes(specs));
+    rows.push([`@wsring/ring ${algorithm}`, fmtMs(build), fmtMs(plusOne), fmtBytes(mem.heap), fmtBytes(mem.buffers)]);
+  }
+  const servers = specs.map((s) => s.id);
+  const makeHashring = () => new HashRingPeer(servers);
+  const makeConsistent = () => {
+    const ch = new ConsistentHashPeer();
+    for (const s of servers) ch.add(s);
+    ch.get('warm'); // builds its sorted point list on first use
+    return ch;
+  };
+  for (const [name, make] of [['hashring', makeHashring], ['consistent-hash', makeConsistent]]) {
+    const mem = retainedBytes(make);
+    rows.push([name, fmtMs(timeMs(make, { rounds: 3 })), 'n/a', fmtBytes(mem.heap), fmtBytes(mem.buffers)]);
+  }
+  printTable('Build at 1000 nodes (weight 1 each)', ['', 'build', 'withNodes(+1)', 'heap', 'arrayBuffers'], rows);
+}
+
+if (!globalThis.gc) console.log('\n(memory: run with node --expose-gc)');
