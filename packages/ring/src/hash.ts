@@ -1,4 +1,5 @@
 import xxhash from 'xxhash-wasm';
+import { makeH32 } from './xxh32.js';
 
 export interface Hasher {
   /** xxh32 of the UTF-8 bytes of `input`, as an unsigned 32-bit integer. */
@@ -15,7 +16,8 @@ export function loadHasher(): Promise<Hasher> {
   if (hasher) return Promise.resolve(hasher);
   loading ??= xxhash().then((x) => {
     hasher = {
-      h32: x.h32,
+      // Short ASCII strings are hashed inline; the rest by the WebAssembly module. Same function either way.
+      h32: makeH32(x.h32),
       h64Hex: (bytes, seed) => x.h64Raw(bytes, seed).toString(16).padStart(16, '0'),
     };
     return hasher;
