@@ -19,6 +19,17 @@ export interface ResolvedOptions {
   tableSize: number;
 }
 
+/** A value as it should appear in an error message; never throws (null-prototype objects, BigInt, symbols). */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return String(value);
+  } catch {
+    return `an unprintable ${typeof value}`;
+  }
+}
+
 export function normalizeNode(spec: unknown, where: string): RingNode {
   if (spec === null || typeof spec !== 'object') throw new RingError('INVALID_ID', `${where} is not an object`);
   const { id, weight, meta } = spec as NodeSpec;
@@ -26,7 +37,7 @@ export function normalizeNode(spec: unknown, where: string): RingNode {
   if (id.length === 0) throw new RingError('EMPTY_ID', `${where}.id is empty`);
   const w = weight === undefined ? 1 : weight;
   if (typeof w !== 'number' || !Number.isFinite(w) || !(w > 0)) {
-    throw new RingError('INVALID_WEIGHT', `${where} (${JSON.stringify(id)}) has weight ${String(weight)}; it must be a finite number > 0`);
+    throw new RingError('INVALID_WEIGHT', `${where} (${JSON.stringify(id)}) has weight ${describeValue(weight)}; it must be a finite number > 0`);
   }
   if (meta === undefined) return { id, weight: w };
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
@@ -43,7 +54,8 @@ export function normalizeNode(spec: unknown, where: string): RingNode {
 /** Validate, fill defaults, reject duplicates, and sort by id (placement never depends on input order). */
 export function normalizeNodes(specs: unknown): RingNode[] {
   if (!Array.isArray(specs)) throw new RingError('INVALID_ID', 'nodes must be an array');
-  const nodes = specs.map((s, i) => normalizeNode(s, `nodes[${i}]`));
+  // Array.from visits holes in sparse arrays (map skips them), so a hole is reported, not sorted past.
+  const nodes = Array.from(specs as unknown[], (s, i) => normalizeNode(s, `nodes[${i}]`));
   nodes.sort((a, b) => compareIds(a.id, b.id));
   for (let i = 1; i < nodes.length; i++) {
     if (nodes[i].id === nodes[i - 1].id) throw new RingError('DUPLICATE_ID', `node id ${JSON.stringify(nodes[i].id)} appears twice`);
@@ -73,17 +85,17 @@ export function resolveOptions(options: RingOptions | undefined): ResolvedOption
   if (typeof o !== 'object') throw new RingError('INVALID_OPTION', 'options must be an object');
   const algorithm = o.algorithm ?? 'ring';
   if (!ALGORITHMS.includes(algorithm)) {
-    throw new RingError('UNKNOWN_ALGORITHM', `${JSON.stringify(algorithm)}; expected one of ${ALGORITHMS.join(', ')}`);
+    throw new RingError('UNKNOWN_ALGORITHM', `${describeValue(algorithm)}; expected one of ${ALGORITHMS.join(', ')}`);
   }
   const seed = o.seed ?? 0;
-  if (!isUint32(seed)) throw new RingError('INVALID_OPTION', `seed ${String(seed)} must be an integer in [0, 2^32)`);
+  if (!isUint32(seed)) throw new RingError('INVALID_OPTION', `seed ${describeValue(seed)} must be an integer in [0, 2^32)`);
   const pointsPerWeight = o.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT;
   if (typeof pointsPerWeight !== 'number' || !Number.isFinite(pointsPerWeight) || pointsPerWeight <= 0 || pointsPerWeight > MAX_POINTS_PER_WEIGHT) {
-    throw new RingError('INVALID_OPTION', `pointsPerWeight ${String(pointsPerWeight)} must be a number in (0, ${MAX_POINTS_PER_WEIGHT}]`);
+    throw new RingError('INVALID_OPTION', `pointsPerWeight ${describeValue(pointsPerWeight)} must be a number in (0, ${MAX_POINTS_PER_WEIGHT}]`);
   }
   const tableSize = o.tableSize ?? 0;
   if (o.tableSize !== undefined && (!Number.isInteger(tableSize) || tableSize > MAX_TABLE_SIZE || !isPrime(tableSize))) {
-    throw new RingError('INVALID_OPTION', `tableSize ${String(o.tableSize)} must be a prime <= ${MAX_TABLE_SIZE}`);
+    throw new RingError('INVALID_OPTION', `tableSize ${describeValue(o.tableSize)} must be a prime <= ${MAX_TABLE_SIZE}`);
   }
   return { algorithm, seed, pointsPerWeight, tableSize };
 }
