@@ -1,0 +1,282 @@
+// Runs the state machine: owns the socket, the timers and the fetches, and turns their events into inputs.
+import { backoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { ClientError } from './errors.js';
+import { initialContext, start, transition, type Context, type Effect, type Input } from './machine.js';
+import { CloseCode, connectUrl, decodeServerFrame, encodeFrame } from './protocol.js';
+import { fetchTopology } from './topology.js';
+import type { ClientEvents, ClientOptions, ClientState, FetchLike, Timers, WebSocketConstructor, WebSocketLike, WsringClient } from './types.js';
+
+export const DEFAULT_FAILOVER_DEPTH = 3;
+export const DEFAULT_MAX_REDIRECTS = 3;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+
+const OPEN = 1;
+
+interface Settings {
+  user: string;
+  token: ClientOptions['token'];
+  bootstrap: string[];
+  WebSocket: WebSocketConstructor;
+  fetch: FetchLike;
+  baseMs: number;
+  capMs: number;
+  failoverDepth: number;
+  maxRedirects: number;
+  connectTimeoutMs: number;
+  fetchTimeoutMs: number;
+  random: () => number;
+  timers: Timers;
+}
+
+function invalid(message: string): ClientError {
+  return new ClientError('INVALID_OPTION', message);
+}
+
+function positive(name: string, value: number | undefined, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw invalid(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function settings(options: ClientOptions): Settings {
+  if (options === null || typeof options !== 'object') throw invalid('options must be an object');
+  if (typeof options.user !== 'string' || options.user.length === 0) throw invalid('user must be a non-empty string');
+  if (!Array.isArray(options.bootstrap) || options.bootstrap.length === 0) throw invalid('bootstrap must be a non-empty array of URLs');
+  for (const url of options.bootstrap) {
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw invalid(`bootstrap URL ${JSON.stringify(url)} is not a URL`);
+    }
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(protocol)) throw invalid(`bootstrap URL ${url} must be http(s) or ws(s)`);
+  }
+  if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function') {
+    throw invalid('token must be a string or a function');
+  }
+  const baseMs = positive('backoff.baseMs', options.backoff?.baseMs, DEFAULT_BACKOFF_BASE_MS);
+  const capMs = positive('backoff.capMs', options.backoff?.capMs, DEFAULT_BACKOFF_CAP_MS);
+  if (capMs < baseMs) throw invalid(`backoff.capMs (${capMs}) must be >= backoff.baseMs (${baseMs})`);
+  const failoverDepth = positive('failoverDepth', options.failoverDepth, DEFAULT_FAILOVER_DEPTH, true);
+  const maxRedirects = positive('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS, true);
+  const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
+  const fetchTimeoutMs = positive('fetchTimeoutMs', options.fetchTimeoutMs, DEFAULT_FETCH_TIMEOUT_MS);
+  const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (typeof WebSocketImpl !== 'function') {
+    throw new ClientError('NO_WEBSOCKET', 'no global WebSocket: pass options.WebSocket (for example `import { WebSocket } from "ws"`)');
+  }
+  const fetchImpl = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch?.bind(globalThis);
+  if (typeof fetchImpl !== 'function') throw new ClientError('NO_FETCH', 'no global fetch: pass options.fetch');
+  return {
+    user: options.user,
+    token: options.token,
+    bootstrap: [...options.bootstrap],
+    WebSocket: WebSocketImpl,
+    fetch: fetchImpl,
+    baseMs,
+    capMs,
+    failoverDepth,
+    maxRedirects,
+    connectTimeoutMs,
+    fetchTimeoutMs,
+    random: options.random ?? Math.random,
+    timers: options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
+  };
+}
+
+/** Create a client and start connecting: fetch the topology, place the user, open a socket to its node. */
+export function createClient(options: ClientOptions): WsringClient {
+  const s = settings(options);
+  const events = new Emitter<ClientEvents>();
+  let state: ClientState = 'bootstrapping';
+  let ctx: Context = initialContext({ user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects });
+
+  let socket: WebSocketLike | undefined;
+  // Every socket gets a generation; events from a socket that is no longer the current one are dropped.
+  let generation = 0;
+  let connectTimer: unknown;
+  let retryTimer: unknown;
+  // Aborted by close(), so no fetch outlives the client.
+  const stopFetches = new AbortController();
+
+  // Inputs raised while effects run (a fake or synchronous socket) are queued, so transitions never nest.
+  const queue: Input[] = [];
+  let dispatching = false;
+
+  function dispatch(input: Input): void {
+    queue.push(input);
+    if (dispatching) return;
+    dispatching = true;
+    try {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const step = transition(state, ctx, next);
+        if (step) apply(step.state, step.ctx, step.effects);
+      }
+    } finally {
+      dispatching = false;
+    }
+  }
+
+  function apply(nextState: ClientState, nextCtx: Context, effects: Effect[]): void {
+    const changed = nextState !== state;
+    state = nextState;
+    ctx = nextCtx;
+    if (changed && state !== 'connecting' && state !== 'moving') clearConnectTimer();
+    if (changed && state === 'closed') stopFetches.abort();
+    if (changed) events.emit('state', state);
+    for (const effect of effects) run(effect);
+  }
+
+  function run(effect: Effect): void {
+    switch (effect.type) {
+      case 'fetch-topology':
+        fetchTopology(s.fetch, s.bootstrap, Math.floor(s.random() * s.bootstrap.length), s.fetchTimeoutMs, s.timers, stopFetches.signal).then(
+          (topology) => state !== 'closed' && dispatch({ type: 'topology-loaded', topology }),
+          (error: unknown) =>
+            state !== 'closed' &&
+            dispatch({ type: 'topology-failed', error: error instanceof ClientError ? error : new ClientError('BOOTSTRAP_FAILED', String(error), { cause: error }) }),
+        );
+        return;
+      case 'open-socket':
+        openSocket(effect.url, effect.unreachable);
+        return;
+      case 'close-socket':
+        closeSocket(effect.code, effect.reason);
+        return;
+      case 'schedule-retry': {
+        const delayMs = backoffDelay(effect.attempt, s.baseMs, s.capMs, s.random);
+        clearRetryTimer();
+        retryTimer = s.timers.setTimeout(() => {
+          retryTimer = undefined;
+          dispatch({ type: 'retry-timer' });
+        }, delayMs);
+        events.emit('reconnecting', { attempt: effect.attempt, delayMs });
+        return;
+      }
+      case 'cancel-retry':
+        clearRetryTimer();
+        return;
+      case 'emit':
+        events.emit(effect.event, effect.payload as never);
+        return;
+    }
+  }
+
+  function openSocket(url: string, unreachable: string[]): void {
+    closeSocket(CloseCode.NORMAL, 'replaced');
+    const gen = ++generation;
+    clearConnectTimer();
+    connectTimer = s.timers.setTimeout(() => {
+      if (gen !== generation) return;
+      connectTimer = undefined;
+      closeSocket(CloseCode.NORMAL, 'connect timeout');
+      dispatch({ type: 'connect-timeout' });
+    }, s.connectTimeoutMs);
+    const withToken = (token: string | undefined) => {
+      if (gen !== generation) return;
+      const target = connectUrl(url, { user: s.user, token, epoch: ctx.topology?.topology.epoch, unreachable, last: ctx.lastPos });
+      let ws: WebSocketLike;
+      try {
+        ws = new s.WebSocket(target);
+      } catch {
+        dispatch({ type: 'socket-closed', code: 1006, reason: 'could not open socket' });
+        return;
+      }
+      socket = ws;
+      ws.onmessage = (event) => {
+        if (gen !== generation) return;
+        if (typeof event.data !== 'string') {
+          dispatch({ type: 'bad-frame', error: new Error('binary frame') });
+          return;
+        }
+        let input: Input;
+        try {
+          input = decodeServerFrame(event.data);
+        } catch (error) {
+          input = { type: 'bad-frame', error: error as Error };
+        }
+        dispatch(input);
+      };
+      ws.onclose = (event) => {
+        if (gen !== generation) return;
+        socket = undefined;
+        dispatch({ type: 'socket-closed', code: event.code, reason: event.reason });
+      };
+      // A close event always follows an error event; `ws` throws on an error event nobody listens to.
+      ws.onerror = () => {};
+    };
+    const token = s.token;
+    if (typeof token !== 'function') {
+      withToken(token);
+      return;
+    }
+    Promise.resolve()
+      .then(token)
+      .then(withToken, (error: unknown) => gen === generation && dispatch({ type: 'token-failed', error }));
+  }
+
+  function closeSocket(code: number, reason: string): void {
+    generation++;
+    const ws = socket;
+    socket = undefined;
+    if (!ws) return;
+    ws.onmessage = null;
+    ws.onclose = null;
+    ws.onerror = () => {};
+    try {
+      ws.close(code, reason);
+    } catch {
+      // Browsers reject some codes; the socket is abandoned either way.
+      ws.close();
+    }
+  }
+
+  function clearConnectTimer(): void {
+    if (connectTimer !== undefined) s.timers.clearTimeout(connectTimer);
+    connectTimer = undefined;
+  }
+
+  function clearRetryTimer(): void {
+    if (retryTimer !== undefined) s.timers.clearTimeout(retryTimer);
+    retryTimer = undefined;
+  }
+
+  const initial = start(ctx);
+  apply(initial.state, initial.ctx, initial.effects);
+
+  return {
+    get state() {
+      return state;
+    },
+    get node() {
+      return state === 'open' ? ctx.current : undefined;
+    },
+    get epoch() {
+      return ctx.topology?.topology.epoch;
+    },
+    on: (event, listener) => events.on(event, listener),
+    once: (event, listener) => events.once(event, listener),
+    off: (event, listener) => events.off(event, listener),
+    send(data) {
+      if (state !== 'open' || !socket || socket.readyState !== OPEN) throw new ClientError('NOT_OPEN', `cannot send while ${state}`);
+      if (data === undefined) throw new ClientError('BAD_DATA', 'data must be a JSON value, got undefined');
+      let text: string;
+      try {
+        text = encodeFrame({ type: 'message', data });
+      } catch (error) {
+        throw new ClientError('BAD_DATA', 'data cannot be encoded as JSON', { cause: error });
+      }
+      socket.send(text);
+    },
+    close(code: number = CloseCode.NORMAL, reason = 'client closed') {
+      if (state === 'closed') return;
+      dispatch({ type: 'close', code, reason });
+      clearConnectTimer();
+      clearRetryTimer();
+    },
+  };
+}

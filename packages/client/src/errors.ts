@@ -1,0 +1,34 @@
+export type ClientErrorCode =
+  /** An option is missing or invalid (thrown by createClient). */
+  | 'INVALID_OPTION'
+  /** No WebSocket constructor: pass `WebSocket` (for example from the `ws` package). */
+  | 'NO_WEBSOCKET'
+  /** No fetch implementation: pass `fetch`. */
+  | 'NO_FETCH'
+  /** No bootstrap URL answered `/topology` with a usable topology. */
+  | 'BOOTSTRAP_FAILED'
+  /** A `/topology` body was not a valid topology. */
+  | 'BAD_TOPOLOGY'
+  /** A reconnect or redirect frame named a node or URL that the topology (even refetched) does not list. */
+  | 'UNKNOWN_NODE'
+  /** A node sent a frame the client could not decode. */
+  | 'BAD_FRAME'
+  /** A node reported a problem with something the client sent (an `error` frame). */
+  | 'SERVER_ERROR'
+  /** `send()` was called while the client was not open. */
+  | 'NOT_OPEN'
+  /** `send()` was given data that cannot be encoded as JSON. */
+  | 'BAD_DATA'
+  /** The token function threw or rejected. */
+  | 'TOKEN_FAILED';
+
+export class ClientError extends Error {
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ClientError';
+  }
+}

@@ -1,0 +1,301 @@
+// The client's state machine as an explicit transition table. Pure: it reads inputs and returns the next state
+// and the effects to run (open a socket, fetch the topology, schedule a retry, emit an event); client.ts runs them.
+import { ClientError } from './errors.js';
+import { CloseCode, TERMINAL_CLOSE_CODES, type ServerFrame } from './protocol.js';
+import { sameUrl } from './topology.js';
+import type { ClientEvents, ClientState, LoadedTopology, MoveReason } from './types.js';
+
+export interface MachineConfig {
+  user: string;
+  failoverDepth: number;
+  maxRedirects: number;
+}
+
+export interface Context {
+  readonly config: MachineConfig;
+  readonly topology?: LoadedTopology;
+  /** The node of the socket that is opening or open. */
+  readonly target?: string;
+  /** The node the client was last welcomed by. */
+  readonly current?: string;
+  /** The node being left and why; reported as `moved` when another node welcomes the client. */
+  readonly leaving?: { from: string; reason: MoveReason };
+  /** Nodes found unreachable since the last welcome; sent to the next node so it accepts a stand-in. */
+  readonly unreachable: readonly string[];
+  /** Failed attempts since the last welcome; drives the backoff. */
+  readonly attempt: number;
+  /** Redirects followed since the last welcome; bounds redirect loops between disagreeing nodes. */
+  readonly redirects: number;
+  /** The next attempt must refetch the topology first. */
+  readonly needTopology: boolean;
+  /** A `/topology` fetch is in flight (fetches are never doubled). */
+  readonly fetching: boolean;
+  /** A move to a node the topology did not list, waiting for the refetched topology to confirm it. */
+  readonly pendingMove?: { node: string; url: string; from: string; reason: MoveReason };
+  /** Highest message position received; older positions are duplicates. */
+  readonly lastPos?: number;
+}
+
+export type Input =
+  | ServerFrame
+  | { type: 'topology-loaded'; topology: LoadedTopology }
+  | { type: 'topology-failed'; error: ClientError }
+  | { type: 'bad-frame'; error: Error }
+  | { type: 'socket-closed'; code: number; reason: string }
+  | { type: 'connect-timeout' }
+  | { type: 'token-failed'; error: unknown }
+  | { type: 'retry-timer' }
+  | { type: 'close'; code: number; reason: string };
+
+type Emit = { [K in keyof ClientEvents]: { type: 'emit'; event: K; payload: ClientEvents[K] } }[keyof ClientEvents];
+
+export type Effect =
+  | { type: 'fetch-topology' }
+  | { type: 'open-socket'; node: string; url: string; unreachable: string[] }
+  | { type: 'close-socket'; code: number; reason: string }
+  | { type: 'schedule-retry'; attempt: number }
+  | { type: 'cancel-retry' }
+  | Emit;
+
+export interface Step {
+  state: ClientState;
+  ctx: Context;
+  effects: Effect[];
+}
+
+type Handler<I extends Input> = (ctx: Context, input: I, state: ClientState) => Step;
+type Row = { [T in Input['type']]?: Handler<Extract<Input, { type: T }>> };
+
+export function initialContext(config: MachineConfig): Context {
+  return { config, unreachable: [], attempt: 0, redirects: 0, needTopology: true, fetching: false };
+}
+
+/** The first step: fetch the topology. */
+export function start(ctx: Context): Step {
+  return { state: 'bootstrapping', ctx: { ...ctx, fetching: true }, effects: [{ type: 'fetch-topology' }] };
+}
+
+const emit = <K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): Effect => ({ type: 'emit', event, payload }) as Effect;
+
+// ---- helpers shared by several rows ----
+
+/** Keep the newer of two topologies: a lagging bootstrap node must not roll the client back. */
+function adopt(ctx: Context, loaded: LoadedTopology): Context {
+  const newer = !ctx.topology || loaded.topology.epoch >= ctx.topology.topology.epoch;
+  return { ...ctx, topology: newer ? loaded : ctx.topology, fetching: false, needTopology: false };
+}
+
+/** The URL of `node` if the topology lists it under `url`. */
+function knownUrl(ctx: Context, node: string, url: string): string | undefined {
+  const known = ctx.topology?.urls.get(node);
+  return known !== undefined && sameUrl(known, url) ? known : undefined;
+}
+
+function fetchIfIdle(ctx: Context): { ctx: Context; effects: Effect[] } {
+  return ctx.fetching ? { ctx, effects: [] } : { ctx: { ...ctx, fetching: true }, effects: [{ type: 'fetch-topology' }] };
+}
+
+/** Back off before the next attempt. */
+function retry(ctx: Context, needTopology: boolean, extra: Effect[] = []): Step {
+  const attempt = ctx.attempt + 1;
+  return {
+    state: 'reconnecting',
+    ctx: { ...ctx, attempt, target: undefined, needTopology: ctx.needTopology || needTopology },
+    effects: [...extra, { type: 'schedule-retry', attempt }],
+  };
+}
+
+/** Connect to the first node of the user's preference list not found unreachable; back off when none is left. */
+function connectToOwner(ctx: Context, extra: Effect[] = []): Step {
+  const { topology } = ctx;
+  if (!topology) return bootstrap(ctx, extra);
+  const prefs = topology.ring.owners(ctx.config.user, ctx.config.failoverDepth);
+  const next = prefs.find((id) => !ctx.unreachable.includes(id));
+  if (next === undefined) return retry({ ...ctx, unreachable: [] }, true, extra);
+  const url = topology.urls.get(next) as string;
+  return {
+    state: 'connecting',
+    ctx: { ...ctx, target: next },
+    effects: [...extra, { type: 'open-socket', node: next, url, unreachable: ctx.unreachable.filter((id) => prefs.includes(id)) }],
+  };
+}
+
+function bootstrap(ctx: Context, extra: Effect[] = []): Step {
+  const fetch = fetchIfIdle(ctx);
+  return { state: 'bootstrapping', ctx: { ...fetch.ctx, target: undefined }, effects: [...extra, ...fetch.effects] };
+}
+
+/** Follow a reconnect or redirect frame to a node the topology lists. */
+function moveTo(ctx: Context, node: string, url: string, from: string, reason: MoveReason, extra: Effect[] = []): Step {
+  return {
+    state: 'moving',
+    ctx: { ...ctx, target: node, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable: [] },
+    effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason }, { type: 'open-socket', node, url, unreachable: [] }],
+  };
+}
+
+function closed(code: number, reason: string, effects: Effect[]): Step['effects'] {
+  return [...effects, { type: 'cancel-retry' }, emit('close', { code, reason })];
+}
+
+// ---- handlers ----
+
+const closeByApp: Handler<Extract<Input, { type: 'close' }>> = (ctx, input) => ({
+  state: 'closed',
+  ctx,
+  effects: closed(input.code, input.reason, [{ type: 'close-socket', code: input.code, reason: input.reason }]),
+});
+
+/** Stay in `state`. */
+const same = (state: ClientState, ctx: Context, effects: Effect[] = []): Step => ({ state, ctx, effects });
+const ignore = (ctx: Context, _input: Input, state: ClientState): Step => same(state, ctx);
+const adoptOnly: Handler<Extract<Input, { type: 'topology-loaded' }>> = (ctx, input, state) => same(state, adopt(ctx, input.topology));
+const fetchDone: Handler<Extract<Input, { type: 'topology-failed' }>> = (ctx, _input, state) => same(state, { ...ctx, fetching: false });
+
+const onMessage: Handler<Extract<Input, { type: 'message' }>> = (ctx, frame, state) => {
+  if (frame.pos !== undefined && ctx.lastPos !== undefined && frame.pos <= ctx.lastPos) return same(state, ctx);
+  return same(state, { ...ctx, lastPos: frame.pos ?? ctx.lastPos }, [emit('message', frame.data)]);
+};
+
+const onServerError: Handler<Extract<Input, { type: 'error' }>> = (ctx, frame, state) =>
+  same(state, ctx, [emit('error', new ClientError('SERVER_ERROR', `node reported ${frame.code}: ${frame.message}`))]);
+
+const onBadFrame: Handler<Extract<Input, { type: 'bad-frame' }>> = (ctx, input, state) =>
+  same(state, ctx, [emit('error', new ClientError('BAD_FRAME', `undecodable frame from node: ${input.error.message}`, { cause: input.error }))]);
+
+/** A reconnect or redirect frame, in any state with a socket. */
+const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> = (ctx, frame, state) => {
+  const from = ctx.target ?? ctx.current ?? frame.node;
+  const reason: MoveReason = frame.type === 'reconnect' ? 'reconnect' : 'redirect';
+  if (frame.node === from) return same(state, ctx);
+  const welcomed = state === 'open';
+  if (!welcomed && ctx.redirects >= ctx.config.maxRedirects) {
+    return retry(ctx, true, [
+      { type: 'close-socket', code: CloseCode.NORMAL, reason: 'too many redirects' },
+      emit('error', new ClientError('UNKNOWN_NODE', `more than ${ctx.config.maxRedirects} redirects in a row; refetching the topology`)),
+    ]);
+  }
+  const counted = welcomed ? ctx : { ...ctx, redirects: ctx.redirects + 1 };
+  const url = knownUrl(ctx, frame.node, frame.url);
+  if (url !== undefined) return moveTo(counted, frame.node, url, from, reason);
+  // Unknown node: refetch the topology once and decide then. An open socket keeps serving meanwhile;
+  // a socket that has not been welcomed is about to be closed by the node, so let it go.
+  const pendingMove = { node: frame.node, url: frame.url, from, reason };
+  if (welcomed) {
+    const fetch = fetchIfIdle({ ...counted, pendingMove });
+    return same(state, fetch.ctx, fetch.effects);
+  }
+  return bootstrap({ ...counted, pendingMove }, [{ type: 'close-socket', code: CloseCode.NORMAL, reason: 'unknown node' }]);
+};
+
+const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => {
+  const effects: Effect[] = [];
+  const from = ctx.leaving?.from ?? ctx.current;
+  if (from !== undefined && from !== frame.node) effects.push(emit('moved', { from, to: frame.node, reason: ctx.leaving?.reason ?? 'failover' }));
+  effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true }));
+  let next: Context = { ...ctx, current: frame.node, target: frame.node, leaving: undefined, unreachable: [], attempt: 0, redirects: 0 };
+  // The node knows a newer topology than ours: refresh in the background, the connection stays.
+  if (!ctx.topology || frame.epoch > ctx.topology.topology.epoch) {
+    const fetch = fetchIfIdle(next);
+    next = fetch.ctx;
+    effects.push(...fetch.effects);
+  }
+  return { state: 'open', ctx: next, effects };
+};
+
+/** The socket closed (or never opened) before a welcome. */
+const onConnectFailed = (ctx: Context, code: number, reason: string): Step => {
+  if (TERMINAL_CLOSE_CODES.has(code)) return { state: 'closed', ctx, effects: closed(code, reason, []) };
+  if (code === CloseCode.OVER_CAPACITY) return retry(ctx, false);
+  const failed = ctx.target;
+  if (failed === undefined) return retry(ctx, false);
+  return connectToOwner({
+    ...ctx,
+    target: undefined,
+    unreachable: ctx.unreachable.includes(failed) ? ctx.unreachable : [...ctx.unreachable, failed],
+    leaving: ctx.leaving ?? { from: ctx.current ?? failed, reason: 'failover' },
+  });
+};
+
+// Close codes after which the topology has likely changed, so the next attempt refetches it first.
+const TOPOLOGY_CHANGING_CODES: ReadonlySet<number> = new Set([CloseCode.GOING_AWAY, CloseCode.MOVED, CloseCode.DRAINING, CloseCode.REDIRECT]);
+
+const onDrop: Handler<Extract<Input, { type: 'socket-closed' }>> = (ctx, input) => {
+  if (TERMINAL_CLOSE_CODES.has(input.code)) return { state: 'closed', ctx, effects: closed(input.code, input.reason, []) };
+  return retry({ ...ctx, target: undefined, pendingMove: undefined }, TOPOLOGY_CHANGING_CODES.has(input.code));
+};
+
+// ---- the table: one row per state; an input a row does not list is ignored in that state ----
+
+const socketRow: Row = {
+  welcome: onWelcome,
+  reconnect: onMoveFrame,
+  redirect: onMoveFrame,
+  message: onMessage,
+  error: onServerError,
+  pong: ignore,
+  'bad-frame': onBadFrame,
+  'socket-closed': (ctx, input) => onConnectFailed(ctx, input.code, input.reason),
+  'connect-timeout': (ctx) => onConnectFailed(ctx, 1006, 'no welcome before the connect timeout'),
+  'token-failed': (ctx, input) =>
+    retry({ ...ctx, target: undefined }, false, [emit('error', new ClientError('TOKEN_FAILED', 'the token function failed', { cause: input.error }))]),
+  'topology-loaded': adoptOnly,
+  'topology-failed': fetchDone,
+  close: closeByApp,
+};
+
+export const transitions: Readonly<Record<ClientState, Row>> = {
+  bootstrapping: {
+    'topology-loaded': (ctx, input) => {
+      const next = adopt(ctx, input.topology);
+      const pending = next.pendingMove;
+      if (pending) {
+        const url = knownUrl(next, pending.node, pending.url);
+        if (url !== undefined) return moveTo(next, pending.node, url, pending.from, pending.reason);
+        return connectToOwner({ ...next, pendingMove: undefined }, [emit('error', unknownNode(pending))]);
+      }
+      return connectToOwner(next);
+    },
+    'topology-failed': (ctx, input) => retry({ ...ctx, fetching: false, pendingMove: undefined }, true, [emit('error', input.error)]),
+    close: closeByApp,
+  },
+  connecting: socketRow,
+  moving: socketRow,
+  open: {
+    ...socketRow,
+    welcome: ignore,
+    'socket-closed': onDrop,
+    'connect-timeout': ignore,
+    'token-failed': ignore,
+    'topology-loaded': (ctx, input, state) => {
+      const next = adopt(ctx, input.topology);
+      const pending = next.pendingMove;
+      if (!pending) return same(state, next);
+      const url = knownUrl(next, pending.node, pending.url);
+      if (url !== undefined) return moveTo(next, pending.node, url, pending.from, pending.reason);
+      return same(state, { ...next, pendingMove: undefined }, [emit('error', unknownNode(pending))]);
+    },
+    'topology-failed': (ctx, input, state) => {
+      const effects: Effect[] = ctx.pendingMove ? [emit('error', unknownNode(ctx.pendingMove, input.error))] : [];
+      return same(state, { ...ctx, fetching: false, pendingMove: undefined }, effects);
+    },
+  },
+  reconnecting: {
+    'retry-timer': (ctx) => (ctx.needTopology || !ctx.topology ? bootstrap(ctx) : connectToOwner(ctx)),
+    'topology-loaded': adoptOnly,
+    'topology-failed': fetchDone,
+    close: closeByApp,
+  },
+  closed: {},
+};
+
+function unknownNode(move: { node: string; url: string }, cause?: unknown): ClientError {
+  return new ClientError('UNKNOWN_NODE', `ignored a move to ${move.node} (${move.url}): not in the topology, even refetched`, { cause });
+}
+
+/** Apply one input. Returns undefined when the current state ignores it. */
+export function transition(state: ClientState, ctx: Context, input: Input): Step | undefined {
+  const handler = transitions[state][input.type] as Handler<Input> | undefined;
+  if (!handler) return undefined;
+  return handler(ctx, input, state);
+}

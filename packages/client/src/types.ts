@@ -1,0 +1,146 @@
+import type { Ring } from '@wsring/ring';
+import type { Topology } from './protocol.js';
+import type { ClientError } from './errors.js';
+
+/** The lifecycle of a client. See README.md for the transitions. */
+export type ClientState =
+  /** Fetching `/topology` from a bootstrap URL. */
+  | 'bootstrapping'
+  /** A socket to the owner (or a fail-over node) is open or opening; waiting for `welcome`. */
+  | 'connecting'
+  /** Welcomed by a node; `send()` works. */
+  | 'open'
+  /** Following a `reconnect` or `redirect` frame: a socket to the named node is opening; waiting for `welcome`. */
+  | 'moving'
+  /** Waiting out a backoff delay before the next attempt. */
+  | 'reconnecting'
+  /** Closed by the application or by a terminal close code. Final. */
+  | 'closed';
+
+/** Why the client changed node. */
+export type MoveReason =
+  /** The node sent a `reconnect` frame after a topology change. */
+  | 'reconnect'
+  /** The node answered a connect with a `redirect` frame (not the owner, draining, or at capacity). */
+  | 'redirect'
+  /** The node was unreachable or dropped the connection; the client went to another node of its preference list. */
+  | 'failover';
+
+/** The part of the WebSocket API the client uses: browsers' WebSocket and `ws` both provide it. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export type FetchLike = (url: string, init?: { signal?: AbortSignal; headers?: Record<string, string> }) => Promise<{
+  ok: boolean;
+  status: number;
+  json(): Promise<unknown>;
+}>;
+
+/** Timer functions; injectable so tests can drive time. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface BackoffOptions {
+  /** First delay ceiling in ms. Default 250. */
+  baseMs?: number;
+  /** Largest delay ceiling in ms. Default 30,000. */
+  capMs?: number;
+}
+
+export interface ClientOptions {
+  /** The user id; it decides the node. With token authentication the agent checks it against the token's subject. */
+  user: string;
+  /** A token, or a function returning one, called before every connect (so an expiring token can be renewed). */
+  token?: string | (() => string | Promise<string>);
+  /** http(s) URLs of any agents (ws(s) URLs are accepted and mapped); `/topology` is fetched from them in turn. */
+  bootstrap: string[];
+  /** WebSocket constructor. Default: the global `WebSocket` (browsers, Node >= 22); the Node entry defaults to `ws`. */
+  WebSocket?: WebSocketConstructor;
+  /** fetch implementation. Default: the global `fetch`. */
+  fetch?: FetchLike;
+  /** Exponential backoff with full jitter between attempts: delay = random() * min(capMs, baseMs * 2^(attempt-1)). */
+  backoff?: BackoffOptions;
+  /** How many nodes of the preference list to try, owner first, before backing off. Default 3. */
+  failoverDepth?: number;
+  /** Consecutive redirects followed before the client backs off and refetches the topology. Default 3. */
+  maxRedirects?: number;
+  /** ms to wait for `welcome` after opening a socket before treating the node as unreachable. Default 10,000. */
+  connectTimeoutMs?: number;
+  /** ms to wait for a `/topology` response from one bootstrap URL. Default 5,000. */
+  fetchTimeoutMs?: number;
+  /** Random numbers in [0, 1) for jitter and bootstrap order. Default Math.random. */
+  random?: () => number;
+  /** Timer functions. Default the global setTimeout/clearTimeout. */
+  timers?: Timers;
+}
+
+/** A topology as the client holds it: the body of `/topology` and the ring built from it. */
+export interface LoadedTopology {
+  topology: Topology;
+  ring: Ring;
+  /** Node id -> WebSocket URL, for every node the topology names. */
+  urls: ReadonlyMap<string, string>;
+}
+
+export interface OpenEvent {
+  node: string;
+  epoch: number;
+  /** Whether the node accepted the user as a stand-in (fail-over or spill-over) rather than as its owner. */
+  standIn: boolean;
+}
+
+export interface MovedEvent {
+  from: string;
+  to: string;
+  reason: MoveReason;
+}
+
+export interface ReconnectingEvent {
+  /** 1 for the first retry after a failure, counting up until a node welcomes the client. */
+  attempt: number;
+  delayMs: number;
+}
+
+export interface CloseEvent {
+  code: number;
+  reason: string;
+}
+
+export interface ClientEvents {
+  open: OpenEvent;
+  message: unknown;
+  moved: MovedEvent;
+  reconnecting: ReconnectingEvent;
+  close: CloseEvent;
+  error: ClientError;
+  state: ClientState;
+}
+
+export interface WsringClient {
+  readonly state: ClientState;
+  /** The node the client is open on, if it is open. */
+  readonly node: string | undefined;
+  /** The epoch of the topology the client holds, if any. */
+  readonly epoch: number | undefined;
+  on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
+  once<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
+  off<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): void;
+  /**
+   * Send an application message (any JSON value) to the node. Throws ClientError `NOT_OPEN` unless the state is
+   * `open`: nothing is queued, so a message is never sent twice or to a node that no longer owns the user.
+   */
+  send(data: unknown): void;
+  /** Close the connection and stop reconnecting. Idempotent. */
+  close(code?: number, reason?: string): void;
+}

@@ -1,0 +1,308 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ClientError, CloseCode, createClient, type ClientEvents, type ClientOptions } from '../src/mod.js';
+import { FakeClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+
+function setup(overrides: Partial<ClientOptions> = {}, user = 'user-7') {
+  const clock = new FakeClock();
+  const fetch = new FakeFetch();
+  const sockets: FakeSocket[] = [];
+  const WebSocket = class extends FakeSocket {
+    constructor(url: string) {
+      super(url);
+      sockets.push(this);
+    }
+  };
+  const client = createClient({ user, bootstrap: ['http://a.test', 'http://b.test'], WebSocket, fetch: fetch.fetch, timers: clock, random: () => 0.5, ...overrides });
+  const seen: { [K in keyof ClientEvents]: ClientEvents[K][] } = { open: [], message: [], moved: [], reconnecting: [], close: [], error: [], state: [] };
+  for (const name of Object.keys(seen) as (keyof ClientEvents)[]) client.on(name, (payload) => (seen[name] as unknown[]).push(payload));
+  const last = () => sockets[sockets.length - 1];
+  const live = () => sockets.filter((s) => s.live);
+  return { client, clock, fetch, sockets, seen, last, live };
+}
+
+/** A user whose owner under `a` differs from its owner under `b`. */
+function movingUser(a: Fixture, b: Fixture): string {
+  for (let i = 0; ; i++) if (a.ring.owner(`user-${i}`) !== b.ring.owner(`user-${i}`)) return `user-${i}`;
+}
+
+describe('createClient', () => {
+  it('fetches /topology, connects straight to the owner with the connect params, and opens on welcome', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 5);
+    const env = setup({ token: 'tok' });
+    expect(env.client.state).toBe('bootstrapping');
+    expect(env.fetch.requests[0].url).toMatch(/^http:\/\/[ab]\.test\/topology$/);
+    env.fetch.answer(t.topology);
+    await settle();
+    expect(env.client.state).toBe('connecting');
+    const owner = t.ring.owner('user-7');
+    const socket = env.last();
+    expect(socket.base).toBe(nodeUrl(owner));
+    expect(socket.params.get('user')).toBe('user-7');
+    expect(socket.params.get('token')).toBe('tok');
+    expect(socket.params.get('epoch')).toBe('5');
+    expect(socket.params.get('unreachable')).toBeNull();
+    socket.serverOpen();
+    socket.serverSend(welcome(owner, 5));
+    expect(env.client.state).toBe('open');
+    expect(env.client.node).toBe(owner);
+    expect(env.seen.open).toEqual([{ node: owner, epoch: 5, standIn: false }]);
+    env.client.send({ hello: 1 });
+    expect(JSON.parse(socket.sent[0])).toEqual({ type: 'message', data: { hello: 1 } });
+    socket.serverSend({ type: 'message', data: 'hi', pos: 1 });
+    socket.serverSend({ type: 'message', data: 'hi again', pos: 1 });
+    expect(env.seen.message).toEqual(['hi']);
+    env.client.close();
+    expect(env.client.state).toBe('closed');
+    expect(socket.closedBy).toBe('client');
+    expect(env.seen.close).toEqual([{ code: 1000, reason: 'client closed' }]);
+    expect(env.clock.pending.size).toBe(0);
+  });
+
+  it('tries the bootstrap URLs in turn', async () => {
+    const t = await makeTopology(['n1', 'n2'], 1);
+    const env = setup();
+    const first = env.fetch.requests[0].url;
+    env.fetch.fail();
+    await settle();
+    expect(env.fetch.requests[0].url).not.toBe(first);
+    env.fetch.answer(t.topology);
+    await settle();
+    expect(env.client.state).toBe('connecting');
+  });
+
+  it('backs off with full jitter when no bootstrap URL answers, and reports it', async () => {
+    const env = setup({ random: () => 0.999 });
+    env.fetch.fail();
+    await settle();
+    env.fetch.fail();
+    await settle();
+    expect(env.client.state).toBe('reconnecting');
+    expect(env.seen.error.map((e) => e.code)).toEqual(['BOOTSTRAP_FAILED']);
+    expect(env.seen.reconnecting).toEqual([{ attempt: 1, delayMs: 249 }]);
+    env.clock.fireNext();
+    expect(env.client.state).toBe('bootstrapping');
+    env.fetch.answer({ protocol: 99 });
+    await settle();
+    env.fetch.answer({ nonsense: true });
+    await settle();
+    expect(env.seen.reconnecting[1]).toEqual({ attempt: 2, delayMs: 499 });
+  });
+
+  it('follows a reconnect frame to a node of its topology and reports the move', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    const owner = t.ring.owner('user-7');
+    const other = ['n1', 'n2', 'n3'].find((id) => id !== owner) as string;
+    const first = env.last();
+    first.serverSend(welcome(owner, 1));
+    first.serverSend({ type: 'reconnect', node: other, url: nodeUrl(other), epoch: 1, fingerprint: 'f', graceMs: 5000 });
+    expect(env.client.state).toBe('moving');
+    expect(first.closedBy).toBe('client');
+    const second = env.last();
+    expect(second.base).toBe(nodeUrl(other));
+    second.serverSend(welcome(other, 1, true));
+    expect(env.client.state).toBe('open');
+    expect(env.seen.moved).toEqual([{ from: owner, to: other, reason: 'reconnect' }]);
+    expect(env.live()).toEqual([second]);
+  });
+
+  it('refetches the topology once for a node it does not know, then follows or refuses', async () => {
+    const t3 = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const t4 = await makeTopology(['n1', 'n2', 'n3', 'n4'], 2);
+    const user = movingUser(t3, t4);
+    const env = setup({}, user);
+    env.fetch.answer(t3.topology);
+    await settle();
+    const owner = t3.ring.owner(user);
+    env.last().serverSend(welcome(owner, 1));
+    // A URL nobody listed: refetch, still unknown, ignored with an error; the connection stays.
+    env.last().serverSend({ type: 'reconnect', node: 'evil', url: 'ws://evil.test/ws', epoch: 2, fingerprint: 'f', graceMs: 1 });
+    expect(env.client.state).toBe('open');
+    expect(env.fetch.requests).toHaveLength(1);
+    env.fetch.answer(t3.topology);
+    await settle();
+    expect(env.client.state).toBe('open');
+    expect(env.seen.error.map((e) => e.code)).toEqual(['UNKNOWN_NODE']);
+    expect(env.sockets).toHaveLength(1);
+    // A node that joined after our topology: the refetch confirms it and the client moves.
+    const to = t4.ring.owner(user);
+    env.last().serverSend({ type: 'reconnect', node: to, url: nodeUrl(to), epoch: 2, fingerprint: 'f', graceMs: 1 });
+    env.fetch.answer(t4.topology);
+    await settle();
+    expect(env.client.state).toBe('moving');
+    expect(env.last().base).toBe(nodeUrl(to));
+    expect(env.last().params.get('epoch')).toBe('2');
+    env.last().serverSend(welcome(to, 2));
+    expect(env.seen.moved).toEqual([{ from: owner, to, reason: 'reconnect' }]);
+    expect(env.client.epoch).toBe(2);
+  });
+
+  it('refuses a frame whose URL does not match the node the topology lists', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    const owner = t.ring.owner('user-7');
+    const other = ['n1', 'n2', 'n3'].find((id) => id !== owner) as string;
+    env.last().serverSend(welcome(owner, 1));
+    env.last().serverSend({ type: 'reconnect', node: other, url: 'ws://elsewhere.test/ws', epoch: 1, fingerprint: 'f', graceMs: 1 });
+    env.fetch.answer(t.topology);
+    await settle();
+    expect(env.sockets).toHaveLength(1);
+    expect(env.seen.error[0]).toBeInstanceOf(ClientError);
+    expect(env.seen.error[0].code).toBe('UNKNOWN_NODE');
+  });
+
+  it('fails over down its preference list, telling each node which ones were unreachable', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3', 'n4'], 1);
+    const env = setup({ failoverDepth: 3 });
+    env.fetch.answer(t.topology);
+    await settle();
+    const prefs = t.ring.owners('user-7', 3);
+    env.last().serverClose(1006);
+    expect(env.last().base).toBe(nodeUrl(prefs[1]));
+    expect(env.last().params.get('unreachable')).toBe(prefs[0]);
+    env.last().serverClose(1006);
+    expect(env.last().base).toBe(nodeUrl(prefs[2]));
+    expect(env.last().params.get('unreachable')).toBe(`${prefs[0]},${prefs[1]}`);
+    env.last().serverSend(welcome(prefs[2], 1, true));
+    expect(env.seen.moved).toEqual([{ from: prefs[0], to: prefs[2], reason: 'failover' }]);
+    expect(env.seen.open[0].standIn).toBe(true);
+  });
+
+  it('backs off and refetches after the whole preference list failed', async () => {
+    const t = await makeTopology(['n1', 'n2'], 1);
+    const env = setup({ failoverDepth: 2 });
+    env.fetch.answer(t.topology);
+    await settle();
+    env.last().serverClose(1006);
+    env.last().serverClose(1006);
+    expect(env.client.state).toBe('reconnecting');
+    expect(env.sockets).toHaveLength(2);
+    env.clock.fireNext();
+    expect(env.client.state).toBe('bootstrapping');
+    env.fetch.answer(t.topology);
+    await settle();
+    expect(env.last().base).toBe(nodeUrl(t.ring.owner('user-7')));
+    expect(env.last().params.get('unreachable')).toBeNull();
+  });
+
+  it('treats a node that never welcomes as unreachable after the connect timeout', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup({ connectTimeoutMs: 1000 });
+    env.fetch.answer(t.topology);
+    await settle();
+    const first = env.last();
+    env.clock.fireNext();
+    expect(first.closedBy).toBe('client');
+    expect(env.last().params.get('unreachable')).toBe(t.ring.owner('user-7'));
+  });
+
+  it('follows a redirect in one hop, and stops following after maxRedirects', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup({ maxRedirects: 2 });
+    env.fetch.answer(t.topology);
+    await settle();
+    const redirect = (node: string) => ({ type: 'redirect', node, url: nodeUrl(node), epoch: 1, fingerprint: 'f', reason: 'not-owner' }) as const;
+    const owner = t.ring.owner('user-7');
+    const others = ['n1', 'n2', 'n3'].filter((id) => id !== owner);
+    env.last().serverSend(redirect(others[0]));
+    expect(env.client.state).toBe('moving');
+    expect(env.last().base).toBe(nodeUrl(others[0]));
+    env.last().serverSend(redirect(others[1]));
+    env.last().serverSend(redirect(others[0]));
+    expect(env.client.state).toBe('reconnecting');
+    expect(env.sockets).toHaveLength(3);
+    expect(env.live()).toHaveLength(0);
+  });
+
+  it('stops for good on UNAUTHORIZED', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    env.last().serverClose(CloseCode.UNAUTHORIZED, 'expired token');
+    expect(env.client.state).toBe('closed');
+    expect(env.seen.close).toEqual([{ code: 4401, reason: 'expired token' }]);
+    expect(env.clock.pending.size).toBe(0);
+    expect(env.sockets).toHaveLength(1);
+  });
+
+  it('reconnects to its node after a drop, without reporting a move', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    const owner = t.ring.owner('user-7');
+    env.last().serverSend(welcome(owner, 1));
+    env.last().serverClose(1011);
+    expect(env.client.state).toBe('reconnecting');
+    expect(env.seen.reconnecting).toEqual([{ attempt: 1, delayMs: 125 }]);
+    env.clock.fireNext();
+    expect(env.client.state).toBe('connecting');
+    expect(env.last().base).toBe(nodeUrl(owner));
+    env.last().serverSend(welcome(owner, 1));
+    expect(env.seen.moved).toEqual([]);
+    expect(env.seen.open).toHaveLength(2);
+  });
+
+  it('refetches the topology in the background when a welcome reports a newer epoch', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    env.last().serverSend(welcome(t.ring.owner('user-7'), 3));
+    expect(env.client.state).toBe('open');
+    expect(env.fetch.requests).toHaveLength(1);
+  });
+
+  it('asks for a fresh token before every connect', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    let n = 0;
+    const env = setup({ token: async () => `t${++n}` });
+    env.fetch.answer(t.topology);
+    await settle();
+    expect(env.last().params.get('token')).toBe('t1');
+    env.last().serverClose(1006);
+    await settle();
+    expect(env.last().params.get('token')).toBe('t2');
+  });
+
+  it('throws typed errors for bad options and for send when not open', async () => {
+    expect(() => createClient({ user: '', bootstrap: ['http://a'] })).toThrow(ClientError);
+    expect(() => createClient({ user: 'u', bootstrap: [] })).toThrow(/bootstrap/);
+    expect(() => createClient({ user: 'u', bootstrap: ['ftp://x'] })).toThrow(/http/);
+    expect(() => createClient({ user: 'u', bootstrap: ['http://a'], backoff: { baseMs: 10, capMs: 5 } })).toThrow(/capMs/);
+    expect(() => createClient({ user: 'u', bootstrap: ['http://a'], failoverDepth: 1.5 })).toThrow(/failoverDepth/);
+    vi.stubGlobal('WebSocket', undefined);
+    try {
+      expect(() => createClient({ user: 'u', bootstrap: ['http://a'] })).toThrow(expect.objectContaining({ code: 'NO_WEBSOCKET' }));
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    const env = setup();
+    expect(() => env.client.send('x')).toThrow(expect.objectContaining({ code: 'NOT_OPEN' }));
+    const t = await makeTopology(['n1'], 1);
+    env.fetch.answer(t.topology);
+    await settle();
+    env.last().serverOpen();
+    env.last().serverSend(welcome('n1', 1));
+    expect(() => env.client.send(undefined)).toThrow(expect.objectContaining({ code: 'BAD_DATA' }));
+    expect(() => env.client.send(10n)).toThrow(expect.objectContaining({ code: 'BAD_DATA' }));
+  });
+
+  it('reports undecodable frames and error frames without closing', async () => {
+    const t = await makeTopology(['n1'], 1);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    env.last().serverSend(welcome('n1', 1));
+    env.last().serverSend('{not json');
+    env.last().serverSend('{"type":"surprise"}');
+    env.last().serverSend({ type: 'error', code: 'UNKNOWN_FRAME', message: 'what' });
+    expect(env.seen.error.map((e) => e.code)).toEqual(['BAD_FRAME', 'BAD_FRAME', 'SERVER_ERROR']);
+    expect(env.client.state).toBe('open');
+  });
+});

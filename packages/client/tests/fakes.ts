@@ -1,0 +1,148 @@
+// In-memory stand-ins for sockets, fetch and timers, for testing the client's state machine alone.
+// Everything real (ws, http, agents) is exercised in node.test.ts and test/integration.
+import { createRing, type Ring } from '@wsring/ring';
+import { PROTOCOL_VERSION, encodeFrame, type ServerFrame, type Topology } from '../src/protocol.js';
+import type { FetchLike, Timers, WebSocketLike } from '../src/types.js';
+
+export class FakeClock implements Timers {
+  now = 0;
+  private nextId = 1;
+  readonly pending = new Map<number, { at: number; fn: () => void; ms: number }>();
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.pending.set(id, { at: this.now + ms, fn, ms });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+
+  /** Fire the earliest timer, advancing the clock to it. Returns whether one fired. */
+  fireNext(): boolean {
+    let best: [number, { at: number; fn: () => void }] | undefined;
+    for (const entry of this.pending) if (!best || entry[1].at < best[1].at) best = entry;
+    if (!best) return false;
+    this.pending.delete(best[0]);
+    this.now = Math.max(this.now, best[1].at);
+    best[1].fn();
+    return true;
+  }
+}
+
+export class FakeSocket implements WebSocketLike {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSED = 3;
+  readyState = FakeSocket.CONNECTING;
+  readonly sent: string[] = [];
+  closedBy: 'client' | 'server' | undefined;
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  readonly params: URLSearchParams;
+  readonly base: string;
+
+  constructor(readonly url: string) {
+    const u = new URL(url);
+    this.params = u.searchParams;
+    this.base = `${u.protocol}//${u.host}${u.pathname}`;
+  }
+
+  get live(): boolean {
+    return this.closedBy === undefined;
+  }
+
+  send(data: string): void {
+    if (this.readyState !== FakeSocket.OPEN) throw new Error('fake socket not open');
+    this.sent.push(data);
+  }
+
+  close(): void {
+    if (this.closedBy) return;
+    this.closedBy = 'client';
+    this.readyState = FakeSocket.CLOSED;
+  }
+
+  // ---- driven by the test, as the node would ----
+  serverOpen(): void {
+    this.readyState = FakeSocket.OPEN;
+    this.onopen?.({});
+  }
+
+  serverSend(frame: ServerFrame | string): void {
+    this.onmessage?.({ data: typeof frame === 'string' ? frame : encodeFrame(frame) });
+  }
+
+  serverClose(code: number, reason = ''): void {
+    if (this.closedBy) return;
+    this.closedBy = 'server';
+    this.readyState = FakeSocket.CLOSED;
+    this.onclose?.({ code, reason });
+  }
+}
+
+/** A fetch whose responses the test hands out one at a time. */
+export class FakeFetch {
+  readonly requests: { url: string; resolve: (body: unknown) => void; reject: (error: Error) => void }[] = [];
+  readonly fetch: FetchLike = (url, init) =>
+    new Promise((resolve, reject) => {
+      const request = {
+        url,
+        resolve: (body: unknown) => resolve({ ok: true, status: 200, json: async () => body }),
+        reject,
+      };
+      this.requests.push(request);
+      init?.signal?.addEventListener('abort', () => {
+        const at = this.requests.indexOf(request);
+        if (at >= 0) this.requests.splice(at, 1);
+        reject(new Error('aborted'));
+      });
+    });
+
+  /** Answer the oldest open request. */
+  answer(body: unknown): void {
+    const request = this.requests.shift();
+    if (!request) throw new Error('no fetch pending');
+    request.resolve(body);
+  }
+
+  fail(): void {
+    const request = this.requests.shift();
+    if (!request) throw new Error('no fetch pending');
+    request.reject(new Error('connection refused'));
+  }
+}
+
+export interface Fixture {
+  topology: Topology;
+  ring: Ring;
+}
+
+/** A topology of nodes `ids` with WebSocket URLs ws://<id>.test/ws. */
+export async function makeTopology(ids: string[], epoch: number): Promise<Fixture> {
+  const ring = await createRing(ids.map((id) => ({ id, meta: { url: nodeUrl(id) } })));
+  return {
+    ring,
+    topology: {
+      protocol: PROTOCOL_VERSION,
+      epoch,
+      fingerprint: ring.fingerprint,
+      ring: ring.toJSON(),
+      nodes: ids.map((id) => ({ id, url: nodeUrl(id), weight: 1, state: 'active' as const })),
+    },
+  };
+}
+
+export const nodeUrl = (id: string) => `ws://${id}.test/ws`;
+
+/** Let promise chains (fetch, loadRing) run to completion. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+export function welcome(node: string, epoch: number, standIn = false): ServerFrame {
+  return { type: 'welcome', node, epoch, fingerprint: 'f', standIn };
+}

@@ -1,0 +1,322 @@
+// Model-based test of the client state machine: random sequences of what nodes, the network, the clock and the
+// application can do, against fake sockets; after every step the client must agree with a small model.
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { backoffCeiling, CloseCode, createClient, type ClientState, type WsringClient } from '../src/mod.js';
+import { transitions } from '../src/machine.js';
+import { FakeClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, type Fixture } from './fakes.js';
+
+const USER = 'user-42';
+const BASE_MS = 100;
+const CAP_MS = 1_000;
+
+interface Real {
+  client: WsringClient;
+  clock: FakeClock;
+  fetch: FakeFetch;
+  sockets: FakeSocket[];
+  reconnecting: { attempt: number; delayMs: number }[];
+  opens: number;
+  closes: number;
+  messages: unknown[];
+}
+
+interface Model {
+  /** The application closed the client or a node closed it with a terminal code. */
+  closed: boolean;
+  /** Sockets created when the client became closed. */
+  socketsAtClose: number;
+  /** Node URLs of every topology handed to the client. */
+  knownUrls: Set<string>;
+  /** Whether the current socket has been welcomed. */
+  welcomed: boolean;
+  /** Message positions delivered to the application. */
+  delivered: number;
+  lastPos: number;
+}
+
+let topologies: Fixture[];
+
+beforeAll(async () => {
+  topologies = [await makeTopology(['n1', 'n2', 'n3'], 1), await makeTopology(['n1', 'n2', 'n3', 'n4'], 2), await makeTopology(['n2', 'n3'], 3)];
+});
+
+const current = (r: Real) => r.sockets.at(-1);
+const liveSocket = (r: Real) => {
+  const s = current(r);
+  return s?.live ? s : undefined;
+};
+const nodeOf = (socket: FakeSocket) => new URL(socket.url).host.split('.')[0];
+
+/** A command acts, then checks every invariant. */
+abstract class Cmd implements fc.AsyncCommand<Model, Real> {
+  check(): boolean {
+    return true;
+  }
+  async run(m: Model, r: Real): Promise<void> {
+    await this.act(m, r);
+    invariants(m, r);
+  }
+  abstract act(m: Model, r: Real): Promise<void>;
+  abstract toString(): string;
+}
+
+class AnswerFetch extends Cmd {
+  constructor(readonly which: number) {
+    super();
+  }
+  async act(m: Model, r: Real) {
+    if (r.fetch.requests.length === 0) return;
+    const t = topologies[this.which];
+    for (const n of t.topology.nodes) m.knownUrls.add(n.url);
+    r.fetch.answer(t.topology);
+    await settle();
+  }
+  toString = (): string => `AnswerFetch(epoch ${topologies[this.which]?.topology.epoch ?? this.which + 1})`;
+}
+
+class FailFetch extends Cmd {
+  async act(_m: Model, r: Real) {
+    if (r.fetch.requests.length === 0) return;
+    r.fetch.fail();
+    await settle();
+  }
+  toString = (): string => 'FailFetch';
+}
+
+class Welcome extends Cmd {
+  constructor(readonly epoch: number, readonly standIn: boolean) {
+    super();
+  }
+  async act(m: Model, r: Real) {
+    const s = liveSocket(r);
+    if (!s || m.welcomed) return;
+    s.serverOpen();
+    s.serverSend({ type: 'welcome', node: nodeOf(s), epoch: this.epoch, fingerprint: 'f', standIn: this.standIn });
+    m.welcomed = true;
+    expect(r.client.state).toBe('open');
+    expect(r.client.node).toBe(nodeOf(s));
+    await settle();
+  }
+  toString = (): string => `Welcome(epoch ${this.epoch}${this.standIn ? ', stand-in' : ''})`;
+}
+
+class MoveFrame extends Cmd {
+  constructor(readonly kind: 'reconnect' | 'redirect', readonly node: string) {
+    super();
+  }
+  async act(m: Model, r: Real) {
+    const s = liveSocket(r);
+    if (!s) return;
+    const before = r.sockets.length;
+    const url = nodeUrl(this.node);
+    const base = { node: this.node, url, epoch: 2, fingerprint: 'f' };
+    s.serverSend(this.kind === 'reconnect' ? { type: 'reconnect', ...base, graceMs: 1000 } : { type: 'redirect', ...base, reason: 'not-owner' });
+    if (r.sockets.length > before) {
+      // It followed the frame: only ever to a URL some topology listed, and the old socket is gone.
+      expect(m.knownUrls.has(nodeUrl(nodeOf(current(r) as FakeSocket)))).toBe(true);
+      expect(s.live).toBe(false);
+      m.welcomed = false;
+    } else if (!s.live) {
+      m.welcomed = false;
+    }
+    await settle();
+  }
+  toString = (): string => `${this.kind}(${this.node})`;
+}
+
+class ServerClose extends Cmd {
+  constructor(readonly code: number) {
+    super();
+  }
+  async act(m: Model, r: Real) {
+    const s = liveSocket(r);
+    if (!s) return;
+    s.serverClose(this.code);
+    m.welcomed = false;
+    if (this.code === CloseCode.UNAUTHORIZED && !m.closed) {
+      m.closed = true;
+      m.socketsAtClose = r.sockets.length;
+    }
+    await settle();
+  }
+  toString = (): string => `ServerClose(${this.code})`;
+}
+
+class ServerMessage extends Cmd {
+  constructor(readonly pos: number) {
+    super();
+  }
+  async act(m: Model, r: Real) {
+    const s = liveSocket(r);
+    if (!s) return;
+    const before = r.messages.length;
+    s.serverSend({ type: 'message', data: this.pos, pos: this.pos });
+    // Duplicates (a position already delivered) are dropped; anything newer reaches the application.
+    expect(r.messages.length - before).toBe(this.pos > m.lastPos ? 1 : 0);
+    m.lastPos = Math.max(m.lastPos, this.pos);
+  }
+  toString = (): string => `ServerMessage(${this.pos})`;
+}
+
+class Garbage extends Cmd {
+  constructor(readonly text: string) {
+    super();
+  }
+  async act(_m: Model, r: Real) {
+    const s = liveSocket(r);
+    if (!s) return;
+    const state = r.client.state;
+    s.serverSend(this.text);
+    expect(r.client.state).toBe(state);
+  }
+  toString = (): string => `Garbage(${JSON.stringify(this.text)})`;
+}
+
+class FireTimer extends Cmd {
+  async act(m: Model, r: Real) {
+    const s = liveSocket(r);
+    if (!r.clock.fireNext()) return;
+    if (s && !s.live) m.welcomed = false;
+    await settle();
+  }
+  toString = (): string => 'FireTimer';
+}
+
+class AppSend extends Cmd {
+  async act(_m: Model, r: Real) {
+    if (r.client.state === 'open') {
+      const s = liveSocket(r) as FakeSocket;
+      const before = s.sent.length;
+      r.client.send({ n: 1 });
+      expect(s.sent.length).toBe(before + 1);
+    } else {
+      expect(() => r.client.send({ n: 1 })).toThrow(expect.objectContaining({ code: 'NOT_OPEN' }));
+    }
+  }
+  toString = (): string => 'AppSend';
+}
+
+class AppClose extends Cmd {
+  async act(m: Model, r: Real) {
+    r.client.close();
+    if (!m.closed) {
+      m.closed = true;
+      m.socketsAtClose = r.sockets.length;
+    }
+    m.welcomed = false;
+    await settle();
+  }
+  toString = (): string => 'AppClose';
+}
+
+/** What must hold after every command. */
+function invariants(m: Model, r: Real): void {
+  const state: ClientState = r.client.state;
+  const live = r.sockets.filter((s) => s.live);
+  expect(live.length).toBeLessThanOrEqual(1);
+  if (live.length === 1) expect(live[0]).toBe(current(r));
+  for (const s of r.sockets) {
+    expect(m.knownUrls.has(s.base)).toBe(true);
+    expect(s.params.get('user')).toBe(USER);
+  }
+  if (m.closed) {
+    expect(state).toBe('closed');
+    expect(live).toHaveLength(0);
+    expect(r.clock.pending.size).toBe(0);
+    expect(r.sockets.length).toBe(m.socketsAtClose);
+    expect(r.closes).toBe(1);
+    return;
+  }
+  expect(state).not.toBe('closed');
+  expect(r.closes).toBe(0);
+  expect(state === 'open').toBe(m.welcomed);
+  if (state === 'open') expect(live).toHaveLength(1);
+  if (state === 'connecting' || state === 'moving') {
+    expect(live).toHaveLength(1);
+    expect(r.clock.pending.size).toBeGreaterThanOrEqual(1); // the connect timeout
+  }
+  if (state === 'bootstrapping') expect(r.fetch.requests.length).toBe(1);
+  if (state === 'reconnecting') {
+    expect(live).toHaveLength(0);
+    expect(r.clock.pending.size).toBeGreaterThanOrEqual(1);
+  }
+  // A client that is not closed always has something that will move it on: never stuck.
+  expect(live.length + r.fetch.requests.length + r.clock.pending.size).toBeGreaterThan(0);
+  for (const { attempt, delayMs } of r.reconnecting) {
+    expect(delayMs).toBeGreaterThanOrEqual(0);
+    expect(delayMs).toBeLessThan(backoffCeiling(attempt, BASE_MS, CAP_MS));
+  }
+  // Stand-in requests name only nodes before the target in the preference list.
+  const s = current(r);
+  const unreachable = s?.params.get('unreachable');
+  if (s && unreachable) for (const id of unreachable.split(',')) expect(id).not.toBe(nodeOf(s));
+}
+
+const nodes = fc.constantFrom('n1', 'n2', 'n3', 'n4', 'evil');
+const commands = [
+  fc.integer({ min: 0, max: 2 }).map((i) => new AnswerFetch(i)),
+  fc.constant(new FailFetch()),
+  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.boolean()).map(([e, s]) => new Welcome(e, s)),
+  fc.tuple(fc.constantFrom('reconnect' as const, 'redirect' as const), nodes).map(([k, n]) => new MoveFrame(k, n)),
+  fc.tuple(fc.constantFrom('reconnect' as const, 'redirect' as const), nodes).map(([k, n]) => new MoveFrame(k, n)),
+  fc.constantFrom(1000, 1001, 1006, 1011, 4000, 4001, 4002, 4003, 4004, 4400, 4401, 4429).map((c) => new ServerClose(c)),
+  fc.integer({ min: 1, max: 6 }).map((p) => new ServerMessage(p)),
+  fc.constantFrom('{', '[]', '{"type":7}', '{"type":"nope"}', '{"type":"welcome"}').map((t) => new Garbage(t)),
+  fc.constant(new FireTimer()),
+  fc.constant(new FireTimer()),
+  fc.constant(new AppSend()),
+  fc.constant(new AppClose()),
+];
+
+describe('client state machine (model-based)', () => {
+  it('lists a row for every state', () => {
+    expect(Object.keys(transitions).sort()).toEqual(['bootstrapping', 'closed', 'connecting', 'moving', 'open', 'reconnecting']);
+  });
+
+  it('agrees with the model under random node, network, clock and application events', async () => {
+    const visited = new Set<ClientState>();
+    const reasons = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 60, size: 'medium' }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (cmds, seed) => {
+        const clock = new FakeClock();
+        const fetch = new FakeFetch();
+        const sockets: FakeSocket[] = [];
+        let rng = seed;
+        const random = () => {
+          rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
+          return rng / 2 ** 32;
+        };
+        const client = createClient({
+          user: USER,
+          bootstrap: ['http://a.test', 'http://b.test'],
+          WebSocket: class extends FakeSocket {
+            constructor(url: string) {
+              super(url);
+              sockets.push(this);
+            }
+          },
+          fetch: fetch.fetch,
+          timers: clock,
+          random,
+          backoff: { baseMs: BASE_MS, capMs: CAP_MS },
+          failoverDepth: 3,
+        });
+        const real: Real = { client, clock, fetch, sockets, reconnecting: [], opens: 0, closes: 0, messages: [] };
+        client.on('reconnecting', (e) => real.reconnecting.push(e));
+        client.on('open', () => real.opens++);
+        client.on('close', () => real.closes++);
+        client.on('message', (d) => real.messages.push(d));
+        client.on('state', (state) => visited.add(state));
+        client.on('moved', (e) => reasons.add(e.reason));
+        const model: Model = { closed: false, socketsAtClose: 0, knownUrls: new Set(), welcomed: false, delivered: 0, lastPos: 0 };
+        await fc.asyncModelRun(() => ({ model, real }), cmds);
+        client.close();
+      }),
+      { seed: 20261125, numRuns: 200 },
+    );
+    // The runs reached every state and every kind of move, so the invariants were checked where they matter.
+    expect([...visited].sort()).toEqual(['bootstrapping', 'closed', 'connecting', 'moving', 'open', 'reconnecting']);
+    expect([...reasons].sort()).toEqual(['failover', 'reconnect', 'redirect']);
+  });
+});
