@@ -1,0 +1,208 @@
+// The `wsring-sim` command line: options -> scenario -> report -> text, JSON or HTML.
+import { writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { RingError, type Algorithm } from '@wsring/ring';
+import { buildNodes, type ZoneSpec } from './cluster.js';
+import { SimError } from './errors.js';
+import { runPlan, type RunOptions } from './plan.js';
+import { silentProgress, terminalProgress } from './progress.js';
+import { renderPlanText } from './render/plan-text.js';
+import { loadScenario } from './scenario.js';
+import { DEFAULT_MAX_USERS } from './users.js';
+import type { Report, Scenario, StepSpec } from './types.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress bars show by default only then). */
+  stderrIsTTY: boolean;
+}
+
+const defaultIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  stderrIsTTY: Boolean(process.stderr.isTTY),
+};
+
+/** "1000000", "1_000_000", "1e6", "250k", "10M" -> a non-negative integer. */
+export function parseCount(value: string): number {
+  const m = /^([0-9][0-9_]*(?:\.[0-9]+)?(?:e[0-9]+)?)([kKmM]?)$/.exec(value.trim());
+  const n = m ? Number(m[1].replaceAll('_', '')) * (m[2] === '' ? 1 : m[2].toLowerCase() === 'k' ? 1e3 : 1e6) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a count (examples: 1000, 1e6, 250k, 10M)`);
+  return n;
+}
+
+function parseNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a number`);
+  return n;
+}
+
+function parseList(value: string): string[] {
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('expected a comma-separated list');
+  return items;
+}
+
+function parseZones(value: string): ZoneSpec[] {
+  return parseList(value).map((z) => {
+    const [name, nodes, weight] = z.split(':');
+    if (!name || nodes === undefined) throw new InvalidArgumentError(`zone ${JSON.stringify(z)}: expected name:nodes[:weight]`);
+    return { name, nodes: parseCount(nodes), weight: weight === undefined ? 1 : parseNumber(weight) };
+  });
+}
+
+function parseReweight(value: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of parseList(value)) {
+    const at = item.lastIndexOf('=');
+    if (at <= 0) throw new InvalidArgumentError(`${JSON.stringify(item)}: expected id=weight`);
+    out[item.slice(0, at)] = parseNumber(item.slice(at + 1));
+  }
+  return out;
+}
+
+interface CommonOptions {
+  scenario?: string;
+  nodes: number;
+  weights?: number[];
+  zones?: ZoneSpec[];
+  algorithm: Algorithm;
+  users: number;
+  usersFile?: string;
+  ringSeed: number;
+  pointsPerWeight?: number;
+  tableSize?: number;
+  add?: number;
+  addWeight?: number;
+  addZone?: string;
+  remove?: string[];
+  drain?: string[];
+  crash?: string[];
+  reweight?: Record<string, number>;
+  rollingDeploy?: boolean;
+  json?: boolean;
+  html?: string;
+  progress?: boolean;
+  timing: boolean;
+  seed: number;
+  workers?: number;
+  maxUsers: number;
+}
+
+function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('-s, --scenario <file>', 'scenario file (YAML or JSON): cluster and steps; options given here override its cluster')
+    .option('-n, --nodes <count>', 'nodes in the fleet, named node-0, node-1, ...', parseCount, 8)
+    .option('--weights <list>', 'weights of the nodes in order, comma-separated (the last repeats)', (v) => parseList(v).map(parseNumber))
+    .option('--zones <list>', 'zones instead of --nodes: name:nodes:weight,... (nodes named <zone>-<i>)', parseZones)
+    .addOption(new Option('-a, --algorithm <name>', 'placement algorithm').choices(['ring', 'maglev', 'rendezvous']).default('ring'))
+    .option('-u, --users <count>', 'synthetic users user-0 .. user-<count-1> (1e6, 250k, 10M are fine)', parseCount, 100_000)
+    .option('--users-file <path>', 'one user id per line, instead of synthetic users')
+    .option('--ring-seed <n>', "seed of the ring's hashes (production default 0)", parseCount, 0)
+    .option('--points-per-weight <n>', 'ring: points per unit of weight (library default 160)', parseNumber)
+    .option('--table-size <prime>', 'maglev: lookup table size (library default: smallest prime >= max(65537, 100 * nodes))', parseCount)
+    .option('--add <k>', 'change: add k nodes', parseCount)
+    .option('--add-weight <w>', 'weight of the added nodes', parseNumber)
+    .option('--add-zone <zone>', 'zone of the added nodes (named <zone>-<i>)')
+    .option('--remove <k|ids>', 'change: remove the k newest nodes, or the listed ids', parseList)
+    .option('--drain <ids>', 'change: drain the listed nodes (their users move at the agent pace)', parseList)
+    .option('--crash <ids>', 'change: the listed nodes crash (their users drop at once)', parseList)
+    .option('--reweight <id=w,...>', 'change: set node weights', parseReweight)
+    .option('--rolling-deploy', 'change: every node in turn drains and comes back')
+    .option('--json', 'print the report as JSON on stdout instead of text')
+    .option('--html <file>', 'also write a self-contained HTML report with SVG charts')
+    .option('--progress', 'show progress bars on stderr (default: only when stderr is a terminal)')
+    .option('--no-progress', 'never show progress bars')
+    .option('--no-timing', 'leave wall-clock figures out of the text output (for diffable output)')
+    .option('--seed <n>', 'seed of every random draw of the simulation (storm jitter, backoff)', parseCount, 1)
+    .option('--workers <n>', 'threads hashing synthetic users (default min(2, cores))', parseCount)
+    .option('--max-users <n>', 'refuse more users than this (memory: 4 bytes a user, 8 for rendezvous)', parseCount, DEFAULT_MAX_USERS);
+}
+
+/** Change options, in a fixed order, each becoming one step. */
+function stepsFromOptions(o: CommonOptions): StepSpec[] {
+  const steps: StepSpec[] = [];
+  if (o.add !== undefined) steps.push({ kind: 'scale-out', count: o.add, ...(o.addWeight === undefined ? {} : { weight: o.addWeight }), ...(o.addZone ? { zone: o.addZone } : {}) });
+  if (o.remove) {
+    const only = o.remove.length === 1 && /^[0-9]+$/.test(o.remove[0]);
+    steps.push(only ? { kind: 'scale-in', count: Number(o.remove[0]) } : { kind: 'remove', ids: o.remove });
+  }
+  if (o.drain) steps.push({ kind: 'drain', ids: o.drain });
+  if (o.crash) steps.push({ kind: 'crash', ids: o.crash });
+  if (o.reweight) steps.push({ kind: 'reweight', weights: o.reweight });
+  if (o.rollingDeploy) steps.push({ kind: 'rolling-deploy' });
+  return steps;
+}
+
+/** The scenario from the file (if any) with command-line options layered on top. */
+export function scenarioFromOptions(o: CommonOptions, cmd: Command): Scenario {
+  const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+  const base: Scenario | undefined = o.scenario ? loadScenario(o.scenario) : undefined;
+  const cliSteps = stepsFromOptions(o);
+  const cluster = base?.cluster ?? { nodes: buildNodes(o.nodes, o.weights, o.zones), algorithm: o.algorithm, ringSeed: o.ringSeed, users: { kind: 'synthetic' as const, count: o.users } };
+  if (base) {
+    if (given('nodes') || given('weights') || given('zones')) cluster.nodes = buildNodes(o.nodes, o.weights, o.zones);
+    if (given('algorithm')) cluster.algorithm = o.algorithm;
+    if (given('ringSeed')) cluster.ringSeed = o.ringSeed;
+    if (given('users')) cluster.users = { kind: 'synthetic', count: o.users };
+  }
+  if (o.usersFile) cluster.users = { kind: 'file', path: o.usersFile };
+  if (o.pointsPerWeight !== undefined) cluster.pointsPerWeight = o.pointsPerWeight;
+  if (o.tableSize !== undefined) cluster.tableSize = o.tableSize;
+  const steps = [...(base?.steps ?? []), ...cliSteps];
+  if (steps.length === 0) throw new SimError('INVALID_OPTION', 'nothing to preview: give a change (--add, --remove, --drain, --crash, --reweight, --rolling-deploy) or --scenario');
+  return { ...(base?.name ? { name: base.name } : {}), cluster, steps, ...(base?.storm ? { storm: base.storm } : {}) };
+}
+
+function runOptions(o: CommonOptions, io: CliIo): RunOptions {
+  const show = o.progress ?? io.stderrIsTTY;
+  return { workers: o.workers, maxUsers: o.maxUsers, progress: show ? terminalProgress() : silentProgress };
+}
+
+async function output(report: Report, o: CommonOptions, io: CliIo, text: () => string): Promise<void> {
+  if (o.html) {
+    const { renderHtml } = await import('./render/html.js');
+    writeFileSync(o.html, renderHtml(report));
+  }
+  io.stdout(o.json ? `${JSON.stringify(report, null, 2)}\n` : text());
+  if (o.html && !o.json) io.stdout(`\nHTML report: ${o.html}\n`);
+}
+
+export function buildProgram(io: CliIo = defaultIo): Command {
+  const program = new Command('wsring-sim')
+    .description('Preview a rebalance of a wsring fleet before anyone runs it: users moved, load per node, reconnect waves.')
+    .showHelpAfterError('(run with --help for the options)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+
+  addCommonOptions(
+    program
+      .command('plan')
+      .description('users moved per step (with the theoretical minimum), load per node before and after, balance, time taken'),
+  ).action(async (o: CommonOptions, cmd: Command) => {
+    const scenario = scenarioFromOptions(o, cmd);
+    const report = await runPlan({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, runOptions(o, io));
+    await output(report, o, io, () => renderPlanText(report, { timing: o.timing }));
+  });
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. Bad input is a one-line message and code 2, never a stack trace. */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number };
+    // Help and version exit 0; every usage error exits 2, like the errors below.
+    if (typeof err.code === 'string' && err.code.startsWith('commander.')) return err.exitCode === 0 ? 0 : 2;
+    if (e instanceof SimError || e instanceof RingError) {
+      io.stderr(`wsring-sim: ${e instanceof SimError ? `${e.code}: ` : ''}${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

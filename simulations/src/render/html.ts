@@ -1,0 +1,146 @@
+// `--html`: one self-contained page (inline CSS and SVG, no scripts, no network) with the report's charts.
+import type { CompareReport, PlanReport, Report, StormModeResult, StormReport } from '../types.js';
+import { int, ms, pctText, ratio } from './format.js';
+import { groupSteps, startToEnd } from './plan-text.js';
+import { PALETTE, barChart, escapeXml, lineChart, type Series } from './svg.js';
+
+const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}table{border-collapse:collapse;margin:.5em 0}
+td,th{padding:.2em .7em;border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.chart{max-width:100%;height:auto}
+.grid{stroke:#e5e5e5}.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}.legend{font-size:12px;fill:#333}
+.line{stroke-width:1.5}.marker{stroke:#999;stroke-dasharray:3 3}.note{color:#666}`;
+
+function htmlTable(header: string[], rows: string[][]): string {
+  const th = header.map((h) => `<th>${escapeXml(h)}</th>`).join('');
+  const tr = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`).join('');
+  return `<table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table>`;
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeXml(title)}</title><style>${CSS}</style></head><body><h1>${escapeXml(title)}</h1>${body}</body></html>\n`;
+}
+
+export function renderHtml(report: Report): string {
+  switch (report.command) {
+    case 'plan': return planHtml(report);
+    case 'compare': return compareHtml(report);
+    case 'storm': return stormHtml(report);
+  }
+}
+
+function planHtml(r: PlanReport): string {
+  const rows = groupSteps(r.steps);
+  const loads = startToEnd(r.steps);
+  const body = [
+    `<p>${escapeXml([r.scenario, r.algorithm, `${int(r.users)} users`, `${int(r.nodes)} nodes at the start`, `ring seed ${r.ringSeed}`].filter(Boolean).join(' · '))}</p>`,
+    '<h2>Users moved per step</h2>',
+    htmlTable(
+      ['step', 'moved', '%', 'minimum', '%', 'max/mean after'],
+      rows.map((g) => [g.steps > 1 ? `${g.label} (${g.steps} steps)` : g.label, int(g.moved), pctText((100 * g.moved) / Math.max(1, g.users)), int(g.minimum), pctText((100 * g.minimum) / Math.max(1, g.users)), ratio(g.worstMaxOverMean)]),
+    ),
+    barChart({
+      id: 'moved-users',
+      title: 'Users moved per step, and the minimum any weight-following placement must move',
+      labels: rows.map((g) => g.label),
+      series: [
+        { name: 'moved', values: rows.map((g) => g.moved), color: PALETTE[0] },
+        { name: 'minimum', values: rows.map((g) => g.minimum), color: PALETTE[5] },
+      ],
+      yLabel: 'users',
+    }),
+    '<h2>Load per node</h2>',
+    barChart({
+      id: 'load-per-node',
+      title: 'Users per node at the start and at the end',
+      labels: loads.map((l) => l.id),
+      series: [
+        { name: 'start', values: loads.map((l) => l.start), color: PALETTE[7] },
+        { name: 'end', values: loads.map((l) => l.end), color: PALETTE[0] },
+      ],
+      yLabel: 'users',
+    }),
+    `<p class="note">Placement took ${escapeXml(ms(r.timing.planMs))} after hashing the users (${escapeXml(ms(r.timing.usersMs))}); peak RSS ${r.timing.peakRssMb} MB.</p>`,
+  ];
+  return page('wsring-sim plan', body.join('\n'));
+}
+
+function compareHtml(r: CompareReport): string {
+  const s = r.strategies;
+  const body = [
+    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, r.steps.map((x) => x.label).join(', ')].filter(Boolean).join(' · '))}</p>`,
+    htmlTable(
+      ['strategy', 'affinity', 'weights', 'moved', '%', 'moved/min', 'max/mean after', 'stddev after'],
+      s.map((x) => [x.strategy, x.affinity ? 'yes' : 'no', x.weighted ? 'yes' : 'no', int(x.moved), pctText(x.movedPct), x.minimum > 0 ? `${(x.moved / x.minimum).toFixed(2)}x` : '-', ratio(x.balanceAfter.maxOverMean), `${x.balanceAfter.stddevPct.toFixed(1)}%`]),
+    ),
+    barChart({
+      id: 'moved-users',
+      title: 'Users moved by the whole change',
+      labels: s.map((x) => x.strategy),
+      series: [
+        { name: 'moved', values: s.map((x) => x.moved), color: PALETTE[0] },
+        { name: 'minimum', values: s.map((x) => x.minimum), color: PALETTE[5] },
+      ],
+      yLabel: 'users',
+    }),
+    barChart({
+      id: 'balance',
+      title: 'Balance after the change: most loaded node against its fair share (1 is perfect)',
+      labels: s.map((x) => x.strategy),
+      series: [{ name: 'max/mean', values: s.map((x) => x.balanceAfter.maxOverMean), color: PALETTE[1] }],
+      yLabel: 'max / mean',
+    }),
+  ];
+  return page('wsring-sim compare', body.join('\n'));
+}
+
+/** The nodes with the highest peak, so a chart of a large fleet stays readable. */
+function busiest(series: Record<string, number[]>, n: number): string[] {
+  return Object.entries(series)
+    .map(([id, v]) => [id, Math.max(0, ...v)] as const)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, n)
+    .map(([id]) => id)
+    .sort();
+}
+
+function nodeSeries(series: Record<string, number[]>, ids: string[]): Series[] {
+  return ids.map((id, i) => ({ name: id, values: series[id], color: PALETTE[i % PALETTE.length] }));
+}
+
+function fleetArrivals(m: StormModeResult): number[] {
+  const per = Object.values(m.series.arrivalsPerSec);
+  const len = Math.max(0, ...per.map((v) => v.length));
+  return Array.from({ length: len }, (_, t) => per.reduce((a, v) => a + (v[t] ?? 0), 0));
+}
+
+function stormHtml(r: StormReport): string {
+  const modes = [r.targeted, r.lb];
+  const name = (m: StormModeResult) => (m.mode === 'targeted' ? 'targeted, paced' : `drop ${r.params.lbDrop === 'all' ? 'everyone' : 'affected'}, LB ${r.params.lb}`);
+  const shown = 8;
+  const body = [
+    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, `${r.nodes.length} nodes`, `ratePerSec ${r.params.ratePerSec}`, `jitterMs ${r.params.jitterMs}`, `backoff ${r.params.backoffBaseMs}–${r.params.backoffCapMs} ms`, `acceptPerSec ${r.params.acceptPerSec}`].filter(Boolean).join(' · '))}</p>`,
+    htmlTable(
+      ['mode', 'users disconnected', 'peak attempts/s at a node', 'peak attempts/s fleet', 'refused', 'time to settle'],
+      modes.map((m) => [name(m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs)]),
+    ),
+    lineChart({
+      id: 'reconnect-wave',
+      title: 'Reconnect wave: connection attempts per second, whole fleet',
+      series: modes.map((m, i) => ({ name: name(m), values: fleetArrivals(m), color: PALETTE[i] })),
+      yLabel: 'attempts / s',
+      markers: r.targeted.series.stepStarts,
+    }),
+    ...modes.flatMap((m, k) => {
+      const ids = busiest(m.series.arrivalsPerSec, shown);
+      const note = r.nodes.length > shown ? ` (the ${shown} busiest of ${r.nodes.length} nodes)` : '';
+      return [
+        `<h2>${escapeXml(name(m))}</h2>`,
+        lineChart({ id: `arrivals-${m.mode}`, title: `Connection attempts per second at each node${note}`, series: nodeSeries(m.series.arrivalsPerSec, ids), yLabel: 'attempts / s', markers: m.series.stepStarts }),
+        lineChart({ id: `connections-${m.mode}`, title: `Connections per node${note}`, series: nodeSeries(m.series.connections, busiest(m.series.connections, shown)), yLabel: 'connections', markers: m.series.stepStarts }),
+        k === 0 ? '' : '',
+      ];
+    }),
+  ];
+  return page('wsring-sim storm', body.join('\n'));
+}

@@ -1,0 +1,100 @@
+// Inline SVG charts for the HTML report: no scripts, no external assets.
+
+export interface Series {
+  name: string;
+  values: readonly number[];
+  color: string;
+}
+
+const W = 900;
+const H = 280;
+const M = { top: 30, right: 20, bottom: 50, left: 70 };
+
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** Round numbers for axis ticks: 1, 2 or 5 times a power of ten. */
+function niceStep(max: number, ticks: number): number {
+  const raw = max / ticks;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+function compact(n: number): string {
+  const a = Math.abs(n);
+  if (a >= 1e6) return `${+(n / 1e6).toFixed(2)}M`;
+  if (a >= 1e3) return `${+(n / 1e3).toFixed(1)}k`;
+  return `${+n.toFixed(2)}`;
+}
+
+function yAxis(max: number, yLabel: string): { svg: string; scale: (v: number) => number; top: number } {
+  const step = niceStep(max > 0 ? max : 1, 5);
+  const top = Math.max(step, Math.ceil((max > 0 ? max : 1) / step) * step);
+  const ih = H - M.top - M.bottom;
+  const scale = (v: number) => M.top + ih - (v / top) * ih;
+  let svg = '';
+  for (let v = 0; v <= top + step / 2; v += step) {
+    const y = scale(v).toFixed(1);
+    svg += `<line x1="${M.left}" x2="${W - M.right}" y1="${y}" y2="${y}" class="grid"/><text x="${M.left - 6}" y="${y}" class="tick" text-anchor="end" dominant-baseline="middle">${compact(v)}</text>`;
+  }
+  svg += `<text transform="translate(16 ${M.top + ih / 2}) rotate(-90)" class="axis" text-anchor="middle">${escapeXml(yLabel)}</text>`;
+  return { svg, scale, top };
+}
+
+function legend(series: readonly Series[]): string {
+  return series
+    .map((s, i) => `<g transform="translate(${M.left + i * 200} 14)"><rect width="12" height="12" y="-10" fill="${s.color}"/><text x="18" class="legend">${escapeXml(s.name)}</text></g>`)
+    .join('');
+}
+
+/** Grouped vertical bars: one group per label, one bar per series. */
+export function barChart(opts: { title: string; labels: readonly string[]; series: readonly Series[]; yLabel: string; id: string }): string {
+  const { labels, series } = opts;
+  const max = Math.max(0, ...series.flatMap((s) => [...s.values]));
+  const axis = yAxis(max, opts.yLabel);
+  const iw = W - M.left - M.right;
+  const group = iw / Math.max(1, labels.length);
+  const bw = Math.max(0.5, (group * 0.8) / series.length);
+  let bars = '';
+  series.forEach((s, k) => {
+    s.values.forEach((v, i) => {
+      const x = M.left + i * group + group * 0.1 + k * bw;
+      const y = axis.scale(v);
+      bars += `<rect class="bar" x="${x.toFixed(2)}" y="${y.toFixed(2)}" width="${bw.toFixed(2)}" height="${Math.max(0, axis.scale(0) - y).toFixed(2)}" fill="${s.color}"><title>${escapeXml(`${labels[i]} · ${s.name}: ${compact(v)}`)}</title></rect>`;
+    });
+  });
+  const showLabels = labels.length <= 40;
+  const xl = showLabels
+    ? labels.map((l, i) => `<text class="tick" text-anchor="end" transform="translate(${(M.left + (i + 0.5) * group).toFixed(1)} ${H - M.bottom + 12}) rotate(-35)">${escapeXml(l)}</text>`).join('')
+    : `<text class="axis" x="${M.left + iw / 2}" y="${H - 12}" text-anchor="middle">${labels.length} nodes</text>`;
+  return frame(opts.id, opts.title, `${axis.svg}${bars}${xl}${legend(series)}`);
+}
+
+/** Lines over time (x in seconds), with optional vertical markers (step starts). */
+export function lineChart(opts: { title: string; series: readonly Series[]; yLabel: string; id: string; markers?: readonly number[]; xLabel?: string }): string {
+  const { series } = opts;
+  const len = Math.max(1, ...series.map((s) => s.values.length));
+  const max = Math.max(0, ...series.flatMap((s) => [...s.values]));
+  const axis = yAxis(max, opts.yLabel);
+  const iw = W - M.left - M.right;
+  const x = (i: number) => M.left + (len <= 1 ? 0 : (i / (len - 1)) * iw);
+  let body = '';
+  const xStep = niceStep(len, 8);
+  for (let t = 0; t < len; t += xStep) body += `<text class="tick" x="${x(t).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${compact(t)}</text>`;
+  body += `<text class="axis" x="${M.left + iw / 2}" y="${H - 12}" text-anchor="middle">${escapeXml(opts.xLabel ?? 'seconds')}</text>`;
+  for (const m of opts.markers ?? []) body += `<line class="marker" x1="${x(m).toFixed(1)}" x2="${x(m).toFixed(1)}" y1="${M.top}" y2="${H - M.bottom}"/>`;
+  for (const s of series) {
+    const pts = s.values.map((v, i) => `${x(i).toFixed(1)},${axis.scale(v).toFixed(1)}`).join(' ');
+    body += `<polyline class="line" fill="none" stroke="${s.color}" points="${pts}"><title>${escapeXml(s.name)}</title></polyline>`;
+  }
+  return frame(opts.id, opts.title, `${axis.svg}${body}${legend(series)}`);
+}
+
+function frame(id: string, title: string, inner: string): string {
+  return `<figure><figcaption>${escapeXml(title)}</figcaption><svg id="${escapeXml(id)}" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(title)}" xmlns="http://www.w3.org/2000/svg">${inner}</svg></figure>`;
+}
+
+/** Distinct colours for up to a dozen series, then repeating. */
+export const PALETTE = ['#2f6fdf', '#e4572e', '#17a673', '#9b59b6', '#f0a202', '#1b998b', '#c0392b', '#5d6d7e', '#8e44ad', '#16a085', '#d35400', '#2c3e50'];

@@ -1,0 +1,54 @@
+// The storm model's inputs: defaults and validation. Names follow the node agent's pacing options.
+import { SimError } from './errors.js';
+import type { StormParams } from './types.js';
+
+export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
+  ratePerSec: 200,
+  burst: 20,
+  jitterMs: 1000,
+  graceMs: 10_000,
+  ignorePct: 0,
+  backoffBaseMs: 1000,
+  backoffCapMs: 30_000,
+  rttMs: 50,
+  acceptPerSec: 2000,
+  lb: 'least-connections',
+  lbDrop: 'all',
+  tickMs: 10,
+  maxStepMs: 600_000,
+  seed: 1,
+});
+
+export const STORM_PARAM_NAMES = Object.keys(DEFAULT_STORM_PARAMS) as (keyof StormParams)[];
+
+/** Inclusive ranges; every limit here is the model's, and each has its option. */
+const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
+  ratePerSec: [0.001, 1e7],
+  burst: [1, 1e7],
+  jitterMs: [0, 3_600_000],
+  graceMs: [0, 3_600_000],
+  ignorePct: [0, 100],
+  backoffBaseMs: [1, 3_600_000],
+  backoffCapMs: [1, 3_600_000],
+  rttMs: [0, 60_000],
+  acceptPerSec: [0.001, 1e8],
+  tickMs: [1, 10_000],
+  maxStepMs: [1, 86_400_000],
+  seed: [0, 0xffffffff],
+};
+
+export function resolveStormParams(...layers: Partial<StormParams>[]): StormParams {
+  const p: StormParams = { ...DEFAULT_STORM_PARAMS };
+  for (const layer of layers) for (const [k, v] of Object.entries(layer)) if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
+  for (const [name, [lo, hi]] of Object.entries(RANGES) as [keyof StormParams, [number, number]][]) {
+    const v = p[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) {
+      throw new SimError('INVALID_OPTION', `${name} ${String(v)} must be a number in [${lo}, ${hi}]`);
+    }
+  }
+  if (!Number.isInteger(p.seed)) throw new SimError('INVALID_OPTION', `seed ${p.seed} must be an integer`);
+  if (p.backoffCapMs < p.backoffBaseMs) throw new SimError('INVALID_OPTION', `backoffCapMs ${p.backoffCapMs} is below backoffBaseMs ${p.backoffBaseMs}`);
+  if (p.lb !== 'least-connections' && p.lb !== 'round-robin') throw new SimError('INVALID_OPTION', `lb ${String(p.lb)} must be least-connections or round-robin`);
+  if (p.lbDrop !== 'all' && p.lbDrop !== 'affected') throw new SimError('INVALID_OPTION', `lbDrop ${String(p.lbDrop)} must be all or affected`);
+  return p;
+}

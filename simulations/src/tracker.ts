@@ -1,0 +1,174 @@
+// Follows one placement algorithm of @wsring/ring through a sequence of fleets and counts, exactly, the users on
+// each node and the users that change node. For `ring` and `maglev` it asks the library which hash ranges changed
+// owner (ring.diff) and counts the users in them by binary search over the sorted hashes, so a step costs time in
+// proportion to the changed ranges, not to the users. `rendezvous` has no ranges: every user is looked up again.
+import { createRing, type Algorithm, type Ring } from '@wsring/ring';
+import type { SimNode } from './types.js';
+
+export interface RingSettings {
+  algorithm: Algorithm;
+  ringSeed: number;
+  pointsPerWeight?: number;
+  tableSize?: number;
+}
+
+/** Node id -> a dense index, stable for the whole run (ids that leave keep theirs). */
+export class NodeRegistry {
+  readonly ids: string[] = [];
+  private readonly index = new Map<string, number>();
+  indexOf(id: string): number {
+    let i = this.index.get(id);
+    if (i === undefined) {
+      i = this.ids.length;
+      this.ids.push(id);
+      this.index.set(id, i);
+    }
+    return i;
+  }
+}
+
+export interface StepCount {
+  moved: number;
+  /** from index * 2^20 + to index -> users. */
+  flows: Map<number, number>;
+}
+
+export const FLOW_SHIFT = 2 ** 20;
+
+/** Index of the first element >= value in an ascending array (value may be 2^32). */
+export function lowerBound(sorted: Uint32Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function fleetKey(nodes: readonly SimNode[]): string {
+  return nodes.map((n) => `${n.id}\u0000${n.weight}`).sort().join('\u0001');
+}
+
+export class RingTracker {
+  /** Users per node, by registry index. */
+  loads: Float64Array;
+  private ring: Ring;
+  private fleet: readonly SimNode[];
+  /** rendezvous only: the owner (registry index) of every user, in hash order. */
+  private owners: Uint32Array | undefined;
+  /** The last few rings by fleet: a rolling deploy keeps returning to the same fleet. */
+  private readonly recent = new Map<string, Ring>();
+
+  private constructor(readonly registry: NodeRegistry, private readonly hashes: Uint32Array, ring: Ring, fleet: readonly SimNode[]) {
+    this.ring = ring;
+    this.fleet = fleet;
+    this.loads = new Float64Array(Math.max(16, registry.ids.length));
+    this.remember(fleet, ring);
+    const indexOfId = this.indexById(ring);
+    if (ring.algorithm === 'rendezvous') this.owners = new Uint32Array(hashes.length);
+    for (let u = 0; u < hashes.length; u++) {
+      const o = indexOfId.get(ring.ownerOfHash(hashes[u]))!;
+      this.loads[o]++;
+      if (this.owners) this.owners[u] = o;
+    }
+  }
+
+  static async create(settings: RingSettings, nodes: readonly SimNode[], hashes: Uint32Array, registry = new NodeRegistry()): Promise<RingTracker> {
+    for (const n of nodes) registry.indexOf(n.id);
+    const ring = await createRing(nodes.map(spec), {
+      algorithm: settings.algorithm,
+      seed: settings.ringSeed,
+      pointsPerWeight: settings.pointsPerWeight,
+      tableSize: settings.tableSize,
+    });
+    return new RingTracker(registry, hashes, ring, nodes);
+  }
+
+  get algorithm(): Algorithm {
+    return this.ring.algorithm;
+  }
+
+  /** Moves to the fleet `next` and counts who moved. */
+  step(next: readonly SimNode[]): StepCount {
+    for (const n of next) this.registry.indexOf(n.id);
+    if (this.loads.length < this.registry.ids.length) {
+      const bigger = new Float64Array(this.registry.ids.length * 2);
+      bigger.set(this.loads);
+      this.loads = bigger;
+    }
+    const nextRing = this.ringFor(next);
+    const count = this.owners ? this.rescan(nextRing) : this.countRanges(nextRing);
+    this.ring = nextRing;
+    this.fleet = next;
+    return count;
+  }
+
+  private indexById(ring: Ring): Map<string, number> {
+    return new Map(ring.nodes.map((n) => [n.id, this.registry.indexOf(n.id)] as const));
+  }
+
+  private countRanges(next: Ring): StepCount {
+    const flows = new Map<number, number>();
+    let moved = 0;
+    for (const m of this.ring.diff(next)) {
+      const users = lowerBound(this.hashes, m.end) - lowerBound(this.hashes, m.start);
+      if (users === 0) continue;
+      const from = this.registry.indexOf(m.from);
+      const to = this.registry.indexOf(m.to);
+      this.loads[from] -= users;
+      this.loads[to] += users;
+      moved += users;
+      const key = from * FLOW_SHIFT + to;
+      flows.set(key, (flows.get(key) ?? 0) + users);
+    }
+    return { moved, flows };
+  }
+
+  private rescan(next: Ring): StepCount {
+    const owners = this.owners!;
+    const idOrder = this.indexById(next);
+    const flows = new Map<number, number>();
+    let moved = 0;
+    for (let u = 0; u < this.hashes.length; u++) {
+      const to = idOrder.get(next.ownerOfHash(this.hashes[u]))!;
+      const from = owners[u];
+      if (to === from) continue;
+      owners[u] = to;
+      this.loads[from]--;
+      this.loads[to]++;
+      moved++;
+      const key = from * FLOW_SHIFT + to;
+      flows.set(key, (flows.get(key) ?? 0) + 1);
+    }
+    return { moved, flows };
+  }
+
+  private ringFor(next: readonly SimNode[]): Ring {
+    const key = fleetKey(next);
+    const cached = this.recent.get(key);
+    if (cached) return cached;
+    const nextIds = new Set(next.map((n) => n.id));
+    const current = new Map(this.fleet.map((n) => [n.id, n.weight] as const));
+    const removed = this.fleet.filter((n) => !nextIds.has(n.id)).map((n) => n.id);
+    const changed = next.filter((n) => current.get(n.id) !== n.weight).map(spec);
+    let ring = this.ring;
+    if (removed.length > 0) ring = ring.withoutNodes(removed);
+    if (changed.length > 0) ring = ring.withNodes(changed);
+    this.remember(next, ring);
+    return ring;
+  }
+
+  private remember(fleet: readonly SimNode[], ring: Ring): void {
+    const key = fleetKey(fleet);
+    this.recent.delete(key);
+    this.recent.set(key, ring);
+    // Two is enough for a rolling deploy (the full fleet and the one without the node being deployed).
+    while (this.recent.size > 2) this.recent.delete(this.recent.keys().next().value!);
+  }
+}
+
+function spec(n: SimNode): { id: string; weight: number } {
+  return { id: n.id, weight: n.weight };
+}

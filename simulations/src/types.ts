@@ -1,0 +1,235 @@
+import type { Algorithm } from '@wsring/ring';
+
+/** A node of the simulated fleet. */
+export interface SimNode {
+  id: string;
+  /** Relative capacity, > 0. Default 1. */
+  weight: number;
+  /** Optional zone name; zones can be re-weighted as a whole. */
+  zone?: string;
+}
+
+/** Where the users come from: `count` synthetic ids `user-0` .. `user-<count-1>`, or one id per line of a file. */
+export type UserSource = { kind: 'synthetic'; count: number } | { kind: 'file'; path: string };
+
+export interface ClusterSpec {
+  nodes: SimNode[];
+  algorithm: Algorithm;
+  /** Seed of the ring's hashes (the production default is 0). */
+  ringSeed: number;
+  /** `ring` only. */
+  pointsPerWeight?: number;
+  /** `maglev` only. */
+  tableSize?: number;
+  users: UserSource;
+}
+
+/** One change to the fleet, as written in a scenario or on the command line. */
+export type StepSpec =
+  | { kind: 'scale-out'; count: number; weight?: number; zone?: string; label?: string }
+  | { kind: 'scale-in'; count: number; label?: string }
+  | { kind: 'add'; nodes: SimNode[]; label?: string }
+  | { kind: 'remove'; ids: string[]; label?: string }
+  | { kind: 'drain'; ids: string[]; label?: string }
+  | { kind: 'crash'; ids: string[]; label?: string }
+  | { kind: 'reweight'; weights: Record<string, number>; label?: string }
+  | { kind: 'reweight-zone'; zone: string; weight: number; label?: string }
+  | { kind: 'rolling-deploy'; ids?: string[]; label?: string };
+
+/**
+ * How users leave a node in a step, which decides the shape of the reconnect wave:
+ * `paced` (the agent sends targeted reconnect frames at its pace) or `crash` (everyone on the node drops at once).
+ */
+export type Departure = 'paced' | 'crash';
+
+/** A step after expansion (a rolling deploy becomes two steps per node): the fleet before and after. */
+export interface ExpandedStep {
+  /** Index of the scenario step it came from. */
+  group: number;
+  label: string;
+  kind: StepSpec['kind'];
+  departure: Departure;
+  before: SimNode[];
+  after: SimNode[];
+}
+
+export interface Scenario {
+  name?: string;
+  cluster: ClusterSpec;
+  steps: StepSpec[];
+  storm?: Partial<StormParams>;
+}
+
+/** Balance of a load vector against the weights: each ratio is load / (users * weight share). */
+export interface Balance {
+  /** Highest load relative to its fair share (1 is perfect). */
+  maxOverMean: number;
+  /** Lowest load relative to its fair share. */
+  minOverMean: number;
+  /** Standard deviation of the ratios, in percent. */
+  stddevPct: number;
+}
+
+export interface NodeLoad {
+  id: string;
+  weight: number;
+  zone?: string;
+  /** Users on the node before the step (0 if the node is new). */
+  before: number;
+  /** Users on the node after the step (0 if the node left). */
+  after: number;
+  /** Set when the node is not in the fleet before (`joined`) or after (`left`) the step. */
+  change?: 'joined' | 'left';
+}
+
+/** Users moving from one node to another in a step. */
+export interface Flow {
+  from: string;
+  to: string;
+  users: number;
+}
+
+export interface StepResult {
+  group: number;
+  label: string;
+  kind: StepSpec['kind'];
+  departure: Departure;
+  users: number;
+  moved: number;
+  movedPct: number;
+  /** Fewest users any placement must move for this change of weights: users * sum(max(0, share_before - share_after)). */
+  minimum: number;
+  minimumPct: number;
+  loads: NodeLoad[];
+  balanceBefore: Balance;
+  balanceAfter: Balance;
+  flows: Flow[];
+}
+
+export interface PlanReport {
+  command: 'plan';
+  scenario?: string;
+  algorithm: Algorithm;
+  ringSeed: number;
+  users: number;
+  nodes: number;
+  steps: StepResult[];
+  totals: { moved: number; minimum: number };
+  /** Wall-clock figures; left out of golden comparisons. */
+  timing: { usersMs: number; planMs: number; totalMs: number; peakRssMb: number; workers: number };
+}
+
+export type StrategyName =
+  | 'ring'
+  | 'maglev'
+  | 'rendezvous'
+  | 'hash-mod-n'
+  | 'jump'
+  | 'round-robin'
+  | 'least-connections';
+
+export interface StrategyResult {
+  strategy: StrategyName;
+  /** Whether a user lands on the same node every time it connects (placement is a function of the user). */
+  affinity: boolean;
+  /** Whether the strategy honours node weights. */
+  weighted: boolean;
+  moved: number;
+  movedPct: number;
+  minimum: number;
+  /** Balance after the whole change. */
+  balanceAfter: Balance;
+  /** Per step: moved users. */
+  movedPerStep: number[];
+  loadsAfter: { id: string; users: number }[];
+  timeMs: number;
+}
+
+export interface CompareReport {
+  command: 'compare';
+  scenario?: string;
+  users: number;
+  steps: { label: string; minimum: number }[];
+  strategies: StrategyResult[];
+}
+
+export interface StormParams {
+  /** Reconnect frames each agent sends per second (its token bucket's refill rate). */
+  ratePerSec: number;
+  /** Token bucket capacity: frames an agent may send at once after being idle. */
+  burst: number;
+  /** A client told to reconnect waits a uniform random delay in [0, jitterMs] first. */
+  jitterMs: number;
+  /** A client that ignores its reconnect frame is closed this long after it was sent. */
+  graceMs: number;
+  /** Percent of clients that ignore the reconnect frame (and are closed after graceMs). */
+  ignorePct: number;
+  /** Client backoff after a drop or a refused attempt: attempt k waits uniform [0, min(cap, base * 2^k)] ("full jitter"). */
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** Round-trip time between clients and nodes. */
+  rttMs: number;
+  /** Connection attempts a node can accept per second; attempts beyond are refused and retried with backoff. */
+  acceptPerSec: number;
+  /** How the load balancer of the baseline picks a node. */
+  lb: 'least-connections' | 'round-robin';
+  /** Whom the baseline drops on a change: everyone, or only the users of nodes that leave. */
+  lbDrop: 'all' | 'affected';
+  /** Simulation time step. */
+  tickMs: number;
+  /** A step that has not settled after this long is reported as unsettled. */
+  maxStepMs: number;
+  /** Seed of the model's random draws. */
+  seed: number;
+}
+
+export type StormMode = 'targeted' | 'lb';
+
+export interface StormStepSummary {
+  label: string;
+  /** Users that went through a disconnect in this step. */
+  disconnected: number;
+  /** Highest connection attempts per second at one node. */
+  peakNodeArrivalsPerSec: number;
+  peakNode: string;
+  /** Highest connection attempts per second over the whole fleet. */
+  peakFleetArrivalsPerSec: number;
+  /** Attempts refused because a node was at its accept rate. */
+  refused: number;
+  peakReconnecting: number;
+  /** Sum over users of the time they spent disconnected, in seconds. */
+  userSecondsDisconnected: number;
+  /** From the start of the step until every user is connected and no frame is pending; null if it did not settle. */
+  settleMs: number | null;
+  balanceAfter: Balance;
+}
+
+export interface StormSeries {
+  /** Per node: connection attempts in each second of the run. */
+  arrivalsPerSec: Record<string, number[]>;
+  /** Per node: connections at the end of each second. */
+  connections: Record<string, number[]>;
+  /** Users reconnecting at the end of each second. */
+  reconnecting: number[];
+  /** Second at which each step starts. */
+  stepStarts: number[];
+}
+
+export interface StormModeResult {
+  mode: StormMode;
+  steps: StormStepSummary[];
+  series: StormSeries;
+  totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number };
+}
+
+export interface StormReport {
+  command: 'storm';
+  scenario?: string;
+  users: number;
+  params: StormParams;
+  nodes: string[];
+  targeted: StormModeResult;
+  lb: StormModeResult;
+}
+
+export type Report = PlanReport | CompareReport | StormReport;
