@@ -1,0 +1,77 @@
+import type { IncomingMessage } from 'node:http';
+import { createLocalJWKSet, createRemoteJWKSet, importSPKI, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type { ConnectParams } from '@wsring/client/protocol';
+import type { Authenticate } from './types.js';
+import { AgentError } from './errors.js';
+
+/** Longest user id accepted, in UTF-16 code units. */
+export const MAX_USER_ID_LENGTH = 256;
+
+export interface JwtOptions {
+  /** Shared secret for HS256 tokens. */
+  secret?: string | Uint8Array;
+  /** URL of a JWKS document (RS256, ES256, EdDSA...). */
+  jwksUrl?: string;
+  /** A local JWKS. */
+  jwks?: JSONWebKeySet;
+  /** A PEM public key (SPKI) and its algorithm. */
+  publicKey?: { pem: string; algorithm: string };
+  issuer?: string | string[];
+  audience?: string | string[];
+  /** Allowed clock skew in seconds. Default 5. */
+  clockToleranceSec?: number;
+}
+
+/** The token a client presents: the `token` query parameter, else an `Authorization: Bearer` header. */
+export function tokenOf(request: IncomingMessage, params: ConnectParams): string | undefined {
+  if (params.token) return params.token;
+  const header = request.headers.authorization;
+  return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+}
+
+/**
+ * Verifies signed JWTs with `jose`; the user is the token's `sub`. Invalid, expired or missing
+ * tokens make the agent close with UNAUTHORIZED.
+ */
+export function jwtAuthenticator(options: JwtOptions): Authenticate {
+  const verifyOptions = {
+    issuer: options.issuer,
+    audience: options.audience,
+    clockTolerance: options.clockToleranceSec ?? 5,
+  };
+  const verifiers: ((token: string) => Promise<JWTPayload>)[] = [];
+  if (options.secret !== undefined) {
+    const secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
+    verifiers.push(async (t) => (await jwtVerify(t, secret, verifyOptions)).payload);
+  }
+  if (options.jwksUrl) {
+    const jwks = createRemoteJWKSet(new URL(options.jwksUrl));
+    verifiers.push(async (t) => (await jwtVerify(t, jwks, verifyOptions)).payload);
+  }
+  if (options.jwks) {
+    const jwks = createLocalJWKSet(options.jwks);
+    verifiers.push(async (t) => (await jwtVerify(t, jwks, verifyOptions)).payload);
+  }
+  if (options.publicKey) {
+    const key = importSPKI(options.publicKey.pem, options.publicKey.algorithm);
+    key.catch(() => {}); // a bad key surfaces as unauthorized on use, not as an unhandled rejection
+    verifiers.push(async (t) => (await jwtVerify(t, await key, { ...verifyOptions, algorithms: [options.publicKey!.algorithm] })).payload);
+  }
+  if (verifiers.length === 0) throw new AgentError('INVALID_OPTION', 'jwtAuthenticator needs secret, jwksUrl, jwks or publicKey');
+  return async (request, params) => {
+    const token = tokenOf(request, params);
+    if (!token) return null;
+    for (const verify of verifiers) {
+      try {
+        const payload = await verify(token);
+        return typeof payload.sub === 'string' && payload.sub.length > 0 ? { userId: payload.sub } : null;
+      } catch {
+        // Try the next key source; none verifying means unauthorized.
+      }
+    }
+    return null;
+  };
+}
+
+/** Development default: trusts the `user` query parameter. Never use in production. */
+export const trustUserParam: Authenticate = (_request, params) => (params.user ? { userId: params.user } : null);

@@ -1,0 +1,13 @@
+export type AgentErrorCode =
+  | 'INVALID_OPTION'
+  | 'NO_MEMBERSHIP'
+  | 'MEMBERSHIP_UNAVAILABLE'
+  | 'CLOSED';
+
+/** A typed error for bad options or a failed start. `code` names the problem. */
+export class AgentError extends Error {
+  constructor(readonly code: AgentErrorCode, message: string) {
+    super(message);
+    this.name = 'AgentError';
+  }
+}

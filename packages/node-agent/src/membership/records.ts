@@ -1,0 +1,35 @@
+import type { MemberRecord, StoredTopology } from '../types.js';
+import { NODE_ID_PATTERN } from '../options.js';
+
+/** KV key of a member's record. Node ids are valid KV key tokens by construction (see NODE_ID_PATTERN). */
+export const memberKey = (id: string): string => `members.${id}`;
+export const MEMBER_PREFIX = 'members.';
+/** KV key of the fleet's epoch label. */
+export const TOPOLOGY_KEY = 'topology';
+
+const STATES = new Set(['joining', 'active', 'draining']);
+
+/** Validate a record read from the store; a malformed one is ignored rather than trusted. */
+export function parseMemberRecord(value: unknown): MemberRecord | null {
+  if (value === null || typeof value !== 'object') return null;
+  const r = value as Record<string, unknown>;
+  if (typeof r.id !== 'string' || !NODE_ID_PATTERN.test(r.id)) return null;
+  if (typeof r.url !== 'string' || r.url.length === 0) return null;
+  if (typeof r.weight !== 'number' || !Number.isFinite(r.weight) || r.weight <= 0) return null;
+  if (typeof r.state !== 'string' || !STATES.has(r.state)) return null;
+  return {
+    id: r.id,
+    url: r.url,
+    weight: r.weight,
+    state: r.state as MemberRecord['state'],
+    startedAt: typeof r.startedAt === 'number' ? r.startedAt : 0,
+    seq: typeof r.seq === 'number' ? r.seq : 0,
+  };
+}
+
+export function parseStoredTopology(value: unknown): StoredTopology | null {
+  if (value === null || typeof value !== 'object') return null;
+  const t = value as Record<string, unknown>;
+  if (!Number.isInteger(t.epoch) || (t.epoch as number) < 0 || typeof t.fingerprint !== 'string') return null;
+  return { epoch: t.epoch as number, fingerprint: t.fingerprint };
+}

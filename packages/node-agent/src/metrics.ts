@@ -1,0 +1,39 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The agent's Prometheus metrics, in a registry of its own so several agents can share a process. */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly connections: Gauge;
+  readonly epoch: Gauge;
+  readonly usersMoved: Counter;
+  readonly reconnectsSent: Counter;
+  readonly graceCloses: Counter;
+  readonly redirects: Counter<'reason'>;
+  readonly refused: Counter<'code'>;
+  readonly rebalanceDuration: Histogram;
+  readonly planDuration: Histogram;
+
+  constructor(nodeId: string) {
+    this.registry.setDefaultLabels({ node: nodeId });
+    const registers = [this.registry];
+    this.connections = new Gauge({ name: 'wsring_connections', help: 'Open client connections on this node', registers });
+    this.epoch = new Gauge({ name: 'wsring_epoch', help: 'Topology epoch this node serves with', registers });
+    this.usersMoved = new Counter({ name: 'wsring_users_moved_total', help: 'Local users a rebalance planned to move', registers });
+    this.reconnectsSent = new Counter({ name: 'wsring_reconnects_sent_total', help: 'Targeted reconnect frames sent', registers });
+    this.graceCloses = new Counter({ name: 'wsring_grace_closes_total', help: 'Clients closed with MOVED after ignoring a reconnect frame', registers });
+    this.redirects = new Counter({ name: 'wsring_redirects_total', help: 'Connections redirected at connect', labelNames: ['reason'], registers });
+    this.refused = new Counter({ name: 'wsring_refused_total', help: 'Connections closed by the agent, by close code', labelNames: ['code'], registers });
+    this.rebalanceDuration = new Histogram({
+      name: 'wsring_rebalance_duration_seconds',
+      help: 'From a settled topology to the last reconnect frame of its rebalance',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.planDuration = new Histogram({
+      name: 'wsring_plan_duration_seconds',
+      help: 'Time to compute the moved local users of a topology change',
+      buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      registers,
+    });
+  }
+}

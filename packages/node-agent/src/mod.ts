@@ -1,0 +1,36 @@
+// @wsring/node-agent: runs inside each WebSocket server. Membership in NATS, exact moved users,
+// paced targeted reconnects, redirects at connect, drain.
+export { createAgent } from './agent.js';
+export { MemoryMembership } from './membership/memory.js';
+export { NatsMembership, type NatsMembershipOptions } from './membership/nats.js';
+export { jwtAuthenticator, trustUserParam, tokenOf, MAX_USER_ID_LENGTH, type JwtOptions } from './auth.js';
+export { AgentError, type AgentErrorCode } from './errors.js';
+export { DEFAULTS } from './options.js';
+export { decideAdmission, type Admission, type AdmissionInput } from './admission.js';
+export { planMoves, targetOf, type Move, type Plan, type PlanInput } from './planner.js';
+export { Pacer, type PacerOptions } from './pacer.js';
+export { TokenBucket } from './token-bucket.js';
+export { MemberTable } from './liveness.js';
+export { TopologyTracker, buildRing, placementSignature, type SettledMembers } from './topology.js';
+export { memberKey, TOPOLOGY_KEY } from './membership/records.js';
+export type { Clock } from './clock.js';
+export type {
+  Agent,
+  AgentEvents,
+  AgentOptions,
+  AgentState,
+  AgentTopology,
+  Authenticate,
+  Connection,
+  HealthReport,
+  Logger,
+  MemberRecord,
+  MemberState,
+  Membership,
+  MembershipEvent,
+  MessageRateOptions,
+  NatsOptions,
+  PacingOptions,
+  RebalanceEvent,
+  StoredTopology,
+} from './types.js';

@@ -1,0 +1,93 @@
+import { AgentError } from './errors.js';
+import type { AgentOptions, MessageRateOptions, PacingOptions } from './types.js';
+
+/** Every limit and timeout the agent has, with its default. docs and README list the same numbers. */
+export const DEFAULTS = {
+  weight: 1,
+  port: 0,
+  host: '0.0.0.0',
+  path: '/ws',
+  httpPrefix: '',
+  capacity: 10_000,
+  pacing: { ratePerSec: 200, burst: 20, jitterMs: 250, graceMs: 5_000 } satisfies Required<PacingOptions>,
+  settleMs: 1_000,
+  heartbeatMs: 1_000,
+  livenessTimeoutMs: 4_000,
+  maxPayload: 65_536,
+  messageRate: { perSec: 50, burst: 100 } satisfies Required<MessageRateOptions>,
+  maxUnreachable: 8,
+  drainDeadlineMs: 30_000,
+  bucket: 'wsring',
+} as const;
+
+export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface ResolvedOptions {
+  id: string;
+  weight: number;
+  host: string;
+  port: number;
+  path: string;
+  httpPrefix: string;
+  serveHttp: boolean;
+  capacity: number;
+  pacing: Required<PacingOptions>;
+  settleMs: number;
+  heartbeatMs: number;
+  livenessTimeoutMs: number;
+  maxPayload: number;
+  messageRate: Required<MessageRateOptions>;
+  maxUnreachable: number;
+  drainDeadlineMs: number;
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new AgentError('INVALID_OPTION', message);
+}
+
+const positive = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
+const nonNegative = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+const count = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1;
+
+/** Fill in defaults and reject invalid values with AgentError('INVALID_OPTION'). */
+export function resolveOptions(o: AgentOptions): ResolvedOptions {
+  check(typeof o.id === 'string' && NODE_ID_PATTERN.test(o.id), `id must be 1-64 of [A-Za-z0-9_-], got ${JSON.stringify(o.id)}`);
+  const pacing = { ...DEFAULTS.pacing, ...o.pacing };
+  const messageRate = { ...DEFAULTS.messageRate, ...o.messageRate };
+  const r: ResolvedOptions = {
+    id: o.id,
+    weight: o.weight ?? DEFAULTS.weight,
+    host: o.host ?? DEFAULTS.host,
+    port: o.port ?? DEFAULTS.port,
+    path: o.path ?? DEFAULTS.path,
+    httpPrefix: o.httpPrefix ?? DEFAULTS.httpPrefix,
+    serveHttp: o.serveHttp ?? true,
+    capacity: o.capacity ?? DEFAULTS.capacity,
+    pacing,
+    settleMs: o.settleMs ?? DEFAULTS.settleMs,
+    heartbeatMs: o.heartbeatMs ?? DEFAULTS.heartbeatMs,
+    livenessTimeoutMs: o.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs,
+    maxPayload: o.maxPayload ?? DEFAULTS.maxPayload,
+    messageRate,
+    maxUnreachable: o.maxUnreachable ?? DEFAULTS.maxUnreachable,
+    drainDeadlineMs: o.drainDeadlineMs ?? DEFAULTS.drainDeadlineMs,
+  };
+  check(positive(r.weight), `weight must be a finite number > 0, got ${r.weight}`);
+  check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, `port must be 0-65535, got ${r.port}`);
+  check(r.path.startsWith('/'), `path must start with '/', got ${JSON.stringify(r.path)}`);
+  check(count(r.capacity), `capacity must be an integer >= 1, got ${r.capacity}`);
+  check(positive(pacing.ratePerSec), `pacing.ratePerSec must be > 0, got ${pacing.ratePerSec}`);
+  check(count(pacing.burst), `pacing.burst must be an integer >= 1, got ${pacing.burst}`);
+  check(nonNegative(pacing.jitterMs), `pacing.jitterMs must be >= 0, got ${pacing.jitterMs}`);
+  check(nonNegative(pacing.graceMs), `pacing.graceMs must be >= 0, got ${pacing.graceMs}`);
+  check(nonNegative(r.settleMs), `settleMs must be >= 0, got ${r.settleMs}`);
+  check(positive(r.heartbeatMs), `heartbeatMs must be > 0, got ${r.heartbeatMs}`);
+  // One missed heartbeat must never look like a departure.
+  check(positive(r.livenessTimeoutMs) && r.livenessTimeoutMs >= 2 * r.heartbeatMs, `livenessTimeoutMs must be >= 2 * heartbeatMs (${2 * r.heartbeatMs}), got ${r.livenessTimeoutMs}`);
+  check(count(r.maxPayload), `maxPayload must be an integer >= 1, got ${r.maxPayload}`);
+  check(positive(messageRate.perSec), `messageRate.perSec must be > 0, got ${messageRate.perSec}`);
+  check(count(messageRate.burst), `messageRate.burst must be an integer >= 1, got ${messageRate.burst}`);
+  check(count(r.maxUnreachable), `maxUnreachable must be an integer >= 1, got ${r.maxUnreachable}`);
+  check(nonNegative(r.drainDeadlineMs), `drainDeadlineMs must be >= 0, got ${r.drainDeadlineMs}`);
+  return r;
+}

@@ -1,0 +1,139 @@
+import { createRing, type NodeSpec, type Ring, type RingOptions } from '@wsring/ring';
+import type { TopologyNode } from '@wsring/client/protocol';
+import type { Clock } from './clock.js';
+import { MemberTable } from './liveness.js';
+import type { MemberRecord, MembershipEvent } from './types.js';
+
+/** What placement depends on: members in state joining or active, with weight and URL. */
+export function placementMembers(members: readonly MemberRecord[]): MemberRecord[] {
+  return members.filter((m) => m.state !== 'draining');
+}
+
+/** A string equal for two member lists exactly when their rings and advertised URLs are equal. */
+export function placementSignature(members: readonly MemberRecord[]): string {
+  return placementMembers(members)
+    .map((m) => `${m.id}|${m.weight}|${m.url}`)
+    .join('\n');
+}
+
+export function nodeSpecs(members: readonly MemberRecord[]): NodeSpec[] {
+  return placementMembers(members).map((m) => ({ id: m.id, weight: m.weight, meta: { url: m.url } }));
+}
+
+export function topologyNodes(members: readonly MemberRecord[]): TopologyNode[] {
+  return members.map((m) => ({ id: m.id, url: m.url, weight: m.weight, state: m.state }));
+}
+
+/** Build the ring every agent derives from the same member set. */
+export function buildRing(members: readonly MemberRecord[], options: RingOptions | undefined): Promise<Ring> {
+  return createRing(nodeSpecs(members), options);
+}
+
+export interface SettledMembers {
+  members: MemberRecord[];
+  signature: string;
+}
+
+/**
+ * Turns membership events into settled member sets. A change opens a settle window of `settleMs`;
+ * everything that happens inside it lands in one settled set, so several joins cause one rebalance.
+ * A change that reverts within the window (a member that vanished and came back) causes none.
+ */
+export class TopologyTracker {
+  readonly table: MemberTable;
+  private settledSignature: string | undefined;
+  private viewSignature = '';
+  private settleTimer: unknown = undefined;
+  private tickTimer: unknown = undefined;
+  private synced = false;
+  private stopped = false;
+
+  constructor(
+    private readonly options: { settleMs: number; livenessTimeoutMs: number; heartbeatMs: number; clock: Clock },
+    private readonly onSettled: (s: SettledMembers) => void,
+    /** Any change to the live records, placement-relevant or not (state changes, URLs). */
+    private readonly onMembersChanged: (members: MemberRecord[]) => void = () => {},
+  ) {
+    this.table = new MemberTable(options.livenessTimeoutMs);
+  }
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  get members(): MemberRecord[] {
+    return this.table.list();
+  }
+
+  handle(event: MembershipEvent): void {
+    if (this.stopped) return;
+    const now = this.options.clock.now();
+    switch (event.type) {
+      case 'put':
+        this.table.heartbeat(event.record, now, event.ageMs ?? 0);
+        break;
+      case 'delete':
+        this.table.remove(event.id);
+        break;
+      case 'disconnected':
+        this.table.suspend();
+        return;
+      case 'reconnected':
+        this.table.resume(now);
+        break;
+      case 'synced':
+        this.synced = true;
+        this.startTicking();
+        // The first topology needs no window: there is nothing to batch against yet.
+        this.settleNow();
+        return;
+      case 'topology':
+        return;
+    }
+    if (this.synced) this.changed();
+  }
+
+  /** Check liveness now (also runs on its own ticker). */
+  tick(): void {
+    if (this.table.expire(this.options.clock.now()).length > 0) this.changed();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.settleTimer !== undefined) this.options.clock.clearTimeout(this.settleTimer);
+    if (this.tickTimer !== undefined) this.options.clock.clearTimeout(this.tickTimer);
+  }
+
+  private startTicking(): void {
+    const every = Math.max(20, Math.floor(this.options.heartbeatMs / 4));
+    const loop = () => {
+      if (this.stopped) return;
+      this.tick();
+      this.tickTimer = this.options.clock.setTimeout(loop, every);
+    };
+    this.tickTimer = this.options.clock.setTimeout(loop, every);
+  }
+
+  private changed(): void {
+    const members = this.table.list();
+    const view = members.map((m) => `${m.id}|${m.weight}|${m.url}|${m.state}`).join('\n');
+    if (view !== this.viewSignature) {
+      this.viewSignature = view;
+      this.onMembersChanged(members);
+    }
+    if (placementSignature(members) === this.settledSignature) return;
+    if (this.settleTimer !== undefined) return;
+    this.settleTimer = this.options.clock.setTimeout(() => {
+      this.settleTimer = undefined;
+      this.settleNow();
+    }, this.options.settleMs);
+  }
+
+  private settleNow(): void {
+    const members = this.table.list();
+    const signature = placementSignature(members);
+    if (signature === this.settledSignature) return;
+    this.settledSignature = signature;
+    this.onSettled({ members, signature });
+  }
+}

@@ -1,0 +1,220 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { Ring, RingOptions } from '@wsring/ring';
+import type { ConnectParams, TopologyNode } from '@wsring/client/protocol';
+
+/** Lifecycle state of a member as recorded in membership. */
+export type MemberState = 'joining' | 'active' | 'draining';
+
+/** One agent's membership record (the JSON value under `members.<id>` in the KV bucket). */
+export interface MemberRecord {
+  id: string;
+  /** Public WebSocket URL clients connect to. */
+  url: string;
+  weight: number;
+  state: MemberState;
+  /** When the agent started, ms since the epoch on the agent's own clock (informational). */
+  startedAt: number;
+  /** Heartbeat counter, incremented on every refresh. */
+  seq: number;
+}
+
+/** The fleet-wide epoch label: which ring fingerprint the current epoch number stands for. */
+export interface StoredTopology {
+  epoch: number;
+  fingerprint: string;
+}
+
+export type MembershipEvent =
+  /** A record was written. `ageMs` is set only during the initial sync: how long before the sync it was written. */
+  | { type: 'put'; record: MemberRecord; ageMs?: number }
+  | { type: 'delete'; id: string }
+  | { type: 'topology'; stored: StoredTopology; revision: number }
+  /** The initial state has been delivered. */
+  | { type: 'synced' }
+  /** The connection to the membership store is lost: heartbeats cannot be judged. */
+  | { type: 'disconnected' }
+  /** The connection is back and the current state has been delivered again. */
+  | { type: 'reconnected' };
+
+/**
+ * Where members register and watch each other. `NatsMembership` is the production one;
+ * `MemoryMembership` serves embedded use (several agents in one process) and tests.
+ */
+export interface Membership {
+  /** Create or refresh this member's record. */
+  put(record: MemberRecord): Promise<void>;
+  /** Remove a member's record. */
+  remove(id: string): Promise<void>;
+  /** Deliver current records (then `synced`) and every later change to `listener`. Returns a stop function. */
+  watch(listener: (event: MembershipEvent) => void): Promise<() => void>;
+  /** The stored topology label and its revision, or null if none has been written. */
+  readTopology(): Promise<{ stored: StoredTopology; revision: number } | null>;
+  /** Write `next` only if the stored revision is still `revision` (0: only if none exists). Returns whether it was written. */
+  casTopology(next: StoredTopology, revision: number): Promise<boolean>;
+  /** Release the connection (for a membership the agent created itself). */
+  close(): Promise<void>;
+}
+
+/** The placement the agent currently serves with. */
+export interface AgentTopology {
+  epoch: number;
+  fingerprint: string;
+  ring: Ring;
+  /** Members in the ring and draining members still serving, sorted by id. */
+  nodes: TopologyNode[];
+}
+
+export interface PacingOptions {
+  /** Targeted reconnect frames per second this agent sends. Default 200. */
+  ratePerSec?: number;
+  /** Frames that may go out back to back before the rate applies. Default 20. */
+  burst?: number;
+  /** Each reconnect waits a uniform random 0..jitterMs before it queues for a token. Default 250. */
+  jitterMs?: number;
+  /** A client still connected this long after its reconnect frame is closed with MOVED. Default 5000. */
+  graceMs?: number;
+}
+
+export interface MessageRateOptions {
+  /** Sustained client frames per second per connection. Default 50. */
+  perSec?: number;
+  /** Frames a connection may send back to back. Default 100. */
+  burst?: number;
+}
+
+export interface NatsOptions {
+  /** One or more server URLs, for example `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** KV bucket holding membership. Default `wsring`. */
+  bucket?: string;
+  /** Any further options for `@nats-io/transport-node`'s `connect` (user, pass, token, tls...). */
+  connect?: Record<string, unknown>;
+}
+
+/** Who a connecting client is. Return null (or throw) to refuse with UNAUTHORIZED. */
+export type Authenticate = (request: IncomingMessage, params: ConnectParams) => Promise<{ userId: string } | null> | { userId: string } | null;
+
+/** The minimal logger the agent writes to (pino's signature). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface AgentOptions {
+  /** Node id: stable across restarts, 1-64 of [A-Za-z0-9_-]. Placement depends on it. */
+  id: string;
+  /** Public WebSocket URL clients use for this node. Default: derived from the bound port when the agent listens itself. */
+  url?: string;
+  /** Relative capacity for placement. Default 1. */
+  weight?: number;
+  /** NATS connection: membership lives in a JetStream KV bucket. */
+  nats?: NatsOptions;
+  /** Or a membership instance (for example `new MemoryMembership()` shared by agents in one process). */
+  membership?: Membership;
+  /** Attach to the app's `ws` WebSocketServer or http.Server instead of listening. */
+  server?: WebSocketServer | HttpServer;
+  /** Listen on this port (0: any free one) when no `server` is given. Default 0. */
+  port?: number;
+  /** Default `0.0.0.0`. */
+  host?: string;
+  /** WebSocket path on an http server. Default `/ws`. */
+  path?: string;
+  /** Serve /topology, /healthz and /metrics on the http server. Default true. */
+  serveHttp?: boolean;
+  /** Prefix of the HTTP endpoints. Default ''. */
+  httpPrefix?: string;
+  /** Decides who a connection belongs to. Default: trusts the `user` query parameter (development only). */
+  authenticate?: Authenticate;
+  /** Connections this node holds before new users spill over to the next node. Default 10000. */
+  capacity?: number;
+  pacing?: PacingOptions;
+  /** Membership changes within this window are batched into one rebalance. Default 1000. */
+  settleMs?: number;
+  /** Interval between membership record refreshes. Default 1000. */
+  heartbeatMs?: number;
+  /** A member not refreshed for this long is gone. At least 2x heartbeatMs. Default 4000. */
+  livenessTimeoutMs?: number;
+  /** Largest client frame in bytes; larger ones close with 1009. Default 65536. */
+  maxPayload?: number;
+  messageRate?: MessageRateOptions;
+  /** Largest number of node ids accepted in the `unreachable` connect parameter. Default 8. */
+  maxUnreachable?: number;
+  /** Placement options; every agent of a fleet must use the same. Default: `ring`, seed 0. */
+  ring?: RingOptions;
+  /** Default for `drain()`'s deadline. Default 30000. */
+  drainDeadlineMs?: number;
+  /** Application messages from clients. */
+  onMessage?: (userId: string, data: unknown, connection: Connection) => void;
+  logger?: Logger;
+}
+
+/** A client connection held by this agent. */
+export interface Connection {
+  readonly userId: string;
+  readonly socket: WebSocket;
+  /** Whether this node holds the user as a fail-over or spill-over stand-in rather than as its owner. */
+  readonly standIn: boolean;
+  readonly connectedAt: number;
+  /** Send an application message frame. Returns false if the socket is no longer open. */
+  send(data: unknown): boolean;
+}
+
+export interface RebalanceEvent {
+  epoch: number;
+  fingerprint: string;
+  /** Local users asked to reconnect elsewhere. */
+  moved: number;
+  /** Time the plan took, ms. */
+  planMs: number;
+}
+
+export interface AgentEvents {
+  topology: [AgentTopology];
+  rebalance: [RebalanceEvent];
+  /** All reconnect frames of the rebalances so far have gone out. */
+  'rebalance-sent': [{ epoch: number; sent: number; durationMs: number }];
+  connection: [Connection];
+  disconnection: [{ userId: string; code: number }];
+  membership: [{ connected: boolean }];
+}
+
+export type AgentState = 'starting' | 'serving' | 'draining' | 'closed';
+
+export interface HealthReport {
+  id: string;
+  state: AgentState;
+  connections: number;
+  capacity: number;
+  epoch: number;
+  membershipConnected: boolean;
+}
+
+export interface Agent {
+  readonly id: string;
+  readonly url: string;
+  readonly weight: number;
+  readonly state: AgentState;
+  /** The topology the agent serves with. */
+  readonly topology: AgentTopology;
+  /** Number of open client connections. */
+  readonly connections: number;
+  /** The port the agent listens on, when it listens itself. */
+  readonly port: number | undefined;
+  /** Send an application message to a local user. Returns false if the user is not connected here. */
+  sendTo(userId: string, data: unknown): boolean;
+  /** The local connection of a user, if any. */
+  connection(userId: string): Connection | undefined;
+  health(): HealthReport;
+  /** Answers the agent's HTTP endpoints; returns false for other requests (for apps that route themselves). */
+  handleHttp(req: IncomingMessage, res: import('node:http').ServerResponse): boolean;
+  /** Move every user off this node, deregister, resolve when empty or at the deadline. */
+  drain(options?: { deadlineMs?: number }): Promise<{ remaining: number }>;
+  /** Stop at once: closes connections with GOING_AWAY, deregisters, releases NATS. */
+  close(): Promise<void>;
+  on<E extends keyof AgentEvents>(event: E, listener: (...args: AgentEvents[E]) => void): this;
+  off<E extends keyof AgentEvents>(event: E, listener: (...args: AgentEvents[E]) => void): this;
+  once<E extends keyof AgentEvents>(event: E, listener: (...args: AgentEvents[E]) => void): this;
+}
