@@ -125,12 +125,16 @@ function bootstrap(ctx: Context, extra: Effect[] = []): Step {
   return { state: 'bootstrapping', ctx: { ...fetch.ctx, target: undefined }, effects: [...extra, ...fetch.effects] };
 }
 
-/** Follow a reconnect or redirect frame to a node the topology lists. */
+/**
+ * Follow a reconnect or redirect frame to a node the topology lists. A redirect continues the current connect
+ * attempt, so the nodes found unreachable so far go along; a reconnect starts afresh under a new topology.
+ */
 function moveTo(ctx: Context, node: string, url: string, from: string, reason: MoveReason, extra: Effect[] = []): Step {
+  const unreachable = reason === 'redirect' ? ctx.unreachable.filter((id) => id !== node) : [];
   return {
     state: 'moving',
-    ctx: { ...ctx, target: node, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable: [] },
-    effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason }, { type: 'open-socket', node, url, unreachable: [] }],
+    ctx: { ...ctx, target: node, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable },
+    effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason }, { type: 'open-socket', node, url, unreachable: [...unreachable] }],
   };
 }
 

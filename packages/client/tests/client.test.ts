@@ -172,6 +172,23 @@ describe('createClient', () => {
     expect(env.seen.open[0].standIn).toBe(true);
   });
 
+  it('carries the unreachable nodes along a redirect, but not along a reconnect', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3', 'n4'], 1);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    const [p0, p1, p2] = t.ring.owners('user-7', 3);
+    env.last().serverClose(1006);
+    env.last().serverSend({ type: 'redirect', node: p2, url: nodeUrl(p2), epoch: 1, fingerprint: 'f', reason: 'capacity' });
+    expect(env.last().base).toBe(nodeUrl(p2));
+    expect(env.last().params.get('unreachable')).toBe(p0);
+    env.last().serverSend(welcome(p2, 1, true));
+    expect(env.seen.moved).toEqual([{ from: p0, to: p2, reason: 'failover' }]);
+    env.last().serverSend({ type: 'reconnect', node: p1, url: nodeUrl(p1), epoch: 1, fingerprint: 'f', graceMs: 1 });
+    expect(env.last().base).toBe(nodeUrl(p1));
+    expect(env.last().params.get('unreachable')).toBeNull();
+  });
+
   it('backs off and refetches after the whole preference list failed', async () => {
     const t = await makeTopology(['n1', 'n2'], 1);
     const env = setup({ failoverDepth: 2 });
