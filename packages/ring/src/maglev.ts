@@ -4,7 +4,7 @@
 // claims a slot only when its credit reaches 1, so slot shares follow weights.
 // A key with hash h maps to slot floor(h * M / 2^32): slots are contiguous hash ranges, so diffs are ranges.
 import type { Hasher } from './hash.js';
-import { SPACE, SegmentBuilder, concatBytes, utf8, type Placement, type Segments } from './placement.js';
+import { SPACE, SegmentBuilder, concatBytes, utf8, type KeyHash, type Placement, type Segments } from './placement.js';
 import type { RingNode } from './types.js';
 import { isPrime } from './validate.js';
 
@@ -72,6 +72,11 @@ export class Maglev implements Placement {
 
   ownerIndex(hash: number): number {
     return this.table[this.slot(hash)];
+  }
+
+  lookup(h32: KeyHash, seed: number, ids: readonly string[]): (key: string) => string {
+    const { table, scale } = this;
+    return (key) => ids[table[Math.floor(h32(key, seed) * scale)]];
   }
 
   /** Owner first, then the distinct owners of the following slots. */

@@ -10,10 +10,17 @@ export interface Segments {
   owners: Uint32Array;
 }
 
+export type KeyHash = (input: string, seed: number) => number;
+
 /** One placement algorithm over a fixed, id-sorted node list. Everything works on 32-bit key hashes. */
 export interface Placement {
   /** Index (into the sorted nodes) of the owner of a key hash. */
   ownerIndex(hash: number): number;
+  /**
+   * owner(key) specialised to this placement: hashes with `h32` and `seed` and answers with `ids`, reading
+   * the tables from closure variables so the hot path has no property chains and no polymorphic calls.
+   */
+  lookup(h32: KeyHash, seed: number, ids: readonly string[]): (key: string) => string;
   /** Preference list of node indices, owner first, at most n, distinct. */
   preference(hash: number, n: number): number[];
   /** Ownership segments, or null when the algorithm has no ranges (rendezvous). */

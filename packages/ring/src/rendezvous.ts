@@ -4,7 +4,7 @@
 // u for key hash h and node i is (fmix32(h ^ xxh32(id_i, seed)) + 0.5) / 2^32.
 import type { Hasher } from './hash.js';
 import { fmix32 } from './hash.js';
-import { utf8, type Placement } from './placement.js';
+import { utf8, type KeyHash, type Placement } from './placement.js';
 import type { RingNode } from './types.js';
 
 const INV_SPACE = 2 ** -32;
@@ -31,6 +31,11 @@ export class Rendezvous implements Placement {
       if (s > bestScore) { bestScore = s; best = i; }
     }
     return best;
+  }
+
+  lookup(h32: KeyHash, seed: number, ids: readonly string[]): (key: string) => string {
+    // One logarithm per node dominates; nothing to gain from specialising further.
+    return (key) => ids[this.ownerIndex(h32(key, seed))];
   }
 
   preference(hash: number, n: number): number[] {

@@ -5,7 +5,7 @@ import { Maglev, defaultTableSize } from './maglev.js';
 import { concatBytes, utf8, type Placement, type Segments } from './placement.js';
 import { Rendezvous } from './rendezvous.js';
 import type { Move, NodeSpec, Ring, RingNode, RingOptions, RingSnapshot } from './types.js';
-import { normalizeNode, normalizeNodes, resolveOptions, type ResolvedOptions } from './validate.js';
+import { describeValue, normalizeNode, normalizeNodes, resolveOptions, type ResolvedOptions } from './validate.js';
 import { VirtualRing, type PointCache } from './virtual-ring.js';
 
 class HashRing implements Ring {
@@ -17,6 +17,8 @@ class HashRing implements Ring {
   private readonly placement: Placement | undefined;
   private readonly h32: (input: string, seed: number) => number;
   private fp: string | undefined;
+  /** The node that owns `key`: a function built for this ring's placement (see Placement.lookup). */
+  readonly owner: (key: string) => string;
 
   constructor(private readonly hasher: Hasher, private opts: ResolvedOptions, nodes: RingNode[], cache?: PointCache) {
     this.algorithm = opts.algorithm;
@@ -39,6 +41,7 @@ class HashRing implements Ring {
           break;
       }
     }
+    this.owner = this.placement ? this.placement.lookup(this.h32, this.seed, this.ids) : emptyRingOwner;
   }
 
   private get p(): Placement {
@@ -50,16 +53,12 @@ class HashRing implements Ring {
     return this.h32(key, this.seed);
   }
 
-  owner(key: string): string {
-    return this.ids[this.p.ownerIndex(this.h32(key, this.seed))];
-  }
-
   ownerOfHash(hash: number): string {
     return this.ids[this.p.ownerIndex(hash)];
   }
 
   owners(key: string, n: number): string[] {
-    if (!Number.isInteger(n) || n < 1) throw new RingError('INVALID_COUNT', `owners() needs an integer n >= 1, got ${String(n)}`);
+    if (!Number.isInteger(n) || n < 1) throw new RingError('INVALID_COUNT', `owners() needs an integer n >= 1, got ${describeValue(n)}`);
     return this.p.preference(this.h32(key, this.seed), n).map((i) => this.ids[i]);
   }
 
@@ -92,7 +91,7 @@ class HashRing implements Ring {
     if (!Array.isArray(ids)) throw new RingError('INVALID_ID', 'withoutNodes() needs an array of ids');
     const drop = new Set(ids);
     for (const id of drop) {
-      if (!this.ids.includes(id)) throw new RingError('UNKNOWN_ID', `no node ${JSON.stringify(id)} in the ring`);
+      if (!this.ids.includes(id)) throw new RingError('UNKNOWN_ID', `no node ${describeValue(id)} in the ring`);
     }
     return this.derive(this.nodes.filter((n) => !drop.has(n.id)));
   }
@@ -126,6 +125,10 @@ class HashRing implements Ring {
   }
 }
 
+function emptyRingOwner(): string {
+  throw new RingError('EMPTY_RING', 'the ring has no nodes');
+}
+
 export function asHashRing(ring: Ring): HashRing {
   if (!(ring instanceof HashRing)) throw new RingError('INVALID_OPTION', 'not a ring made by createRing() or loadRing()');
   return ring;
@@ -145,7 +148,7 @@ export async function loadRing(snapshot: RingSnapshot): Promise<Ring> {
   const hasher = await loadHasher();
   try {
     if (snapshot === null || typeof snapshot !== 'object') throw new RingError('MALFORMED_SNAPSHOT', 'not an object');
-    if (snapshot.version !== 1) throw new RingError('MALFORMED_SNAPSHOT', `version ${String(snapshot.version)}; expected 1`);
+    if (snapshot.version !== 1) throw new RingError('MALFORMED_SNAPSHOT', `version ${describeValue(snapshot.version)}; expected 1`);
     if (!Array.isArray(snapshot.nodes)) throw new RingError('MALFORMED_SNAPSHOT', 'nodes must be an array');
     const opts = resolveOptions({
       algorithm: snapshot.algorithm,
