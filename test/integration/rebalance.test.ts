@@ -1,0 +1,117 @@
+// Three real agents, a few hundred real clients; a fourth agent joins. Exactly the users whose owner changed
+// are asked to move, at the configured pace, and land on their new owner; nobody else is touched.
+import { movedKeys } from '@wsring/ring';
+import type { Topology } from '@wsring/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  allOpen,
+  maxInWindow,
+  reconnectFrames,
+  startClients,
+  startCluster,
+  topology,
+  users,
+  waitForAgreement,
+  waitUntil,
+  welcomes,
+  type Cluster,
+  type TrackedClient,
+} from './support.js';
+
+const CLIENTS = 300;
+// A slow pace, so the rate limit is what shapes the wave: 10 reconnects/s per agent after a burst of 5. Each
+// agent has about 25 users to move, so an unpaced agent would send them all at once and fail the check.
+const RATE = 10;
+const BURST = 5;
+
+describe('rebalance on join, against real agents', () => {
+  let cluster: Cluster;
+  let clients: TrackedClient[] = [];
+
+  beforeAll(async () => {
+    cluster = await startCluster(['n1', 'n2', 'n3'], { rate: RATE, burst: BURST });
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.client.close();
+    await cluster?.stop();
+  });
+
+  it('puts every client on its owner, then moves exactly the users whose owner changed when a 4th agent joins', async () => {
+    const before = await waitForAgreement(cluster.agents, 3);
+    clients = startClients(users(CLIENTS), cluster.agents);
+    await allOpen(clients);
+
+    // 1. Every client lands on its owner, on its first socket.
+    for (const c of clients) {
+      expect(c.client.node).toBe(before.ring.owner(c.user));
+      expect(c.sockets).toHaveLength(1);
+    }
+
+    // 2. A 4th agent joins.
+    const staleTopology: Topology = await topology(cluster.agents[0]);
+    await cluster.add('n4', { rate: RATE, burst: BURST });
+    const after = await waitForAgreement(cluster.agents, 4);
+    const moved = new Map(movedKeys(before.ring, after.ring, clients.map((c) => c.user)).map((m) => [m.key, m]));
+    expect(moved.size).toBeGreaterThan(0);
+    expect(moved.size).toBeLessThan(CLIENTS);
+
+    await waitUntil(
+      () => clients.every((c) => c.client.state === 'open' && c.client.node === after.ring.owner(c.user)),
+      30_000,
+      () => `every client on its new owner (${clients.filter((c) => c.client.node !== after.ring.owner(c.user)).length} not)`,
+    );
+
+    for (const c of clients) {
+      const frames = reconnectFrames(c);
+      const move = moved.get(c.user);
+      if (move) {
+        // Asked once, named the new owner, moved once: two sockets, two welcomes.
+        expect(frames.map((f) => f.frame)).toEqual([expect.objectContaining({ type: 'reconnect', node: move.to })]);
+        expect(c.sockets.map((s) => s.node)).toEqual([move.from, move.to]);
+        expect(welcomes(c)).toBe(2);
+        expect(c.events.moved).toEqual([{ from: move.from, to: move.to, reason: 'reconnect' }]);
+      } else {
+        // Untouched: the original socket, still open, no frame asking it to move.
+        expect(frames).toEqual([]);
+        expect(c.sockets).toHaveLength(1);
+        expect(c.sockets[0].closeCode).toBeUndefined();
+        expect(c.events.moved ?? []).toEqual([]);
+      }
+    }
+
+    // 7. Reconnect frames never exceed the configured rate, per sending agent: in any window of W seconds at
+    // most BURST + RATE * W frames leave an agent. Arrival times carry the loopback and event-loop delays of
+    // this process, so the window gets 250 ms of slack.
+    const windowMs = 500;
+    const bySender = new Map<string, number[]>();
+    for (const c of clients) {
+      for (const s of c.sockets) for (const f of s.frames) if (f.frame.type === 'reconnect') bySender.set(s.node, [...(bySender.get(s.node) ?? []), f.at]);
+    }
+    expect([...bySender.values()].reduce((sum, t) => sum + t.length, 0)).toBe(moved.size);
+    const peaks = [...bySender].map(([node, times]) => `${node}: ${times.length} sent, peak ${maxInWindow(times, windowMs)}/${windowMs} ms`);
+    console.info(`join: ${moved.size}/${CLIENTS} users moved (rate ${RATE}/s, burst ${BURST}); ${peaks.join('; ')}`);
+    for (const [node, times] of bySender) {
+      const peak = maxInWindow(times, windowMs);
+      expect(peak, `agent ${node} sent ${peak} reconnects within ${windowMs} ms`).toBeLessThanOrEqual(BURST + (RATE * (windowMs + 250)) / 1000);
+      // The wave was big enough for the pace to matter: more frames than the bound allows at once.
+      expect(times.length).toBeGreaterThan(BURST + (RATE * (windowMs + 250)) / 1000);
+    }
+
+    // 6. A client holding the topology from before the join (say, fetched just before) is redirected in one
+    // hop: the old owner names n4, which the client confirms with one refetch of /topology, and it goes there.
+    const staleUser = [...moved.keys()][0];
+    let fetches = 0;
+    const staleClients = startClients([staleUser], cluster.agents, {
+      fetch: async (url, init) => (fetches++ === 0 ? { ok: true, status: 200, json: async () => staleTopology } : fetch(url, init)),
+    });
+    clients.push(...staleClients);
+    const stale = staleClients[0];
+    await allOpen([stale]);
+    expect(stale.sockets.map((s) => s.node)).toEqual([before.ring.owner(staleUser), after.ring.owner(staleUser)]);
+    expect(stale.sockets[0].frames.map((f) => f.frame.type)).toEqual(['redirect']);
+    expect(stale.client.node).toBe(after.ring.owner(staleUser));
+    expect(fetches).toBe(2);
+    expect(stale.events.moved).toEqual([{ from: before.ring.owner(staleUser), to: after.ring.owner(staleUser), reason: 'redirect' }]);
+  });
+});
