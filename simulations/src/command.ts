@@ -4,12 +4,17 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { RingError, type Algorithm } from '@wsring/ring';
 import { buildNodes, type ZoneSpec } from './cluster.js';
 import { SimError } from './errors.js';
+import { runCompare } from './compare.js';
 import { runPlan, type RunOptions } from './plan.js';
+import { DEFAULT_STORM_PARAMS, STORM_PARAM_NAMES, resolveStormParams } from './storm-params.js';
+import { runStorm } from './storm-run.js';
 import { silentProgress, terminalProgress } from './progress.js';
+import { renderCompareText } from './render/compare-text.js';
 import { renderPlanText } from './render/plan-text.js';
+import { renderStormText } from './render/storm-text.js';
 import { loadScenario } from './scenario.js';
 import { DEFAULT_MAX_USERS } from './users.js';
-import type { Report, Scenario, StepSpec } from './types.js';
+import type { Report, Scenario, StepSpec, StormParams } from './types.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -185,6 +190,44 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     const report = await runPlan({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, runOptions(o, io));
     await output(report, o, io, () => renderPlanText(report, { timing: o.timing }));
   });
+
+  addCommonOptions(
+    program
+      .command('compare')
+      .description('the same fleet and change under ring, maglev, rendezvous, hash-mod-n, jump hash, round-robin and least-connections: users moved against balance'),
+  ).action(async (o: CommonOptions, cmd: Command) => {
+    const scenario = scenarioFromOptions(o, cmd);
+    const report = await runCompare({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, runOptions(o, io));
+    await output(report, o, io, () => renderCompareText(report, { timing: o.timing }));
+  });
+
+  addCommonOptions(
+    program
+      .command('storm')
+      .description('the reconnect wave over time: attempts per second and connections per node, targeted paced moves against dropping users through a load balancer'),
+  )
+    .option('--rate-per-sec <n>', `reconnect frames each agent sends per second (default ${DEFAULT_STORM_PARAMS.ratePerSec})`, parseNumber)
+    .option('--burst <n>', `frames an idle agent may send at once (default ${DEFAULT_STORM_PARAMS.burst})`, parseNumber)
+    .option('--jitter-ms <ms>', `a told client waits U(0, jitterMs) before reconnecting (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
+    .option('--grace-ms <ms>', `a client that ignores its frame is closed this long after it (default ${DEFAULT_STORM_PARAMS.graceMs})`, parseNumber)
+    .option('--ignore-pct <pct>', `percent of clients that ignore the frame (default ${DEFAULT_STORM_PARAMS.ignorePct})`, parseNumber)
+    .option('--backoff-base-ms <ms>', `client backoff: attempt k waits U(0, min(cap, base * 2^k)) (default ${DEFAULT_STORM_PARAMS.backoffBaseMs})`, parseNumber)
+    .option('--backoff-cap-ms <ms>', `client backoff cap (default ${DEFAULT_STORM_PARAMS.backoffCapMs})`, parseNumber)
+    .option('--rtt-ms <ms>', `round-trip time client to node (default ${DEFAULT_STORM_PARAMS.rttMs})`, parseNumber)
+    .option('--accept-per-sec <n>', `connection attempts a node accepts per second; more are refused (default ${DEFAULT_STORM_PARAMS.acceptPerSec})`, parseNumber)
+    .addOption(new Option('--lb <policy>', `baseline load balancer (default ${DEFAULT_STORM_PARAMS.lb})`).choices(['least-connections', 'round-robin']))
+    .addOption(new Option('--lb-drop <whom>', `whom the baseline drops on a change (default ${DEFAULT_STORM_PARAMS.lbDrop})`).choices(['all', 'affected']))
+    .option('--tick-ms <ms>', `model time step, a divisor of 1000 (default ${DEFAULT_STORM_PARAMS.tickMs})`, parseNumber)
+    .option('--max-step-ms <ms>', `give up on a step that has not settled after this long (default ${DEFAULT_STORM_PARAMS.maxStepMs})`, parseNumber)
+    .action(async (o: CommonOptions & Partial<StormParams>, cmd: Command) => {
+      const scenario = scenarioFromOptions(o, cmd);
+      const fromCli: Partial<StormParams> = {};
+      for (const name of STORM_PARAM_NAMES) if (name !== 'seed' && o[name] !== undefined) (fromCli as Record<string, unknown>)[name] = o[name];
+      const seed = cmd.getOptionValueSource('seed') === 'cli' || scenario.storm?.seed === undefined ? { seed: o.seed } : {};
+      const params = resolveStormParams(scenario.storm ?? {}, fromCli, seed);
+      const report = await runStorm({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, params, runOptions(o, io));
+      await output(report, o, io, () => renderStormText(report));
+    });
 
   return program;
 }

@@ -32,7 +32,7 @@ const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
   backoffCapMs: [1, 3_600_000],
   rttMs: [0, 60_000],
   acceptPerSec: [0.001, 1e8],
-  tickMs: [1, 10_000],
+  tickMs: [1, 1000],
   maxStepMs: [1, 86_400_000],
   seed: [0, 0xffffffff],
 };
@@ -46,6 +46,7 @@ export function resolveStormParams(...layers: Partial<StormParams>[]): StormPara
       throw new SimError('INVALID_OPTION', `${name} ${String(v)} must be a number in [${lo}, ${hi}]`);
     }
   }
+  if (!Number.isInteger(p.tickMs) || 1000 % p.tickMs !== 0) throw new SimError('INVALID_OPTION', `tickMs ${p.tickMs} must divide 1000 (1, 2, 5, 10, 20, 25, 50, 100, ...)`);
   if (!Number.isInteger(p.seed)) throw new SimError('INVALID_OPTION', `seed ${p.seed} must be an integer`);
   if (p.backoffCapMs < p.backoffBaseMs) throw new SimError('INVALID_OPTION', `backoffCapMs ${p.backoffCapMs} is below backoffBaseMs ${p.backoffBaseMs}`);
   if (p.lb !== 'least-connections' && p.lb !== 'round-robin') throw new SimError('INVALID_OPTION', `lb ${String(p.lb)} must be least-connections or round-robin`);

@@ -1,0 +1,401 @@
+// The reconnect wave over time, in ticks of `tickMs`, for two ways of changing the fleet:
+//  - targeted: each node's agent sends a reconnect frame to exactly the users that move (the plan's flows), paced by
+//    a token bucket of `ratePerSec` per agent; a client waits U(0, jitterMs) and connects straight to its new node.
+//    A crashed node's users drop at once and fail over to their new owner with the client's backoff.
+//  - lb: a load balancer without affinity; the change drops users (everyone, or those of leaving nodes) and they
+//    come back through the balancer with exponential backoff and full jitter.
+// Both share one model of a node: it accepts `acceptPerSec` connection attempts a second; attempts beyond that
+// are refused and the client retries with its next backoff. Counts are integers and every user is always either
+// connected to one node or reconnecting (scheduled to arrive somewhere), so connected + reconnecting == total.
+import { apportion, leastConnections } from './baselines.js';
+import { balanceOf } from './balance.js';
+import { Rng } from './rng.js';
+import type { Departure, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
+
+export interface StormStep {
+  label: string;
+  kind: StepSpec['kind'];
+  departure: Departure;
+  before: SimNode[];
+  after: SimNode[];
+  /** Exact users moving between nodes in this step (from the plan). */
+  flows: { from: string; to: string; users: number }[];
+}
+
+export interface StormInput {
+  /** Users per node at the start, for the first step's fleet. */
+  initialLoads: Record<string, number>;
+  steps: StormStep[];
+}
+
+/** What the observer sees after every tick. */
+export interface TickState {
+  tick: number;
+  /** Users connected to some node (sum over nodes). */
+  connected: number;
+  /** Users between two connections. */
+  reconnecting: number;
+  /** Connected users still waiting for a reconnect frame (counted in `connected`). */
+  queued: number;
+}
+
+/** Target of scheduled arrivals: a node index, or the load balancer. */
+const LB = -1;
+
+interface Pending {
+  target: number;
+  level: number;
+  count: number;
+}
+
+class Model {
+  readonly ids: string[] = [];
+  private readonly index = new Map<string, number>();
+  connected: number[] = [];
+  weight: number[] = [];
+  up: boolean[] = [];
+  private acceptTokens: number[] = [];
+  private acceptAt: number[] = [];
+  /** Ring buffer of future ticks: arrivals keyed by target * LEVELS + level. */
+  private readonly slots: Map<number, number>[];
+  private readonly levels: number;
+  reconnecting = 0;
+  /** Pacers: sender -> destination -> users still to be told. */
+  private readonly queues = new Map<number, Map<number, number>>();
+  private readonly pacerTokens = new Map<number, number>();
+  private readonly ignoredSoFar = new Map<number, number>();
+  private readonly sentSoFar = new Map<number, number>();
+  queued = 0;
+  /** Users who ignored their frame: closed at `tick`. FIFO because graceMs is constant. */
+  private readonly closes: { tick: number; from: number; to: number; count: number }[] = [];
+  private rrCursor = 0;
+  /** Counters for the current step and the current second. */
+  disconnects = 0;
+  refused = 0;
+  arrivalsThisSecond: number[] = [];
+
+  constructor(private readonly p: StormParams, private readonly rng: Rng) {
+    const longest = Math.max(p.jitterMs, p.backoffCapMs) + 2 * p.rttMs + 2 * p.tickMs;
+    this.slots = Array.from({ length: Math.ceil(longest / p.tickMs) + 2 }, () => new Map());
+    this.levels = Math.ceil(Math.log2(p.backoffCapMs / p.backoffBaseMs)) + 2;
+  }
+
+  node(id: string, weight: number): number {
+    let i = this.index.get(id);
+    if (i === undefined) {
+      i = this.ids.length;
+      this.index.set(id, i);
+      this.ids.push(id);
+      this.connected.push(0);
+      this.weight.push(weight);
+      this.up.push(false);
+      this.acceptTokens.push(0);
+      this.acceptAt.push(-1);
+      this.arrivalsThisSecond.push(0);
+    }
+    this.weight[i] = weight;
+    return i;
+  }
+
+  indexOf(id: string): number {
+    return this.index.get(id)!;
+  }
+
+  get busy(): boolean {
+    return this.reconnecting > 0 || this.queued > 0 || this.closes.length > 0;
+  }
+
+  /** `count` users start reconnecting now towards `target`, arriving over [now + lo, now + lo + span] ms. */
+  schedule(tick: number, target: number, level: number, count: number, loMs: number, spanMs: number): void {
+    if (count <= 0) return;
+    this.reconnecting += count;
+    const tk = this.p.tickMs;
+    const first = Math.max(1, Math.floor(loMs / tk));
+    const last = Math.max(first, Math.floor((loMs + spanMs) / tk));
+    const width = last - first + 1;
+    const each = Math.floor(count / width);
+    let extra = count - each * width;
+    const key = target * this.levels + level;
+    const add = (offset: number, n: number) => {
+      if (n === 0) return;
+      const slot = this.slots[(tick + offset) % this.slots.length];
+      slot.set(key, (slot.get(key) ?? 0) + n);
+    };
+    if (each > 0) for (let o = first; o <= last; o++) add(o, each);
+    // The remainder lands on distinct random ticks of the window (a partial shuffle).
+    if (extra > 0) {
+      const picked = new Set<number>();
+      while (extra > 0) {
+        const o = first + this.rng.int(width);
+        if (picked.has(o)) continue;
+        picked.add(o);
+        add(o, 1);
+        extra--;
+      }
+    }
+  }
+
+  /** Full-jitter backoff window of attempt `level`. */
+  backoffMs(level: number): number {
+    return Math.min(this.p.backoffCapMs, this.p.backoffBaseMs * 2 ** level);
+  }
+
+  /** Users of `from` drop now and come back through `target` after the first backoff. */
+  drop(tick: number, from: number, target: number, count: number): void {
+    if (count <= 0) return;
+    this.connected[from] -= count;
+    this.disconnects += count;
+    this.schedule(tick, target, 0, count, this.p.rttMs, this.backoffMs(0));
+  }
+
+  enqueue(from: number, to: number, count: number): void {
+    if (count <= 0) return;
+    let q = this.queues.get(from);
+    if (!q) {
+      this.queues.set(from, (q = new Map()));
+      this.pacerTokens.set(from, this.p.burst);
+    }
+    q.set(to, (q.get(to) ?? 0) + count);
+    this.queued += count;
+  }
+
+  tick(t: number): void {
+    const p = this.p;
+    // Clients that ignored their frame are closed at the end of the grace period.
+    while (this.closes.length > 0 && this.closes[0].tick <= t) {
+      const c = this.closes.shift()!;
+      this.drop(t, c.from, c.to, c.count);
+    }
+    // Pacers: each agent sends what its token bucket allows, spread over destinations in proportion.
+    for (const [from, q] of this.queues) {
+      const tokens = Math.min(p.burst, this.pacerTokens.get(from)! + (p.ratePerSec * p.tickMs) / 1000);
+      const pending = [...q.values()].reduce((a, b) => a + b, 0);
+      const send = Math.min(Math.floor(tokens), pending);
+      this.pacerTokens.set(from, tokens - send);
+      if (send === 0) continue;
+      const dests = [...q.keys()];
+      const split = apportion(send, dests.map((d) => q.get(d)!));
+      dests.forEach((to, i) => {
+        const n = split[i];
+        if (n === 0) return;
+        const left = q.get(to)! - n;
+        if (left === 0) q.delete(to);
+        else q.set(to, left);
+        this.queued -= n;
+        // Deterministic share of clients that ignore the frame.
+        const before = this.sentSoFar.get(from) ?? 0;
+        const ignoring = Math.floor(((before + n) * p.ignorePct) / 100) - Math.floor((before * p.ignorePct) / 100);
+        this.sentSoFar.set(from, before + n);
+        this.ignoredSoFar.set(from, (this.ignoredSoFar.get(from) ?? 0) + ignoring);
+        const obeying = n - ignoring;
+        if (obeying > 0) {
+          // The frame reaches the client after rtt/2; it closes, waits U(0, jitterMs), and its attempt arrives one rtt later.
+          this.connected[from] -= obeying;
+          this.disconnects += obeying;
+          this.schedule(t, to, 0, obeying, 1.5 * p.rttMs, p.jitterMs);
+        }
+        if (ignoring > 0) this.closes.push({ tick: t + Math.max(1, Math.ceil(p.graceMs / p.tickMs)), from, to, count: ignoring });
+      });
+      if (q.size === 0) {
+        this.queues.delete(from);
+        this.pacerTokens.delete(from);
+      }
+    }
+    // Arrivals due now: the balancer picks nodes first; then each node accepts what its rate allows.
+    const slot = this.slots[t % this.slots.length];
+    if (slot.size === 0) return;
+    const due: Pending[] = [];
+    for (const [key, count] of slot) {
+      const target = Math.floor(key / this.levels);
+      const level = key - target * this.levels;
+      due.push({ target, level, count });
+    }
+    slot.clear();
+    const atNode = new Map<number, Pending[]>();
+    for (const d of due) {
+      this.reconnecting -= d.count;
+      const spread = d.target === LB ? this.balance(d.count) : [[d.target, d.count] as const];
+      for (const [node, count] of spread) {
+        if (count === 0) continue;
+        let list = atNode.get(node);
+        if (!list) atNode.set(node, (list = []));
+        list.push({ target: d.target, level: d.level, count });
+      }
+    }
+    for (const [node, list] of atNode) {
+      const budget = this.acceptBudget(node, t);
+      let accepted = 0;
+      list.sort((a, b) => b.level - a.level);
+      for (const d of list) {
+        this.arrivalsThisSecond[node] += d.count;
+        const ok = Math.min(d.count, budget - accepted);
+        accepted += ok;
+        this.connected[node] += ok;
+        const refused = d.count - ok;
+        if (refused > 0) {
+          this.refused += refused;
+          const level = Math.min(d.level + 1, this.levels - 1);
+          this.schedule(t, d.target, level, refused, p.rttMs, this.backoffMs(level));
+        }
+      }
+      this.acceptTokens[node] -= accepted;
+    }
+  }
+
+  /** Whole connection attempts node `i` can accept in tick `t` (token bucket of acceptPerSec, one tick deep). */
+  private acceptBudget(i: number, t: number): number {
+    const p = this.p;
+    const perTick = (p.acceptPerSec * p.tickMs) / 1000;
+    const cap = Math.max(1, perTick);
+    const since = this.acceptAt[i] < 0 ? Infinity : t - this.acceptAt[i];
+    this.acceptTokens[i] = Math.min(cap, this.acceptTokens[i] + since * perTick);
+    this.acceptAt[i] = t;
+    return Math.floor(this.acceptTokens[i]);
+  }
+
+  /** The balancer's choice for `count` users arriving together. */
+  private balance(count: number): (readonly [number, number])[] {
+    const live = this.ids.map((_, i) => i).filter((i) => this.up[i]);
+    if (this.p.lb === 'least-connections') {
+      const got = leastConnections(count, live.map((i) => this.connected[i]), live.map((i) => this.weight[i]));
+      return live.map((i, k) => [i, got[k]] as const);
+    }
+    // Round robin in proportion to weights; the odd users go to the next nodes in turn.
+    const weights = live.map((i) => this.weight[i]);
+    const total = weights.reduce((a, b) => a + b, 0);
+    const got = weights.map((w) => Math.floor((count * w) / total));
+    let left = count - got.reduce((a, b) => a + b, 0);
+    for (; left > 0; left--) got[this.rrCursor++ % live.length]++;
+    return live.map((i, k) => [i, got[k]] as const);
+  }
+}
+
+export function simulateStorm(input: StormInput, params: StormParams, mode: StormMode, observe?: (s: TickState) => void): StormModeResult {
+  const p = params;
+  const model = new Model(p, new Rng(p.seed ^ (mode === 'lb' ? 0x6c62 : 0)));
+  const first = input.steps[0];
+  for (const n of first?.before ?? []) {
+    const i = model.node(n.id, n.weight);
+    model.up[i] = true;
+    model.connected[i] = input.initialLoads[n.id] ?? 0;
+  }
+  const ticksPerSec = 1000 / p.tickMs;
+  const maxTicks = Math.ceil(p.maxStepMs / p.tickMs);
+  const arrivalsPerSec: number[][] = [];
+  const connections: number[][] = [];
+  const reconnecting: number[] = [];
+  const stepStarts: number[] = [];
+  const summaries: StormStepSummary[] = [];
+  let second = 0;
+  let t = 0;
+
+  const closeSecond = () => {
+    model.ids.forEach((_, i) => {
+      (arrivalsPerSec[i] ??= new Array<number>(second).fill(0)).push(model.arrivalsThisSecond[i]);
+      (connections[i] ??= new Array<number>(second).fill(0)).push(model.up[i] || model.connected[i] > 0 ? model.connected[i] : 0);
+      model.arrivalsThisSecond[i] = 0;
+    });
+    reconnecting.push(model.reconnecting);
+    second++;
+  };
+
+  for (const step of input.steps) {
+    // Steps start on a whole second so per-second figures belong to one step.
+    stepStarts.push(second);
+    const startTick = t;
+    model.disconnects = 0;
+    model.refused = 0;
+    const ids = (nodes: SimNode[]) => new Set(nodes.map((n) => n.id));
+    const after = ids(step.after);
+    for (const n of step.after) {
+      const i = model.node(n.id, n.weight);
+      model.up[i] = true;
+    }
+    const leaving = step.before.filter((n) => !after.has(n.id)).map((n) => model.indexOf(n.id));
+    if (mode === 'targeted') {
+      for (const f of step.flows) {
+        const from = model.indexOf(f.from);
+        const to = model.indexOf(f.to);
+        // A crashed node's users drop at once and fail over to their new owner; everyone else is told, at the agent's pace.
+        if (step.departure === 'crash' && leaving.includes(from)) model.drop(t, from, to, f.users);
+        else model.enqueue(from, to, f.users);
+      }
+      if (step.departure === 'crash') for (const i of leaving) model.up[i] = false;
+    } else {
+      for (const i of leaving) model.up[i] = false;
+      const rollingReturn = step.kind === 'rolling-deploy' && leaving.length === 0;
+      const dropAll = p.lbDrop === 'all' && step.kind !== 'crash' && step.kind !== 'rolling-deploy';
+      const dropped = dropAll ? model.ids.map((_, i) => i) : rollingReturn ? [] : leaving;
+      for (const i of dropped) model.drop(t, i, LB, model.connected[i]);
+    }
+    let peakReconnecting = model.reconnecting;
+    let userTicks = 0;
+    // Once nothing is pending nothing more can happen in this step: that tick is the settle time.
+    let settledAt: number | null = model.busy ? null : t;
+    let peakNode = 0;
+    let peakNodeId = step.after[0]?.id ?? '';
+    let peakFleet = 0;
+    for (let k = 0; ; k++) {
+      // Steps end on a whole second of their own, so every second of the series belongs to one step.
+      if (k % ticksPerSec === 0 && (!model.busy || k >= maxTicks)) break;
+      model.tick(t);
+      t++;
+      if (settledAt === null && !model.busy) settledAt = t;
+      peakReconnecting = Math.max(peakReconnecting, model.reconnecting);
+      userTicks += model.reconnecting;
+      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, queued: model.queued });
+      if ((k + 1) % ticksPerSec === 0) {
+        let fleet = 0;
+        model.ids.forEach((id, i) => {
+          const a = model.arrivalsThisSecond[i];
+          fleet += a;
+          if (a > peakNode) {
+            peakNode = a;
+            peakNodeId = id;
+          }
+        });
+        peakFleet = Math.max(peakFleet, fleet);
+        closeSecond();
+      }
+    }
+    for (const i of leaving) if (model.connected[i] === 0) model.up[i] = false;
+    const afterLoads = step.after.map((n) => model.connected[model.indexOf(n.id)]);
+    summaries.push({
+      label: step.label,
+      disconnected: model.disconnects,
+      peakNodeArrivalsPerSec: peakNode,
+      peakNode: peakNodeId,
+      peakFleetArrivalsPerSec: peakFleet,
+      refused: model.refused,
+      peakReconnecting,
+      userSecondsDisconnected: (userTicks * p.tickMs) / 1000,
+      settleMs: settledAt === null ? null : (settledAt - startTick) * p.tickMs,
+      balanceAfter: balanceOf(step.after, afterLoads),
+    });
+  }
+  const series = {
+    arrivalsPerSec: Object.fromEntries(model.ids.map((id, i) => [id, pad(arrivalsPerSec[i], second)])),
+    connections: Object.fromEntries(model.ids.map((id, i) => [id, pad(connections[i], second)])),
+    reconnecting,
+    stepStarts,
+  };
+  const settled = summaries.every((s) => s.settleMs !== null);
+  return {
+    mode,
+    steps: summaries,
+    series,
+    totals: {
+      disconnected: summaries.reduce((a, s) => a + s.disconnected, 0),
+      peakNodeArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakNodeArrivalsPerSec)),
+      peakFleetArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakFleetArrivalsPerSec)),
+      settleMs: settled ? summaries.reduce((a, s) => a + (s.settleMs ?? 0), 0) : null,
+      refused: summaries.reduce((a, s) => a + s.refused, 0),
+    },
+  };
+}
+
+function pad(xs: number[] | undefined, len: number): number[] {
+  const out = xs ? [...xs] : [];
+  while (out.length < len) out.push(0);
+  return out;
+}
