@@ -14,7 +14,7 @@ const weightOf = (n: NodeSpec) => n.weight ?? 1;
 const totalWeight = (nodes: readonly NodeSpec[]) => nodes.reduce((w, n) => w + weightOf(n), 0);
 
 /** Documented bounds at the defaults (160 points per unit of weight; Maglev table >= max(65537, 100 * nodes)). */
-const RING_MAX_OVER_MEAN = 1.35;
+const RING_MAX_OVER_MEAN = 1.4;
 const RING_MIN_OVER_MEAN = 0.65;
 /** |share / expected - 1| * sqrt(points): the relative error of a node with p points shrinks as 1/sqrt(p). */
 const RING_NORMALISED_ERROR = 5;
@@ -22,7 +22,7 @@ const RING_NORMALISED_ERROR = 5;
 const RENDEZVOUS_Z = 4.5;
 
 describe('balance at equal weights', () => {
-  it.each([10, 100, 200])('ring, %i nodes: max/mean <= 1.35 and min/mean >= 0.65 of the hash space', async (n) => {
+  it.each([10, 100, 200])('ring, %i nodes: max/mean <= 1.4 and min/mean >= 0.65 of the hash space', async (n) => {
     await fc.assert(
       fc.asyncProperty(equalFleet(n), seed, async (nodes, s) => {
         const shares = [...spaceShares(await createRing(nodes, { seed: s }), await outsiderRing('ring', s)).values()];
