@@ -61,6 +61,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private membershipConnected = true;
   /** Highest epoch announced in membership, applied here or not. */
   private knownEpoch = 0;
+  /** Whether the current epoch is the fleet's label (false while labelled locally during an outage). */
+  private epochConfirmed = true;
   private stored: { stored: StoredTopology; revision: number } | null = null;
   /** Topology changes are applied one at a time, in order. */
   private applying: Promise<void> = Promise.resolve();
@@ -163,7 +165,10 @@ class WsringAgent extends EventEmitter implements Agent {
       this.membershipConnected = e.type === 'reconnected';
       this.logger.warn({ node: this.id }, e.type === 'reconnected' ? 'membership store back, resynced' : 'membership store lost, keeping the last topology');
       this.emit('membership', { connected: this.membershipConnected });
-      if (e.type === 'reconnected') void this.heartbeat();
+      if (e.type === 'reconnected') {
+        void this.heartbeat();
+        this.reconfirmEpoch();
+      }
     }
     this.tracker.handle(e);
   }
@@ -192,7 +197,8 @@ class WsringAgent extends EventEmitter implements Agent {
 
   private async applySettled(s: SettledMembers): Promise<void> {
     const ring = await buildRing(s.members, this.options.ring);
-    const epoch = await this.agreeEpoch(ring.fingerprint);
+    const { epoch, confirmed } = await this.agreeEpoch(ring.fingerprint);
+    this.epochConfirmed = confirmed;
     const prev = this.topology.ring;
     const started = performance.now();
     const plan = planMoves({ self: this.id, prev, next: ring, index: this.registry.index, standIns: this.registry.standIns }, prefsDepth(this.o));
@@ -220,11 +226,11 @@ class WsringAgent extends EventEmitter implements Agent {
   /**
    * The fleet-wide epoch for a ring: the stored label if it already names this fingerprint, else the
    * stored epoch + 1 written by compare-and-set. A lost race means another agent labelled first; the
-   * loop then reads its label. Without the store, the agent labels locally and adopts the fleet's
-   * label when it sees it.
+   * loop then reads its label. Without the store (or if it does not answer in time: a rebalance must
+   * not wait on an outage) the agent labels locally and agrees with the fleet once the store is back.
    */
-  private async agreeEpoch(fingerprint: string): Promise<number> {
-    try {
+  private async agreeEpoch(fingerprint: string): Promise<{ epoch: number; confirmed: boolean }> {
+    const agree = async () => {
       for (let attempt = 0; attempt < 5; attempt++) {
         const current = await this.membership.readTopology();
         if (current) this.onStoredTopology(current.stored, current.revision);
@@ -235,10 +241,33 @@ class WsringAgent extends EventEmitter implements Agent {
           return next;
         }
       }
+      throw new Error('compare-and-set kept losing');
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('membership store did not answer')), this.o.livenessTimeoutMs);
+      });
+      return { epoch: await Promise.race([agree(), timeout]), confirmed: true };
     } catch (err) {
       this.logger.warn({ err: String(err) }, 'cannot agree the epoch with the fleet, labelling locally');
+      return { epoch: Math.max(this.knownEpoch, this.topology.epoch) + 1, confirmed: false };
+    } finally {
+      clearTimeout(timer);
     }
-    return Math.max(this.knownEpoch, this.topology.epoch) + 1;
+  }
+
+  /** After a local label: ask the fleet again, without replanning (the ring is unchanged). */
+  private reconfirmEpoch(): void {
+    this.applying = this.applying.then(async () => {
+      if (this.epochConfirmed) return;
+      const { epoch, confirmed } = await this.agreeEpoch(this.topology.fingerprint);
+      if (!confirmed) return;
+      this.epochConfirmed = true;
+      this.topology = { ...this.topology, epoch };
+      this.metrics.epoch.set(epoch);
+      this.emit('topology', this.topology);
+    });
   }
 
   /** Heartbeats go out on a fixed interval and do not wait for each other: a put stuck in a NATS outage must not delay the next. */
@@ -302,7 +331,7 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     this.pacer.cancel(userId);
     this.metrics.connections.set(this.registry.size);
-    conn.sendFrame({ type: 'welcome', node: this.id, epoch: t.epoch, fingerprint: t.fingerprint, ...(decision.standIn ? { standIn: true } : {}) });
+    conn.sendFrame({ type: 'welcome', node: this.id, epoch: t.epoch, fingerprint: t.fingerprint, standIn: decision.standIn });
     this.emit('connection', conn);
     return conn;
   }

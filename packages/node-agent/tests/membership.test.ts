@@ -1,0 +1,179 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { createAgent, NatsMembership, type Agent, type AgentOptions, type RebalanceEvent } from '../src/mod.js';
+import { spawnAgent, startNatsServer, type NatsServer } from '../src/testing/mod.js';
+import { FAST, LossyMembership, openClient, sleep, until } from './helpers.js';
+
+let nats: NatsServer;
+let bucketSerial = 0;
+const started: Agent[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer({ jetstream: true });
+});
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((a) => a.close()));
+});
+afterAll(async () => {
+  await nats.stop();
+});
+
+async function agent(id: string, bucket: string, extra: Partial<AgentOptions> = {}): Promise<Agent> {
+  const a = await createAgent({ id, nats: { servers: nats.url, bucket }, ...FAST, ...extra });
+  started.push(a);
+  return a;
+}
+
+function recordRebalances(agents: Agent[]): Map<string, RebalanceEvent[]> {
+  const seen = new Map<string, RebalanceEvent[]>();
+  for (const a of agents) {
+    seen.set(a.id, []);
+    a.on('rebalance', (e) => seen.get(a.id)!.push(e));
+  }
+  return seen;
+}
+
+const ids = (a: Agent) => a.topology.ring.nodes.map((n) => n.id).join(',');
+
+describe('membership in NATS KV', () => {
+  it('three agents register, watch each other and agree on ring, fingerprint and epoch; records have the documented format', async () => {
+    const bucket = `m${++bucketSerial}`;
+    const agents = [await agent('a', bucket), await agent('b', bucket), await agent('c', bucket)];
+    await until(() => agents.every((a) => ids(a) === 'a,b,c'), 5_000, 'all agents see a,b,c');
+    await until(() => new Set(agents.map((a) => `${a.topology.fingerprint}@${a.topology.epoch}`)).size === 1, 5_000, 'same epoch');
+    await until(() => agents.every((a) => a.topology.nodes.every((n) => n.state === 'active')), 5_000, 'all active');
+
+    const nc = await connect({ servers: nats.url });
+    const kv = await new Kvm(nc).open(bucket);
+    const rec = (await kv.get('members.b'))!.json<Record<string, unknown>>();
+    expect(rec).toMatchObject({ id: 'b', url: agents[1].url, weight: 1, state: 'active' });
+    expect(typeof rec.startedAt).toBe('number');
+    const seq1 = rec.seq as number;
+    await sleep(350);
+    expect((await kv.get('members.b'))!.json<{ seq: number }>().seq).toBeGreaterThan(seq1);
+    const label = (await kv.get('topology'))!.json<{ epoch: number; fingerprint: string }>();
+    expect(label).toEqual({ epoch: agents[0].topology.epoch, fingerprint: agents[0].topology.fingerprint });
+    await nc.close();
+  });
+
+  it('a member that misses heartbeats within the liveness timeout causes no rebalance; one silent past it causes exactly one', async () => {
+    const bucket = `m${++bucketSerial}`;
+    const a = await agent('a', bucket);
+    const b = await agent('b', bucket);
+    const lossy = new LossyMembership(await NatsMembership.connect({ servers: nats.url, bucket }));
+    const c = await agent('c', bucket, { membership: lossy });
+    await until(() => [a, b, c].every((x) => ids(x) === 'a,b,c'), 5_000, 'a,b,c');
+    await sleep(FAST.settleMs! + 100);
+    const epoch = a.topology.epoch;
+    const seen = recordRebalances([a, b]);
+
+    // Two heartbeats lost in a row: a 300 ms gap against a 500 ms timeout.
+    lossy.dropPuts = 2;
+    await sleep(1_500);
+    expect(seen.get('a')).toEqual([]);
+    expect(seen.get('b')).toEqual([]);
+    expect(a.topology.epoch).toBe(epoch);
+
+    // Silent for good: gone after the timeout, one rebalance on each survivor.
+    lossy.dropAll = true;
+    await until(() => ids(a) === 'a,b' && ids(b) === 'a,b', 5_000, 'c evicted');
+    await sleep(FAST.settleMs! + 300);
+    expect(seen.get('a')!.length).toBe(1);
+    expect(seen.get('b')!.length).toBe(1);
+    expect(a.topology.epoch).toBe(b.topology.epoch);
+    expect(a.topology.epoch).toBeGreaterThan(epoch);
+    lossy.dropAll = false;
+    await until(() => ids(a) === 'a,b,c', 5_000, 'c back');
+    await lossy.close();
+  });
+
+  it('a crashed agent (SIGKILL) is removed by every survivor after the liveness timeout, in one rebalance', async () => {
+    const bucket = `m${++bucketSerial}`;
+    const a = await agent('a', bucket);
+    const b = await agent('b', bucket);
+    const crashing = await spawnAgent({ id: 'x', nats: nats.url, bucket, settleMs: 300, heartbeatMs: 100, livenessMs: 500 });
+    try {
+      await until(() => ids(a) === 'a,b,x' && ids(b) === 'a,b,x', 5_000, 'x joined');
+      await sleep(FAST.settleMs! + 100);
+      const seen = recordRebalances([a, b]);
+      await crashing.kill('SIGKILL');
+      await until(() => ids(a) === 'a,b' && ids(b) === 'a,b', 5_000, 'x removed');
+      await sleep(FAST.settleMs! + 300);
+      expect(seen.get('a')!.length).toBe(1);
+      expect(seen.get('b')!.length).toBe(1);
+    } finally {
+      await crashing.kill();
+    }
+  });
+
+  it('a record left by a node that died before this agent started does not count as alive', async () => {
+    const bucket = `m${++bucketSerial}`;
+    const nc = await connect({ servers: nats.url });
+    const kv = await new Kvm(nc).create(bucket, { history: 1 });
+    await kv.put('members.ghost', JSON.stringify({ id: 'ghost', url: 'ws://127.0.0.1:1/ws', weight: 1, state: 'active', startedAt: 0, seq: 9 }));
+    await sleep(FAST.livenessTimeoutMs! + 300);
+    const a = await agent('a', bucket);
+    expect(ids(a)).toBe('a');
+    // A live record written just now does count.
+    await kv.put('members.fresh', JSON.stringify({ id: 'fresh', url: 'ws://127.0.0.1:2/ws', weight: 1, state: 'active', startedAt: 0, seq: 1 }));
+    await until(() => ids(a) === 'a,fresh', 3_000, 'fresh seen');
+    await nc.close();
+  });
+
+  it('several joins within the settle window cause one rebalance', async () => {
+    const bucket = `m${++bucketSerial}`;
+    const a = await agent('a', bucket, { settleMs: 1_500 });
+    const seen = recordRebalances([a]);
+    await Promise.all([agent('b', bucket, { settleMs: 1_500 }), agent('c', bucket, { settleMs: 1_500 }), agent('d', bucket, { settleMs: 1_500 })]);
+    await until(() => ids(a) === 'a,b,c,d', 5_000, 'a sees all');
+    await sleep(2_000);
+    expect(seen.get('a')!.length).toBe(1);
+    expect(ids(a)).toBe('a,b,c,d');
+  });
+
+  it('NATS restarting mid-run evicts nobody, disconnects no client, causes no rebalance; membership recovers', async () => {
+    const bucket = `m${++bucketSerial}`;
+    const agents = [await agent('a', bucket), await agent('b', bucket), await agent('c', bucket)];
+    await until(() => agents.every((x) => ids(x) === 'a,b,c'), 5_000, 'a,b,c');
+    await sleep(FAST.settleMs! + 100);
+    const clients = [];
+    for (let i = 0; i < 30; i++) {
+      const user = `user-${i}`;
+      const owner = agents.find((x) => x.id === x.topology.ring.owner(user))!;
+      const c = openClient(owner.url, { user });
+      await c.frame((f) => f.type === 'welcome');
+      clients.push(c);
+    }
+    const epoch = agents[0].topology.epoch;
+    const seen = recordRebalances(agents);
+    const disconnected: number[] = [];
+    for (const c of clients) c.ws.on('close', (code) => disconnected.push(code));
+
+    // Down for three liveness timeouts: silence during an outage must not read as death.
+    await nats.kill();
+    await sleep(3 * FAST.livenessTimeoutMs!);
+    await nats.restart();
+    await until(async () => {
+      const h = await Promise.all(agents.map((x) => x.health()));
+      return h.every((r) => r.membershipConnected);
+    }, 10_000, 'membership reconnected');
+    await sleep(4 * FAST.livenessTimeoutMs!);
+
+    expect([...seen.values()].flat()).toEqual([]);
+    expect(disconnected).toEqual([]);
+    for (const x of agents) {
+      expect(ids(x)).toBe('a,b,c');
+      expect(x.topology.epoch).toBe(epoch);
+    }
+    expect(agents.reduce((n, x) => n + x.connections, 0)).toBe(30);
+    // Heartbeats flow again.
+    const nc = await connect({ servers: nats.url });
+    const kv = await new Kvm(nc).open(bucket);
+    const before = (await kv.get('members.a'))!.json<{ seq: number }>().seq;
+    await sleep(400);
+    expect((await kv.get('members.a'))!.json<{ seq: number }>().seq).toBeGreaterThan(before);
+    await nc.close();
+    for (const c of clients) c.ws.terminate();
+  });
+});
