@@ -144,7 +144,9 @@ export function startClients(users: string[], agents: SpawnedAgent[], options: P
     const client = createClient({ user, bootstrap: agents.map((a) => a.httpUrl), WebSocket: tappedWebSocket(sockets, nodeOf), ...options });
     const tracked: TrackedClient = { user, client, sockets, events: {} };
     for (const name of ['open', 'moved', 'reconnecting', 'close', 'error'] as const) {
-      client.on(name, (payload: never) => ((tracked.events[name] ??= []) as unknown[]).push(payload));
+      const list: unknown[] = [];
+      (tracked.events as Record<string, unknown[]>)[name] = list;
+      client.on(name, (payload: unknown) => void list.push(payload));
     }
     return tracked;
   });

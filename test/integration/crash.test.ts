@@ -1,0 +1,53 @@
+// An agent is killed with SIGKILL: its clients fail over to the next node of their preference list and stay
+// there when membership drops the dead node (the stand-in is already the new owner: no second move).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allOpen, reconnectFrames, sleep, startClients, startCluster, users, waitForAgreement, welcomes, type Cluster, type TrackedClient } from './support.js';
+
+describe('crash, against real agents', () => {
+  let cluster: Cluster;
+  let clients: TrackedClient[] = [];
+
+  beforeAll(async () => {
+    cluster = await startCluster(['n1', 'n2', 'n3']);
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.client.close();
+    await cluster?.stop();
+  });
+
+  it('fails the dead node\'s clients over to their next node, once', async () => {
+    const before = await waitForAgreement(cluster.agents, 3);
+    clients = startClients(users(300), cluster.agents, { backoff: { baseMs: 100, capMs: 2_000 } });
+    await allOpen(clients);
+    const [victim, ...survivors] = cluster.agents;
+    const orphans = clients.filter((c) => c.client.node === victim.id);
+    expect(orphans.length).toBeGreaterThan(0);
+
+    await victim.kill('SIGKILL');
+    await allOpen(clients);
+    // Every orphan is back, on the second node of its preference list.
+    for (const c of orphans) expect(c.client.node).toBe(before.ring.owners(c.user, 2)[1]);
+
+    // Membership notices (liveness 1 s, settle 300 ms), the ring drops the dead node; then give any stray
+    // reconnect wave time to show.
+    const after = await waitForAgreement(survivors, 2);
+    await sleep(1_500);
+
+    for (const c of clients) {
+      expect(c.client.state).toBe('open');
+      expect(c.client.node).toBe(after.ring.owner(c.user));
+      expect(reconnectFrames(c)).toEqual([]);
+      if (c.sockets[0].node === victim.id) {
+        // Welcomed twice (the dead node, then the stand-in); every socket in between went to the dead node.
+        expect(welcomes(c)).toBe(2);
+        expect(c.sockets.at(-1)?.node).toBe(after.ring.owner(c.user));
+        expect(c.sockets.slice(0, -1).every((s) => s.node === victim.id)).toBe(true);
+        expect(c.events.moved).toEqual([{ from: victim.id, to: after.ring.owner(c.user), reason: 'failover' }]);
+      } else {
+        expect(c.sockets).toHaveLength(1);
+        expect(c.sockets[0].closeCode).toBeUndefined();
+      }
+    }
+  });
+});

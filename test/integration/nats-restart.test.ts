@@ -1,0 +1,54 @@
+// NATS goes away for longer than the liveness timeout and comes back: agents keep serving on their last
+// topology (nobody is disconnected, nobody is moved) and membership recovers (a later join is seen by all).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allOpen, health, reconnectFrames, sleep, startClients, startCluster, users, waitForAgreement, waitUntil, type Cluster, type TrackedClient } from './support.js';
+
+describe('NATS restart, against real agents', () => {
+  let cluster: Cluster;
+  let clients: TrackedClient[] = [];
+
+  beforeAll(async () => {
+    cluster = await startCluster(['n1', 'n2', 'n3']);
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.client.close();
+    await cluster?.stop();
+  });
+
+  it('disconnects nobody, rebalances nothing, and recovers membership', async () => {
+    const before = await waitForAgreement(cluster.agents, 3);
+    clients = startClients(users(300), cluster.agents);
+    await allOpen(clients);
+    const agents = [...cluster.agents];
+    const rebalancesBefore = agents.map((a) => a.logs.filter((l) => l.event === 'rebalance').length);
+
+    await cluster.nats.kill();
+    await waitUntil(async () => (await Promise.all(agents.map(health))).every((h) => !h.body.membershipConnected), 10_000, 'agents to notice NATS is gone');
+    // Down for twice the liveness timeout: long enough that every heartbeat looks stale.
+    await sleep(2_000);
+    await cluster.nats.restart();
+    await waitUntil(async () => (await Promise.all(agents.map(health))).every((h) => h.body.membershipConnected), 20_000, 'agents to reconnect to NATS');
+    // Heartbeats resume; let a settle window or two pass in case anything would rebalance.
+    await sleep(1_500);
+
+    for (const agent of agents) {
+      const { status, body } = await health(agent);
+      expect(status).toBe(200);
+      expect(body.state).toBe('serving');
+      expect(body.epoch).toBe(before.topology.epoch);
+    }
+    expect(agents.map((a) => a.logs.filter((l) => l.event === 'rebalance').length)).toEqual(rebalancesBefore);
+    for (const c of clients) {
+      expect(c.client.state).toBe('open');
+      expect(c.sockets).toHaveLength(1);
+      expect(c.sockets[0].closeCode).toBeUndefined();
+      expect(reconnectFrames(c)).toEqual([]);
+    }
+
+    // Membership works again: a new agent is seen by every old one, and its users move to it.
+    await cluster.add('n4');
+    const after = await waitForAgreement(cluster.agents, 4);
+    await waitUntil(() => clients.every((c) => c.client.node === after.ring.owner(c.user)), 20_000, 'clients on their owners after the join');
+  });
+});
