@@ -1,7 +1,7 @@
 // Bad input gives a RingError naming the problem, never another exception, a hang, or a ring that answers nonsense.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRing, loadRing, RingError, type Algorithm, type RingErrorCode, type RingSnapshot } from '@wsring/ring';
+import { createKeyIndex, createRing, loadRing, movedKeys, RingError, type Algorithm, type RingErrorCode, type RingSnapshot } from '@wsring/ring';
 import { ALGORITHMS, nodesOf, seed, topology } from './support.js';
 
 /** Runs `f`; returns 'ok', or the RingError code. Any other exception fails the test with its message. */
@@ -107,6 +107,22 @@ describe('each defect has its code', () => {
       fc.asyncProperty(nodesOf(3), algorithm, bad, async (nodes, a, n) => {
         const ring = await createRing(nodes, { algorithm: a });
         expect(await outcome(() => ring.owners('k', n as number))).toBe('INVALID_COUNT');
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('keys that are not strings', async () => {
+    const notString = garbage.filter((k) => typeof k !== 'string');
+    await fc.assert(
+      fc.asyncProperty(nodesOf(3), algorithm, notString, async (nodes, a, key) => {
+        const ring = await createRing(nodes, { algorithm: a });
+        const index = await createKeyIndex();
+        expect(await outcome(() => ring.owner(key as string))).toBe('INVALID_KEY');
+        expect(await outcome(() => ring.owners(key as string, 2))).toBe('INVALID_KEY');
+        expect(await outcome(() => ring.hashKey(key as string))).toBe('INVALID_KEY');
+        expect(await outcome(() => movedKeys(ring, ring, [key as string]))).toBe('INVALID_KEY');
+        expect(await outcome(() => index.add(key as string))).toBe('INVALID_KEY');
       }),
       { numRuns: 30 },
     );

@@ -109,6 +109,7 @@ export type RingErrorCode =
   | 'UNKNOWN_ID'
   | 'INVALID_WEIGHT'
   | 'INVALID_META'
+  | 'INVALID_KEY'
   | 'INVALID_COUNT'
   | 'INVALID_OPTION'
   | 'UNKNOWN_ALGORITHM'

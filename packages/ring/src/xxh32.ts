@@ -4,6 +4,8 @@
 // or long enough that the WebAssembly loop wins) goes to the fallback, which must compute the same
 // function; tests check the two agree.
 
+import { RingError } from './errors.js';
+
 const P1 = 0x9e3779b1 | 0;
 const P2 = 0x85ebca77 | 0;
 const P3 = 0xc2b2ae3d | 0;
@@ -19,6 +21,8 @@ export function makeH32(
   maxLength = JS_MAX_LENGTH,
 ): (input: string, seed: number) => number {
   return function h32(s: string, seed: number): number {
+    // Checked here, where every key passes: a non-string key would otherwise hash like some fixed string.
+    if (typeof s !== 'string') throw new RingError('INVALID_KEY', `keys must be strings, got ${typeof s}`);
     const len = s.length;
     if (len > maxLength) return fallback(s, seed);
     let i = 0;
