@@ -384,6 +384,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     mode,
     steps: summaries,
     series,
+    finalConnections: Object.fromEntries((input.steps.at(-1)?.after ?? []).map((n) => [n.id, model.connected[model.indexOf(n.id)]])),
     totals: {
       disconnected: summaries.reduce((a, s) => a + s.disconnected, 0),
       peakNodeArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakNodeArrivalsPerSec)),

@@ -219,6 +219,8 @@ export interface StormModeResult {
   mode: StormMode;
   steps: StormStepSummary[];
   series: StormSeries;
+  /** Connections per node at the end of the run (nodes in the final fleet). */
+  finalConnections: Record<string, number>;
   totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number };
 }
 

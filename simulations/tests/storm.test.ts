@@ -1,0 +1,149 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildNodes, expandSteps } from '../src/cluster.js';
+import { planSteps } from '../src/plan.js';
+import { resolveStormParams } from '../src/storm-params.js';
+import { simulateStorm, type StormInput } from '../src/storm.js';
+import { loadUserHashes } from '../src/users.js';
+import type { StepSpec, StormParams } from '../src/types.js';
+
+async function stormInput(nodes: number, users: number, steps: StepSpec[], algorithm: 'ring' | 'maglev' | 'rendezvous' = 'ring'): Promise<{ input: StormInput; moved: number[]; finalLoads: Map<string, number> }> {
+  const initial = buildNodes(nodes);
+  const expanded = expandSteps(initial, steps);
+  const { sorted } = await loadUserHashes({ kind: 'synthetic', count: users }, { ringSeed: 0, workers: 1 });
+  const plan = await planSteps({ algorithm, ringSeed: 0 }, initial, expanded, sorted);
+  const last = plan[plan.length - 1];
+  return {
+    input: {
+      initialLoads: Object.fromEntries(plan[0].loads.map((l) => [l.id, l.before])),
+      steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows })),
+    },
+    moved: plan.map((s) => s.moved),
+    finalLoads: new Map(last.loads.filter((l) => l.change !== 'left').map((l) => [l.id, l.after])),
+  };
+}
+
+/** Random valid steps for a fleet of node-0 .. node-(n-1); they only name nodes that exist at that point. */
+function stepsArb(nodes: number): fc.Arbitrary<StepSpec[]> {
+  const kinds = fc.constantFrom('scale-out', 'scale-in', 'drain', 'crash', 'reweight', 'rolling-deploy');
+  return fc.array(fc.tuple(kinds, fc.nat(), fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 3 }).map((picks) => {
+    const steps: StepSpec[] = [];
+    let fleet = buildNodes(nodes).map((n) => n.id);
+    let added = nodes;
+    for (const [kind, pick, k] of picks) {
+      const id = fleet[pick % fleet.length];
+      if (kind === 'scale-out') {
+        steps.push({ kind, count: k });
+        fleet = [...fleet, ...Array.from({ length: k }, () => `node-${added++}`)];
+      } else if (kind === 'scale-in' && fleet.length > k) {
+        steps.push({ kind, count: k });
+        fleet = fleet.slice(0, fleet.length - k);
+      } else if ((kind === 'drain' || kind === 'crash') && fleet.length > 1) {
+        steps.push({ kind, ids: [id] });
+        fleet = fleet.filter((x) => x !== id);
+      } else if (kind === 'reweight') {
+        steps.push({ kind, weights: { [id]: k / 2 } });
+      } else if (kind === 'rolling-deploy' && fleet.length > 1) {
+        steps.push({ kind, ids: [id] });
+      }
+    }
+    return steps.length > 0 ? steps : [{ kind: 'scale-out', count: 1 } as StepSpec];
+  });
+}
+
+const paramsArb: fc.Arbitrary<StormParams> = fc
+  .record({
+    ratePerSec: fc.integer({ min: 50, max: 2000 }),
+    burst: fc.integer({ min: 1, max: 50 }),
+    jitterMs: fc.integer({ min: 0, max: 2000 }),
+    graceMs: fc.integer({ min: 0, max: 3000 }),
+    ignorePct: fc.integer({ min: 0, max: 100 }),
+    backoffBaseMs: fc.integer({ min: 1, max: 2000 }),
+    backoffExtraMs: fc.integer({ min: 0, max: 8000 }),
+    rttMs: fc.integer({ min: 0, max: 200 }),
+    acceptPerSec: fc.integer({ min: 20, max: 5000 }),
+    lb: fc.constantFrom('least-connections' as const, 'round-robin' as const),
+    lbDrop: fc.constantFrom('all' as const, 'affected' as const),
+    tickMs: fc.constantFrom(10, 20, 50, 100),
+    seed: fc.nat(),
+  })
+  .map(({ backoffExtraMs, ...p }) => resolveStormParams({ ...p, backoffCapMs: p.backoffBaseMs + backoffExtraMs, maxStepMs: 60_000 }));
+
+describe('storm model', () => {
+  it('conserves users: at every tick, connected + reconnecting == total, in both modes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: 2000 }), stepsArb(n))),
+        paramsArb,
+        async ([nodes, users, steps], params) => {
+          const { input, moved, finalLoads } = await stormInput(nodes, users, steps);
+          for (const mode of ['targeted', 'lb'] as const) {
+            let ticks = 0;
+            const result = simulateStorm(input, params, mode, (s) => {
+              ticks++;
+              expect(s.connected + s.reconnecting).toBe(users);
+              expect(s.queued).toBeLessThanOrEqual(s.connected);
+            });
+            expect(ticks).toBeGreaterThanOrEqual(0);
+            if (mode === 'targeted') {
+              // Every moved user is disconnected exactly once (told, or closed after the grace period, or crashed).
+              expect(result.steps.map((s) => s.disconnected)).toEqual(moved);
+              // Once settled, every user sits on the node the ring says, exactly.
+              if (result.totals.settleMs !== null) {
+                expect(result.finalConnections).toEqual(Object.fromEntries(finalLoads));
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 100, seed: 20261125 },
+    );
+  });
+
+  it('paces targeted moves: draining one node takes (users - burst) / ratePerSec, plus jitter and round trips', async () => {
+    const { input, moved } = await stormInput(4, 20_000, [{ kind: 'drain', ids: ['node-1'] }]);
+    const params = resolveStormParams({ ratePerSec: 500, burst: 10, jitterMs: 400, rttMs: 40, acceptPerSec: 100_000 });
+    const r = simulateStorm(input, params, 'targeted');
+    const sending = ((moved[0] - params.burst) / params.ratePerSec) * 1000;
+    expect(r.totals.settleMs).not.toBeNull();
+    expect(r.totals.settleMs!).toBeGreaterThanOrEqual(sending);
+    expect(r.totals.settleMs!).toBeLessThanOrEqual(sending + params.jitterMs + 2 * params.rttMs + 2 * params.tickMs);
+    // One sender at 500 frames/s: no node sees more than that plus the burst in a second.
+    expect(r.totals.peakNodeArrivalsPerSec).toBeLessThanOrEqual(params.ratePerSec + params.burst);
+    expect(r.totals.refused).toBe(0);
+  });
+
+  it('a crash drops the node at once, and a node at its accept rate refuses the rest, who back off', async () => {
+    const { input, moved } = await stormInput(4, 20_000, [{ kind: 'crash', ids: ['node-2'] }]);
+    const params = resolveStormParams({ backoffBaseMs: 200, backoffCapMs: 5000, acceptPerSec: 1000 });
+    const r = simulateStorm(input, params, 'targeted');
+    expect(r.steps[0].disconnected).toBe(moved[0]);
+    expect(r.steps[0].peakReconnecting).toBe(moved[0]);
+    expect(r.totals.refused).toBeGreaterThan(0);
+    expect(r.totals.settleMs).not.toBeNull();
+  });
+
+  it('the baseline drops everyone on a scale-out and ends balanced; with lbDrop affected nobody moves and the new node stays empty', async () => {
+    const { input } = await stormInput(4, 10_000, [{ kind: 'scale-out', count: 1 }]);
+    const all = simulateStorm(input, resolveStormParams({ lbDrop: 'all' }), 'lb');
+    expect(all.totals.disconnected).toBe(10_000);
+    expect(all.steps[0].balanceAfter.maxOverMean).toBeCloseTo(1, 3);
+    const affected = simulateStorm(input, resolveStormParams({ lbDrop: 'affected' }), 'lb');
+    expect(affected.totals.disconnected).toBe(0);
+    expect(affected.finalConnections['node-4']).toBe(0);
+  });
+
+  it('is reproducible for a seed', async () => {
+    const { input } = await stormInput(5, 5000, [{ kind: 'scale-out', count: 2 }, { kind: 'crash', ids: ['node-0'] }]);
+    const params = resolveStormParams({ seed: 42 });
+    expect(simulateStorm(input, params, 'lb')).toEqual(simulateStorm(input, params, 'lb'));
+    expect(simulateStorm(input, params, 'targeted')).toEqual(simulateStorm(input, params, 'targeted'));
+  });
+
+  it('rejects parameters out of range with a named error', () => {
+    expect(() => resolveStormParams({ tickMs: 7 })).toThrow(/tickMs/);
+    expect(() => resolveStormParams({ ratePerSec: 0 })).toThrow(/ratePerSec/);
+    expect(() => resolveStormParams({ backoffBaseMs: 5000, backoffCapMs: 100 })).toThrow(/backoffCapMs/);
+    expect(() => resolveStormParams({ lb: 'random' as never })).toThrow(/lb/);
+  });
+});
