@@ -1,0 +1,116 @@
+// The client bundle in headless Chromium, against real agents: it connects to its owner, a 4th agent joins,
+// and the page's client gets a targeted reconnect and lands on the new owner.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium, type Browser } from 'playwright-core';
+import { createRing } from '@wsring/ring';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { health, startCluster, waitForAgreement, waitUntil, type Cluster } from './support.js';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+const PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>wsring client</title>
+<script type="module">
+  import { createClient } from '/client.js';
+  const params = new URLSearchParams(location.search);
+  const client = createClient({ user: params.get('user'), bootstrap: params.get('bootstrap').split(',') });
+  window.wsringEvents = [];
+  for (const name of ['open', 'moved', 'reconnecting', 'close', 'error']) {
+    client.on(name, (payload) => window.wsringEvents.push({ name, payload: name === 'error' ? { code: payload.code } : payload }));
+  }
+  window.wsringClient = client;
+</script>`;
+
+interface PageEvent {
+  name: string;
+  payload: Record<string, unknown>;
+}
+
+/** Bundle the published package the way a browser app would: its `browser` export condition, platform browser. */
+async function bundleClient(): Promise<string> {
+  const result = await build({
+    stdin: { contents: "export * from '@wsring/client';", resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'js' },
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  if (inputs.some((p) => p.includes('node_modules/ws/') || p.startsWith('node:'))) throw new Error(`browser bundle pulled Node code: ${inputs.join(', ')}`);
+  return result.outputFiles[0].text;
+}
+
+async function serve(bundle: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    else if (path === '/client.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('client in a real browser', () => {
+  let cluster: Cluster;
+  let browser: Browser | undefined;
+  let site: { server: Server; url: string } | undefined;
+
+  beforeAll(async () => {
+    const [bundle, started] = await Promise.all([bundleClient(), startCluster(['n1', 'n2', 'n3'])]);
+    cluster = started;
+    site = await serve(bundle);
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    site?.server.closeAllConnections();
+    await new Promise((resolve) => site?.server.close(resolve));
+    await cluster?.stop();
+  });
+
+  it('receives a targeted reconnect when a node joins and lands on its new owner', async () => {
+    // A user that n4 will own once it joins (placement depends on ids and weights only).
+    const three = await createRing([{ id: 'n1' }, { id: 'n2' }, { id: 'n3' }]);
+    const four = three.withNodes([{ id: 'n4' }]);
+    let i = 0;
+    while (four.owner(`browser-${i}`) !== 'n4') i++;
+    const user = `browser-${i}`;
+    const from = three.owner(user);
+
+    const page = await browser!.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const bootstrap = cluster.agents.map((a) => a.httpUrl).join(',');
+    await page.goto(`${site!.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}`);
+    await page.waitForFunction(() => (window as unknown as { wsringEvents: PageEvent[] }).wsringEvents.some((e) => e.name === 'open'), undefined, { timeout: 20_000 });
+    expect(await page.evaluate(() => (window as unknown as { wsringClient: { node: string } }).wsringClient.node)).toBe(from);
+
+    await cluster.add('n4');
+    const after = await waitForAgreement(cluster.agents, 4);
+    expect(after.ring.owner(user)).toBe('n4');
+    await page.waitForFunction(() => (window as unknown as { wsringEvents: PageEvent[] }).wsringEvents.filter((e) => e.name === 'open').length === 2, undefined, {
+      timeout: 20_000,
+    });
+
+    const events = await page.evaluate(() => (window as unknown as { wsringEvents: PageEvent[] }).wsringEvents);
+    expect(events.map((e) => e.name)).toEqual(['open', 'moved', 'open']);
+    expect(events[1].payload).toEqual({ from, to: 'n4', reason: 'reconnect' });
+    expect(events[2].payload).toEqual(expect.objectContaining({ node: 'n4', standIn: false }));
+    expect(await page.evaluate(() => (window as unknown as { wsringClient: { node: string; state: string } }).wsringClient.state)).toBe('open');
+    // The agents agree: the page's socket is the one connection n4 holds, and the old owner let it go.
+    const n4 = cluster.agents.find((a) => a.id === 'n4')!;
+    expect((await health(n4)).body.connections).toBe(1);
+    const old = cluster.agents.find((a) => a.id === from)!;
+    await waitUntil(async () => (await health(old)).body.connections === 0, 10_000, `${from} to release the page's old socket`);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+});
