@@ -5,12 +5,12 @@ import { RingError } from './errors.js';
 import type { Hasher } from './hash.js';
 import { SPACE, SegmentBuilder, utf8, type KeyHash, type Placement, type Segments } from './placement.js';
 import type { RingNode } from './types.js';
+import { sortPoints } from './sort-points.js';
 import { MAX_POINTS } from './validate.js';
 
 /** Positions of one node's points, unsorted, reused by rings derived from this one. */
 export type PointCache = Map<string, Uint32Array>;
 
-const INDEX_BITS = 20;
 /**
  * The bucket table has 2^(ceil(log2(points)) + 2) entries, so about 4 buckets per point and most hold none:
  * measured, 2 extra bits make lookups ~10% faster than 1 and ~20% faster than 0 (bench/run.js).
@@ -18,7 +18,6 @@ const INDEX_BITS = 20;
 const EXTRA_BUCKET_BITS = 2;
 /** Caps the table at 2 MiB (2^19 entries, from ~130k points up); past it buckets hold more points each. */
 const MAX_BUCKET_BITS = 19;
-const INDEX_SCALE = 2 ** INDEX_BITS;
 
 export function pointCount(weight: number, pointsPerWeight: number): number {
   return Math.max(1, Math.round(weight * pointsPerWeight));
@@ -33,6 +32,31 @@ function nodePoints(hasher: Hasher, id: string, count: number, seed: number, cac
   if (cached) { const keep = Math.min(count, cached.length); out.set(cached.subarray(0, keep)); j = keep; }
   for (; j < count; j++) out[j] = hasher.h32(`${id}#${j}`, seed);
   return out;
+}
+
+/** The lookup table described at VirtualRing.bucket, built in one pass over the sorted points. */
+function bucketTable(pos: Uint32Array, own: Uint32Array, shift: number): Int32Array {
+  const total = pos.length;
+  const buckets = 2 ** (32 - shift);
+  const bucket = new Int32Array(buckets);
+  let b = 0;
+  for (let p = 0; p < total; ) {
+    const pb = pos[p] >>> shift;
+    // Buckets b..pb-1 hold no point: all of their hashes belong to point p.
+    if (pb > b) bucket.fill(~own[p], b, pb);
+    // Bucket pb holds points p..q-1; the point after them (wrapping) owns the bucket's tail.
+    let q = p + 1;
+    while (q < total && pos[q] >>> shift === pb) q++;
+    const after = own[q === total ? 0 : q];
+    let single = true;
+    for (let r = p; r < q && single; r++) single = own[r] === after;
+    bucket[pb] = single ? ~after : p;
+    b = pb + 1;
+    p = q;
+  }
+  // Past the last point the hashes wrap around to the first.
+  if (b < buckets) bucket.fill(~own[0], b, buckets);
+  return bucket;
 }
 
 export class VirtualRing implements Placement {
@@ -60,37 +84,23 @@ export class VirtualRing implements Placement {
     }
     this.counts = Uint32Array.from(counts);
     this.points = new Map();
-    // Sort (position, node index) pairs packed into one double: ties on position go to the smaller id.
-    const packed = new Float64Array(total);
+    // Points listed by node index, then sorted stably by position: ties on position go to the smaller id.
+    const unsortedPos = new Uint32Array(total);
+    const unsortedOwn = new Uint32Array(total);
     let k = 0;
     nodes.forEach((node, i) => {
       const pts = nodePoints(hasher, node.id, this.counts[i], seed, cache);
       this.points.set(node.id, pts);
-      for (let j = 0; j < pts.length; j++) packed[k++] = pts[j] * INDEX_SCALE + i;
+      unsortedPos.set(pts, k);
+      unsortedOwn.fill(i, k, k + pts.length);
+      k += pts.length;
     });
-    packed.sort();
-    this.pos = new Uint32Array(total);
-    this.own = new Uint32Array(total);
-    for (let p = 0; p < total; p++) {
-      const position = Math.floor(packed[p] / INDEX_SCALE);
-      this.pos[p] = position;
-      this.own[p] = packed[p] - position * INDEX_SCALE;
-    }
+    const { pos, own } = sortPoints(unsortedPos, unsortedOwn);
+    this.pos = pos;
+    this.own = own;
     const bits = Math.min(MAX_BUCKET_BITS, Math.max(1, Math.ceil(Math.log2(total)) + EXTRA_BUCKET_BITS));
-    const shift = (this.shift = 32 - bits);
-    const buckets = 1 << bits;
-    const { pos, own } = this;
-    const bucket = (this.bucket = new Int32Array(buckets));
-    let p = 0;
-    for (let b = 0; b < buckets; b++) {
-      const first = p;
-      while (p < total && pos[p] >>> shift === b) p++;
-      // Points first..p-1 lie in the bucket; the point after them (wrapping) owns the bucket's tail.
-      const after = own[p === total ? 0 : p];
-      let single = true;
-      for (let q = first; q < p && single; q++) single = own[q] === after;
-      bucket[b] = single ? ~after : first;
-    }
+    this.shift = 32 - bits;
+    this.bucket = bucketTable(pos, own, this.shift);
   }
 
   /** Index of the first point at or after `hash`, wrapping to 0 (binary search: only preference lists use it). */
