@@ -30,6 +30,12 @@ interface PageEvent {
   payload: Record<string, unknown>;
 }
 
+/** What the page puts on its global object (read inside page.evaluate, where `globalThis` is the window). */
+interface PageGlobals {
+  wsringEvents: PageEvent[];
+  wsringClient: { node: string | undefined; state: string };
+}
+
 /** Bundle the published package the way a browser app would: its `browser` export condition, platform browser. */
 async function bundleClient(): Promise<string> {
   const result = await build({
@@ -90,21 +96,21 @@ describe('client in a real browser', () => {
     page.on('pageerror', (error) => pageErrors.push(error.message));
     const bootstrap = cluster.agents.map((a) => a.httpUrl).join(',');
     await page.goto(`${site!.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}`);
-    await page.waitForFunction(() => (window as unknown as { wsringEvents: PageEvent[] }).wsringEvents.some((e) => e.name === 'open'), undefined, { timeout: 20_000 });
-    expect(await page.evaluate(() => (window as unknown as { wsringClient: { node: string } }).wsringClient.node)).toBe(from);
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).wsringEvents.some((e) => e.name === 'open'), undefined, { timeout: 20_000 });
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringClient.node)).toBe(from);
 
     await cluster.add('n4');
     const after = await waitForAgreement(cluster.agents, 4);
     expect(after.ring.owner(user)).toBe('n4');
-    await page.waitForFunction(() => (window as unknown as { wsringEvents: PageEvent[] }).wsringEvents.filter((e) => e.name === 'open').length === 2, undefined, {
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).wsringEvents.filter((e) => e.name === 'open').length === 2, undefined, {
       timeout: 20_000,
     });
 
-    const events = await page.evaluate(() => (window as unknown as { wsringEvents: PageEvent[] }).wsringEvents);
+    const events = await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringEvents);
     expect(events.map((e) => e.name)).toEqual(['open', 'moved', 'open']);
     expect(events[1].payload).toEqual({ from, to: 'n4', reason: 'reconnect' });
     expect(events[2].payload).toEqual(expect.objectContaining({ node: 'n4', standIn: false }));
-    expect(await page.evaluate(() => (window as unknown as { wsringClient: { node: string; state: string } }).wsringClient.state)).toBe('open');
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringClient.state)).toBe('open');
     // The agents agree: the page's socket is the one connection n4 holds, and the old owner let it go.
     const n4 = cluster.agents.find((a) => a.id === 'n4')!;
     expect((await health(n4)).body.connections).toBe(1);
