@@ -79,6 +79,29 @@ export function opsPerSecond(op, keys, { rounds = 7, roundMs = 60 } = {}) {
   return median(results);
 }
 
+/**
+ * Measures several contenders over the same keys, interleaved: every round times each contender once, so load
+ * from other processes lands on all of them alike. Returns median ops/s per contender and `ratio(a, b)`, the
+ * median over rounds of a's rate divided by b's rate in the same round (steadier than a ratio of medians).
+ */
+export function compareOps(ops, keys, { rounds = 15, roundMs = 25 } = {}) {
+  const loops = ops.map(() => new Function('op', 'keys', 'start', 'now', 'roundMs', LOOP_SOURCE));
+  const at = ops.map(() => 0);
+  const rate = (i) => {
+    const [done, ms, next, acc] = loops[i](ops[i], keys, at[i], now, roundMs);
+    at[i] = next;
+    consume(acc);
+    return (done * 1000) / ms;
+  };
+  ops.forEach((_, i) => rate(i));
+  const samples = ops.map(() => []);
+  for (let r = 0; r < rounds; r++) ops.forEach((_, i) => samples[i].push(rate(i)));
+  return {
+    ops: samples.map(median),
+    ratio: (a, b) => median(samples[a].map((x, r) => x / samples[b][r])),
+  };
+}
+
 /** Median wall time in ms of `fn()`, after `warmup` unmeasured calls. */
 export function timeMs(fn, { rounds = 5, warmup = 1 } = {}) {
   for (let i = 0; i < warmup; i++) consume(fn());

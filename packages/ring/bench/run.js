@@ -6,7 +6,7 @@ import HashRingPeer from 'hashring';
 import ConsistentHashPeer from 'consistent-hash';
 import { createKeyIndex, createRing, movedKeys } from '@wsring/ring';
 import {
-  fmtBytes, fmtMs, fmtRate, fmtRatio, makeKeys, nodeSpecs, opsPerSecond, printTable, retainedBytes, timeMs,
+  compareOps, fmtBytes, fmtMs, fmtRate, fmtRatio, makeKeys, nodeSpecs, printTable, retainedBytes, timeMs,
 } from './lib.js';
 
 const ALGORITHMS = ['ring', 'maglev', 'rendezvous'];
@@ -16,11 +16,11 @@ const INDEX_KEYS = 1_000_000;
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7); // lookups | index | build
 const run = (section) => !only || only === section;
-const timing = quick ? { rounds: 3, roundMs: 30 } : { rounds: 7, roundMs: 60 };
+const timing = quick ? { rounds: 5, roundMs: 20 } : { rounds: 15, roundMs: 25 };
 
 const { h32 } = await xxhash();
 
-console.log(`@wsring/ring benchmarks: Node ${process.version}, ${process.arch}; medians of ${timing.rounds} rounds after a warm-up`);
+console.log(`@wsring/ring benchmarks: Node ${process.version}, ${process.arch}; medians of ${timing.rounds} interleaved rounds after a warm-up`);
 console.log(`hashring ${peerVersion('hashring')} (md5, 40 vnodes x 4 replicas = 160 points per node, LRU cache of 5000 keys: keys cycle`);
 console.log(`through ${LOOKUP_KEYS.toLocaleString('en')} so it misses), consistent-hash ${peerVersion('consistent-hash')} (24-bit PJW hash, 40 points per node).`);
 
@@ -28,35 +28,34 @@ function peerVersion(name) {
   return createRequire(import.meta.url)(`${name}/package.json`).version;
 }
 
-// 1. owner() lookups per second.
+// 1. owner() lookups per second. Two floors: xxhash-wasm's h32 (the hash function as a library call), and
+// hashKey(), the same xxh32 as the ring computes it (inline for short ASCII keys). A lookup costs at least hashKey().
 if (run('lookups')) for (const [shape, label] of [['short', 'short ids like user-4242 (~10 chars)'], ['uuid', 'UUIDs (36 chars)']]) {
   const keys = makeKeys(LOOKUP_KEYS, shape);
-  // Two floors: xxhash-wasm's h32 (the hash function as a library call), and hashKey(), the same xxh32 as the
-  // ring computes it (inline for short ASCII keys). A lookup costs at least hashKey().
-  const floor = opsPerSecond((k) => h32(k, 0), keys, timing);
-  const hashRing = await createRing(nodeSpecs(1));
-  const ownHash = opsPerSecond((k) => hashRing.hashKey(k), keys, timing);
-  const rows = [
-    ['xxhash-wasm h32()', '-', fmtRate(floor), fmtRatio(1), fmtRatio(floor / ownHash), ''],
-    ['@wsring/ring hashKey()', '-', fmtRate(ownHash), fmtRatio(ownHash / floor), fmtRatio(1), ''],
-  ];
+  const single = await createRing(nodeSpecs(1));
+  const rows = [];
   for (const n of NODE_COUNTS) {
     const specs = nodeSpecs(n);
     const servers = specs.map((s) => s.id);
     const hr = new HashRingPeer(servers);
     const ch = new ConsistentHashPeer();
     for (const s of servers) ch.add(s);
-    const peer = opsPerSecond((k) => hr.get(k), keys, timing);
-    const results = [];
+    const contenders = [
+      ['xxhash-wasm h32()', (k) => h32(k, 0)],
+      ['@wsring/ring hashKey()', (k) => single.hashKey(k)],
+    ];
     for (const algorithm of ALGORITHMS) {
       const ring = await createRing(specs, { algorithm });
-      results.push([`@wsring/ring ${algorithm}`, opsPerSecond((k) => ring.owner(k), keys, timing)]);
+      contenders.push([`@wsring/ring ${algorithm}`, (k) => ring.owner(k)]);
     }
-    results.push(['hashring get()', peer]);
-    results.push(['consistent-hash get()', opsPerSecond((k) => ch.get(k), keys, timing)]);
-    for (const [name, ops] of results) {
-      rows.push([name, String(n), fmtRate(ops), fmtRatio(ops / floor), fmtRatio(ops / ownHash), fmtRatio(ops / peer)]);
-    }
+    contenders.push(['hashring get()', (k) => hr.get(k)], ['consistent-hash get()', (k) => ch.get(k)]);
+    const HASHRING = contenders.length - 2;
+    const { ops, ratio } = compareOps(contenders.map((c) => c[1]), keys, timing);
+    contenders.forEach(([name], i) => {
+      // The floors are measured with every group (for the ratios) and printed with the first.
+      if (i < 2 && n !== NODE_COUNTS[0]) return;
+      rows.push([name, i < 2 ? '-' : String(n), fmtRate(ops[i]), fmtRatio(ratio(i, 0)), fmtRatio(ratio(i, 1)), i < 2 ? '' : fmtRatio(ratio(i, HASHRING))]);
+    });
   }
   printTable(`owner() lookups per second, ${LOOKUP_KEYS.toLocaleString('en')} ${label}`, ['', 'nodes', 'lookups/s', 'vs h32', 'vs hashKey', 'vs hashring'], rows);
 }
