@@ -17,12 +17,19 @@ export class MemberTable {
 
   constructor(private readonly timeoutMs: number) {}
 
-  /** A record arrived. `ageMs`: how old it already was when it arrived (initial sync only). */
-  heartbeat(record: MemberRecord, now: number, ageMs = 0): void {
-    if (ageMs >= this.timeoutMs) {
-      this.members.delete(record.id);
+  /**
+   * A record arrived. `ageMs` is given for records of a (re)sync snapshot: how much older it is
+   * than the newest record there. A member this agent already knows is simply refreshed; an unknown
+   * one from a snapshot counts only if it was written within the timeout, so a record left behind
+   * by a node that crashed long ago does not come back to life on every resync.
+   */
+  heartbeat(record: MemberRecord, now: number, ageMs?: number): void {
+    const known = this.members.get(record.id);
+    if (known || ageMs === undefined) {
+      this.members.set(record.id, { record, lastSeen: now });
       return;
     }
+    if (ageMs >= this.timeoutMs) return;
     this.members.set(record.id, { record, lastSeen: now - ageMs });
   }
 

@@ -70,7 +70,7 @@ export class TopologyTracker {
     const now = this.options.clock.now();
     switch (event.type) {
       case 'put':
-        this.table.heartbeat(event.record, now, event.ageMs ?? 0);
+        this.table.heartbeat(event.record, now, event.ageMs);
         break;
       case 'delete':
         this.table.remove(event.id);

@@ -26,7 +26,7 @@ export interface StoredTopology {
 }
 
 export type MembershipEvent =
-  /** A record was written. `ageMs` is set only during the initial sync: how long before the sync it was written. */
+  /** A record was written. `ageMs` is set for records of a (re)sync snapshot: how much older than the snapshot's newest record it is. */
   | { type: 'put'; record: MemberRecord; ageMs?: number }
   | { type: 'delete'; id: string }
   | { type: 'topology'; stored: StoredTopology; revision: number }

@@ -88,7 +88,7 @@ describe('membership in NATS KV', () => {
     await lossy.close();
   });
 
-  it('a crashed agent (SIGKILL) is removed by every survivor after the liveness timeout, in one rebalance', async () => {
+  it('a crashed agent (SIGKILL) is removed by every survivor after the liveness timeout, in one rebalance, and stays gone across a NATS restart', async () => {
     const bucket = `m${++bucketSerial}`;
     const a = await agent('a', bucket);
     const b = await agent('b', bucket);
@@ -102,6 +102,15 @@ describe('membership in NATS KV', () => {
       await sleep(FAST.settleMs! + 300);
       expect(seen.get('a')!.length).toBe(1);
       expect(seen.get('b')!.length).toBe(1);
+      // Its record is still in the bucket; a resync after an outage must not bring it back.
+      await nats.kill();
+      await sleep(2 * FAST.livenessTimeoutMs!);
+      await nats.restart();
+      await until(() => a.health().membershipConnected && b.health().membershipConnected, 10_000, 'reconnected');
+      await sleep(2 * FAST.livenessTimeoutMs!);
+      expect(seen.get('a')!.length).toBe(1);
+      expect(seen.get('b')!.length).toBe(1);
+      expect(ids(a)).toBe('a,b');
     } finally {
       await crashing.kill();
     }

@@ -6,7 +6,10 @@ import type { MemberRecord, Membership, MembershipEvent, StoredTopology } from '
  * the store with `setConnected(false)` for state-machine tests.
  */
 export class MemoryMembership implements Membership {
-  private readonly records = new Map<string, MemberRecord>();
+  /** @param now clock for record ages (injectable for tests). */
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private readonly records = new Map<string, { record: MemberRecord; writtenAt: number }>();
   private topology: { stored: StoredTopology; revision: number } | null = null;
   private revision = 0;
   private readonly listeners = new Set<(e: MembershipEvent) => void>();
@@ -14,7 +17,7 @@ export class MemoryMembership implements Membership {
 
   async put(record: MemberRecord): Promise<void> {
     this.assertConnected();
-    this.records.set(record.id, { ...record });
+    this.records.set(record.id, { record: { ...record }, writtenAt: this.now() });
     this.revision++;
     this.emit({ type: 'put', record: { ...record } });
   }
@@ -71,7 +74,8 @@ export class MemoryMembership implements Membership {
   }
 
   private replay(listener: (e: MembershipEvent) => void): void {
-    for (const r of this.records.values()) listener({ type: 'put', record: { ...r } });
+    const newest = Math.max(0, ...[...this.records.values()].map((r) => r.writtenAt));
+    for (const r of this.records.values()) listener({ type: 'put', record: { ...r.record }, ageMs: newest - r.writtenAt });
     if (this.topology) listener({ type: 'topology', stored: { ...this.topology.stored }, revision: this.topology.revision });
   }
 

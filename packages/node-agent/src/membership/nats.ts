@@ -110,8 +110,9 @@ export class NatsMembership implements Membership {
 
   /**
    * Open a watch over the whole bucket. The initial values are buffered until the last one
-   * (delta 0) so their ages can be judged against the newest of them on the server's clock:
-   * a stale record left by a crashed node must not look alive to an agent that just started.
+   * (delta 0) so their ages can be judged against the newest of them, all on the server's clock:
+   * a stale record left by a crashed node must not look alive to an agent that just started or
+   * has just reconnected.
    */
   private async openWatch(listener: (e: MembershipEvent) => void, isResync: boolean): Promise<void> {
     this.stopWatchers.get(listener)?.();
@@ -122,7 +123,7 @@ export class NatsMembership implements Membership {
       const entries = initial!;
       initial = null;
       const newest = Math.max(0, ...entries.map((e) => e.created.getTime()));
-      for (const e of entries) this.deliver(listener, e, isResync ? undefined : newest - e.created.getTime());
+      for (const e of entries) this.deliver(listener, e, newest - e.created.getTime());
       listener({ type: isResync ? 'reconnected' : 'synced' });
     };
     const status = await this.kv.status();

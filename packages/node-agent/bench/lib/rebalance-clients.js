@@ -1,0 +1,143 @@
+// A client process of the rebalance benchmark: thousands of real @wsring/client instances bound to one local
+// address, and a tap on each of their sockets that records what the wire brought after the parent's mark.
+// Driven over IPC by bench/rebalance.js; see the message types in `handlers` below.
+import { WebSocket } from 'ws';
+import { createClient } from '@wsring/client';
+
+/** Clients started but not yet open, at most: a gentle ramp keeps the agents' accept queues short. */
+const CONNECT_WINDOW = 400;
+
+/** What one user's sockets saw since the mark. Users with no entry saw nothing. */
+function activity() {
+  return { connects: 0, closes: 0, closeCodes: [], reconnectFrames: 0, redirectFrames: 0, opens: [] };
+}
+
+let marked = false;
+/** user -> activity since the mark */
+let log = new Map();
+const touch = (user) => {
+  let a = log.get(user);
+  if (!a) log.set(user, (a = activity()));
+  return a;
+};
+
+// The tap sits on the `ws` socket itself, beside the SDK's own handlers, so it counts frames as received on the
+// wire whatever the SDK does with them.
+function tappedWebSocket(localAddress) {
+  return class TappedWebSocket extends WebSocket {
+    constructor(url) {
+      super(url, { localAddress });
+      const user = new URL(url).searchParams.get('user') ?? '';
+      if (marked) touch(user).connects++;
+      this.on('message', (data, isBinary) => {
+        if (!marked || isBinary) return;
+        const text = data.toString();
+        if (!text.includes('"reconnect"') && !text.includes('"redirect"')) return;
+        const type = JSON.parse(text).type;
+        if (type === 'reconnect') touch(user).reconnectFrames++;
+        else if (type === 'redirect') touch(user).redirectFrames++;
+      });
+      this.on('close', (code) => {
+        if (!marked) return;
+        const a = touch(user);
+        a.closes++;
+        a.closeCodes.push(code);
+      });
+    }
+  };
+}
+
+/**
+ * One `/topology` request in flight per URL, shared by every client that asks meanwhile: thousands of clients in
+ * one process would otherwise fetch the same document at the same instant. Each answer is fresh as of its request.
+ */
+function singleFlightFetch() {
+  const inflight = new Map();
+  return (url) => {
+    let p = inflight.get(url);
+    if (!p) {
+      p = fetch(url, { headers: { accept: 'application/json' } })
+        .then(async (r) => ({ ok: r.ok, status: r.status, body: r.ok ? await r.json() : undefined }))
+        .finally(() => inflight.delete(url));
+      inflight.set(url, p);
+    }
+    return p.then((r) => ({ ok: r.ok, status: r.status, json: async () => r.body }));
+  };
+}
+
+const clients = new Map();
+const current = new Map();
+/** user -> node it must reach; filled by `watch` */
+let targets = new Map();
+let pending = 0;
+let lastArrival = 0;
+
+function checkArrival(user, node, at) {
+  if (targets.get(user) !== node) return;
+  targets.delete(user);
+  pending--;
+  lastArrival = Math.max(lastArrival, at);
+  if (pending === 0) process.send({ type: 'arrived', at: lastArrival });
+}
+
+async function start({ users, bootstrap, localAddress }) {
+  const WebSocketImpl = tappedWebSocket(localAddress);
+  const fetchImpl = singleFlightFetch();
+  const started = Date.now();
+  let waiting = 0;
+  let wake;
+  for (const user of users) {
+    while (waiting >= CONNECT_WINDOW) await new Promise((r) => (wake = r));
+    waiting++;
+    const client = createClient({ user, bootstrap, WebSocket: WebSocketImpl, fetch: fetchImpl });
+    clients.set(user, client);
+    let first = true;
+    client.on('open', (e) => {
+      const at = Date.now();
+      current.set(user, e.node);
+      if (marked) touch(user).opens.push({ node: e.node, at, standIn: e.standIn });
+      if (first) {
+        first = false;
+        waiting--;
+        wake?.();
+      }
+      if (pending > 0) checkArrival(user, e.node, at);
+    });
+  }
+  while (waiting > 0) await new Promise((r) => (wake = r));
+  process.send({ type: 'connected', ms: Date.now() - started, nodes: [...current] });
+}
+
+const handlers = {
+  start,
+  mark() {
+    marked = true;
+    log = new Map();
+    process.send({ type: 'marked' });
+  },
+  /** Report once every listed user has opened on its listed node. Sent before the fleet changes. */
+  watch({ expected }) {
+    targets = new Map(expected);
+    pending = targets.size;
+    lastArrival = 0;
+    process.send({ type: 'watching' });
+    if (pending === 0) process.send({ type: 'arrived', at: lastArrival });
+  },
+  report() {
+    const states = {};
+    for (const c of clients.values()) states[c.state] = (states[c.state] ?? 0) + 1;
+    process.send({ type: 'report', activity: [...log], nodes: [...current], states });
+  },
+  stop() {
+    for (const c of clients.values()) c.close();
+    // Let the close frames go out, then leave.
+    setTimeout(() => process.exit(0), 200);
+  },
+};
+
+process.on('message', (m) => {
+  Promise.resolve(handlers[m.type]?.(m)).catch((err) => {
+    process.send({ type: 'failed', error: String(err?.stack ?? err) });
+  });
+});
+process.on('disconnect', () => process.exit(0));

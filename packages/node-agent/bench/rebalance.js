@@ -1,0 +1,303 @@
+// Rebalance benchmark: a 4th agent joins a fleet of 3 that holds 20,000 real @wsring/client instances.
+//  1. Time from the joiner's registration in NATS until the last moved client is open on its new node, at two
+//     pacing rates, beside the floor the pacing itself sets.
+//  2. Reconnect frames the clients received against the theoretical minimum (the users whose owner changed, by
+//     movedKeys over every user id), and users that did not move but were touched anyway.
+//  3. Memory per connection of an agent against a bare `ws` server holding the same connections.
+// Everything runs in child processes on loopback: nats-server, agents (the wsring-agent CLI), and client processes
+// of 5,000 clients each on their own 127.0.0.x address. Flags: --quick (4,000 users), --users=N, --rates=a,b,
+// --only=rebalance|memory.
+import { fileURLToPath } from 'node:url';
+import { loadRing, movedKeys } from '@wsring/ring';
+import { DEFAULTS, NatsMembership } from '@wsring/node-agent';
+import { spawnAgent, startNatsServer } from '@wsring/node-agent/testing';
+import { forkChild } from './lib/rebalance-ipc.js';
+import { fmtBytes, fmtInt, fmtRatio, fmtSec, printTable } from './lib/rebalance-format.js';
+
+const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const quick = process.argv.includes('--quick');
+const USERS = Number(arg('users') ?? (quick ? 4_000 : 20_000));
+const RATES = (arg('rates') ?? '500,2000').split(',').map(Number);
+const only = arg('only');
+/** Client processes; each holds USERS / CLIENT_PROCESSES clients from its own local address. */
+const CLIENT_PROCESSES = 4;
+const MEMORY_CONNECTIONS = quick ? 4_000 : 10_000;
+const HOLDER_PROCESSES = 2;
+const WARMUP_CONNECTIONS = 500;
+const OLD_NODES = ['node-1', 'node-2', 'node-3'];
+const JOINER = 'node-4';
+/** After the last moved client arrives: time for any stray frame or close to show up before counting. */
+const QUIET_MS = 1_500;
+const DEADLINE_MS = 5 * 60_000;
+const SETTLE_MS = DEFAULTS.settleMs;
+const BURST = DEFAULTS.pacing.burst;
+
+const CLIENTS_FILE = fileURLToPath(new URL('./lib/rebalance-clients.js', import.meta.url));
+const SERVER_FILE = fileURLToPath(new URL('./lib/rebalance-server.js', import.meta.url));
+const HOLDERS_FILE = fileURLToPath(new URL('./lib/rebalance-holders.js', import.meta.url));
+
+// Children are killed by exit hooks (here and in the testing helpers); this makes every way out an exit.
+const watchdog = setTimeout(() => {
+  console.error(`rebalance bench: not done within ${DEADLINE_MS / 1000} s, stopping`);
+  process.exit(1);
+}, DEADLINE_MS);
+watchdog.unref();
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
+const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
+/** Local addresses not used by an earlier phase, so no phase meets another's TIME_WAIT ports. */
+let nextAddress = 2;
+const takeAddresses = (n) => Array.from({ length: n }, () => `127.0.0.${nextAddress++}`);
+
+function split(list, parts) {
+  return Array.from({ length: parts }, (_, p) => list.filter((_, i) => i % parts === p));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll every agent's /topology until all serve a ring of `size` nodes with one fingerprint; return that ring. */
+async function fleetRing(agents, size, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const bodies = await Promise.all(agents.map((a) => fetch(`${a.httpUrl}/topology`).then((r) => r.json())));
+    const prints = new Set(bodies.map((b) => b.fingerprint));
+    if (prints.size === 1 && bodies[0].ring.nodes.length === size) return loadRing(bodies[0].ring);
+    if (Date.now() > until) throw new Error(`agents did not agree on a ${size}-node ring within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** Largest number of arrivals within any one-second window. */
+function peakPerSecond(times) {
+  const t = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i] - t[j] >= 1_000) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+async function runRebalance(rate) {
+  const nats = await startNatsServer();
+  const agents = [];
+  const clients = [];
+  let membership;
+  try {
+    const flags = { nats: nats.url, rate, capacity: USERS, logLevel: 'info' };
+    agents.push(...(await Promise.all(OLD_NODES.map((id) => spawnAgent({ id, ...flags })))));
+    const ring3 = await fleetRing(agents, OLD_NODES.length);
+
+    // Every client connects through the real SDK: /topology, owner by the ring, a direct socket.
+    const shares = split(users, CLIENT_PROCESSES);
+    const addresses = takeAddresses(CLIENT_PROCESSES);
+    const connectStarted = Date.now();
+    for (let i = 0; i < CLIENT_PROCESSES; i++) {
+      const c = forkChild(CLIENTS_FILE, [], { name: `clients-${i}` });
+      clients.push(c);
+      c.send({ type: 'start', users: shares[i], bootstrap: agents.map((a) => a.httpUrl), localAddress: addresses[i] });
+    }
+    const connected = await Promise.all(clients.map((c) => c.next('connected', 120_000)));
+    const connectMs = Date.now() - connectStarted;
+    const misplaced = connected.flatMap((m) => m.nodes).filter(([user, node]) => ring3.owner(user) !== node).length;
+    if (misplaced > 0) throw new Error(`${misplaced} clients are not on their owner before the join`);
+
+    // The minimum: users whose owner changes, brute force over every user id. Node metadata does not affect
+    // placement, so the joiner's ring is known before it starts; the fleet's ring is checked against it below.
+    const ring4 = ring3.withNodes([{ id: JOINER }]);
+    const moved = movedKeys(ring3, ring4, users);
+    const movedTo = new Map(moved.map((m) => [m.key, m.to]));
+    for (let i = 0; i < CLIENT_PROCESSES; i++) {
+      clients[i].send({ type: 'watch', expected: shares[i].filter((u) => movedTo.has(u)).map((u) => [u, movedTo.get(u)]) });
+    }
+    await Promise.all(clients.map((c) => c.next('watching')));
+    for (const c of clients) c.send({ type: 'mark' });
+    await Promise.all(clients.map((c) => c.next('marked')));
+
+    // The join counts from the joiner's record appearing in the membership bucket, as every agent sees it.
+    membership = await NatsMembership.connect({ servers: nats.url });
+    let joinedAt;
+    let registered;
+    const seen = new Promise((resolve) => (registered = resolve));
+    await membership.watch((e) => {
+      if (e.type === 'put' && e.record.id === JOINER && joinedAt === undefined) {
+        joinedAt = Date.now();
+        registered();
+      }
+    });
+    agents.push(await spawnAgent({ id: JOINER, ...flags }));
+    await seen;
+    const arrivals = await Promise.all(clients.map((c) => c.next('arrived', 120_000)));
+    const lastArrival = Math.max(...arrivals.map((a) => a.at));
+
+    const ring4Fleet = await fleetRing(agents, OLD_NODES.length + 1);
+    if (ring4Fleet.fingerprint !== ring4.fingerprint) throw new Error('the fleet settled on another ring than predicted');
+    const isThisChange = (l) => l.fingerprint === ring4.fingerprint;
+    const planned = await Promise.all(agents.slice(0, OLD_NODES.length).map((a) => a.waitForLog((l) => l.event === 'rebalance' && isThisChange(l))));
+    const sent = await Promise.all(
+      agents.slice(0, OLD_NODES.length).map((a, i) =>
+        planned[i].moved > 0 ? a.waitForLog((l) => l.event === 'rebalance-sent' && l.epoch === planned[i].epoch) : undefined,
+      ),
+    );
+    await sleep(QUIET_MS);
+    for (const c of clients) c.send({ type: 'report' });
+    const reports = await Promise.all(clients.map((c) => c.next('report')));
+
+    const activity = new Map(reports.flatMap((r) => r.activity));
+    const finalNode = new Map(reports.flatMap((r) => r.nodes));
+    const states = {};
+    for (const r of reports) for (const [s, n] of Object.entries(r.states)) states[s] = (states[s] ?? 0) + n;
+    let frames = 0;
+    let redirects = 0;
+    let repeated = 0;
+    let connects = 0;
+    let touchedUnmoved = 0;
+    for (const [user, a] of activity) {
+      frames += a.reconnectFrames;
+      redirects += a.redirectFrames;
+      connects += a.connects;
+      if (a.reconnectFrames > 1) repeated++;
+      if (!movedTo.has(user)) touchedUnmoved++;
+    }
+    const movedWithFrame = moved.filter((m) => (activity.get(m.key)?.reconnectFrames ?? 0) > 0).length;
+    const landed = moved.filter((m) => finalNode.get(m.key) === m.to).length;
+    const arrivalTimes = moved.map((m) => activity.get(m.key)?.opens.find((o) => o.node === m.to)?.at).filter((t) => t !== undefined);
+    const perAgentMoved = planned.map((l) => l.moved);
+    const floorMs = SETTLE_MS + (Math.max(0, Math.max(...perAgentMoved) - BURST) / rate) * 1000;
+    return {
+      rate,
+      connectMs,
+      moved: moved.length,
+      perAgentMoved,
+      frames,
+      framesSent: sent.reduce((s, l) => s + (l?.sent ?? 0), 0),
+      movedWithFrame,
+      repeated,
+      redirects,
+      connects,
+      landed,
+      touchedUnmoved,
+      open: states.open ?? 0,
+      settleMs: Math.min(...planned.map((l) => l.time)) - joinedAt,
+      lastSentMs: Math.max(...sent.map((l) => l?.time ?? 0)) - joinedAt,
+      totalMs: lastArrival - joinedAt,
+      floorMs,
+      peakArrivals: peakPerSecond(arrivalTimes),
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.stop()));
+    await Promise.all(agents.map((a) => a.kill()));
+    await membership?.close().catch(() => {});
+    await nats.stop();
+  }
+}
+
+/** Open `count` connections to `url` from HOLDER_PROCESSES processes; resolves with the stop function. */
+async function holdConnections(url, prefix, count, awaitFrame) {
+  const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  const parts = split(names, HOLDER_PROCESSES);
+  const addresses = takeAddresses(HOLDER_PROCESSES);
+  const holders = parts.map((_, i) => forkChild(HOLDERS_FILE, [], { name: `holders-${prefix}-${i}` }));
+  holders.forEach((h, i) => h.send({ type: 'hold', url, users: parts[i], localAddress: addresses[i], awaitFrame }));
+  const held = await Promise.all(holders.map((h) => h.next('holding', 120_000)));
+  const open = held.reduce((s, m) => s + m.open, 0);
+  if (open !== count) throw new Error(`${prefix}: ${open} of ${count} connections open`);
+  return () => Promise.all(holders.map((h) => h.stop()));
+}
+
+async function measureMemory(kind, natsUrl) {
+  const server = forkChild(SERVER_FILE, [kind, natsUrl, String(MEMORY_CONNECTIONS + WARMUP_CONNECTIONS)], { execArgv: ['--expose-gc'], name: `${kind} server` });
+  const memory = async () => {
+    server.send({ type: 'memory' });
+    return server.next('memory');
+  };
+  try {
+    const { url } = await server.next('listening', 30_000);
+    // A round of connections before the baseline, so code compiled and pools grown on first use are not
+    // counted per connection.
+    const stopWarmup = await holdConnections(url, `warm-${kind}`, WARMUP_CONNECTIONS, kind === 'agent');
+    await stopWarmup();
+    let base = await memory();
+    for (let i = 0; base.connections > 0 && i < 50; i++) base = (await sleep(100), await memory());
+    const stop = await holdConnections(url, `mem-${kind}`, MEMORY_CONNECTIONS, kind === 'agent');
+    const loaded = await memory();
+    await stop();
+    if (loaded.connections !== MEMORY_CONNECTIONS) throw new Error(`${kind} holds ${loaded.connections} connections, expected ${MEMORY_CONNECTIONS}`);
+    const per = (field) => (loaded.usage[field] - base.usage[field]) / MEMORY_CONNECTIONS;
+    return { kind, rss: per('rss'), heap: per('heapUsed'), external: per('external'), baseRss: base.usage.rss, baseHeap: base.usage.heapUsed };
+  } finally {
+    await server.stop();
+  }
+}
+
+console.log(`wsring rebalance benchmark: Node ${process.version}, ${process.arch}; everything on loopback in child processes`);
+
+if (only !== 'memory') {
+  const results = [];
+  for (const rate of RATES) {
+    const r = await runRebalance(rate);
+    results.push(r);
+    console.log(`  rate ${rate}/s per agent: ${fmtInt(USERS)} SDK clients connected in ${fmtSec(r.connectMs)}; join -> last moved client open ${fmtSec(r.totalMs)}`);
+  }
+  printTable(
+    `Reconnects: ${JOINER} joins ${OLD_NODES.length} agents holding ${fmtInt(USERS)} clients (minimum = users whose owner changed, by movedKeys)`,
+    ['pacing per agent', 'minimum', 'frames sent', 'frames received', 'vs minimum', 'moved users reached', 'users with >1 frame', 'redirects', 'unmoved users touched', 'landed on new owner'],
+    results.map((r) => [
+      `${fmtInt(r.rate)}/s`,
+      fmtInt(r.moved),
+      fmtInt(r.framesSent),
+      fmtInt(r.frames),
+      fmtRatio(r.frames / r.moved),
+      `${fmtInt(r.movedWithFrame)} / ${fmtInt(r.moved)}`,
+      fmtInt(r.repeated),
+      fmtInt(r.redirects),
+      fmtInt(r.touchedUnmoved),
+      `${fmtInt(r.landed)} / ${fmtInt(r.moved)}`,
+    ]),
+  );
+  printTable(
+    `Time from ${JOINER}'s registration (settle window ${SETTLE_MS} ms, burst ${BURST}, jitter ${DEFAULTS.pacing.jitterMs} ms; floor = settle + (largest per-agent move - burst) / rate)`,
+    ['pacing per agent', 'moved per agent', 'to plan (settle)', 'to last frame sent', 'to last moved client open', 'pacing floor', 'vs floor', `peak arrivals/s at ${JOINER}`, 'vs 3 x rate'],
+    results.map((r) => [
+      `${fmtInt(r.rate)}/s`,
+      r.perAgentMoved.map(fmtInt).join(' / '),
+      fmtSec(r.settleMs),
+      fmtSec(r.lastSentMs),
+      fmtSec(r.totalMs),
+      fmtSec(r.floorMs),
+      fmtRatio(r.totalMs / r.floorMs),
+      fmtInt(r.peakArrivals),
+      fmtRatio(r.peakArrivals / (r.rate * OLD_NODES.length)),
+    ]),
+  );
+  const bad = results.filter((r) => r.touchedUnmoved > 0 || r.landed !== r.moved || r.open !== USERS);
+  if (bad.length) console.log(`\nWARNING: ${bad.map((r) => `rate ${r.rate}: ${r.touchedUnmoved} unmoved users touched, ${r.landed}/${r.moved} landed, ${r.open}/${USERS} open`).join('; ')}`);
+}
+
+if (only !== 'rebalance') {
+  const nats = await startNatsServer();
+  let agent;
+  let bare;
+  try {
+    agent = await measureMemory('agent', nats.url);
+    bare = await measureMemory('bare', nats.url);
+  } finally {
+    await nats.stop();
+  }
+  const row = (label, m) => [
+    label,
+    fmtBytes(m.baseRss),
+    fmtBytes(m.rss),
+    fmtRatio(m.rss / bare.rss),
+    fmtBytes(m.heap),
+    fmtRatio(m.heap / bare.heap),
+    fmtBytes(m.external),
+  ];
+  printTable(
+    `Memory per connection, ${fmtInt(MEMORY_CONNECTIONS)} idle connections, after full GC (delta from the same process with none, after a warm-up round)`,
+    ['server', 'baseline RSS', 'RSS / conn', 'vs bare ws', 'heap used / conn', 'vs bare ws', 'external / conn'],
+    [row('@wsring/node-agent (createAgent, NATS membership)', agent), row('bare ws WebSocketServer', bare)],
+  );
+}
+clearTimeout(watchdog);
