@@ -7,8 +7,9 @@ export interface Series {
 }
 
 const W = 900;
-const H = 280;
-const M = { top: 30, right: 20, bottom: 50, left: 70 };
+const H = 300;
+const M = { top: 30, right: 20, bottom: 60, left: 70 };
+const LEGEND_ROW = 18;
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -29,31 +30,43 @@ function compact(n: number): string {
   return `${+n.toFixed(2)}`;
 }
 
-function yAxis(max: number, yLabel: string): { svg: string; scale: (v: number) => number; top: number } {
+function yAxis(max: number, yLabel: string, marginTop: number): { svg: string; scale: (v: number) => number; top: number } {
   const step = niceStep(max > 0 ? max : 1, 5);
   const top = Math.max(step, Math.ceil((max > 0 ? max : 1) / step) * step);
-  const ih = H - M.top - M.bottom;
-  const scale = (v: number) => M.top + ih - (v / top) * ih;
+  const ih = H - marginTop - M.bottom;
+  const scale = (v: number) => marginTop + ih - (v / top) * ih;
   let svg = '';
   for (let v = 0; v <= top + step / 2; v += step) {
     const y = scale(v).toFixed(1);
     svg += `<line x1="${M.left}" x2="${W - M.right}" y1="${y}" y2="${y}" class="grid"/><text x="${M.left - 6}" y="${y}" class="tick" text-anchor="end" dominant-baseline="middle">${compact(v)}</text>`;
   }
-  svg += `<text transform="translate(16 ${M.top + ih / 2}) rotate(-90)" class="axis" text-anchor="middle">${escapeXml(yLabel)}</text>`;
+  svg += `<text transform="translate(16 ${marginTop + ih / 2}) rotate(-90)" class="axis" text-anchor="middle">${escapeXml(yLabel)}</text>`;
   return { svg, scale, top };
 }
 
-function legend(series: readonly Series[]): string {
-  return series
-    .map((s, i) => `<g transform="translate(${M.left + i * 200} 14)"><rect width="12" height="12" y="-10" fill="${s.color}"/><text x="18" class="legend">${escapeXml(s.name)}</text></g>`)
-    .join('');
+/** Legend entries left to right, wrapping onto more rows; returns the markup and the height it takes. */
+function legend(series: readonly Series[]): { svg: string; height: number } {
+  let x = M.left;
+  let row = 0;
+  let svg = '';
+  for (const s of series) {
+    const w = 30 + 7 * s.name.length;
+    if (x + w > W - M.right && x > M.left) {
+      x = M.left;
+      row++;
+    }
+    svg += `<g transform="translate(${x} ${14 + row * LEGEND_ROW})"><rect width="12" height="12" y="-10" fill="${s.color}"/><text x="18" class="legend">${escapeXml(s.name)}</text></g>`;
+    x += w;
+  }
+  return { svg, height: (row + 1) * LEGEND_ROW };
 }
 
 /** Grouped vertical bars: one group per label, one bar per series. */
 export function barChart(opts: { title: string; labels: readonly string[]; series: readonly Series[]; yLabel: string; id: string }): string {
   const { labels, series } = opts;
   const max = Math.max(0, ...series.flatMap((s) => [...s.values]));
-  const axis = yAxis(max, opts.yLabel);
+  const key = legend(series);
+  const axis = yAxis(max, opts.yLabel, M.top + key.height - LEGEND_ROW);
   const iw = W - M.left - M.right;
   const group = iw / Math.max(1, labels.length);
   const bw = Math.max(0.5, (group * 0.8) / series.length);
@@ -67,9 +80,9 @@ export function barChart(opts: { title: string; labels: readonly string[]; serie
   });
   const showLabels = labels.length <= 40;
   const xl = showLabels
-    ? labels.map((l, i) => `<text class="tick" text-anchor="end" transform="translate(${(M.left + (i + 0.5) * group).toFixed(1)} ${H - M.bottom + 12}) rotate(-35)">${escapeXml(l)}</text>`).join('')
+    ? labels.map((l, i) => `<text class="tick" text-anchor="end" transform="translate(${(M.left + (i + 0.5) * group).toFixed(1)} ${H - M.bottom + 12}) rotate(-30)">${escapeXml(l.length > 22 ? `${l.slice(0, 21)}…` : l)}</text>`).join('')
     : `<text class="axis" x="${M.left + iw / 2}" y="${H - 12}" text-anchor="middle">${labels.length} nodes</text>`;
-  return frame(opts.id, opts.title, `${axis.svg}${bars}${xl}${legend(series)}`);
+  return frame(opts.id, opts.title, `${axis.svg}${bars}${xl}${key.svg}`);
 }
 
 /** Lines over time (x in seconds), with optional vertical markers (step starts). */
@@ -77,19 +90,21 @@ export function lineChart(opts: { title: string; series: readonly Series[]; yLab
   const { series } = opts;
   const len = Math.max(1, ...series.map((s) => s.values.length));
   const max = Math.max(0, ...series.flatMap((s) => [...s.values]));
-  const axis = yAxis(max, opts.yLabel);
+  const key = legend(series);
+  const top = M.top + key.height - LEGEND_ROW;
+  const axis = yAxis(max, opts.yLabel, top);
   const iw = W - M.left - M.right;
   const x = (i: number) => M.left + (len <= 1 ? 0 : (i / (len - 1)) * iw);
   let body = '';
   const xStep = niceStep(len, 8);
   for (let t = 0; t < len; t += xStep) body += `<text class="tick" x="${x(t).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${compact(t)}</text>`;
   body += `<text class="axis" x="${M.left + iw / 2}" y="${H - 12}" text-anchor="middle">${escapeXml(opts.xLabel ?? 'seconds')}</text>`;
-  for (const m of opts.markers ?? []) body += `<line class="marker" x1="${x(m).toFixed(1)}" x2="${x(m).toFixed(1)}" y1="${M.top}" y2="${H - M.bottom}"/>`;
+  for (const m of opts.markers ?? []) body += `<line class="marker" x1="${x(m).toFixed(1)}" x2="${x(m).toFixed(1)}" y1="${top}" y2="${H - M.bottom}"/>`;
   for (const s of series) {
     const pts = s.values.map((v, i) => `${x(i).toFixed(1)},${axis.scale(v).toFixed(1)}`).join(' ');
     body += `<polyline class="line" fill="none" stroke="${s.color}" points="${pts}"><title>${escapeXml(s.name)}</title></polyline>`;
   }
-  return frame(opts.id, opts.title, `${axis.svg}${body}${legend(series)}`);
+  return frame(opts.id, opts.title, `${axis.svg}${body}${key.svg}`);
 }
 
 function frame(id: string, title: string, inner: string): string {
