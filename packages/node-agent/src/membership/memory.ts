@@ -60,7 +60,7 @@ export class MemoryMembership implements Membership {
     if (connected === this.connected) return;
     this.connected = connected;
     if (!connected) {
-      this.emit({ type: 'disconnected' });
+      for (const l of this.listeners) l({ type: 'disconnected' });
       return;
     }
     for (const l of this.listeners) {
