@@ -5,10 +5,10 @@ import type { StormParams } from './types.js';
 export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
   ratePerSec: 200,
   burst: 20,
-  jitterMs: 1000,
-  graceMs: 10_000,
+  jitterMs: 250,
+  graceMs: 5000,
   ignorePct: 0,
-  backoffBaseMs: 1000,
+  backoffBaseMs: 250,
   backoffCapMs: 30_000,
   rttMs: 50,
   acceptPerSec: 2000,

@@ -1,7 +1,8 @@
 // The reconnect wave over time, in ticks of `tickMs`, for two ways of changing the fleet:
-//  - targeted: each node's agent sends a reconnect frame to exactly the users that move (the plan's flows), paced by
-//    a token bucket of `ratePerSec` per agent; a client waits U(0, jitterMs) and connects straight to its new node.
-//    A crashed node's users drop at once and fail over to their new owner with the client's backoff.
+//  - targeted: each node's agent queues exactly the users that move (the plan's flows); each waits U(0, jitterMs),
+//    then a token bucket of `ratePerSec` per agent (depth `burst`) lets its reconnect frame go, as the agent's pacer
+//    does. The client closes and connects straight to its new node. A crashed node's users drop at once and fail
+//    over to their new owner with the client's backoff.
 //  - lb: a load balancer without affinity; the change drops users (everyone, or those of leaving nodes) and they
 //    come back through the balancer with exponential backoff and full jitter.
 // Both share one model of a node: it accepts `acceptPerSec` connection attempts a second; attempts beyond that
@@ -35,12 +36,14 @@ export interface TickState {
   connected: number;
   /** Users between two connections. */
   reconnecting: number;
-  /** Connected users still waiting for a reconnect frame (counted in `connected`). */
+  /** Connected users still waiting for their reconnect frame (jitter or token; counted in `connected`). */
   queued: number;
 }
 
 /** Target of scheduled arrivals: a node index, or the load balancer. */
 const LB = -1;
+/** Packs (from, to) node indices into one map key. */
+const FLOW_KEY = 2 ** 20;
 
 interface Pending {
   target: number;
@@ -60,7 +63,10 @@ class Model {
   private readonly slots: Map<number, number>[];
   private readonly levels: number;
   reconnecting = 0;
-  /** Pacers: sender -> destination -> users still to be told. */
+  /** Users still in their jitter wait, by tick: key from * FLOW_KEY + to. */
+  private readonly waitSlots: Map<number, number>[];
+  waiting = 0;
+  /** Pacers: sender -> destination -> users past their jitter, waiting for a token. */
   private readonly queues = new Map<number, Map<number, number>>();
   private readonly pacerTokens = new Map<number, number>();
   private readonly ignoredSoFar = new Map<number, number>();
@@ -77,6 +83,7 @@ class Model {
   constructor(private readonly p: StormParams, private readonly rng: Rng) {
     const longest = Math.max(p.jitterMs, p.backoffCapMs) + 2 * p.rttMs + 2 * p.tickMs;
     this.slots = Array.from({ length: Math.ceil(longest / p.tickMs) + 2 }, () => new Map());
+    this.waitSlots = Array.from({ length: Math.ceil(p.jitterMs / p.tickMs) + 2 }, () => new Map());
     this.levels = Math.ceil(Math.log2(p.backoffCapMs / p.backoffBaseMs)) + 2;
   }
 
@@ -102,23 +109,37 @@ class Model {
   }
 
   get busy(): boolean {
-    return this.reconnecting > 0 || this.queued > 0 || this.closes.length > 0;
+    return this.reconnecting > 0 || this.waiting > 0 || this.queued > 0 || this.closes.length > 0;
   }
 
   /** `count` users start reconnecting now towards `target`, arriving over [now + lo, now + lo + span] ms. */
   schedule(tick: number, target: number, level: number, count: number, loMs: number, spanMs: number): void {
     if (count <= 0) return;
     this.reconnecting += count;
+    this.spread(this.slots, tick, target * this.levels + level, count, loMs, spanMs, 1);
+  }
+
+  /** A paced move: `count` users of `from` become ready for a frame over the next jitterMs. */
+  prepare(tick: number, from: number, to: number, count: number): void {
+    if (count <= 0) return;
+    this.waiting += count;
+    this.spread(this.waitSlots, tick, from * FLOW_KEY + to, count, 0, this.p.jitterMs, 0);
+  }
+
+  /**
+   * Adds `count` to `slots` under `key`, spread evenly over the ticks of [now + lo, now + lo + span] ms (at least
+   * `minOffset` ticks ahead), the remainder on distinct random ticks: the expected value of uniform draws, in integers.
+   */
+  private spread(slots: Map<number, number>[], tick: number, key: number, count: number, loMs: number, spanMs: number, minOffset: number): void {
     const tk = this.p.tickMs;
-    const first = Math.max(1, Math.floor(loMs / tk));
-    const last = Math.max(first, Math.floor((loMs + spanMs) / tk));
+    const first = Math.max(minOffset, Math.floor(loMs / tk));
+    const last = Math.max(first, Math.min(slots.length - 1, Math.floor((loMs + spanMs) / tk)));
     const width = last - first + 1;
     const each = Math.floor(count / width);
     let extra = count - each * width;
-    const key = target * this.levels + level;
     const add = (offset: number, n: number) => {
       if (n === 0) return;
-      const slot = this.slots[(tick + offset) % this.slots.length];
+      const slot = slots[(tick + offset) % slots.length];
       slot.set(key, (slot.get(key) ?? 0) + n);
     };
     if (each > 0) for (let o = first; o <= last; o++) add(o, each);
@@ -148,7 +169,7 @@ class Model {
     this.schedule(tick, target, 0, count, this.p.rttMs, this.backoffMs(0));
   }
 
-  enqueue(from: number, to: number, count: number): void {
+  private enqueue(from: number, to: number, count: number): void {
     if (count <= 0) return;
     let q = this.queues.get(from);
     if (!q) {
@@ -166,6 +187,13 @@ class Model {
       const c = this.closes.shift()!;
       this.drop(t, c.from, c.to, c.count);
     }
+    // Users whose jitter wait ends now join their agent's queue.
+    const ready = this.waitSlots[t % this.waitSlots.length];
+    for (const [key, count] of ready) {
+      this.waiting -= count;
+      this.enqueue(Math.floor(key / FLOW_KEY), key % FLOW_KEY, count);
+    }
+    ready.clear();
     // Pacers: each agent sends what its token bucket allows, spread over destinations in proportion.
     for (const [from, q] of this.queues) {
       const tokens = Math.min(p.burst, this.pacerTokens.get(from)! + (p.ratePerSec * p.tickMs) / 1000);
@@ -189,10 +217,10 @@ class Model {
         this.ignoredSoFar.set(from, (this.ignoredSoFar.get(from) ?? 0) + ignoring);
         const obeying = n - ignoring;
         if (obeying > 0) {
-          // The frame reaches the client after rtt/2; it closes, waits U(0, jitterMs), and its attempt arrives one rtt later.
+          // The frame reaches the client after rtt/2; it closes and connects at once, arriving one rtt later.
           this.connected[from] -= obeying;
           this.disconnects += obeying;
-          this.schedule(t, to, 0, obeying, 1.5 * p.rttMs, p.jitterMs);
+          this.schedule(t, to, 0, obeying, 1.5 * p.rttMs, 0);
         }
         if (ignoring > 0) this.closes.push({ tick: t + Math.max(1, Math.ceil(p.graceMs / p.tickMs)), from, to, count: ignoring });
       });
@@ -318,7 +346,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
         const to = model.indexOf(f.to);
         // A crashed node's users drop at once and fail over to their new owner; everyone else is told, at the agent's pace.
         if (step.departure === 'crash' && leaving.includes(from)) model.drop(t, from, to, f.users);
-        else model.enqueue(from, to, f.users);
+        else model.prepare(t, from, to, f.users);
       }
       if (step.departure === 'crash') for (const i of leaving) model.up[i] = false;
     } else {
@@ -343,7 +371,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       if (settledAt === null && !model.busy) settledAt = t;
       peakReconnecting = Math.max(peakReconnecting, model.reconnecting);
       userTicks += model.reconnecting;
-      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, queued: model.queued });
+      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, queued: model.waiting + model.queued });
       if ((k + 1) % ticksPerSec === 0) {
         let fleet = 0;
         model.ids.forEach((id, i) => {

@@ -35,6 +35,9 @@ export interface StepCount {
 
 export const FLOW_SHIFT = 2 ** 20;
 
+/** Id of the one node of the reference ring used to list a ring's ranges; never a real node (ids are compared, not shown). */
+const NOBODY = '\u0000nobody';
+
 /** Index of the first element >= value in an ascending array (value may be 2^32). */
 export function lowerBound(sorted: Uint32Array, value: number): number {
   let lo = 0;
@@ -61,29 +64,31 @@ export class RingTracker {
   /** The last few rings by fleet: a rolling deploy keeps returning to the same fleet. */
   private readonly recent = new Map<string, Ring>();
 
-  private constructor(readonly registry: NodeRegistry, private readonly hashes: Uint32Array, ring: Ring, fleet: readonly SimNode[]) {
+  private constructor(readonly registry: NodeRegistry, private readonly hashes: Uint32Array, ring: Ring, fleet: readonly SimNode[], nobody: Ring) {
     this.ring = ring;
     this.fleet = fleet;
     this.loads = new Float64Array(Math.max(16, registry.ids.length));
     this.remember(fleet, ring);
     const indexOfId = this.indexById(ring);
-    if (ring.algorithm === 'rendezvous') this.owners = new Uint32Array(hashes.length);
-    for (let u = 0; u < hashes.length; u++) {
-      const o = indexOfId.get(ring.ownerOfHash(hashes[u]))!;
-      this.loads[o]++;
-      if (this.owners) this.owners[u] = o;
+    if (ring.algorithm === 'rendezvous') {
+      this.owners = new Uint32Array(hashes.length);
+      for (let u = 0; u < hashes.length; u++) {
+        const o = indexOfId.get(ring.ownerOfHash(hashes[u]))!;
+        this.owners[u] = o;
+        this.loads[o]++;
+      }
+      return;
     }
+    // Against a one-node ring every hash range "moves", so the diff lists the whole ring: range -> owner.
+    for (const m of nobody.diff(ring)) this.loads[indexOfId.get(m.to)!] += lowerBound(hashes, m.end) - lowerBound(hashes, m.start);
   }
 
   static async create(settings: RingSettings, nodes: readonly SimNode[], hashes: Uint32Array, registry = new NodeRegistry()): Promise<RingTracker> {
     for (const n of nodes) registry.indexOf(n.id);
-    const ring = await createRing(nodes.map(spec), {
-      algorithm: settings.algorithm,
-      seed: settings.ringSeed,
-      pointsPerWeight: settings.pointsPerWeight,
-      tableSize: settings.tableSize,
-    });
-    return new RingTracker(registry, hashes, ring, nodes);
+    const options = { algorithm: settings.algorithm, seed: settings.ringSeed, pointsPerWeight: settings.pointsPerWeight, tableSize: settings.tableSize };
+    const ring = await createRing(nodes.map(spec), options);
+    const nobody = await createRing([{ id: NOBODY }], { algorithm: settings.algorithm === 'rendezvous' ? 'ring' : settings.algorithm, seed: settings.ringSeed });
+    return new RingTracker(registry, hashes, ring, nodes, nobody);
   }
 
   get algorithm(): Algorithm {

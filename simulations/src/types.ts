@@ -158,13 +158,13 @@ export interface StormParams {
   ratePerSec: number;
   /** Token bucket capacity: frames an agent may send at once after being idle. */
   burst: number;
-  /** A client told to reconnect waits a uniform random delay in [0, jitterMs] first. */
+  /** The agent holds each moved user for a uniform random delay in [0, jitterMs] before its frame may go. */
   jitterMs: number;
   /** A client that ignores its reconnect frame is closed this long after it was sent. */
   graceMs: number;
   /** Percent of clients that ignore the reconnect frame (and are closed after graceMs). */
   ignorePct: number;
-  /** Client backoff after a drop or a refused attempt: attempt k waits uniform [0, min(cap, base * 2^k)] ("full jitter"). */
+  /** Client backoff after a drop or a refused attempt: retry k (1-based) waits uniform [0, min(cap, base * 2^(k-1))] ("full jitter"). */
   backoffBaseMs: number;
   backoffCapMs: number;
   /** Round-trip time between clients and nodes. */

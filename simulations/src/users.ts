@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createRing } from '@wsring/ring';
 import { SimError } from './errors.js';
+import { radixSortUint32 } from './radix.js';
 import type { UserSource } from './types.js';
 
 /** Default cap on users (4 bytes each, plus 4 more for rendezvous): raise it with `maxUsers`. */
@@ -52,7 +53,7 @@ export async function loadUserHashes(source: UserSource, opts: UserLoadOptions):
     if ((i + 1) % step === 0) opts.onProgress?.(i + 1, count);
   }
   opts.onProgress?.(count, count);
-  return { sorted: out.sort(), workers: 1 };
+  return { sorted: radixSortUint32(out), workers: 1 };
 }
 
 async function hashInWorkers(url: URL, count: number, workers: number, opts: UserLoadOptions): Promise<Uint32Array> {
@@ -118,5 +119,5 @@ async function hashFile(path: string, ringSeed: number, maxUsers: number, onProg
     if (e instanceof SimError) throw e;
     throw new SimError('USERS_FILE', `cannot read users file ${path}: ${(e as Error).message}`);
   }
-  return out.slice(0, n).sort();
+  return radixSortUint32(out.slice(0, n));
 }
