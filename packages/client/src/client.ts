@@ -28,6 +28,7 @@ interface Settings {
   fetchTimeoutMs: number;
   random: () => number;
   timers: Timers;
+  last: number | undefined;
 }
 
 function invalid(message: string): ClientError {
@@ -69,6 +70,9 @@ function settings(options: ClientOptions): Settings {
   if (typeof WebSocketImpl !== 'function') {
     throw new ClientError('NO_WEBSOCKET', 'no global WebSocket: pass options.WebSocket (for example `import { WebSocket } from "ws"`)');
   }
+  if (options.last !== undefined && !(Number.isSafeInteger(options.last) && options.last >= 0)) {
+    throw invalid(`last must be a non-negative integer, got ${String(options.last)}`);
+  }
   const fetchImpl = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch?.bind(globalThis);
   if (typeof fetchImpl !== 'function') throw new ClientError('NO_FETCH', 'no global fetch: pass options.fetch');
   return {
@@ -84,6 +88,7 @@ function settings(options: ClientOptions): Settings {
     connectTimeoutMs,
     fetchTimeoutMs,
     random: options.random ?? Math.random,
+    last: options.last,
     timers: options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
   };
 }
@@ -93,7 +98,7 @@ export function createClient(options: ClientOptions): WsringClient {
   const s = settings(options);
   const events = new Emitter<ClientEvents>();
   let state: ClientState = 'bootstrapping';
-  let ctx: Context = initialContext({ user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects });
+  let ctx: Context = { ...initialContext({ user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects }), lastPos: s.last };
 
   let socket: WebSocketLike | undefined;
   // Every socket gets a generation; events from a socket that is no longer the current one are dropped.
@@ -159,6 +164,9 @@ export function createClient(options: ClientOptions): WsringClient {
       }
       case 'cancel-retry':
         clearRetryTimer();
+        return;
+      case 'send':
+        if (socket && socket.readyState === OPEN) socket.send(encodeFrame(effect.frame));
         return;
       case 'emit':
         events.emit(effect.event, effect.payload as never);
@@ -257,6 +265,9 @@ export function createClient(options: ClientOptions): WsringClient {
     },
     get epoch() {
       return ctx.topology?.topology.epoch;
+    },
+    get position() {
+      return ctx.lastPos;
     },
     on: (event, listener) => events.on(event, listener),
     once: (event, listener) => events.once(event, listener),

@@ -1,7 +1,8 @@
 // The client's state machine as an explicit transition table. Pure: it reads inputs and returns the next state
 // and the effects to run (open a socket, fetch the topology, schedule a retry, emit an event); client.ts runs them.
 import { ClientError } from './errors.js';
-import { CloseCode, TERMINAL_CLOSE_CODES, type ServerFrame } from './protocol.js';
+import { judgeGap, judgeMessage, judgeSynced, type Position } from './delivery.js';
+import { CloseCode, TERMINAL_CLOSE_CODES, type ClientFrame, type ServerFrame } from './protocol.js';
 import { sameUrl } from './topology.js';
 import type { ClientEvents, ClientState, LoadedTopology, MoveReason } from './types.js';
 
@@ -34,6 +35,8 @@ export interface Context {
   readonly pendingMove?: { node: string; url: string; from: string; reason: MoveReason };
   /** Highest message position received; older positions are duplicates. */
   readonly lastPos?: number;
+  /** A `resume` frame is out on the current socket (see delivery.ts). */
+  readonly resuming?: boolean;
 }
 
 export type Input =
@@ -55,6 +58,8 @@ export type Effect =
   | { type: 'close-socket'; code: number; reason: string }
   | { type: 'schedule-retry'; attempt: number }
   | { type: 'cancel-retry' }
+  /** Send a protocol frame on the current socket (if it is open). */
+  | { type: 'send'; frame: ClientFrame }
   | Emit;
 
 export interface Step {
@@ -156,10 +161,24 @@ const ignore = (ctx: Context, _input: Input, state: ClientState): Step => same(s
 const adoptOnly: Handler<Extract<Input, { type: 'topology-loaded' }>> = (ctx, input, state) => same(state, adopt(ctx, input.topology));
 const fetchDone: Handler<Extract<Input, { type: 'topology-failed' }>> = (ctx, _input, state) => same(state, { ...ctx, fetching: false });
 
+const positionOf = (ctx: Context): Position => ({ last: ctx.lastPos, resuming: ctx.resuming === true });
+const withPosition = (ctx: Context, p: Position): Context => ({ ...ctx, lastPos: p.last, resuming: p.resuming });
+
 const onMessage: Handler<Extract<Input, { type: 'message' }>> = (ctx, frame, state) => {
-  if (frame.pos !== undefined && ctx.lastPos !== undefined && frame.pos <= ctx.lastPos) return same(state, ctx);
-  return same(state, { ...ctx, lastPos: frame.pos ?? ctx.lastPos }, [emit('message', frame.data)]);
+  const { position, verdict } = judgeMessage(positionOf(ctx), frame);
+  const next = withPosition(ctx, position);
+  if (verdict === 'deliver') return same(state, next, [emit('message', frame.data)]);
+  if (verdict === 'resume') return same(state, next, [{ type: 'send', frame: { type: 'resume', last: position.last as number } }]);
+  return same(state, next);
 };
+
+const onGap: Handler<Extract<Input, { type: 'gap' }>> = (ctx, frame, state) => {
+  const judged = judgeGap(positionOf(ctx), frame);
+  if (!judged) return same(state, ctx);
+  return same(state, withPosition(ctx, judged.position), [emit('gap', { recovered: false, ...judged.lost, certain: frame.certain })]);
+};
+
+const onSynced: Handler<Extract<Input, { type: 'synced' }>> = (ctx, frame, state) => same(state, withPosition(ctx, judgeSynced(positionOf(ctx), frame)));
 
 const onServerError: Handler<Extract<Input, { type: 'error' }>> = (ctx, frame, state) =>
   same(state, ctx, [emit('error', new ClientError('SERVER_ERROR', `node reported ${frame.code}: ${frame.message}`))]);
@@ -197,7 +216,8 @@ const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => 
   const from = ctx.leaving?.from ?? ctx.current;
   if (from !== undefined && from !== frame.node) effects.push(emit('moved', { from, to: frame.node, reason: ctx.leaving?.reason ?? 'failover' }));
   effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true }));
-  let next: Context = { ...ctx, current: frame.node, target: frame.node, leaving: undefined, unreachable: [], attempt: 0, redirects: 0 };
+  // A new socket replays from lastPos by itself, so a resume sent on an older one no longer matters.
+  let next: Context = { ...ctx, current: frame.node, target: frame.node, leaving: undefined, unreachable: [], attempt: 0, redirects: 0, resuming: false };
   // The node knows a newer topology than ours: refresh in the background, the connection stays.
   if (!ctx.topology || frame.epoch > ctx.topology.topology.epoch) {
     const fetch = fetchIfIdle(next);
@@ -236,6 +256,8 @@ const socketRow: Row = {
   reconnect: onMoveFrame,
   redirect: onMoveFrame,
   message: onMessage,
+  gap: onGap,
+  synced: onSynced,
   error: onServerError,
   pong: ignore,
   'bad-frame': onBadFrame,

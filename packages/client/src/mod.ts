@@ -3,6 +3,7 @@
 export { createClient, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_FAILOVER_DEPTH, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS } from './client.js';
 export { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, backoffCeiling } from './backoff.js';
 export { ClientError } from './errors.js';
+export { initialPosition, judgeGap, judgeMessage, judgeSynced, type Position, type Verdict } from './delivery.js';
 export type { ClientErrorCode } from './errors.js';
 export type {
   BackoffOptions,
@@ -11,6 +12,7 @@ export type {
   ClientState,
   CloseEvent,
   FetchLike,
+  GapEvent,
   LoadedTopology,
   MovedEvent,
   MoveReason,

@@ -85,11 +85,35 @@ export interface ReconnectFrame {
   graceMs: number;
 }
 
-/** An application message. `pos` increases per user (delivery positions); absent for unlogged messages. */
+/**
+ * An application message. `pos` increases per user (delivery positions: the replay store's sequence); absent for
+ * unlogged messages. `prev` is the position of the user's previous message (0: none stored); a client whose last
+ * position is below `prev` has missed something and asks for it with a `resume` frame.
+ */
 export interface MessageFrame {
   type: 'message';
   data: unknown;
   pos?: number;
+  prev?: number;
+}
+
+/**
+ * Positions `from`..`to` (inclusive) are gone from the replay store (older than its retention window) and may
+ * have held messages for this user: `certain` when a stored message names a lost predecessor, otherwise the
+ * user's history expired whole and the node cannot tell whether the range held anything for it. Sent before
+ * the messages that follow the gap; the client's position moves to `to`.
+ */
+export interface GapFrame {
+  type: 'gap';
+  from: number;
+  to: number;
+  certain: boolean;
+}
+
+/** The replay after a connect or a `resume` is done: the client has everything stored for it up to `pos`. Live messages follow. */
+export interface SyncedFrame {
+  type: 'synced';
+  pos: number;
 }
 
 /** A non-fatal problem with something the client sent (for example an unknown frame type). */
@@ -104,7 +128,7 @@ export interface PongFrame {
   ts: number;
 }
 
-export type ServerFrame = WelcomeFrame | RedirectFrame | ReconnectFrame | MessageFrame | ErrorFrame | PongFrame;
+export type ServerFrame = WelcomeFrame | RedirectFrame | ReconnectFrame | MessageFrame | GapFrame | SyncedFrame | ErrorFrame | PongFrame;
 
 // ---- client -> server ----
 
@@ -119,7 +143,13 @@ export interface PingFrame {
   ts: number;
 }
 
-export type ClientFrame = ClientMessageFrame | PingFrame;
+/** The client received a message whose `prev` is above its last position: replay everything after `last`. */
+export interface ResumeFrame {
+  type: 'resume';
+  last: number;
+}
+
+export type ClientFrame = ClientMessageFrame | PingFrame | ResumeFrame;
 
 /** Query parameters of the WebSocket URL a client opens. */
 export interface ConnectParams {
@@ -160,6 +190,8 @@ function parseObject(text: string): Record<string, unknown> {
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isStr = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
+/** A delivery position: a non-negative safe integer. */
+const isPos = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 
 /** Parse and validate a frame sent by a client. Throws ProtocolError. */
 export function decodeClientFrame(text: string): ClientFrame {
@@ -170,6 +202,9 @@ export function decodeClientFrame(text: string): ClientFrame {
       return { type: 'message', data: f.data };
     case 'ping':
       return { type: 'ping', ts: isNum(f.ts) ? f.ts : 0 };
+    case 'resume':
+      if (!isPos(f.last)) throw new ProtocolError('BAD_FRAME', 'resume frame needs `last`, a non-negative integer');
+      return { type: 'resume', last: f.last };
     default:
       throw new ProtocolError('UNKNOWN_FRAME', `unknown frame type ${JSON.stringify(f.type).slice(0, 64)}`);
   }
@@ -192,7 +227,14 @@ export function decodeServerFrame(text: string): ServerFrame {
       return { type: 'reconnect', node: f.node, url: f.url, epoch: f.epoch, fingerprint: f.fingerprint, graceMs: isNum(f.graceMs) ? f.graceMs : 0 };
     case 'message':
       if (!('data' in f)) throw new ProtocolError('BAD_FRAME', 'message frame without data');
-      return isNum(f.pos) ? { type: 'message', data: f.data, pos: f.pos } : { type: 'message', data: f.data };
+      if (!isPos(f.pos)) return { type: 'message', data: f.data };
+      return isPos(f.prev) ? { type: 'message', data: f.data, pos: f.pos, prev: f.prev } : { type: 'message', data: f.data, pos: f.pos };
+    case 'gap':
+      if (!isPos(f.from) || !isPos(f.to) || f.to < f.from) throw new ProtocolError('BAD_FRAME', 'bad gap frame');
+      return { type: 'gap', from: f.from, to: f.to, certain: f.certain === true };
+    case 'synced':
+      if (!isPos(f.pos)) throw new ProtocolError('BAD_FRAME', 'bad synced frame');
+      return { type: 'synced', pos: f.pos };
     case 'error':
       return { type: 'error', code: String(f.code), message: String(f.message ?? '') };
     case 'pong':

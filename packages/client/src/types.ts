@@ -83,6 +83,8 @@ export interface ClientOptions {
   random?: () => number;
   /** Timer functions. Default the global setTimeout/clearTimeout. */
   timers?: Timers;
+  /** Delivery position to resume from (a `position` saved earlier, for example across page loads). Default: start with new messages. */
+  last?: number;
 }
 
 /** A topology as the client holds it: the body of `/topology` and the ring built from it. */
@@ -117,9 +119,20 @@ export interface CloseEvent {
   reason: string;
 }
 
+/** Messages in positions `from`..`to` are lost: they fell out of the replay store's retention window before this client got them. */
+export interface GapEvent {
+  recovered: false;
+  from: number;
+  to: number;
+  /** true: at least one message for this user is lost. false: the user's history expired whole, the range may have held none. */
+  certain: boolean;
+}
+
 export interface ClientEvents {
   open: OpenEvent;
+  /** An application message, each exactly once and in publish order for logged (positioned) messages. */
   message: unknown;
+  gap: GapEvent;
   moved: MovedEvent;
   reconnecting: ReconnectingEvent;
   close: CloseEvent;
@@ -133,6 +146,8 @@ export interface WsringClient {
   readonly node: string | undefined;
   /** The epoch of the topology the client holds, if any. */
   readonly epoch: number | undefined;
+  /** The last delivery position received; pass it as `last` to a later client to resume from there. */
+  readonly position: number | undefined;
   on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   once<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   off<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): void;

@@ -13,7 +13,7 @@ function setup(overrides: Partial<ClientOptions> = {}, user = 'user-7') {
     }
   };
   const client = createClient({ user, bootstrap: ['http://a.test', 'http://b.test'], WebSocket, fetch: fetch.fetch, timers: clock, random: () => 0.5, ...overrides });
-  const seen: { [K in keyof ClientEvents]: ClientEvents[K][] } = { open: [], message: [], moved: [], reconnecting: [], close: [], error: [], state: [] };
+  const seen: { [K in keyof ClientEvents]: ClientEvents[K][] } = { open: [], message: [], gap: [], moved: [], reconnecting: [], close: [], error: [], state: [] };
   for (const name of Object.keys(seen) as (keyof ClientEvents)[]) client.on(name, (payload) => (seen[name] as unknown[]).push(payload));
   const last = () => sockets[sockets.length - 1];
   const live = () => sockets.filter((s) => s.live);
