@@ -23,10 +23,17 @@ export class Rendezvous implements Placement {
   }
 
   ownerIndex(hash: number): number {
+    const { nodeHash, weight } = this;
     let best = 0;
     let bestScore = -1;
-    for (let i = 0; i < this.nodeHash.length; i++) {
-      const s = this.score(hash, i);
+    for (let i = 0; i < nodeHash.length; i++) {
+      const u = (fmix32(hash ^ nodeHash[i]) + 0.5) * INV_SPACE;
+      // Skip the logarithm when even an upper bound of the score cannot win. -ln(u) exceeds 1 - u by a relative
+      // margin of at least (1 - u) / 2 >= 2^-34, far above Math.log's rounding error (< 2^-52); 1 - u is exact;
+      // rounded division is monotone. So the computed score is <= w / (1 - u) as computed, and the owner is
+      // the same as when every node is scored.
+      if (weight[i] / (1 - u) <= bestScore) continue;
+      const s = -weight[i] / Math.log(u);
       // Strict: on an exact tie the smaller id (lower index) wins.
       if (s > bestScore) { bestScore = s; best = i; }
     }
@@ -34,7 +41,6 @@ export class Rendezvous implements Placement {
   }
 
   lookup(h32: KeyHash, seed: number, ids: readonly string[]): (key: string) => string {
-    // One logarithm per node dominates; nothing to gain from specialising further.
     return (key) => ids[this.ownerIndex(h32(key, seed))];
   }
 
