@@ -129,22 +129,39 @@ class WsringAgent extends EventEmitter implements Agent {
       onSocket: (socket, req) => this.transport.handle(socket, req),
       handleHttp: this.handleHttp,
     });
-    this.url = this.options.url ?? this.defaultUrl();
-    this.record.url = this.url;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
+      this.url = this.options.url ?? this.defaultUrl();
+      this.record.url = this.url;
       if (this.options.membership) this.membership = this.options.membership;
       else if (this.options.nats) {
         this.membership = await NatsMembership.connect({ ...this.options.nats, logger: this.logger });
         this.ownsMembership = true;
       } else throw new AgentError('NO_MEMBERSHIP', 'createAgent needs `nats` or `membership`');
       const ready = new Promise<void>((resolve) => (this.firstTopology = resolve));
-      await this.membership.put(this.record);
-      this.stopWatch = await this.membership.watch((e) => this.onMembershipEvent(e));
-      await ready;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new AgentError('MEMBERSHIP_UNAVAILABLE', `no topology from membership within ${this.o.startTimeoutMs} ms`)),
+          this.o.startTimeoutMs,
+        );
+      });
+      await Promise.race([
+        (async () => {
+          await this.membership.put(this.record);
+          this.stopWatch = await this.membership.watch((e) => this.onMembershipEvent(e));
+          await ready;
+        })(),
+        timeout,
+      ]);
     } catch (err) {
+      this.state = 'closed';
+      this.tracker.stop();
+      this.stopWatch?.();
       await this.server.close();
       if (this.ownsMembership) await this.membership.close().catch(() => {});
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     this.state = 'serving';
     this.scheduleHeartbeat();

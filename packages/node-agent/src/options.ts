@@ -17,6 +17,7 @@ export const DEFAULTS = {
   messageRate: { perSec: 50, burst: 100 } satisfies Required<MessageRateOptions>,
   maxUnreachable: 8,
   drainDeadlineMs: 30_000,
+  startTimeoutMs: 15_000,
   bucket: 'wsring',
 } as const;
 
@@ -39,6 +40,7 @@ export interface ResolvedOptions {
   messageRate: Required<MessageRateOptions>;
   maxUnreachable: number;
   drainDeadlineMs: number;
+  startTimeoutMs: number;
 }
 
 function check(ok: boolean, message: string): void {
@@ -47,6 +49,13 @@ function check(ok: boolean, message: string): void {
 
 const positive = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
 const nonNegative = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+const isWsUrl = (x: unknown): boolean => {
+  try {
+    return typeof x === 'string' && /^wss?:$/.test(new URL(x).protocol);
+  } catch {
+    return false;
+  }
+};
 const count = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1;
 
 /** Fill in defaults and reject invalid values with AgentError('INVALID_OPTION'). */
@@ -71,6 +80,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     messageRate,
     maxUnreachable: o.maxUnreachable ?? DEFAULTS.maxUnreachable,
     drainDeadlineMs: o.drainDeadlineMs ?? DEFAULTS.drainDeadlineMs,
+    startTimeoutMs: o.startTimeoutMs ?? DEFAULTS.startTimeoutMs,
   };
   check(positive(r.weight), `weight must be a finite number > 0, got ${r.weight}`);
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, `port must be 0-65535, got ${r.port}`);
@@ -89,5 +99,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(count(messageRate.burst), `messageRate.burst must be an integer >= 1, got ${messageRate.burst}`);
   check(count(r.maxUnreachable), `maxUnreachable must be an integer >= 1, got ${r.maxUnreachable}`);
   check(nonNegative(r.drainDeadlineMs), `drainDeadlineMs must be >= 0, got ${r.drainDeadlineMs}`);
+  check(positive(r.startTimeoutMs), `startTimeoutMs must be > 0, got ${r.startTimeoutMs}`);
+  if (o.url !== undefined) check(isWsUrl(o.url), `url must be a ws:// or wss:// URL, got ${JSON.stringify(o.url)}`);
   return r;
 }

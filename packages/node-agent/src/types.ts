@@ -146,6 +146,8 @@ export interface AgentOptions {
   ring?: RingOptions;
   /** Default for `drain()`'s deadline. Default 30000. */
   drainDeadlineMs?: number;
+  /** `createAgent` fails with MEMBERSHIP_UNAVAILABLE if it holds no topology this long after starting. Default 15000. */
+  startTimeoutMs?: number;
   /** Application messages from clients. */
   onMessage?: (userId: string, data: unknown, connection: Connection) => void;
   logger?: Logger;
