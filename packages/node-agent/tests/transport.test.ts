@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { SignJWT } from 'jose';
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
+import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '@wsring/client/protocol';
 import { AgentError, createAgent, jwtAuthenticator, type Agent, type AgentOptions } from '../src/mod.js';
 import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
@@ -69,6 +70,33 @@ describe('authentication', () => {
       expect((await c.closed).code).toBe(CloseCode.UNAUTHORIZED);
       expect(c.frames.some((f) => f.type === 'welcome')).toBe(false);
     }
+  });
+});
+
+describe('JWT key sources', () => {
+  const request = { headers: {} } as IncomingMessage;
+
+  it('verifies ES256 tokens against a PEM public key and against a JWKS URL, and refuses other keys', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const other = await generateKeyPair('ES256');
+    const sign = (key: CryptoKey, kid?: string) =>
+      new SignJWT({}).setProtectedHeader({ alg: 'ES256', ...(kid ? { kid } : {}) }).setSubject('alice').setExpirationTime('5m').sign(key);
+    const byPem = jwtAuthenticator({ publicKey: { pem: await exportSPKI(publicKey), algorithm: 'ES256' } });
+    expect(await byPem(request, { user: '', token: await sign(privateKey) })).toEqual({ userId: 'alice' });
+    expect(await byPem(request, { user: '', token: await sign(other.privateKey) })).toBeNull();
+
+    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
+    const keyServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks)));
+    await new Promise<void>((r) => keyServer.listen(0, '127.0.0.1', () => r()));
+    try {
+      const byJwks = jwtAuthenticator({ jwksUrl: `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}/jwks.json` });
+      expect(await byJwks(request, { user: '', token: await sign(privateKey, 'k1') })).toEqual({ userId: 'alice' });
+      expect(await byJwks(request, { user: '', token: await sign(other.privateKey, 'k1') })).toBeNull();
+    } finally {
+      keyServer.closeAllConnections();
+      await new Promise((r) => keyServer.close(r));
+    }
+    expect(() => jwtAuthenticator({})).toThrow(AgentError);
   });
 });
 
