@@ -87,9 +87,9 @@ export function bruteForceMoved(prev: Ring, next: Ring, keys: Iterable<string>):
   return out;
 }
 
-/** Moved keys as a canonical, comparable set (one entry per distinct key). */
-export function asSet(moved: readonly MovedKey[]): string[] {
-  return [...new Set(moved.map((m) => JSON.stringify([m.key, m.from, m.to])))].sort();
+/** Moved keys in a canonical order, duplicates kept (a key reported twice is a bug). */
+export function sortedMoves(moved: readonly MovedKey[]): string[] {
+  return moved.map((m) => JSON.stringify([m.key, m.from, m.to])).sort();
 }
 
 /** The move covering `hash`, by binary search over sorted, non-overlapping moves; undefined if none. */
