@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
+import { spawnAgent, startNatsCluster, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
+import { until } from './helpers.js';
 
 describe('testing support', () => {
   let nats: NatsServer | undefined;
@@ -25,5 +26,21 @@ describe('testing support', () => {
     await nc.close();
     await agent.kill('SIGKILL');
     expect(await agent.exited).toBe('SIGKILL');
+  });
+});
+
+describe('nats cluster', () => {
+  it('startNatsCluster gives a JetStream cluster; agents on different servers see each other', async () => {
+    const servers = await startNatsCluster(3);
+    const agents: SpawnedAgent[] = [];
+    try {
+      for (const [i, s] of servers.slice(0, 2).entries()) {
+        agents.push(await spawnAgent({ id: `n${i}`, nats: s.url, settleMs: 100, heartbeatMs: 200, livenessMs: 1000 }));
+      }
+      await until(async () => (await (await fetch(`${agents[0].httpUrl}/topology`)).json()).ring.nodes.length === 2, 10_000, 'n0 sees n1');
+    } finally {
+      await Promise.all(agents.map((a) => a.kill()));
+      await Promise.all(servers.map((s) => s.stop()));
+    }
   });
 });

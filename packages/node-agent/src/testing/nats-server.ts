@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +10,11 @@ import { lines, terminate, track } from './processes.js';
 export interface NatsServerOptions {
   /** Enable JetStream with a fresh temporary store. Default true. */
   jetstream?: boolean;
-  /** Join a cluster: a name shared by its members and the route URLs of members started before. */
-  cluster?: { name: string; routes?: string[] };
+  /**
+   * Be a member of a cluster: its name, this member's route port, and the route URLs of every member
+   * (JetStream clustering needs them all at start). `startNatsCluster` fills this in.
+   */
+  cluster?: { name: string; port: number; routes: string[] };
   /** Path of the nats-server binary. Default `/usr/sbin/nats-server` (or $NATS_SERVER). */
   binary?: string;
   /** How long to wait for the server to be ready. Default 15000 ms. */
@@ -43,7 +49,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const storeDir = mkdtempSync(join(tmpdir(), 'wsring-nats-'));
   const name = `wsring-test-${process.pid}-${++serial}`;
   let port = -1;
-  let clusterPort = -1;
+  const clusterPort = options.cluster?.port ?? -1;
   let child: ChildProcess | undefined;
 
   const launch = () =>
@@ -52,7 +58,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       if (options.jetstream ?? true) args.push('-js', '-sd', storeDir);
       if (options.cluster) {
         args.push('--cluster_name', options.cluster.name, '--cluster', `nats://127.0.0.1:${clusterPort}`);
-        if (options.cluster.routes?.length) args.push('--routes', options.cluster.routes.join(','));
+        const routes = options.cluster.routes.filter((r) => !r.endsWith(`:${clusterPort}`));
+        if (routes.length) args.push('--routes', routes.join(','));
       }
       args.push(...(options.args ?? []));
       const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -75,8 +82,6 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
         if (output.length < 200) output.push(line);
         const client = /Listening for client connections on [^\s]*:(\d+)/.exec(line);
         if (client) port = Number(client[1]);
-        const route = /Listening for route connections on [^\s]*:(\d+)/.exec(line);
-        if (route) clusterPort = Number(route[1]);
         if (line.includes('Server is ready')) {
           clearTimeout(timer);
           resolve();
@@ -111,4 +116,60 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       await launch();
     },
   };
+}
+
+/** A free TCP port on 127.0.0.1 (for route ports, which must be known before any member starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once JetStream answers API requests through `url` (a cluster needs a meta leader first). */
+export async function waitForJetStream(url: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  const nc = await connect({ servers: url });
+  try {
+    for (;;) {
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 1_000 });
+        await jsm.getAccountInfo();
+        return;
+      } catch (err) {
+        if (Date.now() > end) throw new Error(`JetStream not ready at ${url} within ${timeoutMs} ms: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Start `size` nats-servers forming one JetStream cluster. Resolves once every member is ready and
+ * JetStream answers through each of them; give clients all their URLs.
+ */
+export async function startNatsCluster(size = 3, options: Omit<NatsServerOptions, 'cluster'> = {}): Promise<NatsServer[]> {
+  const name = `wsring-cluster-${process.pid}-${++serial}`;
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = ports.map((p) => `nats://127.0.0.1:${p}`);
+  const servers = await Promise.allSettled(ports.map((port) => startNatsServer({ ...options, cluster: { name, port, routes } })));
+  const failed = servers.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(servers.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const members = servers.map((s) => (s as PromiseFulfilledResult<NatsServer>).value);
+  try {
+    for (const m of members) await waitForJetStream(m.url);
+  } catch (err) {
+    await Promise.all(members.map((m) => m.stop()));
+    throw err;
+  }
+  return members;
 }
