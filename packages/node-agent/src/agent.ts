@@ -8,6 +8,9 @@ import { trustUserParam } from './auth.js';
 import { systemClock } from './clock.js';
 import { ClientConnection, ConnectionRegistry } from './connections.js';
 import { AgentError } from './errors.js';
+import { Delivery } from './delivery/service.js';
+import { DeliveryError } from './delivery/errors.js';
+import type { Published, PublishOptions } from './delivery/publisher.js';
 import { createHttpHandler } from './http.js';
 import { MemoryMembership } from './membership/memory.js';
 import { NatsMembership } from './membership/nats.js';
@@ -52,6 +55,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly pacer: Pacer;
   private readonly transport: Transport;
   private membership!: Membership;
+  /** Per-user message log, replay and live path; undefined without a NATS connection or with `delivery: false`. */
+  private delivery: Delivery | undefined;
   private ownsMembership = false;
   private stopWatch: (() => void) | undefined;
   private server!: ServerSetup;
@@ -98,6 +103,7 @@ class WsringAgent extends EventEmitter implements Agent {
       {
         admit: (socket, userId, params) => this.admit(socket, userId, params),
         message: (conn, data) => options.onMessage?.(conn.userId, data, conn),
+        resume: (conn, last) => this.delivery?.feed.resume(conn, last),
         closed: (conn, code) => this.onClosed(conn, code),
       },
     );
@@ -138,6 +144,9 @@ class WsringAgent extends EventEmitter implements Agent {
         this.membership = await NatsMembership.connect({ ...this.options.nats, logger: this.logger });
         this.ownsMembership = true;
       } else throw new AgentError('NO_MEMBERSHIP', 'createAgent needs `nats` or `membership`');
+      if (this.options.delivery !== false && this.membership instanceof NatsMembership) {
+        this.delivery = await Delivery.start(this.membership.nc, this.options.delivery, this.logger);
+      }
       const ready = new Promise<void>((resolve) => (this.firstTopology = resolve));
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -157,6 +166,7 @@ class WsringAgent extends EventEmitter implements Agent {
       this.state = 'closed';
       this.tracker.stop();
       this.stopWatch?.();
+      await this.delivery?.close();
       await this.server.close();
       if (this.ownsMembership) await this.membership.close().catch(() => {});
       throw err;
@@ -349,12 +359,15 @@ class WsringAgent extends EventEmitter implements Agent {
     this.pacer.cancel(userId);
     this.metrics.connections.set(this.registry.size);
     conn.sendFrame({ type: 'welcome', node: this.id, epoch: t.epoch, fingerprint: t.fingerprint, standIn: decision.standIn });
+    // After the welcome: replay what the client is missing since `last`, then its live messages.
+    this.delivery?.feed.attach(conn, params.last);
     this.emit('connection', conn);
     return conn;
   }
 
   private onClosed(conn: ClientConnection, code: number): void {
     this.clearGrace(conn);
+    this.delivery?.feed.detach(conn);
     if (!this.registry.remove(conn)) return;
     this.pacer.cancel(conn.userId);
     this.metrics.connections.set(this.registry.size);
@@ -401,6 +414,11 @@ class WsringAgent extends EventEmitter implements Agent {
   }
 
   // ---- public ----
+
+  publish(userId: string, data: unknown, options?: PublishOptions): Promise<Published> {
+    if (!this.delivery) return Promise.reject(new DeliveryError('NO_STORE', 'delivery needs a NATS connection (the `nats` option) and `delivery` not false'));
+    return this.delivery.publisher.publish(userId, data, options);
+  }
 
   sendTo(userId: string, data: unknown): boolean {
     return this.registry.get(userId)?.send(data) ?? false;
@@ -464,6 +482,7 @@ class WsringAgent extends EventEmitter implements Agent {
       this.clearGrace(conn);
       closeWith(conn.socket, CloseCode.GOING_AWAY, 'node shutting down', this.metrics);
     }
+    await this.delivery?.close();
     await this.membership.remove(this.id).catch((err) => this.logger.warn({ err: String(err) }, 'deregistration failed'));
     if (this.ownsMembership) await this.membership.close().catch(() => {});
     await this.server.close();

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { createAgent } from './agent.js';
 import { jwtAuthenticator } from './auth.js';
+import { DELIVERY_DEFAULTS } from './delivery/options.js';
 import { DEFAULTS } from './options.js';
 import type { Authenticate } from './types.js';
 
@@ -37,6 +38,11 @@ const program = new Command('wsring-agent')
   .option('--drain-deadline-ms <ms>', 'SIGTERM: how long to drain before exiting', num('drain-deadline-ms'), DEFAULTS.drainDeadlineMs)
   .option('--jwt-secret <secret>', 'verify HS256 JWTs with this secret (also WSRING_JWT_SECRET); user = sub')
   .option('--jwks-url <url>', 'verify JWTs against this JWKS URL; user = sub')
+  .option('--delivery-stream <name>', 'JetStream stream of per-user messages', DELIVERY_DEFAULTS.stream)
+  .option('--delivery-max-age-ms <ms>', 'retention window in time of the replay store', num('delivery-max-age-ms'), DELIVERY_DEFAULTS.maxAgeMs)
+  .option('--delivery-max-bytes <bytes>', 'retention window in size of the replay store', num('delivery-max-bytes'), DELIVERY_DEFAULTS.maxBytes)
+  .option('--delivery-max-message-bytes <bytes>', 'largest published message', num('delivery-max-message-bytes'), DELIVERY_DEFAULTS.maxMessageBytes)
+  .option('--no-delivery', 'no per-user delivery (membership and rebalancing only)')
   .option('--echo', 'echo client messages back to their sender (demos and tests)')
   .option('--log-level <level>', 'pino log level', 'info');
 
@@ -66,6 +72,9 @@ try {
     messageRate: { perSec: o.messageRate, burst: o.messageBurst },
     drainDeadlineMs: o.drainDeadlineMs,
     authenticate,
+    delivery: o.delivery
+      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes }
+      : false,
     logger,
     onMessage: o.echo ? (_user, data, conn) => conn.send(data) : undefined,
   });

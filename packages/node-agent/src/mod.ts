@@ -5,6 +5,21 @@ export { MemoryMembership } from './membership/memory.js';
 export { NatsMembership, type NatsMembershipOptions } from './membership/nats.js';
 export { jwtAuthenticator, trustUserParam, tokenOf, MAX_USER_ID_LENGTH, type JwtOptions } from './auth.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
+export {
+  createPublisher,
+  DELIVERY_DEFAULTS,
+  DeliveryError,
+  streamConfig,
+  userToken,
+  userOfToken,
+  subjectOf,
+  type DeliveryErrorCode,
+  type DeliveryOptions,
+  type Published,
+  type Publisher,
+  type PublisherOptions,
+  type PublishOptions,
+} from './delivery/mod.js';
 export { DEFAULTS } from './options.js';
 export { decideAdmission, type Admission, type AdmissionInput } from './admission.js';
 export { planMoves, targetOf, type Move, type Plan, type PlanInput } from './planner.js';

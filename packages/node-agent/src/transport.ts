@@ -19,6 +19,8 @@ export interface TransportHandlers {
   /** Decide where the user goes; returns the registered connection if this node accepted it (it has sent the welcome). */
   admit(socket: WebSocket, userId: string, params: ConnectParams): ClientConnection | undefined;
   message(conn: ClientConnection, data: unknown): void;
+  /** The client saw a gap in its delivery positions and asks for a replay after `last`. */
+  resume(conn: ClientConnection, last: number): void;
   closed(conn: ClientConnection, code: number): void;
 }
 
@@ -106,6 +108,7 @@ export class Transport {
       return;
     }
     if (frame.type === 'ping') conn.sendFrame({ type: 'pong', ts: frame.ts });
+    else if (frame.type === 'resume') this.handlers.resume(conn, frame.last);
     else this.handlers.message(conn, frame.data);
   }
 }

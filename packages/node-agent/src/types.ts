@@ -2,6 +2,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Ring, RingOptions } from '@wsring/ring';
 import type { ConnectParams, TopologyNode } from '@wsring/client/protocol';
+import type { DeliveryOptions } from './delivery/options.js';
+import type { Published, PublishOptions } from './delivery/publisher.js';
 
 /** Lifecycle state of a member as recorded in membership. */
 export type MemberState = 'joining' | 'active' | 'draining';
@@ -148,7 +150,12 @@ export interface AgentOptions {
   drainDeadlineMs?: number;
   /** `createAgent` fails with MEMBERSHIP_UNAVAILABLE if it holds no topology this long after starting. Default 15000. */
   startTimeoutMs?: number;
-  /** Application messages from clients. */
+  /**
+   * Per-user delivery through NATS JetStream (replay store, live path, positions): on by default when the agent
+   * has a NATS connection (`nats`); `false` turns it off. See docs/delivery.md.
+   */
+  delivery?: DeliveryOptions | false;
+  /** Application messages from clients (rate limited per connection by `messageRate`). */
   onMessage?: (userId: string, data: unknown, connection: Connection) => void;
   logger?: Logger;
 }
@@ -205,7 +212,13 @@ export interface Agent {
   readonly connections: number;
   /** The port the agent listens on, when it listens itself. */
   readonly port: number | undefined;
-  /** Send an application message to a local user. Returns false if the user is not connected here. */
+  /**
+   * Store a message for a user and deliver it to the user's socket on whichever node holds it, exactly once and
+   * in order, now or on its next connect within the retention window. Resolves once JetStream has stored it.
+   * Throws DeliveryError (STORE_UNAVAILABLE while NATS is down, NO_STORE without delivery).
+   */
+  publish(userId: string, data: unknown, options?: PublishOptions): Promise<Published>;
+  /** Send an unlogged application message to a local user (no position, no replay). Returns false if the user is not connected here. */
   sendTo(userId: string, data: unknown): boolean;
   /** The local connection of a user, if any. */
   connection(userId: string): Connection | undefined;

@@ -1,0 +1,224 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { JetStreamManager, MsgRequest, NextMsgRequest } from '@nats-io/jetstream';
+import type { ServerFrame } from '@wsring/client/protocol';
+import type { Logger } from '../types.js';
+import { decodeData, prevOf, republishedSeq, type Entry } from './entry.js';
+import type { ResolvedDeliveryOptions } from './options.js';
+import { subjectOf } from './subjects.js';
+
+/** Where a user's frames go: a client connection on this node. */
+export interface DeliveryTarget {
+  readonly userId: string;
+  sendFrame(frame: ServerFrame): boolean;
+}
+
+/** Counters the feed keeps (exported as metrics by the agent). */
+export interface FeedStats {
+  live: number;
+  replayed: number;
+  duplicatesDropped: number;
+  /** Gap reports sent (`recovered: false`). */
+  gaps: number;
+  /** Replays started because a live message named a predecessor this connection had not seen. */
+  repairs: number;
+}
+
+/** One connection's place in its user's stream. */
+class Follower {
+  /** Highest position the client has (or has been told it is past); undefined until the first sync. */
+  pos: number | undefined;
+  syncing = false;
+  /** Sync again once the current pass ends (NATS came back, or the client asked to resume). */
+  again = false;
+  /** Where the client asked to resume from, applied when the next pass starts. */
+  resumeFrom: number | undefined;
+  /** Live messages that arrived while syncing, in arrival order. */
+  pending: Entry[] = [];
+  closed = false;
+  sub: Subscription | undefined;
+
+  constructor(readonly target: DeliveryTarget, readonly subject: string, last: number | undefined) {
+    this.pos = last;
+  }
+}
+
+const validPos = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/**
+ * The delivery side of a node: for every connected user, replays from the stream what the client is missing,
+ * then forwards the user's live messages (the stream republishes each stored message to a per-user live
+ * subject, with its sequence and its predecessor's). Both paths carry stream sequences, so duplicates are
+ * dropped by position and a live message naming a predecessor the connection has not seen (a live message
+ * lost while NATS was away) starts a replay instead of a silent skip.
+ */
+export class LiveFeed {
+  private readonly followers = new Map<DeliveryTarget, Follower>();
+  private closed = false;
+  readonly stats: FeedStats = { live: 0, replayed: 0, duplicatesDropped: 0, gaps: 0, repairs: 0 };
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly o: ResolvedDeliveryOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  get size(): number {
+    return this.followers.size;
+  }
+
+  /** Start delivering to a connection. `last`: the position the client reported (undefined: a fresh client, it starts now). */
+  attach(target: DeliveryTarget, last: number | undefined): void {
+    if (this.closed) return;
+    this.detach(target);
+    const f = new Follower(target, subjectOf(this.o.subjectPrefix, target.userId), validPos(last) ? last : undefined);
+    this.followers.set(target, f);
+    f.sub = this.nc.subscribe(subjectOf(this.o.livePrefix, target.userId), {
+      callback: (err, msg) => {
+        if (err) return;
+        const pos = republishedSeq(msg.headers);
+        if (pos === undefined) return;
+        this.onLive(f, { pos, prev: prevOf(msg.headers), data: decodeData(msg.data) });
+      },
+    });
+    void this.sync(f);
+  }
+
+  /** The client saw a gap in what it received: replay from its last position. */
+  resume(target: DeliveryTarget, last: number): void {
+    const f = this.followers.get(target);
+    if (!f || !validPos(last)) return;
+    f.resumeFrom = last;
+    void this.sync(f);
+  }
+
+  detach(target: DeliveryTarget): void {
+    const f = this.followers.get(target);
+    if (!f) return;
+    this.followers.delete(target);
+    f.closed = true;
+    f.pending = [];
+    f.sub?.unsubscribe();
+  }
+
+  /** After NATS comes back: live messages may have been lost meanwhile, so every connection catches up from the stream. */
+  resyncAll(): void {
+    for (const f of this.followers.values()) void this.sync(f);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const target of [...this.followers.keys()]) this.detach(target);
+  }
+
+  private onLive(f: Follower, e: Entry): void {
+    if (f.closed) return;
+    if (f.syncing) {
+      if (f.pending.length >= this.o.maxPendingPerConnection) {
+        // Too far behind to buffer: drop the buffer and replay again from the stream instead.
+        f.pending = [];
+        f.again = true;
+      } else f.pending.push(e);
+      return;
+    }
+    if (f.pos !== undefined && e.pos <= f.pos) {
+      this.stats.duplicatesDropped++;
+      return;
+    }
+    if (f.pos !== undefined && e.prev !== undefined && e.prev > f.pos) {
+      // The live path skipped a message this connection has not had: replay fills it in before this one.
+      this.stats.repairs++;
+      f.pending.push(e);
+      void this.sync(f);
+      return;
+    }
+    this.stats.live++;
+    this.send(f, e);
+  }
+
+  private send(f: Follower, e: Entry): void {
+    f.target.sendFrame(e.prev === undefined ? { type: 'message', data: e.data, pos: e.pos } : { type: 'message', data: e.data, pos: e.pos, prev: e.prev });
+    f.pos = e.pos;
+  }
+
+  /** Replay until caught up (retrying while NATS is away), then deliver what arrived meanwhile. */
+  private async sync(f: Follower): Promise<void> {
+    if (f.syncing) {
+      f.again = true;
+      return;
+    }
+    f.syncing = true;
+    let delayMs = 100;
+    while (!f.closed && !this.closed) {
+      f.again = false;
+      if (f.resumeFrom !== undefined) {
+        f.pos = f.resumeFrom;
+        f.resumeFrom = undefined;
+      }
+      try {
+        await this.replay(f);
+      } catch (err) {
+        this.logger.debug({ user: f.target.userId, err: String(err) }, 'replay failed, retrying');
+        await sleep(delayMs);
+        delayMs = Math.min(2_000, delayMs * 2);
+        f.again = true;
+      }
+      if (f.again || f.resumeFrom !== undefined) continue;
+      f.syncing = false;
+      const pending = f.pending.sort((a, b) => a.pos - b.pos);
+      f.pending = [];
+      for (const e of pending) this.onLive(f, e);
+      return;
+    }
+    f.syncing = false;
+  }
+
+  /** One pass: send the client everything stored for its user after its position, then where it now stands. */
+  private async replay(f: Follower): Promise<void> {
+    // Our live subscription must be in place at the server before the read, or a message stored between the
+    // read and the subscription would be in neither.
+    await this.nc.flush();
+    const { state } = await this.jsm.streams.info(this.o.stream);
+    if (f.pos === undefined) {
+      // A fresh client starts after everything stored so far.
+      f.pos = state.last_seq;
+      f.target.sendFrame({ type: 'synced', pos: f.pos });
+      return;
+    }
+    let first = true;
+    for (;;) {
+      if (f.closed || f.again || f.resumeFrom !== undefined) return;
+      // The first message on the user's subject at or after the sequence (nats-server >= 2.9).
+      const next: NextMsgRequest = { seq: f.pos + 1, next_by_subj: f.subject };
+      const m = await this.jsm.streams.getMessage(this.o.stream, next as unknown as MsgRequest);
+      if (!m) break;
+      const e: Entry = { pos: m.seq, prev: prevOf(m.header), data: decodeData(m.data) };
+      if (first) this.reportLoss(f, e, state.first_seq);
+      first = false;
+      this.stats.replayed++;
+      this.send(f, e);
+    }
+    if (first) this.reportLoss(f, undefined, state.first_seq);
+    // Every message of this user stored up to last_seq existed before the reads above, so it has been sent.
+    f.pos = Math.max(f.pos, state.last_seq);
+    f.target.sendFrame({ type: 'synced', pos: f.pos });
+  }
+
+  /**
+   * Before the first replayed message (or when none is stored): did messages after the client's position fall
+   * out of the retention window? Certain when the first stored message names a predecessor the client lacks;
+   * possible when the user's chain restarted (every earlier message had expired when it was published) or
+   * nothing is stored, while the window has moved past the client's position.
+   */
+  private reportLoss(f: Follower, e: Entry | undefined, firstSeq: number): void {
+    const last = f.pos as number;
+    let gap: { from: number; to: number; certain: boolean } | undefined;
+    if (e?.prev !== undefined && e.prev > last) gap = { from: last + 1, to: e.prev, certain: true };
+    else if ((e === undefined || !e.prev) && last + 1 < firstSeq) gap = { from: last + 1, to: Math.min(firstSeq, e?.pos ?? firstSeq) - 1, certain: false };
+    if (!gap || gap.to < gap.from) return;
+    this.stats.gaps++;
+    f.target.sendFrame({ type: 'gap', ...gap });
+    f.pos = gap.to;
+  }
+}

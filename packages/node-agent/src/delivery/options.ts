@@ -1,0 +1,73 @@
+import { DeliveryError } from './errors.js';
+
+export interface DeliveryOptions {
+  /** JetStream stream holding every user's messages. Default `WSRING_DELIVERY`. */
+  stream?: string;
+  /** Subject prefix of stored messages: `<prefix>.<base64url(userId)>`. Default `wsring.user`. */
+  subjectPrefix?: string;
+  /** Subject prefix the stream republishes stored messages to, for the live path. Default `wsring.live`. */
+  livePrefix?: string;
+  /** Retention window in time: messages older than this are gone from the replay store. Default 600000 (10 minutes). */
+  maxAgeMs?: number;
+  /** Retention window in size: the oldest messages are dropped beyond this many bytes. Default 1 GiB. */
+  maxBytes?: number;
+  /** Largest encoded message (JSON of the data), bytes. Default 65536. */
+  maxMessageBytes?: number;
+  /** How long a publish waits for JetStream's acknowledgement. Default 5000. */
+  publishTimeoutMs?: number;
+  /** Attempts of one publish when other publishers write to the same user concurrently. Default 10. */
+  maxPublishAttempts?: number;
+  /** Users whose last position a publisher remembers (saves a round trip per publish). Default 100000. */
+  positionCacheSize?: number;
+  /** Live messages buffered per connection while it replays; beyond this it replays again instead. Default 10000. */
+  maxPendingPerConnection?: number;
+  /** Stream storage: `file` survives a NATS restart, `memory` does not. Default `file`. */
+  storage?: 'file' | 'memory';
+  /** Stream replicas in a NATS cluster. Default 1. */
+  replicas?: number;
+}
+
+export const DELIVERY_DEFAULTS = {
+  stream: 'WSRING_DELIVERY',
+  subjectPrefix: 'wsring.user',
+  livePrefix: 'wsring.live',
+  maxAgeMs: 600_000,
+  maxBytes: 1024 ** 3,
+  maxMessageBytes: 65_536,
+  publishTimeoutMs: 5_000,
+  maxPublishAttempts: 10,
+  positionCacheSize: 100_000,
+  maxPendingPerConnection: 10_000,
+  storage: 'file',
+  replicas: 1,
+} as const satisfies Required<DeliveryOptions>;
+
+export type ResolvedDeliveryOptions = { -readonly [K in keyof DeliveryOptions]-?: NonNullable<DeliveryOptions[K]> };
+
+const STREAM_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new DeliveryError('INVALID_OPTION', message);
+}
+
+const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 1;
+
+/** Fill in defaults; invalid values throw DeliveryError('INVALID_OPTION'). */
+export function resolveDeliveryOptions(o: DeliveryOptions = {}): ResolvedDeliveryOptions {
+  const r: ResolvedDeliveryOptions = { ...DELIVERY_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+  check(STREAM_NAME.test(r.stream), `stream must be 1-255 of [A-Za-z0-9_-], got ${JSON.stringify(r.stream)}`);
+  check(SUBJECT_PREFIX.test(r.subjectPrefix), `subjectPrefix must be dot-separated tokens of [A-Za-z0-9_-], got ${JSON.stringify(r.subjectPrefix)}`);
+  check(SUBJECT_PREFIX.test(r.livePrefix), `livePrefix must be dot-separated tokens of [A-Za-z0-9_-], got ${JSON.stringify(r.livePrefix)}`);
+  check(r.livePrefix !== r.subjectPrefix && !r.livePrefix.startsWith(`${r.subjectPrefix}.`), 'livePrefix must lie outside subjectPrefix (the stream would store its own republished messages)');
+  check(count(r.maxAgeMs) && r.maxAgeMs >= 1_000, `maxAgeMs must be an integer >= 1000, got ${r.maxAgeMs}`);
+  check(count(r.maxBytes), `maxBytes must be an integer >= 1, got ${r.maxBytes}`);
+  check(count(r.maxMessageBytes) && r.maxMessageBytes <= r.maxBytes, `maxMessageBytes must be an integer between 1 and maxBytes, got ${r.maxMessageBytes}`);
+  check(count(r.publishTimeoutMs), `publishTimeoutMs must be an integer >= 1, got ${r.publishTimeoutMs}`);
+  check(count(r.maxPublishAttempts), `maxPublishAttempts must be an integer >= 1, got ${r.maxPublishAttempts}`);
+  check(count(r.positionCacheSize), `positionCacheSize must be an integer >= 1, got ${r.positionCacheSize}`);
+  check(count(r.maxPendingPerConnection), `maxPendingPerConnection must be an integer >= 1, got ${r.maxPendingPerConnection}`);
+  check(r.storage === 'file' || r.storage === 'memory', `storage must be 'file' or 'memory', got ${JSON.stringify(r.storage)}`);
+  check(count(r.replicas) && r.replicas <= 5, `replicas must be an integer 1-5, got ${r.replicas}`);
+  return r;
+}

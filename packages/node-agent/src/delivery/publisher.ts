@@ -1,0 +1,195 @@
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { MAX_USER_ID_LENGTH } from '../auth.js';
+import { EXPECTED_LAST_HEADER, PREV_HEADER } from './entry.js';
+import { DeliveryError } from './errors.js';
+import { resolveDeliveryOptions, type DeliveryOptions, type ResolvedDeliveryOptions } from './options.js';
+import { ensureStream } from './stream.js';
+import { subjectOf } from './subjects.js';
+
+/** What a publish stored. */
+export interface Published {
+  /** The message's position (stream sequence). */
+  pos: number;
+  /** The user's previous position (0: none stored); undefined when `duplicate`. */
+  prev: number | undefined;
+  /** JetStream had already stored a message with this `id`: nothing new was written. */
+  duplicate: boolean;
+}
+
+export interface PublishOptions {
+  /**
+   * Idempotency key (JetStream's Nats-Msg-Id): a retry with the same id within the duplicate window
+   * (2 minutes or the retention window, whichever is shorter) stores nothing new.
+   */
+  id?: string;
+}
+
+export interface Publisher {
+  /** Store `data` (a JSON value) for `userId`; resolves once JetStream confirms it. Throws DeliveryError. */
+  publish(userId: string, data: unknown, options?: PublishOptions): Promise<Published>;
+  /** Release the connection if the publisher opened it. */
+  close(): Promise<void>;
+}
+
+export interface PublisherOptions extends DeliveryOptions {
+  /** A NATS connection to use, or the servers to connect to (the publisher then owns the connection). */
+  nats: NatsConnection | { servers: string | string[]; connect?: Record<string, unknown> };
+}
+
+const WRONG_LAST_SEQUENCE = 10071;
+const encoder = new TextEncoder();
+
+/** The sequence JetStream reports in "wrong last sequence: N". */
+function reportedLast(err: JetStreamApiError): number | undefined {
+  const m = /wrong last sequence: (\d+)/.exec(err.message);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function encodeData(data: unknown, maxBytes: number): Uint8Array {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch (err) {
+    throw new DeliveryError('BAD_DATA', 'data cannot be encoded as JSON', { cause: err });
+  }
+  if (text === undefined) throw new DeliveryError('BAD_DATA', 'data must be a JSON value, got undefined');
+  const bytes = encoder.encode(text);
+  if (bytes.length > maxBytes) throw new DeliveryError('TOO_LARGE', `message is ${bytes.length} bytes, the limit is ${maxBytes}`);
+  return bytes;
+}
+
+export function checkUser(userId: unknown): asserts userId is string {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+    throw new DeliveryError('BAD_USER', `user id must be a string of 1-${MAX_USER_ID_LENGTH} characters`);
+  }
+}
+
+/**
+ * Publishes into the delivery stream with per-user optimistic concurrency: every message names the user's
+ * previous position (`Wsring-Prev`) and JetStream stores it only if that is still the subject's last sequence
+ * (`Nats-Expected-Last-Subject-Sequence`). So the stored chain of positions per user has no hole a reader
+ * could miss. The publisher remembers each user's last position; when another publisher wrote in between,
+ * JetStream's refusal names the current last sequence and the publish is retried with it.
+ */
+export class StreamPublisher implements Publisher {
+  private readonly js: JetStreamClient;
+  /** Last known position per user, least recently used first. */
+  private readonly lastPos = new Map<string, number>();
+  /** Per-user tail of publishes in flight: one user's publishes are stored in call order. */
+  private readonly tails = new Map<string, Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly nc: NatsConnection, private readonly o: ResolvedDeliveryOptions, private readonly ownsConnection = false) {
+    this.js = jetstream(nc, { timeout: o.publishTimeoutMs });
+  }
+
+  publish(userId: string, data: unknown, options: PublishOptions = {}): Promise<Published> {
+    if (this.closed) return Promise.reject(new DeliveryError('CLOSED', 'publisher is closed'));
+    try {
+      checkUser(userId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let payload: Uint8Array;
+    try {
+      payload = encodeData(data, this.o.maxMessageBytes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = () => this.store(userId, payload, options.id);
+    const tail = this.tails.get(userId);
+    const result = tail ? tail.then(run, run) : run();
+    this.tails.set(userId, result);
+    const clear = () => {
+      if (this.tails.get(userId) === result) this.tails.delete(userId);
+    };
+    result.then(clear, clear);
+    return result;
+  }
+
+  private async store(userId: string, payload: Uint8Array, id: string | undefined): Promise<Published> {
+    const subject = subjectOf(this.o.subjectPrefix, userId);
+    for (let attempt = 1; attempt <= this.o.maxPublishAttempts; attempt++) {
+      const expected = this.lastPos.get(userId) ?? 0;
+      const h = headers();
+      h.set(EXPECTED_LAST_HEADER, String(expected));
+      h.set(PREV_HEADER, String(expected));
+      try {
+        const ack = await this.js.publish(subject, payload, { headers: h, msgID: id, timeout: this.o.publishTimeoutMs });
+        if (ack.duplicate) return { pos: ack.seq, prev: undefined, duplicate: true };
+        this.remember(userId, ack.seq);
+        return { pos: ack.seq, prev: expected, duplicate: false };
+      } catch (err) {
+        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+          this.remember(userId, reportedLast(err) ?? (await this.readLast(subject)));
+          continue;
+        }
+        throw this.failure(err);
+      }
+    }
+    throw new DeliveryError('CONTENDED', `user's subject kept changing under ${this.o.maxPublishAttempts} attempts`);
+  }
+
+  /** The subject's last sequence read from the stream (only if an error did not name it). */
+  private async readLast(subject: string): Promise<number> {
+    try {
+      const jsm = await this.js.jetstreamManager(false);
+      const m = await jsm.streams.getMessage(this.o.stream, { last_by_subj: subject });
+      return m?.seq ?? 0;
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  private remember(userId: string, pos: number): void {
+    this.lastPos.delete(userId);
+    this.lastPos.set(userId, pos);
+    if (this.lastPos.size > this.o.positionCacheSize) this.lastPos.delete(this.lastPos.keys().next().value as string);
+  }
+
+  private failure(err: unknown): DeliveryError {
+    if (err instanceof DeliveryError) return err;
+    if (err instanceof JetStreamApiError) {
+      // 503-style answers (no stream, no leader) mean the store is not there right now.
+      if (err.status === 503 || err.code === 10008 || err.code === 10059) return new DeliveryError('STORE_UNAVAILABLE', err.message, { cause: err });
+      return new DeliveryError('REJECTED', `JetStream refused the message: ${err.message}`, { cause: err });
+    }
+    return new DeliveryError('STORE_UNAVAILABLE', `message not confirmed stored: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.tails.values()]);
+    if (this.ownsConnection) await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+const isConnection = (x: PublisherOptions['nats']): x is NatsConnection => typeof (x as NatsConnection).publish === 'function';
+
+/**
+ * A publisher for services that are not WebSocket nodes: messages reach each user wherever it is connected.
+ * Creates the stream if it is missing (with these options); an existing stream is used as it is.
+ */
+export async function createPublisher(options: PublisherOptions): Promise<Publisher> {
+  const { nats, ...rest } = options;
+  const o = resolveDeliveryOptions(rest);
+  let nc: NatsConnection;
+  const owns = !isConnection(nats);
+  if (isConnection(nats)) nc = nats;
+  else {
+    try {
+      nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...nats.connect });
+    } catch (err) {
+      throw new DeliveryError('STORE_UNAVAILABLE', `cannot connect to NATS at ${String(nats.servers)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  try {
+    await ensureStream(await jetstreamManager(nc, { timeout: o.publishTimeoutMs }), o, 'create');
+  } catch (err) {
+    if (owns) await nc.close().catch(() => {});
+    throw new DeliveryError('STORE_UNAVAILABLE', `cannot open stream ${o.stream}: ${(err as Error).message}`, { cause: err });
+  }
+  return new StreamPublisher(nc, o, owns);
+}

@@ -1,0 +1,59 @@
+import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import type { ResolvedDeliveryOptions } from './options.js';
+
+const nanos = (ms: number) => ms * 1_000_000;
+// JetStream's default duplicate window; it may not exceed max_age.
+const DUPLICATE_WINDOW_MS = 120_000;
+
+/** The stream configuration for the given options. Every agent of a fleet must derive the same. */
+export function streamConfig(o: ResolvedDeliveryOptions): Partial<StreamConfig> & { name: string } {
+  return {
+    name: o.stream,
+    subjects: [`${o.subjectPrefix}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: o.storage === 'memory' ? StorageType.Memory : StorageType.File,
+    num_replicas: o.replicas,
+    max_age: nanos(o.maxAgeMs),
+    max_bytes: o.maxBytes,
+    max_msg_size: o.maxMessageBytes,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, o.maxAgeMs)),
+    // Every stored message is also published, with its sequence and its subject's previous sequence, to the
+    // live subject of its user: the live path and the replay path read the same positions.
+    republish: { src: `${o.subjectPrefix}.>`, dest: `${o.livePrefix}.>` },
+  };
+}
+
+const isNotFound = (err: unknown) => err instanceof JetStreamApiError && err.code === 10059;
+const isNameInUse = (err: unknown) => err instanceof JetStreamApiError && err.code === 10058;
+
+/** The settings whose difference makes an agent update an existing stream. */
+function differs(have: Partial<StreamConfig>, want: Partial<StreamConfig>): boolean {
+  const keys = ['max_age', 'max_bytes', 'max_msg_size', 'discard', 'duplicate_window'] as const;
+  if (keys.some((k) => have[k] !== want[k])) return true;
+  return have.republish?.src !== want.republish?.src || have.republish?.dest !== want.republish?.dest;
+}
+
+/**
+ * Make sure the delivery stream exists. `update`: an existing stream with other limits is brought to these
+ * (agents own the configuration); `create`: an existing stream is used as it is (publishers only create a
+ * missing one). Several processes may race to create it: the loser reads what the winner made.
+ */
+export async function ensureStream(jsm: JetStreamManager, o: ResolvedDeliveryOptions, mode: 'update' | 'create'): Promise<void> {
+  const want = streamConfig(o);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const info = await jsm.streams.info(want.name);
+      if (mode === 'update' && differs(info.config, want)) await jsm.streams.update(want.name, { ...info.config, ...want });
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    try {
+      await jsm.streams.add(want);
+      return;
+    } catch (err) {
+      if (!isNameInUse(err) || attempt >= 3) throw err;
+    }
+  }
+}
