@@ -121,7 +121,7 @@ function addCommonOptions(cmd: Command): Command {
     .option('--no-progress', 'never show progress bars')
     .option('--no-timing', 'leave wall-clock figures out of the text output (for diffable output)')
     .option('--seed <n>', 'seed of every random draw of the simulation (storm jitter, backoff)', parseCount, 1)
-    .option('--workers <n>', 'threads hashing synthetic users (default min(2, cores))', parseCount)
+    .option('--workers <n>', 'threads hashing synthetic users (default 1; 2 pays only with two idle cores)', parseCount)
     .option('--max-users <n>', 'refuse more users than this (memory: 4 bytes a user, 8 for rendezvous)', parseCount, DEFAULT_MAX_USERS);
 }
 
@@ -215,6 +215,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--backoff-cap-ms <ms>', `client backoff cap (default ${DEFAULT_STORM_PARAMS.backoffCapMs})`, parseNumber)
     .option('--rtt-ms <ms>', `round-trip time client to node (default ${DEFAULT_STORM_PARAMS.rttMs})`, parseNumber)
     .option('--accept-per-sec <n>', `connection attempts a node accepts per second; more are refused (default ${DEFAULT_STORM_PARAMS.acceptPerSec})`, parseNumber)
+    .option('--accept-burst-ms <ms>', `accept capacity a node can bank (its backlog), in ms of acceptPerSec (default ${DEFAULT_STORM_PARAMS.acceptBurstMs})`, parseNumber)
     .addOption(new Option('--lb <policy>', `baseline load balancer (default ${DEFAULT_STORM_PARAMS.lb})`).choices(['least-connections', 'round-robin']))
     .addOption(new Option('--lb-drop <whom>', `whom the baseline drops on a change (default ${DEFAULT_STORM_PARAMS.lbDrop})`).choices(['all', 'affected']))
     .option('--tick-ms <ms>', `model time step, a divisor of 1000 (default ${DEFAULT_STORM_PARAMS.tickMs})`, parseNumber)

@@ -7,7 +7,7 @@ import { loadUserHashes } from './users.js';
 import type { ClusterSpec, ExpandedStep, Flow, NodeLoad, PlanReport, SimNode, StepResult, StepSpec } from './types.js';
 
 export interface RunOptions {
-  /** Threads for hashing synthetic users (default min(2, cores)). */
+  /** Threads for hashing synthetic users (default 1). */
   workers?: number;
   maxUsers?: number;
   progress?: Progress;

@@ -270,11 +270,12 @@ class Model {
     }
   }
 
-  /** Whole connection attempts node `i` can accept in tick `t` (token bucket of acceptPerSec, one tick deep). */
+  /** Whole connection attempts node `i` can accept in tick `t` (token bucket of acceptPerSec, acceptBurstMs deep). */
   private acceptBudget(i: number, t: number): number {
     const p = this.p;
     const perTick = (p.acceptPerSec * p.tickMs) / 1000;
-    const cap = Math.max(1, perTick);
+    const cap = Math.max(1, perTick, (p.acceptPerSec * p.acceptBurstMs) / 1000);
+    // A node never asked before has a full bucket.
     const since = this.acceptAt[i] < 0 ? Infinity : t - this.acceptAt[i];
     this.acceptTokens[i] = Math.min(cap, this.acceptTokens[i] + since * perTick);
     this.acceptAt[i] = t;
@@ -351,9 +352,10 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       if (step.departure === 'crash') for (const i of leaving) model.up[i] = false;
     } else {
       for (const i of leaving) model.up[i] = false;
-      const rollingReturn = step.kind === 'rolling-deploy' && leaving.length === 0;
-      const dropAll = p.lbDrop === 'all' && step.kind !== 'crash' && step.kind !== 'rolling-deploy';
-      const dropped = dropAll ? model.ids.map((_, i) => i) : rollingReturn ? [] : leaving;
+      // Nodes that leave drop their users. When nodes only join or change weight, a balancer without affinity can
+      // use the new capacity only by dropping everyone (lbDrop all); a node back from a deploy just starts empty.
+      const dropAll = p.lbDrop === 'all' && leaving.length === 0 && step.kind !== 'rolling-deploy';
+      const dropped = dropAll ? model.ids.map((_, i) => i) : leaving;
       for (const i of dropped) model.drop(t, i, LB, model.connected[i]);
     }
     let peakReconnecting = model.reconnecting;

@@ -171,9 +171,14 @@ export interface StormParams {
   rttMs: number;
   /** Connection attempts a node can accept per second; attempts beyond are refused and retried with backoff. */
   acceptPerSec: number;
+  /** How much accept capacity a node can bank (its listen backlog), in ms of acceptPerSec. */
+  acceptBurstMs: number;
   /** How the load balancer of the baseline picks a node. */
   lb: 'least-connections' | 'round-robin';
-  /** Whom the baseline drops on a change: everyone, or only the users of nodes that leave. */
+  /**
+   * Whom the baseline drops when nodes only join or change weight: everyone (`all`, the only way to use the new
+   * capacity without affinity) or nobody (`affected`). Nodes that leave always drop their own users.
+   */
   lbDrop: 'all' | 'affected';
   /** Simulation time step. */
   tickMs: number;

@@ -17,7 +17,7 @@ export const MIN_USERS_PER_WORKER = 500_000;
 
 export interface UserLoadOptions {
   ringSeed: number;
-  /** Threads hashing synthetic users. Default min(2, cores). 1 hashes on the main thread. */
+  /** Threads hashing synthetic users (capped at the cores). Default 1: the main thread. */
   workers?: number;
   maxUsers?: number;
   onProgress?: (done: number, total: number) => void;
@@ -40,7 +40,7 @@ export async function loadUserHashes(source: UserSource, opts: UserLoadOptions):
   const { count } = source;
   if (!Number.isInteger(count) || count < 0) throw new SimError('INVALID_OPTION', `users: ${String(count)} must be an integer >= 0`);
   if (count > maxUsers) throw new SimError('TOO_MANY_USERS', `${count} users is more than the limit of ${maxUsers} (raise it with --max-users)`);
-  const wanted = Math.max(1, Math.min(opts.workers ?? Math.min(2, availableParallelism()), Math.floor(count / MIN_USERS_PER_WORKER)));
+  const wanted = Math.max(1, Math.min(opts.workers ?? 1, availableParallelism(), Math.floor(count / MIN_USERS_PER_WORKER)));
   const workerUrl = new URL('./hash-worker.js', import.meta.url);
   if (wanted > 1 && existsSync(fileURLToPath(workerUrl))) {
     return { sorted: await hashInWorkers(workerUrl, count, wanted, opts), workers: wanted };

@@ -62,6 +62,7 @@ const paramsArb: fc.Arbitrary<StormParams> = fc
     backoffExtraMs: fc.integer({ min: 0, max: 8000 }),
     rttMs: fc.integer({ min: 0, max: 200 }),
     acceptPerSec: fc.integer({ min: 20, max: 5000 }),
+    acceptBurstMs: fc.integer({ min: 0, max: 1000 }),
     lb: fc.constantFrom('least-connections' as const, 'round-robin' as const),
     lbDrop: fc.constantFrom('all' as const, 'affected' as const),
     tickMs: fc.constantFrom(10, 20, 50, 100),
@@ -131,6 +132,9 @@ describe('storm model', () => {
   });
 
   it('the baseline drops everyone on a scale-out and ends balanced; with lbDrop affected nobody moves and the new node stays empty', async () => {
+    const drain = await stormInput(4, 10_000, [{ kind: 'drain', ids: ['node-0'] }]);
+    const dropped = simulateStorm(drain.input, resolveStormParams({ lbDrop: 'all' }), 'lb');
+    expect(dropped.totals.disconnected).toBe(drain.input.initialLoads['node-0']);
     const { input } = await stormInput(4, 10_000, [{ kind: 'scale-out', count: 1 }]);
     const all = simulateStorm(input, resolveStormParams({ lbDrop: 'all' }), 'lb');
     expect(all.totals.disconnected).toBe(10_000);

@@ -2,6 +2,7 @@
 import type { CompareReport, PlanReport, Report, StormModeResult, StormReport } from '../types.js';
 import { int, ms, pctText, ratio } from './format.js';
 import { groupSteps, startToEnd } from './plan-text.js';
+import { fleetArrivals, modeName } from './storm-text.js';
 import { PALETTE, barChart, escapeXml, lineChart, type Series } from './svg.js';
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
@@ -108,15 +109,9 @@ function nodeSeries(series: Record<string, number[]>, ids: string[]): Series[] {
   return ids.map((id, i) => ({ name: id, values: series[id], color: PALETTE[i % PALETTE.length] }));
 }
 
-function fleetArrivals(m: StormModeResult): number[] {
-  const per = Object.values(m.series.arrivalsPerSec);
-  const len = Math.max(0, ...per.map((v) => v.length));
-  return Array.from({ length: len }, (_, t) => per.reduce((a, v) => a + (v[t] ?? 0), 0));
-}
-
 function stormHtml(r: StormReport): string {
   const modes = [r.targeted, r.lb];
-  const name = (m: StormModeResult) => (m.mode === 'targeted' ? 'targeted, paced' : `drop ${r.params.lbDrop === 'all' ? 'everyone' : 'affected'}, LB ${r.params.lb}`);
+  const name = (m: StormModeResult) => modeName(r, m);
   const shown = 8;
   const body = [
     `<p>${escapeXml([r.scenario, `${int(r.users)} users`, `${r.nodes.length} nodes`, `ratePerSec ${r.params.ratePerSec}`, `jitterMs ${r.params.jitterMs}`, `backoff ${r.params.backoffBaseMs}–${r.params.backoffCapMs} ms`, `acceptPerSec ${r.params.acceptPerSec}`].filter(Boolean).join(' · '))}</p>`,

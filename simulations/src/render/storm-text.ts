@@ -6,7 +6,7 @@ import { downsampleMax, int, ms, ratio, sparkline, table } from './format.js';
 export const MAX_NODE_ROWS = 16;
 
 export function modeName(r: StormReport, m: StormModeResult): string {
-  return m.mode === 'targeted' ? 'targeted, paced' : `drop ${r.params.lbDrop === 'all' ? 'everyone' : 'affected'} via LB (${r.params.lb})`;
+  return m.mode === 'targeted' ? 'targeted, paced' : `LB (${r.params.lb}), drop ${r.params.lbDrop === 'all' ? 'all' : 'affected'}`;
 }
 
 export function fleetArrivals(m: StormModeResult): number[] {
@@ -20,7 +20,7 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
   const p = r.params;
   const out = [
     [`wsring-sim storm`, r.scenario ? `"${r.scenario}"` : '', `${int(r.users)} users`, `${r.nodes.length} nodes`].filter(Boolean).join(' · '),
-    `pacing ratePerSec ${p.ratePerSec}/agent, burst ${p.burst}, jitterMs ${p.jitterMs}, graceMs ${p.graceMs}, ignorePct ${p.ignorePct} · client backoff ${p.backoffBaseMs}–${p.backoffCapMs} ms full jitter, rttMs ${p.rttMs} · node acceptPerSec ${p.acceptPerSec} · seed ${p.seed}`,
+    `pacing ratePerSec ${p.ratePerSec}/agent, burst ${p.burst}, jitterMs ${p.jitterMs}, graceMs ${p.graceMs}, ignorePct ${p.ignorePct} · client backoff ${p.backoffBaseMs}–${p.backoffCapMs} ms full jitter, rttMs ${p.rttMs} · node acceptPerSec ${p.acceptPerSec} (bank ${p.acceptBurstMs} ms) · seed ${p.seed}`,
     '',
   ];
   const modes = [r.targeted, r.lb];
