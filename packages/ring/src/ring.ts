@@ -97,7 +97,7 @@ class HashRing implements Ring {
   }
 
   private derive(nodes: RingNode[]): Ring {
-    const cache = this.placement instanceof VirtualRing ? this.placement.points : undefined;
+    const cache = this.placement instanceof VirtualRing ? this.placement.pointPositions() : undefined;
     return new HashRing(this.hasher, this.opts, normalizeNodes(nodes), cache);
   }
 

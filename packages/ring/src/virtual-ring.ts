@@ -8,7 +8,7 @@ import type { RingNode } from './types.js';
 import { sortPoints } from './sort-points.js';
 import { MAX_POINTS } from './validate.js';
 
-/** Positions of one node's points, unsorted, reused by rings derived from this one. */
+/** Each node's point positions (in no particular order), handed to rings derived from this one. */
 export type PointCache = Map<string, Uint32Array>;
 
 /**
@@ -23,14 +23,12 @@ export function pointCount(weight: number, pointsPerWeight: number): number {
   return Math.max(1, Math.round(weight * pointsPerWeight));
 }
 
-function nodePoints(hasher: Hasher, id: string, count: number, seed: number, cache: PointCache | undefined): Uint32Array {
-  const cached = cache?.get(id);
-  if (cached && cached.length === count) return cached;
+/** A node's point positions: reused from the ring this one derives from when its count is unchanged. */
+function nodePoints(hasher: Hasher, id: string, count: number, seed: number, previous: PointCache | undefined): Uint32Array {
+  const known = previous?.get(id);
+  if (known && known.length === count) return known;
   const out = new Uint32Array(count);
-  // A re-weighted node keeps the prefix of points it already had, so only the difference moves.
-  let j = 0;
-  if (cached) { const keep = Math.min(count, cached.length); out.set(cached.subarray(0, keep)); j = keep; }
-  for (; j < count; j++) out[j] = hasher.h32(`${id}#${j}`, seed);
+  for (let j = 0; j < count; j++) out[j] = hasher.h32(`${id}#${j}`, seed);
   return out;
 }
 
@@ -72,7 +70,6 @@ export class VirtualRing implements Placement {
   private readonly bucket: Int32Array;
   private readonly shift: number;
   private readonly counts: Uint32Array;
-  readonly points: PointCache;
   private seg: Segments | undefined;
 
   constructor(hasher: Hasher, private readonly nodes: readonly RingNode[], seed: number, pointsPerWeight: number, cache?: PointCache) {
@@ -83,14 +80,12 @@ export class VirtualRing implements Placement {
       throw new RingError('INVALID_WEIGHT', `weights need ${total} points; at most ${MAX_POINTS} (lower pointsPerWeight or the weights)`);
     }
     this.counts = Uint32Array.from(counts);
-    this.points = new Map();
     // Points listed by node index, then sorted stably by position: ties on position go to the smaller id.
     const unsortedPos = new Uint32Array(total);
     const unsortedOwn = new Uint32Array(total);
     let k = 0;
     nodes.forEach((node, i) => {
       const pts = nodePoints(hasher, node.id, this.counts[i], seed, cache);
-      this.points.set(node.id, pts);
       unsortedPos.set(pts, k);
       unsortedOwn.fill(i, k, k + pts.length);
       k += pts.length;
@@ -101,6 +96,21 @@ export class VirtualRing implements Placement {
     const bits = Math.min(MAX_BUCKET_BITS, Math.max(1, Math.ceil(Math.log2(total)) + EXTRA_BUCKET_BITS));
     this.shift = 32 - bits;
     this.bucket = bucketTable(pos, own, this.shift);
+  }
+
+  /**
+   * Each node's point positions, regrouped from the sorted points: kept only while a derived ring is built,
+   * so a ring holds its points once.
+   */
+  pointPositions(): PointCache {
+    const { pos, own, counts } = this;
+    const groups = Array.from(counts, (c) => new Uint32Array(c));
+    const filled = new Uint32Array(counts.length);
+    for (let p = 0; p < pos.length; p++) {
+      const o = own[p];
+      groups[o][filled[o]++] = pos[p];
+    }
+    return new Map(this.nodes.map((node, i) => [node.id, groups[i]]));
   }
 
   /** Index of the first point at or after `hash`, wrapping to 0 (binary search: only preference lists use it). */
