@@ -1,6 +1,7 @@
 // npm run bench: @wsring/ring against named peers and against the cost of hashing the key, in one run.
 // Run with --expose-gc (the npm script does) to get memory figures.
 import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
 import xxhash from 'xxhash-wasm';
 import HashRingPeer from 'hashring';
 import ConsistentHashPeer from 'consistent-hash';
@@ -20,7 +21,8 @@ const timing = quick ? { rounds: 5, roundMs: 20 } : { rounds: 15, roundMs: 25 };
 
 const { h32 } = await xxhash();
 
-console.log(`@wsring/ring benchmarks: Node ${process.version}, ${process.arch}; medians of ${timing.rounds} interleaved rounds after a warm-up`);
+console.log(`@wsring/ring benchmarks: Node ${process.version}, ${cpus()[0]?.model ?? process.arch} x ${cpus().length}, load average ${loadavg()[0].toFixed(1)}`);
+console.log(`Lookups: medians of ${timing.rounds} interleaved rounds after a warm-up; ratios are medians of per-round ratios.`);
 console.log(`hashring ${peerVersion('hashring')} (md5, 40 vnodes x 4 replicas = 160 points per node, LRU cache of 5000 keys: keys cycle`);
 console.log(`through ${LOOKUP_KEYS.toLocaleString('en')} so it misses), consistent-hash ${peerVersion('consistent-hash')} (24-bit PJW hash, 40 points per node).`);
 
