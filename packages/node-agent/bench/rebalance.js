@@ -7,6 +7,7 @@
 // Everything runs in child processes on loopback: nats-server, agents (the wsring-agent CLI), and client processes
 // of 5,000 clients each on their own 127.0.0.x address. Flags: --quick (4,000 users), --users=N, --rates=a,b,
 // --only=rebalance|memory.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadRing, movedKeys } from '@wsring/ring';
 import { DEFAULTS, NatsMembership } from '@wsring/node-agent';
@@ -79,6 +80,24 @@ function peakPerSecond(times) {
   return best;
 }
 
+/**
+ * Connections the kernel dropped because a listen queue was full (TcpExt ListenOverflows), machine-wide: a
+ * server process too busy to accept shows up here before it shows up anywhere else. NaN where not Linux.
+ */
+function listenOverflows() {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0].split(/\s+/);
+    const values = lines[1].split(/\s+/);
+    return Number(values[names.indexOf('ListenOverflows')]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** The q-quantile of sorted numbers (nearest rank). */
+const quantile = (sorted, q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : NaN);
+
 async function runRebalance(rate) {
   const nats = await startNatsServer();
   const agents = [];
@@ -109,7 +128,7 @@ async function runRebalance(rate) {
     const moved = movedKeys(ring3, ring4, users);
     const movedTo = new Map(moved.map((m) => [m.key, m.to]));
     for (let i = 0; i < CLIENT_PROCESSES; i++) {
-      clients[i].send({ type: 'watch', expected: shares[i].filter((u) => movedTo.has(u)).map((u) => [u, movedTo.get(u)]) });
+      clients[i].send({ type: 'watch', expected: shares[i].filter((u) => movedTo.has(u)) });
     }
     await Promise.all(clients.map((c) => c.next('watching')));
     for (const c of clients) c.send({ type: 'mark' });
@@ -117,6 +136,7 @@ async function runRebalance(rate) {
 
     // The join counts from the joiner's record appearing in the membership bucket, as every agent sees it.
     membership = await NatsMembership.connect({ servers: nats.url });
+    const overflowsBefore = listenOverflows();
     let joinedAt;
     let registered;
     const seen = new Promise((resolve) => (registered = resolve));
@@ -128,8 +148,14 @@ async function runRebalance(rate) {
     });
     agents.push(await spawnAgent({ id: JOINER, ...flags }));
     await seen;
-    const arrivals = await Promise.all(clients.map((c) => c.next('arrived', 120_000)));
-    const lastArrival = Math.max(...arrivals.map((a) => a.at));
+    const arrivals = await Promise.all(clients.map((c) => c.next('arrived', 60_000))).catch(async (err) => {
+      for (const c of clients) c.send({ type: 'report' });
+      const reports = await Promise.all(clients.map((c) => c.next('report')));
+      const waiting = reports.flatMap((r) => r.waitingFor);
+      const examples = waiting.slice(0, 3).map(([user]) => [user, reports.flatMap((r) => r.activity).find(([u]) => u === user)?.[1]]);
+      throw new Error(`${err.message}; ${waiting.length} moved users not open again, for example ${JSON.stringify(examples)}`);
+    });
+    const lastReopen = Math.max(...arrivals.map((a) => a.at));
 
     const ring4Fleet = await fleetRing(agents, OLD_NODES.length + 1);
     if (ring4Fleet.fingerprint !== ring4.fingerprint) throw new Error('the fleet settled on another ring than predicted');
@@ -162,7 +188,18 @@ async function runRebalance(rate) {
     }
     const movedWithFrame = moved.filter((m) => (activity.get(m.key)?.reconnectFrames ?? 0) > 0).length;
     const landed = moved.filter((m) => finalNode.get(m.key) === m.to).length;
-    const arrivalTimes = moved.map((m) => activity.get(m.key)?.opens.find((o) => o.node === m.to)?.at).filter((t) => t !== undefined);
+    // Per moved user: when it opened on its new node, and how long after its reconnect frame.
+    const arrivalTimes = [];
+    const hopMs = [];
+    for (const m of moved) {
+      const a = activity.get(m.key);
+      const at = a?.opens.find((o) => o.node === m.to)?.at;
+      if (at === undefined) continue;
+      arrivalTimes.push(at);
+      if (a.frameAt !== undefined) hopMs.push(at - a.frameAt);
+    }
+    hopMs.sort((x, y) => x - y);
+    const standIns = moved.filter((m) => activity.get(m.key)?.opens.some((o) => o.node !== m.to && o.standIn)).length;
     const perAgentMoved = planned.map((l) => l.moved);
     const floorMs = SETTLE_MS + (Math.max(0, Math.max(...perAgentMoved) - BURST) / rate) * 1000;
     return {
@@ -181,9 +218,13 @@ async function runRebalance(rate) {
       open: states.open ?? 0,
       settleMs: Math.min(...planned.map((l) => l.time)) - joinedAt,
       lastSentMs: Math.max(...sent.map((l) => l?.time ?? 0)) - joinedAt,
-      totalMs: lastArrival - joinedAt,
+      totalMs: Math.max(...arrivalTimes) - joinedAt,
+      reopenMs: lastReopen - joinedAt,
+      standIns,
+      listenOverflows: listenOverflows() - overflowsBefore,
       floorMs,
       peakArrivals: peakPerSecond(arrivalTimes),
+      hop: { p50: quantile(hopMs, 0.5), p99: quantile(hopMs, 0.99), max: hopMs.at(-1) ?? NaN },
     };
   } finally {
     await Promise.all(clients.map((c) => c.stop()));
@@ -193,7 +234,7 @@ async function runRebalance(rate) {
   }
 }
 
-/** Open `count` connections to `url` from HOLDER_PROCESSES processes; resolves with the stop function. */
+/** Open `count` connections to `url` from HOLDER_PROCESSES processes; resolves with the time it took and a stop function. */
 async function holdConnections(url, prefix, count, awaitFrame) {
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
   const parts = split(names, HOLDER_PROCESSES);
@@ -203,7 +244,7 @@ async function holdConnections(url, prefix, count, awaitFrame) {
   const held = await Promise.all(holders.map((h) => h.next('holding', 120_000)));
   const open = held.reduce((s, m) => s + m.open, 0);
   if (open !== count) throw new Error(`${prefix}: ${open} of ${count} connections open`);
-  return () => Promise.all(holders.map((h) => h.stop()));
+  return { ms: Math.max(...held.map((m) => m.ms)), stop: () => Promise.all(holders.map((h) => h.stop())) };
 }
 
 async function measureMemory(kind, natsUrl) {
@@ -216,16 +257,16 @@ async function measureMemory(kind, natsUrl) {
     const { url } = await server.next('listening', 30_000);
     // A round of connections before the baseline, so code compiled and pools grown on first use are not
     // counted per connection.
-    const stopWarmup = await holdConnections(url, `warm-${kind}`, WARMUP_CONNECTIONS, kind === 'agent');
-    await stopWarmup();
+    const warmup = await holdConnections(url, `warm-${kind}`, WARMUP_CONNECTIONS, kind === 'agent');
+    await warmup.stop();
     let base = await memory();
     for (let i = 0; base.connections > 0 && i < 50; i++) base = (await sleep(100), await memory());
-    const stop = await holdConnections(url, `mem-${kind}`, MEMORY_CONNECTIONS, kind === 'agent');
+    const held = await holdConnections(url, `mem-${kind}`, MEMORY_CONNECTIONS, kind === 'agent');
     const loaded = await memory();
-    await stop();
+    await held.stop();
     if (loaded.connections !== MEMORY_CONNECTIONS) throw new Error(`${kind} holds ${loaded.connections} connections, expected ${MEMORY_CONNECTIONS}`);
     const per = (field) => (loaded.usage[field] - base.usage[field]) / MEMORY_CONNECTIONS;
-    return { kind, rss: per('rss'), heap: per('heapUsed'), external: per('external'), baseRss: base.usage.rss, baseHeap: base.usage.heapUsed };
+    return { kind, acceptPerSec: (MEMORY_CONNECTIONS / held.ms) * 1000, rss: per('rss'), heap: per('heapUsed'), external: per('external'), baseRss: base.usage.rss, baseHeap: base.usage.heapUsed };
   } finally {
     await server.stop();
   }
@@ -242,7 +283,7 @@ if (only !== 'memory') {
   }
   printTable(
     `Reconnects: ${JOINER} joins ${OLD_NODES.length} agents holding ${fmtInt(USERS)} clients (minimum = users whose owner changed, by movedKeys)`,
-    ['pacing per agent', 'minimum', 'frames sent', 'frames received', 'vs minimum', 'moved users reached', 'users with >1 frame', 'redirects', 'unmoved users touched', 'landed on new owner'],
+    ['pacing per agent', 'minimum', 'frames sent', 'frames received', 'vs minimum', 'moved users reached', 'users with >1 frame', 'redirects', 'unmoved users touched', 'landed on new owner', 'on a stand-in instead'],
     results.map((r) => [
       `${fmtInt(r.rate)}/s`,
       fmtInt(r.moved),
@@ -254,11 +295,12 @@ if (only !== 'memory') {
       fmtInt(r.redirects),
       fmtInt(r.touchedUnmoved),
       `${fmtInt(r.landed)} / ${fmtInt(r.moved)}`,
+      fmtInt(r.standIns),
     ]),
   );
   printTable(
     `Time from ${JOINER}'s registration (settle window ${SETTLE_MS} ms, burst ${BURST}, jitter ${DEFAULTS.pacing.jitterMs} ms; floor = settle + (largest per-agent move - burst) / rate)`,
-    ['pacing per agent', 'moved per agent', 'to plan (settle)', 'to last frame sent', 'to last moved client open', 'pacing floor', 'vs floor', `peak arrivals/s at ${JOINER}`, 'vs 3 x rate'],
+    ['pacing per agent', 'moved per agent', 'to plan (settle)', 'to last frame sent', 'to last moved client open on new node', 'pacing floor', 'vs floor', 'frame to open p50 / p99 / max', `peak arrivals/s at ${JOINER}`, 'vs 3 x rate', 'listen overflows'],
     results.map((r) => [
       `${fmtInt(r.rate)}/s`,
       r.perAgentMoved.map(fmtInt).join(' / '),
@@ -267,8 +309,10 @@ if (only !== 'memory') {
       fmtSec(r.totalMs),
       fmtSec(r.floorMs),
       fmtRatio(r.totalMs / r.floorMs),
+      `${r.hop.p50} / ${r.hop.p99} / ${r.hop.max} ms`,
       fmtInt(r.peakArrivals),
       fmtRatio(r.peakArrivals / (r.rate * OLD_NODES.length)),
+      Number.isNaN(r.listenOverflows) ? '-' : fmtInt(r.listenOverflows),
     ]),
   );
   const bad = results.filter((r) => r.touchedUnmoved > 0 || r.landed !== r.moved || r.open !== USERS);
@@ -293,10 +337,12 @@ if (only !== 'rebalance') {
     fmtBytes(m.heap),
     fmtRatio(m.heap / bare.heap),
     fmtBytes(m.external),
+    fmtInt(m.acceptPerSec),
+    fmtRatio(m.acceptPerSec / bare.acceptPerSec),
   ];
   printTable(
     `Memory per connection, ${fmtInt(MEMORY_CONNECTIONS)} idle connections, after full GC (delta from the same process with none, after a warm-up round)`,
-    ['server', 'baseline RSS', 'RSS / conn', 'vs bare ws', 'heap used / conn', 'vs bare ws', 'external / conn'],
+    ['server', 'baseline RSS', 'RSS / conn', 'vs bare ws', 'heap used / conn', 'vs bare ws', 'external / conn', 'connects/s while filling', 'vs bare ws'],
     [row('@wsring/node-agent (createAgent, NATS membership)', agent), row('bare ws WebSocketServer', bare)],
   );
 }

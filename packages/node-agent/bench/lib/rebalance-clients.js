@@ -9,7 +9,7 @@ const CONNECT_WINDOW = 400;
 
 /** What one user's sockets saw since the mark. Users with no entry saw nothing. */
 function activity() {
-  return { connects: 0, closes: 0, closeCodes: [], reconnectFrames: 0, redirectFrames: 0, opens: [] };
+  return { connects: 0, closes: 0, closeCodes: [], reconnectFrames: 0, frameAt: undefined, redirectFrames: 0, opens: [] };
 }
 
 let marked = false;
@@ -34,7 +34,11 @@ function tappedWebSocket(localAddress) {
         const text = data.toString();
         if (!text.includes('"reconnect"') && !text.includes('"redirect"')) return;
         const type = JSON.parse(text).type;
-        if (type === 'reconnect') touch(user).reconnectFrames++;
+        if (type === 'reconnect') {
+          const a = touch(user);
+          a.reconnectFrames++;
+          a.frameAt ??= Date.now();
+        }
         else if (type === 'redirect') touch(user).redirectFrames++;
       });
       this.on('close', (code) => {
@@ -67,14 +71,14 @@ function singleFlightFetch() {
 
 const clients = new Map();
 const current = new Map();
-/** user -> node it must reach; filled by `watch` */
-let targets = new Map();
+/** Moved users not yet open again; filled by `watch` */
+let targets = new Set();
 let pending = 0;
 let lastArrival = 0;
 
-function checkArrival(user, node, at) {
-  if (targets.get(user) !== node) return;
-  targets.delete(user);
+/** A moved user has arrived once it is open again, on its new node or (after a failed connect) on a stand-in. */
+function checkArrival(user, at) {
+  if (!targets.delete(user)) return;
   pending--;
   lastArrival = Math.max(lastArrival, at);
   if (pending === 0) process.send({ type: 'arrived', at: lastArrival });
@@ -101,7 +105,7 @@ async function start({ users, bootstrap, localAddress }) {
         waiting--;
         wake?.();
       }
-      if (pending > 0) checkArrival(user, e.node, at);
+      if (marked && pending > 0) checkArrival(user, at);
     });
   }
   while (waiting > 0) await new Promise((r) => (wake = r));
@@ -115,9 +119,9 @@ const handlers = {
     log = new Map();
     process.send({ type: 'marked' });
   },
-  /** Report once every listed user has opened on its listed node. Sent before the fleet changes. */
+  /** Report once every listed user has opened again after the mark. Sent before the fleet changes. */
   watch({ expected }) {
-    targets = new Map(expected);
+    targets = new Set(expected);
     pending = targets.size;
     lastArrival = 0;
     process.send({ type: 'watching' });
@@ -126,7 +130,7 @@ const handlers = {
   report() {
     const states = {};
     for (const c of clients.values()) states[c.state] = (states[c.state] ?? 0) + 1;
-    process.send({ type: 'report', activity: [...log], nodes: [...current], states });
+    process.send({ type: 'report', activity: [...log], nodes: [...current], states, waitingFor: [...targets] });
   },
   stop() {
     for (const c of clients.values()) c.close();

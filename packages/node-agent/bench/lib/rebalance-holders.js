@@ -10,6 +10,7 @@ async function hold({ url, users, localAddress, awaitFrame }) {
   let waiting = 0;
   let failed = 0;
   let wake;
+  const started = Date.now();
   const done = () => {
     waiting--;
     wake?.();
@@ -33,7 +34,7 @@ async function hold({ url, users, localAddress, awaitFrame }) {
     ws.on('error', () => {});
   }
   while (waiting > 0) await new Promise((r) => (wake = r));
-  process.send({ type: 'holding', open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length, failed });
+  process.send({ type: 'holding', open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length, failed, ms: Date.now() - started });
 }
 
 process.on('message', (m) => {
