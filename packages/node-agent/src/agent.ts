@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import { createKeyIndex, createRing, type Ring } from '@wsring/ring';
 import { CloseCode, type ConnectParams } from '@wsring/client/protocol';
 import { decideAdmission } from './admission.js';
-import { trustUserParam } from './auth.js';
+import { trustUserParam, withAuthTimeout } from './auth.js';
 import { systemClock } from './clock.js';
 import { ClientConnection, ConnectionRegistry } from './connections.js';
 import { AgentError } from './errors.js';
@@ -94,7 +94,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.pacer = new Pacer({ ...this.o.pacing, clock: systemClock }, (userId) => this.sendReconnect(userId));
     this.transport = new Transport(
       {
-        authenticate: options.authenticate ?? trustUserParam,
+        authenticate: withAuthTimeout(options.authenticate ?? trustUserParam, this.o.authTimeoutMs),
         messageRate: this.o.messageRate,
         maxUnreachable: this.o.maxUnreachable,
         logger: this.logger,

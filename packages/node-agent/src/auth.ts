@@ -4,6 +4,28 @@ import type { ConnectParams } from '@wsring/client/protocol';
 import type { Authenticate } from './types.js';
 import { AgentError } from './errors.js';
 
+/**
+ * Thrown by an `authenticate` that cannot decide right now (a key server down, a timeout). The agent
+ * then closes with INTERNAL_ERROR, which clients retry, instead of the terminal UNAUTHORIZED.
+ */
+export class AuthUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AuthUnavailableError';
+  }
+}
+
+/** `authenticate` bounded in time: no answer within `timeoutMs` is an AuthUnavailableError. */
+export function withAuthTimeout(authenticate: Authenticate, timeoutMs: number): Authenticate {
+  return (request, params) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AuthUnavailableError(`authentication did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([Promise.resolve(authenticate(request, params)), timeout]).finally(() => clearTimeout(timer));
+  };
+}
+
 /** Longest user id accepted, in UTF-16 code units. */
 export const MAX_USER_ID_LENGTH = 256;
 
@@ -65,12 +87,21 @@ export function jwtAuthenticator(options: JwtOptions): Authenticate {
       try {
         const payload = await verify(token);
         return typeof payload.sub === 'string' && payload.sub.length > 0 ? { userId: payload.sub } : null;
-      } catch {
-        // Try the next key source; none verifying means unauthorized.
+      } catch (err) {
+        // A key set that cannot be fetched says nothing about the token: let the client retry.
+        if (isKeySourceFailure(err)) throw new AuthUnavailableError('JWT key set unavailable', { cause: err });
+        // Otherwise try the next key source; none verifying means unauthorized.
       }
     }
     return null;
   };
+}
+
+function isKeySourceFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ERR_JWKS_TIMEOUT') return true;
+  // jose's own errors carry an ERR_J* code; anything else (fetch failed, bad JSON from the key server) is the source.
+  return !(typeof code === 'string' && code.startsWith('ERR_J'));
 }
 
 /** Development default: trusts the `user` query parameter. Never use in production. */

@@ -3,7 +3,7 @@
 export { createAgent } from './agent.js';
 export { MemoryMembership } from './membership/memory.js';
 export { NatsMembership, type NatsMembershipOptions } from './membership/nats.js';
-export { jwtAuthenticator, trustUserParam, tokenOf, MAX_USER_ID_LENGTH, type JwtOptions } from './auth.js';
+export { AuthUnavailableError, jwtAuthenticator, trustUserParam, tokenOf, withAuthTimeout, MAX_USER_ID_LENGTH, type JwtOptions } from './auth.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
 export {
   createPublisher,

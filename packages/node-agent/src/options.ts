@@ -18,6 +18,7 @@ export const DEFAULTS = {
   maxUnreachable: 8,
   drainDeadlineMs: 30_000,
   startTimeoutMs: 15_000,
+  authTimeoutMs: 10_000,
   bucket: 'wsring',
 } as const;
 
@@ -41,6 +42,7 @@ export interface ResolvedOptions {
   maxUnreachable: number;
   drainDeadlineMs: number;
   startTimeoutMs: number;
+  authTimeoutMs: number;
 }
 
 function check(ok: boolean, message: string): void {
@@ -81,6 +83,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     maxUnreachable: o.maxUnreachable ?? DEFAULTS.maxUnreachable,
     drainDeadlineMs: o.drainDeadlineMs ?? DEFAULTS.drainDeadlineMs,
     startTimeoutMs: o.startTimeoutMs ?? DEFAULTS.startTimeoutMs,
+    authTimeoutMs: o.authTimeoutMs ?? DEFAULTS.authTimeoutMs,
   };
   check(positive(r.weight), `weight must be a finite number > 0, got ${r.weight}`);
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, `port must be 0-65535, got ${r.port}`);
@@ -100,6 +103,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(count(r.maxUnreachable), `maxUnreachable must be an integer >= 1, got ${r.maxUnreachable}`);
   check(nonNegative(r.drainDeadlineMs), `drainDeadlineMs must be >= 0, got ${r.drainDeadlineMs}`);
   check(positive(r.startTimeoutMs), `startTimeoutMs must be > 0, got ${r.startTimeoutMs}`);
+  check(positive(r.authTimeoutMs), `authTimeoutMs must be > 0, got ${r.authTimeoutMs}`);
   if (o.url !== undefined) check(isWsUrl(o.url), `url must be a ws:// or wss:// URL, got ${JSON.stringify(o.url)}`);
   return r;
 }

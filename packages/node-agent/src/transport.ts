@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { CloseCode, ProtocolError, decodeClientFrame, encodeFrame, parseConnectParams, type ConnectParams } from '@wsring/client/protocol';
-import { MAX_USER_ID_LENGTH } from './auth.js';
+import { AuthUnavailableError, MAX_USER_ID_LENGTH } from './auth.js';
 import type { ClientConnection } from './connections.js';
 import type { AgentMetrics } from './metrics.js';
 import { TokenBucket } from './token-bucket.js';
@@ -80,6 +80,11 @@ export class Transport {
       try {
         identity = await this.options.authenticate(request, params);
       } catch (err) {
+        if (err instanceof AuthUnavailableError) {
+          logger.warn({ err: err.message }, 'authentication unavailable');
+          if (!closed) closeWith(socket, CloseCode.INTERNAL_ERROR, 'authentication unavailable, retry', metrics);
+          return;
+        }
         logger.debug({ err: String(err) }, 'authenticate threw');
       }
       if (closed) return;

@@ -94,7 +94,10 @@ export interface NatsOptions {
   connect?: Record<string, unknown>;
 }
 
-/** Who a connecting client is. Return null (or throw) to refuse with UNAUTHORIZED. */
+/**
+ * Who a connecting client is. Return null (or throw) to refuse with UNAUTHORIZED; throw
+ * AuthUnavailableError when it cannot decide now (the client gets INTERNAL_ERROR and retries).
+ */
 export type Authenticate = (request: IncomingMessage, params: ConnectParams) => Promise<{ userId: string } | null> | { userId: string } | null;
 
 /** The minimal logger the agent writes to (pino's signature). */
@@ -130,6 +133,8 @@ export interface AgentOptions {
   httpPrefix?: string;
   /** Decides who a connection belongs to. Default: trusts the `user` query parameter (development only). */
   authenticate?: Authenticate;
+  /** `authenticate` answering later than this closes the connection with INTERNAL_ERROR (retryable). Default 10000. */
+  authTimeoutMs?: number;
   /** Connections this node holds before new users spill over to the next node. Default 10000. */
   capacity?: number;
   pacing?: PacingOptions;

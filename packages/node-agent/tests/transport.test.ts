@@ -5,7 +5,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import type { IncomingMessage } from 'node:http';
 import { CloseCode } from '@wsring/client/protocol';
-import { AgentError, createAgent, jwtAuthenticator, type Agent, type AgentOptions } from '../src/mod.js';
+import { AgentError, AuthUnavailableError, createAgent, jwtAuthenticator, type Agent, type AgentOptions } from '../src/mod.js';
 import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
 import { FAST, openClient, until } from './helpers.js';
 
@@ -88,8 +88,9 @@ describe('JWT key sources', () => {
     const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
     const keyServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks)));
     await new Promise<void>((r) => keyServer.listen(0, '127.0.0.1', () => r()));
+    const keyPort = (keyServer.address() as AddressInfo).port;
     try {
-      const byJwks = jwtAuthenticator({ jwksUrl: `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}/jwks.json` });
+      const byJwks = jwtAuthenticator({ jwksUrl: `http://127.0.0.1:${keyPort}/jwks.json` });
       expect(await byJwks(request, { user: '', token: await sign(privateKey, 'k1') })).toEqual({ userId: 'alice' });
       expect(await byJwks(request, { user: '', token: await sign(other.privateKey, 'k1') })).toBeNull();
     } finally {
@@ -97,6 +98,17 @@ describe('JWT key sources', () => {
       await new Promise((r) => keyServer.close(r));
     }
     expect(() => jwtAuthenticator({})).toThrow(AgentError);
+    // The key server is gone: that says nothing about the token, so the client may retry.
+    const byDeadJwks = jwtAuthenticator({ jwksUrl: `http://127.0.0.1:${keyPort}/jwks.json` });
+    await expect(byDeadJwks(request, { user: '', token: await sign(privateKey, 'k1') })).rejects.toBeInstanceOf(AuthUnavailableError);
+  });
+
+  it('an authenticate that cannot decide closes with INTERNAL_ERROR (retryable), one that throws otherwise with UNAUTHORIZED', async () => {
+    const hanging = await createAgent({ id: 'hang', nats: { servers: nats.url, bucket: 'auth-hang' }, ...FAST, authTimeoutMs: 200, authenticate: () => new Promise(() => {}) });
+    const throwing = await createAgent({ id: 'throw', nats: { servers: nats.url, bucket: 'auth-throw' }, ...FAST, authenticate: () => { throw new Error('boom'); } });
+    others.push(hanging, throwing);
+    expect((await openClient(hanging.url, { user: 'u' }).closed).code).toBe(CloseCode.INTERNAL_ERROR);
+    expect((await openClient(throwing.url, { user: 'u' }).closed).code).toBe(CloseCode.UNAUTHORIZED);
   });
 });
 
