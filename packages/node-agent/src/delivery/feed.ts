@@ -194,7 +194,8 @@ export class LiveFeed {
       const m = await this.jsm.streams.getMessage(this.o.stream, next as unknown as MsgRequest);
       if (!m) break;
       const e: Entry = { pos: m.seq, prev: prevOf(m.header), data: decodeData(m.data) };
-      if (first) this.reportLoss(f, e, state.first_seq);
+      // Checked before every message, not only the first: one can expire between two reads.
+      this.reportLoss(f, e, state.first_seq);
       first = false;
       this.stats.replayed++;
       this.send(f, e);
@@ -206,7 +207,7 @@ export class LiveFeed {
   }
 
   /**
-   * Before the first replayed message (or when none is stored): did messages after the client's position fall
+   * Before each replayed message (or when none is stored): did messages after the client's position fall
    * out of the retention window? Certain when the first stored message names a predecessor the client lacks;
    * possible when the user's chain restarted (every earlier message had expired when it was published) or
    * nothing is stored, while the window has moved past the client's position.

@@ -15,7 +15,7 @@ export interface DeliveryOptions {
   maxMessageBytes?: number;
   /** How long a publish waits for JetStream's acknowledgement. Default 5000. */
   publishTimeoutMs?: number;
-  /** Attempts of one publish when other publishers write to the same user concurrently. Default 10. */
+  /** Attempts of one publish when other publishers write to the same user concurrently (jittered backoff between). Default 20. */
   maxPublishAttempts?: number;
   /** Users whose last position a publisher remembers (saves a round trip per publish). Default 100000. */
   positionCacheSize?: number;
@@ -35,7 +35,7 @@ export const DELIVERY_DEFAULTS = {
   maxBytes: 1024 ** 3,
   maxMessageBytes: 65_536,
   publishTimeoutMs: 5_000,
-  maxPublishAttempts: 10,
+  maxPublishAttempts: 20,
   positionCacheSize: 100_000,
   maxPendingPerConnection: 10_000,
   storage: 'file',

@@ -38,6 +38,7 @@ export interface PublisherOptions extends DeliveryOptions {
 }
 
 const WRONG_LAST_SEQUENCE = 10071;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const encoder = new TextEncoder();
 
 /** The sequence JetStream reports in "wrong last sequence: N". */
@@ -79,6 +80,8 @@ export class StreamPublisher implements Publisher {
   /** Per-user tail of publishes in flight: one user's publishes are stored in call order. */
   private readonly tails = new Map<string, Promise<unknown>>();
   private closed = false;
+  /** Publishes retried because another publisher had written to the same user first. */
+  readonly stats = { stored: 0, retries: 0 };
 
   constructor(private readonly nc: NatsConnection, private readonly o: ResolvedDeliveryOptions, private readonly ownsConnection = false) {
     this.js = jetstream(nc, { timeout: o.publishTimeoutMs });
@@ -119,10 +122,15 @@ export class StreamPublisher implements Publisher {
         const ack = await this.js.publish(subject, payload, { headers: h, msgID: id, timeout: this.o.publishTimeoutMs });
         if (ack.duplicate) return { pos: ack.seq, prev: undefined, duplicate: true };
         this.remember(userId, ack.seq);
+        this.stats.stored++;
         return { pos: ack.seq, prev: expected, duplicate: false };
       } catch (err) {
         if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+          this.stats.retries++;
           this.remember(userId, reportedLast(err) ?? (await this.readLast(subject)));
+          // A stale cache is fixed by one immediate retry; publishers racing on one user back off with jitter
+          // so one of them gets through.
+          if (attempt > 1) await sleep(Math.random() * Math.min(100, 2 ** attempt));
           continue;
         }
         throw this.failure(err);
@@ -189,6 +197,7 @@ export async function createPublisher(options: PublisherOptions): Promise<Publis
     await ensureStream(await jetstreamManager(nc, { timeout: o.publishTimeoutMs }), o, 'create');
   } catch (err) {
     if (owns) await nc.close().catch(() => {});
+    if (err instanceof DeliveryError) throw err;
     throw new DeliveryError('STORE_UNAVAILABLE', `cannot open stream ${o.stream}: ${(err as Error).message}`, { cause: err });
   }
   return new StreamPublisher(nc, o, owns);

@@ -31,6 +31,7 @@ export class Delivery {
     try {
       await ensureStream(jsm, o, 'update');
     } catch (err) {
+      if (err instanceof DeliveryError) throw err;
       throw new DeliveryError('STORE_UNAVAILABLE', `cannot open stream ${o.stream}: ${(err as Error).message}`, { cause: err });
     }
     const d = new Delivery(nc, o, new StreamPublisher(nc, o), new LiveFeed(nc, jsm, o, logger), logger);

@@ -1,4 +1,5 @@
 import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { DeliveryError } from './errors.js';
 import type { ResolvedDeliveryOptions } from './options.js';
 
 const nanos = (ms: number) => ms * 1_000_000;
@@ -27,12 +28,9 @@ export function streamConfig(o: ResolvedDeliveryOptions): Partial<StreamConfig> 
 const isNotFound = (err: unknown) => err instanceof JetStreamApiError && err.code === 10059;
 const isNameInUse = (err: unknown) => err instanceof JetStreamApiError && err.code === 10058;
 
-/** The settings whose difference makes an agent update an existing stream. */
-function differs(have: Partial<StreamConfig>, want: Partial<StreamConfig>): boolean {
-  const keys = ['max_age', 'max_bytes', 'max_msg_size', 'discard', 'duplicate_window'] as const;
-  if (keys.some((k) => have[k] !== want[k])) return true;
-  return have.republish?.src !== want.republish?.src || have.republish?.dest !== want.republish?.dest;
-}
+/** The limits an agent brings an existing stream to. */
+const LIMITS = ['max_age', 'max_bytes', 'max_msg_size', 'discard', 'duplicate_window'] as const;
+const differs = (have: Partial<StreamConfig>, want: Partial<StreamConfig>) => LIMITS.some((k) => have[k] !== want[k]);
 
 /**
  * Make sure the delivery stream exists. `update`: an existing stream with other limits is brought to these
@@ -44,7 +42,18 @@ export async function ensureStream(jsm: JetStreamManager, o: ResolvedDeliveryOpt
   for (let attempt = 0; ; attempt++) {
     try {
       const info = await jsm.streams.info(want.name);
-      if (mode === 'update' && differs(info.config, want)) await jsm.streams.update(want.name, { ...info.config, ...want });
+      // nats-server cannot change a stream's republish rule, and without it there is no live path.
+      const rp = info.config.republish;
+      if (rp?.src !== want.republish?.src || rp?.dest !== want.republish?.dest) {
+        throw new DeliveryError(
+          'INVALID_OPTION',
+          `stream ${want.name} exists with republish ${JSON.stringify(rp ?? null)}, not ${JSON.stringify(want.republish)}: use another stream name or recreate it`,
+        );
+      }
+      if (mode === 'update' && differs(info.config, want)) {
+        const limits = Object.fromEntries(LIMITS.map((k) => [k, want[k]]));
+        await jsm.streams.update(want.name, { ...info.config, ...limits });
+      }
       return;
     } catch (err) {
       if (!isNotFound(err)) throw err;
