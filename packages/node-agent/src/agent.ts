@@ -68,7 +68,6 @@ class WsringAgent extends EventEmitter implements Agent {
   private knownEpoch = 0;
   /** Whether the current epoch is the fleet's label (false while labelled locally during an outage). */
   private epochConfirmed = true;
-  private stored: { stored: StoredTopology; revision: number } | null = null;
   /** Topology changes are applied one at a time, in order. */
   private applying: Promise<void> = Promise.resolve();
   private rebalanceStartedAt: number | undefined;
@@ -187,7 +186,7 @@ class WsringAgent extends EventEmitter implements Agent {
   // ---- membership ----
 
   private onMembershipEvent(e: MembershipEvent): void {
-    if (e.type === 'topology') this.onStoredTopology(e.stored, e.revision);
+    if (e.type === 'topology') this.onStoredTopology(e.stored);
     if (e.type === 'disconnected' || e.type === 'reconnected') {
       this.membershipConnected = e.type === 'reconnected';
       this.logger.warn({ node: this.id }, e.type === 'reconnected' ? 'membership store back, resynced' : 'membership store lost, keeping the last topology');
@@ -200,8 +199,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.tracker.handle(e);
   }
 
-  private onStoredTopology(stored: StoredTopology, revision: number): void {
-    if (!this.stored || revision >= this.stored.revision) this.stored = { stored, revision };
+  private onStoredTopology(stored: StoredTopology): void {
     this.knownEpoch = Math.max(this.knownEpoch, stored.epoch);
     // Another agent settled on the same ring and labelled it later: adopt its label.
     if (stored.fingerprint === this.topology.fingerprint && stored.epoch > this.topology.epoch) {
@@ -225,6 +223,7 @@ class WsringAgent extends EventEmitter implements Agent {
   private async applySettled(s: SettledMembers): Promise<void> {
     const ring = await buildRing(s.members, this.options.ring);
     const { epoch, confirmed } = await this.agreeEpoch(ring.fingerprint);
+    if (this.state === 'closed') return;
     this.epochConfirmed = confirmed;
     const prev = this.topology.ring;
     const started = performance.now();
@@ -260,7 +259,7 @@ class WsringAgent extends EventEmitter implements Agent {
     const agree = async () => {
       for (let attempt = 0; attempt < 5; attempt++) {
         const current = await this.membership.readTopology();
-        if (current) this.onStoredTopology(current.stored, current.revision);
+        if (current) this.onStoredTopology(current.stored);
         if (current && current.stored.fingerprint === fingerprint) return current.stored.epoch;
         const next = Math.max(current?.stored.epoch ?? 0, this.topology.epoch) + 1;
         if (await this.membership.casTopology({ epoch: next, fingerprint }, current?.revision ?? 0)) {
