@@ -96,7 +96,8 @@ const SETTLE_STEP_MS = 97;
 
 export class Fleet {
   readonly clock = new ManualScheduler();
-  readonly membership = new MemoryMembership();
+  /** Record ages are read on the simulated clock, as the KV bucket reads them on the server's. */
+  readonly membership = new MemoryMembership(() => this.clock.now);
   readonly nodes = new Map<string, SimNode>();
   readonly users = new Map<string, SimUser>();
   readonly violations: string[] = [];

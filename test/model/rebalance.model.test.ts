@@ -215,7 +215,7 @@ function property(config: Omit<FleetConfig, 'seed'>, totals?: Fleet['stats']) {
   });
 }
 
-const RUNS = 200;
+const RUNS = 150;
 const SEED = 20_251_125;
 const emptyStats = (): Fleet['stats'] => ({ changes: 0, plans: 0, moves: 0, frames: 0, failovers: 0, standIns: 0, promoted: 0, redirects: 0, lostHeartbeats: 0 });
 

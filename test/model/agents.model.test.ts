@@ -1,0 +1,311 @@
+// The smaller, real-time variant of the membership model: real agents (createAgent, sharing one
+// MemoryMembership) and real @wsring/client instances over loopback sockets. Each command is one fleet
+// event followed by waiting until the fleet has settled; then every client must be open on its owner,
+// exactly the users the change concerns must have moved, once, and every other client kept its socket.
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Ring } from '@wsring/ring';
+import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
+import { createAgent, MemoryMembership, type Agent, type Membership, type MembershipEvent, type MemberRecord, type StoredTopology } from '@wsring/node-agent';
+
+const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200 };
+const POOL = ['a0', 'a1', 'a2', 'a3', 'a4'];
+const START_USERS = 40;
+
+/**
+ * One agent's line to the shared store. It can lose the agent's next write (one missed heartbeat) or
+ * go dead (a crashed process: nothing is written or removed any more, so the record stays behind).
+ */
+class AgentLine implements Membership {
+  dropNextPut = false;
+  dead = false;
+  constructor(private readonly store: MemoryMembership) {}
+  async put(record: MemberRecord): Promise<void> {
+    this.alive();
+    if (this.dropNextPut) {
+      this.dropNextPut = false;
+      seen.heartbeatsLost++;
+      return;
+    }
+    await this.store.put(record);
+  }
+  async remove(id: string): Promise<void> {
+    this.alive();
+    await this.store.remove(id);
+  }
+  watch(listener: (e: MembershipEvent) => void): Promise<() => void> {
+    return this.store.watch((e) => {
+      if (!this.dead) listener(e);
+    });
+  }
+  readTopology() {
+    this.alive();
+    return this.store.readTopology();
+  }
+  async casTopology(next: StoredTopology, revision: number): Promise<boolean> {
+    this.alive();
+    return this.store.casTopology(next, revision);
+  }
+  async close(): Promise<void> {}
+  private alive(): void {
+    if (this.dead) throw new Error('process is gone');
+  }
+}
+
+interface Tracked {
+  client: WsringClient;
+  opens: number;
+  moves: MoveReason[];
+}
+
+class RealFleet {
+  readonly store = new MemoryMembership();
+  readonly agents = new Map<string, { agent: Agent; line: AgentLine }>();
+  readonly clients = new Map<string, Tracked>();
+  /** Every agent URL ever started: clients bootstrap from any of them. */
+  private readonly bootstrap: string[] = [];
+  private nextUser = 0;
+
+  async join(id: string): Promise<void> {
+    const line = new AgentLine(this.store);
+    const agent = await createAgent({ id, membership: line, host: '127.0.0.1', port: 0, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
+    this.agents.set(id, { agent, line });
+    this.bootstrap.push(`http://127.0.0.1:${agent.port}`);
+  }
+
+  async drain(id: string): Promise<void> {
+    const { agent } = this.agents.get(id)!;
+    this.agents.delete(id);
+    await agent.drain({ deadlineMs: 10_000 });
+  }
+
+  async close(id: string): Promise<void> {
+    const { agent } = this.agents.get(id)!;
+    this.agents.delete(id);
+    await agent.close();
+  }
+
+  /** Sockets cut without a close frame, heartbeats and deregistration gone: what SIGKILL leaves. */
+  async crash(id: string): Promise<void> {
+    const { agent, line } = this.agents.get(id)!;
+    this.agents.delete(id);
+    line.dead = true;
+    for (const user of this.clients.keys()) agent.connection(user)?.socket.terminate();
+    await agent.close();
+  }
+
+  loseHeartbeat(id: string): void {
+    this.agents.get(id)!.line.dropNextPut = true;
+  }
+
+  connect(count: number): string[] {
+    const users: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const user = `user-${this.nextUser++}`;
+      const client = createClient({ user, bootstrap: [...this.bootstrap], backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5 });
+      const tracked: Tracked = { client, opens: 0, moves: [] };
+      client.on('open', () => tracked.opens++);
+      client.on('moved', (m) => tracked.moves.push(m.reason));
+      this.clients.set(user, tracked);
+      users.push(user);
+    }
+    return users;
+  }
+
+  ring(): Ring {
+    return [...this.agents.values()][0].agent.topology.ring;
+  }
+
+  /** One ring of exactly the running agents everywhere, every client open on its owner and held there once. */
+  settled(): boolean {
+    const agents = [...this.agents.values()].map((a) => a.agent);
+    const ring = agents[0].topology.ring;
+    if (agents.some((a) => a.topology.fingerprint !== ring.fingerprint)) return false;
+    if (ring.nodes.map((n) => n.id).join() !== [...this.agents.keys()].sort().join()) return false;
+    if (agents.reduce((sum, a) => sum + a.connections, 0) !== this.clients.size) return false;
+    for (const [user, { client }] of this.clients) {
+      if (client.state !== 'open' || client.node !== ring.owner(user)) return false;
+      if (!this.agents.get(client.node)?.agent.connection(user)) return false;
+    }
+    return true;
+  }
+
+  /** Forget what the clients saw so far: the next change is judged on its own. */
+  resetCounts(): void {
+    for (const t of this.clients.values()) {
+      t.opens = 0;
+      t.moves = [];
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const { client } of this.clients.values()) client.close();
+    await Promise.all([...this.agents.values()].map(({ agent }) => agent.close()));
+    this.agents.clear();
+  }
+}
+
+/** What the runs went through, to show they exercised what they claim to. */
+const seen = { commands: [] as string[], moves: { reconnect: 0, failover: 0, redirect: 0 } as Record<MoveReason, number>, heartbeatsLost: 0 };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function waitSettled(fleet: RealFleet, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!fleet.settled()) {
+    if (Date.now() > deadline) throw new Error(`fleet did not settle after ${what}`);
+    await sleep(25);
+  }
+  // Anything still on its way (a late reconnect, a spurious rebalance) shows up within a settle window or two.
+  await sleep(2 * TIMING.settleMs);
+  if (!fleet.settled()) throw new Error(`fleet settled after ${what} and then changed again`);
+}
+
+interface Model {
+  running: string[];
+}
+
+/** How a user must move: by a given reason, or once by whatever path (a closed node's users find their way). */
+type Move = MoveReason | 'once';
+
+/** Each command makes one change, waits for the fleet to settle, and checks who moved, how, and how often. */
+abstract class RealCommand implements fc.AsyncCommand<Model, RealFleet> {
+  abstract check(m: Readonly<Model>): boolean;
+  abstract toString(): string;
+  /** Make the change; return which connected users must move, and how. */
+  abstract act(m: Model, fleet: RealFleet, before: Ring): Promise<Map<string, Move>>;
+  async run(m: Model, fleet: RealFleet): Promise<void> {
+    fleet.resetCounts();
+    const before = fleet.ring();
+    const previous = new Set(fleet.clients.keys());
+    const moved = await this.act(m, fleet, before);
+    await waitSettled(fleet, this.toString());
+    seen.commands.push(this.toString());
+    for (const t of fleet.clients.values()) for (const r of t.moves) seen.moves[r]++;
+    for (const [user, t] of fleet.clients) {
+      if (!previous.has(user)) {
+        expect(t.opens, `${user}, new, opens once`).toBe(1);
+        continue;
+      }
+      const how = moved.get(user);
+      if (how === undefined) {
+        expect({ user, opens: t.opens, moves: t.moves }, `${user} must keep its socket`).toEqual({ user, opens: 0, moves: [] });
+      } else {
+        expect({ user, moves: how === 'once' ? t.moves.length : t.moves }, `${user} moves once`).toEqual({ user, moves: how === 'once' ? 1 : [how] });
+        expect(t.opens, `${user} opens once`).toBe(1);
+      }
+    }
+  }
+}
+
+class Join extends RealCommand {
+  constructor(readonly pick: number) {
+    super();
+  }
+  check(m: Readonly<Model>) {
+    return m.running.length < 4;
+  }
+  async act(m: Model, fleet: RealFleet, before: Ring) {
+    const free = POOL.filter((id) => !m.running.includes(id) && !fleet.agents.has(id));
+    const id = free[this.pick % free.length];
+    await fleet.join(id);
+    m.running.push(id);
+    const after = before.withNodes([{ id }]);
+    return new Map<string, Move>([...fleet.clients.keys()].filter((u) => before.owner(u) !== after.owner(u)).map((u) => [u, 'reconnect']));
+  }
+  toString = () => `Join(#${this.pick})`;
+}
+
+class Depart extends RealCommand {
+  constructor(readonly how: 'drain' | 'crash' | 'close', readonly pick: number) {
+    super();
+  }
+  check(m: Readonly<Model>) {
+    return m.running.length >= 2;
+  }
+  async act(m: Model, fleet: RealFleet, before: Ring) {
+    const id = [...m.running].sort()[this.pick % m.running.length];
+    m.running = m.running.filter((r) => r !== id);
+    const theirs = [...fleet.clients.keys()].filter((u) => before.owner(u) === id);
+    // Drain: a reconnect frame each. Crash: each fails over to its next node, which then owns it (no second move).
+    // Close: GOING_AWAY, each finds its new owner by itself.
+    const how: Move = this.how === 'drain' ? 'reconnect' : this.how === 'crash' ? 'failover' : 'once';
+    if (this.how === 'drain') await fleet.drain(id);
+    else if (this.how === 'crash') await fleet.crash(id);
+    else await fleet.close(id);
+    return new Map(theirs.map((u) => [u, how]));
+  }
+  toString = () => `${this.how[0].toUpperCase()}${this.how.slice(1)}(#${this.pick})`;
+}
+
+class LoseHeartbeat extends RealCommand {
+  constructor(readonly pick: number) {
+    super();
+  }
+  check() {
+    return true;
+  }
+  async act(m: Model, fleet: RealFleet) {
+    const id = [...m.running].sort()[this.pick % m.running.length];
+    const epoch = fleet.agents.get(id)!.agent.topology.epoch;
+    fleet.loseHeartbeat(id);
+    // Past the liveness timeout and a settle window: a lost heartbeat taken for a departure would show by now.
+    await sleep(TIMING.livenessTimeoutMs + 2 * TIMING.settleMs);
+    for (const { agent } of fleet.agents.values()) expect(agent.topology.epoch, `epoch on ${agent.id}`).toBe(epoch);
+    return new Map<string, Move>();
+  }
+  toString = () => `LoseHeartbeat(#${this.pick})`;
+}
+
+class Connect extends RealCommand {
+  constructor(readonly count: number) {
+    super();
+  }
+  check() {
+    return true;
+  }
+  async act(_m: Model, fleet: RealFleet) {
+    fleet.connect(this.count);
+    return new Map<string, Move>();
+  }
+  toString = () => `Connect(${this.count})`;
+}
+
+const pick = fc.nat({ max: 100 });
+const commands = fc.commands(
+  [
+    pick.map((p) => new Join(p)),
+    fc.tuple(fc.constantFrom('drain' as const, 'crash' as const, 'close' as const), pick).map(([how, p]) => new Depart(how, p)),
+    pick.map((p) => new LoseHeartbeat(p)),
+    fc.integer({ min: 1, max: 10 }).map((n) => new Connect(n)),
+  ],
+  { maxCommands: 6, size: 'max' },
+);
+
+describe('membership and rebalancing with real agents and clients (model-based)', () => {
+  const fleets: RealFleet[] = [];
+  afterAll(async () => {
+    for (const f of fleets) await f.stop();
+  });
+
+  it('every change moves exactly the users it concerns, once; everyone else keeps their socket', async () => {
+    await fc.assert(
+      fc.asyncProperty(commands, async (cmds) => {
+        const fleet = new RealFleet();
+        fleets.push(fleet);
+        try {
+          for (const id of POOL.slice(0, 3)) await fleet.join(id);
+          fleet.connect(START_USERS);
+          await waitSettled(fleet, 'start');
+          await fc.asyncModelRun(() => ({ model: { running: POOL.slice(0, 3) }, real: fleet }), cmds);
+        } finally {
+          await fleet.stop();
+        }
+      }),
+      { seed: 20_251_125, numRuns: 5, endOnFailure: true },
+    );
+    console.log(`real fleet: ${seen.commands.length} changes (${seen.commands.join(', ')}); moves ${JSON.stringify(seen.moves)}; heartbeats lost ${seen.heartbeatsLost}`);
+    expect(seen.moves.reconnect).toBeGreaterThan(0);
+    expect(seen.moves.failover).toBeGreaterThan(0);
+  });
+});
