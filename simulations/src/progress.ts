@@ -15,7 +15,7 @@ export function terminalProgress(): Progress {
     start(label, total) {
       bar?.stop();
       bar = new cliProgress.SingleBar(
-        { stream: process.stderr, format: `${label.padEnd(14)} {bar} {percentage}% | {value}/{total} | {duration_formatted}`, hideCursor: true, clearOnComplete: true, fps: 5 },
+        { stream: process.stderr, format: `${label.padEnd(14)} {bar} {percentage}% | {value}/{total} | {duration_formatted}`, hideCursor: true, clearOnComplete: true, fps: 5, noTTYOutput: true, notTTYSchedule: 1000 },
         cliProgress.Presets.shades_classic,
       );
       bar.start(total, 0);

@@ -68,8 +68,8 @@ class Model {
   waiting = 0;
   /** Pacers: sender -> destination -> users past their jitter, waiting for a token. */
   private readonly queues = new Map<number, Map<number, number>>();
-  private readonly pacerTokens = new Map<number, number>();
-  private readonly ignoredSoFar = new Map<number, number>();
+  /** Each agent's token bucket lives as long as the agent: tokens and the tick they were counted at. */
+  private readonly pacerTokens = new Map<number, { tokens: number; at: number }>();
   private readonly sentSoFar = new Map<number, number>();
   queued = 0;
   /** Users who ignored their frame: closed at `tick`. FIFO because graceMs is constant. */
@@ -172,10 +172,7 @@ class Model {
   private enqueue(from: number, to: number, count: number): void {
     if (count <= 0) return;
     let q = this.queues.get(from);
-    if (!q) {
-      this.queues.set(from, (q = new Map()));
-      this.pacerTokens.set(from, this.p.burst);
-    }
+    if (!q) this.queues.set(from, (q = new Map()));
     q.set(to, (q.get(to) ?? 0) + count);
     this.queued += count;
   }
@@ -196,10 +193,12 @@ class Model {
     ready.clear();
     // Pacers: each agent sends what its token bucket allows, spread over destinations in proportion.
     for (const [from, q] of this.queues) {
-      const tokens = Math.min(p.burst, this.pacerTokens.get(from)! + (p.ratePerSec * p.tickMs) / 1000);
+      // An agent that never sent has a full bucket.
+      const bucket = this.pacerTokens.get(from) ?? { tokens: p.burst, at: t };
+      const tokens = Math.min(p.burst, bucket.tokens + ((t - bucket.at) * p.ratePerSec * p.tickMs) / 1000);
       const pending = [...q.values()].reduce((a, b) => a + b, 0);
       const send = Math.min(Math.floor(tokens), pending);
-      this.pacerTokens.set(from, tokens - send);
+      this.pacerTokens.set(from, { tokens: tokens - send, at: t });
       if (send === 0) continue;
       const dests = [...q.keys()];
       const split = apportion(send, dests.map((d) => q.get(d)!));
@@ -214,7 +213,6 @@ class Model {
         const before = this.sentSoFar.get(from) ?? 0;
         const ignoring = Math.floor(((before + n) * p.ignorePct) / 100) - Math.floor((before * p.ignorePct) / 100);
         this.sentSoFar.set(from, before + n);
-        this.ignoredSoFar.set(from, (this.ignoredSoFar.get(from) ?? 0) + ignoring);
         const obeying = n - ignoring;
         if (obeying > 0) {
           // The frame reaches the client after rtt/2; it closes and connects at once, arriving one rtt later.
@@ -224,10 +222,7 @@ class Model {
         }
         if (ignoring > 0) this.closes.push({ tick: t + Math.max(1, Math.ceil(p.graceMs / p.tickMs)), from, to, count: ignoring });
       });
-      if (q.size === 0) {
-        this.queues.delete(from);
-        this.pacerTokens.delete(from);
-      }
+      if (q.size === 0) this.queues.delete(from);
     }
     // Arrivals due now: the balancer picks nodes first; then each node accepts what its rate allows.
     const slot = this.slots[t % this.slots.length];
@@ -253,6 +248,7 @@ class Model {
     for (const [node, list] of atNode) {
       const budget = this.acceptBudget(node, t);
       let accepted = 0;
+      // Clients that have retried longest get the free slots first (the order only decides who backs off further).
       list.sort((a, b) => b.level - a.level);
       for (const d of list) {
         this.arrivalsThisSecond[node] += d.count;

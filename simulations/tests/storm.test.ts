@@ -121,6 +121,16 @@ describe('storm model', () => {
     expect(r.totals.refused).toBe(0);
   });
 
+  it('keeps one token bucket per agent: users trickling in after their jitter do not get a fresh burst each', async () => {
+    const { input, moved } = await stormInput(4, 8000, [{ kind: 'drain', ids: ['node-1'] }]);
+    // Readiness is spread over 60 s, far thinner than the bucket's burst per tick; the rate must still hold.
+    const params = resolveStormParams({ ratePerSec: 5, burst: 10, jitterMs: 60_000, rttMs: 0, acceptPerSec: 100_000 });
+    const r = simulateStorm(input, params, 'targeted');
+    expect(r.totals.settleMs!).toBeGreaterThanOrEqual(((moved[0] - params.burst) / params.ratePerSec) * 1000);
+    const perSecond = r.series.arrivalsPerSec;
+    for (const id of Object.keys(perSecond)) for (const a of perSecond[id]) expect(a).toBeLessThanOrEqual(params.ratePerSec + params.burst);
+  });
+
   it('a crash drops the node at once, and a node at its accept rate refuses the rest, who back off', async () => {
     const { input, moved } = await stormInput(4, 20_000, [{ kind: 'crash', ids: ['node-2'] }]);
     const params = resolveStormParams({ backoffBaseMs: 200, backoffCapMs: 5000, acceptPerSec: 1000 });
