@@ -19,6 +19,10 @@ import {
 } from './support.js';
 
 const CLIENTS = 300;
+
+/** Everything a client saw, for failure messages. */
+const story = (c: TrackedClient) =>
+  JSON.stringify({ user: c.user, sockets: c.sockets.map((s) => ({ node: s.node, frames: s.frames.map((f) => f.frame), close: s.closeCode })), events: c.events });
 // A slow pace, so the rate limit is what shapes the wave: 10 reconnects/s per agent after a burst of 5. Each
 // agent has about 25 users to move, so an unpaced agent would send them all at once and fail the check.
 const RATE = 10;
@@ -44,7 +48,7 @@ describe('rebalance on join, against real agents', () => {
 
     // 1. Every client lands on its owner, on its first socket.
     for (const c of clients) {
-      expect(c.client.node).toBe(before.ring.owner(c.user));
+      expect(c.client.node, story(c)).toBe(before.ring.owner(c.user));
       expect(c.sockets).toHaveLength(1);
     }
 
@@ -68,7 +72,7 @@ describe('rebalance on join, against real agents', () => {
       if (move) {
         // Asked once, named the new owner, moved once: two sockets, two welcomes.
         expect(frames.map((f) => f.frame)).toEqual([expect.objectContaining({ type: 'reconnect', node: move.to })]);
-        expect(c.sockets.map((s) => s.node)).toEqual([move.from, move.to]);
+        expect(c.sockets.map((s) => s.node), story(c)).toEqual([move.from, move.to]);
         expect(welcomes(c)).toBe(2);
         expect(c.events.moved).toEqual([{ from: move.from, to: move.to, reason: 'reconnect' }]);
       } else {
@@ -100,7 +104,10 @@ describe('rebalance on join, against real agents', () => {
 
     // 6. A client holding the topology from before the join (say, fetched just before) is redirected in one
     // hop: the old owner names n4, which the client confirms with one refetch of /topology, and it goes there.
-    const staleUser = [...moved.keys()][0];
+    // A user of its own: a second connection of a user already connected would replace the first (4004).
+    let n = 0;
+    while (before.ring.owner(`stale-${n}`) === after.ring.owner(`stale-${n}`)) n++;
+    const staleUser = `stale-${n}`;
     let fetches = 0;
     const staleClients = startClients([staleUser], cluster.agents, {
       fetch: async (url, init) => (fetches++ === 0 ? { ok: true, status: 200, json: async () => staleTopology } : fetch(url, init)),
@@ -108,7 +115,7 @@ describe('rebalance on join, against real agents', () => {
     clients.push(...staleClients);
     const stale = staleClients[0];
     await allOpen([stale]);
-    expect(stale.sockets.map((s) => s.node)).toEqual([before.ring.owner(staleUser), after.ring.owner(staleUser)]);
+    expect(stale.sockets.map((s) => s.node), story(stale)).toEqual([before.ring.owner(staleUser), after.ring.owner(staleUser)]);
     expect(stale.sockets[0].frames.map((f) => f.frame.type)).toEqual(['redirect']);
     expect(stale.client.node).toBe(after.ring.owner(staleUser));
     expect(fetches).toBe(2);

@@ -147,7 +147,7 @@ export function createClient(options: ClientOptions): WsringClient {
         );
         return;
       case 'open-socket':
-        openSocket(effect.url, effect.unreachable);
+        openSocket(effect.url, effect.unreachable, effect.epoch);
         return;
       case 'close-socket':
         closeSocket(effect.code, effect.reason);
@@ -174,7 +174,7 @@ export function createClient(options: ClientOptions): WsringClient {
     }
   }
 
-  function openSocket(url: string, unreachable: string[]): void {
+  function openSocket(url: string, unreachable: string[], epoch: number | undefined): void {
     closeSocket(CloseCode.NORMAL, 'replaced');
     const gen = ++generation;
     clearConnectTimer();
@@ -186,7 +186,7 @@ export function createClient(options: ClientOptions): WsringClient {
     }, s.connectTimeoutMs);
     const withToken = (token: string | undefined) => {
       if (gen !== generation) return;
-      const target = connectUrl(url, { user: s.user, token, epoch: ctx.topology?.topology.epoch, unreachable, last: ctx.lastPos });
+      const target = connectUrl(url, { user: s.user, token, epoch, unreachable, last: ctx.lastPos });
       let ws: WebSocketLike;
       try {
         ws = new s.WebSocket(target);

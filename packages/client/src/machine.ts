@@ -32,11 +32,23 @@ export interface Context {
   /** A `/topology` fetch is in flight (fetches are never doubled). */
   readonly fetching: boolean;
   /** A move to a node the topology did not list, waiting for the refetched topology to confirm it. */
-  readonly pendingMove?: { node: string; url: string; from: string; reason: MoveReason };
+  readonly pendingMove?: PendingMove;
   /** Highest message position received; older positions are duplicates. */
   readonly lastPos?: number;
   /** A `resume` frame is out on the current socket (see delivery.ts). */
   readonly resuming?: boolean;
+}
+
+/** Where a reconnect or redirect frame sends the client, and what it says about the sender. */
+interface PendingMove {
+  node: string;
+  url: string;
+  from: string;
+  reason: MoveReason;
+  /** The frame's epoch: the target decides with it whether the client is ahead of it (docs/protocol.md, section 2). */
+  epoch: number;
+  /** A capacity redirect: the sender goes on the unreachable list so the target takes the client as a stand-in. */
+  full: boolean;
 }
 
 export type Input =
@@ -54,7 +66,7 @@ type Emit = { [K in keyof ClientEvents]: { type: 'emit'; event: K; payload: Clie
 
 export type Effect =
   | { type: 'fetch-topology' }
-  | { type: 'open-socket'; node: string; url: string; unreachable: string[] }
+  | { type: 'open-socket'; node: string; url: string; unreachable: string[]; epoch: number | undefined }
   | { type: 'close-socket'; code: number; reason: string }
   | { type: 'schedule-retry'; attempt: number }
   | { type: 'cancel-retry' }
@@ -121,7 +133,10 @@ function connectToOwner(ctx: Context, extra: Effect[] = []): Step {
   return {
     state: 'connecting',
     ctx: { ...ctx, target: next },
-    effects: [...extra, { type: 'open-socket', node: next, url, unreachable: ctx.unreachable.filter((id) => prefs.includes(id)) }],
+    effects: [
+      ...extra,
+      { type: 'open-socket', node: next, url, unreachable: ctx.unreachable.filter((id) => prefs.includes(id)), epoch: topology.topology.epoch },
+    ],
   };
 }
 
@@ -131,15 +146,22 @@ function bootstrap(ctx: Context, extra: Effect[] = []): Step {
 }
 
 /**
- * Follow a reconnect or redirect frame to a node the topology lists. A redirect continues the current connect
- * attempt, so the nodes found unreachable so far go along; a reconnect starts afresh under a new topology.
+ * Follow a reconnect or redirect frame to a node the topology lists (`url` is the topology's). A redirect
+ * continues the current connect attempt, so the nodes found unreachable so far go along, plus the sender if it
+ * was full; a reconnect starts afresh under a new topology. The frame's epoch goes along too.
  */
-function moveTo(ctx: Context, node: string, url: string, from: string, reason: MoveReason, extra: Effect[] = []): Step {
-  const unreachable = reason === 'redirect' ? ctx.unreachable.filter((id) => id !== node) : [];
+function moveTo(ctx: Context, move: PendingMove, url: string, extra: Effect[] = []): Step {
+  const { node, from, reason } = move;
+  let unreachable: string[] = [];
+  if (reason === 'redirect') {
+    unreachable = ctx.unreachable.filter((id) => id !== node);
+    if (move.full && !unreachable.includes(from)) unreachable.push(from);
+  }
+  const epoch = Math.max(move.epoch, ctx.topology?.topology.epoch ?? 0);
   return {
     state: 'moving',
     ctx: { ...ctx, target: node, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable },
-    effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason }, { type: 'open-socket', node, url, unreachable: [...unreachable] }],
+    effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason }, { type: 'open-socket', node, url, unreachable: [...unreachable], epoch }],
   };
 }
 
@@ -199,11 +221,11 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
     ]);
   }
   const counted = welcomed ? ctx : { ...ctx, redirects: ctx.redirects + 1 };
+  const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity' };
   const url = knownUrl(ctx, frame.node, frame.url);
-  if (url !== undefined) return moveTo(counted, frame.node, url, from, reason);
+  if (url !== undefined) return moveTo(counted, pendingMove, url);
   // Unknown node: refetch the topology once and decide then. An open socket keeps serving meanwhile;
   // a socket that has not been welcomed is about to be closed by the node, so let it go.
-  const pendingMove = { node: frame.node, url: frame.url, from, reason };
   if (welcomed) {
     const fetch = fetchIfIdle({ ...counted, pendingMove });
     return same(state, fetch.ctx, fetch.effects);
@@ -277,7 +299,7 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
       const pending = next.pendingMove;
       if (pending) {
         const url = knownUrl(next, pending.node, pending.url);
-        if (url !== undefined) return moveTo(next, pending.node, url, pending.from, pending.reason);
+        if (url !== undefined) return moveTo(next, pending, url);
         return connectToOwner({ ...next, pendingMove: undefined }, [emit('error', unknownNode(pending))]);
       }
       return connectToOwner(next);
@@ -298,7 +320,7 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
       const pending = next.pendingMove;
       if (!pending) return same(state, next);
       const url = knownUrl(next, pending.node, pending.url);
-      if (url !== undefined) return moveTo(next, pending.node, url, pending.from, pending.reason);
+      if (url !== undefined) return moveTo(next, pending, url);
       return same(state, { ...next, pendingMove: undefined }, [emit('error', unknownNode(pending))]);
     },
     'topology-failed': (ctx, input, state) => {

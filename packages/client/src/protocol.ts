@@ -33,8 +33,11 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** Close codes after which a client must not reconnect on its own. */
-export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED]);
+/**
+ * Close codes after which a client must not reconnect on its own: a rejected token, and a newer connection of
+ * the same user (reconnecting would take the slot back and start a tug of war between the two).
+ */
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED, CloseCode.REPLACED]);
 
 /** A node as `/topology` lists it. */
 export interface TopologyNode {

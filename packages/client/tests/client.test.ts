@@ -172,7 +172,7 @@ describe('createClient', () => {
     expect(env.seen.open[0].standIn).toBe(true);
   });
 
-  it('carries the unreachable nodes along a redirect, but not along a reconnect', async () => {
+  it('carries the unreachable nodes (and a full sender) along a redirect, but not along a reconnect', async () => {
     const t = await makeTopology(['n1', 'n2', 'n3', 'n4'], 1);
     const env = setup();
     env.fetch.answer(t.topology);
@@ -181,12 +181,39 @@ describe('createClient', () => {
     env.last().serverClose(1006);
     env.last().serverSend({ type: 'redirect', node: p2, url: nodeUrl(p2), epoch: 1, fingerprint: 'f', reason: 'capacity' });
     expect(env.last().base).toBe(nodeUrl(p2));
-    expect(env.last().params.get('unreachable')).toBe(p0);
+    expect(env.last().params.get('unreachable')).toBe(`${p0},${p1}`);
     env.last().serverSend(welcome(p2, 1, true));
     expect(env.seen.moved).toEqual([{ from: p0, to: p2, reason: 'failover' }]);
     env.last().serverSend({ type: 'reconnect', node: p1, url: nodeUrl(p1), epoch: 1, fingerprint: 'f', graceMs: 1 });
     expect(env.last().base).toBe(nodeUrl(p1));
     expect(env.last().params.get('unreachable')).toBeNull();
+  });
+
+  it('connects to a redirect or reconnect target with the epoch the frame names', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 4);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    const [p0, p1] = t.ring.owners('user-7', 2);
+    expect(env.last().params.get('epoch')).toBe('4');
+    env.last().serverSend({ type: 'redirect', node: p1, url: nodeUrl(p1), epoch: 6, fingerprint: 'f', reason: 'not-owner' });
+    expect(env.last().params.get('epoch')).toBe('6');
+    expect(env.last().params.get('unreachable')).toBeNull();
+    env.last().serverSend(welcome(p1, 6));
+    env.last().serverSend({ type: 'reconnect', node: p0, url: nodeUrl(p0), epoch: 7, fingerprint: 'f', graceMs: 1 });
+    expect(env.last().params.get('epoch')).toBe('7');
+  });
+
+  it('does not reconnect a connection REPLACED by a newer one of the same user', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup();
+    env.fetch.answer(t.topology);
+    await settle();
+    env.last().serverSend(welcome(t.ring.owner('user-7'), 1));
+    env.last().serverClose(CloseCode.REPLACED, 'replaced by a newer connection');
+    expect(env.client.state).toBe('closed');
+    expect(env.seen.close).toEqual([{ code: 4004, reason: 'replaced by a newer connection' }]);
+    expect(env.clock.pending.size).toBe(0);
   });
 
   it('backs off and refetches after the whole preference list failed', async () => {

@@ -2,7 +2,7 @@
 // application can do, against fake sockets; after every step the client must agree with a small model.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backoffCeiling, CloseCode, createClient, type ClientState, type WsringClient } from '../src/mod.js';
+import { backoffCeiling, createClient, TERMINAL_CLOSE_CODES, type ClientState, type WsringClient } from '../src/mod.js';
 import { transitions } from '../src/machine.js';
 import { FakeClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, type Fixture } from './fakes.js';
 
@@ -134,7 +134,7 @@ class ServerClose extends Cmd {
     if (!s) return;
     s.serverClose(this.code);
     m.welcomed = false;
-    if (this.code === CloseCode.UNAUTHORIZED && !m.closed) {
+    if (TERMINAL_CLOSE_CODES.has(this.code) && !m.closed) {
       m.closed = true;
       m.socketsAtClose = r.sockets.length;
     }
