@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { balanceOf, minimumMoves } from '../src/balance.js';
 import { buildNodes } from '../src/cluster.js';
@@ -76,6 +79,23 @@ describe('plan on the command line', () => {
     const json = JSON.parse((await capture([...argv, '--json'])).out) as PlanReport;
     expect(json.steps.map((s) => s.moved)).toEqual(brute.map((b) => b.moved));
     expect(json.steps[1].loads.find((l) => l.id === 'node-2')).toMatchObject({ before: brute[1].before.get('node-2'), after: 0, change: 'left' });
+  });
+
+  it('reads users from a file: one id per line, blank lines and surrounding whitespace ignored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsring-sim-users-'));
+    try {
+      const ids = Array.from({ length: 1500 }, (_, i) => `acct:${(i * 7919) % 100_003}@example.org`);
+      const file = join(dir, 'ids.txt');
+      writeFileSync(file, ids.map((id, i) => (i % 100 === 0 ? `  ${id}\r\n\n` : `${id}\n`)).join(''));
+      const r = await capture(['plan', '--nodes', '4', '--users-file', file, '--drain', 'node-0', '--json']);
+      const json = JSON.parse(r.out) as PlanReport;
+      const brute = await bruteForce({ nodes: buildNodes(4), algorithm: 'ring', ringSeed: 0, users: { kind: 'file', path: file } }, [{ kind: 'drain', ids: ['node-0'] }], ids);
+      expect(json.users).toBe(ids.length);
+      expect(json.steps[0].moved).toBe(brute[0].moved);
+      for (const l of json.steps[0].loads) expect(l.after).toBe(brute[0].after.get(l.id) ?? 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers bad input with one line and exit code 2', async () => {
