@@ -26,6 +26,13 @@ export interface TransportHandlers {
 
 const now = () => performance.now();
 
+/** What a socket's listeners need: its connection once admitted, whether it closed, its frame budget. */
+interface Session {
+  conn: ClientConnection | undefined;
+  closed: boolean;
+  bucket: TokenBucket;
+}
+
 /** Close a socket with a wsring close code; the reason is cut to the 123 bytes a close frame allows. */
 export function closeWith(socket: WebSocket, code: number, reason: string, metrics?: AgentMetrics): void {
   metrics?.refused.inc({ code: String(code) });
@@ -42,24 +49,36 @@ export class Transport {
   constructor(private readonly options: TransportOptions, private readonly handlers: TransportHandlers) {}
 
   handle(socket: WebSocket, request: IncomingMessage): void {
-    const { logger, metrics } = this.options;
-    const search = new URL(request.url ?? '/', 'http://localhost').searchParams;
-    const params = parseConnectParams(search);
-    let conn: ClientConnection | undefined;
-    let closed = false;
-    const bucket = new TokenBucket(this.options.messageRate.perSec, this.options.messageRate.burst, now());
+    const params = parseConnectParams(new URL(request.url ?? '/', 'http://localhost').searchParams);
+    const session = this.listen(socket);
+    if ((params.unreachable?.length ?? 0) > this.options.maxUnreachable) {
+      closeWith(socket, CloseCode.BAD_FRAME, `unreachable lists more than ${this.options.maxUnreachable} nodes`, this.options.metrics);
+      return;
+    }
+    this.admit(socket, request, params, session).catch((err) => {
+      this.options.logger.error({ err: String(err) }, 'admission failed');
+      closeWith(socket, CloseCode.INTERNAL_ERROR, 'internal error', this.options.metrics);
+    });
+  }
 
+  /**
+   * The socket's listeners, for its whole life. Kept apart from `handle` so that they close over
+   * this small session only, not over the upgrade request (which would then live as long as the socket).
+   */
+  private listen(socket: WebSocket): Session {
+    const { logger, metrics } = this.options;
+    const session: Session = { conn: undefined, closed: false, bucket: new TokenBucket(this.options.messageRate.perSec, this.options.messageRate.burst, now()) };
     socket.on('error', (err) => logger.debug({ err: err.message }, 'client socket error'));
     socket.on('close', (code) => {
-      closed = true;
-      if (conn) this.handlers.closed(conn, code);
+      session.closed = true;
+      if (session.conn) this.handlers.closed(session.conn, code);
     });
     socket.on('message', (raw: RawData, isBinary: boolean) => {
-      if (!bucket.tryTake(now())) {
+      if (!session.bucket.tryTake(now())) {
         closeWith(socket, CloseCode.RATE_LIMITED, 'message rate limit exceeded', metrics);
         return;
       }
-      if (!conn) {
+      if (!session.conn) {
         // Frames before the welcome have nowhere to go yet.
         socket.send(encodeFrame({ type: 'error', code: 'NOT_READY', message: 'wait for the welcome frame' }));
         return;
@@ -68,36 +87,31 @@ export class Transport {
         closeWith(socket, CloseCode.BAD_FRAME, 'binary frames are not part of the protocol', metrics);
         return;
       }
-      this.frame(conn, raw.toString());
+      this.frame(session.conn, raw.toString());
     });
+    return session;
+  }
 
-    if ((params.unreachable?.length ?? 0) > this.options.maxUnreachable) {
-      closeWith(socket, CloseCode.BAD_FRAME, `unreachable lists more than ${this.options.maxUnreachable} nodes`, metrics);
-      return;
-    }
-    void (async () => {
-      let identity: { userId: string } | null = null;
-      try {
-        identity = await this.options.authenticate(request, params);
-      } catch (err) {
-        if (err instanceof AuthUnavailableError) {
-          logger.warn({ err: err.message }, 'authentication unavailable');
-          if (!closed) closeWith(socket, CloseCode.INTERNAL_ERROR, 'authentication unavailable, retry', metrics);
-          return;
-        }
-        logger.debug({ err: String(err) }, 'authenticate threw');
-      }
-      if (closed) return;
-      const userId = identity?.userId;
-      if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-        closeWith(socket, CloseCode.UNAUTHORIZED, 'unauthorized', metrics);
+  private async admit(socket: WebSocket, request: IncomingMessage, params: ConnectParams, session: Session): Promise<void> {
+    const { logger, metrics } = this.options;
+    let identity: { userId: string } | null = null;
+    try {
+      identity = await this.options.authenticate(request, params);
+    } catch (err) {
+      if (err instanceof AuthUnavailableError) {
+        logger.warn({ err: err.message }, 'authentication unavailable');
+        if (!session.closed) closeWith(socket, CloseCode.INTERNAL_ERROR, 'authentication unavailable, retry', metrics);
         return;
       }
-      conn = this.handlers.admit(socket, userId, params);
-    })().catch((err) => {
-      logger.error({ err: String(err) }, 'admission failed');
-      closeWith(socket, CloseCode.INTERNAL_ERROR, 'internal error', metrics);
-    });
+      logger.debug({ err: String(err) }, 'authenticate threw');
+    }
+    if (session.closed) return;
+    const userId = identity?.userId;
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+      closeWith(socket, CloseCode.UNAUTHORIZED, 'unauthorized', metrics);
+      return;
+    }
+    session.conn = this.handlers.admit(socket, userId, params);
   }
 
   private frame(conn: ClientConnection, text: string): void {
