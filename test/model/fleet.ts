@@ -109,7 +109,7 @@ export class Fleet {
   private readonly framesByRing = new Map<string, Map<string, number>>();
   private lastAgreed: string | undefined;
   /** Counters reported at the end, to show the runs exercised what they claim to. */
-  readonly stats = { changes: 0, plans: 0, moves: 0, frames: 0, failovers: 0, standIns: 0, promoted: 0, redirects: 0, lostHeartbeats: 0 };
+  readonly stats = { changes: 0, plans: 0, moves: 0, frames: 0, failovers: 0, standIns: 0, promoted: 0, redirects: 0, lostHeartbeats: 0, outages: 0 };
   private readonly random: () => number;
   private readonly plan: (input: PlanInput, maxPrefs: number) => Plan;
 
@@ -154,6 +154,8 @@ export class Fleet {
       clock.setTimeout(() => {
         node.inFlight--;
         node.tracker.handle(event);
+        // As the agent does: back in touch with the store, refresh its own record at once.
+        if (event.type === 'reconnected' && (node.status === 'running' || node.status === 'draining')) this.membership.put(node.record).catch(() => {});
       }, latencyMs);
     });
     const beat = () => {
@@ -166,7 +168,8 @@ export class Fleet {
       }
       node.lastLost = false;
       node.record.seq++;
-      void this.membership.put(node.record);
+      // As the agent does, a write the store refuses (it is down) is simply lost.
+      this.membership.put(node.record).catch(() => {});
     };
     node.heartbeatTimer = clock.setTimeout(beat, heartbeatMs);
     await this.flush();
@@ -208,6 +211,18 @@ export class Fleet {
     node.loseNext = true;
     this.stats.lostHeartbeats++;
     return true;
+  }
+
+  /**
+   * The store is unreachable for `ms` (a NATS restart): no heartbeat gets through, every agent is told
+   * and must keep its last topology instead of timing everyone out; then it comes back and resyncs.
+   */
+  async outage(ms: number): Promise<void> {
+    this.membership.setConnected(false);
+    this.stats.outages++;
+    await this.advance(ms);
+    this.membership.setConnected(true);
+    await this.flush();
   }
 
   // ---- client commands ----
@@ -337,7 +352,7 @@ export class Fleet {
     this.stats.promoted += plan.promoted.length;
     if (node.record.state === 'joining' && next.nodes.some((n) => n.id === node.id)) {
       node.record.state = 'active';
-      void this.membership.put(node.record);
+      this.membership.put(node.record).catch(() => {});
     }
     this.stats.moves += plan.moves.length;
     for (const m of plan.moves) node.pacer.enqueue(m.userId);
@@ -468,7 +483,8 @@ export class Fleet {
       const outOfRing = !node.ring.nodes.some((n) => n.id === node.id);
       if (node.status === 'draining' && outOfRing && node.index.size === 0 && node.pacer.pending === 0) {
         this.stop(node, 'left');
-        void this.membership.remove(node.id);
+        // If the store is down the record stays behind, and the others time it out as a crash.
+        this.membership.remove(node.id).catch(() => {});
       }
     }
   }

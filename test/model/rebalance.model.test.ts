@@ -99,6 +99,19 @@ class LoseHeartbeat extends FleetCommand {
   toString = () => `LoseHeartbeat(#${this.pick})`;
 }
 
+class Outage extends FleetCommand {
+  constructor(readonly ms: number) {
+    super();
+  }
+  check() {
+    return true;
+  }
+  async act(_m: Model, fleet: Fleet) {
+    await fleet.outage(this.ms);
+  }
+  toString = () => `Outage(${this.ms} ms)`;
+}
+
 class Advance extends FleetCommand {
   constructor(readonly ms: number) {
     super();
@@ -176,6 +189,7 @@ const commands = fc.commands(
     advance,
     pick.map((p) => new LoseHeartbeat(p)),
     pick.map((p) => new LoseHeartbeat(p)),
+    fc.constantFrom(500, 3_000, 10_000).map((ms) => new Outage(ms)),
     fc.integer({ min: 1, max: 60 }).map((n) => new Connect(n)),
     fc.tuple(fc.integer({ min: 1, max: 20 }), pick).map(([n, p]) => new Disconnect(n, p)),
     fc.constant(new Settle()),
@@ -217,7 +231,7 @@ function property(config: Omit<FleetConfig, 'seed'>, totals?: Fleet['stats']) {
 
 const RUNS = 150;
 const SEED = 20_251_125;
-const emptyStats = (): Fleet['stats'] => ({ changes: 0, plans: 0, moves: 0, frames: 0, failovers: 0, standIns: 0, promoted: 0, redirects: 0, lostHeartbeats: 0 });
+const emptyStats = (): Fleet['stats'] => ({ changes: 0, plans: 0, moves: 0, frames: 0, failovers: 0, standIns: 0, promoted: 0, redirects: 0, lostHeartbeats: 0, outages: 0 });
 
 /** Agent defaults, then the tightest legal timing: no settle window, no jitter, one reconnect at a time, liveness at twice the heartbeat. */
 const CONFIGS: [string, Omit<FleetConfig, 'seed'>][] = [
@@ -239,6 +253,7 @@ describe('membership and rebalancing (model-based)', () => {
     expect(totals.failovers).toBeGreaterThan(50);
     expect(totals.promoted).toBeGreaterThan(10);
     expect(totals.lostHeartbeats).toBeGreaterThan(30);
+    expect(totals.outages).toBeGreaterThan(30);
   });
 });
 
