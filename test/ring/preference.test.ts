@@ -8,7 +8,7 @@ import { ALGORITHMS, keySet, seed, topology } from './support.js';
 describe.each(ALGORITHMS)('preference lists (%s)', (algorithm) => {
   it('are distinct node ids, owner first, min(n, nodes) long', async () => {
     await fc.assert(
-      fc.asyncProperty(topology(200), seed, keySet(200), fc.integer({ min: 1, max: 210 }), async (nodes, s, keys, n) => {
+      fc.asyncProperty(topology(200), seed, keySet(100), fc.integer({ min: 1, max: 210 }), async (nodes, s, keys, n) => {
         const ring = await createRing(nodes, { algorithm, seed: s });
         const ids = new Set(ring.nodes.map((x) => x.id));
         const want = Math.min(n, nodes.length);
@@ -19,7 +19,7 @@ describe.each(ALGORITHMS)('preference lists (%s)', (algorithm) => {
           expect(list[0]).toBe(ring.owner(k));
           expect(list.every((id) => ids.has(id))).toBe(true);
           // A shorter list is a prefix of a longer one.
-          expect(ring.owners(k, 1)).toEqual([list[0]]);
+          expect(ring.owners(k, 2)).toEqual(list.slice(0, 2));
         }
       }),
       { numRuns: 20 },
