@@ -1,10 +1,10 @@
-// The installed command: dist/cli.js as `npx wsring-sim` runs it (run after a build, as `npm test` does).
+// The installed command, bin/wsring-sim.js as `npx wsring-sim` runs it (after a build, as `npm test` does).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/command.js';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../bin/wsring-sim.js', import.meta.url));
 
 function runBin(args: string[]) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
