@@ -18,7 +18,8 @@ describe('NATS restart, against real agents', () => {
 
   it('disconnects nobody, rebalances nothing, and recovers membership', async () => {
     const before = await waitForAgreement(cluster.agents, 3);
-    clients = startClients(users(300), cluster.agents);
+    // Keepalive pings every 500 ms run through the outage: the agents must keep answering them.
+    clients = startClients(users(300), cluster.agents, { pingIntervalMs: 500 });
     await allOpen(clients);
     const agents = [...cluster.agents];
     const rebalancesBefore = agents.map((a) => a.logs.filter((l) => l.event === 'rebalance').length);

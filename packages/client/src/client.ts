@@ -10,6 +10,7 @@ import type { ClientEvents, ClientOptions, ClientState, FetchLike, Timers, WebSo
 export const DEFAULT_FAILOVER_DEPTH = 3;
 export const DEFAULT_MAX_REDIRECTS = 3;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_PING_INTERVAL_MS = 25_000;
 export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
 
 const OPEN = 1;
@@ -25,6 +26,7 @@ interface Settings {
   failoverDepth: number;
   maxRedirects: number;
   connectTimeoutMs: number;
+  pingIntervalMs: number;
   fetchTimeoutMs: number;
   random: () => number;
   timers: Timers;
@@ -65,6 +67,7 @@ function settings(options: ClientOptions): Settings {
   const failoverDepth = positive('failoverDepth', options.failoverDepth, DEFAULT_FAILOVER_DEPTH, true);
   const maxRedirects = positive('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS, true);
   const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
+  const pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, DEFAULT_PING_INTERVAL_MS);
   const fetchTimeoutMs = positive('fetchTimeoutMs', options.fetchTimeoutMs, DEFAULT_FETCH_TIMEOUT_MS);
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (typeof WebSocketImpl !== 'function') {
@@ -86,6 +89,7 @@ function settings(options: ClientOptions): Settings {
     failoverDepth,
     maxRedirects,
     connectTimeoutMs,
+    pingIntervalMs,
     fetchTimeoutMs,
     random: options.random ?? Math.random,
     last: options.last,
@@ -105,6 +109,10 @@ export function createClient(options: ClientOptions): WsringClient {
   let generation = 0;
   let connectTimer: unknown;
   let retryTimer: unknown;
+  // Keepalive of the open connection: a frame heard since the last tick, a ping out without an answer yet.
+  let pingTimer: unknown;
+  let heard = false;
+  let pingOut = false;
   // Aborted by close(), so no fetch outlives the client.
   const stopFetches = new AbortController();
 
@@ -131,6 +139,7 @@ export function createClient(options: ClientOptions): WsringClient {
     state = nextState;
     ctx = nextCtx;
     if (changed && state !== 'connecting' && state !== 'moving') clearConnectTimer();
+    if (changed) (state === 'open' ? startKeepalive : stopKeepalive)();
     if (changed && state === 'closed') stopFetches.abort();
     if (changed) events.emit('state', state);
     for (const effect of effects) run(effect);
@@ -197,6 +206,7 @@ export function createClient(options: ClientOptions): WsringClient {
       socket = ws;
       ws.onmessage = (event) => {
         if (gen !== generation) return;
+        heard = true;
         if (typeof event.data !== 'string') {
           dispatch({ type: 'bad-frame', error: new Error('binary frame') });
           return;
@@ -241,6 +251,36 @@ export function createClient(options: ClientOptions): WsringClient {
       // Browsers reject some codes; the socket is abandoned either way.
       ws.close();
     }
+  }
+
+  /**
+   * While open, every `pingIntervalMs`: if nothing arrived since the last tick, send a ping; if a ping is already
+   * out and still nothing arrived, the connection is dead (browsers cannot see TCP keepalives or ws pings).
+   */
+  function startKeepalive(): void {
+    stopKeepalive();
+    const tick = () => {
+      pingTimer = undefined;
+      if (state !== 'open') return;
+      if (!heard && pingOut) {
+        dispatch({ type: 'ping-timeout' });
+        return;
+      }
+      if (!heard && socket?.readyState === OPEN) {
+        socket.send(encodeFrame({ type: 'ping', ts: Date.now() }));
+        pingOut = true;
+      } else if (heard) pingOut = false;
+      heard = false;
+      pingTimer = s.timers.setTimeout(tick, s.pingIntervalMs);
+    };
+    heard = false;
+    pingOut = false;
+    pingTimer = s.timers.setTimeout(tick, s.pingIntervalMs);
+  }
+
+  function stopKeepalive(): void {
+    if (pingTimer !== undefined) s.timers.clearTimeout(pingTimer);
+    pingTimer = undefined;
   }
 
   function clearConnectTimer(): void {

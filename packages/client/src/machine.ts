@@ -58,6 +58,8 @@ export type Input =
   | { type: 'bad-frame'; error: Error }
   | { type: 'socket-closed'; code: number; reason: string }
   | { type: 'connect-timeout' }
+  /** An open connection stayed silent through a whole ping interval after a ping (see client.ts). */
+  | { type: 'ping-timeout' }
   | { type: 'token-failed'; error: unknown }
   | { type: 'retry-timer' }
   | { type: 'close'; code: number; reason: string };
@@ -315,6 +317,9 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
     'socket-closed': onDrop,
     'connect-timeout': ignore,
     'token-failed': ignore,
+    // A half-open connection (the node's host vanished without a FIN): leave it and reconnect with backoff.
+    'ping-timeout': (ctx) =>
+      retry({ ...ctx, target: undefined, pendingMove: undefined }, false, [{ type: 'close-socket', code: CloseCode.NORMAL, reason: 'no answer to ping' }]),
     'topology-loaded': (ctx, input, state) => {
       const next = adopt(ctx, input.topology);
       const pending = next.pendingMove;

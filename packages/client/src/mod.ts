@@ -1,6 +1,13 @@
 // @wsring/client: connects a user straight to the node that owns it and follows the fleet as it changes.
 // Runs unchanged in browsers and Node; the Node entry (node.ts) only adds `ws` as the default WebSocket.
-export { createClient, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_FAILOVER_DEPTH, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_REDIRECTS } from './client.js';
+export {
+  createClient,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_FAILOVER_DEPTH,
+  DEFAULT_FETCH_TIMEOUT_MS,
+  DEFAULT_MAX_REDIRECTS,
+  DEFAULT_PING_INTERVAL_MS,
+} from './client.js';
 export { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, backoffCeiling } from './backoff.js';
 export { ClientError } from './errors.js';
 export { initialPosition, judgeGap, judgeMessage, judgeSynced, type Position, type Verdict } from './delivery.js';

@@ -77,6 +77,11 @@ export interface ClientOptions {
   maxRedirects?: number;
   /** ms to wait for `welcome` after opening a socket before treating the node as unreachable. Default 10,000. */
   connectTimeoutMs?: number;
+  /**
+   * ms between keepalive checks of an open connection: after an interval with no frame from the node the client
+   * sends a `ping`; after a second one it treats the connection as dead and reconnects. Default 25,000.
+   */
+  pingIntervalMs?: number;
   /** ms to wait for a `/topology` response from one bootstrap URL. Default 5,000. */
   fetchTimeoutMs?: number;
   /** Random numbers in [0, 1) for jitter and bootstrap order. Default Math.random. */

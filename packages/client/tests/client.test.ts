@@ -216,6 +216,36 @@ describe('createClient', () => {
     expect(env.clock.pending.size).toBe(0);
   });
 
+  it('pings a silent connection, and leaves it when the silence lasts another interval', async () => {
+    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
+    const env = setup({ pingIntervalMs: 1000 });
+    env.fetch.answer(t.topology);
+    await settle();
+    const owner = t.ring.owner('user-7');
+    const socket = env.last();
+    socket.serverOpen();
+    socket.serverSend(welcome(owner, 1));
+    // Traffic within an interval: no ping needed.
+    socket.serverSend({ type: 'message', data: 1 });
+    env.clock.fireNext();
+    expect(socket.sent).toEqual([]);
+    // A silent interval: a ping; an answer keeps the connection.
+    env.clock.fireNext();
+    expect(socket.sent.map((f) => JSON.parse(f).type)).toEqual(['ping']);
+    socket.serverSend({ type: 'pong', ts: 1 });
+    env.clock.fireNext();
+    expect(env.client.state).toBe('open');
+    // Silence again, through the ping and one more interval: the connection is dead.
+    env.clock.fireNext();
+    expect(socket.sent.map((f) => JSON.parse(f).type)).toEqual(['ping', 'ping']);
+    env.clock.fireNext();
+    expect(env.client.state).toBe('reconnecting');
+    expect(socket.closedBy).toBe('client');
+    env.clock.fireNext();
+    expect(env.last()).not.toBe(socket);
+    expect(env.last().base).toBe(nodeUrl(owner));
+  });
+
   it('backs off and refetches after the whole preference list failed', async () => {
     const t = await makeTopology(['n1', 'n2'], 1);
     const env = setup({ failoverDepth: 2 });
