@@ -400,6 +400,8 @@ export class Fleet {
         if (to !== undefined) this.violations.push(`${node.id} moved stand-in ${userId} back to ${to}, a node it must avoid`);
       } else if (to === undefined) {
         this.violations.push(`${node.id} kept stand-in ${userId} although its owner ${owner} can take it`);
+      } else if (!avoid.has(owner) && to !== owner) {
+        this.violations.push(`${node.id} moved stand-in ${userId} to ${to}, its owner is ${owner}`);
       }
     }
   }
