@@ -23,7 +23,10 @@ async function expectMatchesModel(m: FleetModel, r: FleetReal): Promise<void> {
   const scratch = await createRing([...m.nodes.values()], { algorithm: r.algorithm, seed: r.seed, tableSize: r.ring.toJSON().tableSize });
   expect(r.ring.nodes.map((n) => [n.id, n.weight])).toEqual(scratch.nodes.map((n) => [n.id, n.weight]));
   expect(r.ring.fingerprint).toBe(scratch.fingerprint);
-  if (m.nodes.size > 0) expect(PROBES.map((k) => r.ring.owner(k))).toEqual(PROBES.map((k) => scratch.owner(k)));
+  if (m.nodes.size === 0) return;
+  expect(PROBES.map((k) => r.ring.owner(k))).toEqual(PROBES.map((k) => scratch.owner(k)));
+  // Over the whole hash space, not just the probes.
+  if (r.algorithm !== 'rendezvous') expect(r.ring.diff(scratch)).toEqual([]);
 }
 
 class AddOrReweight implements fc.AsyncCommand<FleetModel, FleetReal> {
