@@ -128,6 +128,7 @@ class WsringAgent extends EventEmitter implements Agent {
       server: this.options.server,
       port: this.o.port,
       host: this.o.host,
+      backlog: this.o.listenBacklog,
       path: this.o.path,
       maxPayload: this.o.maxPayload,
       serveHttp: this.o.serveHttp,

@@ -19,6 +19,7 @@ const program = new Command('wsring-agent')
   .requiredOption('--id <id>', 'node id, stable across restarts ([A-Za-z0-9_-], 1-64)')
   .option('--port <port>', 'port to listen on (0: any free port)', num('port'), DEFAULTS.port)
   .option('--host <host>', 'address to listen on', DEFAULTS.host)
+  .option('--listen-backlog <n>', 'pending-connection queue of the listening socket', num('listen-backlog'), DEFAULTS.listenBacklog)
   .option('--url <url>', 'public WebSocket URL clients use (default: ws://<host>:<port><path>)')
   .option('--path <path>', 'WebSocket path', DEFAULTS.path)
   .option('--nats <servers>', 'NATS server URL(s), comma separated', 'nats://127.0.0.1:4222')
@@ -60,6 +61,7 @@ try {
     url: o.url,
     port: o.port,
     host: o.host,
+    listenBacklog: o.listenBacklog,
     path: o.path,
     weight: o.weight,
     nats: { servers: String(o.nats).split(','), bucket: o.bucket },

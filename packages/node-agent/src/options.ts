@@ -6,6 +6,9 @@ export const DEFAULTS = {
   weight: 1,
   port: 0,
   host: '0.0.0.0',
+  // Node's default of 511 drops SYNs when a wave of moved clients arrives on a busy node; each drop costs
+  // the client a one-second SYN retransmit. The kernel caps it at net.core.somaxconn.
+  listenBacklog: 4096,
   path: '/ws',
   httpPrefix: '',
   capacity: 10_000,
@@ -29,6 +32,7 @@ export interface ResolvedOptions {
   weight: number;
   host: string;
   port: number;
+  listenBacklog: number;
   path: string;
   httpPrefix: string;
   serveHttp: boolean;
@@ -70,6 +74,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     weight: o.weight ?? DEFAULTS.weight,
     host: o.host ?? DEFAULTS.host,
     port: o.port ?? DEFAULTS.port,
+    listenBacklog: o.listenBacklog ?? DEFAULTS.listenBacklog,
     path: o.path ?? DEFAULTS.path,
     httpPrefix: o.httpPrefix ?? DEFAULTS.httpPrefix,
     serveHttp: o.serveHttp ?? true,
@@ -87,6 +92,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   };
   check(positive(r.weight), `weight must be a finite number > 0, got ${r.weight}`);
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, `port must be 0-65535, got ${r.port}`);
+  check(count(r.listenBacklog), `listenBacklog must be an integer >= 1, got ${r.listenBacklog}`);
   check(r.path.startsWith('/'), `path must start with '/', got ${JSON.stringify(r.path)}`);
   check(count(r.capacity), `capacity must be an integer >= 1, got ${r.capacity}`);
   check(positive(pacing.ratePerSec), `pacing.ratePerSec must be > 0, got ${pacing.ratePerSec}`);

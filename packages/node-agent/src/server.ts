@@ -15,6 +15,8 @@ export interface ServerInput {
   server?: WebSocketServer | HttpServer;
   port: number;
   host: string;
+  /** Pending-connection queue of the listening socket (capped by the kernel's somaxconn). */
+  backlog: number;
   path: string;
   maxPayload: number;
   serveHttp: boolean;
@@ -82,7 +84,7 @@ export async function setupServer(input: ServerInput): Promise<ServerSetup> {
   if (own) {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
-      http.listen(input.port, input.host, () => {
+      http.listen({ port: input.port, host: input.host, backlog: input.backlog }, () => {
         http.removeListener('error', reject);
         resolve();
       });

@@ -125,6 +125,8 @@ export interface AgentOptions {
   port?: number;
   /** Default `0.0.0.0`. */
   host?: string;
+  /** Pending-connection queue when the agent listens itself (the kernel caps it at somaxconn). Default 4096. */
+  listenBacklog?: number;
   /** WebSocket path on an http server. Default `/ws`. */
   path?: string;
   /** Serve /topology, /healthz and /metrics on the http server. Default true. */
