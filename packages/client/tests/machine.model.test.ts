@@ -2,7 +2,7 @@
 // application can do, against fake sockets; after every step the client must agree with a small model.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backoffCeiling, createClient, TERMINAL_CLOSE_CODES, type ClientState, type WsringClient } from '../src/mod.js';
+import { createClient, TERMINAL_CLOSE_CODES, type ClientState, type WsringClient } from '../src/mod.js';
 import { transitions } from '../src/machine.js';
 import { FakeClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, type Fixture } from './fakes.js';
 
@@ -15,7 +15,8 @@ interface Real {
   clock: FakeClock;
   fetch: FakeFetch;
   sockets: FakeSocket[];
-  reconnecting: { attempt: number; delayMs: number }[];
+  /** Every `reconnecting` event, and whether a welcome came since the previous one. */
+  reconnecting: { attempt: number; delayMs: number; afterOpens: boolean }[];
   opens: number;
   closes: number;
   messages: unknown[];
@@ -243,9 +244,13 @@ function invariants(m: Model, r: Real): void {
   }
   // A client that is not closed always has something that will move it on: never stuck.
   expect(live.length + r.fetch.requests.length + r.clock.pending.size).toBeGreaterThan(0);
-  for (const { attempt, delayMs } of r.reconnecting) {
+  // Full jitter under an exponential ceiling, counted from 1 after every welcome.
+  let expected = 1;
+  for (const { attempt, delayMs, afterOpens } of r.reconnecting) {
+    if (afterOpens) expected = 1;
+    expect(attempt).toBe(expected++);
     expect(delayMs).toBeGreaterThanOrEqual(0);
-    expect(delayMs).toBeLessThan(backoffCeiling(attempt, BASE_MS, CAP_MS));
+    expect(delayMs).toBeLessThan(Math.min(CAP_MS, BASE_MS * 2 ** (attempt - 1)));
   }
   // Stand-in requests name only nodes before the target in the preference list.
   const s = current(r);
@@ -303,8 +308,15 @@ describe('client state machine (model-based)', () => {
           failoverDepth: 3,
         });
         const real: Real = { client, clock, fetch, sockets, reconnecting: [], opens: 0, closes: 0, messages: [] };
-        client.on('reconnecting', (e) => real.reconnecting.push(e));
-        client.on('open', () => real.opens++);
+        let opened = false;
+        client.on('reconnecting', (e) => {
+          real.reconnecting.push({ ...e, afterOpens: opened });
+          opened = false;
+        });
+        client.on('open', () => {
+          real.opens++;
+          opened = true;
+        });
         client.on('close', () => real.closes++);
         client.on('message', (d) => real.messages.push(d));
         client.on('state', (state) => visited.add(state));
