@@ -4,8 +4,8 @@
 import { RingError } from './errors.js';
 import type { Hasher } from './hash.js';
 import { SPACE, SegmentBuilder, utf8, type KeyHash, type Placement, type Segments } from './placement.js';
-import type { RingNode } from './types.js';
 import { sortPoints } from './sort-points.js';
+import type { RingNode } from './types.js';
 import { MAX_POINTS } from './validate.js';
 
 /** Each node's point positions (in no particular order), handed to rings derived from this one. */
@@ -13,7 +13,7 @@ export type PointCache = Map<string, Uint32Array>;
 
 /**
  * The bucket table has 2^(ceil(log2(points)) + 2) entries, so about 4 buckets per point and most hold none:
- * measured, 2 extra bits make lookups ~10% faster than 1 and ~20% faster than 0 (bench/run.js).
+ * measured with bench/run.js, 2 extra bits make lookups ~10% faster than 1 and ~20% faster than 0.
  */
 const EXTRA_BUCKET_BITS = 2;
 /** Caps the table at 2 MiB (2^19 entries, from ~130k points up); past it buckets hold more points each. */
