@@ -2,7 +2,7 @@
 export { runPlan, planSteps, type PlanInput, type RunOptions } from './plan.js';
 export { runCompare, STRATEGIES } from './compare.js';
 export { runStorm } from './storm-run.js';
-export { simulateStorm, type StormInput, type StormStep, type TickState } from './storm.js';
+export { simulateStorm, type StormHooks, type StormInput, type StormStep, type TickState } from './storm.js';
 export { DEFAULT_STORM_PARAMS, resolveStormParams } from './storm-params.js';
 export { loadScenario, parseScenario } from './scenario.js';
 export { buildNodes, expandSteps, type ZoneSpec } from './cluster.js';

@@ -18,11 +18,11 @@ export async function runStorm(input: PlanInput, params: StormParams, opts: RunO
     initialLoads: Object.fromEntries(plan[0].loads.map((l) => [l.id, l.before])),
     steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows })),
   };
-  progress.start('storm', 2);
-  const targeted = simulateStorm(stormInput, params, 'targeted');
-  progress.update(1);
-  const lb = simulateStorm(stormInput, params, 'lb');
-  progress.update(2);
+  const steps = stormInput.steps.length;
+  progress.start('storm targeted', steps);
+  const targeted = simulateStorm(stormInput, params, 'targeted', { onStep: (d) => progress.update(d) });
+  progress.start('storm LB', steps);
+  const lb = simulateStorm(stormInput, params, 'lb', { onStep: (d) => progress.update(d) });
   progress.stop();
   const nodes: string[] = [];
   const seen = new Set<string>();

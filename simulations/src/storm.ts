@@ -295,7 +295,15 @@ class Model {
   }
 }
 
-export function simulateStorm(input: StormInput, params: StormParams, mode: StormMode, observe?: (s: TickState) => void): StormModeResult {
+export interface StormHooks {
+  /** Called after every tick (for tests and tools; it slows the run down). */
+  onTick?: (s: TickState) => void;
+  /** Called after each step, with the steps done so far. */
+  onStep?: (done: number) => void;
+}
+
+export function simulateStorm(input: StormInput, params: StormParams, mode: StormMode, hooks: StormHooks = {}): StormModeResult {
+  const observe = hooks.onTick;
   const p = params;
   const model = new Model(p, new Rng(p.seed ^ (mode === 'lb' ? 0x6c62 : 0)));
   const first = input.steps[0];
@@ -398,6 +406,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       settleMs: settledAt === null ? null : (settledAt - startTick) * p.tickMs,
       balanceAfter: balanceOf(step.after, afterLoads),
     });
+    hooks.onStep?.(summaries.length);
   }
   const series = {
     arrivalsPerSec: Object.fromEntries(model.ids.map((id, i) => [id, pad(arrivalsPerSec[i], second)])),
