@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { balanceOf, minimumMoves } from '../src/balance.js';
 import { buildNodes } from '../src/cluster.js';
 import { main } from '../src/command.js';
 import { runPlan } from '../src/plan.js';
 import type { ClusterSpec, PlanReport, StepSpec } from '../src/types.js';
+import { stepsArb } from './arbitraries.js';
 import { bruteForce, syntheticIds } from './brute.js';
 
 const USERS = 3000;
@@ -58,6 +60,37 @@ describe.each(['ring', 'maglev', 'rendezvous'] as const)('plan with %s agrees wi
       for (const k of ['maxOverMean', 'minOverMean', 'stddevPct'] as const) expect(s.balanceAfter[k]).toBeCloseTo(expected[k], 9);
     });
     expect(report.totals.moved).toBe(brute.reduce((a, b) => a + b.moved, 0));
+  });
+});
+
+describe('plan agrees with a brute-force count on random fleets and changes', () => {
+  it('moved users and load per node, every step, every algorithm', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 10 }).chain((n) =>
+          fc.record({
+            weights: fc.array(fc.constantFrom(0.5, 1, 1.5, 2, 3), { minLength: n, maxLength: n }),
+            users: fc.integer({ min: 0, max: 1200 }),
+            steps: stepsArb(n),
+            algorithm: fc.constantFrom('ring' as const, 'maglev' as const, 'rendezvous' as const),
+            ringSeed: fc.nat(),
+          }),
+        ),
+        async ({ weights, users, steps, algorithm, ringSeed }) => {
+          const c: ClusterSpec = { nodes: buildNodes(weights.length, weights), algorithm, ringSeed, users: { kind: 'synthetic', count: users } };
+          const report = await runPlan({ cluster: c, steps }, { workers: 1 });
+          const brute = await bruteForce(c, steps, syntheticIds(users));
+          expect(report.steps.map((s) => s.moved)).toEqual(brute.map((b) => b.moved));
+          report.steps.forEach((s, i) => {
+            for (const l of s.loads) {
+              expect(l.before).toBe(brute[i].before.get(l.id) ?? 0);
+              expect(l.after).toBe(brute[i].after.get(l.id) ?? 0);
+            }
+          });
+        },
+      ),
+      { numRuns: 40, seed: 5 },
+    );
   });
 });
 

@@ -1,0 +1,32 @@
+import fc from 'fast-check';
+import { buildNodes } from '../src/cluster.js';
+import type { StepSpec } from '../src/types.js';
+
+/** Random valid steps for a fleet of node-0 .. node-(n-1); they only name nodes that exist at that point. */
+export function stepsArb(nodes: number): fc.Arbitrary<StepSpec[]> {
+  const kinds = fc.constantFrom('scale-out', 'scale-in', 'drain', 'crash', 'reweight', 'rolling-deploy');
+  return fc.array(fc.tuple(kinds, fc.nat(), fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 3 }).map((picks) => {
+    const steps: StepSpec[] = [];
+    let fleet = buildNodes(nodes).map((n) => n.id);
+    let added = nodes;
+    for (const [kind, pick, k] of picks) {
+      const id = fleet[pick % fleet.length];
+      if (kind === 'scale-out') {
+        steps.push({ kind, count: k });
+        fleet = [...fleet, ...Array.from({ length: k }, () => `node-${added++}`)];
+      } else if (kind === 'scale-in' && fleet.length > k) {
+        steps.push({ kind, count: k });
+        fleet = fleet.slice(0, fleet.length - k);
+      } else if ((kind === 'drain' || kind === 'crash') && fleet.length > 1) {
+        steps.push({ kind, ids: [id] });
+        fleet = fleet.filter((x) => x !== id);
+      } else if (kind === 'reweight') {
+        steps.push({ kind, weights: { [id]: k / 2 } });
+      } else if (kind === 'rolling-deploy' && fleet.length > 1) {
+        steps.push({ kind, ids: [id] });
+      }
+    }
+    return steps.length > 0 ? steps : [{ kind: 'scale-out', count: 1 } as StepSpec];
+  });
+}
+
