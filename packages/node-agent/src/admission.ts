@@ -42,7 +42,9 @@ export function decideAdmission(a: AdmissionInput): Admission {
   const firstReachable = prefs.find((id) => !unreachable.has(id));
 
   if (a.draining) {
-    const to = firstReachable ?? prefs[0];
+    // Until this node's own ring drops it, it may still own the user: send it to the next node instead.
+    const to = prefs.find((id) => id !== self && !unreachable.has(id)) ?? prefs.find((id) => id !== self);
+    if (to === undefined) return { kind: 'refuse', code: CloseCode.DRAINING, reason: 'draining, and no other node to go to' };
     return { kind: 'redirect', to, reason: 'draining', code: CloseCode.DRAINING };
   }
 

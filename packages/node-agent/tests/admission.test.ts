@@ -82,6 +82,10 @@ describe('admission', () => {
     const withoutA = full.withoutNodes(['a']);
     const user = Array.from({ length: 100 }, (_, i) => `u${i}`).find((u) => full.owner(u) === 'a')!;
     expect(decideAdmission(base(withoutA, 'a', user, { draining: true }))).toMatchObject({ kind: 'redirect', reason: 'draining', code: CloseCode.DRAINING, to: withoutA.owner(user) });
+    // Drain started, own ring not yet settled without a: never a redirect to itself.
+    expect(decideAdmission(base(full, 'a', user, { draining: true }))).toMatchObject({ kind: 'redirect', reason: 'draining', to: full.owners(user, 2)[1] });
+    const alone = await createRing([{ id: 'a' }]);
+    expect(decideAdmission(base(alone, 'a', user, { draining: true }))).toMatchObject({ kind: 'refuse', code: CloseCode.DRAINING });
     // b has not applied epoch 6 yet but has seen it announced: it takes a client sent there under epoch 6.
     expect(decideAdmission(base(full, 'b', user, { epoch: 5, knownEpoch: 6, clientEpoch: 6 }))).toMatchObject({ kind: 'accept', standIn: true });
     // An epoch nobody announced is not trusted.

@@ -89,7 +89,18 @@ describe('rebalancing', () => {
     const stubborn = openClient(b.url, { user: stubbornUser });
     await stubborn.frame((f) => f.type === 'welcome');
 
-    const result = await b.drain({ deadlineMs: 10_000 });
+    const draining = b.drain({ deadlineMs: 10_000 });
+    // While draining: health checks fail and newcomers are sent on.
+    await until(() => b.state === 'draining', 2_000, 'draining');
+    const health = await fetch(`http://127.0.0.1:${b.port}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ state: 'draining' });
+    await until(() => !b.topology.ring.nodes.some((n) => n.id === 'b'), 5_000, 'b out of its own ring');
+    const newcomer = openClient(b.url, { user: 'newcomer' });
+    expect(await newcomer.frame((f) => f.type === 'redirect')).toMatchObject({ reason: 'draining', node: b.topology.ring.owner('newcomer') });
+    expect((await newcomer.closed).code).toBe(CloseCode.DRAINING);
+
+    const result = await draining;
     expect(result).toEqual({ remaining: 0 });
     agents.delete('b');
     expect(await stubborn.frame((f) => f.type === 'reconnect')).toMatchObject({ type: 'reconnect', graceMs: 1_500 });
