@@ -28,6 +28,8 @@ const decodeJson = (e: KvEntry): unknown => {
 export class NatsMembership implements Membership {
   private kv!: KV;
   private closed = false;
+  private resyncing = false;
+  private resyncAgain = false;
   private readonly listeners = new Set<(e: MembershipEvent) => void>();
   private readonly stopWatchers = new Map<(e: MembershipEvent) => void, () => void>();
 
@@ -165,23 +167,37 @@ export class NatsMembership implements Membership {
       if (s.type === 'disconnect') {
         for (const l of this.listeners) l({ type: 'disconnected' });
       } else if (s.type === 'reconnect') {
-        void this.resync();
+        this.resync();
       }
     }
   }
 
-  /** After a reconnect: reopen the bucket (a fresh server may need it recreated) and every watch. */
-  private async resync(): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
-      try {
-        this.kv = await this.openBucket();
-        for (const l of this.listeners) await this.openWatch(l, true);
-        return;
-      } catch (err) {
-        // JetStream can take a moment to come back after the server restarts.
-        this.logger?.warn({ err: String((err as Error).message), attempt }, 'membership resync failed, retrying');
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
-      }
+  /**
+   * After a reconnect: reopen the bucket (a fresh server may need it recreated) and every watch. One
+   * resync at a time; a reconnect during one makes it run once more, so no watch is left open twice.
+   */
+  private resync(): void {
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return;
     }
+    this.resyncing = true;
+    void (async () => {
+      do {
+        this.resyncAgain = false;
+        for (let attempt = 0; !this.closed; attempt++) {
+          try {
+            this.kv = await this.openBucket();
+            for (const l of this.listeners) await this.openWatch(l, true);
+            break;
+          } catch (err) {
+            // JetStream can take a moment to come back after the server restarts.
+            this.logger?.warn({ err: String((err as Error).message), attempt }, 'membership resync failed, retrying');
+            await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+          }
+        }
+      } while (this.resyncAgain && !this.closed);
+      this.resyncing = false;
+    })();
   }
 }
