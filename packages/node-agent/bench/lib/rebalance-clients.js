@@ -5,11 +5,11 @@ import { WebSocket } from 'ws';
 import { createClient } from '@wsring/client';
 
 /** Clients started but not yet open, at most: a gentle ramp keeps the agents' accept queues short. */
-const CONNECT_WINDOW = 400;
+const CONNECT_WINDOW = 150;
 
-/** What one user's sockets saw since the mark. Users with no entry saw nothing. */
+/** What one user's sockets saw since the mark (times are Date.now()). Users with no entry saw nothing. */
 function activity() {
-  return { connects: 0, closes: 0, closeCodes: [], reconnectFrames: 0, frameAt: undefined, redirectFrames: 0, opens: [] };
+  return { connects: [], upgrades: [], closes: 0, closeCodes: [], reconnectFrames: 0, frameAt: undefined, redirectFrames: 0, opens: [] };
 }
 
 let marked = false;
@@ -28,7 +28,9 @@ function tappedWebSocket(localAddress) {
     constructor(url) {
       super(url, { localAddress });
       const user = new URL(url).searchParams.get('user') ?? '';
-      if (marked) touch(user).connects++;
+      if (marked) touch(user).connects.push(Date.now());
+      // The WebSocket handshake is done; the node's welcome (the SDK's `open`) follows once the node has admitted the user.
+      this.on('open', () => marked && touch(user).upgrades.push(Date.now()));
       this.on('message', (data, isBinary) => {
         if (!marked || isBinary) return;
         const text = data.toString();
@@ -84,16 +86,17 @@ function checkArrival(user, at) {
   if (pending === 0) process.send({ type: 'arrived', at: lastArrival });
 }
 
-async function start({ users, bootstrap, localAddress }) {
-  const WebSocketImpl = tappedWebSocket(localAddress);
-  const fetchImpl = singleFlightFetch();
-  const started = Date.now();
+let makeClient;
+
+/** Create a client per user, at most CONNECT_WINDOW not yet open at a time; resolve once every one has opened. */
+async function connectAll(users) {
   let waiting = 0;
   let wake;
   for (const user of users) {
     while (waiting >= CONNECT_WINDOW) await new Promise((r) => (wake = r));
     waiting++;
-    const client = createClient({ user, bootstrap, WebSocket: WebSocketImpl, fetch: fetchImpl });
+    clients.get(user)?.close();
+    const client = makeClient(user);
     clients.set(user, client);
     let first = true;
     client.on('open', (e) => {
@@ -109,11 +112,24 @@ async function start({ users, bootstrap, localAddress }) {
     });
   }
   while (waiting > 0) await new Promise((r) => (wake = r));
+}
+
+async function start({ users, bootstrap, localAddress }) {
+  const WebSocketImpl = tappedWebSocket(localAddress);
+  const fetchImpl = singleFlightFetch();
+  makeClient = (user) => createClient({ user, bootstrap, WebSocket: WebSocketImpl, fetch: fetchImpl });
+  const started = Date.now();
+  await connectAll(users);
   process.send({ type: 'connected', ms: Date.now() - started, nodes: [...current] });
 }
 
 const handlers = {
   start,
+  /** Start these users' clients afresh (before the mark: ones that failed over to a stand-in during the fill). */
+  async reseat({ users }) {
+    await connectAll(users);
+    process.send({ type: 'reseated', nodes: users.map((u) => [u, current.get(u)]) });
+  },
   mark() {
     marked = true;
     log = new Map();

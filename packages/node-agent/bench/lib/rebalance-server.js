@@ -1,15 +1,17 @@
-// A server process for the memory comparison of the rebalance benchmark: either a wsring agent (createAgent, as the
-// CLI starts it) or a bare `ws` WebSocketServer. Run with --expose-gc; answers `memory` over IPC with
+// A server process for the memory comparison of the rebalance benchmark: a wsring agent (createAgent, as the CLI
+// starts it; kind `agent`, or `agent-no-delivery` without per-user delivery) or a bare `ws` WebSocketServer (`bare`). Run with --expose-gc; answers `memory` over IPC with
 // process.memoryUsage() taken after full collections, so both kinds are measured the same way.
 import { WebSocketServer } from 'ws';
 import { createAgent } from '@wsring/node-agent';
 
 const [kind, natsUrl, capacity] = process.argv.slice(2);
 
-async function startAgent() {
+async function startAgent(delivery) {
   const agent = await createAgent({
+    ...(delivery ? {} : { delivery: false }),
     id: 'mem-1',
-    nats: { servers: natsUrl, bucket: 'wsring-mem' },
+    // A bucket of its own per kind: no record of an earlier server in the same NATS.
+    nats: { servers: natsUrl, bucket: `wsring-${kind}` },
     host: '127.0.0.1',
     port: 0,
     capacity: Number(capacity),
@@ -34,7 +36,7 @@ async function settledMemory() {
   return process.memoryUsage();
 }
 
-const server = kind === 'agent' ? await startAgent() : await startBare();
+const server = kind === 'bare' ? await startBare() : await startAgent(kind === 'agent');
 process.send({ type: 'listening', url: server.url });
 process.on('message', async (m) => {
   if (m.type === 'memory') process.send({ type: 'memory', usage: await settledMemory(), connections: server.connections() });
