@@ -9,6 +9,7 @@ import { systemClock } from './clock.js';
 import { ClientConnection, ConnectionRegistry } from './connections.js';
 import { AgentError } from './errors.js';
 import { Delivery } from './delivery/service.js';
+import { registerDeliveryMetrics } from './delivery/metrics.js';
 import { DeliveryError } from './delivery/errors.js';
 import type { Published, PublishOptions } from './delivery/publisher.js';
 import { createHttpHandler } from './http.js';
@@ -146,6 +147,7 @@ class WsringAgent extends EventEmitter implements Agent {
       } else throw new AgentError('NO_MEMBERSHIP', 'createAgent needs `nats` or `membership`');
       if (this.options.delivery !== false && this.membership instanceof NatsMembership) {
         this.delivery = await Delivery.start(this.membership.nc, this.options.delivery, this.logger);
+        registerDeliveryMetrics(this.metrics.registry, this.delivery);
       }
       const ready = new Promise<void>((resolve) => (this.firstTopology = resolve));
       const timeout = new Promise<never>((_, reject) => {

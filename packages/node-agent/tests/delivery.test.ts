@@ -280,6 +280,15 @@ describe('an agent delivering to raw sockets', () => {
     expect(c.ws.readyState).toBe(c.ws.OPEN);
   });
 
+  it('counts what it delivered on /metrics', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${agent.port}/metrics`)).text();
+    const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ').at(-1));
+    expect(value('wsring_delivery_messages_total{path="live"')).toBeGreaterThan(0);
+    expect(value('wsring_delivery_messages_total{path="replay"')).toBeGreaterThan(0);
+    expect(value('wsring_delivery_gaps_total')).toBeGreaterThanOrEqual(2);
+    expect(value('wsring_delivery_published_total')).toBeGreaterThanOrEqual(5);
+  });
+
   it('publish without NATS fails with NO_STORE', async () => {
     const { MemoryMembership } = await import('../src/mod.js');
     const local = await createAgent({ id: 'local', membership: new MemoryMembership(), ...FAST });
