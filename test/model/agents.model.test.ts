@@ -116,11 +116,16 @@ class RealFleet {
     return [...this.agents.values()][0].agent.topology.ring;
   }
 
-  /** One ring of exactly the running agents everywhere, every client open on its owner and held there once. */
+  epoch(): number {
+    return [...this.agents.values()][0].agent.topology.epoch;
+  }
+
+  /** One ring of exactly the running agents, under one epoch, everywhere; every client open on its owner and held there once. */
   settled(): boolean {
     const agents = [...this.agents.values()].map((a) => a.agent);
     const ring = agents[0].topology.ring;
-    if (agents.some((a) => a.topology.fingerprint !== ring.fingerprint)) return false;
+    const { fingerprint, epoch } = agents[0].topology;
+    if (agents.some((a) => a.topology.fingerprint !== fingerprint || a.topology.epoch !== epoch)) return false;
     if (ring.nodes.map((n) => n.id).join() !== [...this.agents.keys()].sort().join()) return false;
     if (agents.reduce((sum, a) => sum + a.connections, 0) !== this.clients.size) return false;
     for (const [user, { client }] of this.clients) {
@@ -177,9 +182,12 @@ abstract class RealCommand implements fc.AsyncCommand<Model, RealFleet> {
   async run(m: Model, fleet: RealFleet): Promise<void> {
     fleet.resetCounts();
     const before = fleet.ring();
+    const epochBefore = fleet.epoch();
     const previous = new Set(fleet.clients.keys());
     const moved = await this.act(m, fleet, before);
     await waitSettled(fleet, this.toString());
+    // One change, one epoch: the settle window batches it, and the agents agree on its label.
+    expect(fleet.epoch(), 'epoch after the change').toBe(epochBefore + (fleet.ring().fingerprint === before.fingerprint ? 0 : 1));
     seen.commands.push(this.toString());
     for (const t of fleet.clients.values()) for (const r of t.moves) seen.moves[r]++;
     for (const [user, t] of fleet.clients) {
