@@ -18,7 +18,18 @@ export function topologyBody(t: AgentTopology): Topology {
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(body));
+  res.end(typeof body === 'string' ? body : JSON.stringify(body));
+}
+
+// Clients bootstrap from /topology, often all at once after a wave of reconnects: serialize each topology once.
+const serialized = new WeakMap<AgentTopology, string>();
+function topologyJson(t: AgentTopology): string {
+  let text = serialized.get(t);
+  if (text === undefined) {
+    text = JSON.stringify(topologyBody(t));
+    serialized.set(t, text);
+  }
+  return text;
 }
 
 // Browsers fetch /topology from pages served elsewhere.
@@ -43,7 +54,7 @@ export function createHttpHandler(src: HttpSources): (req: IncomingMessage, res:
       json(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
       return true;
     }
-    if (route === '/topology') json(res, 200, topologyBody(src.topology()), CORS);
+    if (route === '/topology') json(res, 200, topologyJson(src.topology()), CORS);
     else if (route === '/healthz') json(res, src.unhealthy() ? 503 : 200, src.health());
     else {
       src.metrics.registry.metrics().then(
