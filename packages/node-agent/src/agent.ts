@@ -64,6 +64,7 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly record: MemberRecord;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private heartbeatFailing = false;
+  private duplicateReported = false;
   private membershipConnected = true;
   /** Highest epoch announced in membership, applied here or not. */
   private knownEpoch = 0;
@@ -190,6 +191,11 @@ class WsringAgent extends EventEmitter implements Agent {
 
   private onMembershipEvent(e: MembershipEvent): void {
     if (e.type === 'topology') this.onStoredTopology(e.stored);
+    if (e.type === 'put' && e.record.id === this.id && (e.record.startedAt !== this.record.startedAt || e.record.url !== this.record.url)) {
+      // Two processes heartbeating one record make the fleet flap between their URLs.
+      if (!this.duplicateReported) this.logger.error({ node: this.id, other: e.record.url, startedAt: e.record.startedAt }, 'another agent uses this node id');
+      this.duplicateReported = true;
+    }
     if (e.type === 'disconnected' || e.type === 'reconnected') {
       this.membershipConnected = e.type === 'reconnected';
       this.logger.warn({ node: this.id }, e.type === 'reconnected' ? 'membership store back, resynced' : 'membership store lost, keeping the last topology');

@@ -186,3 +186,18 @@ describe('membership in NATS KV', () => {
     for (const c of clients) c.ws.terminate();
   });
 });
+
+describe('node ids', () => {
+  it('an agent reports another process registering with its node id', async () => {
+    const errors: string[] = [];
+    const logger = { info() {}, warn() {}, debug() {}, error: (_o: object, msg?: string) => errors.push(msg ?? '') };
+    const bucket = `m${++bucketSerial}`;
+    const a = await agent('twin', bucket, { logger });
+    const nc = await connect({ servers: nats.url });
+    const kv = await new Kvm(nc).open(bucket);
+    await kv.put('members.twin', JSON.stringify({ id: 'twin', url: 'ws://10.9.9.9:1/ws', weight: 1, state: 'active', startedAt: 1, seq: 1 }));
+    await until(() => errors.includes('another agent uses this node id'), 3_000, 'duplicate reported');
+    expect(a.state).toBe('serving');
+    await nc.close();
+  });
+});
