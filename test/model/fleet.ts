@@ -94,6 +94,10 @@ interface SimUser {
 
 const SETTLE_STEP_MS = 97;
 
+/** What a run went through, to show the runs exercised what the invariants speak about. */
+export const emptyStats = () => ({ changes: 0, plans: 0, moves: 0, frames: 0, failovers: 0, standIns: 0, promoted: 0, redirects: 0, lostHeartbeats: 0, outages: 0 });
+export type FleetStats = ReturnType<typeof emptyStats>;
+
 export class Fleet {
   readonly clock = new ManualScheduler();
   /** Record ages are read on the simulated clock, as the KV bucket reads them on the server's. */
@@ -108,8 +112,7 @@ export class Fleet {
    */
   private readonly framesByRing = new Map<string, Map<string, number>>();
   private lastAgreed: string | undefined;
-  /** Counters reported at the end, to show the runs exercised what they claim to. */
-  readonly stats = { changes: 0, plans: 0, moves: 0, frames: 0, failovers: 0, standIns: 0, promoted: 0, redirects: 0, lostHeartbeats: 0, outages: 0 };
+  readonly stats: FleetStats = emptyStats();
   private readonly random: () => number;
   private readonly plan: (input: PlanInput, maxPrefs: number) => Plan;
 
