@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { RingError, type Algorithm } from '@wsring/ring';
 import { buildNodes, type ZoneSpec } from './cluster.js';
 import { SimError } from './errors.js';
-import { runCompare } from './compare.js';
+import { STRATEGIES, runCompare } from './compare.js';
 import { runPlan, type RunOptions } from './plan.js';
 import { DEFAULT_STORM_PARAMS, STORM_PARAM_NAMES, resolveStormParams } from './storm-params.js';
 import { runStorm } from './storm-run.js';
@@ -14,7 +14,7 @@ import { renderPlanText } from './render/plan-text.js';
 import { renderStormText } from './render/storm-text.js';
 import { loadScenario } from './scenario.js';
 import { DEFAULT_MAX_USERS } from './users.js';
-import type { Report, Scenario, StepSpec, StormParams } from './types.js';
+import type { Report, Scenario, StepSpec, StormParams, StrategyName } from './types.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -55,6 +55,14 @@ function parseZones(value: string): ZoneSpec[] {
     if (!name || nodes === undefined) throw new InvalidArgumentError(`zone ${JSON.stringify(z)}: expected name:nodes[:weight]`);
     return { name, nodes: parseCount(nodes), weight: weight === undefined ? 1 : parseNumber(weight) };
   });
+}
+
+function parseStrategies(value: string): StrategyName[] {
+  const list = parseList(value);
+  for (const s of list) {
+    if (!STRATEGIES.includes(s as StrategyName)) throw new InvalidArgumentError(`unknown strategy ${JSON.stringify(s)} (expected some of ${STRATEGIES.join(', ')})`);
+  }
+  return list as StrategyName[];
 }
 
 function parseReweight(value: string): Record<string, number> {
@@ -195,11 +203,13 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     program
       .command('compare')
       .description('the same fleet and change under ring, maglev, rendezvous, hash-mod-n, jump hash, round-robin and least-connections: users moved against balance'),
-  ).action(async (o: CommonOptions, cmd: Command) => {
-    const scenario = scenarioFromOptions(o, cmd);
-    const report = await runCompare({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, runOptions(o, io));
-    await output(report, o, io, () => renderCompareText(report, { timing: o.timing }));
-  });
+  )
+    .option('--strategies <list>', `only these strategies, comma-separated (default all: ${STRATEGIES.join(', ')})`, parseStrategies)
+    .action(async (o: CommonOptions & { strategies?: StrategyName[] }, cmd: Command) => {
+      const scenario = scenarioFromOptions(o, cmd);
+      const report = await runCompare({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, { ...runOptions(o, io), strategies: o.strategies });
+      await output(report, o, io, () => renderCompareText(report, { timing: o.timing }));
+    });
 
   addCommonOptions(
     program

@@ -11,8 +11,9 @@ export function renderCompareText(r: CompareReport, opts: { timing?: boolean } =
     '',
   ];
   const maxMoved = Math.max(1, ...r.strategies.map((s) => s.moved));
-  const maxImbalance = Math.max(1e-9, ...r.strategies.map((s) => s.balanceAfter.maxOverMean - 1));
-  const header = ['strategy', 'affinity', 'weights', 'moved', '%', 'moved/min', 'max/mean', 'stddev', 'moved', 'imbalance (max/mean - 1)'];
+  const spread = (s: (typeof r.strategies)[number]) => s.balanceAfter.maxOverMean - s.balanceAfter.minOverMean;
+  const maxSpread = Math.max(1e-9, ...r.strategies.map(spread));
+  const header = ['strategy', 'affinity', 'weights', 'moved', '%', 'moved/min', 'max/mean', 'min/mean', 'stddev', 'moved', 'spread (max - min)/mean'];
   if (opts.timing !== false) header.push('time');
   const rows = r.strategies.map((s) => {
     const row = [
@@ -23,14 +24,15 @@ export function renderCompareText(r: CompareReport, opts: { timing?: boolean } =
       pctText(s.movedPct),
       minimum > 0 ? `${(s.moved / minimum).toFixed(2)}x` : '-',
       ratio(s.balanceAfter.maxOverMean),
+      ratio(s.balanceAfter.minOverMean),
       `${s.balanceAfter.stddevPct.toFixed(1)}%`,
       bar(s.moved, maxMoved, 16).padEnd(16),
-      bar(s.balanceAfter.maxOverMean - 1, maxImbalance, 16),
+      bar(spread(s), maxSpread, 16),
     ];
     if (opts.timing !== false) row.push(ms(s.timeMs));
     return row;
   });
-  out.push(table(header, rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'r']));
+  out.push(table(header, rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'r']));
   out.push(
     '',
     'affinity: a user lands on the same node every time (placement is a function of the user), so a client can find its node',

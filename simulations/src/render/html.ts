@@ -71,8 +71,8 @@ function compareHtml(r: CompareReport): string {
   const body = [
     `<p>${escapeXml([r.scenario, `${int(r.users)} users`, r.steps.map((x) => x.label).join(', ')].filter(Boolean).join(' · '))}</p>`,
     htmlTable(
-      ['strategy', 'affinity', 'weights', 'moved', '%', 'moved/min', 'max/mean after', 'stddev after'],
-      s.map((x) => [x.strategy, x.affinity ? 'yes' : 'no', x.weighted ? 'yes' : 'no', int(x.moved), pctText(x.movedPct), x.minimum > 0 ? `${(x.moved / x.minimum).toFixed(2)}x` : '-', ratio(x.balanceAfter.maxOverMean), `${x.balanceAfter.stddevPct.toFixed(1)}%`]),
+      ['strategy', 'affinity', 'weights', 'moved', '%', 'moved/min', 'max/mean after', 'min/mean after', 'stddev after'],
+      s.map((x) => [x.strategy, x.affinity ? 'yes' : 'no', x.weighted ? 'yes' : 'no', int(x.moved), pctText(x.movedPct), x.minimum > 0 ? `${(x.moved / x.minimum).toFixed(2)}x` : '-', ratio(x.balanceAfter.maxOverMean), ratio(x.balanceAfter.minOverMean), `${x.balanceAfter.stddevPct.toFixed(1)}%`]),
     ),
     barChart({
       id: 'moved-users',
@@ -86,10 +86,13 @@ function compareHtml(r: CompareReport): string {
     }),
     barChart({
       id: 'balance',
-      title: 'Balance after the change: most loaded node against its fair share (1 is perfect)',
+      title: 'Balance after the change: most and least loaded node against their fair share (1 and 1 is perfect)',
       labels: s.map((x) => x.strategy),
-      series: [{ name: 'max/mean', values: s.map((x) => x.balanceAfter.maxOverMean), color: PALETTE[1] }],
-      yLabel: 'max / mean',
+      series: [
+        { name: 'max/mean', values: s.map((x) => x.balanceAfter.maxOverMean), color: PALETTE[1] },
+        { name: 'min/mean', values: s.map((x) => x.balanceAfter.minOverMean), color: PALETTE[2] },
+      ],
+      yLabel: 'load / fair share',
     }),
   ];
   return page('wsring-sim compare', body.join('\n'));
