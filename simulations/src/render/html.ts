@@ -122,21 +122,30 @@ function stormHtml(r: StormReport): string {
       ['mode', 'users disconnected', 'peak attempts/s at a node', 'peak attempts/s fleet', 'refused', 'time to settle'],
       modes.map((m) => [name(m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs)]),
     ),
+    r.targeted.steps.length > 1
+      ? htmlTable(
+          ['step', 'targeted: disconnected', 'peak/s', 'settle', 'LB: disconnected', 'peak/s', 'settle'],
+          r.targeted.steps.map((t, i) => {
+            const l = r.lb.steps[i];
+            const settle = (x: number | null) => (x === null ? 'no' : ms(x));
+            return [t.label, int(t.disconnected), int(t.peakNodeArrivalsPerSec), settle(t.settleMs), int(l.disconnected), int(l.peakNodeArrivalsPerSec), settle(l.settleMs)];
+          }),
+        )
+      : '',
     lineChart({
       id: 'reconnect-wave',
-      title: 'Reconnect wave: connection attempts per second, whole fleet',
+      title: 'Reconnect wave: connection attempts per second, whole fleet (dashed: steps of the targeted run)',
       series: modes.map((m, i) => ({ name: name(m), values: fleetArrivals(m), color: PALETTE[i] })),
       yLabel: 'attempts / s',
       markers: r.targeted.series.stepStarts,
     }),
-    ...modes.flatMap((m, k) => {
+    ...modes.flatMap((m) => {
       const ids = busiest(m.series.arrivalsPerSec, shown);
       const note = r.nodes.length > shown ? ` (the ${shown} busiest of ${r.nodes.length} nodes)` : '';
       return [
         `<h2>${escapeXml(name(m))}</h2>`,
         lineChart({ id: `arrivals-${m.mode}`, title: `Connection attempts per second at each node${note}`, series: nodeSeries(m.series.arrivalsPerSec, ids), yLabel: 'attempts / s', markers: m.series.stepStarts }),
         lineChart({ id: `connections-${m.mode}`, title: `Connections per node${note}`, series: nodeSeries(m.series.connections, busiest(m.series.connections, shown)), yLabel: 'connections', markers: m.series.stepStarts }),
-        k === 0 ? '' : '',
       ];
     }),
   ];
