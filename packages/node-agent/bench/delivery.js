@@ -1,0 +1,190 @@
+// Delivery benchmark: publish-to-delivery latency and throughput of wsring's per-user delivery, against plain NATS.
+//   wsring: createPublisher (JetStream, per-user optimistic concurrency) -> stream republish -> the agent holding
+//           the user (wsring-agent in a child process) -> WebSocket -> @wsring/client (in a child process).
+//   floor:  core NATS publish -> one core subscription per user, in a child process, on the same nats-server.
+//   JetStream: an acknowledged JetStream publish -> stream republish -> the same subscriptions (what wsring builds
+//           on, without per-user concurrency control, replay or WebSocket hop).
+// 1. Latency, p50/p99, at a fixed offered load in steady state, and during a rebalance (a 3rd agent joins and a
+//    third of the users reconnect, replaying on arrival). 2. Messages per second per agent at saturation.
+// Flags: --quick (fewer users, shorter phases), --delivery-users=N; --only=<other benchmark> skips this one.
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { createPublisher } from '@wsring/node-agent';
+import { spawnAgent, startNatsServer } from '@wsring/node-agent/testing';
+import { forkChild } from './lib/rebalance-ipc.js';
+import { fmtInt, fmtRatio, printTable } from './lib/rebalance-format.js';
+
+const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const quick = process.argv.includes('--quick');
+const USERS = Number(arg('delivery-users') ?? (quick ? 300 : 1_000));
+const only = arg('only');
+if (only !== undefined && only !== 'delivery') process.exit(0);
+/** Offered load for the latency phases: every user gets a message every INTERVAL_MS. */
+const INTERVAL_MS = 500;
+const PHASE_MS = quick ? 3_000 : 6_000;
+const BLAST_MS = quick ? 3_000 : 5_000;
+const AGENT_FLAGS = { heartbeatMs: 200, livenessMs: 1_000, settleMs: 300, rate: 500, burst: 50, jitterMs: 50 };
+
+const RECEIVERS = fileURLToPath(new URL('./lib/delivery-receivers.js', import.meta.url));
+const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const users = Array.from({ length: USERS }, (_, i) => `bench-${i}`);
+
+/** One loop per user sending {t} every `intervalMs` (0: back to back) until `stop()`; counts what was confirmed sent. */
+function drive(send, intervalMs) {
+  let running = true;
+  let sent = 0;
+  let failed = 0;
+  const loops = users.map(async (user) => {
+    // Spread the users over the interval so the load is even.
+    if (intervalMs > 0) await sleep(Math.random() * intervalMs);
+    while (running) {
+      const started = performance.now();
+      try {
+        await send(user, { t: nowMicros() });
+        sent++;
+      } catch {
+        failed++;
+      }
+      if (intervalMs > 0) await sleep(Math.max(0, intervalMs - (performance.now() - started)));
+      else if (sent % 256 === 0) await new Promise((r) => setImmediate(r));
+    }
+  });
+  return {
+    get sent() {
+      return sent;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { sent, failed };
+    },
+  };
+}
+
+async function report(receivers) {
+  receivers.send({ type: 'report' });
+  return receivers.next('report');
+}
+
+/** A plain NATS path: `jetstream` false publishes core messages to floor.user.<u>; true publishes to a stream that republishes to floor.live.<u>. */
+async function runFloor(natsUrl, useJetStream) {
+  const receivers = forkChild(RECEIVERS, [], { name: 'floor receivers' });
+  receivers.send({ type: 'start', kind: 'floor', users, nats: natsUrl, prefix: useJetStream ? 'floor.live' : 'floor.user' });
+  await receivers.next('ready');
+  const nc = await connect({ servers: natsUrl });
+  const encoder = new TextEncoder();
+  let send;
+  if (useJetStream) {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'BENCH_FLOOR', subjects: ['floor.stored.>'], republish: { src: 'floor.stored.>', dest: 'floor.live.>' } });
+    const js = jetstream(nc);
+    send = (user, data) => js.publish(`floor.stored.${user}`, encoder.encode(JSON.stringify(data)));
+  } else {
+    // Core publish is fire-and-forget; flush every so often so the loop measures delivery, not buffering.
+    let unflushed = 0;
+    send = async (user, data) => {
+      nc.publish(`floor.user.${user}`, encoder.encode(JSON.stringify(data)));
+      if (++unflushed >= 64) {
+        unflushed = 0;
+        await nc.flush();
+      }
+    };
+  }
+  receivers.send({ type: 'phase', name: 'steady' });
+  let load = drive(send, INTERVAL_MS);
+  await sleep(PHASE_MS);
+  await load.stop();
+  await sleep(500);
+  receivers.send({ type: 'phase', name: 'blast' });
+  const before = (await report(receivers)).received;
+  const started = performance.now();
+  load = drive(send, 0);
+  await sleep(BLAST_MS);
+  await load.stop();
+  await nc.flush();
+  await sleep(500);
+  const r = await report(receivers);
+  const perSec = (r.received - before) / ((performance.now() - started - 500) / 1000);
+  await nc.close();
+  await receivers.stop();
+  return { steady: r.phases.steady, perSec };
+}
+
+async function runWsring(nats) {
+  const agents = [await spawnAgent({ id: 'a1', nats: nats.url, ...AGENT_FLAGS }), await spawnAgent({ id: 'a2', nats: nats.url, ...AGENT_FLAGS })];
+  const receivers = forkChild(RECEIVERS, [], { name: 'wsring clients' });
+  try {
+    receivers.send({ type: 'start', kind: 'wsring', users, bootstrap: agents.map((a) => a.httpUrl) });
+    await receivers.next('ready', 120_000);
+    const publisher = await createPublisher({ nats: { servers: nats.url } });
+    const send = (user, data) => publisher.publish(user, data);
+
+    receivers.send({ type: 'phase', name: 'warmup' });
+    let load = drive(send, INTERVAL_MS);
+    await sleep(1_000);
+    receivers.send({ type: 'phase', name: 'steady' });
+    await sleep(PHASE_MS);
+
+    // A third agent joins: a third of the users reconnect to it, replaying on arrival, while the load continues.
+    receivers.send({ type: 'phase', name: 'rebalance' });
+    const joinedAt = performance.now();
+    agents.push(await spawnAgent({ id: 'a3', nats: nats.url, ...AGENT_FLAGS }));
+    const sentLog = await agents[0].waitForLog((l) => l.event === 'rebalance-sent', 60_000).catch(() => undefined);
+    await agents[1].waitForLog((l) => l.event === 'rebalance-sent', 60_000).catch(() => undefined);
+    const rebalanceMs = performance.now() - joinedAt;
+    await sleep(1_000);
+    receivers.send({ type: 'phase', name: 'after' });
+    await load.stop();
+    await sleep(1_000);
+
+    receivers.send({ type: 'phase', name: 'blast' });
+    const before = (await report(receivers)).received;
+    const started = performance.now();
+    load = drive(send, 0);
+    await sleep(BLAST_MS);
+    const { failed } = await load.stop();
+    await sleep(1_000);
+    const r = await report(receivers);
+    const perSec = (r.received - before) / ((performance.now() - started - 1_000) / 1000);
+    await publisher.close();
+    return { steady: r.phases.steady, rebalance: r.phases.rebalance, perSec, perAgent: perSec / agents.length, agents: agents.length, failed, rebalanceMs, moved: sentLog?.sent };
+  } finally {
+    await receivers.stop();
+    await Promise.all(agents.map((a) => a.kill('SIGKILL')));
+  }
+}
+
+const ms = (micros) => `${(micros / 1000).toFixed(2)} ms`;
+
+const nats = await startNatsServer();
+try {
+  console.log(`\nDelivery benchmark: ${USERS} users, one message per user every ${INTERVAL_MS} ms (${fmtInt((USERS * 1000) / INTERVAL_MS)} msg/s offered) for the latency phases; saturation for throughput.`);
+  const floor = await runFloor(nats.url, false);
+  const jsFloor = await runFloor(nats.url, true);
+  const ws = await runWsring(nats);
+  printTable(
+    'Publish-to-delivery latency (HDR histograms; ratio = wsring / plain NATS)',
+    ['path', 'messages', 'p50', 'p99', 'p50 ratio', 'p99 ratio'],
+    [
+      ['plain NATS publish -> subscribe (floor)', fmtInt(floor.steady.count), ms(floor.steady.p50), ms(floor.steady.p99), '1.00x', '1.00x'],
+      ['JetStream publish (acked) -> republish -> subscribe', fmtInt(jsFloor.steady.count), ms(jsFloor.steady.p50), ms(jsFloor.steady.p99), fmtRatio(jsFloor.steady.p50 / floor.steady.p50), fmtRatio(jsFloor.steady.p99 / floor.steady.p99)],
+      ['wsring, steady state', fmtInt(ws.steady.count), ms(ws.steady.p50), ms(ws.steady.p99), fmtRatio(ws.steady.p50 / floor.steady.p50), fmtRatio(ws.steady.p99 / floor.steady.p99)],
+      ['wsring, during a rebalance (2 -> 3 agents)', fmtInt(ws.rebalance.count), ms(ws.rebalance.p50), ms(ws.rebalance.p99), fmtRatio(ws.rebalance.p50 / floor.steady.p50), fmtRatio(ws.rebalance.p99 / floor.steady.p99)],
+    ],
+  );
+  printTable(
+    'Throughput at saturation (one loop per user, back to back; ratio = wsring / plain NATS)',
+    ['path', 'messages/s delivered', 'per agent', 'ratio'],
+    [
+      ['plain NATS publish -> subscribe (floor)', fmtInt(floor.perSec), '-', '1.00x'],
+      ['JetStream publish (acked) -> republish -> subscribe', fmtInt(jsFloor.perSec), '-', fmtRatio(jsFloor.perSec / floor.perSec)],
+      [`wsring, ${ws.agents} agents`, fmtInt(ws.perSec), fmtInt(ws.perAgent), fmtRatio(ws.perSec / floor.perSec)],
+    ],
+  );
+  console.log(`\nRebalance: reconnect frames sent by the first agent ${ws.moved ?? '?'}, join to last frame sent ${(ws.rebalanceMs / 1000).toFixed(2)} s. Failed publishes: ${ws.failed}.`);
+  console.log('All processes share this machine\'s cores: the publisher, nats-server, agents and clients compete with each other.');
+} finally {
+  await nats.stop();
+}

@@ -1,0 +1,61 @@
+// Receiving side of the delivery benchmark, in its own process. `kind: 'wsring'` holds @wsring/client instances
+// (one per user, connected through the agents); `kind: 'floor'` holds one plain core-NATS subscription per user on
+// the same nats-server. Both record publish-to-receive latency from the `t` stamped into each message (wall clock in
+// microseconds, same machine), into one HDR histogram per phase. Driven over IPC:
+//   start { kind, users, bootstrap | nats, prefix }  -> ready (wsring: once every client is open)
+//   phase { name }                            -> later messages count into histogram `name`
+//   report                                    -> report { phases: { name: { count, p50, p99, max } }, received, open }
+//   stop
+import { createClient } from '@wsring/client';
+import { connect } from '@nats-io/transport-node';
+import * as hdr from 'hdr-histogram-js';
+
+const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+const histograms = new Map();
+let current;
+let received = 0;
+const clients = [];
+let nc;
+
+function phase(name) {
+  if (!histograms.has(name)) histograms.set(name, hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 }));
+  current = histograms.get(name);
+}
+phase('warmup');
+
+function record(t) {
+  received++;
+  if (typeof t === 'number') current.recordValue(Math.max(1, nowMicros() - t));
+}
+
+async function start(m) {
+  if (m.kind === 'floor') {
+    nc = await connect({ servers: m.nats });
+    const decoder = new TextDecoder();
+    for (const user of m.users) nc.subscribe(`${m.prefix}.${user}`, { callback: (_err, msg) => record(JSON.parse(decoder.decode(msg.data)).t) });
+    await nc.flush();
+    process.send({ type: 'ready' });
+    return;
+  }
+  for (const user of m.users) {
+    const client = createClient({ user, bootstrap: m.bootstrap, backoff: { baseMs: 100, capMs: 1_000 } });
+    client.on('message', (data) => record(data?.t));
+    clients.push(client);
+  }
+  const waitOpen = () => (clients.every((c) => c.state === 'open') ? process.send({ type: 'ready' }) : setTimeout(waitOpen, 50));
+  waitOpen();
+}
+
+process.on('message', (m) => {
+  if (m.type === 'start') start(m).catch((err) => process.send({ type: 'failed', error: String(err) }));
+  else if (m.type === 'phase') phase(m.name);
+  else if (m.type === 'report') {
+    const phases = {};
+    for (const [name, h] of histograms) phases[name] = { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue };
+    process.send({ type: 'report', phases, received, open: clients.filter((c) => c.state === 'open').length });
+  } else if (m.type === 'stop') {
+    for (const c of clients) c.close();
+    void (nc ? nc.close() : Promise.resolve()).finally(() => setTimeout(() => process.exit(0), 50));
+  }
+});
+process.on('disconnect', () => process.exit(0));
