@@ -69,7 +69,7 @@ function planHtml(r: PlanReport): string {
 function compareHtml(r: CompareReport): string {
   const s = r.strategies;
   const body = [
-    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, r.steps.map((x) => x.label).join(', ')].filter(Boolean).join(' · '))}</p>`,
+    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, r.steps.length <= 3 ? r.steps.map((x) => x.label).join(', ') : `${r.steps.length} steps`].filter(Boolean).join(' · '))}</p>`,
     htmlTable(
       ['strategy', 'affinity', 'weights', 'moved', '%', 'moved/min', 'max/mean after', 'min/mean after', 'stddev after'],
       s.map((x) => [x.strategy, x.affinity ? 'yes' : 'no', x.weighted ? 'yes' : 'no', int(x.moved), pctText(x.movedPct), x.minimum > 0 ? `${(x.moved / x.minimum).toFixed(2)}x` : '-', ratio(x.balanceAfter.maxOverMean), ratio(x.balanceAfter.minOverMean), `${x.balanceAfter.stddevPct.toFixed(1)}%`]),
