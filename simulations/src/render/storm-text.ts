@@ -55,10 +55,16 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
     const entries = Object.entries(m.series.arrivalsPerSec);
     const peak = Math.max(1, ...entries.map(([, v]) => Math.max(0, ...v)));
     const ranked = entries.map(([id, v]) => ({ id, v, peak: Math.max(0, ...v) }));
-    const shown = ranked.length <= MAX_NODE_ROWS ? ranked : [...ranked].sort((a, b) => b.peak - a.peak || (a.id < b.id ? -1 : 1)).slice(0, MAX_NODE_ROWS);
+    const shown =
+      ranked.length <= MAX_NODE_ROWS
+        ? ranked
+        : [...ranked]
+            .filter((x) => x.peak > 0)
+            .sort((a, b) => b.peak - a.peak || (a.id < b.id ? -1 : 1))
+            .slice(0, MAX_NODE_ROWS);
     const idWidth = Math.max(...shown.map((s) => s.id.length));
     for (const s of shown) out.push(`${s.id.padEnd(idWidth)} ${String(int(s.peak)).padStart(8)}/s ${sparkline(downsampleMax(s.v, Math.ceil(s.v.length / perChar)), peak)}`);
-    if (shown.length < ranked.length) out.push(`(the ${shown.length} busiest of ${ranked.length} nodes)`);
+    if (shown.length < ranked.length) out.push(`(the ${shown.length} busiest of ${ranked.length} nodes; the others saw ${shown.length < MAX_NODE_ROWS ? 'no attempts' : 'fewer'})`);
     const last = m.steps[m.steps.length - 1];
     out.push(`balance at the end: max/mean ${ratio(last.balanceAfter.maxOverMean)}, min/mean ${ratio(last.balanceAfter.minOverMean)}`);
   }
