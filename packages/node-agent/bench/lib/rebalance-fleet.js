@@ -1,0 +1,46 @@
+// What the rebalance benchmark reads from the running fleet and the machine: the agreed ring, agent counters,
+// and the kernel's listen-queue overflows.
+import { readFileSync } from 'node:fs';
+import { loadRing } from '@wsring/ring';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll every agent's /topology until all serve a ring of `size` nodes with one fingerprint; return that ring. */
+export async function fleetRing(agents, size, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const bodies = await Promise.all(agents.map((a) => fetch(`${a.httpUrl}/topology`).then((r) => r.json())));
+    const prints = new Set(bodies.map((b) => b.fingerprint));
+    if (prints.size === 1 && bodies[0].ring.nodes.length === size) return loadRing(bodies[0].ring);
+    if (Date.now() > until) throw new Error(`agents did not agree on a ${size}-node ring within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** A counter's value from an agent's /metrics (Prometheus text), summed over its label sets. */
+async function counter(agent, name) {
+  const text = await fetch(`${agent.httpUrl}/metrics`).then((r) => r.text());
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
+}
+
+/** A counter summed over agents. */
+export async function fleetCounter(agents, name) {
+  return (await Promise.all(agents.map((a) => counter(a, name)))).reduce((x, y) => x + y, 0);
+}
+
+/**
+ * Connections the kernel dropped because a listen queue was full (TcpExt ListenOverflows), machine-wide: a
+ * server process too busy to accept shows up here first. NaN where /proc/net/netstat does not exist.
+ */
+export function listenOverflows() {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0].split(/\s+/);
+    const values = lines[1].split(/\s+/);
+    return Number(values[names.indexOf('ListenOverflows')]);
+  } catch {
+    return NaN;
+  }
+}
