@@ -61,11 +61,15 @@ export async function runPlan(input: PlanInput, opts: RunOptions = {}): Promise<
 
 /** Runs the expanded steps with one algorithm over the users' sorted hashes. */
 export async function planSteps(settings: RingSettings, initial: SimNode[], expanded: ExpandedStep[], hashes: Uint32Array, progress: Progress = silentProgress): Promise<StepResult[]> {
-  const tracker = await RingTracker.create(settings, initial, hashes);
+  // Rendezvous looks every user up at every step: count users; the others count steps.
+  const byUser = settings.algorithm === 'rendezvous';
+  let scanned = 0;
+  if (byUser) progress.start('rendezvous', hashes.length * (expanded.length + 1));
+  else if (expanded.length > 1) progress.start('planning', expanded.length);
+  const tracker = await RingTracker.create(settings, initial, hashes, byUser ? (n) => progress.update((scanned += n)) : undefined);
   const { registry } = tracker;
   const users = hashes.length;
   const out: StepResult[] = [];
-  if (expanded.length > 1) progress.start('planning', expanded.length);
   expanded.forEach((step, i) => {
     const loadBefore = (id: string) => tracker.loads[registry.indexOf(id)];
     const beforeLoads = step.before.map((n) => loadBefore(n.id));
@@ -101,7 +105,7 @@ export async function planSteps(settings: RingSettings, initial: SimNode[], expa
       balanceAfter: balanceOf(step.after, step.after.map((n) => tracker.loads[registry.indexOf(n.id)])),
       flows,
     });
-    if (expanded.length > 1) progress.update(i + 1);
+    if (!byUser && expanded.length > 1) progress.update(i + 1);
   });
   progress.stop();
   return out;

@@ -34,6 +34,7 @@ export interface StepCount {
 }
 
 export const FLOW_SHIFT = 2 ** 20;
+const SCAN_REPORT = 1 << 16;
 
 /** Id of the one node of the reference ring used to list a ring's ranges; never a real node (ids are compared, not shown). */
 const NOBODY = '\u0000nobody';
@@ -64,7 +65,15 @@ export class RingTracker {
   /** The last few rings by fleet: a rolling deploy keeps returning to the same fleet. */
   private readonly recent = new Map<string, Ring>();
 
-  private constructor(readonly registry: NodeRegistry, private readonly hashes: Uint32Array, ring: Ring, fleet: readonly SimNode[], nobody: Ring) {
+  private constructor(
+    readonly registry: NodeRegistry,
+    private readonly hashes: Uint32Array,
+    ring: Ring,
+    fleet: readonly SimNode[],
+    nobody: Ring,
+    /** rendezvous only: told every SCAN_REPORT users looked up, for progress bars. */
+    private readonly onScanned?: (users: number) => void,
+  ) {
     this.ring = ring;
     this.fleet = fleet;
     this.loads = new Float64Array(Math.max(16, registry.ids.length));
@@ -76,19 +85,22 @@ export class RingTracker {
         const o = indexOfId.get(ring.ownerOfHash(hashes[u]))!;
         this.owners[u] = o;
         this.loads[o]++;
+        if ((u + 1) % SCAN_REPORT === 0) onScanned?.(SCAN_REPORT);
       }
+      onScanned?.(hashes.length % SCAN_REPORT);
       return;
     }
     // Against a one-node ring every hash range "moves", so the diff lists the whole ring: range -> owner.
     for (const m of nobody.diff(ring)) this.loads[indexOfId.get(m.to)!] += lowerBound(hashes, m.end) - lowerBound(hashes, m.start);
   }
 
-  static async create(settings: RingSettings, nodes: readonly SimNode[], hashes: Uint32Array, registry = new NodeRegistry()): Promise<RingTracker> {
+  static async create(settings: RingSettings, nodes: readonly SimNode[], hashes: Uint32Array, onScanned?: (users: number) => void): Promise<RingTracker> {
+    const registry = new NodeRegistry();
     for (const n of nodes) registry.indexOf(n.id);
     const options = { algorithm: settings.algorithm, seed: settings.ringSeed, pointsPerWeight: settings.pointsPerWeight, tableSize: settings.tableSize };
     const ring = await createRing(nodes.map(spec), options);
     const nobody = await createRing([{ id: NOBODY }], { algorithm: settings.algorithm === 'rendezvous' ? 'ring' : settings.algorithm, seed: settings.ringSeed });
-    return new RingTracker(registry, hashes, ring, nodes, nobody);
+    return new RingTracker(registry, hashes, ring, nodes, nobody, onScanned);
   }
 
   get algorithm(): Algorithm {
@@ -137,6 +149,7 @@ export class RingTracker {
     const flows = new Map<number, number>();
     let moved = 0;
     for (let u = 0; u < this.hashes.length; u++) {
+      if ((u + 1) % SCAN_REPORT === 0) this.onScanned?.(SCAN_REPORT);
       const to = idOrder.get(next.ownerOfHash(this.hashes[u]))!;
       const from = owners[u];
       if (to === from) continue;
@@ -147,6 +160,7 @@ export class RingTracker {
       const key = from * FLOW_SHIFT + to;
       flows.set(key, (flows.get(key) ?? 0) + 1);
     }
+    this.onScanned?.(this.hashes.length % SCAN_REPORT);
     return { moved, flows };
   }
 
