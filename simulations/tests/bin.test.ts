@@ -1,5 +1,6 @@
 // The installed command, bin/wsring-sim.js as `npx wsring-sim` runs it (after a build, as `npm test` does).
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/command.js';
@@ -23,6 +24,16 @@ describe('wsring-sim binary', () => {
     const loud = runBin([...args, '--progress']);
     expect(loud.out).toBe(expected);
     expect(loud.err).toMatch(/hashing users/);
+  });
+
+  it('hashes on two worker threads with the same result as on one', () => {
+    const args = ['plan', '--nodes', '20', '--users', '1.2M', '--add', '1', '--crash', 'node-4', '--json'];
+    const one = JSON.parse(runBin([...args, '--workers', '1']).out);
+    const two = JSON.parse(runBin([...args, '--workers', '2']).out);
+    expect(one.timing.workers).toBe(1);
+    // Capped at the cores there are.
+    expect(two.timing.workers).toBe(Math.min(2, availableParallelism()));
+    expect(two.steps).toEqual(one.steps);
   });
 
   it('exits 2 with one line on bad input, 0 with --help', () => {
