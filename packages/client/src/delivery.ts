@@ -2,7 +2,7 @@
 // replays what a (re)connecting client is missing and dedupes replay against live; the client checks again
 // end to end: a position at or below its last is a duplicate, and a message naming a predecessor above its
 // last means something is missing, so the client asks for a replay and holds back until it is done.
-import type { GapFrame, MessageFrame, SyncedFrame } from './protocol.js';
+import type { CheckpointFrame, GapFrame, MessageFrame, SyncedFrame } from './protocol.js';
 
 export interface Position {
   /** Highest position received (or reported lost, or synced to); undefined before the first. */
@@ -44,6 +44,12 @@ export function judgeGap(p: Position, frame: Pick<GapFrame, 'from' | 'to'>): { p
 /** The replay is done: the client has everything stored for it up to `pos`. */
 export function judgeSynced(p: Position, frame: Pick<SyncedFrame, 'pos'>): Position {
   return { last: p.last === undefined ? frame.pos : Math.max(p.last, frame.pos), resuming: false };
+}
+
+/** An idle connection's position moves on; ignored while a resume is out (its replay decides). */
+export function judgeCheckpoint(p: Position, frame: Pick<CheckpointFrame, 'pos'>): Position {
+  if (p.resuming || p.last === undefined || frame.pos <= p.last) return p;
+  return { ...p, last: frame.pos };
 }
 
 /** A new socket replays from `last` by itself: any resume in flight belonged to the old one. */

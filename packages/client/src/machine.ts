@@ -1,7 +1,7 @@
 // The client's state machine as an explicit transition table. Pure: it reads inputs and returns the next state
 // and the effects to run (open a socket, fetch the topology, schedule a retry, emit an event); client.ts runs them.
 import { ClientError } from './errors.js';
-import { judgeGap, judgeMessage, judgeSynced, type Position } from './delivery.js';
+import { judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position } from './delivery.js';
 import { CloseCode, TERMINAL_CLOSE_CODES, type ClientFrame, type ServerFrame } from './protocol.js';
 import { sameUrl } from './topology.js';
 import type { ClientEvents, ClientState, LoadedTopology, MoveReason } from './types.js';
@@ -204,6 +204,9 @@ const onGap: Handler<Extract<Input, { type: 'gap' }>> = (ctx, frame, state) => {
 
 const onSynced: Handler<Extract<Input, { type: 'synced' }>> = (ctx, frame, state) => same(state, withPosition(ctx, judgeSynced(positionOf(ctx), frame)));
 
+const onCheckpoint: Handler<Extract<Input, { type: 'checkpoint' }>> = (ctx, frame, state) =>
+  same(state, withPosition(ctx, judgeCheckpoint(positionOf(ctx), frame)));
+
 const onServerError: Handler<Extract<Input, { type: 'error' }>> = (ctx, frame, state) =>
   same(state, ctx, [emit('error', new ClientError('SERVER_ERROR', `node reported ${frame.code}: ${frame.message}`))]);
 
@@ -282,6 +285,7 @@ const socketRow: Row = {
   message: onMessage,
   gap: onGap,
   synced: onSynced,
+  checkpoint: onCheckpoint,
   error: onServerError,
   pong: ignore,
   'bad-frame': onBadFrame,

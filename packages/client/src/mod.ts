@@ -10,7 +10,7 @@ export {
 } from './client.js';
 export { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, backoffCeiling } from './backoff.js';
 export { ClientError } from './errors.js';
-export { initialPosition, judgeGap, judgeMessage, judgeSynced, type Position, type Verdict } from './delivery.js';
+export { initialPosition, judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position, type Verdict } from './delivery.js';
 export type { ClientErrorCode } from './errors.js';
 export type {
   BackoffOptions,

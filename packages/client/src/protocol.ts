@@ -119,6 +119,16 @@ export interface SyncedFrame {
   pos: number;
 }
 
+/**
+ * Sent now and then to an idle connection: nothing was stored for this user up to `pos`, so the client's position
+ * moves there. Keeps an idle client's position inside the retention window, so a reconnect after a long quiet
+ * spell is not reported as a possible loss.
+ */
+export interface CheckpointFrame {
+  type: 'checkpoint';
+  pos: number;
+}
+
 /** A non-fatal problem with something the client sent (for example an unknown frame type). */
 export interface ErrorFrame {
   type: 'error';
@@ -131,7 +141,7 @@ export interface PongFrame {
   ts: number;
 }
 
-export type ServerFrame = WelcomeFrame | RedirectFrame | ReconnectFrame | MessageFrame | GapFrame | SyncedFrame | ErrorFrame | PongFrame;
+export type ServerFrame = WelcomeFrame | RedirectFrame | ReconnectFrame | MessageFrame | GapFrame | SyncedFrame | CheckpointFrame | ErrorFrame | PongFrame;
 
 // ---- client -> server ----
 
@@ -236,8 +246,9 @@ export function decodeServerFrame(text: string): ServerFrame {
       if (!isPos(f.from) || !isPos(f.to) || f.to < f.from) throw new ProtocolError('BAD_FRAME', 'bad gap frame');
       return { type: 'gap', from: f.from, to: f.to, certain: f.certain === true };
     case 'synced':
-      if (!isPos(f.pos)) throw new ProtocolError('BAD_FRAME', 'bad synced frame');
-      return { type: 'synced', pos: f.pos };
+    case 'checkpoint':
+      if (!isPos(f.pos)) throw new ProtocolError('BAD_FRAME', `bad ${f.type} frame`);
+      return { type: f.type, pos: f.pos };
     case 'error':
       return { type: 'error', code: String(f.code), message: String(f.message ?? '') };
     case 'pong':

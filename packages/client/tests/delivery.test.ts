@@ -2,7 +2,7 @@
 // request (one socket is FIFO, so frames are never reordered). Pure: no sockets (the real-socket path is covered by the integration suite).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { initialPosition, judgeGap, judgeMessage, judgeSynced, type Position } from '../src/delivery.js';
+import { initialPosition, judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position } from '../src/delivery.js';
 
 interface Msg {
   pos: number;
@@ -105,6 +105,15 @@ describe('client delivery position', () => {
     const filled = judgeMessage(p, { pos: 15, prev: 10 });
     expect(filled.verdict).toBe('deliver');
     expect(judgeSynced(filled.position, { pos: 12 })).toEqual({ last: 15, resuming: false });
+  });
+
+  it('moves an idle position forward on a checkpoint, but not while a resume is out', () => {
+    const p = judgeSynced(initialPosition(), { pos: 7 });
+    expect(judgeCheckpoint(p, { pos: 20 })).toEqual({ last: 20, resuming: false });
+    expect(judgeCheckpoint(p, { pos: 5 })).toEqual(p);
+    const resuming = judgeMessage(p, { pos: 30, prev: 12 }).position;
+    expect(judgeCheckpoint(resuming, { pos: 40 })).toBe(resuming);
+    expect(judgeCheckpoint(initialPosition(), { pos: 40 })).toEqual(initialPosition());
   });
 
   it('delivers unlogged messages as they come and accepts a chain restart (prev 0)', () => {

@@ -266,6 +266,28 @@ describe('an agent delivering to raw sockets', () => {
     expect(ns).toEqual([...new Set(ns)].sort((a, b) => a - b));
   });
 
+  it('keeps an idle client inside the window with checkpoints, so a later reconnect reports no loss', async () => {
+    const user = 'idle';
+    const c1 = open(user);
+    await synced(c1);
+    const own = await publisher.publish(user, { n: 0 });
+    await publisher.publish('someone-else', { n: 0 });
+    await until(() => messages(c1).length === 1, 10_000, 'the message');
+    // Quiet for longer than the 1.5 s window: without checkpoints the client's position would fall behind it.
+    await until(() => c1.frames.some((f) => f.type === 'checkpoint' && f.pos > own.pos), 10_000, 'a checkpoint past the message');
+    await sleep(2_000);
+    const last = Math.max(...c1.frames.map((f) => ('pos' in f && typeof f.pos === 'number' ? f.pos : 0)));
+    c1.ws.close();
+    await c1.closed;
+    const c2 = open(user, last);
+    await synced(c2);
+    expect(c2.frames.filter((f) => f.type === 'gap')).toEqual([]);
+    // The same reconnect from the message's own position is reported: that is what the checkpoint avoided.
+    const c3 = open(user, own.pos);
+    await synced(c3);
+    expect(c3.frames.find((f) => f.type === 'gap')).toMatchObject({ from: own.pos + 1, certain: false });
+  });
+
   it('keeps connected clients connected while NATS restarts, and delivers what was published around it', async () => {
     const user = 'through-restart';
     const c = open(user);

@@ -55,6 +55,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 export class LiveFeed {
   private readonly followers = new Map<DeliveryTarget, Follower>();
   private closed = false;
+  /** NATS disconnections so far: a checkpoint is only trusted if none happened since it was taken. */
+  private disconnects = 0;
+  /** The stream's end at the previous checkpoint tick. */
+  private mark: { seq: number; disconnects: number } | undefined;
+  private checkpointTimer: ReturnType<typeof setInterval> | undefined;
   readonly stats: FeedStats = { live: 0, replayed: 0, duplicatesDropped: 0, gaps: 0, repairs: 0 };
 
   constructor(
@@ -62,7 +67,10 @@ export class LiveFeed {
     private readonly jsm: JetStreamManager,
     private readonly o: ResolvedDeliveryOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.checkpointTimer = setInterval(() => void this.checkpoint(), o.checkpointMs);
+    this.checkpointTimer.unref();
+  }
 
   get size(): number {
     return this.followers.size;
@@ -102,13 +110,43 @@ export class LiveFeed {
     f.sub?.unsubscribe();
   }
 
+  /** The NATS connection dropped: live messages may be lost until the resync that follows the reconnect. */
+  disconnected(): void {
+    this.disconnects++;
+  }
+
   /** After NATS comes back: live messages may have been lost meanwhile, so every connection catches up from the stream. */
   resyncAll(): void {
     for (const f of this.followers.values()) void this.sync(f);
   }
 
+  /**
+   * Move idle connections' positions to the stream's end as it was one tick ago. Everything of a user stored up to
+   * then reached this node on its live subscription long since (a core NATS connection delivers in order and
+   * loses nothing while it stays up; after a drop every connection resyncs instead), and a connection at its
+   * position has it. Without this, a user who got nothing for longer than the window would look, on its next
+   * reconnect, as if it might have lost something.
+   */
+  private async checkpoint(): Promise<void> {
+    const previous = this.mark;
+    try {
+      const { state } = await this.jsm.streams.info(this.o.stream);
+      this.mark = { seq: state.last_seq, disconnects: this.disconnects };
+    } catch {
+      this.mark = undefined;
+      return;
+    }
+    if (!previous || previous.disconnects !== this.disconnects) return;
+    for (const f of this.followers.values()) {
+      if (f.syncing || f.closed || f.pos === undefined || f.pos >= previous.seq || f.pending.length > 0) continue;
+      f.pos = previous.seq;
+      f.target.sendFrame({ type: 'checkpoint', pos: previous.seq });
+    }
+  }
+
   close(): void {
     this.closed = true;
+    clearInterval(this.checkpointTimer);
     for (const target of [...this.followers.keys()]) this.detach(target);
   }
 

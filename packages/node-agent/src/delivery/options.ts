@@ -21,6 +21,8 @@ export interface DeliveryOptions {
   positionCacheSize?: number;
   /** Live messages buffered per connection while it replays; beyond this it replays again instead. Default 10000. */
   maxPendingPerConnection?: number;
+  /** How often an idle connection's position is moved forward (`checkpoint` frame). Default: a quarter of maxAgeMs. */
+  checkpointMs?: number;
   /** Stream storage: `file` survives a NATS restart, `memory` does not. Default `file`. */
   storage?: 'file' | 'memory';
   /** Stream replicas in a NATS cluster. Default 1. */
@@ -40,7 +42,7 @@ export const DELIVERY_DEFAULTS = {
   maxPendingPerConnection: 10_000,
   storage: 'file',
   replicas: 1,
-} as const satisfies Required<DeliveryOptions>;
+} as const satisfies Required<Omit<DeliveryOptions, 'checkpointMs'>>;
 
 export type ResolvedDeliveryOptions = { -readonly [K in keyof DeliveryOptions]-?: NonNullable<DeliveryOptions[K]> };
 
@@ -55,7 +57,9 @@ const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as numb
 
 /** Fill in defaults; invalid values throw DeliveryError('INVALID_OPTION'). */
 export function resolveDeliveryOptions(o: DeliveryOptions = {}): ResolvedDeliveryOptions {
-  const r: ResolvedDeliveryOptions = { ...DELIVERY_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as DeliveryOptions;
+  const maxAgeMs = given.maxAgeMs ?? DELIVERY_DEFAULTS.maxAgeMs;
+  const r: ResolvedDeliveryOptions = { ...DELIVERY_DEFAULTS, checkpointMs: Math.floor(maxAgeMs / 4), ...given };
   check(STREAM_NAME.test(r.stream), `stream must be 1-255 of [A-Za-z0-9_-], got ${JSON.stringify(r.stream)}`);
   check(SUBJECT_PREFIX.test(r.subjectPrefix), `subjectPrefix must be dot-separated tokens of [A-Za-z0-9_-], got ${JSON.stringify(r.subjectPrefix)}`);
   check(SUBJECT_PREFIX.test(r.livePrefix), `livePrefix must be dot-separated tokens of [A-Za-z0-9_-], got ${JSON.stringify(r.livePrefix)}`);
@@ -66,6 +70,7 @@ export function resolveDeliveryOptions(o: DeliveryOptions = {}): ResolvedDeliver
   check(count(r.publishTimeoutMs), `publishTimeoutMs must be an integer >= 1, got ${r.publishTimeoutMs}`);
   check(count(r.maxPublishAttempts), `maxPublishAttempts must be an integer >= 1, got ${r.maxPublishAttempts}`);
   check(count(r.positionCacheSize), `positionCacheSize must be an integer >= 1, got ${r.positionCacheSize}`);
+  check(count(r.checkpointMs) && r.checkpointMs * 2 <= r.maxAgeMs, `checkpointMs must be an integer >= 1 and at most half of maxAgeMs, got ${r.checkpointMs}`);
   check(count(r.maxPendingPerConnection), `maxPendingPerConnection must be an integer >= 1, got ${r.maxPendingPerConnection}`);
   check(r.storage === 'file' || r.storage === 'memory', `storage must be 'file' or 'memory', got ${JSON.stringify(r.storage)}`);
   check(count(r.replicas) && r.replicas <= 5, `replicas must be an integer 1-5, got ${r.replicas}`);

@@ -42,6 +42,7 @@ export class Delivery {
   private async followStatus(jsm: Awaited<ReturnType<typeof jetstreamManager>>): Promise<void> {
     for await (const s of this.nc.status()) {
       if (this.stopped) return;
+      if (s.type === 'disconnect') this.feed.disconnected();
       if (s.type !== 'reconnect') continue;
       for (let attempt = 0; !this.stopped; attempt++) {
         try {
