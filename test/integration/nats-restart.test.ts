@@ -1,7 +1,7 @@
 // NATS goes away for longer than the liveness timeout and comes back: agents keep serving on their last
 // topology (nobody is disconnected, nobody is moved) and membership recovers (a later join is seen by all).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allOpen, health, reconnectFrames, sleep, startClients, startCluster, users, waitForAgreement, waitUntil, type Cluster, type TrackedClient } from './support.js';
+import { allOpen, health, reconnectFrames, type Health, sleep, startClients, startCluster, users, waitForAgreement, waitUntil, type Cluster, type TrackedClient } from './support.js';
 
 describe('NATS restart, against real agents', () => {
   let cluster: Cluster;
@@ -18,8 +18,9 @@ describe('NATS restart, against real agents', () => {
 
   it('disconnects nobody, rebalances nothing, and recovers membership', async () => {
     const before = await waitForAgreement(cluster.agents, 3);
-    // Keepalive pings every 500 ms run through the outage: the agents must keep answering them.
-    clients = startClients(users(300), cluster.agents, { pingIntervalMs: 500 });
+    // Keepalive pings run through the outage: the agents must keep answering them. (Not shorter: a silent
+    // second interval drops the connection, and a loaded machine can stall an event loop for a while.)
+    clients = startClients(users(300), cluster.agents, { pingIntervalMs: 1_500 });
     await allOpen(clients);
     const agents = [...cluster.agents];
     const rebalancesBefore = agents.map((a) => a.logs.filter((l) => l.event === 'rebalance').length);
@@ -29,7 +30,12 @@ describe('NATS restart, against real agents', () => {
     // Down for twice the liveness timeout: long enough that every heartbeat looks stale.
     await sleep(2_000);
     await cluster.nats.restart();
-    await waitUntil(async () => (await Promise.all(agents.map(health))).every((h) => h.body.membershipConnected), 20_000, 'agents to reconnect to NATS');
+    let healths: Health[] = [];
+    await waitUntil(
+      async () => (healths = (await Promise.all(agents.map(health))).map((h) => h.body)).every((h) => h.membershipConnected),
+      40_000,
+      () => `agents to reconnect to NATS: ${JSON.stringify(healths)}; logs: ${agents.map((a) => JSON.stringify(a.logs.filter((l) => /membership|resync|heartbeat/.test(String(l.msg))).slice(-4))).join(' | ')}`,
+    );
     // Heartbeats resume; let a settle window or two pass in case anything would rebalance.
     await sleep(1_500);
 
