@@ -367,6 +367,47 @@ describe('createClient', () => {
     expect(() => env.client.send(10n)).toThrow(expect.objectContaining({ code: 'BAD_DATA' }));
   });
 
+  it('lets listeners close or send from inside an event', async () => {
+    const t = await makeTopology(['n1'], 1);
+    const env = setup();
+    env.client.once('open', () => {
+      env.client.send('first words');
+      env.client.close(1000, 'bye');
+    });
+    env.fetch.answer(t.topology);
+    await settle();
+    env.last().serverOpen();
+    env.last().serverSend(welcome('n1', 1));
+    expect(JSON.parse(env.last().sent[0])).toEqual({ type: 'message', data: 'first words' });
+    expect(env.client.state).toBe('closed');
+    expect(env.live()).toEqual([]);
+    expect(env.clock.pending.size).toBe(0);
+    expect(env.seen.close).toEqual([{ code: 1000, reason: 'bye' }]);
+    env.client.close();
+    expect(env.seen.close).toHaveLength(1);
+  });
+
+  it('keeps going when a listener throws', async () => {
+    const t = await makeTopology(['n1'], 1);
+    const reported: unknown[] = [];
+    vi.stubGlobal('reportError', (e: unknown) => reported.push(e));
+    try {
+      const env = setup();
+      env.client.on('open', () => {
+        throw new Error('application bug');
+      });
+      env.fetch.answer(t.topology);
+      await settle();
+      env.last().serverSend(welcome('n1', 1));
+      env.last().serverSend({ type: 'message', data: 'after' });
+      expect(env.client.state).toBe('open');
+      expect(env.seen.message).toEqual(['after']);
+      expect(reported).toEqual([new Error('application bug')]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('reports undecodable frames and error frames without closing', async () => {
     const t = await makeTopology(['n1'], 1);
     const env = setup();
