@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initialPosition, judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position } from '../src/delivery.js';
+import { initialContext, transition, type Context } from '../src/machine.js';
 
 interface Msg {
   pos: number;
@@ -139,5 +140,25 @@ describe('client delivery position', () => {
       }),
       { seed: 7, numRuns: 300 },
     );
+  });
+
+  it('the state machine emits messages, asks to resume on a gap, reports losses and tracks the position', () => {
+    let ctx: Context = { ...initialContext({ user: 'u', failoverDepth: 3, maxRedirects: 3 }), current: 'n1', target: 'n1' };
+    const step = (input: Parameters<typeof transition>[2]) => {
+      const s = transition('open', ctx, input)!;
+      ctx = s.ctx;
+      return s.effects;
+    };
+    expect(step({ type: 'synced', pos: 10 })).toEqual([]);
+    expect(step({ type: 'message', data: 'a', pos: 12, prev: 4 })).toEqual([{ type: 'emit', event: 'message', payload: 'a' }]);
+    expect(step({ type: 'message', data: 'a', pos: 12, prev: 4 })).toEqual([]);
+    expect(step({ type: 'message', data: 'c', pos: 20, prev: 15 })).toEqual([{ type: 'send', frame: { type: 'resume', last: 12 } }]);
+    expect(step({ type: 'message', data: 'd', pos: 22, prev: 20 })).toEqual([]);
+    expect(step({ type: 'message', data: 'b', pos: 15, prev: 12 })).toEqual([{ type: 'emit', event: 'message', payload: 'b' }]);
+    expect(step({ type: 'gap', from: 16, to: 18, certain: true })).toEqual([{ type: 'emit', event: 'gap', payload: { recovered: false, from: 16, to: 18, certain: true } }]);
+    expect(step({ type: 'synced', pos: 19 })).toEqual([]);
+    expect(step({ type: 'checkpoint', pos: 30 })).toEqual([]);
+    expect(ctx.lastPos).toBe(30);
+    expect(ctx.resuming).toBe(false);
   });
 });
