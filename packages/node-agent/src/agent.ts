@@ -15,6 +15,7 @@ import type { Published, PublishOptions } from './delivery/publisher.js';
 import { createHttpHandler } from './http.js';
 import { MemoryMembership } from './membership/memory.js';
 import { NatsMembership } from './membership/nats.js';
+import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { Pacer } from './pacer.js';
@@ -55,6 +56,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly tracker: TopologyTracker;
   private readonly pacer: Pacer;
   private readonly transport: Transport;
+  /** Nodes the stand-ins here fled, to send them back when such a node restarts without leaving the ring. */
+  private readonly fled = new FledNodes();
   private membership!: Membership;
   /** Per-user message log, replay and live path; undefined without a NATS connection or with `delivery: false`. */
   private delivery: Delivery | undefined;
@@ -206,6 +209,31 @@ class WsringAgent extends EventEmitter implements Agent {
       }
     }
     this.tracker.handle(e);
+    if (e.type === 'put' && e.record.id !== this.id) this.returnStandIns(e.record);
+  }
+
+  /**
+   * A node that stand-ins here fled is serving again under a new start time: it restarted before the
+   * fleet timed it out, so the ring did not change and no plan will send them back. They stop avoiding
+   * it, and those it owns go back to it through the pacer, like any move.
+   */
+  private returnStandIns(record: MemberRecord): void {
+    const back = this.fled.observe(record);
+    if (back.length === 0 || this.state === 'closed') return;
+    const t = this.topology;
+    let moving = 0;
+    for (const userId of back) {
+      const avoid = this.registry.standIns.get(userId);
+      avoid?.delete(record.id);
+      if (targetOf(t.ring, this.id, userId, avoid, prefsDepth(this.o)) === undefined) continue;
+      this.pacer.enqueue(userId);
+      moving++;
+    }
+    this.logger.info({ node: this.id, restarted: record.id, startedAt: record.startedAt, waiting: back.length, moving }, 'stand-ins return to a restarted node');
+    if (moving === 0) return;
+    this.metrics.usersMoved.inc(moving);
+    this.rebalanceStartedAt ??= performance.now();
+    this.pacer.whenIdle(() => this.rebalanceDone(t.epoch));
   }
 
   private onStoredTopology(stored: StoredTopology): void {
@@ -241,7 +269,10 @@ class WsringAgent extends EventEmitter implements Agent {
     this.topology = { epoch, fingerprint: ring.fingerprint, ring, nodes: topologyNodes(this.tracker.members) };
     this.metrics.epoch.set(epoch);
     this.metrics.planDuration.observe(planMs / 1000);
-    for (const userId of plan.promoted) this.registry.promote(userId);
+    for (const userId of plan.promoted) {
+      this.registry.promote(userId);
+      this.fled.forget(userId);
+    }
     this.logger.info({ node: this.id, epoch, fingerprint: ring.fingerprint, nodes: ring.nodes.length, moved: plan.moves.length, planMs }, 'topology applied');
     this.emit('topology', this.topology);
     this.firstTopology?.();
@@ -360,6 +391,8 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     const conn = new ClientConnection(userId, socket, decision.standIn, Date.now());
     const replaced = this.registry.add(conn, decision.avoid);
+    if (decision.standIn) this.fled.fled(userId, decision.avoid);
+    else this.fled.forget(userId);
     if (replaced) {
       this.clearGrace(replaced);
       closeWith(replaced.socket, CloseCode.REPLACED, 'replaced by a newer connection', this.metrics);
@@ -377,6 +410,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.clearGrace(conn);
     this.delivery?.feed.detach(conn);
     if (!this.registry.remove(conn)) return;
+    this.fled.forget(conn.userId);
     this.pacer.cancel(conn.userId);
     this.metrics.connections.set(this.registry.size);
     this.emit('disconnection', { userId: conn.userId, code });

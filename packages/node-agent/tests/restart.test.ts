@@ -1,0 +1,147 @@
+// A node that crashes and restarts under the same id before the fleet times it out: the ring never
+// changes, so no plan runs, yet the users that failed over from it must go back to it. Real agents
+// sharing one MemoryMembership, real @wsring/client instances over loopback sockets.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
+import { createAgent, MemoryMembership, type Agent, type AgentOptions, type Membership, type MembershipEvent, type MemberRecord, type StoredTopology } from '../src/mod.js';
+import { sleep, until } from './helpers.js';
+
+const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 3_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
+const USERS = 40;
+
+/** One agent's line to the shared store; once dead (the process crashed) nothing is written or removed, so its record stays behind. */
+class ProcessLine implements Membership {
+  dead = false;
+  constructor(private readonly store: MemoryMembership) {}
+  async put(record: MemberRecord): Promise<void> {
+    this.alive();
+    await this.store.put(record);
+  }
+  async remove(id: string): Promise<void> {
+    this.alive();
+    await this.store.remove(id);
+  }
+  watch(listener: (e: MembershipEvent) => void): Promise<() => void> {
+    return this.store.watch((e) => {
+      if (!this.dead) listener(e);
+    });
+  }
+  readTopology() {
+    this.alive();
+    return this.store.readTopology();
+  }
+  async casTopology(next: StoredTopology, revision: number): Promise<boolean> {
+    this.alive();
+    return this.store.casTopology(next, revision);
+  }
+  async close(): Promise<void> {}
+  private alive(): void {
+    if (this.dead) throw new Error('process is gone');
+  }
+}
+
+interface Tracked {
+  client: WsringClient;
+  opens: number;
+  moves: MoveReason[];
+}
+
+const store = new MemoryMembership();
+const agents = new Map<string, { agent: Agent; line: ProcessLine }>();
+const clients = new Map<string, Tracked>();
+
+async function start(id: string, port = 0): Promise<Agent> {
+  const line = new ProcessLine(store);
+  const agent = await createAgent({ id, membership: line, port, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
+  agents.set(id, { agent, line });
+  return agent;
+}
+
+/** SIGKILL, in process: sockets cut without a close frame, heartbeats and deregistration gone. */
+async function crash(id: string): Promise<number> {
+  const { agent, line } = agents.get(id)!;
+  agents.delete(id);
+  const port = agent.port!;
+  line.dead = true;
+  for (const user of clients.keys()) agent.connection(user)?.socket.terminate();
+  await agent.close();
+  return port;
+}
+
+const running = () => [...agents.values()].map((a) => a.agent);
+const ring = () => running()[0].topology.ring;
+
+/** Every running agent on one ring and epoch; every client open on its owner, held there once. */
+function settled(): boolean {
+  const all = running();
+  const { fingerprint, epoch } = all[0].topology;
+  if (all.some((a) => a.topology.fingerprint !== fingerprint || a.topology.epoch !== epoch)) return false;
+  if (all.reduce((n, a) => n + a.connections, 0) !== clients.size) return false;
+  for (const [user, { client }] of clients) {
+    if (client.state !== 'open' || client.node !== ring().owner(user)) return false;
+    if (!agents.get(client.node)?.agent.connection(user)) return false;
+  }
+  return true;
+}
+
+function resetCounts(): void {
+  for (const t of clients.values()) {
+    t.opens = 0;
+    t.moves = [];
+  }
+}
+
+beforeAll(async () => {
+  for (const id of ['a0', 'a1', 'a2']) await start(id);
+  await until(() => running().every((a) => a.topology.ring.nodes.length === 3), 5_000, 'three agents agree');
+  const bootstrap = running().map((a) => `http://127.0.0.1:${a.port}`);
+  for (let i = 0; i < USERS; i++) {
+    const user = `user-${i}`;
+    const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5 });
+    const tracked: Tracked = { client, opens: 0, moves: [] };
+    client.on('open', () => tracked.opens++);
+    client.on('moved', (m) => tracked.moves.push(m.reason));
+    clients.set(user, tracked);
+  }
+  await until(settled, 10_000, 'every client on its owner');
+});
+
+afterAll(async () => {
+  for (const { client } of clients.values()) client.close();
+  await Promise.all(running().map((a) => a.close()));
+});
+
+describe('a node restarts within the liveness timeout', () => {
+  it('the users that failed over from it go back to it, once each, and nobody else moves', async () => {
+    const before = ring();
+    const epochBefore = running()[0].topology.epoch;
+    const onA0 = [...clients.keys()].filter((user) => before.owner(user) === 'a0');
+    expect(onA0.length).toBeGreaterThan(5);
+    resetCounts();
+
+    const crashedAt = Date.now();
+    const port = await crash('a0');
+    // Every user of a0 fails over to its second node, which holds it as a stand-in.
+    await until(() => onA0.every((user) => clients.get(user)!.client.state === 'open' && clients.get(user)!.client.node !== 'a0'), 5_000, 'failover');
+    await sleep(300);
+    await start('a0', port);
+    // Still within the liveness timeout: nobody timed a0 out, the ring never changed.
+    expect(Date.now() - crashedAt).toBeLessThan(TIMING.livenessTimeoutMs);
+
+    await until(settled, 10_000, 'every client back on its owner');
+    // Anything still on its way (a late reconnect, a spurious rebalance) would show within a liveness timeout.
+    await sleep(TIMING.livenessTimeoutMs);
+    expect(settled()).toBe(true);
+
+    expect(ring().fingerprint).toBe(before.fingerprint);
+    for (const a of running()) expect(a.topology.epoch).toBe(epochBefore);
+    for (const [user, t] of clients) {
+      if (onA0.includes(user)) {
+        expect({ user, moves: t.moves, node: t.client.node }).toEqual({ user, moves: ['failover', 'reconnect'], node: 'a0' });
+        expect(t.opens, `${user} opens`).toBe(2);
+      } else {
+        expect({ user, opens: t.opens, moves: t.moves }, `${user} keeps its socket`).toEqual({ user, opens: 0, moves: [] });
+      }
+    }
+  });
+});
