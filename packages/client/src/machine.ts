@@ -228,7 +228,14 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
   const counted = welcomed ? ctx : { ...ctx, redirects: ctx.redirects + 1 };
   const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity' };
   const url = knownUrl(ctx, frame.node, frame.url);
-  if (url !== undefined) return moveTo(counted, pendingMove, url);
+  if (url !== undefined) {
+    // The sender knows a newer topology: follow now, and refresh ours in the background.
+    if (ctx.topology && frame.epoch > ctx.topology.topology.epoch) {
+      const fetch = fetchIfIdle(counted);
+      return moveTo(fetch.ctx, pendingMove, url, fetch.effects);
+    }
+    return moveTo(counted, pendingMove, url);
+  }
   // Unknown node: refetch the topology once and decide then. An open socket keeps serving meanwhile;
   // a socket that has not been welcomed is about to be closed by the node, so let it go.
   if (welcomed) {

@@ -199,6 +199,8 @@ describe('createClient', () => {
     env.last().serverSend({ type: 'redirect', node: p1, url: nodeUrl(p1), epoch: 6, fingerprint: 'f', reason: 'not-owner' });
     expect(env.last().params.get('epoch')).toBe('6');
     expect(env.last().params.get('unreachable')).toBeNull();
+    // The redirect named a newer epoch than the client's: it refreshes its topology meanwhile.
+    expect(env.fetch.requests).toHaveLength(1);
     env.last().serverSend(welcome(p1, 6));
     env.last().serverSend({ type: 'reconnect', node: p0, url: nodeUrl(p0), epoch: 7, fingerprint: 'f', graceMs: 1 });
     expect(env.last().params.get('epoch')).toBe('7');
