@@ -10,6 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import * as hdr from 'hdr-histogram-js';
 import { createPublisher } from '@wsring/node-agent';
 import { spawnAgent, startNatsServer } from '@wsring/node-agent/testing';
 import { forkChild } from './lib/rebalance-ipc.js';
@@ -27,6 +28,8 @@ const BLAST_MS = quick ? 3_000 : 5_000;
 const AGENT_FLAGS = { heartbeatMs: 200, livenessMs: 1_000, settleMs: 300, rate: 500, burst: 50, jitterMs: 50 };
 
 const RECEIVERS = fileURLToPath(new URL('./lib/delivery-receivers.js', import.meta.url));
+/** Processes holding the wsring clients (the floor's subscriptions fit in one). */
+const CLIENT_PROCESSES = 2;
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const users = Array.from({ length: USERS }, (_, i) => `bench-${i}`);
@@ -63,16 +66,34 @@ function drive(send, intervalMs) {
   };
 }
 
+/** Reports of every receiver process, merged: received counts summed, histograms added, per phase. */
 async function report(receivers) {
-  receivers.send({ type: 'report' });
-  return receivers.next('report');
+  const parts = await Promise.all(
+    receivers.map((r) => {
+      r.send({ type: 'report' });
+      return r.next('report');
+    }),
+  );
+  const phases = {};
+  for (const part of parts) {
+    for (const [name, encoded] of Object.entries(part.phases)) {
+      const h = hdr.decodeFromCompressedBase64(encoded);
+      if (phases[name]) phases[name].add(h);
+      else phases[name] = h;
+    }
+  }
+  const summary = {};
+  for (const [name, h] of Object.entries(phases)) summary[name] = { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue };
+  return { phases: summary, received: parts.reduce((sum, p) => sum + p.received, 0) };
 }
+
+const broadcast = (receivers, message) => receivers.forEach((r) => r.send(message));
 
 /** A plain NATS path: `jetstream` false publishes core messages to floor.user.<u>; true publishes to a stream that republishes to floor.live.<u>. */
 async function runFloor(natsUrl, useJetStream) {
-  const receivers = forkChild(RECEIVERS, [], { name: 'floor receivers' });
-  receivers.send({ type: 'start', kind: 'floor', users, nats: natsUrl, prefix: useJetStream ? 'floor.live' : 'floor.user' });
-  await receivers.next('ready');
+  const receivers = [forkChild(RECEIVERS, [], { name: 'floor receivers' })];
+  receivers[0].send({ type: 'start', kind: 'floor', users, nats: natsUrl, prefix: useJetStream ? 'floor.live' : 'floor.user' });
+  await receivers[0].next('ready');
   const nc = await connect({ servers: natsUrl });
   const encoder = new TextEncoder();
   let send;
@@ -92,12 +113,12 @@ async function runFloor(natsUrl, useJetStream) {
       }
     };
   }
-  receivers.send({ type: 'phase', name: 'steady' });
+  broadcast(receivers, { type: 'phase', name: 'steady' });
   let load = drive(send, INTERVAL_MS);
   await sleep(PHASE_MS);
   await load.stop();
   await sleep(500);
-  receivers.send({ type: 'phase', name: 'blast' });
+  broadcast(receivers, { type: 'phase', name: 'blast' });
   const before = (await report(receivers)).received;
   const started = performance.now();
   load = drive(send, 0);
@@ -108,38 +129,39 @@ async function runFloor(natsUrl, useJetStream) {
   const r = await report(receivers);
   const perSec = (r.received - before) / ((performance.now() - started - 500) / 1000);
   await nc.close();
-  await receivers.stop();
+  await receivers[0].stop();
   return { steady: r.phases.steady, perSec };
 }
 
 async function runWsring(nats) {
   const agents = [await spawnAgent({ id: 'a1', nats: nats.url, ...AGENT_FLAGS }), await spawnAgent({ id: 'a2', nats: nats.url, ...AGENT_FLAGS })];
-  const receivers = forkChild(RECEIVERS, [], { name: 'wsring clients' });
+  const receivers = Array.from({ length: CLIENT_PROCESSES }, (_, i) => forkChild(RECEIVERS, [], { name: `wsring clients ${i}` }));
   try {
-    receivers.send({ type: 'start', kind: 'wsring', users, bootstrap: agents.map((a) => a.httpUrl) });
-    await receivers.next('ready', 120_000);
+    const share = Math.ceil(users.length / CLIENT_PROCESSES);
+    receivers.forEach((r, i) => r.send({ type: 'start', kind: 'wsring', users: users.slice(i * share, (i + 1) * share), bootstrap: agents.map((a) => a.httpUrl) }));
+    await Promise.all(receivers.map((r) => r.next('ready', 120_000)));
     const publisher = await createPublisher({ nats: { servers: nats.url } });
     const send = (user, data) => publisher.publish(user, data);
 
-    receivers.send({ type: 'phase', name: 'warmup' });
+    broadcast(receivers, { type: 'phase', name: 'warmup' });
     let load = drive(send, INTERVAL_MS);
     await sleep(1_000);
-    receivers.send({ type: 'phase', name: 'steady' });
+    broadcast(receivers, { type: 'phase', name: 'steady' });
     await sleep(PHASE_MS);
 
     // A third agent joins: a third of the users reconnect to it, replaying on arrival, while the load continues.
-    receivers.send({ type: 'phase', name: 'rebalance' });
+    broadcast(receivers, { type: 'phase', name: 'rebalance' });
     const joinedAt = performance.now();
     agents.push(await spawnAgent({ id: 'a3', nats: nats.url, ...AGENT_FLAGS }));
     const sentLog = await agents[0].waitForLog((l) => l.event === 'rebalance-sent', 60_000).catch(() => undefined);
     await agents[1].waitForLog((l) => l.event === 'rebalance-sent', 60_000).catch(() => undefined);
     const rebalanceMs = performance.now() - joinedAt;
     await sleep(1_000);
-    receivers.send({ type: 'phase', name: 'after' });
+    broadcast(receivers, { type: 'phase', name: 'after' });
     await load.stop();
     await sleep(1_000);
 
-    receivers.send({ type: 'phase', name: 'blast' });
+    broadcast(receivers, { type: 'phase', name: 'blast' });
     const before = (await report(receivers)).received;
     const started = performance.now();
     load = drive(send, 0);
@@ -151,7 +173,7 @@ async function runWsring(nats) {
     await publisher.close();
     return { steady: r.phases.steady, rebalance: r.phases.rebalance, perSec, perAgent: perSec / agents.length, agents: agents.length, failed, rebalanceMs, moved: sentLog?.sent };
   } finally {
-    await receivers.stop();
+    await Promise.all(receivers.map((r) => r.stop()));
     await Promise.all(agents.map((a) => a.kill('SIGKILL')));
   }
 }

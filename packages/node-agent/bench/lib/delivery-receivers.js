@@ -4,7 +4,7 @@
 // microseconds, same machine), into one HDR histogram per phase. Driven over IPC:
 //   start { kind, users, bootstrap | nats, prefix }  -> ready (wsring: once every client is open)
 //   phase { name }                            -> later messages count into histogram `name`
-//   report                                    -> report { phases: { name: { count, p50, p99, max } }, received, open }
+//   report                                    -> report { phases: { name: base64 HDR histogram }, received, open }
 //   stop
 import { createClient } from '@wsring/client';
 import { connect } from '@nats-io/transport-node';
@@ -51,7 +51,8 @@ process.on('message', (m) => {
   else if (m.type === 'phase') phase(m.name);
   else if (m.type === 'report') {
     const phases = {};
-    for (const [name, h] of histograms) phases[name] = { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue };
+    // Encoded, so the parent can merge the histograms of several receiver processes exactly.
+    for (const [name, h] of histograms) phases[name] = hdr.encodeIntoCompressedBase64(h);
     process.send({ type: 'report', phases, received, open: clients.filter((c) => c.state === 'open').length });
   } else if (m.type === 'stop') {
     for (const c of clients) c.close();
