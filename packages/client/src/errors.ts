@@ -11,6 +11,8 @@ export type ClientErrorCode =
   | 'BAD_TOPOLOGY'
   /** A reconnect or redirect frame named a node or URL that the topology (even refetched) does not list. */
   | 'UNKNOWN_NODE'
+  /** Nodes kept redirecting the client (more than `maxRedirects` in a row); it backs off and refetches the topology. */
+  | 'REDIRECT_LOOP'
   /** A node sent a frame the client could not decode. */
   | 'BAD_FRAME'
   /** A node reported a problem with something the client sent (an `error` frame). */

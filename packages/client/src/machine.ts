@@ -222,7 +222,7 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
   if (!welcomed && ctx.redirects >= ctx.config.maxRedirects) {
     return retry(ctx, true, [
       { type: 'close-socket', code: CloseCode.NORMAL, reason: 'too many redirects' },
-      emit('error', new ClientError('UNKNOWN_NODE', `more than ${ctx.config.maxRedirects} redirects in a row; refetching the topology`)),
+      emit('error', new ClientError('REDIRECT_LOOP', `more than ${ctx.config.maxRedirects} redirects in a row; refetching the topology`)),
     ]);
   }
   const counted = welcomed ? ctx : { ...ctx, redirects: ctx.redirects + 1 };

@@ -292,6 +292,7 @@ describe('createClient', () => {
     expect(env.client.state).toBe('reconnecting');
     expect(env.sockets).toHaveLength(3);
     expect(env.live()).toHaveLength(0);
+    expect(env.seen.error.map((e) => e.code)).toEqual(['REDIRECT_LOOP']);
   });
 
   it('stops for good on UNAUTHORIZED', async () => {
