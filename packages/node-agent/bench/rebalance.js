@@ -6,7 +6,8 @@
 //  3. Memory per connection of an agent against a bare `ws` server holding the same connections.
 // Everything runs in child processes on loopback: nats-server, agents (the wsring-agent CLI), and client processes
 // of 5,000 clients each on their own 127.0.0.x address. Flags: --quick (4,000 users), --users=N, --rates=a,b,
-// --only=rebalance|memory, --delivery=off (agents without per-user delivery).
+// --only=rebalance|memory, --delivery=off (agents without per-user delivery), --fetch=shared (clients of one process
+// share in-flight /topology requests during the rebalance too, as they do while filling).
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { movedKeys } from '@wsring/ring';
@@ -25,6 +26,7 @@ const RATES = (arg('rates') ?? '500,2000').split(',').map(Number);
 const only = arg('only');
 /** Per-user delivery (a NATS subscription and a replay check per connection) is on by default, as in production. */
 const DELIVERY = arg('delivery') !== 'off';
+const SHARED_FETCH = arg('fetch') === 'shared';
 /** Client processes; each holds USERS / CLIENT_PROCESSES clients from its own local address. */
 const CLIENT_PROCESSES = 4;
 const MEMORY_CONNECTIONS = quick ? 4_000 : 10_000;
@@ -32,7 +34,19 @@ const OLD_NODES = ['node-1', 'node-2', 'node-3'];
 const JOINER = 'node-4';
 /** After the last moved client is open again: time for any stray frame or close to show up before counting. */
 const QUIET_MS = 1_500;
+/** Moved clients not open again this long after the join are reported as such. */
+const ARRIVAL_DEADLINE_MS = 30_000;
+/** A phase is skipped, with a note, when less than this is left before the deadline. */
+const PHASE_BUDGET_MS = { rebalance: 100_000, memory: 70_000 };
 const DEADLINE_MS = 5 * 60_000;
+const startedAt = Date.now();
+/** Whether a phase of `kind` fits in the time left; says so when it does not. */
+function fits(kind, what) {
+  const left = DEADLINE_MS - (Date.now() - startedAt);
+  if (left >= PHASE_BUDGET_MS[kind]) return true;
+  console.log(`  skipped ${what}: ${Math.round(left / 1000)} s left of the ${DEADLINE_MS / 1000} s budget (the machine is slower than planned for)`);
+  return false;
+}
 const { settleMs: SETTLE_MS, pacing } = DEFAULTS;
 
 const CLIENTS_FILE = fileURLToPath(new URL('./lib/rebalance-clients.js', import.meta.url));
@@ -71,7 +85,7 @@ async function collect(clients) {
 async function connectClients(agents, ring, shares) {
   const addresses = takeAddresses(CLIENT_PROCESSES);
   const clients = shares.map((_, i) => forkChild(CLIENTS_FILE, [], { name: `clients-${i}` }));
-  clients.forEach((c, i) => c.send({ type: 'start', users: shares[i], bootstrap: agents.map((a) => a.httpUrl), localAddress: addresses[i] }));
+  clients.forEach((c, i) => c.send({ type: 'start', users: shares[i], bootstrap: agents.map((a) => a.httpUrl), localAddress: addresses[i], sharedFetch: SHARED_FETCH }));
   const misplacedIn = (messages) => messages.map((m) => m.nodes.filter(([user, node]) => ring.owner(user) !== node).map(([user]) => user));
   const started = Date.now();
   let misplaced = misplacedIn(await Promise.all(clients.map((c) => c.next('connected', 120_000))));
@@ -127,11 +141,10 @@ async function runRebalance(rate) {
     const graceBefore = await fleetCounter(agents, 'wsring_grace_closes_total');
     agents.push(await spawnAgent({ id: JOINER, ...flags }));
     const joinedAt = await registered;
-    await Promise.all(clients.map((c) => c.next('arrived', 60_000))).catch(async (err) => {
-      const { waitingFor, activity } = await collect(clients);
-      const examples = waitingFor.slice(0, 3).map((user) => [user, activity.get(user)]);
-      throw new Error(`${err.message}; ${waitingFor.length} moved users not open again, for example ${JSON.stringify(examples)}`);
-    });
+    // Every moved client open again (on its new node, or on a stand-in after a failed connect), or the deadline:
+    // clients still away then are counted, not waited for.
+    const arrivals = Promise.all(clients.map((c) => c.next('arrived', ARRIVAL_DEADLINE_MS)));
+    const timedOut = await arrivals.then(() => false, () => true);
 
     if ((await fleetRing(agents, OLD_NODES.length + 1)).fingerprint !== ring4.fingerprint) throw new Error('the fleet settled on another ring than predicted');
     const oldAgents = agents.slice(0, OLD_NODES.length);
@@ -140,7 +153,8 @@ async function runRebalance(rate) {
       oldAgents.map((a, i) => (planned[i].moved > 0 ? a.waitForLog((l) => l.event === 'rebalance-sent' && l.epoch === planned[i].epoch) : undefined)),
     );
     await sleep(QUIET_MS);
-    const { activity, finalNode, states } = await collect(clients);
+    const { activity, finalNode, states, waitingFor } = await collect(clients);
+    if (timedOut) console.log(`  ${waitingFor.length} moved clients not open again ${ARRIVAL_DEADLINE_MS / 1000} s after the join`);
     // Frames every agent (the joiner too) sent since the mark, and every ring the fleet planned for after the join.
     const framesSent = (await fleetCounter(agents, 'wsring_reconnects_sent_total')) - sentBefore;
     const graceCloses = (await fleetCounter(agents, 'wsring_grace_closes_total')) - graceBefore;
@@ -156,6 +170,7 @@ async function runRebalance(rate) {
       graceCloses,
       rings: rings.size,
       open: states.open ?? 0,
+      notReopened: waitingFor.length,
       settleMs: Math.min(...planned.map((l) => l.time)) - joinedAt,
       lastSentMs: Math.max(...lastSent.map((l) => l?.time ?? 0)) - joinedAt,
       totalMs: summary.lastArrival - joinedAt,
@@ -178,20 +193,23 @@ console.log("Everything runs on loopback in child processes sharing these cores:
 if (only !== 'memory') {
   const results = [];
   for (const rate of RATES) {
+    if (!fits('rebalance', `the run at ${rate}/s`)) continue;
     const r = await runRebalance(rate);
     results.push(r);
     console.log(
       `  rate ${rate}/s per agent: ${fmtInt(USERS)} SDK clients connected in ${fmtSec(r.connectMs)}; join -> last moved client open ${fmtSec(r.totalMs)}; load average ${r.load.toFixed(1)}`,
     );
   }
-  printRebalance(results, { users: USERS, joiner: JOINER, oldNodes: OLD_NODES.length, delivery: DELIVERY, settleMs: SETTLE_MS, burst: pacing.burst, jitterMs: pacing.jitterMs });
-  const bad = results.filter((r) => r.touchedUnmoved > 0 || r.landed !== r.moved || r.open !== USERS);
-  for (const r of bad) {
-    console.log(`\nWARNING rate ${r.rate}: ${r.touchedUnmoved} unmoved users touched, ${r.landed}/${r.moved} moved users on their new owner, ${r.open}/${USERS} clients open`);
+  if (results.length) printRebalance(results, { users: USERS, joiner: JOINER, oldNodes: OLD_NODES.length, delivery: DELIVERY, sharedFetch: SHARED_FETCH, settleMs: SETTLE_MS, burst: pacing.burst, jitterMs: pacing.jitterMs });
+  for (const r of results.filter((r) => r.touchedUnmoved > 0 || r.landed !== r.moved || r.open !== USERS)) {
+    console.log(
+      `\nWARNING rate ${r.rate}: ${r.touchedUnmoved} unmoved users touched, ${r.landed}/${r.moved} moved users on their new owner, ` +
+        `${r.notReopened} not open again, ${r.open}/${USERS} clients open`,
+    );
   }
 }
 
-if (only !== 'rebalance') {
+if (only !== 'rebalance' && fits('memory', 'the memory comparison')) {
   const nats = await startNatsServer();
   const measured = [];
   try {

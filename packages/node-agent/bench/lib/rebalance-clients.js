@@ -54,12 +54,14 @@ function tappedWebSocket(localAddress) {
 }
 
 /**
- * One `/topology` request in flight per URL, shared by every client that asks meanwhile: thousands of clients in
- * one process would otherwise fetch the same document at the same instant. Each answer is fresh as of its request.
+ * While filling: one `/topology` request in flight per URL, shared by every client that asks meanwhile (thousands of
+ * clients in one process would otherwise fetch the same document at the same instant; each answer is fresh as of
+ * its request). After the mark every client fetches for itself, as separate browsers would, unless `shareAfterMark`.
  */
-function singleFlightFetch() {
+function topologyFetch(shareAfterMark) {
   const inflight = new Map();
-  return (url) => {
+  return (url, init) => {
+    if (marked && !shareAfterMark) return fetch(url, init);
     let p = inflight.get(url);
     if (!p) {
       p = fetch(url, { headers: { accept: 'application/json' } })
@@ -114,9 +116,9 @@ async function connectAll(users) {
   while (waiting > 0) await new Promise((r) => (wake = r));
 }
 
-async function start({ users, bootstrap, localAddress }) {
+async function start({ users, bootstrap, localAddress, sharedFetch }) {
   const WebSocketImpl = tappedWebSocket(localAddress);
-  const fetchImpl = singleFlightFetch();
+  const fetchImpl = topologyFetch(sharedFetch);
   makeClient = (user) => createClient({ user, bootstrap, WebSocket: WebSocketImpl, fetch: fetchImpl });
   const started = Date.now();
   await connectAll(users);

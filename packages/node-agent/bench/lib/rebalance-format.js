@@ -1,7 +1,7 @@
 // Number formats and the Markdown tables the rebalance benchmark prints.
 
-export const fmtInt = (x) => Math.round(x).toLocaleString('en');
-export const fmtSec = (ms) => `${(ms / 1000).toFixed(2)} s`;
+export const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '-');
+export const fmtSec = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '-');
 export const fmtRatio = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
 
 export function fmtBytes(x) {
@@ -26,10 +26,10 @@ const rateLabel = (r) => `${fmtInt(r.rate)}/s`;
 
 /** The three tables of the rebalance runs. `setup` names the fleet and the pacing defaults. */
 export function printRebalance(results, setup) {
-  const { users, joiner, oldNodes, delivery, settleMs, burst, jitterMs } = setup;
+  const { users, joiner, oldNodes, delivery, sharedFetch, settleMs, burst, jitterMs } = setup;
   printTable(
-    `Reconnects: ${joiner} joins ${oldNodes} agents holding ${fmtInt(users)} clients, delivery ${delivery ? 'on' : 'off'} (minimum = users whose owner changed, by movedKeys)`,
-    ['pacing per agent', 'minimum', 'frames sent', 'frames received', 'vs minimum', 'moved users reached', 'users with >1 frame', 'redirects', 'sockets opened', 'grace closes', 'rings after the join', 'unmoved users touched', 'landed on new owner', 'on a stand-in instead'],
+    `Reconnects: ${joiner} joins ${oldNodes} agents holding ${fmtInt(users)} clients, delivery ${delivery ? 'on' : 'off'}${sharedFetch ? ', /topology fetches shared per client process' : ''} (minimum = users whose owner changed, by movedKeys)`,
+    ['pacing per agent', 'minimum', 'frames sent', 'frames received', 'vs minimum', 'moved users reached', 'users with >1 frame', 'redirects', 'sockets opened', 'grace closes', 'rings after the join', 'unmoved users touched', 'landed on new owner', 'on a stand-in instead', 'not open again'],
     results.map((r) => [
       rateLabel(r),
       fmtInt(r.moved),
@@ -45,6 +45,7 @@ export function printRebalance(results, setup) {
       fmtInt(r.touchedUnmoved),
       `${fmtInt(r.landed)} / ${fmtInt(r.moved)}`,
       fmtInt(r.standIns),
+      fmtInt(r.notReopened),
     ]),
   );
   printTable(
