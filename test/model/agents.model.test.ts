@@ -66,11 +66,12 @@ class RealFleet {
   private readonly bootstrap: string[] = [];
   private nextUser = 0;
 
-  async join(id: string): Promise<void> {
+  async join(id: string, port = 0): Promise<void> {
     const line = new AgentLine(this.store);
-    const agent = await createAgent({ id, membership: line, host: '127.0.0.1', port: 0, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
+    const agent = await createAgent({ id, membership: line, host: '127.0.0.1', port, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
     this.agents.set(id, { agent, line });
-    this.bootstrap.push(`http://127.0.0.1:${agent.port}`);
+    const url = `http://127.0.0.1:${agent.port}`;
+    if (!this.bootstrap.includes(url)) this.bootstrap.push(url);
   }
 
   async drain(id: string): Promise<void> {
@@ -85,13 +86,14 @@ class RealFleet {
     await agent.close();
   }
 
-  /** Sockets cut without a close frame, heartbeats and deregistration gone: what SIGKILL leaves. */
-  async crash(id: string): Promise<void> {
+  /** Sockets cut without a close frame, heartbeats and deregistration gone: what SIGKILL leaves. Returns the port it listened on. */
+  async crash(id: string): Promise<number> {
     const { agent, line } = this.agents.get(id)!;
     this.agents.delete(id);
     line.dead = true;
     for (const user of this.clients.keys()) agent.connection(user)?.socket.terminate();
     await agent.close();
+    return agent.port!;
   }
 
   loseHeartbeat(id: string): void {
@@ -170,8 +172,8 @@ interface Model {
   running: string[];
 }
 
-/** How a user must move: by a given reason, or once by whatever path (a closed node's users find their way). */
-type Move = MoveReason | 'once';
+/** How a user must move: by a given reason, by several in turn, or once by whatever path (a closed node's users find their way). */
+type Move = MoveReason | MoveReason[] | 'once';
 
 /** Each command makes one change, waits for the fleet to settle, and checks who moved, how, and how often. */
 abstract class RealCommand implements fc.AsyncCommand<Model, RealFleet> {
@@ -198,6 +200,9 @@ abstract class RealCommand implements fc.AsyncCommand<Model, RealFleet> {
       const how = moved.get(user);
       if (how === undefined) {
         expect({ user, opens: t.opens, moves: t.moves }, `${user} must keep its socket`).toEqual({ user, opens: 0, moves: [] });
+      } else if (Array.isArray(how)) {
+        expect({ user, moves: t.moves }, `${user} moves ${how.join(', then ')}`).toEqual({ user, moves: how });
+        expect(t.opens, `${user} opens once per move`).toBe(how.length);
       } else {
         expect({ user, moves: how === 'once' ? t.moves.length : t.moves }, `${user} moves once`).toEqual({ user, moves: how === 'once' ? 1 : [how] });
         expect(t.opens, `${user} opens once`).toBe(1);
@@ -246,6 +251,34 @@ class Depart extends RealCommand {
   toString = () => `${this.how[0].toUpperCase()}${this.how.slice(1)}(#${this.pick})`;
 }
 
+/**
+ * A node crashes and its process starts again under the same id and port once its users have failed over:
+ * well within the liveness timeout, so the ring never changes. Its users fail over, then come back to it.
+ */
+class Restart extends RealCommand {
+  constructor(readonly pick: number) {
+    super();
+  }
+  check(m: Readonly<Model>) {
+    return m.running.length >= 2;
+  }
+  async act(m: Model, fleet: RealFleet, before: Ring) {
+    const id = [...m.running].sort()[this.pick % m.running.length];
+    const theirs = [...fleet.clients.keys()].filter((u) => before.owner(u) === id);
+    const crashedAt = Date.now();
+    const port = await fleet.crash(id);
+    const away = () => theirs.every((u) => fleet.clients.get(u)!.client.state === 'open' && fleet.clients.get(u)!.client.node !== id);
+    for (let waited = 0; !away(); waited += 25) {
+      if (waited > 5_000) throw new Error(`${id}'s users did not fail over`);
+      await sleep(25);
+    }
+    await fleet.join(id, port);
+    expect(Date.now() - crashedAt, 'restarted within the liveness timeout').toBeLessThan(TIMING.livenessTimeoutMs);
+    return new Map<string, Move>(theirs.map((u) => [u, ['failover', 'reconnect']]));
+  }
+  toString = () => `Restart(#${this.pick})`;
+}
+
 class LoseHeartbeat extends RealCommand {
   constructor(readonly pick: number) {
     super();
@@ -282,9 +315,9 @@ class Connect extends RealCommand {
 const pick = fc.nat({ max: 100 });
 const join = pick.map((p) => new Join(p));
 const depart = fc.tuple(fc.constantFrom('drain' as const, 'crash' as const, 'close' as const), pick).map(([how, p]) => new Depart(how, p));
-// Joins and departures are what move users: drawn twice as often.
+// Joins and departures are what move users: drawn twice as often as restarts, lost heartbeats and new clients.
 const commands = fc.commands(
-  [join, join, depart, depart, pick.map((p) => new LoseHeartbeat(p)), fc.integer({ min: 1, max: 10 }).map((n) => new Connect(n))],
+  [join, join, depart, depart, pick.map((p) => new Restart(p)), pick.map((p) => new LoseHeartbeat(p)), fc.integer({ min: 1, max: 10 }).map((n) => new Connect(n))],
   { maxCommands: 8, size: 'max' },
 );
 
@@ -313,5 +346,6 @@ describe('membership and rebalancing with real agents and clients (model-based)'
     console.log(`real fleet: ${seen.commands.length} changes (${seen.commands.join(', ')}); moves ${JSON.stringify(seen.moves)}; heartbeats lost ${seen.heartbeatsLost}`);
     expect(seen.moves.reconnect).toBeGreaterThan(0);
     expect(seen.moves.failover).toBeGreaterThan(0);
+    expect(seen.commands.filter((c) => c.startsWith('Restart')).length, 'restarts run').toBeGreaterThan(0);
   });
 });

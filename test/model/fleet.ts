@@ -1,11 +1,13 @@
 // A fleet of agents on simulated time, built from the agent's own pieces: MemoryMembership as the
 // store, one TopologyTracker (liveness + settle window) per agent on its own clock view, buildRing,
-// planMoves, the Pacer, targetOf and decideAdmission. Only the sockets and the clients' side are
+// planMoves, the Pacer, targetOf, decideAdmission, and FledNodes with planReturns for stand-ins whose
+// node restarts. Only the sockets and the clients' side are
 // simulated. Every plan, every reconnect and every settled state is checked as it happens; breaches
 // are collected in `violations`.
 import { createKeyIndex, createRing, type KeyIndex, type Ring, type RingOptions } from '@wsring/ring';
 import {
   DEFAULTS,
+  FledNodes,
   MemoryMembership,
   Pacer,
   TopologyTracker,
@@ -13,6 +15,7 @@ import {
   decideAdmission,
   placementSignature,
   planMoves,
+  planReturns,
   targetOf,
   type MemberRecord,
   type Plan,
@@ -33,6 +36,8 @@ export interface FleetConfig {
   seed: number;
   /** The planner the agents use; a test swaps in a broken one to show the invariants catch it. */
   plan?: (input: PlanInput, maxPrefs: number) => Plan;
+  /** Whether stand-ins go back to a node that restarted within the liveness timeout (false: a broken agent that never sends them). */
+  returnStandIns?: boolean;
 }
 
 /** The agent's defaults: the model runs the timing an operator gets out of the box. */
@@ -56,6 +61,8 @@ export interface SimNode {
   /** The connected users, as the agent's registry indexes them. */
   readonly index: KeyIndex;
   readonly standIns: Map<string, Set<string>>;
+  /** Which incarnation of which node each stand-in fled. */
+  readonly fled: FledNodes;
   ring: Ring;
   /** Placement signature of the member set the current ring was built from. */
   applied: string | undefined;
@@ -95,7 +102,22 @@ interface SimUser {
 const SETTLE_STEP_MS = 97;
 
 /** What a run went through, to show the runs exercised what the invariants speak about. */
-export const emptyStats = () => ({ changes: 0, plans: 0, moves: 0, frames: 0, failovers: 0, standIns: 0, promoted: 0, redirects: 0, lostHeartbeats: 0, outages: 0 });
+export const emptyStats = () => ({
+  changes: 0,
+  plans: 0,
+  moves: 0,
+  frames: 0,
+  failovers: 0,
+  standIns: 0,
+  promoted: 0,
+  redirects: 0,
+  lostHeartbeats: 0,
+  outages: 0,
+  /** Crashed nodes started again while their old record was still in the store. */
+  restarts: 0,
+  /** Stand-ins sent back to a node that restarted. */
+  returned: 0,
+});
 export type FleetStats = ReturnType<typeof emptyStats>;
 
 export class Fleet {
@@ -106,12 +128,15 @@ export class Fleet {
   readonly users = new Map<string, SimUser>();
   readonly violations: string[] = [];
   /**
-   * Reconnect frames per user, by the fingerprint of the ring they were sent under: one change is one
-   * target ring. Once the fleet agrees on another ring, that change is over (a later return to the same
-   * ring is a new change), so only the counts of the ring the fleet agrees on are kept.
+   * Reconnect frames per user, by change: the fingerprint of the ring they were sent under, and how many
+   * nodes had restarted in place by then (a restart changes no ring, yet stand-ins move for it). Once the
+   * fleet agrees on another ring, that change is over (a later return to the same ring is a new change),
+   * so only the counts of the current change are kept.
    */
-  private readonly framesByRing = new Map<string, Map<string, number>>();
+  private readonly framesByChange = new Map<string, Map<string, number>>();
   private lastAgreed: string | undefined;
+  /** Restarts of crashed nodes so far: each is a change of its own. */
+  private restartsSoFar = 0;
   readonly stats: FleetStats = emptyStats();
   private readonly random: () => number;
   private readonly plan: (input: PlanInput, maxPrefs: number) => Plan;
@@ -127,9 +152,16 @@ export class Fleet {
   async join(id: string, latencyMs: number, clockOffsetMs: number): Promise<void> {
     const old = this.nodes.get(id);
     if (old && (old.status === 'running' || old.status === 'draining')) throw new Error(`${id} is already running`);
+    if (old?.status === 'crashed') {
+      this.restartsSoFar++;
+      // Within the liveness timeout, as some agent sees it: that agent still counts the old process alive.
+      if (this.serving().some((n) => n.tracker.table.get(id) !== undefined)) this.stats.restarts++;
+    }
     const clock = this.clock.view(clockOffsetMs);
     const { heartbeatMs, livenessTimeoutMs, settleMs } = this.config;
-    const record: MemberRecord = { id, url: `ws://${id}.test/ws`, weight: 1, state: 'joining', startedAt: clock.now(), seq: 0 };
+    // A new process, a new start time (clock views differ, so make sure it differs from the last one's).
+    const startedAt = clock.now() === old?.record.startedAt ? clock.now() + 1 : clock.now();
+    const record: MemberRecord = { id, url: `ws://${id}.test/ws`, weight: 1, state: 'joining', startedAt, seq: 0 };
     const node: SimNode = {
       id,
       status: 'running',
@@ -138,6 +170,7 @@ export class Fleet {
       pacer: new Pacer({ ...this.config.pacing, clock, random: this.random }, (userId) => this.sendReconnect(node, userId)),
       index: await createKeyIndex(undefined, { seed: this.config.ring?.seed ?? 0 }),
       standIns: new Map(),
+      fled: new FledNodes(),
       ring: await createRing([], this.config.ring),
       applied: undefined,
       settled: [],
@@ -157,6 +190,7 @@ export class Fleet {
       clock.setTimeout(() => {
         node.inFlight--;
         node.tracker.handle(event);
+        if (event.type === 'put' && event.record.id !== node.id && (node.status === 'running' || node.status === 'draining')) this.returnStandIns(node, event.record);
         // As the agent does: back in touch with the store, refresh its own record at once.
         if (event.type === 'reconnected' && (node.status === 'running' || node.status === 'draining')) this.membership.put(node.record).catch(() => {});
       }, latencyMs);
@@ -351,7 +385,10 @@ export class Fleet {
     this.checkPlan(node, prev, next, plan);
     node.ring = next;
     node.applied = s.signature;
-    for (const userId of plan.promoted) node.standIns.delete(userId);
+    for (const userId of plan.promoted) {
+      node.standIns.delete(userId);
+      node.fled.forget(userId);
+    }
     this.stats.promoted += plan.promoted.length;
     if (node.record.state === 'joining' && next.nodes.some((n) => n.id === node.id)) {
       node.record.state = 'active';
@@ -415,15 +452,39 @@ export class Fleet {
     if (!user || user.node !== node.id) return;
     const to = targetOf(node.ring, node.id, userId, node.standIns.get(userId), this.config.maxPrefs);
     if (to === undefined) return;
-    const fingerprint = node.ring.fingerprint;
-    const counts = this.framesByRing.get(fingerprint) ?? new Map<string, number>();
-    this.framesByRing.set(fingerprint, counts);
+    const change = this.changeKey(node.ring.fingerprint);
+    const counts = this.framesByChange.get(change) ?? new Map<string, number>();
+    this.framesByChange.set(change, counts);
     const frames = (counts.get(userId) ?? 0) + 1;
     counts.set(userId, frames);
     if (frames > 1) this.violations.push(`${userId} received ${frames} reconnect frames for one topology change (latest from ${node.id} to ${to})`);
     this.stats.frames++;
     // The client follows the frame: its socket here closes, it heads for `to`.
     this.drop(user, { kind: 'reconnect', target: to });
+  }
+
+  /** One change: a ring, and the restarts so far. */
+  private changeKey(fingerprint: string): string {
+    return `${fingerprint}#${this.restartsSoFar}`;
+  }
+
+  /**
+   * As the agent does on every member record: a node that stand-ins here fled serves again under a new
+   * start time, so they stop avoiding it and go back to it through the pacer.
+   */
+  private returnStandIns(node: SimNode, record: MemberRecord): void {
+    if (this.config.returnStandIns === false) return;
+    const back = node.fled.observe(record);
+    if (back.length === 0) return;
+    for (const userId of back) node.standIns.get(userId)?.delete(record.id);
+    const moves = planReturns(node.ring, node.id, back, node.standIns, this.config.maxPrefs);
+    for (const m of moves) {
+      // The oracle: only a stand-in that fled the restarted node goes, and only to its owner.
+      const selfInRing = node.ring.nodes.some((n) => n.id === node.id);
+      if (selfInRing && m.to !== node.ring.owner(m.userId)) this.violations.push(`${node.id} sent stand-in ${m.userId} to ${m.to} on ${record.id}'s restart, its owner is ${node.ring.owner(m.userId)}`);
+      node.pacer.enqueue(m.userId);
+    }
+    this.stats.returned += moves.length;
   }
 
   private stop(node: SimNode, status: 'crashed' | 'left'): void {
@@ -440,6 +501,7 @@ export class Fleet {
     if (node) {
       node.index.delete(user.id);
       node.standIns.delete(user.id);
+      node.fled.forget(user.id);
       node.pacer.cancel(user.id);
     }
     user.node = undefined;
@@ -477,10 +539,10 @@ export class Fleet {
    */
   private afterStep(): void {
     if (!this.agreed()) return;
-    const fingerprint = this.serving()[0].ring.fingerprint;
-    if (fingerprint !== this.lastAgreed) {
-      this.lastAgreed = fingerprint;
-      for (const f of this.framesByRing.keys()) if (f !== fingerprint) this.framesByRing.delete(f);
+    const change = this.changeKey(this.serving()[0].ring.fingerprint);
+    if (change !== this.lastAgreed) {
+      this.lastAgreed = change;
+      for (const c of this.framesByChange.keys()) if (c !== change) this.framesByChange.delete(c);
       this.stats.changes++;
     }
     for (const user of this.users.values()) if (user.pending) this.land(user, user.pending);
@@ -541,6 +603,7 @@ export class Fleet {
         node.index.add(user.id);
         if (decision.standIn) {
           node.standIns.set(user.id, new Set(decision.avoid));
+          node.fled.fled(user.id, decision.avoid);
           this.stats.standIns++;
         }
         return;

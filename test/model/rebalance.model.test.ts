@@ -1,5 +1,5 @@
-// Model-based test of membership and rebalancing: random joins, drains, closes, crashes, lost
-// heartbeats, passing time and connecting clients, run against the agent's own membership, liveness,
+// Model-based test of membership and rebalancing: random joins, drains, closes, crashes, restarts,
+// lost heartbeats, passing time and connecting clients, run against the agent's own membership, liveness,
 // settle window, ring, planner, pacer and admission on simulated time (see fleet.ts). After every
 // step no invariant may have been breached; after every settle the fleet must agree on one ring and
 // every user must be on its owner.
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { planMoves, type Plan, type PlanInput } from '@wsring/node-agent';
 import { DEFAULT_FLEET, Fleet, emptyStats, type FleetConfig, type FleetStats } from './fleet.js';
 
-/** Node ids a run may start; a crashed or departed id may come back. */
+/** Node ids a run may start; a crashed or departed id may come back, a crashed one at any time. */
 const POOL = ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'];
 const MAX_SERVING = 5;
 const MAX_USERS = 400;
@@ -19,12 +19,6 @@ interface Model {
   serving: Set<string>;
   /** Draining: free again once a settle has let them finish. */
   draining: Set<string>;
-  /**
-   * Crashed since the last settle: free again only once every agent has timed them out. A node that
-   * restarts within the liveness timeout keeps its place in the ring, and the users that failed over
-   * from it stay on their second node as stand-ins, off their owner (a known gap, see docs/testing.md).
-   */
-  crashed: Set<string>;
   nextUser: number;
   users: number;
 }
@@ -47,10 +41,11 @@ class Join extends FleetCommand {
     super();
   }
   check(m: Readonly<Model>) {
-    return m.serving.size + m.draining.size < MAX_SERVING && m.serving.size + m.draining.size + m.crashed.size < POOL.length;
+    return m.serving.size + m.draining.size < MAX_SERVING;
   }
+  /** Any id not running: new, departed, or crashed (then it restarts, before or after the fleet timed it out). */
   private idFor(m: Readonly<Model>): string {
-    const free = POOL.filter((id) => !m.serving.has(id) && !m.draining.has(id) && !m.crashed.has(id));
+    const free = POOL.filter((id) => !m.serving.has(id) && !m.draining.has(id));
     return free[this.pick % free.length];
   }
   async act(m: Model, fleet: Fleet) {
@@ -77,12 +72,30 @@ class Depart extends FleetCommand {
       m.draining.add(id);
       await fleet.drain(id);
     } else if (this.how === 'close') await fleet.close(id);
-    else {
-      m.crashed.add(id);
-      await fleet.crash(id);
-    }
+    else await fleet.crash(id);
   }
   toString = () => `${this.how[0].toUpperCase()}${this.how.slice(1)}(#${this.pick})`;
+}
+
+/**
+ * A serving node crashes and its process starts again under the same id `afterMs` later: within the
+ * liveness timeout the ring never changes, and its users, failed over meanwhile, must come back to it.
+ */
+class Restart extends FleetCommand {
+  constructor(readonly pick: number, readonly afterMs: number, readonly latencyMs: number, readonly clockOffsetMs: number) {
+    super();
+  }
+  check(m: Readonly<Model>) {
+    return m.serving.size >= 2;
+  }
+  async act(m: Model, fleet: Fleet) {
+    const ids = sorted(m.serving);
+    const id = ids[this.pick % ids.length];
+    await fleet.crash(id);
+    await fleet.advance(this.afterMs);
+    await fleet.join(id, this.latencyMs, this.clockOffsetMs);
+  }
+  toString = () => `Restart(#${this.pick}, after ${this.afterMs} ms, latency ${this.latencyMs} ms, clock ${this.clockOffsetMs >= 0 ? '+' : ''}${this.clockOffsetMs} ms)`;
 }
 
 class LoseHeartbeat extends FleetCommand {
@@ -168,7 +181,6 @@ class Settle extends FleetCommand {
     expect(quiet, describeFleet(fleet)).toBe(true);
     fleet.checkSettled();
     m.draining.clear();
-    m.crashed.clear();
   }
   toString = () => 'Settle';
 }
@@ -176,6 +188,10 @@ class Settle extends FleetCommand {
 const pick = fc.nat({ max: 1_000 });
 const join = fc.tuple(pick, fc.integer({ min: 0, max: 80 }), fc.integer({ min: -5_000, max: 5_000 })).map(([p, l, o]) => new Join(p, l, o));
 const depart = fc.tuple(fc.constantFrom('drain' as const, 'close' as const, 'crash' as const), pick).map(([how, p]) => new Depart(how, p));
+// Back within a heartbeat, within the liveness timeout, or about when the fleet times it out.
+const restart = fc
+  .tuple(pick, fc.constantFrom(0, 300, 1_500, 3_500), fc.integer({ min: 0, max: 80 }), fc.integer({ min: -5_000, max: 5_000 }))
+  .map(([p, after, l, o]) => new Restart(p, after, l, o));
 // Short steps let changes overlap with settle windows, liveness timeouts and pacing; long ones let them finish.
 const advance = fc.constantFrom(50, 300, 900, 1_500, 3_000, 6_000).map((ms) => new Advance(ms));
 // Membership changes, lost heartbeats and passing time are drawn twice as often as the rest.
@@ -185,6 +201,7 @@ const commands = fc.commands(
     join,
     depart,
     depart,
+    restart,
     advance,
     advance,
     pick.map((p) => new LoseHeartbeat(p)),
@@ -213,7 +230,7 @@ async function startFleet(config: FleetConfig): Promise<{ model: Model; real: Fl
   if (!(await fleet.settle())) throw new Error(describeFleet(fleet));
   fleet.checkSettled();
   if (fleet.violations.length > 0) throw new Error(fleet.violations.join('\n'));
-  return { model: { serving: new Set(['n0', 'n1', 'n2']), draining: new Set(), crashed: new Set(), nextUser: 60, users: 60 }, real: fleet };
+  return { model: { serving: new Set(['n0', 'n1', 'n2']), draining: new Set(), nextUser: 60, users: 60 }, real: fleet };
 }
 
 /** Run the model with `config` over generated command sequences. */
@@ -253,6 +270,8 @@ describe('membership and rebalancing (model-based)', () => {
     expect(totals.promoted).toBeGreaterThan(10);
     expect(totals.lostHeartbeats).toBeGreaterThan(30);
     expect(totals.outages).toBeGreaterThan(30);
+    expect(totals.restarts).toBeGreaterThan(30);
+    expect(totals.returned).toBeGreaterThan(100);
   });
 });
 
@@ -304,6 +323,10 @@ describe('the model catches broken parts', () => {
 
   it('a planner that moves failed-over users on again once their node owns them', async () => {
     await fails({ ...DEFAULT_FLEET, plan: planStandInsAway }, /moved stand-in \S+ to \S+ although it now owns it/);
+  });
+
+  it('an agent that keeps failed-over users when their node restarts within the liveness timeout', async () => {
+    await fails({ ...DEFAULT_FLEET, returnStandIns: false }, /is still a stand-in on/);
   });
 
   it('a liveness timeout below one heartbeat with no settle window (one lost heartbeat reshapes the ring)', async () => {

@@ -19,7 +19,7 @@ import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { Pacer } from './pacer.js';
-import { planMoves, targetOf } from './planner.js';
+import { planMoves, planReturns, targetOf } from './planner.js';
 import { setupServer, type ServerSetup } from './server.js';
 import { TopologyTracker, buildRing, topologyNodes, type SettledMembers } from './topology.js';
 import { Transport, closeWith } from './transport.js';
@@ -220,19 +220,14 @@ class WsringAgent extends EventEmitter implements Agent {
   private returnStandIns(record: MemberRecord): void {
     const back = this.fled.observe(record);
     if (back.length === 0 || this.state === 'closed') return;
+    for (const userId of back) this.registry.standIns.get(userId)?.delete(record.id);
     const t = this.topology;
-    let moving = 0;
-    for (const userId of back) {
-      const avoid = this.registry.standIns.get(userId);
-      avoid?.delete(record.id);
-      if (targetOf(t.ring, this.id, userId, avoid, prefsDepth(this.o)) === undefined) continue;
-      this.pacer.enqueue(userId);
-      moving++;
-    }
-    this.logger.info({ node: this.id, restarted: record.id, startedAt: record.startedAt, waiting: back.length, moving }, 'stand-ins return to a restarted node');
-    if (moving === 0) return;
-    this.metrics.usersMoved.inc(moving);
+    const moves = planReturns(t.ring, this.id, back, this.registry.standIns, prefsDepth(this.o));
+    this.logger.info({ node: this.id, restarted: record.id, startedAt: record.startedAt, waiting: back.length, moved: moves.length }, 'stand-ins return to a restarted node');
+    if (moves.length === 0) return;
+    this.metrics.usersMoved.inc(moves.length);
     this.rebalanceStartedAt ??= performance.now();
+    for (const m of moves) this.pacer.enqueue(m.userId);
     this.pacer.whenIdle(() => this.rebalanceDone(t.epoch));
   }
 

@@ -22,7 +22,7 @@ export {
 } from './delivery/mod.js';
 export { DEFAULTS } from './options.js';
 export { decideAdmission, type Admission, type AdmissionInput } from './admission.js';
-export { planMoves, targetOf, type Move, type Plan, type PlanInput } from './planner.js';
+export { planMoves, planReturns, targetOf, type Move, type Plan, type PlanInput } from './planner.js';
 export { Pacer, type PacerOptions } from './pacer.js';
 export { TokenBucket } from './token-bucket.js';
 export { FledNodes, MemberTable } from './liveness.js';

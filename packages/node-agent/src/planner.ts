@@ -63,3 +63,19 @@ export function planMoves({ self, prev, next, index, standIns }: PlanInput, maxP
   }
   return { moves, promoted };
 }
+
+/**
+ * Moves for stand-ins that have just stopped avoiding a node (it restarted and serves again, see
+ * `FledNodes`): the ring has not changed, so no plan covers them. Each goes where `targetOf` says
+ * under its remaining avoid set, usually back to its owner; one that must still avoid its owner stays.
+ */
+export function planReturns(ring: Ring, self: string, userIds: Iterable<string>, standIns: ReadonlyMap<string, ReadonlySet<string>>, maxPrefs = 8): Move[] {
+  const moves: Move[] = [];
+  for (const userId of userIds) {
+    const avoid = standIns.get(userId);
+    if (avoid === undefined) continue;
+    const to = targetOf(ring, self, userId, avoid, maxPrefs);
+    if (to !== undefined) moves.push({ userId, to });
+  }
+  return moves;
+}
