@@ -114,6 +114,23 @@ export function timeMs(fn, { rounds = 5, warmup = 1 } = {}) {
   return median(xs);
 }
 
+/** Wall times of several functions, interleaved round by round (see compareOps): medians and per-round ratios. */
+export function compareTimes(fns, { rounds = 7, warmup = 1 } = {}) {
+  for (let i = 0; i < warmup; i++) fns.forEach((fn) => consume(fn()));
+  const samples = fns.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    fns.forEach((fn, i) => {
+      const t0 = now();
+      consume(fn());
+      samples[i].push(now() - t0);
+    });
+  }
+  return {
+    ms: samples.map(median),
+    ratio: (a, b) => median(samples[a].map((x, r) => x / samples[b][r])),
+  };
+}
+
 /** Heap and ArrayBuffer bytes retained by the value `make()` returns (needs --expose-gc). */
 export function retainedBytes(make) {
   const gc = globalThis.gc;

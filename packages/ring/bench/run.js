@@ -7,7 +7,7 @@ import HashRingPeer from 'hashring';
 import ConsistentHashPeer from 'consistent-hash';
 import { createKeyIndex, createRing, movedKeys } from '@wsring/ring';
 import {
-  compareOps, fmtBytes, fmtMs, fmtRate, fmtRatio, makeKeys, nodeSpecs, printTable, retainedBytes, timeMs,
+  compareOps, compareTimes, fmtBytes, fmtMs, fmtRate, fmtRatio, makeKeys, nodeSpecs, printTable, retainedBytes, timeMs,
 } from './lib.js';
 
 const ALGORITHMS = ['ring', 'maglev', 'rendezvous'];
@@ -73,10 +73,11 @@ if (run('index')) {
     const viaIndex = index.moved(prev, next).length;
     const viaScan = movedKeys(prev, next, index.keys()).length;
     if (viaIndex !== viaScan) throw new Error(`${algorithm}: index.moved found ${viaIndex} keys, the scan ${viaScan}`);
-    const rounds = quick ? 3 : 5;
-    const tIndex = timeMs(() => index.moved(prev, next), { rounds });
-    const tScan = timeMs(() => movedKeys(prev, next, index.keys()), { rounds: algorithm === 'rendezvous' ? 3 : rounds });
-    rows.push([algorithm, viaIndex.toLocaleString('en'), fmtMs(tIndex), fmtMs(tScan), fmtRatio(tIndex / tScan)]);
+    const { ms, ratio } = compareTimes([() => index.moved(prev, next), () => movedKeys(prev, next, index.keys())], {
+      rounds: quick || algorithm === 'rendezvous' ? 3 : 7,
+    });
+    const [tIndex, tScan] = ms;
+    rows.push([algorithm, viaIndex.toLocaleString('en'), fmtMs(tIndex), fmtMs(tScan), fmtRatio(ratio(0, 1))]);
   }
   printTable(
     `index.moved vs a full scan (movedKeys over every indexed key): 10 nodes + 1, ${INDEX_KEYS.toLocaleString('en')} keys (rendezvous has no ranges: its index scans)`,
