@@ -13,19 +13,31 @@ import * as hdr from 'hdr-histogram-js';
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 const histograms = new Map();
 let current;
+let currentName;
+/** Clients that moved node during the current phase: their latencies also count into `<phase>:moved`, the others' into `<phase>:stayed`. */
+let movedInPhase = new Set();
 let received = 0;
 const clients = [];
 let nc;
 
-function phase(name) {
+function histogram(name) {
   if (!histograms.has(name)) histograms.set(name, hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 }));
-  current = histograms.get(name);
+  return histograms.get(name);
+}
+
+function phase(name) {
+  current = histogram(name);
+  currentName = name;
+  movedInPhase = new Set();
 }
 phase('warmup');
 
-function record(t) {
+function record(t, client) {
   received++;
-  if (typeof t === 'number') current.recordValue(Math.max(1, nowMicros() - t));
+  if (typeof t !== 'number') return;
+  const micros = Math.max(1, nowMicros() - t);
+  current.recordValue(micros);
+  if (client) histogram(`${currentName}:${movedInPhase.has(client) ? 'moved' : 'stayed'}`).recordValue(micros);
 }
 
 async function start(m) {
@@ -39,7 +51,8 @@ async function start(m) {
   }
   for (const user of m.users) {
     const client = createClient({ user, bootstrap: m.bootstrap, backoff: { baseMs: 100, capMs: 1_000 } });
-    client.on('message', (data) => record(data?.t));
+    client.on('message', (data) => record(data?.t, client));
+    client.on('moved', () => movedInPhase.add(client));
     clients.push(client);
   }
   const waitOpen = () => (clients.every((c) => c.state === 'open') ? process.send({ type: 'ready' }) : setTimeout(waitOpen, 50));

@@ -1,7 +1,8 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { JetStreamManager, MsgRequest, NextMsgRequest } from '@nats-io/jetstream';
+import type { JetStreamManager, MsgRequest, NextMsgRequest, StreamState } from '@nats-io/jetstream';
 import type { ServerFrame } from '@wsring/client/protocol';
 import type { Logger } from '../types.js';
+import { Coalesced } from './coalesce.js';
 import { decodeData, prevOf, republishedSeq, type Entry } from './entry.js';
 import type { ResolvedDeliveryOptions } from './options.js';
 import { subjectOf } from './subjects.js';
@@ -60,6 +61,12 @@ export class LiveFeed {
   /** The stream's end at the previous checkpoint tick. */
   private mark: { seq: number; disconnects: number } | undefined;
   private checkpointTimer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * The stream's state, read after a flush: every live subscription made before the call is in place at the
+   * server before the state is read. Shared by the connections that attach at the same moment (a rebalance
+   * brings hundreds at once), so they cost one round trip pair, not one each.
+   */
+  private readonly streamState: Coalesced<StreamState>;
   readonly stats: FeedStats = { live: 0, replayed: 0, duplicatesDropped: 0, gaps: 0, repairs: 0 };
 
   constructor(
@@ -68,6 +75,10 @@ export class LiveFeed {
     private readonly o: ResolvedDeliveryOptions,
     private readonly logger: Logger,
   ) {
+    this.streamState = new Coalesced(async () => {
+      await this.nc.flush();
+      return (await this.jsm.streams.info(this.o.stream)).state;
+    });
     this.checkpointTimer = setInterval(() => void this.checkpoint(), o.checkpointMs);
     this.checkpointTimer.unref();
   }
@@ -216,8 +227,7 @@ export class LiveFeed {
   private async replay(f: Follower): Promise<void> {
     // Our live subscription must be in place at the server before the read, or a message stored between the
     // read and the subscription would be in neither.
-    await this.nc.flush();
-    const { state } = await this.jsm.streams.info(this.o.stream);
+    const state = await this.streamState.next();
     if (f.pos === undefined) {
       // A fresh client starts after everything stored so far.
       f.pos = state.last_seq;
