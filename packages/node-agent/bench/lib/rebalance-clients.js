@@ -40,8 +40,9 @@ function tappedWebSocket(localAddress) {
           const a = touch(user);
           a.reconnectFrames++;
           a.frameAt ??= Date.now();
+        } else if (type === 'redirect') {
+          touch(user).redirectFrames++;
         }
-        else if (type === 'redirect') touch(user).redirectFrames++;
       });
       this.on('close', (code) => {
         if (!marked) return;
@@ -73,8 +74,10 @@ function topologyFetch(shareAfterMark) {
   };
 }
 
+/** user -> its client */
 const clients = new Map();
-const current = new Map();
+/** user -> node its client is open on (none while it is not open) */
+const openNodes = (users) => users.map((u) => [u, clients.get(u)?.node]);
 /** Moved users not yet open again; filled by `watch` */
 let targets = new Set();
 let pending = 0;
@@ -103,7 +106,6 @@ async function connectAll(users) {
     let first = true;
     client.on('open', (e) => {
       const at = Date.now();
-      current.set(user, e.node);
       if (marked) touch(user).opens.push({ node: e.node, at, standIn: e.standIn });
       if (first) {
         first = false;
@@ -122,7 +124,7 @@ async function start({ users, bootstrap, localAddress, sharedFetch }) {
   makeClient = (user) => createClient({ user, bootstrap, WebSocket: WebSocketImpl, fetch: fetchImpl });
   const started = Date.now();
   await connectAll(users);
-  process.send({ type: 'connected', ms: Date.now() - started, nodes: [...current] });
+  process.send({ type: 'connected', ms: Date.now() - started, nodes: openNodes(users) });
 }
 
 const handlers = {
@@ -130,7 +132,7 @@ const handlers = {
   /** Start these users' clients afresh (before the mark: ones that failed over to a stand-in during the fill). */
   async reseat({ users }) {
     await connectAll(users);
-    process.send({ type: 'reseated', nodes: users.map((u) => [u, current.get(u)]) });
+    process.send({ type: 'reseated', nodes: openNodes(users) });
   },
   mark() {
     marked = true;
@@ -148,7 +150,7 @@ const handlers = {
   report() {
     const states = {};
     for (const c of clients.values()) states[c.state] = (states[c.state] ?? 0) + 1;
-    process.send({ type: 'report', activity: [...log], nodes: [...current], states, waitingFor: [...targets] });
+    process.send({ type: 'report', activity: [...log], nodes: openNodes([...clients.keys()]), states, waitingFor: [...targets] });
   },
   stop() {
     for (const c of clients.values()) c.close();
