@@ -26,7 +26,8 @@ if (only !== undefined && only !== 'delivery') process.exit(0);
 const INTERVAL_MS = 500;
 const PHASE_MS = quick ? 3_000 : 6_000;
 const BLAST_MS = quick ? 3_000 : 5_000;
-const AGENT_FLAGS = { heartbeatMs: 200, livenessMs: 1_000, settleMs: 300, rate: 500, burst: 50, jitterMs: 50 };
+// Fast membership so the bench is short; pacing at the agent's defaults (200 reconnects/s per agent, burst 20, jitter 250 ms).
+const AGENT_FLAGS = { heartbeatMs: 200, livenessMs: 1_000, settleMs: 300 };
 
 const RECEIVERS = fileURLToPath(new URL('./lib/delivery-receivers.js', import.meta.url));
 /** Processes holding the wsring clients (the floor's subscriptions fit in one). */
@@ -34,6 +35,14 @@ const CLIENT_PROCESSES = 2;
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const users = Array.from({ length: USERS }, (_, i) => `bench-${i}`);
+
+/** Publish acknowledgement latency by phase, in the publishing process (where a publish spends its time). */
+const ackHistograms = new Map();
+let ackPhase = 'warmup';
+const ackHistogram = (name) => {
+  if (!ackHistograms.has(name)) ackHistograms.set(name, hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 }));
+  return ackHistograms.get(name);
+};
 
 /** One loop per user sending {t} every `intervalMs` (0: back to back) until `stop()`; counts what was confirmed sent. */
 function drive(send, intervalMs) {
@@ -46,7 +55,9 @@ function drive(send, intervalMs) {
     while (running) {
       const started = performance.now();
       try {
-        await send(user, { t: nowMicros() });
+        const t = nowMicros();
+        await send(user, { t });
+        ackHistogram(ackPhase).recordValue(Math.max(1, nowMicros() - t));
         sent++;
       } catch {
         failed++;
@@ -85,10 +96,20 @@ async function report(receivers) {
   }
   const summary = {};
   for (const [name, h] of Object.entries(phases)) summary[name] = { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue };
-  return { phases: summary, received: parts.reduce((sum, p) => sum + p.received, 0) };
+  // Event-loop delay (µs) of the worst receiver process, per phase.
+  const loopDelays = {};
+  for (const part of parts) {
+    for (const [name, d] of Object.entries(part.loopDelays ?? {})) {
+      if (!loopDelays[name] || d.p99 > loopDelays[name].p99) loopDelays[name] = d;
+    }
+  }
+  return { phases: summary, loopDelays, received: parts.reduce((sum, p) => sum + p.received, 0) };
 }
 
-const broadcast = (receivers, message) => receivers.forEach((r) => r.send(message));
+const broadcast = (receivers, message) => {
+  if (message.type === 'phase') ackPhase = message.name;
+  receivers.forEach((r) => r.send(message));
+};
 
 /** A plain NATS path: `jetstream` false publishes core messages to floor.user.<u>; true publishes to a stream that republishes to floor.live.<u>. */
 async function runFloor(natsUrl, useJetStream) {
@@ -135,6 +156,7 @@ async function runFloor(natsUrl, useJetStream) {
 }
 
 async function runWsring(nats) {
+  ackHistograms.clear();
   const agents = [await spawnAgent({ id: 'a1', nats: nats.url, ...AGENT_FLAGS }), await spawnAgent({ id: 'a2', nats: nats.url, ...AGENT_FLAGS })];
   const receivers = Array.from({ length: CLIENT_PROCESSES }, (_, i) => forkChild(RECEIVERS, [], { name: `wsring clients ${i}` }));
   try {
@@ -174,7 +196,10 @@ async function runWsring(nats) {
     const r = await report(receivers);
     const perSec = (r.received - before) / ((performance.now() - started - 1_000) / 1000);
     await publisher.close();
-    return { steady: r.phases.steady, rebalance: r.phases.rebalance, moved: r.phases['rebalance:moved'], stayed: r.phases['rebalance:stayed'], perSec, perAgent: perSec / agents.length, agents: agents.length, failed, rebalanceMs, reconnects: sentLog?.sent };
+    const acks = Object.fromEntries(['steady', 'rebalance'].map((name) => [name, ackHistogram(name)]));
+    return {
+      acks,
+      loopDelays: r.loopDelays, steady: r.phases.steady, rebalance: r.phases.rebalance, moved: r.phases['rebalance:moved'], stayed: r.phases['rebalance:stayed'], perSec, perAgent: perSec / agents.length, agents: agents.length, failed, rebalanceMs, reconnects: sentLog?.sent };
   } finally {
     await Promise.all(receivers.map((r) => r.stop()));
     await Promise.all(agents.map((a) => a.kill('SIGKILL')));
@@ -205,6 +230,16 @@ try {
         .map(([label, h]) => [label, fmtInt(h.count), ms(h.p50), ms(h.p99), fmtRatio(h.p50 / floor.steady.p50), fmtRatio(h.p99 / floor.steady.p99)]),
     ],
   );
+  const ack = (h) => [fmtInt(h.totalCount), ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(99))];
+  printTable('Publish acknowledgement latency of wsring publishes (publish() resolving: stored in JetStream)', ['phase', 'publishes', 'p50', 'p99'], [
+    ['steady state', ...ack(ws.acks.steady)],
+    ['during the rebalance', ...ack(ws.acks.rebalance)],
+  ]);
+  const loop = (name) => ws.loopDelays[name] ?? { p50: 0, p99: 0 };
+  printTable('Event-loop delay of the client processes (500 clients share one; a browser tab holds one)', ['phase', 'p50', 'p99'], [
+    ['steady state', ms(loop('steady').p50), ms(loop('steady').p99)],
+    ['during the rebalance', ms(loop('rebalance').p50), ms(loop('rebalance').p99)],
+  ]);
   printTable(
     'Throughput at saturation (one loop per user, back to back; ratio = wsring / plain NATS)',
     ['path', 'messages/s delivered', 'per agent', 'ratio'],

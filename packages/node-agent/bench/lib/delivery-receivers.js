@@ -9,6 +9,7 @@
 import { createClient } from '@wsring/client';
 import { connect } from '@nats-io/transport-node';
 import * as hdr from 'hdr-histogram-js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 const histograms = new Map();
@@ -25,7 +26,17 @@ function histogram(name) {
   return histograms.get(name);
 }
 
+// How late this process's event loop runs, per phase: many clients share it, unlike browsers, so a burst of
+// reconnecting clients delays the others' messages here.
+const loopDelays = {};
+let loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+
 function phase(name) {
+  if (currentName !== undefined) loopDelays[currentName] = { p50: loop.percentile(50) / 1000, p99: loop.percentile(99) / 1000 };
+  loop.disable();
+  loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   current = histogram(name);
   currentName = name;
   movedInPhase = new Set();
@@ -66,7 +77,7 @@ process.on('message', (m) => {
     const phases = {};
     // Encoded, so the parent can merge the histograms of several receiver processes exactly.
     for (const [name, h] of histograms) phases[name] = hdr.encodeIntoCompressedBase64(h);
-    process.send({ type: 'report', phases, received, open: clients.filter((c) => c.state === 'open').length });
+    process.send({ type: 'report', phases, loopDelays, received, open: clients.filter((c) => c.state === 'open').length });
   } else if (m.type === 'stop') {
     for (const c of clients) c.close();
     void (nc ? nc.close() : Promise.resolve()).finally(() => setTimeout(() => process.exit(0), 50));
