@@ -213,7 +213,7 @@ if (only !== 'rebalance' && fits('memory', 'the memory comparison')) {
   const nats = await startNatsServer();
   const measured = [];
   try {
-    for (const kind of SERVER_KINDS) measured.push(await measureMemory(kind, nats.url, MEMORY_CONNECTIONS, takeAddresses));
+    for (const kind of SERVER_KINDS) measured.push(await measureMemory(kind, nats, MEMORY_CONNECTIONS, takeAddresses));
   } finally {
     await nats.stop();
   }

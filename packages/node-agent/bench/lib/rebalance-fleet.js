@@ -44,3 +44,13 @@ export function listenOverflows() {
     return NaN;
   }
 }
+
+/** Resident memory of another process in bytes, from /proc (NaN where that does not exist). */
+export function processRss(pid) {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kb ? Number(kb[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}

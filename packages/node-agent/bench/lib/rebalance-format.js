@@ -82,7 +82,7 @@ export function printMemory(measured, connections) {
   const bare = measured.at(-1);
   printTable(
     `Memory per connection, ${fmtInt(connections)} idle connections, after full GC (delta from the same process with none, after a warm-up round)`,
-    ['server', 'baseline RSS', 'RSS / conn', 'vs bare ws', 'heap used / conn', 'vs bare ws', 'external / conn', 'connects/s while filling', 'vs bare ws'],
+    ['server', 'baseline RSS', 'RSS / conn', 'vs bare ws', 'heap used / conn', 'vs bare ws', 'external / conn', 'nats-server RSS / conn', 'connects/s while filling', 'vs bare ws'],
     measured.map((m) => [
       SERVER_LABELS[m.kind] ?? m.kind,
       fmtBytes(m.baseRss),
@@ -91,6 +91,7 @@ export function printMemory(measured, connections) {
       fmtBytes(m.heap),
       fmtRatio(m.heap / bare.heap),
       fmtBytes(m.external),
+      Number.isNaN(m.natsRss) ? '-' : fmtBytes(m.natsRss),
       fmtInt(m.connectsPerSec),
       fmtRatio(m.connectsPerSec / bare.connectsPerSec),
     ]),

@@ -2,6 +2,7 @@
 // without per-user delivery) and by a bare `ws` server, each measured in its own process after full collections.
 import { fileURLToPath } from 'node:url';
 import { forkChild } from './rebalance-ipc.js';
+import { processRss } from './rebalance-fleet.js';
 
 const SERVER_FILE = fileURLToPath(new URL('./rebalance-server.js', import.meta.url));
 const HOLDERS_FILE = fileURLToPath(new URL('./rebalance-holders.js', import.meta.url));
@@ -34,10 +35,10 @@ async function holdConnections(url, prefix, count, awaitFrame, takeAddresses) {
 /**
  * Per-connection memory of one kind of server: process.memoryUsage() with `connections` open minus the same with
  * none, both after full GC, and after a warm-up round so code compiled and pools grown on first use are not
- * counted per connection. Also the rate at which the server took the connections.
+ * counted per connection. Also nats-server's growth meanwhile, and the rate at which the server took the connections.
  */
-export async function measureMemory(kind, natsUrl, connections, takeAddresses) {
-  const server = forkChild(SERVER_FILE, [kind, natsUrl, String(connections + WARMUP_CONNECTIONS)], { execArgv: ['--expose-gc'], name: `${kind} server` });
+export async function measureMemory(kind, nats, connections, takeAddresses) {
+  const server = forkChild(SERVER_FILE, [kind, nats.url, String(connections + WARMUP_CONNECTIONS)], { execArgv: ['--expose-gc'], name: `${kind} server` });
   const memory = async () => {
     server.send({ type: 'memory' });
     return server.next('memory');
@@ -49,9 +50,11 @@ export async function measureMemory(kind, natsUrl, connections, takeAddresses) {
     await warmup.stop();
     let base = await memory();
     for (let i = 0; base.connections > 0 && i < 50; i++) base = (await sleep(100), await memory());
+    const natsBase = processRss(nats.pid);
     const held = await holdConnections(url, `mem-${kind}`, connections, welcomed, takeAddresses);
     await sleep(1_000); // per-connection work after the welcome (delivery's replay check) finishes
     const loaded = await memory();
+    const natsLoaded = processRss(nats.pid);
     await held.stop();
     if (loaded.connections !== connections) throw new Error(`${kind} holds ${loaded.connections} connections, expected ${connections}`);
     const per = (field) => (loaded.usage[field] - base.usage[field]) / connections;
@@ -61,6 +64,8 @@ export async function measureMemory(kind, natsUrl, connections, takeAddresses) {
       rss: per('rss'),
       heap: per('heapUsed'),
       external: per('external'),
+      // Delivery keeps a subscription per connected user in nats-server: its share of the cost, not in the agent's figures.
+      natsRss: (natsLoaded - natsBase) / connections,
       baseRss: base.usage.rss,
     };
   } finally {
