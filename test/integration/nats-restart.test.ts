@@ -34,7 +34,7 @@ describe('NATS restart, against real agents', () => {
     await waitUntil(
       async () => (healths = (await Promise.all(agents.map(health))).map((h) => h.body)).every((h) => h.membershipConnected),
       40_000,
-      () => `agents to reconnect to NATS: ${JSON.stringify(healths)}; logs: ${agents.map((a) => JSON.stringify(a.logs.filter((l) => /membership|resync|heartbeat/.test(String(l.msg))).slice(-4))).join(' | ')}`,
+      () => `agents to reconnect to NATS: ${JSON.stringify(healths)}; logs: ${agents.map((a) => JSON.stringify(a.logs.filter((l) => /membership|resync|watch/.test(String(l.msg))).slice(-6))).join(' | ')}`,
     );
     // Heartbeats resume; let a settle window or two pass in case anything would rebalance.
     await sleep(1_500);
