@@ -170,7 +170,7 @@ export class Fleet {
       pacer: new Pacer({ ...this.config.pacing, clock, random: this.random }, (userId) => this.sendReconnect(node, userId)),
       index: await createKeyIndex(undefined, { seed: this.config.ring?.seed ?? 0 }),
       standIns: new Map(),
-      fled: new FledNodes(),
+      fled: new FledNodes(() => clock.now(), heartbeatMs),
       ring: await createRing([], this.config.ring),
       applied: undefined,
       settled: [],

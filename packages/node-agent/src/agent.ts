@@ -57,7 +57,7 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly pacer: Pacer;
   private readonly transport: Transport;
   /** Nodes the stand-ins here fled, to send them back when such a node restarts without leaving the ring. */
-  private readonly fled = new FledNodes();
+  private readonly fled: FledNodes;
   private membership!: Membership;
   /** Per-user message log, replay and live path; undefined without a NATS connection or with `delivery: false`. */
   private delivery: Delivery | undefined;
@@ -95,6 +95,7 @@ class WsringAgent extends EventEmitter implements Agent {
       (s) => this.onSettled(s),
       (members) => this.onMembersChanged(members),
     );
+    this.fled = new FledNodes(() => systemClock.now(), this.o.heartbeatMs);
     this.pacer = new Pacer({ ...this.o.pacing, clock: systemClock }, (userId) => this.sendReconnect(userId));
     this.transport = new Transport(
       {

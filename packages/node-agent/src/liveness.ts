@@ -71,6 +71,17 @@ export class MemberTable {
   }
 }
 
+/** What a stand-in knows of a node it fled. */
+interface Fled {
+  readonly userId: string;
+  /** The incarnation (`startedAt`) it fled, if that node was serving when the stand-in came. */
+  readonly startedAt: number | undefined;
+  /** Set when that incarnation had only just begun serving: a newer heartbeat of it from this time on also sends the user back. */
+  readonly until: number | undefined;
+  /** The latest heartbeat (`seq`) of that incarnation seen before `until`: one still in flight when the process died is no sign of life. */
+  seq: number;
+}
+
 /**
  * The nodes that stand-ins held here fled, and when each is back. A client that found its owner
  * unreachable is held by a later node of its preference list, which keeps it while the owner stays in
@@ -79,18 +90,30 @@ export class MemberTable {
  * what changes is its record: another `startedAt`, and once it serves, state `active`. That is the
  * sign the users that fled it may return.
  *
- * A stand-in remembers the incarnation it fled: the `startedAt` of the node's record if that record
- * was `active` when the stand-in was admitted, else none (the node was not serving yet, so any active
- * record of it is news). Stand-ins are grouped by node and incarnation, so a heartbeat costs one look
- * per group, not per user: a full node's spill-over stand-ins stay put through its heartbeats.
+ * A stand-in remembers the incarnation it fled: the `startedAt` of the node's record if it was
+ * `active` when the stand-in came, else none (the node was not serving: any active record is news).
+ * An incarnation that began serving less than `recentMs` before may be newer than the process the
+ * client failed to reach; a newer heartbeat of it (higher `seq`; a resync replays the old one) that
+ * arrives `recentMs` after the stand-in came shows it alive after the client's failure, so that also
+ * sends the user back, while a process that crashed has nothing more to say (a heartbeat still in
+ * flight arrives sooner). A full node's spill-over stand-ins stay put through its heartbeats.
+ * Stand-ins are grouped by node and incarnation, so a heartbeat costs one look per group, not per user.
  */
 export class FledNodes {
-  /** Per node, the incarnation of its latest record if that record is active. Kept after the node is gone. */
-  private readonly serving = new Map<string, number | undefined>();
-  /** node -> incarnation fled -> users waiting for it. */
+  /** Per node: its latest record's incarnation if that record is active, since when (local clock), and its latest `seq`. Kept after the node is gone. */
+  private readonly serving = new Map<string, { startedAt: number; since: number; seq: number } | undefined>();
+  /** node -> incarnation fled -> users waiting for another one. */
   private readonly waiting = new Map<string, Map<number | undefined, Set<string>>>();
-  /** user -> node -> incarnation fled; to forget a user in time proportional to its own avoid set. */
-  private readonly byUser = new Map<string, Map<string, number | undefined>>();
+  /** node -> users that fled an incarnation that had only just begun serving. */
+  private readonly recent = new Map<string, Set<Fled>>();
+  /** user -> node -> what it fled; to forget a user in time proportional to its own avoid set. */
+  private readonly byUser = new Map<string, Map<string, Fled>>();
+
+  /**
+   * @param now this agent's clock.
+   * @param recentMs how long a newly serving process may be newer than a client's failure (the agent uses its heartbeat interval).
+   */
+  constructor(private readonly now: () => number, private readonly recentMs: number) {}
 
   /** Users waiting for some node. */
   get size(): number {
@@ -100,58 +123,89 @@ export class FledNodes {
   /** A user is held here as a stand-in that avoids `nodes`: it fled their current incarnations. Replaces what was known of it. */
   fled(userId: string, nodes: Iterable<string>): void {
     this.forget(userId);
-    const fled = new Map<string, number | undefined>();
+    const now = this.now();
+    const mine = new Map<string, Fled>();
     for (const node of nodes) {
-      const incarnation = this.serving.get(node);
-      fled.set(node, incarnation);
+      const serving = this.serving.get(node);
+      const fresh = serving !== undefined && now - serving.since < this.recentMs;
+      const fled: Fled = { userId, startedAt: serving?.startedAt, until: fresh ? now + this.recentMs : undefined, seq: serving?.seq ?? 0 };
+      mine.set(node, fled);
+      if (fresh) {
+        const list = this.recent.get(node);
+        if (list) list.add(fled);
+        else this.recent.set(node, new Set([fled]));
+        continue;
+      }
       let groups = this.waiting.get(node);
       if (!groups) this.waiting.set(node, (groups = new Map()));
-      let users = groups.get(incarnation);
-      if (!users) groups.set(incarnation, (users = new Set()));
+      let users = groups.get(fled.startedAt);
+      if (!users) groups.set(fled.startedAt, (users = new Set()));
       users.add(userId);
     }
-    if (fled.size > 0) this.byUser.set(userId, fled);
+    if (mine.size > 0) this.byUser.set(userId, mine);
   }
 
   /** The user is no longer a stand-in here (gone, replaced, promoted). */
   forget(userId: string): void {
-    const fled = this.byUser.get(userId);
-    if (!fled) return;
+    const mine = this.byUser.get(userId);
+    if (!mine) return;
     this.byUser.delete(userId);
-    for (const [node, incarnation] of fled) this.leave(node, incarnation, userId);
+    for (const [node, fled] of mine) this.leave(node, fled);
   }
 
   /**
-   * A member record arrived. Returns the users that may now go back to `record.id`: those that fled an
-   * incarnation of it other than this one, which is active. They no longer wait for it.
+   * A member record arrived. Returns the users that may now go back to `record.id` (see the class
+   * comment); they no longer wait for it.
    */
   observe(record: MemberRecord): string[] {
-    const incarnation = record.state === 'active' ? record.startedAt : undefined;
-    this.serving.set(record.id, incarnation);
-    const groups = this.waiting.get(record.id);
-    if (incarnation === undefined || !groups) return [];
-    const back: string[] = [];
-    for (const [fled, users] of groups) {
-      if (fled === incarnation) continue;
-      groups.delete(fled);
-      for (const userId of users) {
-        back.push(userId);
-        const mine = this.byUser.get(userId);
-        mine?.delete(record.id);
-        if (mine?.size === 0) this.byUser.delete(userId);
-      }
+    if (record.state !== 'active') {
+      this.serving.set(record.id, undefined);
+      return [];
     }
-    if (groups.size === 0) this.waiting.delete(record.id);
+    const now = this.now();
+    const known = this.serving.get(record.id);
+    if (known?.startedAt !== record.startedAt) this.serving.set(record.id, { startedAt: record.startedAt, since: now, seq: record.seq });
+    else known.seq = Math.max(known.seq, record.seq);
+    const back: string[] = [];
+    const groups = this.waiting.get(record.id);
+    if (groups) {
+      for (const [startedAt, users] of groups) {
+        if (startedAt === record.startedAt) continue;
+        groups.delete(startedAt);
+        back.push(...users);
+      }
+      if (groups.size === 0) this.waiting.delete(record.id);
+    }
+    const list = this.recent.get(record.id);
+    if (list) {
+      for (const f of list) {
+        if (f.startedAt !== record.startedAt || (now >= (f.until as number) && record.seq > f.seq)) {
+          list.delete(f);
+          back.push(f.userId);
+        } else if (now < (f.until as number)) f.seq = Math.max(f.seq, record.seq);
+      }
+      if (list.size === 0) this.recent.delete(record.id);
+    }
+    for (const userId of back) {
+      const mine = this.byUser.get(userId);
+      mine?.delete(record.id);
+      if (mine?.size === 0) this.byUser.delete(userId);
+    }
     return back;
   }
 
-  private leave(node: string, incarnation: number | undefined, userId: string): void {
+  private leave(node: string, fled: Fled): void {
+    if (fled.until !== undefined) {
+      const list = this.recent.get(node);
+      if (list?.delete(fled) && list.size === 0) this.recent.delete(node);
+      return;
+    }
     const groups = this.waiting.get(node);
-    const users = groups?.get(incarnation);
+    const users = groups?.get(fled.startedAt);
     if (!groups || !users) return;
-    users.delete(userId);
+    users.delete(fled.userId);
     if (users.size > 0) return;
-    groups.delete(incarnation);
+    groups.delete(fled.startedAt);
     if (groups.size === 0) this.waiting.delete(node);
   }
 }
