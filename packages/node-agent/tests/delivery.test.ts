@@ -164,6 +164,9 @@ describe('an agent delivering to raw sockets', () => {
 
   it('answers a resume frame with a replay after the given position', async () => {
     const user = 'resumer';
+    // Stored before the (fresh) connection: never part of its replays.
+    await publisher.publish(user, { n: -2 });
+    await publisher.publish(user, { n: -1 });
     const c = open(user);
     await synced(c);
     for (let n = 0; n < 4; n++) await publisher.publish(user, { n });
@@ -171,6 +174,10 @@ describe('an agent delivering to raw sockets', () => {
     c.send(JSON.stringify({ type: 'resume', last: messages(c)[1].pos }));
     await synced(c, 2);
     expect(messages(c).map((m) => (m.data as { n: number }).n)).toEqual([0, 1, 2, 3, 2, 3]);
+    // Not before where the connection started: asking for the whole window replays only this connection's share.
+    c.send(JSON.stringify({ type: 'resume', last: 0 }));
+    await synced(c, 3);
+    expect(messages(c).map((m) => (m.data as { n: number }).n)).toEqual([0, 1, 2, 3, 2, 3, 0, 1, 2, 3]);
     c.send(JSON.stringify({ type: 'resume', last: -1 }));
     expect((await c.closed).code).toBe(4400);
   });

@@ -37,9 +37,12 @@ class Follower {
   pending: Entry[] = [];
   closed = false;
   sub: Subscription | undefined;
+  /** The position the connection started from: a resume never reaches further back (a client cannot make the node replay its whole window over and over). */
+  from: number | undefined;
 
   constructor(readonly target: DeliveryTarget, readonly subject: string, last: number | undefined) {
     this.pos = last;
+    this.from = last;
   }
 }
 
@@ -104,11 +107,11 @@ export class LiveFeed {
     void this.sync(f);
   }
 
-  /** The client saw a gap in what it received: replay from its last position. */
+  /** The client saw a gap in what it received: replay from its last position (not before where the connection started). */
   resume(target: DeliveryTarget, last: number): void {
     const f = this.followers.get(target);
     if (!f || !validPos(last)) return;
-    f.resumeFrom = last;
+    f.resumeFrom = Math.max(last, f.from ?? 0);
     void this.sync(f);
   }
 
@@ -231,6 +234,7 @@ export class LiveFeed {
     if (f.pos === undefined) {
       // A fresh client starts after everything stored so far.
       f.pos = state.last_seq;
+      f.from = f.pos;
       f.target.sendFrame({ type: 'synced', pos: f.pos });
       return;
     }
