@@ -3,42 +3,12 @@
 // sharing one MemoryMembership, real @wsring/client instances over loopback sockets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
-import { createAgent, MemoryMembership, type Agent, type AgentOptions, type Membership, type MembershipEvent, type MemberRecord, type StoredTopology } from '../src/mod.js';
+import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
 import { sleep, until } from './helpers.js';
+import { ProcessLine } from './restart-support.js';
 
 const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 3_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
 const USERS = 40;
-
-/** One agent's line to the shared store; once dead (the process crashed) nothing is written or removed, so its record stays behind. */
-class ProcessLine implements Membership {
-  dead = false;
-  constructor(private readonly store: MemoryMembership) {}
-  async put(record: MemberRecord): Promise<void> {
-    this.alive();
-    await this.store.put(record);
-  }
-  async remove(id: string): Promise<void> {
-    this.alive();
-    await this.store.remove(id);
-  }
-  watch(listener: (e: MembershipEvent) => void): Promise<() => void> {
-    return this.store.watch((e) => {
-      if (!this.dead) listener(e);
-    });
-  }
-  readTopology() {
-    this.alive();
-    return this.store.readTopology();
-  }
-  async casTopology(next: StoredTopology, revision: number): Promise<boolean> {
-    this.alive();
-    return this.store.casTopology(next, revision);
-  }
-  async close(): Promise<void> {}
-  private alive(): void {
-    if (this.dead) throw new Error('process is gone');
-  }
-}
 
 interface Tracked {
   client: WsringClient;

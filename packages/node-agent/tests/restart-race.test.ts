@@ -1,0 +1,83 @@
+// The edge of a restart: a client that failed against a node a moment before its new process served
+// reaches the next node only after that node has seen the new process active. It is still sent back.
+// A client that reports a node unreachable long after that node began serving stays where it is.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Ring } from '@wsring/ring';
+import { createAgent, MemoryMembership, type Agent, type AgentOptions, type MemberRecord } from '../src/mod.js';
+import { FollowingClient, sleep, until } from './helpers.js';
+import { ProcessLine } from './restart-support.js';
+
+// A long heartbeat: the window in which a newly serving process counts as recent is one heartbeat.
+const TIMING = { heartbeatMs: 1_000, livenessTimeoutMs: 6_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
+
+const store = new MemoryMembership();
+const agents = new Map<string, { agent: Agent; line: ProcessLine }>();
+const followers: FollowingClient[] = [];
+/** Every member record written, in order (the agents, subscribed earlier, have seen each before this list has). */
+const records: MemberRecord[] = [];
+
+const start = async (id: string, port = 0) => {
+  const line = new ProcessLine(store);
+  const agent = await createAgent({ id, membership: line, port, ...TIMING, pacing: { ratePerSec: 100, burst: 10, jitterMs: 0 } });
+  agents.set(id, { agent, line });
+  return agent;
+};
+const urlOf = (id: string) => agents.get(id)!.agent.url;
+
+/** A user whose preference list starts a0, a1. */
+function userFor(ring: Ring, taken: string[]): string {
+  for (let i = 0; ; i++) {
+    const user = `race-${i}`;
+    if (!taken.includes(user) && ring.owners(user, 2).join() === 'a0,a1') return user;
+  }
+}
+
+beforeAll(async () => {
+  for (const id of ['a0', 'a1', 'a2']) await start(id);
+  await until(() => [...agents.values()].every(({ agent }) => agent.topology.ring.nodes.length === 3 && agent.topology.nodes.every((n) => n.state === 'active')), 10_000, 'three active agents');
+  await store.watch((e) => {
+    if (e.type === 'put') records.push(e.record);
+  });
+});
+
+afterAll(async () => {
+  for (const f of followers) f.close();
+  await Promise.all([...agents.values()].map(({ agent }) => agent.close()));
+});
+
+describe('stand-ins and a process that has only just begun serving', () => {
+  it('a stand-in that arrives just after the restarted node serves goes back to it; one that arrives later stays', async () => {
+    const ring = agents.get('a1')!.agent.topology.ring;
+    const early = userFor(ring, []);
+    const late = userFor(ring, [early]);
+    const epoch = agents.get('a1')!.agent.topology.epoch;
+
+    // a0 crashes (its record stays) and comes back on its port under a new start time.
+    const old = agents.get('a0')!;
+    const port = old.agent.port!;
+    const oldStart = records.filter((r) => r.id === 'a0').at(-1)!.startedAt;
+    old.line.dead = true;
+    await old.agent.close();
+    await start('a0', port);
+    await until(() => records.some((r) => r.id === 'a0' && r.startedAt !== oldStart && r.state === 'active'), 10_000, 'the new a0 active');
+
+    // Within a heartbeat of a1 seeing it serve: the client says a0 failed it (the old process did).
+    const e = new FollowingClient(early, urlOf);
+    followers.push(e);
+    await e.connect(urlOf('a1'), { unreachable: ['a0'] });
+    expect(e.welcomedOn).toEqual(['a1']);
+    await until(() => e.node === 'a0', 10_000, `${early} back on a0`);
+    expect(e.reconnects.map((r) => r.node)).toEqual(['a0']);
+
+    // Long after a0 began serving, a client that cannot reach it (a partition, or a0 full) is held by a1 and stays.
+    await sleep(TIMING.heartbeatMs);
+    const l = new FollowingClient(late, urlOf);
+    followers.push(l);
+    await l.connect(urlOf('a1'), { unreachable: ['a0'] });
+    expect(l.welcomedOn).toEqual(['a1']);
+    await sleep(3 * TIMING.heartbeatMs);
+    expect({ node: l.node, reconnects: l.reconnects }).toEqual({ node: 'a1', reconnects: [] });
+    // The restart changed no ring.
+    for (const { agent } of agents.values()) expect(agent.topology.epoch).toBe(epoch);
+  });
+});
