@@ -8,7 +8,7 @@ import { createAgent, createPublisher, DeliveryError, subjectOf, userOfToken, us
 import { LiveFeed } from '../src/delivery/feed.js';
 import { StreamPublisher } from '../src/delivery/publisher.js';
 import { resolveDeliveryOptions } from '../src/delivery/options.js';
-import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
+import { spawnAgent, startNatsServer, type NatsServer } from '../src/testing/mod.js';
 import { FAST, openClient, sleep, until, type RawClient } from './helpers.js';
 
 const STREAM = 'WSRING_DELIVERY';
@@ -87,6 +87,25 @@ describe('publisher against a real nats-server', () => {
     await expect(p.publish('u', 1)).rejects.toMatchObject({ code: 'CLOSED' });
     expect(() => resolveDeliveryOptions({ maxAgeMs: 10 })).toThrow(DeliveryError);
     expect(() => resolveDeliveryOptions({ livePrefix: 'wsring.user.live' })).toThrow(/outside/);
+  });
+
+  it('wsring-agent --no-delivery runs without a stream, and with delivery flags sets its window', async () => {
+    const own = await startNatsServer();
+    const agents = [];
+    try {
+      agents.push(await spawnAgent({ id: 'plain', nats: own.url, noDelivery: true }));
+      const ownNc = await connect({ servers: own.url });
+      const ownJsm = await jetstreamManager(ownNc);
+      await expect(ownJsm.streams.info(STREAM)).rejects.toMatchObject({ code: 10059 });
+      expect(await (await fetch(`${agents[0].httpUrl}/metrics`)).text()).not.toContain('wsring_delivery');
+      agents.push(await spawnAgent({ id: 'windowed', nats: own.url, deliveryMaxAgeMs: 60_000, deliveryMaxBytes: 1_000_000 }));
+      const info = await ownJsm.streams.info(STREAM);
+      expect([info.config.max_age, info.config.max_bytes]).toEqual([60_000 * 1e6, 1_000_000]);
+      await ownNc.close();
+    } finally {
+      await Promise.all(agents.map((a) => a.kill()));
+      await own.stop();
+    }
   });
 
   it('fails with STORE_UNAVAILABLE while NATS is down, and publishes again once it is back', async () => {
