@@ -469,8 +469,8 @@ export class Fleet {
   }
 
   /**
-   * As the agent does on every member record: a node that stand-ins here fled serves again under a new
-   * start time, so they stop avoiding it and go back to it through the pacer.
+   * As the agent does on every member record: if it shows a node that stand-ins here fled back (see
+   * FledNodes), they stop avoiding it and go back to it through the pacer.
    */
   private returnStandIns(node: SimNode, record: MemberRecord): void {
     if (this.config.returnStandIns === false) return;
@@ -603,7 +603,7 @@ export class Fleet {
         node.index.add(user.id);
         if (decision.standIn) {
           node.standIns.set(user.id, new Set(decision.avoid));
-          node.fled.fled(user.id, decision.avoid);
+          node.fled.hold(user.id, decision.avoid);
           this.stats.standIns++;
         }
         return;

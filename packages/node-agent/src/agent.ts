@@ -22,6 +22,7 @@ import { Pacer } from './pacer.js';
 import { planMoves, planReturns, targetOf } from './planner.js';
 import { setupServer, type ServerSetup } from './server.js';
 import { TopologyTracker, buildRing, topologyNodes, type SettledMembers } from './topology.js';
+import { moveFrameText } from './topology-json.js';
 import { Transport, closeWith } from './transport.js';
 import type {
   Agent,
@@ -57,7 +58,7 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly pacer: Pacer;
   private readonly transport: Transport;
   /** Nodes the stand-ins here fled, to send them back when such a node restarts without leaving the ring. */
-  private readonly fled: FledNodes;
+  private readonly fledNodes: FledNodes;
   private membership!: Membership;
   /** Per-user message log, replay and live path; undefined without a NATS connection or with `delivery: false`. */
   private delivery: Delivery | undefined;
@@ -95,7 +96,7 @@ class WsringAgent extends EventEmitter implements Agent {
       (s) => this.onSettled(s),
       (members) => this.onMembersChanged(members),
     );
-    this.fled = new FledNodes(() => systemClock.now(), this.o.heartbeatMs);
+    this.fledNodes = new FledNodes(() => systemClock.now(), this.o.heartbeatMs);
     this.pacer = new Pacer({ ...this.o.pacing, clock: systemClock }, (userId) => this.sendReconnect(userId));
     this.transport = new Transport(
       {
@@ -214,12 +215,13 @@ class WsringAgent extends EventEmitter implements Agent {
   }
 
   /**
-   * A node that stand-ins here fled is serving again under a new start time: it restarted before the
-   * fleet timed it out, so the ring did not change and no plan will send them back. They stop avoiding
-   * it, and those it owns go back to it through the pacer, like any move.
+   * A record of a node that stand-ins here fled may show it back (another process serving, see
+   * `FledNodes`): it restarted before the fleet timed it out, so the ring did not change and no plan
+   * will send them back. They stop avoiding it, and those it owns go back to it through the pacer, like
+   * any move.
    */
   private returnStandIns(record: MemberRecord): void {
-    const back = this.fled.observe(record);
+    const back = this.fledNodes.observe(record);
     if (back.length === 0 || this.state === 'closed') return;
     for (const userId of back) this.registry.standIns.get(userId)?.delete(record.id);
     const t = this.topology;
@@ -267,7 +269,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.metrics.planDuration.observe(planMs / 1000);
     for (const userId of plan.promoted) {
       this.registry.promote(userId);
-      this.fled.forget(userId);
+      this.fledNodes.forget(userId);
     }
     this.logger.info({ node: this.id, epoch, fingerprint: ring.fingerprint, nodes: ring.nodes.length, moved: plan.moves.length, planMs }, 'topology applied');
     this.emit('topology', this.topology);
@@ -380,15 +382,17 @@ class WsringAgent extends EventEmitter implements Agent {
       const url = this.urlOf(decision.to);
       this.metrics.redirects.inc({ reason: decision.reason });
       if (socket.readyState === socket.OPEN) {
-        socket.send(JSON.stringify({ type: 'redirect', node: decision.to, url, epoch: t.epoch, fingerprint: t.fingerprint, reason: decision.reason }));
+        socket.send(moveFrameText({ type: 'redirect', node: decision.to, url, epoch: t.epoch, fingerprint: t.fingerprint, reason: decision.reason }, t, params.epoch));
       }
       closeWith(socket, decision.code, decision.reason);
       return undefined;
     }
     const conn = new ClientConnection(userId, socket, decision.standIn, Date.now());
+    // The welcome names t.epoch, and a client behind it refreshes its topology.
+    conn.knownEpoch = Math.max(params.epoch ?? 0, t.epoch);
     const replaced = this.registry.add(conn, decision.avoid);
-    if (decision.standIn) this.fled.fled(userId, decision.avoid);
-    else this.fled.forget(userId);
+    if (decision.standIn) this.fledNodes.hold(userId, decision.avoid);
+    else this.fledNodes.forget(userId);
     if (replaced) {
       this.clearGrace(replaced);
       closeWith(replaced.socket, CloseCode.REPLACED, 'replaced by a newer connection', this.metrics);
@@ -406,7 +410,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.clearGrace(conn);
     this.delivery?.feed.detach(conn);
     if (!this.registry.remove(conn)) return;
-    this.fled.forget(conn.userId);
+    this.fledNodes.forget(conn.userId);
     this.pacer.cancel(conn.userId);
     this.metrics.connections.set(this.registry.size);
     this.emit('disconnection', { userId: conn.userId, code });
@@ -426,11 +430,16 @@ class WsringAgent extends EventEmitter implements Agent {
     const to = targetOf(t.ring, this.id, userId, this.registry.standIns.get(userId), prefsDepth(this.o));
     if (to === undefined) return;
     const url = this.urlOf(to);
-    if (!conn.sendFrame({ type: 'reconnect', node: to, url, epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs })) return;
+    const frame = { type: 'reconnect', node: to, url, epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs } as const;
+    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch))) return;
+    conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
     this.metrics.reconnectsSent.inc();
     this.rebalanceSent++;
     this.clearGrace(conn);
     conn.graceTimer = setTimeout(() => {
+      conn.graceTimer = undefined;
+      // A client that has begun the close handshake has left; its socket's close event just has not come yet.
+      if (conn.socket.readyState !== conn.socket.OPEN) return;
       this.metrics.graceCloses.inc();
       closeWith(conn.socket, CloseCode.MOVED, `moved to ${to}`, this.metrics);
     }, this.o.pacing.graceMs);

@@ -121,7 +121,7 @@ export class FledNodes {
   }
 
   /** A user is held here as a stand-in that avoids `nodes`: it fled their current incarnations. Replaces what was known of it. */
-  fled(userId: string, nodes: Iterable<string>): void {
+  hold(userId: string, nodes: Iterable<string>): void {
     this.forget(userId);
     const now = this.now();
     const mine = new Map<string, Fled>();

@@ -28,11 +28,11 @@ const newReal = (): Real => {
   return { clock, fled: new FledNodes(() => clock.now, RECENT_MS) };
 };
 
-class Fled implements Command {
+class Hold implements Command {
   constructor(readonly user: string, readonly nodes: string[]) {}
   check = () => true;
   run(ref: Reference, { fled: real }: Real): void {
-    real.fled(this.user, this.nodes);
+    real.hold(this.user, this.nodes);
     ref.waiting.delete(this.user);
     const what = (node: string) => {
       const s = ref.serving.get(node);
@@ -41,7 +41,7 @@ class Fled implements Command {
     if (this.nodes.length > 0) ref.waiting.set(this.user, new Map(this.nodes.map((n) => [n, what(n)])));
     expect(real.size).toBe(ref.waiting.size);
   }
-  toString = () => `fled(${this.user}, [${this.nodes}])`;
+  toString = () => `hold(${this.user}, [${this.nodes}])`;
 }
 
 class Forget implements Command {
@@ -105,7 +105,7 @@ const observe = fc
   .map(([n, s, st, beat]) => new Observe(n, s, st, beat));
 const commands = fc.commands(
   [
-    fc.tuple(user, fc.uniqueArray(node, { maxLength: 3 })).map(([u, ns]) => new Fled(u, ns)),
+    fc.tuple(user, fc.uniqueArray(node, { maxLength: 3 })).map(([u, ns]) => new Hold(u, ns)),
     user.map((u) => new Forget(u)),
     // Heartbeats of one incarnation are the common case: observations outnumber the rest.
     observe,
@@ -130,8 +130,8 @@ describe('FledNodes', () => {
     const { fled, clock } = newReal();
     fled.observe(record('a', 100, 'active'));
     clock.now += RECENT_MS;
-    fled.fled('u1', ['a']);
-    fled.fled('u2', ['a', 'b']);
+    fled.hold('u1', ['a']);
+    fled.hold('u2', ['a', 'b']);
     expect(fled.observe(record('a', 100, 'active'))).toEqual([]); // a late heartbeat of the crashed process
     expect(fled.observe(record('a', 900, 'joining'))).toEqual([]);
     expect(fled.observe(record('a', 900, 'active')).sort()).toEqual(['u1', 'u2']);
@@ -143,7 +143,7 @@ describe('FledNodes', () => {
     const { fled, clock } = newReal();
     fled.observe(record('a', 100, 'active'));
     clock.now += RECENT_MS;
-    fled.fled('u1', ['a']);
+    fled.hold('u1', ['a']);
     for (let i = 0; i < 5; i++) {
       clock.now += RECENT_MS;
       expect(fled.observe(record('a', 100, 'active'))).toEqual([]);
@@ -155,7 +155,7 @@ describe('FledNodes', () => {
     const { fled, clock } = newReal();
     fled.observe(record('a', 900, 'active', 1));
     clock.now += RECENT_MS / 2;
-    fled.fled('u1', ['a']);
+    fled.hold('u1', ['a']);
     clock.now += RECENT_MS / 4;
     expect(fled.observe(record('a', 900, 'active', 2))).toEqual([]);
     clock.now += RECENT_MS;
@@ -167,19 +167,19 @@ describe('FledNodes', () => {
   it('a user that fled a node not yet serving goes back once it serves', () => {
     const { fled } = newReal();
     fled.observe(record('a', 900, 'joining'));
-    fled.fled('u1', ['a']);
+    fled.hold('u1', ['a']);
     expect(fled.observe(record('a', 900, 'active'))).toEqual(['u1']);
   });
 
   it('a user gone, promoted or replaced is forgotten', () => {
     const { fled, clock } = newReal();
     fled.observe(record('a', 100, 'active'));
-    fled.fled('u3', ['a']);
+    fled.hold('u3', ['a']);
     clock.now += RECENT_MS;
-    fled.fled('u1', ['a']);
-    fled.fled('u2', ['a']);
+    fled.hold('u1', ['a']);
+    fled.hold('u2', ['a']);
     fled.forget('u1');
-    fled.fled('u2', []);
+    fled.hold('u2', []);
     fled.forget('u3');
     expect(fled.size).toBe(0);
     expect(fled.observe(record('a', 900, 'active'))).toEqual([]);
