@@ -70,7 +70,8 @@ class World {
           });
       },
     });
-    this.feed = new LiveFeed(lossy, jsm, resolveDeliveryOptions(), silent);
+    // Two replay slots for three users: connections also wait their turn.
+    this.feed = new LiveFeed(lossy, jsm, resolveDeliveryOptions({ maxConcurrentReplays: 2 }), silent);
   }
 }
 

@@ -70,6 +70,9 @@ export class LiveFeed {
    * brings hundreds at once), so they cost one round trip pair, not one each.
    */
   private readonly streamState: Coalesced<StreamState>;
+  /** Replays running now, and the ones waiting for a slot (bounded by maxConcurrentReplays). */
+  private replaying = 0;
+  private readonly replayQueue: (() => void)[] = [];
   readonly stats: FeedStats = { live: 0, replayed: 0, duplicatesDropped: 0, gaps: 0, repairs: 0 };
 
   constructor(
@@ -209,7 +212,12 @@ export class LiveFeed {
         f.resumeFrom = undefined;
       }
       try {
-        await this.replay(f);
+        await this.slot();
+        try {
+          await this.replay(f);
+        } finally {
+          this.release();
+        }
       } catch (err) {
         this.logger.debug({ user: f.target.userId, err: String(err) }, 'replay failed, retrying');
         await sleep(delayMs);
@@ -226,8 +234,25 @@ export class LiveFeed {
     f.syncing = false;
   }
 
+  /** Wait for a replay slot: a NATS restart makes every connection replay at once, JetStream takes them in turn. */
+  private slot(): Promise<void> {
+    if (this.replaying < this.o.maxConcurrentReplays) {
+      this.replaying++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.replayQueue.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.replayQueue.shift();
+    // The slot passes straight to the next waiter.
+    if (next) next();
+    else this.replaying--;
+  }
+
   /** One pass: send the client everything stored for its user after its position, then where it now stands. */
   private async replay(f: Follower): Promise<void> {
+    if (f.closed) return;
     // Our live subscription must be in place at the server before the read, or a message stored between the
     // read and the subscription would be in neither.
     const state = await this.streamState.next();

@@ -23,6 +23,8 @@ export interface DeliveryOptions {
   maxPendingPerConnection?: number;
   /** How often an idle connection's position is moved forward (`checkpoint` frame). Default: a quarter of maxAgeMs. */
   checkpointMs?: number;
+  /** Replays a node runs at once (after a NATS restart every connection replays); the rest wait their turn. Default 64. */
+  maxConcurrentReplays?: number;
   /** Stream storage: `file` survives a NATS restart, `memory` does not. Default `file`. */
   storage?: 'file' | 'memory';
   /** Stream replicas in a NATS cluster. Default 1. */
@@ -40,6 +42,7 @@ export const DELIVERY_DEFAULTS = {
   maxPublishAttempts: 20,
   positionCacheSize: 100_000,
   maxPendingPerConnection: 10_000,
+  maxConcurrentReplays: 64,
   storage: 'file',
   replicas: 1,
 } as const satisfies Required<Omit<DeliveryOptions, 'checkpointMs'>>;
@@ -71,6 +74,7 @@ export function resolveDeliveryOptions(o: DeliveryOptions = {}): ResolvedDeliver
   check(count(r.maxPublishAttempts), `maxPublishAttempts must be an integer >= 1, got ${r.maxPublishAttempts}`);
   check(count(r.positionCacheSize), `positionCacheSize must be an integer >= 1, got ${r.positionCacheSize}`);
   check(count(r.checkpointMs) && r.checkpointMs * 2 <= r.maxAgeMs, `checkpointMs must be an integer >= 1 and at most half of maxAgeMs, got ${r.checkpointMs}`);
+  check(count(r.maxConcurrentReplays), `maxConcurrentReplays must be an integer >= 1, got ${r.maxConcurrentReplays}`);
   check(count(r.maxPendingPerConnection), `maxPendingPerConnection must be an integer >= 1, got ${r.maxPendingPerConnection}`);
   check(r.storage === 'file' || r.storage === 'memory', `storage must be 'file' or 'memory', got ${JSON.stringify(r.storage)}`);
   check(count(r.replicas) && r.replicas <= 5, `replicas must be an integer 1-5, got ${r.replicas}`);
