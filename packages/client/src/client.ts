@@ -4,7 +4,7 @@ import { Emitter } from './emitter.js';
 import { ClientError } from './errors.js';
 import { initialContext, start, transition, type Context, type Effect, type Input } from './machine.js';
 import { CloseCode, connectUrl, decodeServerFrame, encodeFrame } from './protocol.js';
-import { fetchTopology } from './topology.js';
+import { fetchTopology, loadTopology } from './topology.js';
 import type { ClientEvents, ClientOptions, ClientState, FetchLike, Timers, WebSocketConstructor, WebSocketLike, WsringClient } from './types.js';
 
 export const DEFAULT_FAILOVER_DEPTH = 3;
@@ -204,11 +204,28 @@ export function createClient(options: ClientOptions): WsringClient {
         return;
       }
       socket = ws;
+      // A socket's inputs are handled in arrival order. A move frame that carries a topology is loaded first
+      // (async), and whatever arrives meanwhile on this socket (typically its close) waits behind it.
+      let waiting = 0;
+      let tail: Promise<void> = Promise.resolve();
+      const deliver = (input: Input | Promise<Input>) => {
+        if (waiting === 0 && !(input instanceof Promise)) {
+          dispatch(input);
+          return;
+        }
+        waiting++;
+        tail = tail
+          .then(() => input)
+          .then((ready) => {
+            waiting--;
+            if (gen === generation) dispatch(ready);
+          });
+      };
       ws.onmessage = (event) => {
         if (gen !== generation) return;
         heard = true;
         if (typeof event.data !== 'string') {
-          dispatch({ type: 'bad-frame', error: new Error('binary frame') });
+          deliver({ type: 'bad-frame', error: new Error('binary frame') });
           return;
         }
         let input: Input;
@@ -217,12 +234,12 @@ export function createClient(options: ClientOptions): WsringClient {
         } catch (error) {
           input = { type: 'bad-frame', error: error as Error };
         }
-        dispatch(input);
+        deliver(withInlineTopology(input));
       };
       ws.onclose = (event) => {
         if (gen !== generation) return;
         socket = undefined;
-        dispatch({ type: 'socket-closed', code: event.code, reason: event.reason });
+        deliver({ type: 'socket-closed', code: event.code, reason: event.reason });
       };
       // A close event always follows an error event; `ws` throws on an error event nobody listens to.
       ws.onerror = () => {};
@@ -235,6 +252,15 @@ export function createClient(options: ClientOptions): WsringClient {
     Promise.resolve()
       .then(token)
       .then(withToken, (error: unknown) => gen === generation && dispatch({ type: 'token-failed', error }));
+  }
+
+  /** A reconnect or redirect frame with a topology: load it (validating it) before the machine sees the frame. */
+  function withInlineTopology(input: Input): Input | Promise<Input> {
+    if ((input.type !== 'reconnect' && input.type !== 'redirect') || input.topology === undefined) return input;
+    return loadTopology(input.topology).then(
+      (inline) => ({ ...input, inline }),
+      (error: unknown) => ({ ...input, inline: error instanceof ClientError ? error : new ClientError('BAD_TOPOLOGY', String(error), { cause: error }) }),
+    );
   }
 
   function closeSocket(code: number, reason: string): void {

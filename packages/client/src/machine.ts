@@ -2,7 +2,7 @@
 // and the effects to run (open a socket, fetch the topology, schedule a retry, emit an event); client.ts runs them.
 import { ClientError } from './errors.js';
 import { judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position } from './delivery.js';
-import { CloseCode, TERMINAL_CLOSE_CODES, type ClientFrame, type ServerFrame } from './protocol.js';
+import { CloseCode, TERMINAL_CLOSE_CODES, type ClientFrame, type ReconnectFrame, type RedirectFrame, type ServerFrame } from './protocol.js';
 import { sameUrl } from './topology.js';
 import type { ClientEvents, ClientState, LoadedTopology, MoveReason } from './types.js';
 
@@ -51,8 +51,15 @@ interface PendingMove {
   full: boolean;
 }
 
+/**
+ * A reconnect or redirect frame. When it carried a topology, client.ts has loaded it first (loading is async):
+ * `inline` is the loaded topology, or the error that rejected it.
+ */
+export type MoveFrameInput = (ReconnectFrame | RedirectFrame) & { inline?: LoadedTopology | ClientError };
+
 export type Input =
-  | ServerFrame
+  | Exclude<ServerFrame, ReconnectFrame | RedirectFrame>
+  | MoveFrameInput
   | { type: 'topology-loaded'; topology: LoadedTopology }
   | { type: 'topology-failed'; error: ClientError }
   | { type: 'bad-frame'; error: Error }
@@ -213,6 +220,36 @@ const onServerError: Handler<Extract<Input, { type: 'error' }>> = (ctx, frame, s
 const onBadFrame: Handler<Extract<Input, { type: 'bad-frame' }>> = (ctx, input, state) =>
   same(state, ctx, [emit('error', new ClientError('BAD_FRAME', `undecodable frame from node: ${input.error.message}`, { cause: input.error }))]);
 
+/**
+ * Whether the topology inside a move frame may be trusted and sends the client to the frame's target: it must be
+ * the one the frame names (same fingerprint, computed from the ring itself), not older than the client's, and
+ * list the target among the user's first `failoverDepth` nodes under the URL the frame gives. Returns the URL to
+ * open, or why not (`stale`: an older topology, not an error; the client simply keeps its own).
+ */
+export function judgeInline(ctx: Context, frame: MoveFrameInput, loaded: LoadedTopology): { url: string } | { stale: true } | { rejected: string } {
+  const { ring, topology } = loaded;
+  if (ring.fingerprint !== frame.fingerprint || topology.fingerprint !== frame.fingerprint) return { rejected: 'its ring does not match the frame fingerprint' };
+  if (topology.epoch !== frame.epoch) return { rejected: `its epoch ${topology.epoch} is not the frame epoch ${frame.epoch}` };
+  if (ctx.topology && topology.epoch < ctx.topology.topology.epoch) return { stale: true };
+  const prefs = ring.owners(ctx.config.user, Math.min(ring.nodes.length, ctx.config.failoverDepth));
+  if (!prefs.includes(frame.node)) return { rejected: `${frame.node} is not among the user's first ${prefs.length} nodes under it` };
+  const url = loaded.urls.get(frame.node) as string;
+  if (!sameUrl(url, frame.url)) return { rejected: `it lists ${frame.node} under another URL` };
+  return { url };
+}
+
+/** Use a topology carried by a move frame if it passes `judgeInline`; else say why (and fall back to the usual path). */
+function inlineMove(ctx: Context, frame: MoveFrameInput): { ctx: Context; url: string } | { error?: ClientError } {
+  const inline = frame.inline;
+  if (inline === undefined) return {};
+  const what = `the topology inside a ${frame.type} frame to ${frame.node}`;
+  if (inline instanceof ClientError) return { error: new ClientError('BAD_TOPOLOGY', `ignored ${what}: ${inline.message}`, { cause: inline }) };
+  const verdict = judgeInline(ctx, frame, inline);
+  if ('url' in verdict) return { ctx: { ...ctx, topology: inline, needTopology: false }, url: verdict.url };
+  if ('stale' in verdict) return {};
+  return { error: new ClientError('BAD_TOPOLOGY', `ignored ${what}: ${verdict.rejected}`) };
+}
+
 /** A reconnect or redirect frame, in any state with a socket. */
 const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> = (ctx, frame, state) => {
   const from = ctx.target ?? ctx.current ?? frame.node;
@@ -227,22 +264,26 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
   }
   const counted = welcomed ? ctx : { ...ctx, redirects: ctx.redirects + 1 };
   const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity' };
+  // The frame brought the sender's topology: adopt it and go, no fetch.
+  const inline = inlineMove(counted, frame);
+  if ('url' in inline) return moveTo(inline.ctx, pendingMove, inline.url);
+  const reported: Effect[] = inline.error ? [emit('error', inline.error)] : [];
   const url = knownUrl(ctx, frame.node, frame.url);
   if (url !== undefined) {
     // The sender knows a newer topology: follow now, and refresh ours in the background.
     if (ctx.topology && frame.epoch > ctx.topology.topology.epoch) {
       const fetch = fetchIfIdle(counted);
-      return moveTo(fetch.ctx, pendingMove, url, fetch.effects);
+      return moveTo(fetch.ctx, pendingMove, url, [...reported, ...fetch.effects]);
     }
-    return moveTo(counted, pendingMove, url);
+    return moveTo(counted, pendingMove, url, reported);
   }
   // Unknown node: refetch the topology once and decide then. An open socket keeps serving meanwhile;
   // a socket that has not been welcomed is about to be closed by the node, so let it go.
   if (welcomed) {
     const fetch = fetchIfIdle({ ...counted, pendingMove });
-    return same(state, fetch.ctx, fetch.effects);
+    return same(state, fetch.ctx, [...reported, ...fetch.effects]);
   }
-  return bootstrap({ ...counted, pendingMove }, [{ type: 'close-socket', code: CloseCode.NORMAL, reason: 'unknown node' }]);
+  return bootstrap({ ...counted, pendingMove }, [...reported, { type: 'close-socket', code: CloseCode.NORMAL, reason: 'unknown node' }]);
 };
 
 const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => {

@@ -76,6 +76,8 @@ export interface RedirectFrame {
   epoch: number;
   fingerprint: string;
   reason: 'not-owner' | 'draining' | 'capacity';
+  /** The sender's topology, when the client connected with an older epoch (or none): see `ReconnectFrame.topology`. */
+  topology?: Topology;
 }
 
 /** The topology changed and the user now belongs to `node`: reconnect there within `graceMs`. */
@@ -86,6 +88,12 @@ export interface ReconnectFrame {
   epoch: number;
   fingerprint: string;
   graceMs: number;
+  /**
+   * The topology the frame comes from (the `/topology` body), sent when the client's known epoch is older:
+   * the target is typically a node the client has never heard of (a joiner), and this spares it a `/topology`
+   * fetch before it moves. The client checks it against the frame before trusting it (docs/protocol.md).
+   */
+  topology?: Topology;
 }
 
 /**
@@ -206,6 +214,13 @@ const isStr = (x: unknown): x is string => typeof x === 'string' && x.length > 0
 /** A delivery position: a non-negative safe integer. */
 const isPos = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 
+/** Looks like a `/topology` body (an object with a ring object); `loadTopology` in the client checks the rest. */
+function isTopologyShaped(x: unknown): x is Topology {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const ring = (x as Record<string, unknown>).ring;
+  return ring !== null && typeof ring === 'object' && !Array.isArray(ring);
+}
+
 /** Parse and validate a frame sent by a client. Throws ProtocolError. */
 export function decodeClientFrame(text: string): ClientFrame {
   const f = parseObject(text);
@@ -233,11 +248,15 @@ export function decodeServerFrame(text: string): ServerFrame {
     case 'redirect':
     case 'reconnect':
       if (!isStr(f.node) || !isStr(f.url) || !isNum(f.epoch) || typeof f.fingerprint !== 'string') throw new ProtocolError('BAD_FRAME', `bad ${f.type} frame`);
-      if (f.type === 'redirect') {
-        const reason = f.reason === 'draining' || f.reason === 'capacity' ? f.reason : 'not-owner';
-        return { type: 'redirect', node: f.node, url: f.url, epoch: f.epoch, fingerprint: f.fingerprint, reason };
+      {
+        // An inline topology is only shaped here; the client validates it (ring, fingerprint, target) before use.
+        const topology = isTopologyShaped(f.topology) ? { topology: f.topology } : {};
+        if (f.type === 'redirect') {
+          const reason = f.reason === 'draining' || f.reason === 'capacity' ? f.reason : 'not-owner';
+          return { type: 'redirect', node: f.node, url: f.url, epoch: f.epoch, fingerprint: f.fingerprint, reason, ...topology };
+        }
+        return { type: 'reconnect', node: f.node, url: f.url, epoch: f.epoch, fingerprint: f.fingerprint, graceMs: isNum(f.graceMs) ? f.graceMs : 0, ...topology };
       }
-      return { type: 'reconnect', node: f.node, url: f.url, epoch: f.epoch, fingerprint: f.fingerprint, graceMs: isNum(f.graceMs) ? f.graceMs : 0 };
     case 'message':
       if (!('data' in f)) throw new ProtocolError('BAD_FRAME', 'message frame without data');
       if (!isPos(f.pos)) return { type: 'message', data: f.data };

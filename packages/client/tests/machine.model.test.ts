@@ -102,8 +102,11 @@ class Welcome extends Cmd {
   toString = (): string => `Welcome(epoch ${this.epoch}${this.standIn ? ', stand-in' : ''})`;
 }
 
+/** What a move frame carries besides its target: nothing, the sender's topology, or a topology that does not match the frame. */
+type Inline = { kind: 'none' } | { kind: 'valid' | 'forged'; which: number };
+
 class MoveFrame extends Cmd {
-  constructor(readonly kind: 'reconnect' | 'redirect', readonly node: string) {
+  constructor(readonly kind: 'reconnect' | 'redirect', readonly node: string, readonly inline: Inline = { kind: 'none' }) {
     super();
   }
   async act(m: Model, r: Real) {
@@ -111,8 +114,17 @@ class MoveFrame extends Cmd {
     if (!s) return;
     const before = r.sockets.length;
     const url = nodeUrl(this.node);
-    const base = { node: this.node, url, epoch: 2, fingerprint: 'f' };
+    const inline = this.inline.kind === 'none' ? undefined : topologies[this.inline.which];
+    // A valid one is a topology the client may go by (so its URLs count as listed); a forged one names a
+    // fingerprint its ring does not have, and must not let the client reach a node it does not otherwise know.
+    if (inline && this.inline.kind === 'valid') for (const n of inline.topology.nodes) m.knownUrls.add(n.url);
+    const label = inline
+      ? { epoch: inline.topology.epoch, fingerprint: this.inline.kind === 'valid' ? inline.topology.fingerprint : 'f', topology: inline.topology }
+      : { epoch: 2, fingerprint: 'f' };
+    const base = { node: this.node, url, ...label };
     s.serverSend(this.kind === 'reconnect' ? { type: 'reconnect', ...base, graceMs: 1000 } : { type: 'redirect', ...base, reason: 'not-owner' });
+    // An inline topology is loaded asynchronously before the frame takes effect.
+    if (inline) await settle();
     if (r.sockets.length > before) {
       // It followed the frame: only ever to a URL some topology listed, and the old socket is gone.
       expect(m.knownUrls.has(nodeUrl(nodeOf(current(r) as FakeSocket)))).toBe(true);
@@ -123,7 +135,7 @@ class MoveFrame extends Cmd {
     }
     await settle();
   }
-  toString = (): string => `${this.kind}(${this.node})`;
+  toString = (): string => `${this.kind}(${this.node}${this.inline.kind === 'none' ? '' : `, ${this.inline.kind} topology epoch ${this.inline.which + 1}`})`;
 }
 
 class ServerClose extends Cmd {
@@ -259,12 +271,22 @@ function invariants(m: Model, r: Real): void {
 }
 
 const nodes = fc.constantFrom('n1', 'n2', 'n3', 'n4', 'evil');
+// Frames with a topology inside lean towards n4, the node only the epoch-2 topology lists: the case they exist for.
+const inlineMoveFrame = fc
+  .tuple(
+    fc.constantFrom('reconnect' as const, 'redirect' as const),
+    fc.oneof(nodes, fc.constant('n4')),
+    fc.constantFrom('valid' as const, 'forged' as const),
+    fc.constantFrom(0, 1, 1, 2),
+  )
+  .map(([k, n, kind, which]) => new MoveFrame(k, n, { kind, which }));
 const commands = [
   fc.integer({ min: 0, max: 2 }).map((i) => new AnswerFetch(i)),
   fc.constant(new FailFetch()),
   fc.tuple(fc.integer({ min: 1, max: 4 }), fc.boolean()).map(([e, s]) => new Welcome(e, s)),
   fc.tuple(fc.constantFrom('reconnect' as const, 'redirect' as const), nodes).map(([k, n]) => new MoveFrame(k, n)),
-  fc.tuple(fc.constantFrom('reconnect' as const, 'redirect' as const), nodes).map(([k, n]) => new MoveFrame(k, n)),
+  inlineMoveFrame,
+  inlineMoveFrame,
   fc.constantFrom(1000, 1001, 1006, 1011, 4000, 4001, 4002, 4003, 4004, 4400, 4401, 4429).map((c) => new ServerClose(c)),
   fc.integer({ min: 1, max: 6 }).map((p) => new ServerMessage(p)),
   fc.constantFrom('{', '[]', '{"type":7}', '{"type":"nope"}', '{"type":"welcome"}').map((t) => new Garbage(t)),

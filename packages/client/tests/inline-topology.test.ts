@@ -1,0 +1,176 @@
+// Reconnect and redirect frames that carry the sender's topology: the client checks it against the frame and
+// moves at once, without a `/topology` fetch; anything that does not check out falls back to the refetch path.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type ClientEvents, type ClientOptions } from '../src/mod.js';
+import type { ReconnectFrame, RedirectFrame, Topology } from '../src/protocol.js';
+import { FakeClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+
+function setup(user: string, overrides: Partial<ClientOptions> = {}) {
+  const clock = new FakeClock();
+  const fetch = new FakeFetch();
+  const sockets: FakeSocket[] = [];
+  const WebSocket = class extends FakeSocket {
+    constructor(url: string) {
+      super(url);
+      sockets.push(this);
+    }
+  };
+  const client = createClient({ user, bootstrap: ['http://a.test'], WebSocket, fetch: fetch.fetch, timers: clock, random: () => 0.5, failoverDepth: 3, ...overrides });
+  const seen: { [K in keyof ClientEvents]: ClientEvents[K][] } = { open: [], message: [], gap: [], moved: [], reconnecting: [], close: [], error: [], state: [] };
+  for (const name of Object.keys(seen) as (keyof ClientEvents)[]) client.on(name, (payload) => (seen[name] as unknown[]).push(payload));
+  return { client, fetch, sockets, seen, last: () => sockets[sockets.length - 1] };
+}
+
+let t3: Fixture;
+let t4: Fixture;
+/** A user that moves to the joiner n4 when it joins n1..n3. */
+let mover: string;
+/** A user for which n4 is not among its first three nodes under t4 (so n4 is no legitimate target for it). */
+let bystander: string;
+
+beforeAll(async () => {
+  t3 = await makeTopology(['n1', 'n2', 'n3'], 1);
+  t4 = await makeTopology(['n1', 'n2', 'n3', 'n4'], 2);
+  const find = (ok: (user: string) => boolean) => {
+    for (let i = 0; ; i++) if (ok(`user-${i}`)) return `user-${i}`;
+  };
+  mover = find((u) => t4.ring.owner(u) === 'n4');
+  bystander = find((u) => !t4.ring.owners(u, 3).includes('n4'));
+});
+
+/** A client open on its owner under t3 (epoch 1). */
+async function openOnT3(user: string) {
+  const env = setup(user);
+  env.fetch.answer(t3.topology);
+  await settle();
+  const owner = t3.ring.owner(user);
+  env.last().serverOpen();
+  env.last().serverSend(welcome(owner, 1));
+  expect(env.client.state).toBe('open');
+  return { env, owner };
+}
+
+const reconnect = (node: string, topology: Topology, over: Partial<ReconnectFrame> = {}): ReconnectFrame => ({
+  type: 'reconnect',
+  node,
+  url: nodeUrl(node),
+  epoch: topology.epoch,
+  fingerprint: topology.fingerprint,
+  graceMs: 5_000,
+  topology,
+  ...over,
+});
+
+describe('move frames with an inline topology', () => {
+  it('a reconnect to a node the client has never heard of moves at once, without any fetch', async () => {
+    const { env, owner } = await openOnT3(mover);
+    const first = env.last();
+    first.serverSend(reconnect('n4', t4.topology));
+    await settle();
+    expect(env.fetch.requests).toHaveLength(0);
+    expect(env.client.state).toBe('moving');
+    expect(first.live).toBe(false);
+    expect(env.last().base).toBe(nodeUrl('n4'));
+    expect(env.last().params.get('epoch')).toBe('2');
+    expect(env.client.epoch).toBe(2);
+    env.last().serverOpen();
+    env.last().serverSend(welcome('n4', 2));
+    // Welcomed under the epoch it already holds: no background refresh either.
+    expect(env.fetch.requests).toHaveLength(0);
+    expect(env.seen.moved).toEqual([{ from: owner, to: 'n4', reason: 'reconnect' }]);
+    expect(env.seen.error).toEqual([]);
+    env.client.close();
+  });
+
+  it('a redirect at connect is followed before the close that comes right behind it', async () => {
+    const env = setup(mover);
+    env.fetch.answer(t3.topology);
+    await settle();
+    const old = env.last();
+    expect(old.base).toBe(nodeUrl(t3.ring.owner(mover)));
+    old.serverOpen();
+    const redirect: RedirectFrame = { type: 'redirect', node: 'n4', url: nodeUrl('n4'), epoch: 2, fingerprint: t4.topology.fingerprint, reason: 'not-owner', topology: t4.topology };
+    old.serverSend(redirect);
+    // The close arrives while the topology is still loading: it must not be taken for a failed connect.
+    old.serverClose(4001, 'not-owner');
+    await settle();
+    expect(env.fetch.requests).toHaveLength(0);
+    expect(env.sockets).toHaveLength(2);
+    expect(env.last().base).toBe(nodeUrl('n4'));
+    expect(env.last().params.get('unreachable')).toBeNull();
+    env.last().serverOpen();
+    env.last().serverSend(welcome('n4', 2));
+    expect(env.client.state).toBe('open');
+    expect(env.seen.moved).toEqual([{ from: t3.ring.owner(mover), to: 'n4', reason: 'redirect' }]);
+    expect(env.seen.reconnecting).toEqual([]);
+    env.client.close();
+  });
+
+  // Each forgery names n4 (unknown to the client's t3) under a topology that does not check out. The client
+  // refetches, gets t3 again (n4 really is unknown), and never opens a socket to the named URL.
+  const forgeries: { name: string; user: () => string; frame: () => ReconnectFrame }[] = [
+    { name: 'fingerprint not the ring', user: () => mover, frame: () => reconnect('n4', t4.topology, { fingerprint: t3.topology.fingerprint }) },
+    {
+      name: 'fingerprint of the frame and the body agree, the ring disagrees',
+      user: () => mover,
+      frame: () => reconnect('n4', { ...t4.topology, fingerprint: 'forged' }, { fingerprint: 'forged' }),
+    },
+    { name: 'target not among the user’s nodes', user: () => bystander, frame: () => reconnect('n4', t4.topology) },
+    { name: 'URL not the target’s', user: () => mover, frame: () => reconnect('n4', t4.topology, { url: 'ws://evil.test/ws' }) },
+    { name: 'epoch not the frame’s', user: () => mover, frame: () => reconnect('n4', t4.topology, { epoch: 9 }) },
+    { name: 'not a valid topology', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, protocol: 99 }) },
+    { name: 'a ring that does not load', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, ring: { ...t4.topology.ring, version: 7 } as Topology['ring'] }) },
+  ];
+  for (const forgery of forgeries) {
+    it(`falls back to a refetch and does not move: ${forgery.name}`, async () => {
+      const { env } = await openOnT3(forgery.user());
+      const frame = forgery.frame();
+      env.last().serverSend(frame);
+      await settle();
+      expect(env.client.state).toBe('open');
+      expect(env.client.epoch).toBe(1);
+      expect(env.seen.error.map((e) => e.code)).toEqual(['BAD_TOPOLOGY']);
+      expect(env.fetch.requests).toHaveLength(1);
+      env.fetch.answer(t3.topology);
+      await settle();
+      expect(env.seen.error.map((e) => e.code)).toEqual(['BAD_TOPOLOGY', 'UNKNOWN_NODE']);
+      expect(env.sockets).toHaveLength(1);
+      expect(env.sockets.some((s) => s.base === frame.url || s.base === nodeUrl('n4'))).toBe(false);
+      expect(env.client.state).toBe('open');
+      env.client.close();
+    });
+  }
+
+  it('an inline topology older than the client’s is ignored without complaint; the move goes by its own', async () => {
+    const env = setup(mover);
+    env.fetch.answer(t4.topology);
+    await settle();
+    expect(env.last().base).toBe(nodeUrl('n4'));
+    env.last().serverOpen();
+    env.last().serverSend(welcome('n4', 2));
+    const other = t4.ring.owners(mover, 2)[1];
+    env.last().serverSend(reconnect(other, t3.topology));
+    await settle();
+    expect(env.seen.error).toEqual([]);
+    expect(env.fetch.requests).toHaveLength(0);
+    expect(env.client.epoch).toBe(2);
+    expect(env.last().base).toBe(nodeUrl(other));
+    env.client.close();
+  });
+
+  it('a fetch in flight when an inline topology is adopted still completes, and an older answer does not roll it back', async () => {
+    const { env } = await openOnT3(mover);
+    // A frame without a topology naming the unknown n4 started a refetch.
+    const { topology: _, ...bare } = reconnect('n4', t4.topology);
+    env.last().serverSend(bare);
+    expect(env.fetch.requests).toHaveLength(1);
+    env.last().serverSend(reconnect('n4', t4.topology));
+    await settle();
+    expect(env.last().base).toBe(nodeUrl('n4'));
+    env.fetch.answer(t3.topology);
+    await settle();
+    expect(env.client.epoch).toBe(2);
+    expect(env.fetch.requests).toHaveLength(0);
+    env.client.close();
+  });
+});
