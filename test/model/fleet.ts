@@ -8,6 +8,7 @@ import { createKeyIndex, createRing, type KeyIndex, type Ring, type RingOptions 
 import {
   DEFAULTS,
   FledNodes,
+  JUST_SERVING_MS,
   MemoryMembership,
   Pacer,
   TopologyTracker,
@@ -170,7 +171,7 @@ export class Fleet {
       pacer: new Pacer({ ...this.config.pacing, clock, random: this.random }, (userId) => this.sendReconnect(node, userId)),
       index: await createKeyIndex(undefined, { seed: this.config.ring?.seed ?? 0 }),
       standIns: new Map(),
-      fled: new FledNodes(() => clock.now(), heartbeatMs),
+      fled: new FledNodes(() => clock.now(), JUST_SERVING_MS),
       ring: await createRing([], this.config.ring),
       applied: undefined,
       settled: [],

@@ -7,14 +7,13 @@ import { createAgent, MemoryMembership, type Agent, type AgentOptions, type Memb
 import { FollowingClient, sleep, until } from './helpers.js';
 import { ProcessLine } from './restart-support.js';
 
-// A long heartbeat: the window in which a newly serving process counts as recent is one heartbeat.
-const TIMING = { heartbeatMs: 1_000, livenessTimeoutMs: 6_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
+const TIMING = { heartbeatMs: 500, livenessTimeoutMs: 5_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
 
 const store = new MemoryMembership();
 const agents = new Map<string, { agent: Agent; line: ProcessLine }>();
 const followers: FollowingClient[] = [];
-/** Every member record written, in order (the agents, subscribed earlier, have seen each before this list has). */
-const records: MemberRecord[] = [];
+/** Listeners to every member record written; the agents, subscribed earlier, have seen each record before them. */
+const onRecord = new Set<(r: MemberRecord) => void>();
 
 const start = async (id: string, port = 0) => {
   const line = new ProcessLine(store);
@@ -36,7 +35,7 @@ beforeAll(async () => {
   for (const id of ['a0', 'a1', 'a2']) await start(id);
   await until(() => [...agents.values()].every(({ agent }) => agent.topology.ring.nodes.length === 3 && agent.topology.nodes.every((n) => n.state === 'active')), 10_000, 'three active agents');
   await store.watch((e) => {
-    if (e.type === 'put') records.push(e.record);
+    if (e.type === 'put') for (const l of onRecord) l(e.record);
   });
 });
 
@@ -52,25 +51,29 @@ describe('stand-ins and a process that has only just begun serving', () => {
     const late = userFor(ring, [early]);
     const epoch = agents.get('a1')!.agent.topology.epoch;
 
-    // a0 crashes (its record stays) and comes back on its port under a new start time.
+    // a0 crashes (its record stays) and comes back on its port under a new start time. The moment a1 has
+    // seen the new process active, a client arrives there saying a0 failed it (the old process did).
     const old = agents.get('a0')!;
     const port = old.agent.port!;
-    const oldStart = records.filter((r) => r.id === 'a0').at(-1)!.startedAt;
     old.line.dead = true;
     await old.agent.close();
-    await start('a0', port);
-    await until(() => records.some((r) => r.id === 'a0' && r.startedAt !== oldStart && r.state === 'active'), 10_000, 'the new a0 active');
-
-    // Within a heartbeat of a1 seeing it serve: the client says a0 failed it (the old process did).
     const e = new FollowingClient(early, urlOf);
     followers.push(e);
-    await e.connect(urlOf('a1'), { unreachable: ['a0'] });
+    const arrived = new Promise<void>((resolve, reject) => {
+      const listener = (r: MemberRecord) => {
+        if (r.id !== 'a0' || r.state !== 'active') return;
+        onRecord.delete(listener);
+        e.connect(urlOf('a1'), { unreachable: ['a0'] }).then(resolve, reject);
+      };
+      onRecord.add(listener);
+    });
+    await start('a0', port);
+    await arrived;
     expect(e.welcomedOn).toEqual(['a1']);
     await until(() => e.node === 'a0', 10_000, `${early} back on a0`);
     expect(e.reconnects.map((r) => r.node)).toEqual(['a0']);
 
-    // Long after a0 began serving, a client that cannot reach it (a partition, or a0 full) is held by a1 and stays.
-    await sleep(TIMING.heartbeatMs);
+    // Well after a0 began serving, a client that cannot reach it (a partition, or a0 full) is held by a1 and stays.
     const l = new FollowingClient(late, urlOf);
     followers.push(l);
     await l.connect(urlOf('a1'), { unreachable: ['a0'] });
