@@ -327,7 +327,7 @@ describe('membership and rebalancing with real agents and clients (model-based)'
     for (const f of fleets) await f.stop();
   });
 
-  it('every change moves exactly the users it concerns, once; everyone else keeps their socket', async () => {
+  it("every change moves exactly the users it concerns, once (a restarted node's users: out and back); everyone else keeps their socket", async () => {
     await fc.assert(
       fc.asyncProperty(commands, async (cmds) => {
         const fleet = new RealFleet();
