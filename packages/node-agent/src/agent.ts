@@ -22,6 +22,7 @@ import { Pacer } from './pacer.js';
 import { planMoves, planReturns, targetOf } from './planner.js';
 import { setupServer, type ServerSetup } from './server.js';
 import { TopologyTracker, buildRing, topologyNodes, type SettledMembers } from './topology.js';
+import { moveFrameText } from './topology-json.js';
 import { Transport, closeWith } from './transport.js';
 import type {
   Agent,
@@ -381,12 +382,14 @@ class WsringAgent extends EventEmitter implements Agent {
       const url = this.urlOf(decision.to);
       this.metrics.redirects.inc({ reason: decision.reason });
       if (socket.readyState === socket.OPEN) {
-        socket.send(JSON.stringify({ type: 'redirect', node: decision.to, url, epoch: t.epoch, fingerprint: t.fingerprint, reason: decision.reason }));
+        socket.send(moveFrameText({ type: 'redirect', node: decision.to, url, epoch: t.epoch, fingerprint: t.fingerprint, reason: decision.reason }, t, params.epoch));
       }
       closeWith(socket, decision.code, decision.reason);
       return undefined;
     }
     const conn = new ClientConnection(userId, socket, decision.standIn, Date.now());
+    // The welcome names t.epoch, and a client behind it refreshes its topology.
+    conn.knownEpoch = Math.max(params.epoch ?? 0, t.epoch);
     const replaced = this.registry.add(conn, decision.avoid);
     if (decision.standIn) this.fledNodes.hold(userId, decision.avoid);
     else this.fledNodes.forget(userId);
@@ -427,11 +430,16 @@ class WsringAgent extends EventEmitter implements Agent {
     const to = targetOf(t.ring, this.id, userId, this.registry.standIns.get(userId), prefsDepth(this.o));
     if (to === undefined) return;
     const url = this.urlOf(to);
-    if (!conn.sendFrame({ type: 'reconnect', node: to, url, epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs })) return;
+    const frame = { type: 'reconnect', node: to, url, epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs } as const;
+    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch))) return;
+    conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
     this.metrics.reconnectsSent.inc();
     this.rebalanceSent++;
     this.clearGrace(conn);
     conn.graceTimer = setTimeout(() => {
+      conn.graceTimer = undefined;
+      // A client that has begun the close handshake has left; its socket's close event just has not come yet.
+      if (conn.socket.readyState !== conn.socket.OPEN) return;
       this.metrics.graceCloses.inc();
       closeWith(conn.socket, CloseCode.MOVED, `moved to ${to}`, this.metrics);
     }, this.o.pacing.graceMs);

@@ -7,6 +7,8 @@ export class ClientConnection implements Connection {
   /** Timer that closes the socket with MOVED if the client ignores its reconnect frame. */
   graceTimer: ReturnType<typeof setTimeout> | undefined;
   standIn: boolean;
+  /** The newest epoch this client is known to hold: the one it connected with or was welcomed with. */
+  knownEpoch = 0;
 
   constructor(readonly userId: string, readonly socket: WebSocket, standIn: boolean, readonly connectedAt: number) {
     this.standIn = standIn;
@@ -15,6 +17,13 @@ export class ClientConnection implements Connection {
   sendFrame(frame: ServerFrame): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false;
     this.socket.send(encodeFrame(frame));
+    return true;
+  }
+
+  /** Send an already encoded frame. */
+  sendText(text: string): boolean {
+    if (this.socket.readyState !== this.socket.OPEN) return false;
+    this.socket.send(text);
     return true;
   }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PROTOCOL_VERSION, type Topology } from '@wsring/client/protocol';
 import type { AgentMetrics } from './metrics.js';
+import { topologyJson } from './topology-json.js';
 import type { AgentTopology, HealthReport } from './types.js';
 
 export interface HttpSources {
@@ -12,24 +12,9 @@ export interface HttpSources {
   metrics: AgentMetrics;
 }
 
-export function topologyBody(t: AgentTopology): Topology {
-  return { protocol: PROTOCOL_VERSION, epoch: t.epoch, fingerprint: t.fingerprint, ring: t.ring.toJSON(), nodes: t.nodes };
-}
-
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(typeof body === 'string' ? body : JSON.stringify(body));
-}
-
-// Clients bootstrap from /topology, often all at once after a wave of reconnects: serialize each topology once.
-const serialized = new WeakMap<AgentTopology, string>();
-function topologyJson(t: AgentTopology): string {
-  let text = serialized.get(t);
-  if (text === undefined) {
-    text = JSON.stringify(topologyBody(t));
-    serialized.set(t, text);
-  }
-  return text;
 }
 
 // Browsers fetch /topology from pages served elsewhere.
@@ -54,8 +39,10 @@ export function createHttpHandler(src: HttpSources): (req: IncomingMessage, res:
       json(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
       return true;
     }
-    if (route === '/topology') json(res, 200, topologyJson(src.topology()), CORS);
-    else if (route === '/healthz') json(res, src.unhealthy() ? 503 : 200, src.health());
+    if (route === '/topology') {
+      src.metrics.topologyRequests.inc();
+      json(res, 200, topologyJson(src.topology()), CORS);
+    } else if (route === '/healthz') json(res, src.unhealthy() ? 503 : 200, src.health());
     else {
       src.metrics.registry.metrics().then(
         (text) => {

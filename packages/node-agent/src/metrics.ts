@@ -8,6 +8,7 @@ export class AgentMetrics {
   readonly usersMoved: Counter;
   readonly reconnectsSent: Counter;
   readonly graceCloses: Counter;
+  readonly topologyRequests: Counter;
   readonly redirects: Counter<'reason'>;
   readonly refused: Counter<'code'>;
   readonly rebalanceDuration: Histogram;
@@ -20,7 +21,12 @@ export class AgentMetrics {
     this.epoch = new Gauge({ name: 'wsring_epoch', help: 'Topology epoch this node serves with', registers });
     this.usersMoved = new Counter({ name: 'wsring_users_moved_total', help: 'Local users a rebalance planned to move', registers });
     this.reconnectsSent = new Counter({ name: 'wsring_reconnects_sent_total', help: 'Targeted reconnect frames sent', registers });
-    this.graceCloses = new Counter({ name: 'wsring_grace_closes_total', help: 'Clients closed with MOVED after ignoring a reconnect frame', registers });
+    this.graceCloses = new Counter({
+      name: 'wsring_grace_closes_total',
+      help: 'Open connections the agent closed with MOVED because the client had not left within the grace period of its reconnect frame',
+      registers,
+    });
+    this.topologyRequests = new Counter({ name: 'wsring_topology_requests_total', help: 'GET /topology requests answered', registers });
     this.redirects = new Counter({ name: 'wsring_redirects_total', help: 'Connections redirected at connect', labelNames: ['reason'], registers });
     this.refused = new Counter({ name: 'wsring_refused_total', help: 'Connections closed by the agent, by close code', labelNames: ['code'], registers });
     this.rebalanceDuration = new Histogram({
