@@ -1,9 +1,8 @@
 // A fleet of agents on simulated time, built from the agent's own pieces: MemoryMembership as the
 // store, one TopologyTracker (liveness + settle window) per agent on its own clock view, buildRing,
 // planMoves, the Pacer, targetOf, decideAdmission, and FledNodes with planReturns for stand-ins whose
-// node restarts. Only the sockets and the clients' side are
-// simulated. Every plan, every reconnect and every settled state is checked as it happens; breaches
-// are collected in `violations`.
+// node restarts. Only the sockets and the clients' side are simulated. Every plan, every reconnect and
+// every settled state is checked as it happens; breaches are collected in `violations`.
 import { createKeyIndex, createRing, type KeyIndex, type Ring, type RingOptions } from '@wsring/ring';
 import {
   DEFAULTS,
@@ -114,7 +113,7 @@ export const emptyStats = () => ({
   redirects: 0,
   lostHeartbeats: 0,
   outages: 0,
-  /** Crashed nodes started again while their old record was still in the store. */
+  /** Crashed nodes started again while some agent still counted the old process alive. */
   restarts: 0,
   /** Stand-ins sent back to a node that restarted. */
   returned: 0,
