@@ -43,8 +43,16 @@ describe('rebalance on join, against real agents', () => {
 
   it('puts every client on its owner, then moves exactly the users whose owner changed when a 4th agent joins', async () => {
     const before = await waitForAgreement(cluster.agents, 3);
-    clients = startClients(users(CLIENTS), cluster.agents);
+    // Every /topology request the clients make (the test's own polling of the agents is not counted).
+    let topologyFetches = 0;
+    clients = startClients(users(CLIENTS), cluster.agents, {
+      fetch: (url, init) => {
+        topologyFetches++;
+        return fetch(url, init);
+      },
+    });
     await allOpen(clients);
+    expect(topologyFetches).toBe(CLIENTS);
 
     // 1. Every client lands on its owner, on its first socket.
     for (const c of clients) {
@@ -70,8 +78,10 @@ describe('rebalance on join, against real agents', () => {
       const frames = reconnectFrames(c);
       const move = moved.get(c.user);
       if (move) {
-        // Asked once, named the new owner, moved once: two sockets, two welcomes.
-        expect(frames.map((f) => f.frame)).toEqual([expect.objectContaining({ type: 'reconnect', node: move.to })]);
+        // Asked once, named the new owner (with the topology that lists it), moved once: two sockets, two welcomes.
+        expect(frames.map((f) => f.frame)).toEqual([
+          expect.objectContaining({ type: 'reconnect', node: move.to, topology: expect.objectContaining({ epoch: after.topology.epoch, fingerprint: after.topology.fingerprint }) }),
+        ]);
         expect(c.sockets.map((s) => s.node), story(c)).toEqual([move.from, move.to]);
         expect(welcomes(c)).toBe(2);
         expect(c.events.moved).toEqual([{ from: move.from, to: move.to, reason: 'reconnect' }]);
@@ -83,6 +93,10 @@ describe('rebalance on join, against real agents', () => {
         expect(c.events.moved ?? []).toEqual([]);
       }
     }
+
+    // The moved clients went without fetching /topology: the joiner came inside their reconnect frames.
+    expect(topologyFetches).toBe(CLIENTS);
+    for (const c of clients) expect(c.client.epoch).toBe(moved.has(c.user) ? after.topology.epoch : before.topology.epoch);
 
     // 7. Reconnect frames never exceed the configured rate, per sending agent: in any window of W seconds at
     // most BURST + RATE * W frames leave an agent. Arrival times carry the loopback and event-loop delays of
@@ -103,7 +117,8 @@ describe('rebalance on join, against real agents', () => {
     }
 
     // 6. A client holding the topology from before the join (say, fetched just before) is redirected in one
-    // hop: the old owner names n4, which the client confirms with one refetch of /topology, and it goes there.
+    // hop: the old owner names n4 and sends the topology that lists it along, so the client goes there without
+    // a second /topology fetch.
     // A user of its own: a second connection of a user already connected would replace the first (4004).
     let n = 0;
     while (before.ring.owner(`stale-${n}`) === after.ring.owner(`stale-${n}`)) n++;
@@ -118,7 +133,8 @@ describe('rebalance on join, against real agents', () => {
     expect(stale.sockets.map((s) => s.node), story(stale)).toEqual([before.ring.owner(staleUser), after.ring.owner(staleUser)]);
     expect(stale.sockets[0].frames.map((f) => f.frame.type)).toEqual(['redirect']);
     expect(stale.client.node).toBe(after.ring.owner(staleUser));
-    expect(fetches).toBe(2);
+    expect(fetches).toBe(1);
+    expect(stale.client.epoch).toBe(after.topology.epoch);
     expect(stale.events.moved).toEqual([{ from: before.ring.owner(staleUser), to: after.ring.owner(staleUser), reason: 'redirect' }]);
   });
 });
