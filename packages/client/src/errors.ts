@@ -7,7 +7,7 @@ export type ClientErrorCode =
   | 'NO_FETCH'
   /** No bootstrap URL answered `/topology` with a usable topology. */
   | 'BOOTSTRAP_FAILED'
-  /** A `/topology` body was not a valid topology. */
+  /** A `/topology` body was not a valid topology, or a topology inside a move frame was invalid or did not match the frame. */
   | 'BAD_TOPOLOGY'
   /** A reconnect or redirect frame named a node or URL that the topology (even refetched) does not list. */
   | 'UNKNOWN_NODE'
