@@ -8,9 +8,22 @@ const BUCKET_BITS = 16;
 const SHIFT = 32 - BUCKET_BITS;
 const BUCKETS = 1 << BUCKET_BITS;
 
+/** The keys whose hashes share their top bits, sorted by hash, so a range's keys in it are one contiguous run. */
 interface Bucket {
   keys: string[];
   hashes: number[];
+}
+
+/** First index whose hash is >= h (hashes sorted ascending). */
+function lowerBound(hashes: number[], h: number): number {
+  let lo = 0;
+  let hi = hashes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (hashes[mid] < h) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 class RangeKeyIndex implements KeyIndex {
@@ -27,22 +40,32 @@ class RangeKeyIndex implements KeyIndex {
     if (this.hashOf.has(key)) return;
     const h = this.h32(key, this.seed);
     this.hashOf.set(key, h);
-    const b = (this.buckets[h >>> SHIFT] ??= { keys: [], hashes: [] });
-    b.keys.push(key);
-    b.hashes.push(h);
+    const { keys, hashes } = (this.buckets[h >>> SHIFT] ??= { keys: [], hashes: [] });
+    // Insertion into a sorted run of ~keys/65536 entries: shift the larger hashes up by one.
+    let i = keys.length;
+    keys.push(key);
+    hashes.push(h);
+    for (; i > 0 && hashes[i - 1] > h; i--) {
+      keys[i] = keys[i - 1];
+      hashes[i] = hashes[i - 1];
+    }
+    keys[i] = key;
+    hashes[i] = h;
   }
 
   delete(key: string): boolean {
     const h = this.hashOf.get(key);
     if (h === undefined) return false;
     this.hashOf.delete(key);
-    const b = this.buckets[h >>> SHIFT]!;
-    const i = b.keys.indexOf(key);
-    const last = b.keys.length - 1;
-    b.keys[i] = b.keys[last];
-    b.hashes[i] = b.hashes[last];
-    b.keys.pop();
-    b.hashes.pop();
+    const { keys, hashes } = this.buckets[h >>> SHIFT]!;
+    let i = lowerBound(hashes, h);
+    while (i < keys.length && keys[i] !== key) i++; // past other keys with the same hash
+    for (; i + 1 < keys.length; i++) {
+      keys[i] = keys[i + 1];
+      hashes[i] = hashes[i + 1];
+    }
+    keys.pop();
+    hashes.pop();
     return true;
   }
 
@@ -62,18 +85,18 @@ class RangeKeyIndex implements KeyIndex {
       return movedKeys(prev, next, this.hashOf.keys());
     }
     const out: MovedKey[] = [];
+    const buckets = this.buckets;
     for (const { start, end, from, to } of a.diff(b)) {
       const first = start >>> SHIFT;
       const last = (end - 1) >>> SHIFT;
       for (let k = first; k <= last; k++) {
-        const bucket = this.buckets[k];
+        const bucket = buckets[k];
         if (!bucket) continue;
         const { keys, hashes } = bucket;
-        // Whole buckets inside the range need no per-key check.
-        const inside = k > first && k < last;
-        for (let i = 0; i < keys.length; i++) {
-          if (inside || (hashes[i] >= start && hashes[i] < end)) out.push({ key: keys[i], from, to });
-        }
+        // Only the range's first and last buckets can hold keys outside it; binary search cuts those off.
+        const lo = k === first ? lowerBound(hashes, start) : 0;
+        const hi = k === last ? lowerBound(hashes, end) : keys.length;
+        for (let i = lo; i < hi; i++) out.push({ key: keys[i], from, to });
       }
     }
     return out;
