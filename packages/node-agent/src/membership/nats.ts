@@ -1,16 +1,37 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { Logger, MemberRecord, Membership, MembershipEvent, StoredTopology } from '../types.js';
 import { AgentError } from '../errors.js';
 import { MEMBER_PREFIX, TOPOLOGY_KEY, memberKey, parseMemberRecord, parseStoredTopology } from './records.js';
+import { SnapshotCollector } from './snapshot.js';
+import { StepTimeoutError, withDeadline } from './deadline.js';
 
 export interface NatsMembershipOptions {
   servers: string | string[];
   /** KV bucket name. Default `wsring`. */
   bucket?: string;
+  /** Further options for `@nats-io/transport-node`'s `connect`; they override the reconnect defaults below. */
   connect?: Record<string, unknown>;
   logger?: Logger;
+  /**
+   * Longest one store step may take: a request (put, read, compare-and-set), opening the bucket or the watch,
+   * and the watch's first snapshot. A step that misses it is abandoned and, after a reconnect, retried.
+   * Default 5000 ms.
+   */
+  stepTimeoutMs?: number;
 }
+
+export const NATS_MEMBERSHIP_DEFAULTS = {
+  bucket: 'wsring',
+  stepTimeoutMs: 5_000,
+  /** Never give up reconnecting: an agent keeps serving through an outage and must come back after it. */
+  maxReconnectAttempts: -1,
+  /** Short, so a restarted server is found again within a heartbeat or two. */
+  reconnectTimeWait: 250,
+  /** A silent (not closed) server is noticed within two intervals. */
+  pingInterval: 5_000,
+} as const;
 
 const decodeJson = (e: KvEntry): unknown => {
   try {
@@ -20,37 +41,66 @@ const decodeJson = (e: KvEntry): unknown => {
   }
 };
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** One open watch of one listener. */
+interface Watcher {
+  stop(): void;
+  /** False once stopped: entries still queued in the iterator are not delivered. */
+  live: boolean;
+}
+
 /**
  * Membership in a NATS JetStream KV bucket. nats-server 2.9 does not tell watchers when a key
  * expires, so liveness is not the bucket's job: agents judge it from the heartbeats they receive.
  * After a reconnect the watch is reopened from scratch, which redelivers every record.
+ *
+ * Every step after a reconnect has a deadline and is retried (reopening the bucket, opening the
+ * watch, receiving its snapshot): a lost or slow reply must not leave the agent believing forever
+ * that the store is away. Each reconnect starts a new recovery generation; older ones give up.
  */
 export class NatsMembership implements Membership {
   private kv!: KV;
   private closed = false;
-  private resyncing = false;
-  private resyncAgain = false;
+  /** Whether the NATS connection is up (writes fail fast while it is not, instead of queueing behind the outage). */
+  private connected = true;
+  /** Bumped on every disconnect and reconnect: recovery work of an older generation stops. */
+  private generation = 0;
   private readonly listeners = new Set<(e: MembershipEvent) => void>();
-  private readonly stopWatchers = new Map<(e: MembershipEvent) => void, () => void>();
+  private readonly watchers = new Map<(e: MembershipEvent) => void, Watcher>();
+  /** Listeners that got their first snapshot (`synced`); later ones are `reconnected`. */
+  private readonly synced = new WeakSet<(e: MembershipEvent) => void>();
+  private readonly stepTimeoutMs: number;
 
-  private constructor(readonly nc: NatsConnection, private readonly bucket: string, private readonly logger?: Logger) {}
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly bucket: string,
+    stepTimeoutMs: number,
+    private readonly logger?: Logger,
+  ) {
+    this.stepTimeoutMs = stepTimeoutMs;
+  }
 
   static async connect(options: NatsMembershipOptions): Promise<NatsMembership> {
+    const stepTimeoutMs = options.stepTimeoutMs ?? NATS_MEMBERSHIP_DEFAULTS.stepTimeoutMs;
+    if (!Number.isSafeInteger(stepTimeoutMs) || stepTimeoutMs < 1) {
+      throw new AgentError('INVALID_OPTION', `nats.stepTimeoutMs must be an integer >= 1, got ${stepTimeoutMs}`);
+    }
     let nc: NatsConnection;
     try {
       nc = await connect({
         servers: options.servers,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        pingInterval: 5_000,
+        maxReconnectAttempts: NATS_MEMBERSHIP_DEFAULTS.maxReconnectAttempts,
+        reconnectTimeWait: NATS_MEMBERSHIP_DEFAULTS.reconnectTimeWait,
+        pingInterval: NATS_MEMBERSHIP_DEFAULTS.pingInterval,
         ...options.connect,
       });
     } catch (err) {
       throw new AgentError('MEMBERSHIP_UNAVAILABLE', `cannot connect to NATS at ${String(options.servers)}: ${(err as Error).message}`);
     }
-    const m = new NatsMembership(nc, options.bucket ?? 'wsring', options.logger);
+    const m = new NatsMembership(nc, options.bucket ?? NATS_MEMBERSHIP_DEFAULTS.bucket, stepTimeoutMs, options.logger);
     try {
-      m.kv = await m.openBucket();
+      m.kv = await m.step(m.openBucket(), 'opening the bucket');
     } catch (err) {
       await nc.close().catch(() => {});
       throw new AgentError('MEMBERSHIP_UNAVAILABLE', `cannot open KV bucket ${m.bucket}: ${(err as Error).message}`);
@@ -61,19 +111,26 @@ export class NatsMembership implements Membership {
 
   private openBucket(): Promise<KV> {
     // history 1: only the latest record matters. No bucket TTL: liveness is judged by agents.
-    return new Kvm(this.nc).create(this.bucket, { history: 1 });
+    return new Kvm(jetstream(this.nc, { timeout: this.stepTimeoutMs })).create(this.bucket, { history: 1 });
+  }
+
+  private step<T>(work: Promise<T>, what: string, discard?: (late: T) => void): Promise<T> {
+    return withDeadline(work, this.stepTimeoutMs, what, discard);
   }
 
   async put(record: MemberRecord): Promise<void> {
-    await this.kv.put(memberKey(record.id), JSON.stringify(record));
+    // A put made while disconnected would wait in the client's buffer and land late, after fresher ones.
+    if (!this.connected) throw new AgentError('MEMBERSHIP_UNAVAILABLE', 'not connected to NATS');
+    await this.step(this.kv.put(memberKey(record.id), JSON.stringify(record)), 'writing a member record');
   }
 
   async remove(id: string): Promise<void> {
-    await this.kv.delete(memberKey(id));
+    if (!this.connected) throw new AgentError('MEMBERSHIP_UNAVAILABLE', 'not connected to NATS');
+    await this.step(this.kv.delete(memberKey(id)), 'deleting a member record');
   }
 
   async readTopology(): Promise<{ stored: StoredTopology; revision: number } | null> {
-    const e = await this.kv.get(TOPOLOGY_KEY);
+    const e = await this.step(this.kv.get(TOPOLOGY_KEY), 'reading the topology label');
     if (!e || e.operation !== 'PUT') return null;
     const stored = parseStoredTopology(decodeJson(e));
     return stored && { stored, revision: e.revision };
@@ -82,8 +139,8 @@ export class NatsMembership implements Membership {
   async casTopology(next: StoredTopology, revision: number): Promise<boolean> {
     const body = JSON.stringify(next);
     try {
-      if (revision === 0) await this.kv.create(TOPOLOGY_KEY, body);
-      else await this.kv.update(TOPOLOGY_KEY, body, revision);
+      const write = revision === 0 ? this.kv.create(TOPOLOGY_KEY, body) : this.kv.update(TOPOLOGY_KEY, body, revision);
+      await this.step(write, 'writing the topology label');
       return true;
     } catch (err) {
       // A lost race is an API error mentioning the sequence; anything else (timeouts) propagates.
@@ -93,51 +150,108 @@ export class NatsMembership implements Membership {
     }
   }
 
+  /** Resolves once the watch is open; its snapshot (`synced`) follows, and is retried until it arrives. */
   async watch(listener: (event: MembershipEvent) => void): Promise<() => void> {
     this.listeners.add(listener);
-    await this.openWatch(listener, false);
+    const gen = this.generation;
+    const { snapshot } = await this.openWatch(listener, gen);
+    snapshot.catch(() => this.keepWatching(listener, gen));
     return () => {
       this.listeners.delete(listener);
-      this.stopWatchers.get(listener)?.();
-      this.stopWatchers.delete(listener);
+      this.stopWatcher(listener);
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const stop of this.stopWatchers.values()) stop();
-    this.stopWatchers.clear();
-    await this.nc.drain().catch(() => this.nc.close());
+    this.generation++;
+    for (const l of [...this.watchers.keys()]) this.stopWatcher(l);
+    await this.step(this.nc.drain(), 'draining the NATS connection').catch(() => this.nc.close());
+  }
+
+  private current(gen: number): boolean {
+    return !this.closed && this.connected && gen === this.generation;
+  }
+
+  private stopWatcher(listener: (e: MembershipEvent) => void): void {
+    const w = this.watchers.get(listener);
+    if (!w) return;
+    w.live = false;
+    w.stop();
+    this.watchers.delete(listener);
   }
 
   /**
-   * Open a watch over the whole bucket. The initial values are buffered until the last one
-   * (delta 0) so their ages can be judged against the newest of them, all on the server's clock:
-   * a stale record left by a crashed node must not look alive to an agent that just started or
-   * has just reconnected.
+   * Open a watch over the whole bucket. Resolves once it is open, with a promise of its first snapshot,
+   * which rejects (and stops the watch) if the snapshot is not in within the step deadline.
+   *
+   * The snapshot ends at the first entry at or past the bucket's last sequence, read just before the watch
+   * opens. Not at the entry whose pending count is 0: after nats-server 2.9 recovers its store from a hard
+   * stop it can report one message more pending than there is, on every entry, so that entry never comes.
    */
-  private async openWatch(listener: (e: MembershipEvent) => void, isResync: boolean): Promise<void> {
-    this.stopWatchers.get(listener)?.();
-    const iter = await this.kv.watch({ key: '>' });
-    this.stopWatchers.set(listener, () => iter.stop());
-    let initial: KvEntry[] | null = [];
-    const finishInitial = () => {
-      const entries = initial!;
-      initial = null;
+  private async openWatch(listener: (e: MembershipEvent) => void, gen: number): Promise<{ snapshot: Promise<void> }> {
+    this.stopWatcher(listener);
+    const status = await this.step(this.kv.status(), 'reading the bucket status');
+    const lastSeq = status.values === 0 ? 0 : status.streamInfo.state.last_seq;
+    const iter = await this.step(this.kv.watch({ key: '>' }), 'opening the watch', (late) => late.stop());
+    if (gen !== this.generation || this.closed) {
+      iter.stop();
+      throw new StepTimeoutError('the connection changed while the watch opened');
+    }
+    const watcher: Watcher = { live: true, stop: () => iter.stop() };
+    this.watchers.set(listener, watcher);
+
+    let resolveSnapshot!: () => void;
+    const snapshotIn = new Promise<void>((resolve) => (resolveSnapshot = resolve));
+    const collector = new SnapshotCollector<KvWatchEntry>(lastSeq, (e) => e.revision, (entries) => {
+      // Ages are judged against the newest record, all on the server's clock: a stale record left by a
+      // crashed node must not look alive to an agent that just started or has just reconnected.
       const newest = Math.max(0, ...entries.map((e) => e.created.getTime()));
       for (const e of entries) this.deliver(listener, e, newest - e.created.getTime());
-      listener({ type: isResync ? 'reconnected' : 'synced' });
-    };
-    const status = await this.kv.status();
-    if (status.values === 0) finishInitial();
+      const first = !this.synced.has(listener);
+      this.synced.add(listener);
+      listener({ type: first ? 'synced' : 'reconnected' });
+      resolveSnapshot();
+    });
     void (async () => {
       for await (const e of iter) {
-        if (initial) {
-          initial.push(e);
-          if ((e.delta ?? 0) === 0) finishInitial();
-        } else this.deliver(listener, e, undefined);
+        if (!watcher.live) return;
+        const live = collector.offer(e);
+        if (live) this.deliver(listener, e, undefined);
       }
-    })().catch((err) => this.logger?.warn({ err: String(err) }, 'membership watch ended'));
+      // Ended without being stopped here: the watch is lost, open it again.
+      if (watcher.live && !this.closed) {
+        this.logger?.warn({}, 'membership watch ended, reopening it');
+        this.stopWatcher(listener);
+        void this.keepWatching(listener, this.generation);
+      }
+    })().catch((err) => {
+      this.logger?.warn({ err: String(err) }, 'membership watch ended');
+      if (watcher.live && !this.closed) {
+        this.stopWatcher(listener);
+        void this.keepWatching(listener, this.generation);
+      }
+    });
+    const snapshot = this.step(snapshotIn, 'receiving the watch snapshot').catch((err: unknown) => {
+      if (this.watchers.get(listener) === watcher) this.stopWatcher(listener);
+      throw err;
+    });
+    return { snapshot };
+  }
+
+  /** Open a listener's watch until its snapshot arrives, while this generation lasts. */
+  private async keepWatching(listener: (e: MembershipEvent) => void, gen: number): Promise<void> {
+    for (let attempt = 0; this.current(gen) && this.listeners.has(listener); attempt++) {
+      try {
+        this.logger?.debug({ attempt }, 'opening the membership watch');
+        await (await this.openWatch(listener, gen)).snapshot;
+        return;
+      } catch (err) {
+        if (!this.current(gen)) return;
+        this.logger?.warn({ err: String((err as Error).message), attempt }, 'membership watch not ready, retrying');
+        await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      }
+    }
   }
 
   private deliver(listener: (e: MembershipEvent) => void, e: KvEntry, ageMs: number | undefined): void {
@@ -165,39 +279,34 @@ export class NatsMembership implements Membership {
     for await (const s of this.nc.status()) {
       if (this.closed) return;
       if (s.type === 'disconnect') {
+        this.connected = false;
+        this.generation++;
         for (const l of this.listeners) l({ type: 'disconnected' });
       } else if (s.type === 'reconnect') {
-        this.resync();
+        this.connected = true;
+        void this.recover(++this.generation);
       }
     }
   }
 
   /**
-   * After a reconnect: reopen the bucket (a fresh server may need it recreated) and every watch. One
-   * resync at a time; a reconnect during one makes it run once more, so no watch is left open twice.
+   * After a reconnect: reopen the bucket (a fresh server may need it recreated) and every watch, each
+   * step under the deadline, retrying until it works or a newer reconnect (or close) takes over.
    */
-  private resync(): void {
-    if (this.resyncing) {
-      this.resyncAgain = true;
-      return;
+  private async recover(gen: number): Promise<void> {
+    for (let attempt = 0; this.current(gen); attempt++) {
+      try {
+        this.logger?.debug({ attempt }, 'membership resync: reopening the bucket');
+        this.kv = await this.step(this.openBucket(), 'reopening the bucket');
+        if (!this.current(gen)) return;
+        break;
+      } catch (err) {
+        if (!this.current(gen)) return;
+        // JetStream can take a moment to come back after the server restarts.
+        this.logger?.warn({ err: String((err as Error).message), attempt }, 'membership resync failed, retrying');
+        await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      }
     }
-    this.resyncing = true;
-    void (async () => {
-      do {
-        this.resyncAgain = false;
-        for (let attempt = 0; !this.closed; attempt++) {
-          try {
-            this.kv = await this.openBucket();
-            for (const l of this.listeners) await this.openWatch(l, true);
-            break;
-          } catch (err) {
-            // JetStream can take a moment to come back after the server restarts.
-            this.logger?.warn({ err: String((err as Error).message), attempt }, 'membership resync failed, retrying');
-            await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
-          }
-        }
-      } while (this.resyncAgain && !this.closed);
-      this.resyncing = false;
-    })();
+    await Promise.all([...this.listeners].map((l) => this.keepWatching(l, gen)));
   }
 }
