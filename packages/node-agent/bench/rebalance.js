@@ -139,12 +139,15 @@ async function runRebalance(rate) {
     const overflowsBefore = listenOverflows();
     const sentBefore = await fleetCounter(agents, 'wsring_reconnects_sent_total');
     const graceBefore = await fleetCounter(agents, 'wsring_grace_closes_total');
+    const topologyBefore = await fleetCounter(agents, 'wsring_topology_requests_total');
     agents.push(await spawnAgent({ id: JOINER, ...flags }));
     const joinedAt = await registered;
     // Every moved client open again (on its new node, or on a stand-in after a failed connect), or the deadline:
     // clients still away then are counted, not waited for.
     const arrivals = Promise.all(clients.map((c) => c.next('arrived', ARRIVAL_DEADLINE_MS)));
     const timedOut = await arrivals.then(() => false, () => true);
+    // Read before this script asks the agents for their topology itself.
+    const topologyRequests = (await fleetCounter(agents, 'wsring_topology_requests_total')) - topologyBefore;
 
     if ((await fleetRing(agents, OLD_NODES.length + 1)).fingerprint !== ring4.fingerprint) throw new Error('the fleet settled on another ring than predicted');
     const oldAgents = agents.slice(0, OLD_NODES.length);
@@ -168,6 +171,7 @@ async function runRebalance(rate) {
       perAgentMoved,
       framesSent,
       graceCloses,
+      topologyRequests,
       rings: rings.size,
       open: states.open ?? 0,
       notReopened: waitingFor.length,

@@ -29,7 +29,7 @@ export function printRebalance(results, setup) {
   const { users, joiner, oldNodes, delivery, sharedFetch, settleMs, burst, jitterMs } = setup;
   printTable(
     `Reconnects: ${joiner} joins ${oldNodes} agents holding ${fmtInt(users)} clients, delivery ${delivery ? 'on' : 'off'}${sharedFetch ? ', /topology fetches shared per client process' : ''} (minimum = users whose owner changed, by movedKeys)`,
-    ['pacing per agent', 'minimum', 'frames sent', 'frames received', 'vs minimum', 'moved users reached', 'users with >1 frame', 'redirects', 'sockets opened', 'grace closes', 'rings after the join', 'unmoved users touched', 'landed on new owner', 'on a stand-in instead', 'not open again'],
+    ['pacing per agent', 'minimum', 'frames sent', 'frames received', 'vs minimum', 'moved users reached', 'users with >1 frame', 'redirects', 'sockets opened', 'grace closes', '/topology requests', 'rings after the join', 'unmoved users touched', 'landed on new owner', 'on a stand-in instead', 'not open again'],
     results.map((r) => [
       rateLabel(r),
       fmtInt(r.moved),
@@ -41,6 +41,7 @@ export function printRebalance(results, setup) {
       fmtInt(r.redirects),
       fmtInt(r.sockets),
       fmtInt(r.graceCloses),
+      fmtInt(r.topologyRequests),
       fmtInt(r.rings),
       fmtInt(r.touchedUnmoved),
       `${fmtInt(r.landed)} / ${fmtInt(r.moved)}`,
