@@ -119,7 +119,7 @@ describe('move frames with an inline topology', () => {
     { name: 'URL not the target’s', user: () => mover, frame: () => reconnect('n4', t4.topology, { url: 'ws://evil.test/ws' }) },
     { name: 'epoch not the frame’s', user: () => mover, frame: () => reconnect('n4', t4.topology, { epoch: 9 }) },
     { name: 'not a valid topology', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, protocol: 99 }) },
-    { name: 'a ring that does not load', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, ring: { ...t4.topology.ring, version: 7 } as Topology['ring'] }) },
+    { name: 'a ring that does not load', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, ring: { ...t4.topology.ring, version: 7 } as unknown as Topology['ring'] }) },
   ];
   for (const forgery of forgeries) {
     it(`falls back to a refetch and does not move: ${forgery.name}`, async () => {
