@@ -226,7 +226,7 @@ const onBadFrame: Handler<Extract<Input, { type: 'bad-frame' }>> = (ctx, input, 
  * list the target among the user's first `failoverDepth` nodes under the URL the frame gives. Returns the URL to
  * open, or why not (`stale`: an older topology, not an error; the client simply keeps its own).
  */
-export function judgeInline(ctx: Context, frame: MoveFrameInput, loaded: LoadedTopology): { url: string } | { stale: true } | { rejected: string } {
+function judgeInline(ctx: Context, frame: MoveFrameInput, loaded: LoadedTopology): { url: string } | { stale: true } | { rejected: string } {
   const { ring, topology } = loaded;
   if (ring.fingerprint !== frame.fingerprint || topology.fingerprint !== frame.fingerprint) return { rejected: 'its ring does not match the frame fingerprint' };
   if (topology.epoch !== frame.epoch) return { rejected: `its epoch ${topology.epoch} is not the frame epoch ${frame.epoch}` };
