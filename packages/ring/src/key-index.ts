@@ -7,10 +7,13 @@ import type { KeyIndex, MovedKey, Ring } from './types.js';
 const BUCKET_BITS = 16;
 const SHIFT = 32 - BUCKET_BITS;
 const BUCKETS = 1 << BUCKET_BITS;
+/** A bucket stores only the low bits of its keys' hashes (the bucket index is the rest): small integers. */
+const LOW = (1 << SHIFT) - 1;
 
 /** The keys whose hashes share their top bits, sorted by hash, so a range's keys in it are one contiguous run. */
 interface Bucket {
   keys: string[];
+  /** The low SHIFT bits of each key's hash: small integers, so the array stays compact and fast. */
   hashes: number[];
 }
 
@@ -38,9 +41,10 @@ class RangeKeyIndex implements KeyIndex {
 
   add(key: string): void {
     if (this.hashOf.has(key)) return;
-    const h = this.h32(key, this.seed);
-    this.hashOf.set(key, h);
-    const { keys, hashes } = (this.buckets[h >>> SHIFT] ??= { keys: [], hashes: [] });
+    const hash = this.h32(key, this.seed);
+    this.hashOf.set(key, hash);
+    const { keys, hashes } = (this.buckets[hash >>> SHIFT] ??= { keys: [], hashes: [] });
+    const h = hash & LOW;
     // Insertion into a sorted run of ~keys/65536 entries: shift the larger hashes up by one.
     let i = keys.length;
     keys.push(key);
@@ -58,7 +62,7 @@ class RangeKeyIndex implements KeyIndex {
     if (h === undefined) return false;
     this.hashOf.delete(key);
     const { keys, hashes } = this.buckets[h >>> SHIFT]!;
-    let i = lowerBound(hashes, h);
+    let i = lowerBound(hashes, h & LOW);
     while (i < keys.length && keys[i] !== key) i++; // past other keys with the same hash
     for (; i + 1 < keys.length; i++) {
       keys[i] = keys[i + 1];
@@ -94,8 +98,9 @@ class RangeKeyIndex implements KeyIndex {
         if (!bucket) continue;
         const { keys, hashes } = bucket;
         // Only the range's first and last buckets can hold keys outside it; binary search cuts those off.
-        const lo = k === first ? lowerBound(hashes, start) : 0;
-        const hi = k === last ? lowerBound(hashes, end) : keys.length;
+        const lo = k === first ? lowerBound(hashes, start & LOW) : 0;
+        // An end on a bucket boundary takes the whole of its last bucket.
+        const hi = k === last && (end & LOW) !== 0 ? lowerBound(hashes, end & LOW) : keys.length;
         for (let i = lo; i < hi; i++) out.push({ key: keys[i], from, to });
       }
     }

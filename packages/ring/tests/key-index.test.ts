@@ -14,8 +14,11 @@ function find(prefix: string, count: number, accept: (h: number, s: string) => b
   return out;
 }
 
-// One crowded bucket: keys that share it, so order within a bucket and cuts inside it matter.
-const CROWDED = bucketOf('anchor');
+// A node whose single point (pointsPerWeight 1: point 0 at h32(`${id}#0`)) is the last hash of its bucket, so
+// the range it takes over ends exactly on a bucket boundary.
+const [z] = find('z-', 1, (_, s) => (h32(`${s}#0`, 0) & 0xffff) === 0xffff);
+// One crowded bucket, z's: keys that share it, so order within a bucket and cuts inside it matter.
+const CROWDED = h32(`${z}#0`, 0) >>> 16;
 const crowdedKeys = find('k-', 16, (h) => h >>> 16 === CROWDED);
 // Pairs of distinct keys with equal hashes.
 const seen = new Map<number, string>();
@@ -31,12 +34,13 @@ describe('key index', () => {
   it('behaves like a set, and moved() equals movedKeys() over its keys, after any adds and deletes', async () => {
     const ringOf = (ids: string[], algorithm: 'ring' | 'maglev' = 'ring') =>
       createRing(ids.map((id) => ({ id })), { algorithm, pointsPerWeight: 1 });
-    const [base, withY, withXY, a, b, m1, m2] = await Promise.all([
-      ringOf(['base']), ringOf(['base', y]), ringOf(['base', y, x]), ringOf(['a']), ringOf(['b']),
+    const [base, withY, withXY, withZ, a, b, m1, m2] = await Promise.all([
+      ringOf(['base']), ringOf(['base', y]), ringOf(['base', y, x]), ringOf(['base', z]), ringOf(['a']), ringOf(['b']),
       ringOf(['a', 'b', 'c'], 'maglev'), ringOf(['a', 'b', 'c', 'd'], 'maglev'),
     ]);
-    // Changes whose moved ranges start and end inside the crowded bucket, cover everything, or are Maglev slots.
-    const changes: [Ring, Ring][] = [[base, withY], [withY, withXY], [withXY, withY], [base, withXY], [a, b], [m1, m2]];
+    // Changes whose moved ranges start and end inside the crowded bucket or on its end, cover everything, or are
+    // Maglev slots.
+    const changes: [Ring, Ring][] = [[base, withY], [withY, withXY], [withXY, withY], [base, withXY], [base, withZ], [a, b], [m1, m2]];
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(fc.boolean(), poolKey), { minLength: 1, maxLength: 120, size: 'max' }), async (ops) => {
         const index = await createKeyIndex();
