@@ -92,6 +92,8 @@ export interface NatsOptions {
   bucket?: string;
   /** Any further options for `@nats-io/transport-node`'s `connect` (user, pass, token, tls...). */
   connect?: Record<string, unknown>;
+  /** Longest one membership store step may take (a request, reopening the watch, its snapshot) before it is retried. Default 5000. */
+  stepTimeoutMs?: number;
 }
 
 /**

@@ -1,0 +1,147 @@
+// Membership recovers after NATS restarts, with a few hundred users connected and delivery on: the
+// watch's snapshot ends at the bucket's last sequence (nats-server 2.9 may overcount pending after it
+// recovers its store), and every store step after a reconnect has a deadline.
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { createAgent, type Agent } from '../src/mod.js';
+import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
+import { SnapshotCollector } from '../src/membership/snapshot.js';
+import { StepTimeoutError, withDeadline } from '../src/membership/deadline.js';
+import { FAST, openClient, sleep, until, type RawClient } from './helpers.js';
+
+interface Entry {
+  seq: number;
+  /** What the server says is still pending; not to be trusted. */
+  pending: number;
+}
+
+describe('the watch snapshot', () => {
+  it('ends at the first entry at or past the last sequence, whatever pending counts the entries carry', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 10_000 }), { maxLength: 30 }),
+        fc.integer({ min: 0, max: 20 }),
+        fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 60, maxLength: 60 }),
+        (snapshotSeqs, liveCount, pendings) => {
+          // The snapshot: the last record of each key, in sequence order; then changes written after it.
+          const seqs = [...snapshotSeqs].sort((a, b) => a - b);
+          const lastSeq = seqs.at(-1) ?? 0;
+          const snapshot = seqs.map((seq, i) => ({ seq, pending: pendings[i] }));
+          const live = Array.from({ length: liveCount }, (_, i) => ({ seq: lastSeq + 1 + i, pending: pendings[30 + i] }));
+          const completed: Entry[][] = [];
+          const collector = new SnapshotCollector<Entry>(lastSeq, (e) => e.seq, (entries) => completed.push(entries));
+          const liveSeen = [...snapshot, ...live].filter((e) => collector.offer(e));
+          expect(completed).toEqual([snapshot]);
+          expect(liveSeen).toEqual(live);
+          expect(collector.done).toBe(true);
+        },
+      ),
+      { seed: 20_261_125, numRuns: 300 },
+    );
+  });
+
+  it('is empty and complete at once for an empty bucket', () => {
+    const completed: number[][] = [];
+    const collector = new SnapshotCollector<number>(0, (n) => n, (entries) => completed.push(entries));
+    expect(completed).toEqual([[]]);
+    expect(collector.offer(1)).toBe(true);
+  });
+
+  it('waits while entries stop short of the last sequence (pending never reaches 0 does not matter; the sequence does)', () => {
+    const completed: Entry[][] = [];
+    const collector = new SnapshotCollector<Entry>(10, (e) => e.seq, (entries) => completed.push(entries));
+    expect(collector.offer({ seq: 4, pending: 1 })).toBe(false);
+    expect(collector.offer({ seq: 7, pending: 1 })).toBe(false);
+    expect(completed).toEqual([]);
+    expect(collector.offer({ seq: 12, pending: 1 })).toBe(false);
+    expect(completed).toEqual([[{ seq: 4, pending: 1 }, { seq: 7, pending: 1 }, { seq: 12, pending: 1 }]]);
+    expect(collector.offer({ seq: 13, pending: 1 })).toBe(true);
+  });
+});
+
+describe('store step deadlines', () => {
+  it('pass a result or an error through', async () => {
+    await expect(withDeadline(Promise.resolve(7), 1_000, 'step')).resolves.toBe(7);
+    await expect(withDeadline(Promise.reject(new Error('no')), 1_000, 'step')).rejects.toThrow('no');
+  });
+
+  it('reject a step that never answers with a StepTimeoutError, and hand a late result to discard', async () => {
+    let answer!: (v: string) => void;
+    const work = new Promise<string>((resolve) => (answer = resolve));
+    const discarded: string[] = [];
+    const step = withDeadline(work, 20, 'opening the watch', (late) => discarded.push(late));
+    await expect(step).rejects.toBeInstanceOf(StepTimeoutError);
+    await expect(step).rejects.toThrow(/opening the watch/);
+    answer('watch');
+    await work;
+    expect(discarded).toEqual(['watch']);
+  });
+});
+
+describe('membership after a NATS restart, with users connected and delivery on', () => {
+  const USERS = 300;
+  // A fresh server each round: the first restart after a store was written is the one that recovers it.
+  const ROUNDS = 5;
+  let nats: NatsServer | undefined;
+  let agents: Agent[] = [];
+  let clients: RawClient[] = [];
+
+  async function teardown(): Promise<void> {
+    for (const c of clients) c.ws.terminate();
+    await Promise.all(agents.map((a) => a.close()));
+    await nats?.stop();
+    clients = [];
+    agents = [];
+    nats = undefined;
+  }
+
+  afterAll(teardown);
+
+  it(`recovers after every restart (${ROUNDS} fresh servers): connected again, heartbeats flowing, nobody disconnected, nothing rebalanced`, async () => {
+    for (let round = 1; round <= ROUNDS; round++) {
+      nats = await startNatsServer({ jetstream: true });
+      for (const id of ['a', 'b', 'c']) agents.push(await createAgent({ id, nats: { servers: nats.url }, ...FAST, heartbeatMs: 200, livenessTimeoutMs: 1_000 }));
+      await until(() => agents.every((a) => a.topology.ring.nodes.length === 3), 10_000, `round ${round}: three nodes on every ring`);
+      await sleep(FAST.settleMs! + 100);
+      for (let i = 0; i < USERS; i++) {
+        const user = `user-${i}`;
+        const owner = agents.find((a) => a.id === a.topology.ring.owner(user))!;
+        clients.push(openClient(owner.url, { user }));
+      }
+      await Promise.all(clients.map((c) => c.frame((f) => f.type === 'welcome', 20_000)));
+      // Every connection is followed by delivery: a resync after the restart replays for all of them.
+      await Promise.all(clients.map((c) => c.frame((f) => f.type === 'synced', 20_000)));
+      const disconnected: number[] = [];
+      for (const c of clients) c.ws.on('close', (code) => disconnected.push(code));
+      const rebalances: number[] = [];
+      for (const a of agents) a.on('rebalance', (e) => rebalances.push(e.epoch));
+      const epoch = agents[0].topology.epoch;
+
+      await nats.kill();
+      await until(() => agents.every((a) => !a.health().membershipConnected), 10_000, `round ${round}: agents notice NATS is gone`);
+      await sleep(1_000);
+      await nats.restart();
+      await until(() => agents.every((a) => a.health().membershipConnected), 20_000, `round ${round}: membership back on every agent`);
+      // Heartbeats reach the store again from every agent.
+      const reader = await connect({ servers: nats.url });
+      try {
+        const kv = await new Kvm(reader).open('wsring');
+        const seqOf = async (id: string) => (await kv.get(`members.${id}`))?.json<{ seq: number }>().seq ?? 0;
+        const before = await Promise.all(agents.map((a) => seqOf(a.id)));
+        await until(async () => (await Promise.all(agents.map((a) => seqOf(a.id)))).every((s, i) => s > before[i]), 10_000, `round ${round}: heartbeats flowing`);
+      } finally {
+        await reader.close();
+      }
+      expect(disconnected).toEqual([]);
+      expect(rebalances).toEqual([]);
+      for (const a of agents) {
+        expect(a.state).toBe('serving');
+        expect(a.topology.epoch).toBe(epoch);
+      }
+      expect(agents.reduce((n, a) => n + a.connections, 0)).toBe(USERS);
+      await teardown();
+    }
+  });
+});
