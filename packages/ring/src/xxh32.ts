@@ -13,7 +13,7 @@ const P4 = 0x27d4eb2f | 0;
 const P5 = 0x165667b1 | 0;
 
 /** Longest string hashed here; past it the WebAssembly implementation is faster (measured in bench/hash.js). */
-export const JS_MAX_LENGTH = 64;
+export const JS_MAX_LENGTH = 48;
 
 /** Builds h32(input, seed): the inline path for ASCII strings up to `maxLength`, `fallback` for the rest. */
 export function makeH32(
