@@ -68,6 +68,8 @@ export class NatsMembership implements Membership {
   private generation = 0;
   private readonly listeners = new Set<(e: MembershipEvent) => void>();
   private readonly watchers = new Map<(e: MembershipEvent) => void, Watcher>();
+  /** Listeners whose watch is being (re)opened, with the generation doing it. */
+  private readonly reopening = new Map<(e: MembershipEvent) => void, number>();
   /** Listeners that got their first snapshot (`synced`); later ones are `reconnected`. */
   private readonly synced = new WeakSet<(e: MembershipEvent) => void>();
   private readonly stepTimeoutMs: number;
@@ -239,18 +241,28 @@ export class NatsMembership implements Membership {
     return { snapshot };
   }
 
-  /** Open a listener's watch until its snapshot arrives, while this generation lasts. */
+  /**
+   * Open a listener's watch until its snapshot arrives, while this generation lasts. Re-entrant: a call
+   * while another of the same generation is at work for the listener leaves it to that one, so two
+   * loops never keep replacing each other's watch.
+   */
   private async keepWatching(listener: (e: MembershipEvent) => void, gen: number): Promise<void> {
-    for (let attempt = 0; this.current(gen) && this.listeners.has(listener); attempt++) {
-      try {
-        this.logger?.debug({ attempt }, 'opening the membership watch');
-        await (await this.openWatch(listener, gen)).snapshot;
-        return;
-      } catch (err) {
-        if (!this.current(gen)) return;
-        this.logger?.warn({ err: String((err as Error).message), attempt }, 'membership watch not ready, retrying');
-        await sleep(Math.min(2_000, 100 * 2 ** attempt));
+    if (this.reopening.get(listener) === gen) return;
+    this.reopening.set(listener, gen);
+    try {
+      for (let attempt = 0; this.current(gen) && this.listeners.has(listener); attempt++) {
+        try {
+          this.logger?.debug({ attempt }, 'opening the membership watch');
+          await (await this.openWatch(listener, gen)).snapshot;
+          return;
+        } catch (err) {
+          if (!this.current(gen)) return;
+          this.logger?.warn({ err: String((err as Error).message), attempt }, 'membership watch not ready, retrying');
+          await sleep(Math.min(2_000, 100 * 2 ** attempt));
+        }
       }
+    } finally {
+      if (this.reopening.get(listener) === gen) this.reopening.delete(listener);
     }
   }
 
