@@ -118,3 +118,20 @@ describe.each(RANGED)('diff ranges (%s)', (algorithm) => {
     );
   });
 });
+
+describe('diff ranges across algorithms', () => {
+  it('between a ring and a Maglev table of the same seed are well-formed and exact', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario(100), async ({ nodes, change: c, seed: s }) => {
+        const prev = await createRing(nodes, { algorithm: 'ring', seed: s });
+        const next = applyChange(await createRing(nodes, { algorithm: 'maglev', seed: s }), c);
+        for (const [a, b] of [[prev, next], [next, prev]] as const) {
+          const moves = a.diff(b);
+          expect(malformed(moves)).toBeUndefined();
+          expect(inexact(a, b, moves)).toBeUndefined();
+        }
+      }),
+      { numRuns: 10 },
+    );
+  });
+});

@@ -2,8 +2,12 @@ import { SPACE, type Segments } from './placement.js';
 import type { Move } from './types.js';
 
 /**
- * Walks two segment lists together and reports every stretch whose owner differs, merging neighbours
- * with the same (from, to). Cost: O(segments of both), independent of any keys.
+ * Walks two segment lists together and reports every stretch whose owner differs. Cost: O(segments of
+ * both), independent of any keys.
+ *
+ * The output needs no merging pass: each boundary the walk crosses is a boundary of `prev` or of `next`,
+ * and both lists are merged (neighbours have different owners, ids are unique), so two adjacent moves
+ * always differ in `from` or in `to`. That holds whichever algorithms built the two lists.
  */
 export function diffSegments(prev: Segments, prevIds: readonly string[], next: Segments, nextIds: readonly string[]): Move[] {
   const moves: Move[] = [];
@@ -18,11 +22,7 @@ export function diffSegments(prev: Segments, prevIds: readonly string[], next: S
     const end = Math.min(endA, endB);
     const from = prevIds[prev.owners[i]];
     const to = nextIds[next.owners[j]];
-    if (from !== to) {
-      const last = moves[moves.length - 1];
-      if (last && last.end === at && last.from === from && last.to === to) last.end = end;
-      else moves.push({ start: at, end, from, to });
-    }
+    if (from !== to) moves.push({ start: at, end, from, to });
     at = end;
     if (endA === end) i++;
     if (endB === end) j++;
