@@ -8,7 +8,11 @@ import { createRing } from '@wsring/ring';
 const { h32Raw } = await xxhash();
 const encoder = new TextEncoder();
 
-/** Keys that exercise every code path of the key hash: lengths 0..70 around the 4-, 16- and 64-byte edges, non-ASCII, and a lone surrogate. */
+/**
+ * Keys that exercise every code path of the key hash: lengths 0..70, across the 4- and 16-byte steps of
+ * xxHash32 and the 48-character switch from the inline hash to xxhash-wasm (JS_MAX_LENGTH in
+ * packages/ring/src/xxh32.ts); non-ASCII; and a lone surrogate.
+ */
 const KEYS = [
   ...Array.from({ length: 71 }, (_, n) => 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(2).slice(0, n)),
   'user-0', 'user-1', 'user-42', 'user-1000000', 'alice@example.com', '550e8400-e29b-41d4-a716-446655440000',
