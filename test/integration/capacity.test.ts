@@ -1,25 +1,16 @@
 // Bounded load with real agents: a node at its connection limit sends new users on down their preference list,
 // and the client marks it so the next node takes it as a stand-in; nobody bounces back and no node overfills.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allOpen, health, startClients, startCluster, users, waitForAgreement, type Cluster, type TrackedClient } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { allOpen, clusterForSuite, health, users, waitForAgreement } from './support.js';
 
 const CLIENTS = 240;
 const CAPACITY = 85;
 
 describe('capacity spill-over, against real agents', () => {
-  let cluster: Cluster;
-  let clients: TrackedClient[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster(['n1', 'n2', 'n3'], { capacity: CAPACITY });
-  });
-
-  afterAll(async () => {
-    for (const c of clients) c.client.close();
-    await cluster?.stop();
-  });
+  const suite = clusterForSuite(['n1', 'n2', 'n3'], { capacity: CAPACITY });
 
   it('places every client within the limits, spilling the overflow to stand-ins without ping-pong', async () => {
+    const { cluster } = suite;
     const { ring } = await waitForAgreement(cluster.agents, 3);
     const names = users(CLIENTS, 'busy');
     const owned = new Map<string, number>();
@@ -28,7 +19,7 @@ describe('capacity spill-over, against real agents', () => {
     expect(Math.max(...owned.values())).toBeGreaterThan(CAPACITY);
     expect(CLIENTS).toBeLessThanOrEqual(3 * CAPACITY);
 
-    clients = startClients(names, cluster.agents);
+    const clients = suite.startClients(names, cluster.agents);
     await allOpen(clients);
 
     const healths = await Promise.all(cluster.agents.map(health));

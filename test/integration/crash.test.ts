@@ -1,24 +1,15 @@
 // An agent is killed with SIGKILL: its clients fail over to the next node of their preference list and stay
 // there when membership drops the dead node (the stand-in is already the new owner: no second move).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allOpen, reconnectFrames, sleep, startClients, startCluster, users, waitForAgreement, welcomes, type Cluster, type TrackedClient } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { allOpen, clusterForSuite, reconnectFrames, sleep, users, waitForAgreement, welcomes } from './support.js';
 
 describe('crash, against real agents', () => {
-  let cluster: Cluster;
-  let clients: TrackedClient[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster(['n1', 'n2', 'n3']);
-  });
-
-  afterAll(async () => {
-    for (const c of clients) c.client.close();
-    await cluster?.stop();
-  });
+  const suite = clusterForSuite(['n1', 'n2', 'n3']);
 
   it('fails the dead node\'s clients over to their next node, once', async () => {
+    const { cluster } = suite;
     const before = await waitForAgreement(cluster.agents, 3);
-    clients = startClients(users(300), cluster.agents, { backoff: { baseMs: 100, capMs: 2_000 } });
+    const clients = suite.startClients(users(300), cluster.agents, { backoff: { baseMs: 100, capMs: 2_000 } });
     await allOpen(clients);
     const [victim, ...survivors] = cluster.agents;
     const orphans = clients.filter((c) => c.client.node === victim.id);

@@ -1,23 +1,14 @@
 // An agent drains (SIGTERM, as a rolling deploy would): only its users move, each after a reconnect frame.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allOpen, reconnectFrames, startClients, startCluster, users, waitForAgreement, waitUntil, welcomes, type Cluster, type TrackedClient } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { allOpen, clusterForSuite, reconnectFrames, users, waitForAgreement, waitUntil, welcomes } from './support.js';
 
 describe('drain, against real agents', () => {
-  let cluster: Cluster;
-  let clients: TrackedClient[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster(['n1', 'n2', 'n3'], { rate: 200, burst: 20 });
-  });
-
-  afterAll(async () => {
-    for (const c of clients) c.client.close();
-    await cluster?.stop();
-  });
+  const suite = clusterForSuite(['n1', 'n2', 'n3'], { rate: 200, burst: 20 });
 
   it('moves only the draining node\'s users, none without a reconnect frame, and the node exits empty', async () => {
+    const { cluster } = suite;
     const before = await waitForAgreement(cluster.agents, 3);
-    clients = startClients(users(300), cluster.agents);
+    const clients = suite.startClients(users(300), cluster.agents);
     await allOpen(clients);
     const [draining, ...staying] = cluster.agents;
     const onDraining = clients.filter((c) => c.client.node === draining.id);

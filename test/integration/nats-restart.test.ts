@@ -1,26 +1,17 @@
 // NATS goes away for longer than the liveness timeout and comes back: agents keep serving on their last
 // topology (nobody is disconnected, nobody is moved) and membership recovers (a later join is seen by all).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allOpen, health, reconnectFrames, type Health, sleep, startClients, startCluster, users, waitForAgreement, waitUntil, type Cluster, type TrackedClient } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { allOpen, clusterForSuite, health, reconnectFrames, sleep, users, waitForAgreement, waitUntil, type Health } from './support.js';
 
 describe('NATS restart, against real agents', () => {
-  let cluster: Cluster;
-  let clients: TrackedClient[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster(['n1', 'n2', 'n3']);
-  });
-
-  afterAll(async () => {
-    for (const c of clients) c.client.close();
-    await cluster?.stop();
-  });
+  const suite = clusterForSuite(['n1', 'n2', 'n3']);
 
   it('disconnects nobody, rebalances nothing, and recovers membership', async () => {
+    const { cluster } = suite;
     const before = await waitForAgreement(cluster.agents, 3);
     // Keepalive pings run through the outage: the agents must keep answering them. (Not shorter: a silent
     // second interval drops the connection, and a loaded machine can stall an event loop for a while.)
-    clients = startClients(users(300), cluster.agents, { pingIntervalMs: 1_500 });
+    const clients = suite.startClients(users(300), cluster.agents, { pingIntervalMs: 1_500 });
     await allOpen(clients);
     const agents = [...cluster.agents];
     const rebalancesBefore = agents.map((a) => a.logs.filter((l) => l.event === 'rebalance').length);

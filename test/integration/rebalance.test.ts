@@ -2,20 +2,18 @@
 // are asked to move, at the configured pace, and land on their new owner; nobody else is touched.
 import { movedKeys } from '@wsring/ring';
 import type { Topology } from '@wsring/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   allOpen,
+  clusterForSuite,
   maxInWindow,
   reconnectFrames,
-  startClients,
-  startCluster,
   topology,
+  type TrackedClient,
   users,
   waitForAgreement,
   waitUntil,
   welcomes,
-  type Cluster,
-  type TrackedClient,
 } from './support.js';
 
 const CLIENTS = 300;
@@ -29,23 +27,14 @@ const RATE = 10;
 const BURST = 5;
 
 describe('rebalance on join, against real agents', () => {
-  let cluster: Cluster;
-  let clients: TrackedClient[] = [];
-
-  beforeAll(async () => {
-    cluster = await startCluster(['n1', 'n2', 'n3'], { rate: RATE, burst: BURST });
-  });
-
-  afterAll(async () => {
-    for (const c of clients) c.client.close();
-    await cluster?.stop();
-  });
+  const suite = clusterForSuite(['n1', 'n2', 'n3'], { rate: RATE, burst: BURST });
 
   it('puts every client on its owner, then moves exactly the users whose owner changed when a 4th agent joins', async () => {
+    const { cluster } = suite;
     const before = await waitForAgreement(cluster.agents, 3);
     // Every /topology request the clients make (the test's own polling of the agents is not counted).
     let topologyFetches = 0;
-    clients = startClients(users(CLIENTS), cluster.agents, {
+    const clients = suite.startClients(users(CLIENTS), cluster.agents, {
       fetch: (url, init) => {
         topologyFetches++;
         return fetch(url, init);
@@ -124,10 +113,9 @@ describe('rebalance on join, against real agents', () => {
     while (before.ring.owner(`stale-${n}`) === after.ring.owner(`stale-${n}`)) n++;
     const staleUser = `stale-${n}`;
     let fetches = 0;
-    const staleClients = startClients([staleUser], cluster.agents, {
+    const staleClients = suite.startClients([staleUser], cluster.agents, {
       fetch: async (url, init) => (fetches++ === 0 ? { ok: true, status: 200, json: async () => staleTopology } : fetch(url, init)),
     });
-    clients.push(...staleClients);
     const stale = staleClients[0];
     await allOpen([stale]);
     expect(stale.sockets.map((s) => s.node), story(stale)).toEqual([before.ring.owner(staleUser), after.ring.owner(staleUser)]);

@@ -5,6 +5,7 @@ import { loadRing, type Ring } from '@wsring/ring';
 import { createClient, type ClientEvents, type ClientOptions, type ServerFrame, type Topology, type WebSocketConstructor, type WsringClient } from '@wsring/client';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnAgentOptions, type SpawnedAgent } from '@wsring/node-agent/testing';
 import { WebSocket } from 'ws';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Agent flags that keep membership changes quick: heartbeat 200 ms, gone after 1 s, settle 300 ms. */
 export const FAST_AGENT = { heartbeatMs: 200, livenessMs: 1_000, settleMs: 300, jitterMs: 20, graceMs: 5_000, echo: true } as const;
@@ -43,6 +44,40 @@ export async function startCluster(ids: string[], flags: Partial<SpawnAgentOptio
     throw error;
   }
   return cluster;
+}
+
+export interface SuiteCluster {
+  /** The running cluster; started before the suite's first test. */
+  readonly cluster: Cluster;
+  /** startClients(), with every client closed after the suite. */
+  startClients(...args: Parameters<typeof startClients>): TrackedClient[];
+}
+
+/**
+ * Starts a cluster before the enclosing suite's tests and, after them, closes every client they started
+ * through it and stops the cluster. Call inside `describe`.
+ */
+export function clusterForSuite(ids: string[], flags: Partial<SpawnAgentOptions> = {}): SuiteCluster {
+  let cluster: Cluster | undefined;
+  const clients: TrackedClient[] = [];
+  beforeAll(async () => {
+    cluster = await startCluster(ids, flags);
+  });
+  afterAll(async () => {
+    for (const c of clients) c.client.close();
+    await cluster?.stop();
+  });
+  return {
+    get cluster() {
+      if (!cluster) throw new Error('the cluster is started in beforeAll; read it inside a test');
+      return cluster;
+    },
+    startClients(...args) {
+      const started = startClients(...args);
+      clients.push(...started);
+      return started;
+    },
+  };
 }
 
 export async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
