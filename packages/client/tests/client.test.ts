@@ -1,24 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ClientError, CloseCode, createClient, type ClientEvents, type ClientOptions } from '../src/mod.js';
-import { FakeClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+import { ClientError, CloseCode, createClient, type ClientOptions } from '../src/mod.js';
+import { fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
 
-function setup(overrides: Partial<ClientOptions> = {}, user = 'user-7') {
-  const clock = new FakeClock();
-  const fetch = new FakeFetch();
-  const sockets: FakeSocket[] = [];
-  const WebSocket = class extends FakeSocket {
-    constructor(url: string) {
-      super(url);
-      sockets.push(this);
-    }
-  };
-  const client = createClient({ user, bootstrap: ['http://a.test', 'http://b.test'], WebSocket, fetch: fetch.fetch, timers: clock, random: () => 0.5, ...overrides });
-  const seen: { [K in keyof ClientEvents]: ClientEvents[K][] } = { open: [], message: [], gap: [], moved: [], reconnecting: [], close: [], error: [], state: [] };
-  for (const name of Object.keys(seen) as (keyof ClientEvents)[]) client.on(name, (payload) => (seen[name] as unknown[]).push(payload));
-  const last = () => sockets[sockets.length - 1];
-  const live = () => sockets.filter((s) => s.live);
-  return { client, clock, fetch, sockets, seen, last, live };
-}
+const setup = (overrides: Partial<ClientOptions> = {}, user = 'user-7') => fakeClient({ user, ...overrides });
 
 /** A user whose owner under `a` differs from its owner under `b`. */
 function movingUser(a: Fixture, b: Fixture): string {

@@ -2,7 +2,8 @@
 // Everything real (ws, http, agents) is exercised in node.test.ts and test/integration.
 import { createRing, type Ring } from '@wsring/ring';
 import { PROTOCOL_VERSION, encodeFrame, type ServerFrame, type Topology } from '../src/protocol.js';
-import type { FetchLike, Timers, WebSocketLike } from '../src/types.js';
+import { createClient } from '../src/mod.js';
+import type { ClientEvents, ClientOptions, FetchLike, Timers, WebSocketLike } from '../src/types.js';
 
 export class FakeClock implements Timers {
   now = 0;
@@ -145,4 +146,26 @@ export async function settle(): Promise<void> {
 
 export function welcome(node: string, epoch: number, standIn = false): ServerFrame {
   return { type: 'welcome', node, epoch, fingerprint: 'f', standIn };
+}
+
+/**
+ * A client over a fake clock, fetch and sockets (user `user-7`, bootstrap a.test and b.test unless `options`
+ * say otherwise), recording every event it emits and every socket it opens.
+ */
+export function fakeClient(options: Partial<ClientOptions> = {}) {
+  const clock = new FakeClock();
+  const fetch = new FakeFetch();
+  const sockets: FakeSocket[] = [];
+  const WebSocket = class extends FakeSocket {
+    constructor(url: string) {
+      super(url);
+      sockets.push(this);
+    }
+  };
+  const client = createClient({ user: 'user-7', bootstrap: ['http://a.test', 'http://b.test'], WebSocket, fetch: fetch.fetch, timers: clock, random: () => 0.5, ...options });
+  const seen: { [K in keyof ClientEvents]: ClientEvents[K][] } = { open: [], message: [], gap: [], moved: [], reconnecting: [], close: [], error: [], state: [] };
+  for (const name of Object.keys(seen) as (keyof ClientEvents)[]) client.on(name, (payload) => (seen[name] as unknown[]).push(payload));
+  const last = () => sockets[sockets.length - 1];
+  const live = () => sockets.filter((s) => s.live);
+  return { client, clock, fetch, sockets, seen, last, live };
 }

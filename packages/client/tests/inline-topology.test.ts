@@ -1,25 +1,12 @@
 // Reconnect and redirect frames that carry the sender's topology: the client checks it against the frame and
 // moves at once, without a `/topology` fetch; anything that does not check out falls back to the refetch path.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type ClientEvents, type ClientOptions } from '../src/mod.js';
+import type { ClientOptions } from '../src/mod.js';
 import type { ReconnectFrame, RedirectFrame, Topology } from '../src/protocol.js';
-import { FakeClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+import { fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
 
-function setup(user: string, overrides: Partial<ClientOptions> = {}) {
-  const clock = new FakeClock();
-  const fetch = new FakeFetch();
-  const sockets: FakeSocket[] = [];
-  const WebSocket = class extends FakeSocket {
-    constructor(url: string) {
-      super(url);
-      sockets.push(this);
-    }
-  };
-  const client = createClient({ user, bootstrap: ['http://a.test'], WebSocket, fetch: fetch.fetch, timers: clock, random: () => 0.5, failoverDepth: 3, ...overrides });
-  const seen: { [K in keyof ClientEvents]: ClientEvents[K][] } = { open: [], message: [], gap: [], moved: [], reconnecting: [], close: [], error: [], state: [] };
-  for (const name of Object.keys(seen) as (keyof ClientEvents)[]) client.on(name, (payload) => (seen[name] as unknown[]).push(payload));
-  return { client, fetch, sockets, seen, last: () => sockets[sockets.length - 1] };
-}
+const setup = (user: string, overrides: Partial<ClientOptions> = {}) =>
+  fakeClient({ user, bootstrap: ['http://a.test'], failoverDepth: 3, ...overrides });
 
 let t3: Fixture;
 let t4: Fixture;
