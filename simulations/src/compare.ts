@@ -2,10 +2,9 @@
 import { balanceOf, minimumMoves } from './balance.js';
 import { apportion, jumpHash, leastConnections } from './baselines.js';
 import { expandSteps } from './cluster.js';
-import { pct, planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
+import { hashScenarioUsers, pct, planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
 import { silentProgress } from './progress.js';
 import { NodeRegistry } from './tracker.js';
-import { loadUserHashes } from './users.js';
 import type { CompareReport, ExpandedStep, SimNode, StrategyName, StrategyResult } from './types.js';
 
 export const STRATEGIES: readonly StrategyName[] = ['ring', 'maglev', 'rendezvous', 'hash-mod-n', 'jump', 'round-robin', 'least-connections'];
@@ -19,10 +18,7 @@ interface Outcome {
 export async function runCompare(input: PlanInput, opts: RunOptions & { strategies?: readonly StrategyName[] } = {}): Promise<CompareReport> {
   const progress = opts.progress ?? silentProgress;
   const expanded = expandSteps(input.cluster.nodes, input.steps);
-  const total = input.cluster.users.kind === 'synthetic' ? input.cluster.users.count : 0;
-  progress.start('hashing users', total);
-  const { sorted } = await loadUserHashes(input.cluster.users, { ringSeed: input.cluster.ringSeed, workers: opts.workers, maxUsers: opts.maxUsers, onProgress: (d) => progress.update(d) });
-  progress.stop();
+  const { sorted } = await hashScenarioUsers(input, opts, progress);
   const users = sorted.length;
   const minimumPerStep = expanded.map((s) => minimumMoves(users, s.before, s.after));
   const minimum = minimumPerStep.reduce((a, b) => a + b, 0);

@@ -3,7 +3,7 @@ import { balanceOf, minimumMoves } from './balance.js';
 import { expandSteps } from './cluster.js';
 import { silentProgress, type Progress } from './progress.js';
 import { FLOW_SHIFT, RingTracker, type RingSettings } from './tracker.js';
-import { loadUserHashes } from './users.js';
+import { loadUserHashes, type UserHashes } from './users.js';
 import type { ClusterSpec, ExpandedStep, Flow, NodeLoad, PlanReport, SimNode, StepResult, StepSpec } from './types.js';
 
 export interface RunOptions {
@@ -24,19 +24,20 @@ export function ringSettings(cluster: ClusterSpec): RingSettings {
   return { algorithm: cluster.algorithm, ringSeed: cluster.ringSeed, pointsPerWeight: cluster.pointsPerWeight, tableSize: cluster.tableSize };
 }
 
+/** Hashes the scenario's users (synthetic or from a file), sorted, reporting progress as it goes. */
+export async function hashScenarioUsers(input: PlanInput, opts: RunOptions, progress: Progress): Promise<UserHashes> {
+  const { users, ringSeed } = input.cluster;
+  progress.start('hashing users', users.kind === 'synthetic' ? users.count : 0);
+  const hashes = await loadUserHashes(users, { ringSeed, workers: opts.workers, maxUsers: opts.maxUsers, onProgress: (done) => progress.update(done) });
+  progress.stop();
+  return hashes;
+}
+
 export async function runPlan(input: PlanInput, opts: RunOptions = {}): Promise<PlanReport> {
   const progress = opts.progress ?? silentProgress;
   const t0 = performance.now();
   const expanded = expandSteps(input.cluster.nodes, input.steps);
-  const total = input.cluster.users.kind === 'synthetic' ? input.cluster.users.count : 0;
-  progress.start('hashing users', total);
-  const { sorted, workers } = await loadUserHashes(input.cluster.users, {
-    ringSeed: input.cluster.ringSeed,
-    workers: opts.workers,
-    maxUsers: opts.maxUsers,
-    onProgress: (done) => progress.update(done),
-  });
-  progress.stop();
+  const { sorted, workers } = await hashScenarioUsers(input, opts, progress);
   const t1 = performance.now();
   const steps = await planSteps(ringSettings(input.cluster), input.cluster.nodes, expanded, sorted, progress);
   const t2 = performance.now();

@@ -1,18 +1,14 @@
 // `storm`: the exact plan (who moves where) fed through the reconnect model, targeted against the load balancer.
 import { expandSteps } from './cluster.js';
-import { planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
+import { hashScenarioUsers, planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
 import { silentProgress } from './progress.js';
 import { simulateStorm, type StormInput } from './storm.js';
-import { loadUserHashes } from './users.js';
 import type { StormParams, StormReport } from './types.js';
 
 export async function runStorm(input: PlanInput, params: StormParams, opts: RunOptions = {}): Promise<StormReport> {
   const progress = opts.progress ?? silentProgress;
   const expanded = expandSteps(input.cluster.nodes, input.steps);
-  const total = input.cluster.users.kind === 'synthetic' ? input.cluster.users.count : 0;
-  progress.start('hashing users', total);
-  const { sorted } = await loadUserHashes(input.cluster.users, { ringSeed: input.cluster.ringSeed, workers: opts.workers, maxUsers: opts.maxUsers, onProgress: (d) => progress.update(d) });
-  progress.stop();
+  const { sorted } = await hashScenarioUsers(input, opts, progress);
   const plan = await planSteps(ringSettings(input.cluster), input.cluster.nodes, expanded, sorted, progress);
   const stormInput: StormInput = {
     initialLoads: Object.fromEntries(plan[0].loads.map((l) => [l.id, l.before])),
