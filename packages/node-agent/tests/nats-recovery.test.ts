@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { createAgent, type Agent } from '../src/mod.js';
+import { createAgent, NatsMembership, type Agent } from '../src/mod.js';
 import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
 import { SnapshotCollector } from '../src/membership/snapshot.js';
 import { StepTimeoutError, withDeadline } from '../src/membership/deadline.js';
@@ -77,6 +77,12 @@ describe('store step deadlines', () => {
     answer('watch');
     await work;
     expect(discarded).toEqual(['watch']);
+  });
+
+  it('refuse a step timeout that is not a positive integer, before connecting', async () => {
+    for (const stepTimeoutMs of [0, -1, 1.5, Number.NaN]) {
+      await expect(NatsMembership.connect({ servers: 'nats://127.0.0.1:1', stepTimeoutMs })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    }
   });
 });
 

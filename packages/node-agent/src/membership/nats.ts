@@ -72,16 +72,13 @@ export class NatsMembership implements Membership {
   private readonly reopening = new Map<(e: MembershipEvent) => void, number>();
   /** Listeners that got their first snapshot (`synced`); later ones are `reconnected`. */
   private readonly synced = new WeakSet<(e: MembershipEvent) => void>();
-  private readonly stepTimeoutMs: number;
 
   private constructor(
     readonly nc: NatsConnection,
     private readonly bucket: string,
-    stepTimeoutMs: number,
+    private readonly stepTimeoutMs: number,
     private readonly logger?: Logger,
-  ) {
-    this.stepTimeoutMs = stepTimeoutMs;
-  }
+  ) {}
 
   static async connect(options: NatsMembershipOptions): Promise<NatsMembership> {
     const stepTimeoutMs = options.stepTimeoutMs ?? NATS_MEMBERSHIP_DEFAULTS.stepTimeoutMs;
