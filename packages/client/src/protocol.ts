@@ -211,6 +211,11 @@ function parseObject(text: string): Record<string, unknown> {
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isStr = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
+/**
+ * Any JSON value as text. Not String(): a parsed object may carry its own `toString` or `valueOf` key, and
+ * String() on it then throws a TypeError instead of the ProtocolError callers expect.
+ */
+const asText = (x: unknown): string => (typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x));
 /** A delivery position: a non-negative safe integer. */
 const isPos = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 
@@ -269,7 +274,7 @@ export function decodeServerFrame(text: string): ServerFrame {
       if (!isPos(f.pos)) throw new ProtocolError('BAD_FRAME', `bad ${f.type} frame`);
       return { type: f.type, pos: f.pos };
     case 'error':
-      return { type: 'error', code: String(f.code), message: String(f.message ?? '') };
+      return { type: 'error', code: asText(f.code), message: asText(f.message ?? '') };
     case 'pong':
       return { type: 'pong', ts: isNum(f.ts) ? f.ts : 0 };
     default:

@@ -31,7 +31,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 export async function loadTopology(body: unknown): Promise<LoadedTopology> {
   const bad = (why: string, cause?: unknown) => new ClientError('BAD_TOPOLOGY', `invalid /topology body: ${why}`, { cause });
   if (!isRecord(body)) throw bad('not an object');
-  if (body.protocol !== PROTOCOL_VERSION) throw bad(`protocol ${String(body.protocol)}, expected ${PROTOCOL_VERSION}`);
+  if (body.protocol !== PROTOCOL_VERSION) throw bad(`protocol ${JSON.stringify(body.protocol)}, expected ${PROTOCOL_VERSION}`);
   if (typeof body.epoch !== 'number' || !Number.isFinite(body.epoch)) throw bad('no numeric epoch');
   if (!isRecord(body.ring)) throw bad('no ring');
   let ring;

@@ -27,6 +27,8 @@ describe('topology', () => {
       [],
       'topology',
       { ...topology, protocol: 2 },
+      // As JSON.parse builds it: an own toString key that String() would trip over.
+      { ...topology, protocol: JSON.parse('{"toString":1}') },
       { ...topology, epoch: 'seven' },
       { ...topology, ring: undefined },
       { ...topology, ring: { ...topology.ring, algorithm: 'modulo' } },
