@@ -51,6 +51,3 @@ export function judgeCheckpoint(p: Position, frame: Pick<CheckpointFrame, 'pos'>
   if (p.resuming || p.last === undefined || frame.pos <= p.last) return p;
   return { ...p, last: frame.pos };
 }
-
-/** A new socket replays from `last` by itself: any resume in flight belonged to the old one. */
-export const onNewSocket = (p: Position): Position => (p.resuming ? { ...p, resuming: false } : p);
