@@ -102,7 +102,7 @@ export function createClient(options: ClientOptions): WsringClient {
   const s = settings(options);
   const events = new Emitter<ClientEvents>();
   let state: ClientState = 'bootstrapping';
-  let ctx: Context = { ...initialContext({ user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects }), lastPos: s.last };
+  let ctx: Context = initialContext({ user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects }, s.last);
 
   let socket: WebSocketLike | undefined;
   // Every socket gets a generation; events from a socket that is no longer the current one are dropped.
@@ -195,7 +195,7 @@ export function createClient(options: ClientOptions): WsringClient {
     }, s.connectTimeoutMs);
     const withToken = (token: string | undefined) => {
       if (gen !== generation) return;
-      const target = connectUrl(url, { user: s.user, token, epoch, unreachable, last: ctx.lastPos });
+      const target = connectUrl(url, { user: s.user, token, epoch, unreachable, last: ctx.position.last });
       let ws: WebSocketLike;
       try {
         ws = new s.WebSocket(target);
@@ -333,7 +333,7 @@ export function createClient(options: ClientOptions): WsringClient {
       return ctx.topology?.topology.epoch;
     },
     get position() {
-      return ctx.lastPos;
+      return ctx.position.last;
     },
     on: (event, listener) => events.on(event, listener),
     once: (event, listener) => events.once(event, listener),

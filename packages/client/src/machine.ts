@@ -1,7 +1,7 @@
 // The client's state machine as an explicit transition table. Pure: it reads inputs and returns the next state
 // and the effects to run (open a socket, fetch the topology, schedule a retry, emit an event); client.ts runs them.
 import { ClientError } from './errors.js';
-import { judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position } from './delivery.js';
+import { initialPosition, judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position } from './delivery.js';
 import { CloseCode, TERMINAL_CLOSE_CODES, type ClientFrame, type ReconnectFrame, type RedirectFrame, type ServerFrame } from './protocol.js';
 import { sameUrl } from './topology.js';
 import type { ClientEvents, ClientState, LoadedTopology, MoveReason } from './types.js';
@@ -33,10 +33,8 @@ export interface Context {
   readonly fetching: boolean;
   /** A move to a node the topology did not list, waiting for the refetched topology to confirm it. */
   readonly pendingMove?: PendingMove;
-  /** Highest message position received; older positions are duplicates. */
-  readonly lastPos?: number;
-  /** A `resume` frame is out on the current socket (see delivery.ts). */
-  readonly resuming?: boolean;
+  /** Delivery position: the highest message position received, and whether a `resume` is out (see delivery.ts). */
+  readonly position: Position;
 }
 
 /** Where a reconnect or redirect frame sends the client, and what it says about the sender. */
@@ -92,8 +90,8 @@ export interface Step {
 type Handler<I extends Input> = (ctx: Context, input: I, state: ClientState) => Step;
 type Row = { [T in Input['type']]?: Handler<Extract<Input, { type: T }>> };
 
-export function initialContext(config: MachineConfig): Context {
-  return { config, unreachable: [], attempt: 0, redirects: 0, needTopology: true, fetching: false };
+export function initialContext(config: MachineConfig, last?: number): Context {
+  return { config, unreachable: [], attempt: 0, redirects: 0, needTopology: true, fetching: false, position: initialPosition(last) };
 }
 
 /** The first step: fetch the topology. */
@@ -192,11 +190,10 @@ const ignore = (ctx: Context, _input: Input, state: ClientState): Step => same(s
 const adoptOnly: Handler<Extract<Input, { type: 'topology-loaded' }>> = (ctx, input, state) => same(state, adopt(ctx, input.topology));
 const fetchDone: Handler<Extract<Input, { type: 'topology-failed' }>> = (ctx, _input, state) => same(state, { ...ctx, fetching: false });
 
-const positionOf = (ctx: Context): Position => ({ last: ctx.lastPos, resuming: ctx.resuming === true });
-const withPosition = (ctx: Context, p: Position): Context => ({ ...ctx, lastPos: p.last, resuming: p.resuming });
+const withPosition = (ctx: Context, position: Position): Context => ({ ...ctx, position });
 
 const onMessage: Handler<Extract<Input, { type: 'message' }>> = (ctx, frame, state) => {
-  const { position, verdict } = judgeMessage(positionOf(ctx), frame);
+  const { position, verdict } = judgeMessage(ctx.position, frame);
   const next = withPosition(ctx, position);
   if (verdict === 'deliver') return same(state, next, [emit('message', frame.data)]);
   if (verdict === 'resume') return same(state, next, [{ type: 'send', frame: { type: 'resume', last: position.last as number } }]);
@@ -204,15 +201,15 @@ const onMessage: Handler<Extract<Input, { type: 'message' }>> = (ctx, frame, sta
 };
 
 const onGap: Handler<Extract<Input, { type: 'gap' }>> = (ctx, frame, state) => {
-  const judged = judgeGap(positionOf(ctx), frame);
+  const judged = judgeGap(ctx.position, frame);
   if (!judged) return same(state, ctx);
   return same(state, withPosition(ctx, judged.position), [emit('gap', { recovered: false, ...judged.lost, certain: frame.certain })]);
 };
 
-const onSynced: Handler<Extract<Input, { type: 'synced' }>> = (ctx, frame, state) => same(state, withPosition(ctx, judgeSynced(positionOf(ctx), frame)));
+const onSynced: Handler<Extract<Input, { type: 'synced' }>> = (ctx, frame, state) => same(state, withPosition(ctx, judgeSynced(ctx.position, frame)));
 
 const onCheckpoint: Handler<Extract<Input, { type: 'checkpoint' }>> = (ctx, frame, state) =>
-  same(state, withPosition(ctx, judgeCheckpoint(positionOf(ctx), frame)));
+  same(state, withPosition(ctx, judgeCheckpoint(ctx.position, frame)));
 
 const onServerError: Handler<Extract<Input, { type: 'error' }>> = (ctx, frame, state) =>
   same(state, ctx, [emit('error', new ClientError('SERVER_ERROR', `node reported ${frame.code}: ${frame.message}`))]);
@@ -291,8 +288,17 @@ const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => 
   const from = ctx.leaving?.from ?? ctx.current;
   if (from !== undefined && from !== frame.node) effects.push(emit('moved', { from, to: frame.node, reason: ctx.leaving?.reason ?? 'failover' }));
   effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true }));
-  // A new socket replays from lastPos by itself, so a resume sent on an older one no longer matters.
-  let next: Context = { ...ctx, current: frame.node, target: frame.node, leaving: undefined, unreachable: [], attempt: 0, redirects: 0, resuming: false };
+  // A new socket replays from the last position by itself, so a resume sent on an older one no longer matters.
+  let next: Context = {
+    ...ctx,
+    current: frame.node,
+    target: frame.node,
+    leaving: undefined,
+    unreachable: [],
+    attempt: 0,
+    redirects: 0,
+    position: { ...ctx.position, resuming: false },
+  };
   // The node knows a newer topology than ours: refresh in the background, the connection stays.
   if (!ctx.topology || frame.epoch > ctx.topology.topology.epoch) {
     const fetch = fetchIfIdle(next);

@@ -158,7 +158,6 @@ describe('client delivery position', () => {
     expect(step({ type: 'gap', from: 16, to: 18, certain: true })).toEqual([{ type: 'emit', event: 'gap', payload: { recovered: false, from: 16, to: 18, certain: true } }]);
     expect(step({ type: 'synced', pos: 19 })).toEqual([]);
     expect(step({ type: 'checkpoint', pos: 30 })).toEqual([]);
-    expect(ctx.lastPos).toBe(30);
-    expect(ctx.resuming).toBe(false);
+    expect(ctx.position).toEqual({ last: 30, resuming: false });
   });
 });
