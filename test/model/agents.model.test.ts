@@ -6,51 +6,12 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Ring } from '@wsring/ring';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
-import { createAgent, MemoryMembership, type Agent, type Membership, type MembershipEvent, type MemberRecord, type StoredTopology } from '@wsring/node-agent';
+import { createAgent, MemoryMembership, type Agent } from '@wsring/node-agent';
+import { ProcessLine } from '@wsring/node-agent/testing';
 
 const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200 };
 const POOL = ['a0', 'a1', 'a2', 'a3', 'a4'];
 const START_USERS = 40;
-
-/**
- * One agent's line to the shared store. It can lose the agent's next write (one missed heartbeat) or
- * go dead (a crashed process: nothing is written or removed any more, so the record stays behind).
- */
-class AgentLine implements Membership {
-  dropNextPut = false;
-  dead = false;
-  constructor(private readonly store: MemoryMembership) {}
-  async put(record: MemberRecord): Promise<void> {
-    this.alive();
-    if (this.dropNextPut) {
-      this.dropNextPut = false;
-      seen.heartbeatsLost++;
-      return;
-    }
-    await this.store.put(record);
-  }
-  async remove(id: string): Promise<void> {
-    this.alive();
-    await this.store.remove(id);
-  }
-  watch(listener: (e: MembershipEvent) => void): Promise<() => void> {
-    return this.store.watch((e) => {
-      if (!this.dead) listener(e);
-    });
-  }
-  readTopology() {
-    this.alive();
-    return this.store.readTopology();
-  }
-  async casTopology(next: StoredTopology, revision: number): Promise<boolean> {
-    this.alive();
-    return this.store.casTopology(next, revision);
-  }
-  async close(): Promise<void> {}
-  private alive(): void {
-    if (this.dead) throw new Error('process is gone');
-  }
-}
 
 interface Tracked {
   client: WsringClient;
@@ -60,14 +21,14 @@ interface Tracked {
 
 class RealFleet {
   readonly store = new MemoryMembership();
-  readonly agents = new Map<string, { agent: Agent; line: AgentLine }>();
+  readonly agents = new Map<string, { agent: Agent; line: ProcessLine }>();
   readonly clients = new Map<string, Tracked>();
   /** Every agent URL ever started: clients bootstrap from any of them. */
   private readonly bootstrap: string[] = [];
   private nextUser = 0;
 
   async join(id: string, port = 0): Promise<void> {
-    const line = new AgentLine(this.store);
+    const line = new ProcessLine(this.store, () => seen.heartbeatsLost++);
     const agent = await createAgent({ id, membership: line, host: '127.0.0.1', port, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
     this.agents.set(id, { agent, line });
     const url = `http://127.0.0.1:${agent.port}`;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ring } from '@wsring/ring';
 import { createAgent, MemoryMembership, type Agent, type AgentOptions, type MemberRecord } from '../src/mod.js';
 import { FollowingClient, sleep, until } from './helpers.js';
-import { ProcessLine } from './restart-support.js';
+import { ProcessLine } from '../src/testing/mod.js';
 
 const TIMING = { heartbeatMs: 500, livenessTimeoutMs: 5_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
 

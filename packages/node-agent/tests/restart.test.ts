@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
 import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
 import { sleep, until } from './helpers.js';
-import { ProcessLine } from './restart-support.js';
+import { ProcessLine } from '../src/testing/mod.js';
 
 const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 3_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
 const USERS = 40;
