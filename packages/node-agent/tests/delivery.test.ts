@@ -136,6 +136,21 @@ describe('an agent delivering to raw sockets', () => {
     clients.push(c);
     return c;
   };
+  const openSynced = async (user: string, last?: number) => {
+    const c = open(user, last);
+    await synced(c);
+    return c;
+  };
+  /** A client that saw one message, then went away: the position it would resume from. */
+  const seeOneMessageAndLeave = async (user: string): Promise<number> => {
+    const c = await openSynced(user);
+    await publisher.publish(user, { n: 0 });
+    await until(() => messages(c).length === 1, 10_000, 'first message');
+    const last = messages(c)[0].pos!;
+    c.ws.close();
+    await c.closed;
+    return last;
+  };
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -163,16 +178,9 @@ describe('an agent delivering to raw sockets', () => {
 
   it('replays exactly what a reconnecting client missed, in order, then continues live without duplicates', async () => {
     const user = 'returning';
-    const c1 = open(user);
-    await synced(c1);
-    await publisher.publish(user, { n: 0 });
-    await until(() => messages(c1).length === 1, 10_000, 'first message');
-    const last = messages(c1)[0].pos!;
-    c1.ws.close();
-    await c1.closed;
+    const last = await seeOneMessageAndLeave(user);
     for (let n = 1; n <= 20; n++) await publisher.publish(user, { n });
-    const c2 = open(user, last);
-    await synced(c2);
+    const c2 = await openSynced(user, last);
     for (let n = 21; n <= 25; n++) await publisher.publish(user, { n });
     await until(() => messages(c2).length === 25, 10_000, 'replayed and live messages');
     expect(messages(c2).map((m) => (m.data as { n: number }).n)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
@@ -186,8 +194,7 @@ describe('an agent delivering to raw sockets', () => {
     // Stored before the (fresh) connection: never part of its replays.
     await publisher.publish(user, { n: -2 });
     await publisher.publish(user, { n: -1 });
-    const c = open(user);
-    await synced(c);
+    const c = await openSynced(user);
     for (let n = 0; n < 4; n++) await publisher.publish(user, { n });
     await until(() => messages(c).length === 4, 10_000, 'four messages');
     c.send(JSON.stringify({ type: 'resume', last: messages(c)[1].pos }));
@@ -235,20 +242,13 @@ describe('an agent delivering to raw sockets', () => {
 
   it('reports what fell out of the retention window, then continues', async () => {
     const user = 'away';
-    const c1 = open(user);
-    await synced(c1);
-    await publisher.publish(user, { n: 0 });
-    await until(() => messages(c1).length === 1, 10_000, 'first message');
-    const last = messages(c1)[0].pos!;
-    c1.ws.close();
-    await c1.closed;
+    const last = await seeOneMessageAndLeave(user);
     const lost = [await publisher.publish(user, { n: 1 }), await publisher.publish(user, { n: 2 })];
     // Longer than the 1.5 s window: both are gone from the store.
     await until(async () => (await chainOf(jsm, user)).length === 0, 10_000, 'messages to expire');
     const kept = await publisher.publish(user, { n: 3 });
     expect(kept.prev).toBe(0);
-    const c2 = open(user, last);
-    await synced(c2);
+    const c2 = await openSynced(user, last);
     const gap = c2.frames.find((f) => f.type === 'gap');
     // The whole history expired, so the chain restarted: the node reports the window's edge as possibly lost.
     expect(gap).toMatchObject({ type: 'gap', from: last + 1, certain: false });
@@ -260,13 +260,7 @@ describe('an agent delivering to raw sockets', () => {
 
   it('names the lost range exactly when a surviving message names a lost predecessor', async () => {
     const user = 'away-certain';
-    const c1 = open(user);
-    await synced(c1);
-    await publisher.publish(user, { n: 0 });
-    await until(() => messages(c1).length === 1, 10_000, 'first message');
-    const last = messages(c1)[0].pos!;
-    c1.ws.close();
-    await c1.closed;
+    const last = await seeOneMessageAndLeave(user);
     // Publish until the oldest missed messages have expired while newer ones still stand.
     const sent: { pos: number; prev: number | undefined; n: number }[] = [];
     for (let n = 1; ; n++) {
@@ -275,8 +269,7 @@ describe('an agent delivering to raw sockets', () => {
       if (stored.length > 0 && stored[0].pos > sent[0].pos) break;
       await sleep(100);
     }
-    const c2 = open(user, last);
-    await synced(c2);
+    const c2 = await openSynced(user, last);
     const gaps = c2.frames.filter((f) => f.type === 'gap');
     const got = messages(c2);
     // Certain: the first surviving message names its lost predecessor, and the report names exactly that.
@@ -294,8 +287,7 @@ describe('an agent delivering to raw sockets', () => {
 
   it('keeps an idle client inside the window with checkpoints, so a later reconnect reports no loss', async () => {
     const user = 'idle';
-    const c1 = open(user);
-    await synced(c1);
+    const c1 = await openSynced(user);
     const own = await publisher.publish(user, { n: 0 });
     await publisher.publish('someone-else', { n: 0 });
     await until(() => messages(c1).length === 1, 10_000, 'the message');
@@ -305,19 +297,16 @@ describe('an agent delivering to raw sockets', () => {
     const last = Math.max(...c1.frames.map((f) => ('pos' in f && typeof f.pos === 'number' ? f.pos : 0)));
     c1.ws.close();
     await c1.closed;
-    const c2 = open(user, last);
-    await synced(c2);
+    const c2 = await openSynced(user, last);
     expect(c2.frames.filter((f) => f.type === 'gap')).toEqual([]);
     // The same reconnect from the message's own position is reported: that is what the checkpoint avoided.
-    const c3 = open(user, own.pos);
-    await synced(c3);
+    const c3 = await openSynced(user, own.pos);
     expect(c3.frames.find((f) => f.type === 'gap')).toMatchObject({ from: own.pos + 1, certain: false });
   });
 
   it('keeps connected clients connected while NATS restarts, and delivers what was published around it', async () => {
     const user = 'through-restart';
-    const c = open(user);
-    await synced(c);
+    const c = await openSynced(user);
     await publisher.publish(user, { n: 0 });
     await until(() => messages(c).length === 1, 10_000, 'first message');
     await nats.restart();
