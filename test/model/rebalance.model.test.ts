@@ -112,26 +112,24 @@ class LoseHeartbeat extends FleetCommand {
   toString = () => `LoseHeartbeat(#${this.pick})`;
 }
 
-class Outage extends FleetCommand {
+/** Some time passes, plainly or through an outage: possible whatever the fleet looks like. */
+abstract class TimePasses extends FleetCommand {
   constructor(readonly ms: number) {
     super();
   }
   check() {
     return true;
   }
+}
+
+class Outage extends TimePasses {
   async act(_m: Model, fleet: Fleet) {
     await fleet.outage(this.ms);
   }
   toString = () => `Outage(${this.ms} ms)`;
 }
 
-class Advance extends FleetCommand {
-  constructor(readonly ms: number) {
-    super();
-  }
-  check() {
-    return true;
-  }
+class Advance extends TimePasses {
   async act(_m: Model, fleet: Fleet) {
     await fleet.advance(this.ms);
   }
