@@ -4,6 +4,15 @@ import { fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from
 
 const setup = (overrides: Partial<ClientOptions> = {}, user = 'user-7') => fakeClient({ user, ...overrides });
 
+/** A client that got nodes `ids` at `epoch` from its first /topology request and is connecting to its owner. */
+async function connecting(ids: string[], epoch: number, overrides: Partial<ClientOptions> = {}) {
+  const t = await makeTopology(ids, epoch);
+  const env = setup(overrides);
+  env.fetch.answer(t.topology);
+  await settle();
+  return { t, env };
+}
+
 /** A user whose owner under `a` differs from its owner under `b`. */
 function movingUser(a: Fixture, b: Fixture): string {
   for (let i = 0; ; i++) if (a.ring.owner(`user-${i}`) !== b.ring.owner(`user-${i}`)) return `user-${i}`;
@@ -73,10 +82,7 @@ describe('createClient', () => {
   });
 
   it('follows a reconnect frame to a node of its topology and reports the move', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1);
     const owner = t.ring.owner('user-7');
     const other = ['n1', 'n2', 'n3'].find((id) => id !== owner) as string;
     const first = env.last();
@@ -124,10 +130,7 @@ describe('createClient', () => {
   });
 
   it('refuses a frame whose URL does not match the node the topology lists', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1);
     const owner = t.ring.owner('user-7');
     const other = ['n1', 'n2', 'n3'].find((id) => id !== owner) as string;
     env.last().serverSend(welcome(owner, 1));
@@ -140,10 +143,7 @@ describe('createClient', () => {
   });
 
   it('fails over down its preference list, telling each node which ones were unreachable', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3', 'n4'], 1);
-    const env = setup({ failoverDepth: 3 });
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3', 'n4'], 1, { failoverDepth: 3 });
     const prefs = t.ring.owners('user-7', 3);
     env.last().serverClose(1006);
     expect(env.last().base).toBe(nodeUrl(prefs[1]));
@@ -157,10 +157,7 @@ describe('createClient', () => {
   });
 
   it('carries the unreachable nodes (and a full sender) along a redirect, but not along a reconnect', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3', 'n4'], 1);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3', 'n4'], 1);
     const [p0, p1, p2] = t.ring.owners('user-7', 3);
     env.last().serverClose(1006);
     env.last().serverSend({ type: 'redirect', node: p2, url: nodeUrl(p2), epoch: 1, fingerprint: 'f', reason: 'capacity' });
@@ -174,10 +171,7 @@ describe('createClient', () => {
   });
 
   it('connects to a redirect or reconnect target with the epoch the frame names', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 4);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 4);
     const [p0, p1] = t.ring.owners('user-7', 2);
     expect(env.last().params.get('epoch')).toBe('4');
     env.last().serverSend({ type: 'redirect', node: p1, url: nodeUrl(p1), epoch: 6, fingerprint: 'f', reason: 'not-owner' });
@@ -191,10 +185,7 @@ describe('createClient', () => {
   });
 
   it('does not reconnect a connection REPLACED by a newer one of the same user', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1);
     env.last().serverSend(welcome(t.ring.owner('user-7'), 1));
     env.last().serverClose(CloseCode.REPLACED, 'replaced by a newer connection');
     expect(env.client.state).toBe('closed');
@@ -203,10 +194,7 @@ describe('createClient', () => {
   });
 
   it('pings a silent connection, and leaves it when the silence lasts another interval', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup({ pingIntervalMs: 1000 });
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1, { pingIntervalMs: 1000 });
     const owner = t.ring.owner('user-7');
     const socket = env.last();
     socket.serverOpen();
@@ -233,10 +221,7 @@ describe('createClient', () => {
   });
 
   it('backs off and refetches after the whole preference list failed', async () => {
-    const t = await makeTopology(['n1', 'n2'], 1);
-    const env = setup({ failoverDepth: 2 });
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2'], 1, { failoverDepth: 2 });
     env.last().serverClose(1006);
     env.last().serverClose(1006);
     expect(env.client.state).toBe('reconnecting');
@@ -250,10 +235,7 @@ describe('createClient', () => {
   });
 
   it('treats a node that never welcomes as unreachable after the connect timeout', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup({ connectTimeoutMs: 1000 });
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1, { connectTimeoutMs: 1000 });
     const first = env.last();
     env.clock.fireNext();
     expect(first.closedBy).toBe('client');
@@ -261,10 +243,7 @@ describe('createClient', () => {
   });
 
   it('follows a redirect in one hop, and stops following after maxRedirects', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup({ maxRedirects: 2 });
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1, { maxRedirects: 2 });
     const redirect = (node: string) => ({ type: 'redirect', node, url: nodeUrl(node), epoch: 1, fingerprint: 'f', reason: 'not-owner' }) as const;
     const owner = t.ring.owner('user-7');
     const others = ['n1', 'n2', 'n3'].filter((id) => id !== owner);
@@ -280,10 +259,7 @@ describe('createClient', () => {
   });
 
   it('stops for good on UNAUTHORIZED', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { env } = await connecting(['n1', 'n2', 'n3'], 1);
     env.last().serverClose(CloseCode.UNAUTHORIZED, 'expired token');
     expect(env.client.state).toBe('closed');
     expect(env.seen.close).toEqual([{ code: 4401, reason: 'expired token' }]);
@@ -292,10 +268,7 @@ describe('createClient', () => {
   });
 
   it('reconnects to its node after a drop, without reporting a move', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1);
     const owner = t.ring.owner('user-7');
     env.last().serverSend(welcome(owner, 1));
     env.last().serverClose(1011);
@@ -310,21 +283,15 @@ describe('createClient', () => {
   });
 
   it('refetches the topology in the background when a welcome reports a newer epoch', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1);
     env.last().serverSend(welcome(t.ring.owner('user-7'), 3));
     expect(env.client.state).toBe('open');
     expect(env.fetch.requests).toHaveLength(1);
   });
 
   it('asks for a fresh token before every connect', async () => {
-    const t = await makeTopology(['n1', 'n2', 'n3'], 1);
     let n = 0;
-    const env = setup({ token: async () => `t${++n}` });
-    env.fetch.answer(t.topology);
-    await settle();
+    const { env } = await connecting(['n1', 'n2', 'n3'], 1, { token: async () => `t${++n}` });
     expect(env.last().params.get('token')).toBe('t1');
     env.last().serverClose(1006);
     await settle();
@@ -396,10 +363,7 @@ describe('createClient', () => {
   });
 
   it('reports undecodable frames and error frames without closing', async () => {
-    const t = await makeTopology(['n1'], 1);
-    const env = setup();
-    env.fetch.answer(t.topology);
-    await settle();
+    const { env } = await connecting(['n1'], 1);
     env.last().serverSend(welcome('n1', 1));
     env.last().serverSend('{not json');
     env.last().serverSend('{"type":"surprise"}');
