@@ -24,6 +24,11 @@ interface Model {
 }
 
 const sorted = (s: Set<string>) => [...s].sort();
+/** The serving node a command's `pick` names, stable for a given model state. */
+const pickServing = (m: Readonly<Model>, pick: number) => {
+  const ids = sorted(m.serving);
+  return ids[pick % ids.length];
+};
 
 abstract class FleetCommand implements fc.AsyncCommand<Model, Fleet> {
   abstract check(m: Readonly<Model>): boolean;
@@ -65,8 +70,7 @@ class Depart extends FleetCommand {
     return m.serving.size >= 2;
   }
   async act(m: Model, fleet: Fleet) {
-    const ids = sorted(m.serving);
-    const id = ids[this.pick % ids.length];
+    const id = pickServing(m, this.pick);
     m.serving.delete(id);
     if (this.how === 'drain') {
       m.draining.add(id);
@@ -89,8 +93,7 @@ class Restart extends FleetCommand {
     return m.serving.size >= 2;
   }
   async act(m: Model, fleet: Fleet) {
-    const ids = sorted(m.serving);
-    const id = ids[this.pick % ids.length];
+    const id = pickServing(m, this.pick);
     await fleet.crash(id);
     await fleet.advance(this.afterMs);
     await fleet.join(id, this.latencyMs, this.clockOffsetMs);
