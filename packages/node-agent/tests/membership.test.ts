@@ -188,6 +188,44 @@ describe('membership in NATS KV', () => {
 });
 
 describe('node ids', () => {
+  it("a fresh watch's snapshot holds every member even while they rewrite their records", async () => {
+    // A starting agent settles on its snapshot at once: a member missing from it would give the fleet a
+    // ring without that member, labelled with a new epoch, and then another one when its record arrives.
+    const bucket = `m${++bucketSerial}`;
+    const writer = await NatsMembership.connect({ servers: nats.url, bucket });
+    const MEMBERS = 8;
+    const record = (i: number, seq: number) => ({ id: `w${i}`, url: `ws://127.0.0.1:${1000 + i}/ws`, weight: 1, state: 'active' as const, startedAt: 1, seq });
+    for (let i = 0; i < MEMBERS; i++) await writer.put(record(i, 0));
+    let writing = true;
+    // Every member rewrites its record back to back, as a busy fleet heartbeats.
+    const rewrites = (async () => {
+      for (let seq = 1; writing; seq++) await Promise.all(Array.from({ length: MEMBERS }, (_, i) => writer.put(record(i, seq))));
+    })();
+    try {
+      for (let round = 0; round < 25; round++) {
+        const reader = await NatsMembership.connect({ servers: nats.url, bucket });
+        const seen = new Set<string>();
+        let atSync: string[] | undefined;
+        const synced = new Promise<void>((resolve) => {
+          void reader.watch((e) => {
+            if (e.type === 'put' && atSync === undefined) seen.add(e.record.id);
+            if (e.type === 'synced') {
+              atSync = [...seen].sort();
+              resolve();
+            }
+          });
+        });
+        await synced;
+        await reader.close();
+        expect({ round, atSync }).toEqual({ round, atSync: Array.from({ length: MEMBERS }, (_, i) => `w${i}`) });
+      }
+    } finally {
+      writing = false;
+      await rewrites;
+      await writer.close();
+    }
+  });
+
   it('an agent reports another process registering with its node id', async () => {
     const errors: string[] = [];
     const logger = { info() {}, warn() {}, debug() {}, error: (_o: object, msg?: string) => errors.push(msg ?? '') };

@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { Logger, MemberRecord, Membership, MembershipEvent, StoredTopology } from '../types.js';
 import { AgentError } from '../errors.js';
@@ -72,6 +72,7 @@ export class NatsMembership implements Membership {
   private readonly reopening = new Map<(e: MembershipEvent) => void, number>();
   /** Listeners that got their first snapshot (`synced`); later ones are `reconnected`. */
   private readonly synced = new WeakSet<(e: MembershipEvent) => void>();
+  private manager: Promise<JetStreamManager> | undefined;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -184,15 +185,20 @@ export class NatsMembership implements Membership {
    * Open a watch over the whole bucket. Resolves once it is open, with a promise of its first snapshot,
    * which rejects (and stops the watch) if the snapshot is not in within the step deadline.
    *
-   * The snapshot ends at the first entry at or past the bucket's last sequence, read just before the watch
-   * opens. Not at the entry whose pending count is 0: after nats-server 2.9 recovers its store from a hard
-   * stop it can report one message more pending than there is, on every entry, so that entry never comes.
+   * The snapshot ends once every key the bucket holds, listed just after the watch opens, has come (see
+   * `SnapshotCollector`). A starting agent settles on it at once: a snapshot short of a member would give
+   * the fleet a ring without that member, labelled with a new epoch, and another when its record came.
    */
   private async openWatch(listener: (e: MembershipEvent) => void, gen: number): Promise<{ snapshot: Promise<void> }> {
     this.stopWatcher(listener);
-    const status = await this.step(this.kv.status(), 'reading the bucket status');
-    const lastSeq = status.values === 0 ? 0 : status.streamInfo.state.last_seq;
     const iter = await this.step(this.kv.watch({ key: '>' }), 'opening the watch', (late) => late.stop());
+    let keys: string[];
+    try {
+      keys = await this.step(this.listKeys(), 'listing the bucket keys');
+    } catch (err) {
+      iter.stop();
+      throw err;
+    }
     if (gen !== this.generation || this.closed) {
       iter.stop();
       throw new StepTimeoutError('the connection changed while the watch opened');
@@ -202,7 +208,7 @@ export class NatsMembership implements Membership {
 
     let resolveSnapshot!: () => void;
     const snapshotIn = new Promise<void>((resolve) => (resolveSnapshot = resolve));
-    const collector = new SnapshotCollector<KvWatchEntry>(lastSeq, (e) => e.revision, (entries) => {
+    const collector = new SnapshotCollector<KvWatchEntry>(keys, (e) => e.key, (entries) => {
       // Ages are judged against the newest record, all on the server's clock: a stale record left by a
       // crashed node must not look alive to an agent that just started or has just reconnected.
       const newest = Math.max(0, ...entries.map((e) => e.created.getTime()));
@@ -236,6 +242,23 @@ export class NatsMembership implements Membership {
       throw err;
     });
     return { snapshot };
+  }
+
+  private jsm(): Promise<JetStreamManager> {
+    this.manager ??= jetstreamManager(this.nc, { timeout: this.stepTimeoutMs }).catch((err: unknown) => {
+      this.manager = undefined;
+      throw err;
+    });
+    return this.manager;
+  }
+
+  /** The keys the bucket holds now, from its stream's subjects (one request; no consumer, no pending counts). */
+  private async listKeys(): Promise<string[]> {
+    const prefix = `$KV.${this.bucket}.`;
+    const info = await this.jsm().then((jsm) => jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: '>' }));
+    return Object.keys(info.state.subjects ?? {})
+      .filter((subject) => subject.startsWith(prefix))
+      .map((subject) => subject.slice(prefix.length));
   }
 
   /**
