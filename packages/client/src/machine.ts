@@ -325,9 +325,17 @@ const onConnectFailed = (ctx: Context, code: number, reason: string): Step => {
 // Close codes after which the topology has likely changed, so the next attempt refetches it first.
 const TOPOLOGY_CHANGING_CODES: ReadonlySet<number> = new Set([CloseCode.GOING_AWAY, CloseCode.MOVED, CloseCode.DRAINING, CloseCode.REDIRECT]);
 
+/** Leaving the node the client is open on without being sent anywhere: whoever welcomes it next reports a failover from it. */
+const lost = (ctx: Context): Context => ({
+  ...ctx,
+  target: undefined,
+  pendingMove: undefined,
+  leaving: ctx.leaving ?? (ctx.current === undefined ? undefined : { from: ctx.current, reason: 'failover' }),
+});
+
 const onDrop: Handler<Extract<Input, { type: 'socket-closed' }>> = (ctx, input) => {
   if (TERMINAL_CLOSE_CODES.has(input.code)) return { state: 'closed', ctx, effects: closed(input.code, input.reason, []) };
-  return retry({ ...ctx, target: undefined, pendingMove: undefined }, TOPOLOGY_CHANGING_CODES.has(input.code));
+  return retry(lost(ctx), TOPOLOGY_CHANGING_CODES.has(input.code));
 };
 
 // ---- the table: one row per state; an input a row does not list is ignored in that state ----
@@ -376,8 +384,7 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
     'connect-timeout': ignore,
     'token-failed': ignore,
     // A half-open connection (the node's host vanished without a FIN): leave it and reconnect with backoff.
-    'ping-timeout': (ctx) =>
-      retry({ ...ctx, target: undefined, pendingMove: undefined }, false, [{ type: 'close-socket', code: CloseCode.NORMAL, reason: 'no answer to ping' }]),
+    'ping-timeout': (ctx) => retry(lost(ctx), false, [{ type: 'close-socket', code: CloseCode.NORMAL, reason: 'no answer to ping' }]),
     'topology-loaded': (ctx, input, state) => {
       const next = adopt(ctx, input.topology);
       const pending = next.pendingMove;

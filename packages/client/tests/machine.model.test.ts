@@ -20,6 +20,8 @@ interface Real {
   opens: number;
   closes: number;
   messages: unknown[];
+  /** `open` and `moved` events in order, to check that every change of node is reported once and truly. */
+  trail: ({ event: 'open'; node: string } | { event: 'moved'; from: string; to: string })[];
 }
 
 interface Model {
@@ -70,8 +72,11 @@ class AnswerFetch extends Cmd {
     if (r.fetch.requests.length === 0) return;
     const t = topologies[this.which];
     for (const n of t.topology.nodes) m.knownUrls.add(n.url);
+    const before = r.sockets.length;
     r.fetch.answer(t.topology);
     await settle();
+    // An open client that waited for this topology to confirm a move frame's unknown node follows it now.
+    if (r.sockets.length > before) m.welcomed = false;
   }
   toString = (): string => `AnswerFetch(epoch ${topologies[this.which]?.topology.epoch ?? this.which + 1})`;
 }
@@ -264,6 +269,21 @@ function invariants(m: Model, r: Real): void {
     expect(delayMs).toBeGreaterThanOrEqual(0);
     expect(delayMs).toBeLessThan(Math.min(CAP_MS, BASE_MS * 2 ** (attempt - 1)));
   }
+  // Every welcome by another node than the last one is reported by one `moved` from that node, just before it;
+  // no `moved` otherwise (the same node welcoming again after a drop or a detour that never opened is no move).
+  let last: string | undefined;
+  r.trail.forEach((e, i) => {
+    if (e.event === 'moved') {
+      const next = r.trail[i + 1];
+      expect({ at: i, moved: e, next }).toEqual({ at: i, moved: e, next: { event: 'open', node: e.to } });
+      // Before the first welcome, `from` is the first node tried (the client was sent on or failed over from it).
+      if (last !== undefined) expect({ at: i, from: e.from }).toEqual({ at: i, from: last });
+      else expect(e.from).not.toBe(e.to);
+      return;
+    }
+    if (last !== undefined && e.node !== last) expect({ at: i, before: r.trail[i - 1] }).toEqual({ at: i, before: { event: 'moved', from: last, to: e.node } });
+    last = e.node;
+  });
   // Stand-in requests name only nodes before the target in the preference list.
   const s = current(r);
   const unreachable = s?.params.get('unreachable');
@@ -296,6 +316,54 @@ const commands = [
   fc.constant(new AppClose()),
 ];
 
+/** A client on fake sockets, timers and fetch, with its events recorded. */
+function startReal(seed: number, visited: Set<ClientState>, reasons: Set<string>): Real {
+  const clock = new FakeClock();
+  const fetch = new FakeFetch();
+  const sockets: FakeSocket[] = [];
+  let rng = seed;
+  const random = () => {
+    rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
+    return rng / 2 ** 32;
+  };
+  const client = createClient({
+    user: USER,
+    bootstrap: ['http://a.test', 'http://b.test'],
+    WebSocket: class extends FakeSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.push(this);
+      }
+    },
+    fetch: fetch.fetch,
+    timers: clock,
+    random,
+    backoff: { baseMs: BASE_MS, capMs: CAP_MS },
+    failoverDepth: 3,
+  });
+  const real: Real = { client, clock, fetch, sockets, reconnecting: [], opens: 0, closes: 0, messages: [], trail: [] };
+  let opened = false;
+  client.on('reconnecting', (e) => {
+    real.reconnecting.push({ ...e, afterOpens: opened });
+    opened = false;
+  });
+  client.on('open', (e) => {
+    real.trail.push({ event: 'open', node: e.node });
+    real.opens++;
+    opened = true;
+  });
+  client.on('close', () => real.closes++);
+  client.on('message', (d) => real.messages.push(d));
+  client.on('state', (state) => visited.add(state));
+  client.on('moved', (e) => {
+    real.trail.push({ event: 'moved', from: e.from, to: e.to });
+    reasons.add(e.reason);
+  });
+  return real;
+}
+
+const freshModel = (): Model => ({ closed: false, socketsAtClose: 0, knownUrls: new Set(), welcomed: false, delivered: 0, lastPos: 0 });
+
 describe('client state machine (model-based)', () => {
   it('lists a row for every state', () => {
     expect(Object.keys(transitions).sort()).toEqual(['bootstrapping', 'closed', 'connecting', 'moving', 'open', 'reconnecting']);
@@ -306,51 +374,30 @@ describe('client state machine (model-based)', () => {
     const reasons = new Set<string>();
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 60, size: 'medium' }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (cmds, seed) => {
-        const clock = new FakeClock();
-        const fetch = new FakeFetch();
-        const sockets: FakeSocket[] = [];
-        let rng = seed;
-        const random = () => {
-          rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
-          return rng / 2 ** 32;
-        };
-        const client = createClient({
-          user: USER,
-          bootstrap: ['http://a.test', 'http://b.test'],
-          WebSocket: class extends FakeSocket {
-            constructor(url: string) {
-              super(url);
-              sockets.push(this);
-            }
-          },
-          fetch: fetch.fetch,
-          timers: clock,
-          random,
-          backoff: { baseMs: BASE_MS, capMs: CAP_MS },
-          failoverDepth: 3,
-        });
-        const real: Real = { client, clock, fetch, sockets, reconnecting: [], opens: 0, closes: 0, messages: [] };
-        let opened = false;
-        client.on('reconnecting', (e) => {
-          real.reconnecting.push({ ...e, afterOpens: opened });
-          opened = false;
-        });
-        client.on('open', () => {
-          real.opens++;
-          opened = true;
-        });
-        client.on('close', () => real.closes++);
-        client.on('message', (d) => real.messages.push(d));
-        client.on('state', (state) => visited.add(state));
-        client.on('moved', (e) => reasons.add(e.reason));
-        const model: Model = { closed: false, socketsAtClose: 0, knownUrls: new Set(), welcomed: false, delivered: 0, lastPos: 0 };
+        const real = startReal(seed, visited, reasons);
+        const { client } = real;
+        const model = freshModel();
         await fc.asyncModelRun(() => ({ model, real }), cmds);
         client.close();
       }),
-      { seed: 20261125, numRuns: 200 },
+      { seed: 20261125, numRuns: 1000 },
     );
     // The runs reached every state and every kind of move, so the invariants were checked where they matter.
     expect([...visited].sort()).toEqual(['bootstrapping', 'closed', 'connecting', 'moving', 'open', 'reconnecting']);
     expect([...reasons].sort()).toEqual(['failover', 'reconnect', 'redirect']);
+  });
+
+  it('reports a drop followed by a detour back to the same node as no move, and a detour elsewhere as one move from it', async () => {
+    // Open on n1, dropped, retrying on the owner, sent back to n1 by it: no move. Found by the property above.
+    const cases = [
+      [new AnswerFetch(0), new MoveFrame('reconnect', 'n1'), new Welcome(1, false), new ServerClose(1000), new FireTimer(), new MoveFrame('reconnect', 'n1'), new Welcome(1, false)],
+      [new AnswerFetch(0), new Welcome(1, false), new ServerClose(4001), new FireTimer(), new AnswerFetch(1), new MoveFrame('reconnect', 'n1'), new Welcome(1, false)],
+    ];
+    for (const cmds of cases) {
+      const real = startReal(7, new Set(), new Set());
+      await fc.asyncModelRun(() => ({ model: freshModel(), real }), cmds);
+      expect(real.trail.filter((e) => e.event === 'open').length).toBe(2);
+      real.client.close();
+    }
   });
 });
