@@ -7,7 +7,6 @@ import { createKeyIndex, createRing, type KeyIndex, type Ring, type RingOptions 
 import {
   DEFAULTS,
   FledNodes,
-  JUST_SERVING_MS,
   MemoryMembership,
   Pacer,
   TopologyTracker,
@@ -170,7 +169,7 @@ export class Fleet {
       pacer: new Pacer({ ...this.config.pacing, clock, random: this.random }, (userId) => this.sendReconnect(node, userId)),
       index: await createKeyIndex(undefined, { seed: this.config.ring?.seed ?? 0 }),
       standIns: new Map(),
-      fled: new FledNodes(() => clock.now(), JUST_SERVING_MS),
+      fled: new FledNodes(() => clock.now(), DEFAULTS.restartWindowMs),
       ring: await createRing([], this.config.ring),
       applied: undefined,
       settled: [],

@@ -15,7 +15,7 @@ import type { Published, PublishOptions } from './delivery/publisher.js';
 import { createHttpHandler } from './http.js';
 import { MemoryMembership } from './membership/memory.js';
 import { NatsMembership } from './membership/nats.js';
-import { FledNodes, JUST_SERVING_MS } from './liveness.js';
+import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { Pacer } from './pacer.js';
@@ -96,7 +96,7 @@ class WsringAgent extends EventEmitter implements Agent {
       (s) => this.onSettled(s),
       (members) => this.onMembersChanged(members),
     );
-    this.fledNodes = new FledNodes(() => systemClock.now(), JUST_SERVING_MS);
+    this.fledNodes = new FledNodes(() => systemClock.now(), this.o.restartWindowMs);
     this.pacer = new Pacer({ ...this.o.pacing, clock: systemClock }, (userId) => this.sendReconnect(userId));
     this.transport = new Transport(
       {

@@ -33,6 +33,7 @@ const program = new Command('wsring-agent')
   .option('--settle-ms <ms>', 'batch membership changes within this window', num('settle-ms'), DEFAULTS.settleMs)
   .option('--heartbeat-ms <ms>', 'membership refresh interval', num('heartbeat-ms'), DEFAULTS.heartbeatMs)
   .option('--liveness-ms <ms>', 'a member silent this long is gone', num('liveness-ms'), DEFAULTS.livenessTimeoutMs)
+  .option('--restart-window-ms <ms>', 'an unreachable report this soon after a node restarted may be about its old process', num('restart-window-ms'), DEFAULTS.restartWindowMs)
   .option('--max-payload <bytes>', 'largest client frame', num('max-payload'), DEFAULTS.maxPayload)
   .option('--message-rate <n>', 'client frames per second per connection', num('message-rate'), DEFAULTS.messageRate.perSec)
   .option('--message-burst <n>', 'client frames back to back per connection', num('message-burst'), DEFAULTS.messageRate.burst)
@@ -70,6 +71,7 @@ try {
     settleMs: o.settleMs,
     heartbeatMs: o.heartbeatMs,
     livenessTimeoutMs: o.livenessMs,
+    restartWindowMs: o.restartWindowMs,
     maxPayload: o.maxPayload,
     messageRate: { perSec: o.messageRate, burst: o.messageBurst },
     drainDeadlineMs: o.drainDeadlineMs,

@@ -71,13 +71,6 @@ export class MemberTable {
   }
 }
 
-/**
- * How long after a node's new process begins serving a client's report that the node is unreachable may
- * still be about the process before it: the membership store's delay in telling the others, plus one
- * client hop, generously. Short, so that a full node's spill-over right after it starts is not sent back.
- */
-export const JUST_SERVING_MS = 250;
-
 /** What a stand-in knows of a node it fled. */
 interface Fled {
   readonly userId: string;
@@ -99,7 +92,7 @@ interface Fled {
  *
  * A stand-in remembers the incarnation it fled: the `startedAt` of the node's record if it was
  * `active` when the stand-in came, else none (the node was not serving: any active record is news).
- * An incarnation that began serving less than `recentMs` (`JUST_SERVING_MS`) before may be newer than
+ * An incarnation that began serving less than `recentMs` (the agent's `restartWindowMs`) before may be newer than
  * the process the client failed to reach; a newer heartbeat of it (higher `seq`; a resync replays the old one) that
  * arrives `recentMs` after the stand-in came shows it alive after the client's failure, so that also
  * sends the user back, while a process that crashed has nothing more to say (a heartbeat still in
@@ -118,7 +111,7 @@ export class FledNodes {
 
   /**
    * @param now this agent's clock.
-   * @param recentMs how long a newly serving process may be newer than a client's failure (the agent uses `JUST_SERVING_MS`).
+   * @param recentMs how long a newly serving process may be newer than a client's failure (the agent's `restartWindowMs`).
    */
   constructor(private readonly now: () => number, private readonly recentMs: number) {}
 

@@ -25,7 +25,7 @@ export { decideAdmission, type Admission, type AdmissionInput } from './admissio
 export { planMoves, planReturns, targetOf, type Move, type Plan, type PlanInput } from './planner.js';
 export { Pacer, type PacerOptions } from './pacer.js';
 export { TokenBucket } from './token-bucket.js';
-export { FledNodes, JUST_SERVING_MS, MemberTable } from './liveness.js';
+export { FledNodes, MemberTable } from './liveness.js';
 export { TopologyTracker, buildRing, placementSignature, type SettledMembers } from './topology.js';
 export { memberKey, TOPOLOGY_KEY } from './membership/records.js';
 export type { Clock } from './clock.js';

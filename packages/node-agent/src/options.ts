@@ -16,6 +16,7 @@ export const DEFAULTS = {
   settleMs: 1_000,
   heartbeatMs: 1_000,
   livenessTimeoutMs: 4_000,
+  restartWindowMs: 250,
   maxPayload: 65_536,
   messageRate: { perSec: 50, burst: 100 } satisfies Required<MessageRateOptions>,
   maxUnreachable: 8,
@@ -41,6 +42,7 @@ export interface ResolvedOptions {
   settleMs: number;
   heartbeatMs: number;
   livenessTimeoutMs: number;
+  restartWindowMs: number;
   maxPayload: number;
   messageRate: Required<MessageRateOptions>;
   maxUnreachable: number;
@@ -83,6 +85,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     settleMs: o.settleMs ?? DEFAULTS.settleMs,
     heartbeatMs: o.heartbeatMs ?? DEFAULTS.heartbeatMs,
     livenessTimeoutMs: o.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs,
+    restartWindowMs: o.restartWindowMs ?? DEFAULTS.restartWindowMs,
     maxPayload: o.maxPayload ?? DEFAULTS.maxPayload,
     messageRate,
     maxUnreachable: o.maxUnreachable ?? DEFAULTS.maxUnreachable,
@@ -103,6 +106,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(positive(r.heartbeatMs), `heartbeatMs must be > 0, got ${r.heartbeatMs}`);
   // One missed heartbeat must never look like a departure.
   check(positive(r.livenessTimeoutMs) && r.livenessTimeoutMs >= 2 * r.heartbeatMs, `livenessTimeoutMs must be >= 2 * heartbeatMs (${2 * r.heartbeatMs}), got ${r.livenessTimeoutMs}`);
+  check(nonNegative(r.restartWindowMs), `restartWindowMs must be >= 0, got ${r.restartWindowMs}`);
   check(count(r.maxPayload), `maxPayload must be an integer >= 1, got ${r.maxPayload}`);
   check(positive(messageRate.perSec), `messageRate.perSec must be > 0, got ${messageRate.perSec}`);
   check(count(messageRate.burst), `messageRate.burst must be an integer >= 1, got ${messageRate.burst}`);

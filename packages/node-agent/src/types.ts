@@ -146,6 +146,13 @@ export interface AgentOptions {
   settleMs?: number;
   /** Interval between membership record refreshes. Default 1000. */
   heartbeatMs?: number;
+  /**
+   * How long after a restarted node's new process begins serving a client's report that the node is
+   * unreachable may still be about the process before it (docs/protocol.md, "A node that restarts before the
+   * fleet times it out"): the store's delay in telling the agents plus one client hop. Longer sends more
+   * stand-ins back to a node that only just came up; shorter may keep some away from it. Default 250.
+   */
+  restartWindowMs?: number;
   /** A member not refreshed for this long is gone. At least 2x heartbeatMs. Default 4000. */
   livenessTimeoutMs?: number;
   /** Largest client frame in bytes; larger ones close with 1009. Default 65536. */

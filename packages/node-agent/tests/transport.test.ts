@@ -312,7 +312,7 @@ describe('attaching to an application server', () => {
   });
 
   it('rejects bad options with a typed error', async () => {
-    const bad: Partial<AgentOptions>[] = [{ id: '' }, { id: 'has space' }, { id: 'x', weight: 0 }, { id: 'x', heartbeatMs: 1000, livenessTimeoutMs: 1500 }, { id: 'x', capacity: 0 }, { id: 'x', pacing: { ratePerSec: -1 } }];
+    const bad: Partial<AgentOptions>[] = [{ id: '' }, { id: 'has space' }, { id: 'x', weight: 0 }, { id: 'x', heartbeatMs: 1000, livenessTimeoutMs: 1500 }, { id: 'x', capacity: 0 }, { id: 'x', pacing: { ratePerSec: -1 } }, { id: 'x', restartWindowMs: -1 }, { id: 'x', restartWindowMs: Number.NaN }];
     for (const o of bad) {
       await expect(createAgent({ membership: undefined, nats: { servers: nats.url }, ...o } as AgentOptions)).rejects.toMatchObject({ name: 'AgentError', code: 'INVALID_OPTION' });
     }
