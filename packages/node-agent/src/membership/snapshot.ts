@@ -28,11 +28,6 @@ export class SnapshotCollector<E> {
     return this.buffered === null;
   }
 
-  /** Keys listed but not delivered yet. */
-  get waitingFor(): number {
-    return this.missing.size;
-  }
-
   /** Returns true when the entry is live (the snapshot was already complete), false when it belongs to the snapshot. */
   offer(entry: E): boolean {
     if (this.buffered === null) return true;
