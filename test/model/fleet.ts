@@ -4,10 +4,9 @@
 // node restarts. Only the sockets and the clients' side are simulated. Every plan, every reconnect and
 // every settled state is checked as it happens; breaches are collected in `violations`.
 import { createKeyIndex, createRing, type KeyIndex, type Ring, type RingOptions } from '@wsring/ring';
+import { DEFAULTS, MemoryMembership, type MemberRecord } from '@wsring/node-agent';
 import {
-  DEFAULTS,
   FledNodes,
-  MemoryMembership,
   Pacer,
   TopologyTracker,
   buildRing,
@@ -16,11 +15,10 @@ import {
   planMoves,
   planReturns,
   targetOf,
-  type MemberRecord,
   type Plan,
   type PlanInput,
   type SettledMembers,
-} from '@wsring/node-agent';
+} from '@wsring/node-agent/internal';
 import { ManualScheduler } from './manual-clock.js';
 
 export interface FleetConfig {

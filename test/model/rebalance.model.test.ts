@@ -5,7 +5,7 @@
 // every user must be on its owner.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planMoves, type Plan, type PlanInput } from '@wsring/node-agent';
+import { planMoves, type Plan, type PlanInput } from '@wsring/node-agent/internal';
 import { DEFAULT_FLEET, Fleet, emptyStats, type FleetConfig, type FleetStats } from './fleet.js';
 
 /** Node ids a run may start; a crashed or departed id may come back, a crashed one at any time. */

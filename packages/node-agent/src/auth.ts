@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createLocalJWKSet, createRemoteJWKSet, importSPKI, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { systemClock, withClockDeadline, type Clock } from './clock.js';
 import type { ConnectParams } from '@wsring/client/protocol';
 import type { Authenticate } from './types.js';
 import { AgentError } from './errors.js';
@@ -9,6 +10,8 @@ import { AgentError } from './errors.js';
  * then closes with INTERNAL_ERROR, which clients retry, instead of the terminal UNAUTHORIZED.
  */
 export class AuthUnavailableError extends Error {
+  /** Like the other errors of the agent: what went wrong, as a code to branch on. */
+  readonly code = 'AUTH_UNAVAILABLE' as const;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AuthUnavailableError';
@@ -16,14 +19,9 @@ export class AuthUnavailableError extends Error {
 }
 
 /** `authenticate` bounded in time: no answer within `timeoutMs` is an AuthUnavailableError. */
-export function withAuthTimeout(authenticate: Authenticate, timeoutMs: number): Authenticate {
-  return (request, params) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AuthUnavailableError(`authentication did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    return Promise.race([Promise.resolve(authenticate(request, params)), timeout]).finally(() => clearTimeout(timer));
-  };
+export function withAuthTimeout(authenticate: Authenticate, timeoutMs: number, clock: Clock = systemClock): Authenticate {
+  return (request, params) =>
+    withClockDeadline(clock, Promise.resolve(authenticate(request, params)), timeoutMs, () => new AuthUnavailableError(`authentication did not answer within ${timeoutMs} ms`));
 }
 
 /** Longest user id accepted, in UTF-16 code units. */

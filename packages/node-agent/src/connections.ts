@@ -4,8 +4,6 @@ import { encodeFrame, type ServerFrame } from '@wsring/client/protocol';
 import type { Connection } from './types.js';
 
 export class ClientConnection implements Connection {
-  /** Timer that closes the socket with MOVED if the client ignores its reconnect frame. */
-  graceTimer: ReturnType<typeof setTimeout> | undefined;
   standIn: boolean;
   /** The newest epoch this client is known to hold: the one it connected with or was welcomed with. */
   knownEpoch = 0;

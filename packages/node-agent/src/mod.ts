@@ -21,14 +21,7 @@ export {
   type PublishOptions,
 } from './delivery/mod.js';
 export { DEFAULTS } from './options.js';
-export { decideAdmission, type Admission, type AdmissionInput } from './admission.js';
-export { planMoves, planReturns, targetOf, type Move, type Plan, type PlanInput } from './planner.js';
-export { Pacer, type PacerOptions } from './pacer.js';
-export { TokenBucket } from './token-bucket.js';
-export { FledNodes, MemberTable } from './liveness.js';
-export { TopologyTracker, buildRing, placementSignature, type SettledMembers } from './topology.js';
-export { memberKey, TOPOLOGY_KEY } from './membership/records.js';
-export type { Clock } from './clock.js';
+export { systemClock, type Clock } from './clock.js';
 export type {
   Agent,
   AgentEvents,

@@ -4,6 +4,7 @@ import { CloseCode, ProtocolError, decodeClientFrame, encodeFrame, parseConnectP
 import { AuthUnavailableError, MAX_USER_ID_LENGTH } from './auth.js';
 import type { ClientConnection } from './connections.js';
 import type { AgentMetrics } from './metrics.js';
+import type { Clock } from './clock.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Authenticate, Logger } from './types.js';
 
@@ -11,6 +12,7 @@ export interface TransportOptions {
   authenticate: Authenticate;
   messageRate: { perSec: number; burst: number };
   maxUnreachable: number;
+  clock: Clock;
   logger: Logger;
   metrics: AgentMetrics;
 }
@@ -24,7 +26,6 @@ export interface TransportHandlers {
   closed(conn: ClientConnection, code: number): void;
 }
 
-const now = () => performance.now();
 
 /** What a socket's listeners need: its connection once admitted, whether it closed, its frame budget. */
 interface Session {
@@ -67,14 +68,14 @@ export class Transport {
    */
   private listen(socket: WebSocket): Session {
     const { logger, metrics } = this.options;
-    const session: Session = { conn: undefined, closed: false, bucket: new TokenBucket(this.options.messageRate.perSec, this.options.messageRate.burst, now()) };
+    const session: Session = { conn: undefined, closed: false, bucket: new TokenBucket(this.options.messageRate.perSec, this.options.messageRate.burst, this.options.clock.now()) };
     socket.on('error', (err) => logger.debug({ err: err.message }, 'client socket error'));
     socket.on('close', (code) => {
       session.closed = true;
       if (session.conn) this.handlers.closed(session.conn, code);
     });
     socket.on('message', (raw: RawData, isBinary: boolean) => {
-      if (!session.bucket.tryTake(now())) {
+      if (!session.bucket.tryTake(this.options.clock.now())) {
         closeWith(socket, CloseCode.RATE_LIMITED, 'message rate limit exceeded', metrics);
         return;
       }

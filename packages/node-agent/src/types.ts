@@ -2,6 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Ring, RingOptions } from '@wsring/ring';
 import type { ConnectParams, TopologyNode } from '@wsring/client/protocol';
+import type { Clock } from './clock.js';
 import type { DeliveryOptions } from './delivery/options.js';
 import type { Published, PublishOptions } from './delivery/publisher.js';
 
@@ -174,6 +175,8 @@ export interface AgentOptions {
   /** Application messages from clients (rate limited per connection by `messageRate`). */
   onMessage?: (userId: string, data: unknown, connection: Connection) => void;
   logger?: Logger;
+  /** The agent's time: every timer and reading of its flow. Default: real time. Tests pass a manual clock. */
+  clock?: Clock;
 }
 
 /** A client connection held by this agent. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createRing, type Ring } from '@wsring/ring';
 import { CloseCode } from '@wsring/client/protocol';
-import { decideAdmission, type AdmissionInput } from '../src/mod.js';
+import { decideAdmission, type AdmissionInput } from '../src/internal.js';
 
 const MAX_PREFS = 9;
 const base = (ring: Ring, self: string, userId: string, over: Partial<AdmissionInput> = {}): AdmissionInput => ({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MemoryMembership, TopologyTracker, placementSignature, type MemberRecord, type MemberState } from '../src/mod.js';
+import { MemoryMembership, type MemberRecord, type MemberState } from '../src/mod.js';
+import { TopologyTracker, placementSignature } from '../src/internal.js';
 import { FakeClock } from './fake-clock.js';
 
 const HEARTBEAT = 100;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Pacer, TokenBucket } from '../src/mod.js';
+import { Pacer, TokenBucket } from '../src/internal.js';
 import { FakeClock } from './fake-clock.js';
 
 /** Seeded uniform [0,1) so the jitter is reproducible. */

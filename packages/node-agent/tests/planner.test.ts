@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createKeyIndex, createRing, movedKeys, type Algorithm, type NodeSpec } from '@wsring/ring';
-import { planMoves } from '../src/mod.js';
+import { planMoves } from '../src/internal.js';
 
 const nodeIds = fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9]{0,5}$/), { minLength: 2, maxLength: 12 });
 const weight = fc.double({ min: 0.25, max: 4, noNaN: true });

@@ -2,7 +2,8 @@
 // (fc.commands) against a plain reference, plus the cases that matter named one by one.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FledNodes, type MemberRecord, type MemberState } from '../src/mod.js';
+import { type MemberRecord, type MemberState } from '../src/mod.js';
+import { FledNodes } from '../src/internal.js';
 
 const record = (id: string, startedAt: number, state: MemberState, seq = 1): MemberRecord => ({ id, url: `ws://${id}`, weight: 1, state, startedAt, seq });
 const RECENT_MS = 100;

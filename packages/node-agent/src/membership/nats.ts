@@ -33,6 +33,31 @@ export const NATS_MEMBERSHIP_DEFAULTS = {
   pingInterval: 5_000,
 } as const;
 
+function checkStepTimeout(stepTimeoutMs: number = NATS_MEMBERSHIP_DEFAULTS.stepTimeoutMs): number {
+  if (!Number.isSafeInteger(stepTimeoutMs) || stepTimeoutMs < 1) {
+    throw new AgentError('INVALID_OPTION', `nats.stepTimeoutMs must be an integer >= 1, got ${stepTimeoutMs}`);
+  }
+  return stepTimeoutMs;
+}
+
+/**
+ * A NATS connection with the reconnect behaviour an agent needs (never give up, retry quickly, notice a
+ * silent server); `options.connect` overrides any of it.
+ */
+export async function connectNats(options: { servers: string | string[]; connect?: Record<string, unknown> }): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: options.servers,
+      maxReconnectAttempts: NATS_MEMBERSHIP_DEFAULTS.maxReconnectAttempts,
+      reconnectTimeWait: NATS_MEMBERSHIP_DEFAULTS.reconnectTimeWait,
+      pingInterval: NATS_MEMBERSHIP_DEFAULTS.pingInterval,
+      ...options.connect,
+    });
+  } catch (err) {
+    throw new AgentError('MEMBERSHIP_UNAVAILABLE', `cannot connect to NATS at ${String(options.servers)}: ${(err as Error).message}`);
+  }
+}
+
 const decodeJson = (e: KvEntry): unknown => {
   try {
     return e.json();
@@ -76,33 +101,34 @@ export class NatsMembership implements Membership {
 
   private constructor(
     readonly nc: NatsConnection,
+    private readonly ownsConnection: boolean,
     private readonly bucket: string,
     private readonly stepTimeoutMs: number,
     private readonly logger?: Logger,
   ) {}
 
+  /** Connect to NATS and open membership; the membership owns (and on close drains) its connection. */
   static async connect(options: NatsMembershipOptions): Promise<NatsMembership> {
-    const stepTimeoutMs = options.stepTimeoutMs ?? NATS_MEMBERSHIP_DEFAULTS.stepTimeoutMs;
-    if (!Number.isSafeInteger(stepTimeoutMs) || stepTimeoutMs < 1) {
-      throw new AgentError('INVALID_OPTION', `nats.stepTimeoutMs must be an integer >= 1, got ${stepTimeoutMs}`);
-    }
-    let nc: NatsConnection;
+    const stepTimeoutMs = checkStepTimeout(options.stepTimeoutMs);
+    const nc = await connectNats(options);
     try {
-      nc = await connect({
-        servers: options.servers,
-        maxReconnectAttempts: NATS_MEMBERSHIP_DEFAULTS.maxReconnectAttempts,
-        reconnectTimeWait: NATS_MEMBERSHIP_DEFAULTS.reconnectTimeWait,
-        pingInterval: NATS_MEMBERSHIP_DEFAULTS.pingInterval,
-        ...options.connect,
-      });
+      return await NatsMembership.openOn(nc, options, true, stepTimeoutMs);
     } catch (err) {
-      throw new AgentError('MEMBERSHIP_UNAVAILABLE', `cannot connect to NATS at ${String(options.servers)}: ${(err as Error).message}`);
+      await nc.close().catch(() => {});
+      throw err;
     }
-    const m = new NatsMembership(nc, options.bucket ?? NATS_MEMBERSHIP_DEFAULTS.bucket, stepTimeoutMs, options.logger);
+  }
+
+  /** Open membership on a connection its caller owns (and closes): the agent shares one with delivery. */
+  static open(nc: NatsConnection, options: Omit<NatsMembershipOptions, 'servers' | 'connect'> = {}): Promise<NatsMembership> {
+    return NatsMembership.openOn(nc, options, false, checkStepTimeout(options.stepTimeoutMs));
+  }
+
+  private static async openOn(nc: NatsConnection, options: Omit<NatsMembershipOptions, 'servers' | 'connect'>, owns: boolean, stepTimeoutMs: number): Promise<NatsMembership> {
+    const m = new NatsMembership(nc, owns, options.bucket ?? NATS_MEMBERSHIP_DEFAULTS.bucket, stepTimeoutMs, options.logger);
     try {
       m.kv = await m.step(m.openBucket(), 'opening the bucket');
     } catch (err) {
-      await nc.close().catch(() => {});
       throw new AgentError('MEMBERSHIP_UNAVAILABLE', `cannot open KV bucket ${m.bucket}: ${(err as Error).message}`);
     }
     void m.followStatus();
@@ -166,7 +192,7 @@ export class NatsMembership implements Membership {
     this.closed = true;
     this.generation++;
     for (const l of [...this.watchers.keys()]) this.stopWatcher(l);
-    await this.step(this.nc.drain(), 'draining the NATS connection').catch(() => this.nc.close());
+    if (this.ownsConnection) await this.step(this.nc.drain(), 'draining the NATS connection').catch(() => this.nc.close());
   }
 
   private current(gen: number): boolean {

@@ -1,0 +1,235 @@
+import type { Ring, RingOptions } from '@wsring/ring';
+import { CloseCode } from '@wsring/client/protocol';
+import type { Clock } from './clock.js';
+import type { ClientConnection, ConnectionRegistry } from './connections.js';
+import type { EpochAgreement } from './epoch.js';
+import type { FledNodes } from './liveness.js';
+import type { AgentMetrics } from './metrics.js';
+import { Pacer } from './pacer.js';
+import { planMoves, planReturns, targetOf, type Move } from './planner.js';
+import { buildRing, topologyNodes, type SettledMembers } from './topology.js';
+import { moveFrameText } from './topology-json.js';
+import { closeWith } from './transport.js';
+import type { AgentTopology, Logger, MemberRecord, PacingOptions, RebalanceEvent, StoredTopology } from './types.js';
+
+export interface RebalancerOptions {
+  self: string;
+  pacing: Required<PacingOptions>;
+  /** How many nodes of a preference list count for failover and spill-over. */
+  prefsDepth: number;
+  ring: RingOptions | undefined;
+  clock: Clock;
+  logger: Logger;
+  metrics: AgentMetrics;
+  /** Uniform in [0, 1): the pacer's jitter. */
+  random?: () => number;
+}
+
+export interface RebalancerParts {
+  registry: ConnectionRegistry;
+  epochs: EpochAgreement;
+  /** Nodes the stand-ins here fled (see `FledNodes`). */
+  fled: FledNodes;
+  /** A node's advertised URL from the live member records, for nodes not (or no longer) in the ring. */
+  urlOfMember(nodeId: string): string | undefined;
+}
+
+export interface RebalancerListener {
+  /** The served topology changed (new ring, new label, or member records). */
+  topology(t: AgentTopology): void;
+  /** A settled member set was applied: its plan is queued. */
+  rebalance(e: RebalanceEvent): void;
+  /** Every reconnect frame queued so far has gone out. */
+  sent(e: { epoch: number; sent: number; durationMs: number }): void;
+}
+
+/**
+ * Turns settled member sets into moves: builds the ring, agrees its epoch with the fleet, plans exactly the
+ * local users whose node changed (each with its target), and sends each a targeted reconnect through the
+ * pacer, closing with MOVED whoever ignores it past the grace period. Also sends stand-ins back to a node
+ * that restarted without leaving the ring. Settled sets are applied one at a time, in order.
+ */
+export class Rebalancer {
+  private current: AgentTopology;
+  private readonly pacer: Pacer;
+  /** Where each queued user goes: set by the plan that queued it, revised by every later plan. */
+  private readonly targets = new Map<string, string>();
+  private readonly graceTimers = new Map<ClientConnection, unknown>();
+  private applying: Promise<void> = Promise.resolve();
+  private confirmed = true;
+  private startedAt: number | undefined;
+  private sentCount = 0;
+  private stopped = false;
+
+  constructor(private readonly o: RebalancerOptions, private readonly parts: RebalancerParts, private readonly listener: RebalancerListener, emptyRing: Ring) {
+    this.current = { epoch: 0, fingerprint: emptyRing.fingerprint, ring: emptyRing, nodes: [] };
+    this.pacer = new Pacer({ ...o.pacing, clock: o.clock, random: o.random }, (userId) => this.sendReconnect(userId));
+  }
+
+  get topology(): AgentTopology {
+    return this.current;
+  }
+
+  /** Users queued for a reconnect frame. */
+  get pending(): number {
+    return this.pacer.pending;
+  }
+
+  /** Queue a settled member set; resolves once it (and everything queued before it) is applied. */
+  settle(s: SettledMembers, members: () => MemberRecord[]): Promise<void> {
+    this.applying = this.applying
+      .then(() => this.apply(s, members))
+      .catch((err) => this.o.logger.error({ err: String(err) }, 'applying topology failed'));
+    return this.applying;
+  }
+
+  /** Member records changed (states, URLs): the node list clients see follows at once. */
+  membersChanged(members: readonly MemberRecord[]): void {
+    this.publish({ ...this.current, nodes: topologyNodes(members) });
+  }
+
+  /** A label seen in the store: another agent settled on the same ring and labelled it later, so adopt its label. */
+  storedTopology(stored: StoredTopology): void {
+    this.parts.epochs.observe(stored);
+    if (stored.fingerprint === this.current.fingerprint && stored.epoch > this.current.epoch) this.publish({ ...this.current, epoch: stored.epoch });
+  }
+
+  /** After labelling locally during an outage: ask the fleet again, without replanning (the ring is unchanged). */
+  reconfirm(): Promise<void> {
+    this.applying = this.applying.then(async () => {
+      if (this.confirmed || this.stopped) return;
+      const { epoch, confirmed } = await this.parts.epochs.agree(this.current.fingerprint, this.current.epoch);
+      if (!confirmed || this.stopped) return;
+      this.confirmed = true;
+      this.publish({ ...this.current, epoch });
+    });
+    return this.applying;
+  }
+
+  /**
+   * A member record arrived: if it shows a node that stand-ins here fled serving again (a restart within the
+   * liveness timeout, see `FledNodes`), those it owns go back to it, paced like any move.
+   */
+  memberSeen(record: MemberRecord): void {
+    if (this.stopped || record.id === this.o.self) return;
+    const back = this.parts.fled.observe(record);
+    if (back.length === 0) return;
+    const { registry } = this.parts;
+    for (const userId of back) registry.standIns.get(userId)?.delete(record.id);
+    const t = this.current;
+    const moves = planReturns(t.ring, this.o.self, back, registry.standIns, this.o.prefsDepth);
+    this.o.logger.info({ restarted: record.id, startedAt: record.startedAt, waiting: back.length, moved: moves.length }, 'stand-ins return to a restarted node');
+    this.queue(moves, t.epoch);
+  }
+
+  /** A user left or reconnected here on its own: nothing more to send it. */
+  forget(conn: ClientConnection): void {
+    this.clearGrace(conn);
+    this.cancel(conn.userId);
+  }
+
+  /** The user is no longer to be moved (it is here anew). */
+  cancel(userId: string): void {
+    this.targets.delete(userId);
+    this.pacer.cancel(userId);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.pacer.stop();
+    this.targets.clear();
+    for (const handle of this.graceTimers.values()) this.o.clock.clearTimeout(handle);
+    this.graceTimers.clear();
+  }
+
+  private async apply(s: SettledMembers, members: () => MemberRecord[]): Promise<void> {
+    const ring = await buildRing(s.members, this.o.ring);
+    const { epoch, confirmed } = await this.parts.epochs.agree(ring.fingerprint, this.current.epoch);
+    if (this.stopped) return;
+    this.confirmed = confirmed;
+    const { registry, fled } = this.parts;
+    const prev = this.current.ring;
+    // Compute time, not flow time: measured on the process's own clock.
+    const started = performance.now();
+    const plan = planMoves({ self: this.o.self, prev, next: ring, index: registry.index, standIns: registry.standIns }, this.o.prefsDepth);
+    const planMs = performance.now() - started;
+    this.o.metrics.planDuration.observe(planMs / 1000);
+    for (const userId of plan.promoted) {
+      registry.promote(userId);
+      fled.forget(userId);
+    }
+    // Users still queued from an earlier plan go where this ring says (or stay, if it gave them back).
+    for (const userId of [...this.targets.keys()]) {
+      const to = targetOf(ring, this.o.self, userId, registry.standIns.get(userId), this.o.prefsDepth);
+      if (to === undefined) this.cancel(userId);
+      else this.targets.set(userId, to);
+    }
+    this.publish({ epoch, fingerprint: ring.fingerprint, ring, nodes: topologyNodes(members()) });
+    this.o.logger.info({ epoch, fingerprint: ring.fingerprint, nodes: ring.nodes.length, moved: plan.moves.length, planMs }, 'topology applied');
+    this.queue(plan.moves, epoch);
+    this.listener.rebalance({ epoch, fingerprint: ring.fingerprint, moved: plan.moves.length, planMs });
+  }
+
+  private publish(t: AgentTopology): void {
+    this.current = t;
+    this.o.metrics.epoch.set(t.epoch);
+    this.listener.topology(t);
+  }
+
+  private queue(moves: readonly Move[], epoch: number): void {
+    if (moves.length === 0) return;
+    this.o.metrics.usersMoved.inc(moves.length);
+    this.startedAt ??= this.o.clock.now();
+    for (const m of moves) {
+      this.targets.set(m.userId, m.to);
+      this.pacer.enqueue(m.userId);
+    }
+    this.pacer.whenIdle(() => this.done(epoch));
+  }
+
+  private urlOf(nodeId: string): string {
+    const node = this.current.ring.nodes.find((n) => n.id === nodeId);
+    return node?.meta?.url ?? this.parts.urlOfMember(nodeId) ?? '';
+  }
+
+  /** The pacer's turn for a user: its reconnect frame, then the grace timer. */
+  private sendReconnect(userId: string): void {
+    const to = this.targets.get(userId);
+    this.targets.delete(userId);
+    const conn = this.parts.registry.get(userId);
+    if (!conn || to === undefined) return;
+    const t = this.current;
+    const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs } as const;
+    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch))) return;
+    conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
+    this.o.metrics.reconnectsSent.inc();
+    this.sentCount++;
+    this.clearGrace(conn);
+    this.graceTimers.set(
+      conn,
+      this.o.clock.setTimeout(() => {
+        this.graceTimers.delete(conn);
+        // A client that has begun the close handshake has left; its socket's close event just has not come yet.
+        if (conn.socket.readyState !== conn.socket.OPEN) return;
+        this.o.metrics.graceCloses.inc();
+        closeWith(conn.socket, CloseCode.MOVED, `moved to ${to}`, this.o.metrics);
+      }, this.o.pacing.graceMs),
+    );
+  }
+
+  clearGrace(conn: ClientConnection): void {
+    const handle = this.graceTimers.get(conn);
+    if (handle === undefined) return;
+    this.o.clock.clearTimeout(handle);
+    this.graceTimers.delete(conn);
+  }
+
+  private done(epoch: number): void {
+    if (this.startedAt === undefined) return;
+    const durationMs = this.o.clock.now() - this.startedAt;
+    this.o.metrics.rebalanceDuration.observe(durationMs / 1000);
+    this.listener.sent({ epoch, sent: this.sentCount, durationMs });
+    this.startedAt = undefined;
+    this.sentCount = 0;
+  }
+}

@@ -1,0 +1,91 @@
+import { every, type Clock } from './clock.js';
+import type { Logger, MemberRecord, MemberState, Membership } from './types.js';
+
+export interface RegistrationOptions {
+  id: string;
+  weight: number;
+  heartbeatMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * This node's own membership record: registers it, refreshes it every `heartbeatMs` (the heartbeat other
+ * agents judge liveness by), moves it through joining -> active -> draining, and notices another process
+ * heartbeating the same id. Heartbeats go out on a fixed interval and do not wait for each other: a put
+ * stuck in a store outage must not delay the next.
+ */
+export class Registration {
+  readonly record: MemberRecord;
+  private stopBeating: (() => void) | undefined;
+  private failing = false;
+  private duplicateReported = false;
+  private closed = false;
+
+  constructor(private readonly membership: Membership, private readonly o: RegistrationOptions) {
+    this.record = { id: o.id, url: '', weight: o.weight, state: 'joining', startedAt: Math.round(o.clock.now()), seq: 0 };
+  }
+
+  get state(): MemberState {
+    return this.record.state;
+  }
+
+  /** Whether the latest heartbeat failed to reach the store. */
+  get heartbeatFailing(): boolean {
+    return this.failing;
+  }
+
+  /** First write of the record (throws if the store refuses it), then heartbeats on the clock. */
+  async register(url: string): Promise<void> {
+    this.record.url = url;
+    await this.membership.put(this.record);
+  }
+
+  startHeartbeats(): void {
+    this.stopBeating ??= every(this.o.clock, this.o.heartbeatMs, () => void this.beat());
+  }
+
+  /** Change the recorded state and tell the fleet at once. */
+  async setState(state: MemberState): Promise<void> {
+    if (this.record.state === state) return;
+    this.record.state = state;
+    await this.beat();
+  }
+
+  /** Write the record now; failures are logged once per outage, not thrown. */
+  async beat(): Promise<void> {
+    if (this.closed) return;
+    this.record.seq++;
+    try {
+      await this.membership.put(this.record);
+      if (this.failing) this.o.logger.info({}, 'heartbeat restored');
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) this.o.logger.warn({ err: String(err) }, 'heartbeat failed');
+      this.failing = true;
+    }
+  }
+
+  /**
+   * A record under this node's id arrived. One from another process (other start time or URL) means two
+   * agents share the id: the fleet would flap between their URLs. Said once, loudly.
+   */
+  observe(record: MemberRecord): void {
+    if (record.id !== this.record.id) return;
+    if (record.startedAt === this.record.startedAt && record.url === this.record.url) return;
+    if (!this.duplicateReported) this.o.logger.error({ other: record.url, startedAt: record.startedAt }, 'another agent uses this node id');
+    this.duplicateReported = true;
+  }
+
+  /** Stop heartbeating and remove the record (best effort). */
+  async deregister(): Promise<void> {
+    this.stop();
+    await this.membership.remove(this.record.id).catch((err) => this.o.logger.warn({ err: String(err) }, 'deregistration failed'));
+  }
+
+  stop(): void {
+    this.closed = true;
+    this.stopBeating?.();
+    this.stopBeating = undefined;
+  }
+}
