@@ -21,9 +21,9 @@ import { resolveOptions, type ResolvedOptions } from './options.js';
 import { Rebalancer } from './rebalancer.js';
 import { Registration } from './registration.js';
 import { setupServer, type ServerSetup } from './server.js';
-import { TopologyTracker } from './topology.js';
+import { TopologyTracker, placementMembers, type SettledMembers } from './topology.js';
 import { Transport, closeWith } from './transport.js';
-import type { Agent, AgentOptions, AgentState, AgentTopology, HealthReport, Logger, Membership, MembershipEvent, RebalanceEvent } from './types.js';
+import type { Agent, AgentOptions, AgentState, AgentTopology, HealthReport, Logger, Membership, MembershipEvent, RebalanceEvent, StoreHealth } from './types.js';
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -85,12 +85,12 @@ class WsringAgent extends EventEmitter implements Agent {
     this.metrics = new AgentMetrics(this.id);
     this.registry = new ConnectionRegistry(index);
     const prefsDepth = this.o.maxUnreachable + 1;
-    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger });
+    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.metrics.heartbeatFailures.inc() });
     this.epochs = new EpochAgreement(store.membership, { timeoutMs: this.o.livenessTimeoutMs, clock: this.clock, logger: this.logger });
     const fled = new FledNodes(() => this.clock.now(), this.o.restartWindowMs);
     this.tracker = new TopologyTracker(
-      { settleMs: this.o.settleMs, livenessTimeoutMs: this.o.livenessTimeoutMs, heartbeatMs: this.o.heartbeatMs, clock: this.clock },
-      (s) => void this.rebalancer.settle(s, () => this.tracker.members),
+      { settleMs: this.o.settleMs, livenessTimeoutMs: this.o.livenessTimeoutMs, heartbeatMs: this.o.heartbeatMs, clock: this.clock, self: this.id },
+      (s) => this.onSettled(s),
       (members) => {
         if (this.tracker.isSynced) this.rebalancer.membersChanged(members);
       },
@@ -141,6 +141,7 @@ class WsringAgent extends EventEmitter implements Agent {
         closed: (conn, code) => this.admitter.release(conn, code),
       },
     );
+    this.metrics.observeStore(() => this.storeHealth(), () => this.topology.ring.nodes.length);
     this.handleHttp = createHttpHandler({
       prefix: this.o.httpPrefix,
       topology: () => this.topology,
@@ -229,6 +230,21 @@ class WsringAgent extends EventEmitter implements Agent {
     if (e.type === 'put' && this.state !== 'closed') this.rebalancer.memberSeen(e.record);
   }
 
+  /**
+   * A settled member set, applied unless it would take placement somewhere a serving fleet never is: an empty
+   * ring, or one without this node while it serves (what a store fault, not the fleet, looks like).
+   */
+  private onSettled(s: SettledMembers): void {
+    const placed = placementMembers(s.members);
+    const selfPlaced = placed.some((m) => m.id === this.id);
+    if (placed.length === 0 || (!selfPlaced && this.registration.state !== 'draining' && this.state !== 'closed')) {
+      this.metrics.refusedRings.inc();
+      this.logger.warn({ members: placed.map((m) => m.id) }, placed.length === 0 ? 'refusing an empty ring' : 'refusing a ring without this serving node');
+      return;
+    }
+    void this.rebalancer.settle(s, () => this.tracker.members);
+  }
+
   /** A settled member set is applied: a joining node that is now in the ring says it is active; `start` may finish. */
   private onApplied(e: RebalanceEvent): void {
     if (this.registration.state === 'joining' && this.topology.ring.nodes.some((n) => n.id === this.id)) void this.registration.setState('active');
@@ -264,8 +280,15 @@ class WsringAgent extends EventEmitter implements Agent {
       connections: this.registry.size,
       capacity: this.o.capacity,
       epoch: this.topology.epoch,
+      ringNodes: this.topology.ring.nodes.length,
       membershipConnected: this.membershipConnected,
+      store: this.storeHealth(),
     };
+  }
+
+  private storeHealth(): StoreHealth {
+    const frozen = this.tracker.frozen;
+    return { connected: this.membershipConnected, heartbeatFailing: this.registration.heartbeatFailing, placementFrozen: frozen ?? null };
   }
 
   async drain(options: { deadlineMs?: number } = {}): Promise<{ remaining: number }> {
@@ -324,11 +347,11 @@ interface Store {
 async function openStore(options: AgentOptions, logger: Logger): Promise<Store> {
   if (options.membership) return { membership: options.membership, nc: undefined, release: async () => {} };
   if (!options.nats) throw new AgentError('NO_MEMBERSHIP', 'createAgent needs `nats` or `membership`');
-  const { servers, connect, bucket, stepTimeoutMs } = options.nats;
+  const { servers, connect, bucket, stepTimeoutMs, replicas } = options.nats;
   const nc = await connectNats({ servers, connect });
   const drain = () => nc.drain().catch(() => nc.close());
   try {
-    const membership = await NatsMembership.open(nc, { bucket, stepTimeoutMs, logger });
+    const membership = await NatsMembership.open(nc, { bucket, stepTimeoutMs, replicas, logger });
     return {
       membership,
       nc,

@@ -24,6 +24,7 @@ const program = new Command('wsring-agent')
   .option('--path <path>', 'WebSocket path', DEFAULTS.path)
   .option('--nats <servers>', 'NATS server URL(s), comma separated', 'nats://127.0.0.1:4222')
   .option('--bucket <name>', 'KV bucket for membership', DEFAULTS.bucket)
+  .option('--replicas <n>', 'replicas of the membership bucket and the delivery stream on a NATS cluster (1-5; default: 1 when created, else as they are)', num('replicas'))
   .option('--weight <w>', 'relative capacity for placement', num('weight'), DEFAULTS.weight)
   .option('--capacity <n>', 'connections before new users spill over', num('capacity'), DEFAULTS.capacity)
   .option('--rate <n>', 'targeted reconnects per second', num('rate'), DEFAULTS.pacing.ratePerSec)
@@ -65,7 +66,7 @@ try {
     listenBacklog: o.listenBacklog,
     path: o.path,
     weight: o.weight,
-    nats: { servers: String(o.nats).split(','), bucket: o.bucket },
+    nats: { servers: String(o.nats).split(','), bucket: o.bucket, replicas: o.replicas },
     capacity: o.capacity,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
     settleMs: o.settleMs,
@@ -77,7 +78,7 @@ try {
     drainDeadlineMs: o.drainDeadlineMs,
     authenticate,
     delivery: o.delivery
-      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes }
+      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, replicas: o.replicas }
       : false,
     logger,
     onMessage: o.echo ? (_user, data, conn) => conn.send(data) : undefined,

@@ -40,9 +40,12 @@ export class EpochAgreement {
    * The epoch for `fingerprint`, given the epoch this agent serves now. Never rejects: without the store
    * the answer is a local label above everything known, `confirmed: false`.
    */
-  async agree(fingerprint: string, servingEpoch: number): Promise<AgreedEpoch> {
+  async agree(fingerprint: string, serving: { epoch: number; fingerprint: string }): Promise<AgreedEpoch> {
+    // Epochs never go down, and a new ring never keeps the number of the one it replaces.
+    const floor = fingerprint === serving.fingerprint ? serving.epoch : serving.epoch + 1;
+    const servingEpoch = serving.epoch;
     try {
-      const epoch = await withClockDeadline(this.o.clock, this.casLoop(fingerprint, servingEpoch), this.o.timeoutMs, () => new Error('membership store did not answer'));
+      const epoch = await withClockDeadline(this.o.clock, this.casLoop(fingerprint, floor), this.o.timeoutMs, () => new Error('membership store did not answer'));
       return { epoch, confirmed: true };
     } catch (err) {
       this.o.logger.warn({ err: String(err) }, 'cannot agree the epoch with the fleet, labelling locally');
@@ -50,13 +53,18 @@ export class EpochAgreement {
     }
   }
 
-  private async casLoop(fingerprint: string, servingEpoch: number): Promise<number> {
+  /**
+   * The stored label if it names `fingerprint` at `floor` or above; else a new label above both the stored
+   * epoch and `floor` (a label below the floor exists after this agent labelled locally in an outage: the
+   * fleet adopts the higher one, see `Rebalancer.storedTopology`).
+   */
+  private async casLoop(fingerprint: string, floor: number): Promise<number> {
     const attempts = this.o.attempts ?? 5;
     for (let attempt = 0; attempt < attempts; attempt++) {
       const current = await this.membership.readTopology();
       if (current) this.observe(current.stored);
-      if (current && current.stored.fingerprint === fingerprint) return current.stored.epoch;
-      const next = Math.max(current?.stored.epoch ?? 0, servingEpoch) + 1;
+      if (current && current.stored.fingerprint === fingerprint && current.stored.epoch >= floor) return current.stored.epoch;
+      const next = Math.max((current?.stored.epoch ?? 0) + 1, floor);
       if (await this.membership.casTopology({ epoch: next, fingerprint }, current?.revision ?? 0)) {
         this.known = Math.max(this.known, next);
         return next;

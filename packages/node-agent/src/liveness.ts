@@ -6,16 +6,37 @@ interface Seen {
   lastSeen: number;
 }
 
+/** Why this agent does not judge liveness right now (placement is frozen), or undefined when it does. */
+export type FreezeReason = 'store-disconnected' | 'own-heartbeat-missing' | 'not-yet-synced';
+
 /**
  * The members this agent believes alive, judged only from heartbeats it receives, on its own clock.
- * While the store is unreachable nothing expires (silence then says nothing about the others); when
- * it returns every member gets a fresh timeout to show its next heartbeat.
+ *
+ * Silence says something about a member only while the store demonstrably delivers heartbeats. The proof is
+ * this agent's own record: it heartbeats every `heartbeatMs` and each write comes back through the watch. While
+ * its own record keeps arriving (no gap above `probeGapMs`) the store is healthy and a member silent for
+ * `timeoutMs` is gone. When its own record stops arriving (the store is unreachable, slow, electing a leader,
+ * or this agent cannot write) or the store connection is lost, nothing expires: a fault of the store is not a
+ * fault of the fleet. Once its own record arrives again every member gets a fresh `timeoutMs` to show its next
+ * heartbeat, so a fleet that was quiet because the store was is never mistaken for a dead one.
  */
 export class MemberTable {
   private readonly members = new Map<string, Seen>();
   private suspended = false;
+  /** When this agent's own record last arrived, on its own clock; undefined until the first. */
+  private selfSeen: number | undefined;
+  private probeLost = false;
 
-  constructor(private readonly timeoutMs: number) {}
+  /**
+   * @param timeoutMs a member silent this long while the store is healthy is gone.
+   * @param self this agent's id, whose records prove the store delivers; undefined: no proof needed (tests of the table alone).
+   * @param probeGapMs longest gap between two arrivals of this agent's own record before the store counts as unhealthy.
+   */
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly self?: string,
+    private readonly probeGapMs: number = Infinity,
+  ) {}
 
   /**
    * A record arrived. `ageMs` is given for records of a (re)sync snapshot: how much older it is
@@ -24,6 +45,7 @@ export class MemberTable {
    * by a node that crashed long ago does not come back to life on every resync.
    */
   heartbeat(record: MemberRecord, now: number, ageMs?: number): void {
+    if (record.id === this.self && ageMs === undefined) this.ownRecordArrived(now);
     const known = this.members.get(record.id);
     if (known || ageMs === undefined) {
       this.members.set(record.id, { record, lastSeen: now });
@@ -43,19 +65,32 @@ export class MemberTable {
 
   resume(now: number): void {
     this.suspended = false;
-    for (const m of this.members.values()) m.lastSeen = now;
+    this.refreshAll(now);
   }
 
   get isSuspended(): boolean {
     return this.suspended;
   }
 
-  /** Drop members silent for longer than the timeout; returns their ids. */
+  /** Why liveness is not judged now, or undefined if it is. */
+  frozen(now: number): FreezeReason | undefined {
+    if (this.suspended) return 'store-disconnected';
+    if (this.self === undefined) return undefined;
+    if (this.selfSeen === undefined) return 'not-yet-synced';
+    if (this.probeLost || now - this.selfSeen > this.probeGapMs) return 'own-heartbeat-missing';
+    return undefined;
+  }
+
+  /** Drop members silent for longer than the timeout; returns their ids. None while frozen. */
   expire(now: number): string[] {
-    if (this.suspended) return [];
+    if (this.frozen(now) !== undefined) {
+      if (this.selfSeen !== undefined && now - this.selfSeen > this.probeGapMs) this.probeLost = true;
+      return [];
+    }
     const gone: string[] = [];
     for (const [id, m] of this.members) {
-      if (now - m.lastSeen > this.timeoutMs) gone.push(id);
+      // This agent never times itself out: its own silence is the store's.
+      if (id !== this.self && now - m.lastSeen > this.timeoutMs) gone.push(id);
     }
     for (const id of gone) this.members.delete(id);
     return gone;
@@ -68,6 +103,17 @@ export class MemberTable {
   /** Live members, sorted by id. */
   list(): MemberRecord[] {
     return [...this.members.values()].map((m) => m.record).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private ownRecordArrived(now: number): void {
+    const wasLost = this.probeLost || (this.selfSeen !== undefined && now - this.selfSeen > this.probeGapMs);
+    this.selfSeen = now;
+    this.probeLost = false;
+    if (wasLost) this.refreshAll(now);
+  }
+
+  private refreshAll(now: number): void {
+    for (const m of this.members.values()) m.lastSeen = Math.max(m.lastSeen, now);
   }
 }
 

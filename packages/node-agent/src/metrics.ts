@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StoreHealth } from './types.js';
 
 /** The agent's Prometheus metrics, in a registry of its own so several agents can share a process. */
 export class AgentMetrics {
@@ -13,6 +14,8 @@ export class AgentMetrics {
   readonly refused: Counter<'code'>;
   readonly rebalanceDuration: Histogram;
   readonly planDuration: Histogram;
+  readonly heartbeatFailures: Counter;
+  readonly refusedRings: Counter;
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -41,5 +44,38 @@ export class AgentMetrics {
       buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
       registers,
     });
+    this.heartbeatFailures = new Counter({ name: 'wsring_heartbeat_failures_total', help: 'Heartbeats this node failed to write to the membership store', registers });
+    this.refusedRings = new Counter({
+      name: 'wsring_rings_refused_total',
+      help: 'Settled member sets not applied because they were empty or lacked this serving node (a store fault, not a fleet change)',
+      registers,
+    });
+  }
+
+  /** Gauges read at scrape time: store health and the ring's size. */
+  observeStore(store: () => StoreHealth, ringNodes: () => number): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'wsring_store_connected', help: '1 while the membership store connection is up', registers, collect() { this.set(store().connected ? 1 : 0); } });
+    new Gauge({
+      name: 'wsring_store_healthy',
+      help: '1 while this node is connected, its heartbeats are written and come back through the watch',
+      registers,
+      collect() {
+        const s = store();
+        this.set(s.connected && !s.heartbeatFailing && s.placementFrozen === null ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'wsring_placement_frozen',
+      help: '1 while no member is timed out because the store cannot be trusted to deliver heartbeats',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        const reason = store().placementFrozen;
+        if (reason !== null) this.set({ reason }, 1);
+      },
+    });
+    new Gauge({ name: 'wsring_ring_nodes', help: 'Nodes in the ring this node serves with', registers, collect() { this.set(ringNodes()); } });
   }
 }

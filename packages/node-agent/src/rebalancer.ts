@@ -98,7 +98,7 @@ export class Rebalancer {
   reconfirm(): Promise<void> {
     this.applying = this.applying.then(async () => {
       if (this.confirmed || this.stopped) return;
-      const { epoch, confirmed } = await this.parts.epochs.agree(this.current.fingerprint, this.current.epoch);
+      const { epoch, confirmed } = await this.parts.epochs.agree(this.current.fingerprint, this.current);
       if (!confirmed || this.stopped) return;
       this.confirmed = true;
       this.publish({ ...this.current, epoch });
@@ -144,7 +144,7 @@ export class Rebalancer {
 
   private async apply(s: SettledMembers, members: () => MemberRecord[]): Promise<void> {
     const ring = await buildRing(s.members, this.o.ring);
-    const { epoch, confirmed } = await this.parts.epochs.agree(ring.fingerprint, this.current.epoch);
+    const { epoch, confirmed } = await this.parts.epochs.agree(ring.fingerprint, this.current);
     if (this.stopped) return;
     this.confirmed = confirmed;
     const { registry, fled } = this.parts;

@@ -7,6 +7,8 @@ export interface RegistrationOptions {
   heartbeatMs: number;
   clock: Clock;
   logger: Logger;
+  /** Told of every failed heartbeat (a metric counts them). */
+  onFailure?: () => void;
 }
 
 /**
@@ -19,6 +21,7 @@ export class Registration {
   readonly record: MemberRecord;
   private stopBeating: (() => void) | undefined;
   private failing = false;
+  private failures = 0;
   private duplicateReported = false;
   private closed = false;
 
@@ -33,6 +36,11 @@ export class Registration {
   /** Whether the latest heartbeat failed to reach the store. */
   get heartbeatFailing(): boolean {
     return this.failing;
+  }
+
+  /** Heartbeats that failed since start. */
+  get heartbeatFailures(): number {
+    return this.failures;
   }
 
   /** First write of the record (throws if the store refuses it), then heartbeats on the clock. */
@@ -61,6 +69,8 @@ export class Registration {
       if (this.failing) this.o.logger.info({}, 'heartbeat restored');
       this.failing = false;
     } catch (err) {
+      this.failures++;
+      this.o.onFailure?.();
       if (!this.failing) this.o.logger.warn({ err: String(err) }, 'heartbeat failed');
       this.failing = true;
     }

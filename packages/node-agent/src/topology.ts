@@ -1,7 +1,7 @@
 import { createRing, type NodeSpec, type Ring, type RingOptions } from '@wsring/ring';
 import type { TopologyNode } from '@wsring/client/protocol';
 import type { Clock } from './clock.js';
-import { MemberTable } from './liveness.js';
+import { MemberTable, type FreezeReason } from './liveness.js';
 import type { MemberRecord, MembershipEvent } from './types.js';
 
 /** What placement depends on: members in state joining or active, with weight and URL. */
@@ -49,16 +49,29 @@ export class TopologyTracker {
   private stopped = false;
 
   constructor(
-    private readonly options: { settleMs: number; livenessTimeoutMs: number; heartbeatMs: number; clock: Clock },
+    private readonly options: {
+      settleMs: number;
+      livenessTimeoutMs: number;
+      heartbeatMs: number;
+      clock: Clock;
+      /** This agent's id: its own heartbeats arriving prove the store delivers (see `MemberTable`). Unset: no proof needed. */
+      self?: string;
+    },
     private readonly onSettled: (s: SettledMembers) => void,
     /** Any change to the live records, placement-relevant or not (state changes, URLs). */
     private readonly onMembersChanged: (members: MemberRecord[]) => void = () => {},
   ) {
-    this.table = new MemberTable(options.livenessTimeoutMs);
+    // Two missed own heartbeats (plus half a period of jitter) and the store counts as unhealthy.
+    this.table = new MemberTable(options.livenessTimeoutMs, options.self, options.heartbeatMs * 2.5);
   }
 
   get isSynced(): boolean {
     return this.synced;
+  }
+
+  /** Why placement is frozen now (liveness not judged), or undefined. */
+  get frozen(): FreezeReason | undefined {
+    return this.table.frozen(this.options.clock.now());
   }
 
   get members(): MemberRecord[] {

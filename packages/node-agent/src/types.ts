@@ -93,6 +93,8 @@ export interface NatsOptions {
   bucket?: string;
   /** Any further options for `@nats-io/transport-node`'s `connect` (user, pass, token, tls...). */
   connect?: Record<string, unknown>;
+  /** Replicas of the membership bucket on a NATS cluster (1-5; use 3 on a 3-server cluster). Default: 1 for a new bucket, an existing one as it is. */
+  replicas?: number;
   /** Longest one membership store step may take (a request, reopening the watch, its snapshot) before it is retried. Default 5000. */
   stepTimeoutMs?: number;
 }
@@ -211,13 +213,30 @@ export interface AgentEvents {
 
 export type AgentState = 'starting' | 'serving' | 'draining' | 'closed';
 
+/** What the agent knows of its membership store. */
+export interface StoreHealth {
+  /** The NATS connection (or in-memory store) is up. */
+  connected: boolean;
+  /** The latest heartbeat write failed. */
+  heartbeatFailing: boolean;
+  /**
+   * Why placement is frozen (no member is timed out; the ring stays as it is), or null when liveness is judged:
+   * `store-disconnected`, `own-heartbeat-missing` (this node's own heartbeats stopped coming back: the store is
+   * slow, electing, or unwritable), `not-yet-synced`.
+   */
+  placementFrozen: 'store-disconnected' | 'own-heartbeat-missing' | 'not-yet-synced' | null;
+}
+
 export interface HealthReport {
   id: string;
   state: AgentState;
   connections: number;
   capacity: number;
   epoch: number;
+  /** Nodes in the ring this node serves with. */
+  ringNodes: number;
   membershipConnected: boolean;
+  store: StoreHealth;
 }
 
 export interface Agent {

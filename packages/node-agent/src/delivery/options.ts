@@ -27,7 +27,7 @@ export interface DeliveryOptions {
   maxConcurrentReplays?: number;
   /** Stream storage: `file` survives a NATS restart, `memory` does not. Default `file`. */
   storage?: 'file' | 'memory';
-  /** Stream replicas in a NATS cluster. Default 1. */
+  /** Stream replicas in a NATS cluster (1-5; 3 on a 3-server cluster). Default 1 for a new stream; given, an existing stream is scaled to it or the agent refuses to start naming both counts. */
   replicas?: number;
 }
 

@@ -23,18 +23,19 @@ export class Delivery {
     readonly publisher: StreamPublisher,
     readonly feed: LiveFeed,
     private readonly logger: Logger,
+    private readonly enforceReplicas: boolean,
   ) {}
 
   static async start(nc: NatsConnection, options: DeliveryOptions | undefined, logger: Logger): Promise<Delivery> {
     const o = resolveDeliveryOptions(options);
     const jsm = await jetstreamManager(nc, { timeout: o.publishTimeoutMs });
     try {
-      await ensureStream(jsm, o, 'update');
+      await ensureStream(jsm, o, 'update', options?.replicas !== undefined);
     } catch (err) {
       if (err instanceof DeliveryError) throw err;
       throw new DeliveryError('STORE_UNAVAILABLE', `cannot open stream ${o.stream}: ${(err as Error).message}`, { cause: err });
     }
-    const d = new Delivery(nc, o, new StreamPublisher(nc, o), new LiveFeed(nc, jsm, o, logger), logger);
+    const d = new Delivery(nc, o, new StreamPublisher(nc, o), new LiveFeed(nc, jsm, o, logger), logger, options?.replicas !== undefined);
     void d.followStatus(jsm);
     return d;
   }
@@ -46,7 +47,7 @@ export class Delivery {
       if (s.type !== 'reconnect') continue;
       for (let attempt = 0; !this.stopped; attempt++) {
         try {
-          await ensureStream(jsm, this.options, 'update');
+          await ensureStream(jsm, this.options, 'update', this.enforceReplicas);
           break;
         } catch (err) {
           this.logger.warn({ err: String(err), attempt }, 'delivery stream not available yet');

@@ -37,7 +37,7 @@ const differs = (have: Partial<StreamConfig>, want: Partial<StreamConfig>) => LI
  * (agents own the configuration); `create`: an existing stream is used as it is (publishers only create a
  * missing one). Several processes may race to create it: the loser reads what the winner made.
  */
-export async function ensureStream(jsm: JetStreamManager, o: ResolvedDeliveryOptions, mode: 'update' | 'create'): Promise<void> {
+export async function ensureStream(jsm: JetStreamManager, o: ResolvedDeliveryOptions, mode: 'update' | 'create', enforceReplicas = false): Promise<void> {
   const want = streamConfig(o);
   for (let attempt = 0; ; attempt++) {
     try {
@@ -50,9 +50,20 @@ export async function ensureStream(jsm: JetStreamManager, o: ResolvedDeliveryOpt
           `stream ${want.name} exists with republish ${JSON.stringify(rp ?? null)}, not ${JSON.stringify(want.republish)}: use another stream name or recreate it`,
         );
       }
-      if (mode === 'update' && differs(info.config, want)) {
+      // Replicas change only when asked for explicitly: an agent with the default must not scale a stream down.
+      const rescale = enforceReplicas && info.config.num_replicas !== want.num_replicas;
+      if (mode === 'update' && (differs(info.config, want) || rescale)) {
         const limits = Object.fromEntries(LIMITS.map((k) => [k, want[k]]));
-        await jsm.streams.update(want.name, { ...info.config, ...limits });
+        const replicas = rescale ? { num_replicas: want.num_replicas } : {};
+        try {
+          await jsm.streams.update(want.name, { ...info.config, ...limits, ...replicas });
+        } catch (err) {
+          if (!rescale) throw err;
+          throw new DeliveryError(
+            'INVALID_OPTION',
+            `stream ${want.name} has ${info.config.num_replicas} replica(s), replicas asks for ${want.num_replicas}, and the server refused to change it (${(err as Error).message})`,
+          );
+        }
       }
       return;
     } catch (err) {

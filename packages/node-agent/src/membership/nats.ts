@@ -15,6 +15,12 @@ export interface NatsMembershipOptions {
   connect?: Record<string, unknown>;
   logger?: Logger;
   /**
+   * Replicas of the membership bucket in a NATS cluster (1-5). A new bucket is created with it; an existing one
+   * with another count is scaled to it where the server allows, else opening fails naming both counts.
+   * Default: 1 for a new bucket, an existing bucket as it is.
+   */
+  replicas?: number;
+  /**
    * Longest one store step may take: a request (put, read, compare-and-set), opening the bucket or the watch,
    * and the watch's first snapshot. A step that misses it is abandoned and, after a reconnect, retried.
    * Default 5000 ms.
@@ -105,7 +111,26 @@ export class NatsMembership implements Membership {
     private readonly bucket: string,
     private readonly stepTimeoutMs: number,
     private readonly logger?: Logger,
+    private readonly replicas?: number,
   ) {}
+
+  /** Bring an existing bucket to `want` replicas, or fail naming both counts. */
+  private async ensureReplicas(want: number): Promise<void> {
+    const stream = `KV_${this.bucket}`;
+    const jsm = await this.step(this.jsm(), 'opening the JetStream manager');
+    const info = await this.step(jsm.streams.info(stream), 'reading the bucket configuration');
+    const have = info.config.num_replicas;
+    if (have === want) return;
+    try {
+      await this.step(jsm.streams.update(stream, { ...info.config, num_replicas: want }), 'changing the bucket replicas');
+      this.logger?.info({ bucket: this.bucket, from: have, to: want }, 'membership bucket replicas changed');
+    } catch (err) {
+      throw new AgentError(
+        'INVALID_OPTION',
+        `KV bucket ${this.bucket} has ${have} replica(s), nats.replicas asks for ${want}, and the server refused to change it (${(err as Error).message}): use the bucket's count or recreate it`,
+      );
+    }
+  }
 
   /** Connect to NATS and open membership; the membership owns (and on close drains) its connection. */
   static async connect(options: NatsMembershipOptions): Promise<NatsMembership> {
@@ -125,19 +150,24 @@ export class NatsMembership implements Membership {
   }
 
   private static async openOn(nc: NatsConnection, options: Omit<NatsMembershipOptions, 'servers' | 'connect'>, owns: boolean, stepTimeoutMs: number): Promise<NatsMembership> {
-    const m = new NatsMembership(nc, owns, options.bucket ?? NATS_MEMBERSHIP_DEFAULTS.bucket, stepTimeoutMs, options.logger);
+    const replicas = options.replicas;
+    if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) {
+      throw new AgentError('INVALID_OPTION', `nats.replicas must be an integer 1-5, got ${replicas}`);
+    }
+    const m = new NatsMembership(nc, owns, options.bucket ?? NATS_MEMBERSHIP_DEFAULTS.bucket, stepTimeoutMs, options.logger, replicas);
     try {
       m.kv = await m.step(m.openBucket(), 'opening the bucket');
     } catch (err) {
       throw new AgentError('MEMBERSHIP_UNAVAILABLE', `cannot open KV bucket ${m.bucket}: ${(err as Error).message}`);
     }
+    if (replicas !== undefined) await m.ensureReplicas(replicas);
     void m.followStatus();
     return m;
   }
 
   private openBucket(): Promise<KV> {
     // history 1: only the latest record matters. No bucket TTL: liveness is judged by agents.
-    return new Kvm(jetstream(this.nc, { timeout: this.stepTimeoutMs })).create(this.bucket, { history: 1 });
+    return new Kvm(jetstream(this.nc, { timeout: this.stepTimeoutMs })).create(this.bucket, { history: 1, replicas: this.replicas ?? 1 });
   }
 
   private step<T>(work: Promise<T>, what: string, discard?: (late: T) => void): Promise<T> {
