@@ -17,7 +17,7 @@ import { createHttpHandler } from './http.js';
 import { FledNodes } from './liveness.js';
 import { connectNats, NatsMembership } from './membership/nats.js';
 import { AgentMetrics } from './metrics.js';
-import { resolveOptions, type ResolvedOptions } from './options.js';
+import { DEFAULTS, resolveOptions, type ResolvedOptions } from './options.js';
 import { Rebalancer } from './rebalancer.js';
 import { Registration } from './registration.js';
 import { setupServer, type ServerSetup } from './server.js';
@@ -85,7 +85,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.metrics = new AgentMetrics(this.id);
     this.registry = new ConnectionRegistry(index);
     const prefsDepth = this.o.maxUnreachable + 1;
-    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.metrics.heartbeatFailures.inc() });
+    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.metrics.heartbeatFailures.inc() });
     this.epochs = new EpochAgreement(store.membership, { timeoutMs: this.o.livenessTimeoutMs, clock: this.clock, logger: this.logger });
     const fled = new FledNodes(() => this.clock.now(), this.o.restartWindowMs);
     this.tracker = new TopologyTracker(
@@ -96,7 +96,7 @@ class WsringAgent extends EventEmitter implements Agent {
       },
     );
     this.rebalancer = new Rebalancer(
-      { self: this.id, pacing: this.o.pacing, prefsDepth, ring: options.ring, clock: this.clock, logger: this.logger, metrics: this.metrics },
+      { self: this.id, pacing: this.o.pacing, defaultAcceptRate: DEFAULTS.acceptRate, prefsDepth, ring: options.ring, clock: this.clock, logger: this.logger, metrics: this.metrics },
       {
         registry: this.registry,
         epochs: this.epochs,

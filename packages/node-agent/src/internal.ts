@@ -10,6 +10,7 @@ export { memberKey, TOPOLOGY_KEY } from './membership/records.js';
 export { AgentMetrics } from './metrics.js';
 export { resolveOptions, type ResolvedOptions } from './options.js';
 export { Pacer, type PacerOptions } from './pacer.js';
+export { fallbackShare, receiverShares } from './receiver-budgets.js';
 export { planMoves, planReturns, targetOf, type Move, type Plan, type PlanInput } from './planner.js';
 export { Rebalancer, type RebalancerListener, type RebalancerOptions, type RebalancerParts } from './rebalancer.js';
 export { Registration, type RegistrationOptions } from './registration.js';

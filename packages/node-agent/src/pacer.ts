@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface PacerOptions {
+  /** This sender's ceiling, all receivers together. */
   ratePerSec: number;
   burst: number;
   jitterMs: number;
@@ -10,59 +11,106 @@ export interface PacerOptions {
   random?: () => number;
 }
 
+/** One receiver's queue and this sender's share of its budget. */
+interface Lane {
+  bucket: TokenBucket;
+  ratePerSec: number;
+  ready: string[];
+  head: number;
+}
+
 /**
- * Sends targeted reconnects at a bounded rate. Each queued user first waits a random jitter (so the
- * fleet's agents do not fire in lockstep), then waits for a token. The token bucket alone decides
- * when a send happens, so the rate bound holds whatever the jitter.
+ * Sends targeted reconnects, each to its target node, at a bounded rate per receiver and overall. Each queued
+ * user first waits a random jitter (so the fleet's agents do not fire in lockstep), then waits in its target's
+ * lane for a token of that lane (this sender's share of the receiver's budget; one token of burst) and a token
+ * of the sender's own bucket. Lanes take turns. Token buckets alone decide when a send happens, so the bounds
+ * hold whatever the jitter: to receiver R at most share(R) * T + 1 over any interval T, overall at most
+ * burst + ratePerSec * T.
  */
 export class Pacer {
   private readonly bucket: TokenBucket;
-  // FIFO of users past their jitter; `head` avoids O(n) shifts on long queues.
-  private ready: string[] = [];
-  private head = 0;
+  private readonly lanes = new Map<string, Lane>();
+  /** Queued users and where each goes now (a later plan may retarget one). */
+  private readonly targets = new Map<string, string>();
   private readonly waiting = new Map<string, unknown>();
-  private readonly queued = new Set<string>();
   private timer: unknown = undefined;
+  private turn = 0;
   private readonly random: () => number;
   private onIdle: (() => void) | undefined;
 
-  constructor(private readonly options: PacerOptions, private readonly send: (userId: string) => void) {
+  constructor(
+    private readonly options: PacerOptions,
+    private readonly send: (userId: string, to: string) => void,
+    /** This sender's share of a receiver's budget, moves per second, read when a lane opens or is re-rated. */
+    private readonly shareOf: (to: string) => number = () => options.ratePerSec,
+  ) {
     this.bucket = new TokenBucket(options.ratePerSec, options.burst, options.clock.now());
     this.random = options.random ?? Math.random;
   }
 
   /** Users waiting for jitter or a token. */
   get pending(): number {
-    return this.queued.size;
+    return this.targets.size;
   }
 
-  /** Queue a user; a user already queued is not queued twice. */
-  enqueue(userId: string): void {
-    if (this.queued.has(userId)) return;
-    this.queued.add(userId);
+  /** Every queued user. */
+  queuedUsers(): string[] {
+    return [...this.targets.keys()];
+  }
+
+  /** Where a queued user goes, if it is queued. */
+  targetOf(userId: string): string | undefined {
+    return this.targets.get(userId);
+  }
+
+  /** Users queued for each receiver, with this sender's rate to it. */
+  lanesSnapshot(): { to: string; queued: number; ratePerSec: number }[] {
+    const counts = new Map<string, number>();
+    for (const to of this.targets.values()) counts.set(to, (counts.get(to) ?? 0) + 1);
+    return [...counts].map(([to, queued]) => ({ to, queued, ratePerSec: Math.min(this.lane(to).ratePerSec, this.options.ratePerSec) }));
+  }
+
+  /** Queue a user for `to`; a user already queued is retargeted, not queued twice. */
+  enqueue(userId: string, to: string): void {
+    const queuedFor = this.targets.get(userId);
+    this.targets.set(userId, to);
+    if (queuedFor !== undefined) {
+      if (queuedFor !== to && !this.waiting.has(userId)) this.ready(userId);
+      return;
+    }
     const jitter = this.options.jitterMs > 0 ? Math.floor(this.random() * this.options.jitterMs) : 0;
     if (jitter === 0) {
-      this.ready.push(userId);
-      this.pump();
+      this.ready(userId);
       return;
     }
     const handle = this.options.clock.setTimeout(() => {
       this.waiting.delete(userId);
-      this.ready.push(userId);
-      this.pump();
+      this.ready(userId);
     }, jitter);
     this.waiting.set(userId, handle);
   }
 
+  /** Re-read every open lane's share (a new plan changed the budgets). */
+  rerate(): void {
+    const now = this.options.clock.now();
+    for (const [to, lane] of this.lanes) {
+      const rate = this.shareOf(to);
+      if (rate !== lane.ratePerSec) {
+        lane.ratePerSec = rate;
+        lane.bucket = new TokenBucket(rate, 1, now, lane.bucket.available(now));
+      }
+    }
+  }
+
   /** Drop a user from the queue (it left on its own). */
   cancel(userId: string): void {
-    if (!this.queued.delete(userId)) return;
+    if (!this.targets.delete(userId)) return;
     const handle = this.waiting.get(userId);
     if (handle !== undefined) {
       this.options.clock.clearTimeout(handle);
       this.waiting.delete(userId);
     }
-    // A cancelled id left in `ready` is skipped when its turn comes.
+    // A cancelled id left in a lane is skipped when its turn comes.
     this.checkIdle();
   }
 
@@ -75,40 +123,80 @@ export class Pacer {
   stop(): void {
     for (const h of this.waiting.values()) this.options.clock.clearTimeout(h);
     this.waiting.clear();
-    this.ready = [];
-    this.head = 0;
-    this.queued.clear();
+    this.lanes.clear();
+    this.targets.clear();
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private lane(to: string): Lane {
+    let lane = this.lanes.get(to);
+    if (!lane) {
+      const ratePerSec = this.shareOf(to);
+      lane = { bucket: new TokenBucket(ratePerSec, 1, this.options.clock.now()), ratePerSec, ready: [], head: 0 };
+      this.lanes.set(to, lane);
+    }
+    return lane;
+  }
+
+  private ready(userId: string): void {
+    const to = this.targets.get(userId);
+    if (to === undefined) return;
+    this.lane(to).ready.push(userId);
+    this.pump();
+  }
+
+  /** Drop users from the front of a lane that were cancelled or retargeted elsewhere; whether one is left. */
+  private trim(to: string, lane: Lane): boolean {
+    while (lane.head < lane.ready.length && this.targets.get(lane.ready[lane.head]) !== to) lane.head++;
+    if (lane.head < lane.ready.length) return true;
+    lane.ready = [];
+    lane.head = 0;
+    return false;
   }
 
   private pump(): void {
     if (this.timer !== undefined) return;
     const clock = this.options.clock;
-    while (this.head < this.ready.length) {
-      const userId = this.ready[this.head];
-      if (!this.queued.has(userId)) {
-        this.head++;
-        continue;
+    for (;;) {
+      const now = clock.now();
+      const open = [...this.lanes].filter(([to, lane]) => this.trim(to, lane));
+      if (open.length === 0) break;
+      let wait = Infinity;
+      let sent = false;
+      for (let i = 0; i < open.length; i++) {
+        const [to, lane] = open[(this.turn + i) % open.length];
+        const laneWait = lane.bucket.waitMs(now);
+        if (laneWait > 0) {
+          wait = Math.min(wait, laneWait);
+          continue;
+        }
+        const senderWait = this.bucket.waitMs(now);
+        if (senderWait > 0) {
+          wait = senderWait;
+          break;
+        }
+        lane.bucket.tryTake(now);
+        this.bucket.tryTake(now);
+        const userId = lane.ready[lane.head++];
+        this.targets.delete(userId);
+        this.turn = (this.turn + i + 1) % Math.max(1, open.length);
+        this.send(userId, to);
+        sent = true;
+        break;
       }
-      if (!this.bucket.tryTake(clock.now())) {
-        this.timer = clock.setTimeout(() => {
-          this.timer = undefined;
-          this.pump();
-        }, Math.max(1, this.bucket.waitMs(clock.now())));
-        return;
-      }
-      this.head++;
-      this.queued.delete(userId);
-      this.send(userId);
+      if (sent) continue;
+      this.timer = clock.setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, Math.max(1, wait));
+      return;
     }
-    this.ready = [];
-    this.head = 0;
     this.checkIdle();
   }
 
   private checkIdle(): void {
-    if (this.queued.size === 0 && this.onIdle) {
+    if (this.targets.size === 0 && this.onIdle) {
       const fn = this.onIdle;
       this.onIdle = undefined;
       fn();

@@ -7,6 +7,7 @@ import type { FledNodes } from './liveness.js';
 import type { AgentMetrics } from './metrics.js';
 import { Pacer } from './pacer.js';
 import { planMoves, planReturns, targetOf, type Move } from './planner.js';
+import { fallbackShare, receiverShares } from './receiver-budgets.js';
 import { buildRing, topologyNodes, type SettledMembers } from './topology.js';
 import { moveFrameText } from './topology-json.js';
 import { closeWith } from './transport.js';
@@ -15,6 +16,8 @@ import type { AgentTopology, Logger, MemberRecord, PacingOptions, RebalanceEvent
 export interface RebalancerOptions {
   self: string;
   pacing: Required<PacingOptions>;
+  /** A receiver's accept rate when its record does not say (records of older agents). */
+  defaultAcceptRate: number;
   /** How many nodes of a preference list count for failover and spill-over. */
   prefsDepth: number;
   ring: RingOptions | undefined;
@@ -52,8 +55,10 @@ export interface RebalancerListener {
 export class Rebalancer {
   private current: AgentTopology;
   private readonly pacer: Pacer;
-  /** Where each queued user goes: set by the plan that queued it, revised by every later plan. */
-  private readonly targets = new Map<string, string>();
+  /** This sender's share of each receiver's budget under the latest change (see `receiverShares`). */
+  private shares = new Map<string, number>();
+  /** The latest member records (for receivers' accept rates). */
+  private members: readonly MemberRecord[] = [];
   private readonly graceTimers = new Map<ClientConnection, unknown>();
   private applying: Promise<void> = Promise.resolve();
   private confirmed = true;
@@ -63,7 +68,7 @@ export class Rebalancer {
 
   constructor(private readonly o: RebalancerOptions, private readonly parts: RebalancerParts, private readonly listener: RebalancerListener, emptyRing: Ring) {
     this.current = { epoch: 0, fingerprint: emptyRing.fingerprint, ring: emptyRing, nodes: [] };
-    this.pacer = new Pacer({ ...o.pacing, clock: o.clock, random: o.random }, (userId) => this.sendReconnect(userId));
+    this.pacer = new Pacer({ ...o.pacing, clock: o.clock, random: o.random }, (userId, to) => this.sendReconnect(userId, to), (to) => this.shareOf(to));
   }
 
   get topology(): AgentTopology {
@@ -85,6 +90,7 @@ export class Rebalancer {
 
   /** Member records changed (states, URLs): the node list clients see follows at once. */
   membersChanged(members: readonly MemberRecord[]): void {
+    this.members = members;
     this.publish({ ...this.current, nodes: topologyNodes(members) });
   }
 
@@ -130,14 +136,27 @@ export class Rebalancer {
 
   /** The user is no longer to be moved (it is here anew). */
   cancel(userId: string): void {
-    this.targets.delete(userId);
     this.pacer.cancel(userId);
+  }
+
+  /** Moves still queued, per receiver, with this sender's rate to each. */
+  get lanes(): { to: string; queued: number; ratePerSec: number }[] {
+    return this.pacer.lanesSnapshot();
+  }
+
+  /**
+   * How long the queued moves take at the receivers' budgets and this sender's ceiling, ms: the slowest lane, or
+   * the whole queue at the ceiling, whichever is longer (jitter aside).
+   */
+  estimateMs(): number {
+    const lanes = this.pacer.lanesSnapshot();
+    const total = lanes.reduce((n, l) => n + l.queued, 0);
+    return Math.max((total / this.o.pacing.ratePerSec) * 1000, ...lanes.map((l) => (l.queued / l.ratePerSec) * 1000));
   }
 
   stop(): void {
     this.stopped = true;
     this.pacer.stop();
-    this.targets.clear();
     for (const handle of this.graceTimers.values()) this.o.clock.clearTimeout(handle);
     this.graceTimers.clear();
   }
@@ -159,12 +178,15 @@ export class Rebalancer {
       fled.forget(userId);
     }
     // Users still queued from an earlier plan go where this ring says (or stay, if it gave them back).
-    for (const userId of [...this.targets.keys()]) {
+    for (const userId of this.queuedUsers()) {
       const to = targetOf(ring, this.o.self, userId, registry.standIns.get(userId), this.o.prefsDepth);
       if (to === undefined) this.cancel(userId);
-      else this.targets.set(userId, to);
+      else this.pacer.enqueue(userId, to);
     }
-    this.publish({ epoch, fingerprint: ring.fingerprint, ring, nodes: topologyNodes(members()) });
+    this.members = members();
+    this.shares = receiverShares(prev, ring, this.o.self, (id) => this.acceptRateOf(id));
+    this.pacer.rerate();
+    this.publish({ epoch, fingerprint: ring.fingerprint, ring, nodes: topologyNodes(this.members) });
     this.o.logger.info({ epoch, fingerprint: ring.fingerprint, nodes: ring.nodes.length, moved: plan.moves.length, planMs }, 'topology applied');
     this.queue(plan.moves, epoch);
     this.listener.rebalance({ epoch, fingerprint: ring.fingerprint, moved: plan.moves.length, planMs });
@@ -180,10 +202,7 @@ export class Rebalancer {
     if (moves.length === 0) return;
     this.o.metrics.usersMoved.inc(moves.length);
     this.startedAt ??= this.o.clock.now();
-    for (const m of moves) {
-      this.targets.set(m.userId, m.to);
-      this.pacer.enqueue(m.userId);
-    }
+    for (const m of moves) this.pacer.enqueue(m.userId, m.to);
     this.pacer.whenIdle(() => this.done(epoch));
   }
 
@@ -192,12 +211,23 @@ export class Rebalancer {
     return node?.meta?.url ?? this.parts.urlOfMember(nodeId) ?? '';
   }
 
+  /** This sender's rate to a receiver: its share under the latest change, or the fallback share for moves no diff covers. */
+  private shareOf(to: string): number {
+    return this.shares.get(to) ?? fallbackShare(this.current.ring, to, this.acceptRateOf(to));
+  }
+
+  private acceptRateOf(nodeId: string): number {
+    return this.members.find((m) => m.id === nodeId)?.acceptRate ?? this.o.defaultAcceptRate;
+  }
+
+  private queuedUsers(): string[] {
+    return this.pacer.queuedUsers();
+  }
+
   /** The pacer's turn for a user: its reconnect frame, then the grace timer. */
-  private sendReconnect(userId: string): void {
-    const to = this.targets.get(userId);
-    this.targets.delete(userId);
+  private sendReconnect(userId: string, to: string): void {
     const conn = this.parts.registry.get(userId);
-    if (!conn || to === undefined) return;
+    if (!conn) return;
     const t = this.current;
     const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs } as const;
     if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch))) return;

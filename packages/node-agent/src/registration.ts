@@ -4,6 +4,8 @@ import type { Logger, MemberRecord, MemberState, Membership } from './types.js';
 export interface RegistrationOptions {
   id: string;
   weight: number;
+  /** Moved users per second this node accepts (its receiver budget, in its record). */
+  acceptRate: number;
   heartbeatMs: number;
   clock: Clock;
   logger: Logger;
@@ -26,7 +28,7 @@ export class Registration {
   private closed = false;
 
   constructor(private readonly membership: Membership, private readonly o: RegistrationOptions) {
-    this.record = { id: o.id, url: '', weight: o.weight, state: 'joining', startedAt: Math.round(o.clock.now()), seq: 0 };
+    this.record = { id: o.id, url: '', weight: o.weight, state: 'joining', startedAt: Math.round(o.clock.now()), seq: 0, acceptRate: o.acceptRate };
   }
 
   get state(): MemberState {

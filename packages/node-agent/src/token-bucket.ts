@@ -6,9 +6,16 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
 
-  constructor(private readonly ratePerSec: number, private readonly burst: number, now: number) {
-    this.tokens = burst;
+  /** @param tokens tokens at start (default: a full bucket). */
+  constructor(private readonly ratePerSec: number, private readonly burst: number, now: number, tokens = burst) {
+    this.tokens = Math.min(burst, tokens);
     this.last = now;
+  }
+
+  /** Tokens available now (fractional). */
+  available(now: number): number {
+    this.refill(now);
+    return this.tokens;
   }
 
   private refill(now: number): void {

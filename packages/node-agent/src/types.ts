@@ -20,6 +20,11 @@ export interface MemberRecord {
   startedAt: number;
   /** Heartbeat counter, incremented on every refresh. */
   seq: number;
+  /**
+   * Moved users per second this node accepts, all senders together (its receiver budget; see docs/protocol.md,
+   * "Receiver budgets"). Absent in records of older agents: the default applies.
+   */
+  acceptRate?: number;
 }
 
 /** The fleet-wide epoch label: which ring fingerprint the current epoch number stands for. */
@@ -69,7 +74,7 @@ export interface AgentTopology {
 }
 
 export interface PacingOptions {
-  /** Targeted reconnect frames per second this agent sends. Default 200. */
+  /** Targeted reconnect frames per second this agent sends at most, to all receivers together (a sender's ceiling). Default 1000. */
   ratePerSec?: number;
   /** Frames that may go out back to back before the rate applies. Default 20. */
   burst?: number;
@@ -144,6 +149,11 @@ export interface AgentOptions {
   authTimeoutMs?: number;
   /** Connections this node holds before new users spill over to the next node. Default 10000. */
   capacity?: number;
+  /**
+   * Moved users per second this node accepts from all senders together, declared in its membership record.
+   * Every sender paces its moves to this node at its share of it. Default 1000.
+   */
+  acceptRate?: number;
   pacing?: PacingOptions;
   /** Membership changes within this window are batched into one rebalance. Default 1000. */
   settleMs?: number;

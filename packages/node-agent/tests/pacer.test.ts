@@ -36,12 +36,12 @@ describe('pacer', () => {
         (ratePerSec, burst, jitterMs, waves, seed) => {
           const clock = new FakeClock();
           const sent: { user: string; at: number }[] = [];
-          const pacer = new Pacer({ ratePerSec, burst, jitterMs, clock, random: seeded(seed) }, (user) => sent.push({ user, at: clock.now() }));
+          const pacer = new Pacer({ ratePerSec, burst, jitterMs, clock, random: seeded(seed) }, (user) => sent.push({ user, at: clock.now() }), () => 1e9);
           let total = 0;
           const starts = [...waves].sort((a, b) => a[0] - b[0]);
           for (const [at, count] of starts) {
             clock.runUntil(at);
-            for (let i = 0; i < count; i++) pacer.enqueue(`u${total++}`);
+            for (let i = 0; i < count; i++) pacer.enqueue(`u${total++}`, 'r');
           }
           clock.runUntil(10_000_000);
           expect(sent.length).toBe(total);
@@ -65,7 +65,7 @@ describe('pacer', () => {
     const clock = new FakeClock();
     const sent: string[] = [];
     const pacer = new Pacer({ ratePerSec: 10, burst: 1, jitterMs: 100, clock, random: () => 0.5 }, (u) => sent.push(u));
-    for (const u of ['a', 'b', 'c', 'a']) pacer.enqueue(u);
+    for (const u of ['a', 'b', 'c', 'a']) pacer.enqueue(u, 'r');
     expect(pacer.pending).toBe(3);
     pacer.cancel('b');
     let idle = false;
@@ -73,5 +73,39 @@ describe('pacer', () => {
     clock.runUntil(60_000);
     expect(sent.sort()).toEqual(['a', 'c']);
     expect(idle).toBe(true);
+  });
+
+  it('paces each receiver at its share (one token of burst) and all of them within the ceiling; a retargeted user goes once, to its latest target', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('r1', 'r2', 'r3'), fc.integer({ min: 0, max: 2_000 })), { minLength: 1, maxLength: 200 }),
+        fc.record({ r1: fc.integer({ min: 1, max: 300 }), r2: fc.integer({ min: 1, max: 300 }), r3: fc.integer({ min: 1, max: 300 }) }),
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer(),
+        (moves, shares, ceiling, jitterMs, seed) => {
+          const clock = new FakeClock();
+          const sent: { user: string; to: string; at: number }[] = [];
+          const pacer = new Pacer({ ratePerSec: ceiling, burst: 5, jitterMs, clock, random: seeded(seed) }, (user, to) => sent.push({ user, to, at: clock.now() }), (to) => shares[to as 'r1']);
+          const latest = new Map<string, string>();
+          const ordered = moves.map(([to, at], i) => ({ user: `u${i % 150}`, to, at })).sort((a, b) => a.at - b.at);
+          for (const m of ordered) {
+            clock.runUntil(m.at);
+            if (sent.some((s) => s.user === m.user)) continue;
+            pacer.enqueue(m.user, m.to);
+            latest.set(m.user, m.to);
+          }
+          clock.runUntil(100_000_000);
+          expect(sent.length).toBe(latest.size);
+          for (const s of sent) expect(s.to).toBe(latest.get(s.user));
+          const bound = (list: { at: number }[], rate: number, burst: number) => {
+            for (let i = 0; i < list.length; i++) for (let j = i; j < list.length; j++) expect(j - i + 1).toBeLessThanOrEqual(burst + (rate * (list[j].at - list[i].at)) / 1000 + 1e-9);
+          };
+          for (const to of ['r1', 'r2', 'r3'] as const) bound(sent.filter((s) => s.to === to), shares[to], 1);
+          bound(sent, ceiling, 5);
+        },
+      ),
+      { seed: 4_242, numRuns: 100 },
+    );
   });
 });
