@@ -297,13 +297,43 @@ class WsringAgent extends EventEmitter implements Agent {
     if (this.state !== 'draining') {
       this.state = 'draining';
       this.logger.info({ connections: this.registry.size, deadlineMs }, 'draining');
+      const planned = this.nextRebalance(this.o.settleMs + this.o.livenessTimeoutMs);
       await this.registration.setState('draining');
+      if (this.registry.size > 0 && (await planned)) this.sizeDrain(deadlineMs);
     }
     if (this.registry.size > 0) await this.untilEmpty(deadlineMs);
     const remaining = this.registry.size;
     this.logger.info({ remaining }, 'drain finished');
     await this.close();
     return { remaining };
+  }
+
+  /** Resolves true at the next applied rebalance, false after `ms`. */
+  private nextRebalance(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (applied: boolean) => {
+        this.clock.clearTimeout(timer);
+        this.off('rebalance', onRebalance);
+        resolve(applied);
+      };
+      const onRebalance = () => done(true);
+      const timer = this.clock.setTimeout(() => done(false), ms);
+      this.on('rebalance', onRebalance);
+    });
+  }
+
+  /**
+   * The time this drain needs at the receivers' budgets, said at its start. A deadline shorter than that is an
+   * operator's decision to make knowingly: logged, and exported as `wsring_drain_expected_seconds` beside the deadline.
+   */
+  private sizeDrain(deadlineMs: number): void {
+    const expectedMs = this.rebalancer.estimateMs() + this.o.pacing.jitterMs;
+    this.metrics.drainExpected.set(expectedMs / 1000);
+    this.metrics.drainDeadline.set(deadlineMs / 1000);
+    const lanes = this.rebalancer.lanes.map((l) => ({ to: l.to, users: l.queued, perSec: Math.round(l.ratePerSec) }));
+    if (expectedMs > deadlineMs) {
+      this.logger.warn({ expectedMs: Math.round(expectedMs), deadlineMs, lanes }, 'drain deadline too short for the load at the receivers\' accept rates: users left at the deadline are closed 1001');
+    } else this.logger.info({ expectedMs: Math.round(expectedMs), deadlineMs, lanes }, 'drain sized');
   }
 
   /** Resolves when the last connection is gone, the deadline passes, or the agent closes. */

@@ -27,7 +27,8 @@ const program = new Command('wsring-agent')
   .option('--replicas <n>', 'replicas of the membership bucket and the delivery stream on a NATS cluster (1-5; default: 1 when created, else as they are)', num('replicas'))
   .option('--weight <w>', 'relative capacity for placement', num('weight'), DEFAULTS.weight)
   .option('--capacity <n>', 'connections before new users spill over', num('capacity'), DEFAULTS.capacity)
-  .option('--rate <n>', 'targeted reconnects per second', num('rate'), DEFAULTS.pacing.ratePerSec)
+  .option('--accept-rate <n>', 'moved users per second this node accepts from all senders together (its receiver budget)', num('accept-rate'), DEFAULTS.acceptRate)
+  .option('--rate <n>', 'targeted reconnects per second this node sends at most, to all receivers together', num('rate'), DEFAULTS.pacing.ratePerSec)
   .option('--burst <n>', 'reconnects sent back to back before the rate applies', num('burst'), DEFAULTS.pacing.burst)
   .option('--jitter-ms <ms>', 'random delay before each reconnect queues', num('jitter-ms'), DEFAULTS.pacing.jitterMs)
   .option('--grace-ms <ms>', 'close with MOVED this long after a reconnect frame', num('grace-ms'), DEFAULTS.pacing.graceMs)
@@ -68,6 +69,7 @@ try {
     weight: o.weight,
     nats: { servers: String(o.nats).split(','), bucket: o.bucket, replicas: o.replicas },
     capacity: o.capacity,
+    acceptRate: o.acceptRate,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
     settleMs: o.settleMs,
     heartbeatMs: o.heartbeatMs,

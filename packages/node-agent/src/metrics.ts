@@ -16,6 +16,8 @@ export class AgentMetrics {
   readonly planDuration: Histogram;
   readonly heartbeatFailures: Counter;
   readonly refusedRings: Counter;
+  readonly drainExpected: Gauge;
+  readonly drainDeadline: Gauge;
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -50,6 +52,8 @@ export class AgentMetrics {
       help: 'Settled member sets not applied because they were empty or lacked this serving node (a store fault, not a fleet change)',
       registers,
     });
+    this.drainExpected = new Gauge({ name: 'wsring_drain_expected_seconds', help: 'Time the current drain needs at the receivers\' accept rates, computed at its start', registers });
+    this.drainDeadline = new Gauge({ name: 'wsring_drain_deadline_seconds', help: 'Deadline of the current drain', registers });
   }
 
   /** Gauges read at scrape time: store health and the ring's size. */
