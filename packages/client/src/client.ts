@@ -3,7 +3,7 @@ import { backoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from '.
 import { Emitter } from './emitter.js';
 import { ClientError } from './errors.js';
 import { initialContext, start, transition, type Context, type Effect, type Input } from './machine.js';
-import { CloseCode, connectUrl, decodeServerFrame, encodeFrame } from './protocol.js';
+import { CloseCode, connectUrl, decodeServerFrame, encodeFrame } from '@wsring/protocol';
 import { fetchTopology, loadTopology } from './topology.js';
 import type { ClientEvents, ClientOptions, ClientState, FetchLike, Timers, WebSocketConstructor, WebSocketLike, WsringClient } from './types.js';
 

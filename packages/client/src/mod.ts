@@ -30,4 +30,38 @@ export type {
   WebSocketLike,
   WsringClient,
 } from './types.js';
-export * from './protocol.js';
+// The wire protocol as client users meet it (close codes, frames, the topology body). It lives in @wsring/protocol;
+// these names stay importable from the client so applications need one dependency.
+export {
+  CloseCode,
+  connectUrl,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeFrame,
+  MAX_USER_ID_LENGTH,
+  parseConnectParams,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  TERMINAL_CLOSE_CODES,
+} from '@wsring/protocol';
+export type {
+  CheckpointFrame,
+  ClientFrame,
+  ClientMessageFrame,
+  ConnectParams,
+  ErrorFrame,
+  GapFrame,
+  MemberState,
+  MessageFrame,
+  PingFrame,
+  PongFrame,
+  ProtocolErrorCode,
+  ReconnectFrame,
+  RedirectFrame,
+  ResumeFrame,
+  ServerFrame,
+  SyncedFrame,
+  Topology,
+  TopologyNode,
+  WelcomeFrame,
+} from '@wsring/protocol';

@@ -1,5 +1,5 @@
 import type { Ring } from '@wsring/ring';
-import type { Topology } from './protocol.js';
+import type { Topology } from '@wsring/protocol';
 import type { ClientError } from './errors.js';
 
 /** The lifecycle of a client. See README.md for the transitions. */

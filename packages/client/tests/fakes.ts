@@ -1,7 +1,7 @@
 // In-memory stand-ins for sockets, fetch and timers, for testing the client's state machine alone.
 // Everything real (ws, http, agents) is exercised in node.test.ts and test/integration.
 import { createRing, type Ring } from '@wsring/ring';
-import { PROTOCOL_VERSION, encodeFrame, type ServerFrame, type Topology } from '../src/protocol.js';
+import { PROTOCOL_VERSION, encodeFrame, type ServerFrame, type Topology } from '@wsring/protocol';
 import { createClient } from '../src/mod.js';
 import type { ClientEvents, ClientOptions, FetchLike, Timers, WebSocketLike } from '../src/types.js';
 
