@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
 import { createKeyIndex, createRing, type Ring } from '@wsring/ring';
-import { CloseCode, type ConnectParams } from '@wsring/client/protocol';
+import { CloseCode, type ConnectParams } from '@wsring/protocol';
 import { decideAdmission } from './admission.js';
 import { trustUserParam, withAuthTimeout } from './auth.js';
 import { systemClock } from './clock.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createLocalJWKSet, createRemoteJWKSet, importSPKI, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-import type { ConnectParams } from '@wsring/client/protocol';
+import type { ConnectParams } from '@wsring/protocol';
 import type { Authenticate } from './types.js';
 import { AgentError } from './errors.js';
 
@@ -25,9 +25,6 @@ export function withAuthTimeout(authenticate: Authenticate, timeoutMs: number): 
     return Promise.race([Promise.resolve(authenticate(request, params)), timeout]).finally(() => clearTimeout(timer));
   };
 }
-
-/** Longest user id accepted, in UTF-16 code units. */
-export const MAX_USER_ID_LENGTH = 256;
 
 export interface JwtOptions {
   /** Shared secret for HS256 tokens. */
