@@ -17,6 +17,7 @@ export type {
   ClientEvents,
   ClientOptions,
   ClientState,
+  Clock,
   CloseEvent,
   FetchLike,
   GapEvent,

@@ -2,7 +2,7 @@
 import { parseTopology, ProtocolError, topologyUrls, type Topology } from '@wsring/protocol';
 import { loadRing } from '@wsring/ring';
 import { ClientError } from './errors.js';
-import type { FetchLike, LoadedTopology, Timers } from './types.js';
+import type { Clock, FetchLike, LoadedTopology } from './types.js';
 
 /** The `/topology` URL of a bootstrap entry: relative to it (so a path prefix is kept), ws(s) mapped to http(s). */
 export function topologyUrl(bootstrap: string): string {
@@ -52,7 +52,7 @@ export async function fetchTopology(
   bootstrap: readonly string[],
   start: number,
   timeoutMs: number,
-  timers: Timers,
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>,
   cancel: AbortSignal,
 ): Promise<LoadedTopology> {
   const errors: unknown[] = [];
@@ -60,7 +60,7 @@ export async function fetchTopology(
     const url = topologyUrl(bootstrap[(start + i) % bootstrap.length]);
     const abort = new AbortController();
     const stop = () => abort.abort();
-    const timer = timers.setTimeout(stop, timeoutMs);
+    const timer = clock.setTimeout(stop, timeoutMs);
     cancel.addEventListener('abort', stop);
     try {
       const response = await fetchImpl(url, { signal: abort.signal, headers: { accept: 'application/json' } });
@@ -69,7 +69,7 @@ export async function fetchTopology(
     } catch (error) {
       errors.push(error);
     } finally {
-      timers.clearTimeout(timer);
+      clock.clearTimeout(timer);
       cancel.removeEventListener('abort', stop);
     }
   }
