@@ -1,5 +1,5 @@
 // Runs the state machine: owns the socket, the timers and the fetches, and turns their events into inputs.
-import { backoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ClientError } from './errors.js';
 import { initialContext, start, transition, type Context, type Effect, type Input } from './machine.js';
@@ -61,8 +61,8 @@ function settings(options: ClientOptions): Settings {
   if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function') {
     throw invalid('token must be a string or a function');
   }
-  const baseMs = positive('backoff.baseMs', options.backoff?.baseMs, DEFAULT_BACKOFF_BASE_MS);
-  const capMs = positive('backoff.capMs', options.backoff?.capMs, DEFAULT_BACKOFF_CAP_MS);
+  const baseMs = positive('backoff.baseMs', options.backoff?.baseMs, DEFAULT_BACKOFF.baseMs);
+  const capMs = positive('backoff.capMs', options.backoff?.capMs, DEFAULT_BACKOFF.capMs);
   if (capMs < baseMs) throw invalid(`backoff.capMs (${capMs}) must be >= backoff.baseMs (${baseMs})`);
   const failoverDepth = positive('failoverDepth', options.failoverDepth, DEFAULT_FAILOVER_DEPTH, true);
   const maxRedirects = positive('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS, true);

@@ -8,9 +8,8 @@ export {
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_PING_INTERVAL_MS,
 } from './client.js';
-export { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, backoffCeiling } from './backoff.js';
+export { DEFAULT_BACKOFF } from './backoff.js';
 export { ClientError } from './errors.js';
-export { initialPosition, judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position, type Verdict } from './delivery.js';
 export type { ClientErrorCode } from './errors.js';
 export type {
   BackoffOptions,
@@ -21,7 +20,6 @@ export type {
   CloseEvent,
   FetchLike,
   GapEvent,
-  LoadedTopology,
   MovedEvent,
   MoveReason,
   OpenEvent,
