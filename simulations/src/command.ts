@@ -254,7 +254,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     // Help and version exit 0; every usage error exits 2, like the errors below.
     if (typeof err.code === 'string' && err.code.startsWith('commander.')) return err.exitCode === 0 ? 0 : 2;
     if (e instanceof SimError || e instanceof RingError) {
-      io.stderr(`wsring-sim: ${e instanceof SimError ? `${e.code}: ` : ''}${e.message}\n`);
+      io.stderr(`wsring-sim: ${e.code}: ${e.message}\n`);
       return 2;
     }
     throw e;

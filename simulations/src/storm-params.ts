@@ -1,4 +1,6 @@
-// The storm model's inputs: defaults and validation. Names follow the node agent's pacing options.
+// The storm model's inputs: defaults and validation. Names follow the node agent's pacing options; the client's
+// backoff defaults are imported from the client, so the model retries as the real client does.
+import { DEFAULT_BACKOFF } from '@wsring/client';
 import { SimError } from './errors.js';
 import type { StormParams } from './types.js';
 
@@ -8,8 +10,8 @@ export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
   jitterMs: 250,
   graceMs: 5000,
   ignorePct: 0,
-  backoffBaseMs: 250,
-  backoffCapMs: 30_000,
+  backoffBaseMs: DEFAULT_BACKOFF.baseMs,
+  backoffCapMs: DEFAULT_BACKOFF.capMs,
   rttMs: 50,
   acceptPerSec: 2000,
   acceptBurstMs: 100,

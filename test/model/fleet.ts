@@ -392,7 +392,7 @@ export class Fleet {
       this.membership.put(node.record).catch(() => {});
     }
     this.stats.moves += plan.moves.length;
-    for (const m of plan.moves) node.pacer.enqueue(m.userId);
+    for (const m of plan.moves) node.pacer.enqueue(m.userId, m.to);
   }
 
   /**
@@ -479,7 +479,7 @@ export class Fleet {
       // The oracle: only a stand-in that fled the restarted node goes, and only to its owner.
       const selfInRing = node.ring.nodes.some((n) => n.id === node.id);
       if (selfInRing && m.to !== node.ring.owner(m.userId)) this.violations.push(`${node.id} sent stand-in ${m.userId} to ${m.to} on ${record.id}'s restart, its owner is ${node.ring.owner(m.userId)}`);
-      node.pacer.enqueue(m.userId);
+      node.pacer.enqueue(m.userId, m.to);
     }
     this.stats.returned += moves.length;
   }

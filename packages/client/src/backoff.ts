@@ -1,8 +1,10 @@
 // Exponential backoff with full jitter (Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog, 2015):
 // spreading retries uniformly over [0, ceiling) keeps a crowd of clients from retrying in lockstep.
 
-export const DEFAULT_BACKOFF_BASE_MS = 250;
-export const DEFAULT_BACKOFF_CAP_MS = 30_000;
+import type { BackoffOptions } from './types.js';
+
+/** Defaults of the `backoff` option: the first retry waits under 250 ms, doubling up to 30 s. wsring-sim uses them too. */
+export const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>> = Object.freeze({ baseMs: 250, capMs: 30_000 });
 
 /** The largest delay for retry number `attempt` (1-based): min(cap, base * 2^(attempt-1)). */
 export function backoffCeiling(attempt: number, baseMs: number, capMs: number): number {

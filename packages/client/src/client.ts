@@ -1,11 +1,11 @@
 // Runs the state machine: owns the socket, the timers and the fetches, and turns their events into inputs.
-import { backoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ClientError } from './errors.js';
 import { initialContext, start, transition, type Context, type Effect, type Input } from './machine.js';
-import { CloseCode, connectUrl, decodeServerFrame, encodeFrame } from './protocol.js';
+import { CloseCode, connectUrl, decodeServerFrame, encodeFrame } from '@wsring/protocol';
 import { fetchTopology, loadTopology } from './topology.js';
-import type { ClientEvents, ClientOptions, ClientState, FetchLike, Timers, WebSocketConstructor, WebSocketLike, WsringClient } from './types.js';
+import type { ClientEvents, ClientOptions, ClientState, Clock, FetchLike, WebSocketConstructor, WebSocketLike, WsringClient } from './types.js';
 
 export const DEFAULT_FAILOVER_DEPTH = 3;
 export const DEFAULT_MAX_REDIRECTS = 3;
@@ -29,7 +29,7 @@ interface Settings {
   pingIntervalMs: number;
   fetchTimeoutMs: number;
   random: () => number;
-  timers: Timers;
+  clock: Clock;
   last: number | undefined;
 }
 
@@ -61,8 +61,8 @@ function settings(options: ClientOptions): Settings {
   if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function') {
     throw invalid('token must be a string or a function');
   }
-  const baseMs = positive('backoff.baseMs', options.backoff?.baseMs, DEFAULT_BACKOFF_BASE_MS);
-  const capMs = positive('backoff.capMs', options.backoff?.capMs, DEFAULT_BACKOFF_CAP_MS);
+  const baseMs = positive('backoff.baseMs', options.backoff?.baseMs, DEFAULT_BACKOFF.baseMs);
+  const capMs = positive('backoff.capMs', options.backoff?.capMs, DEFAULT_BACKOFF.capMs);
   if (capMs < baseMs) throw invalid(`backoff.capMs (${capMs}) must be >= backoff.baseMs (${baseMs})`);
   const failoverDepth = positive('failoverDepth', options.failoverDepth, DEFAULT_FAILOVER_DEPTH, true);
   const maxRedirects = positive('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS, true);
@@ -93,8 +93,32 @@ function settings(options: ClientOptions): Settings {
     fetchTimeoutMs,
     random: options.random ?? Math.random,
     last: options.last,
-    timers: options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
+    clock: clockOf(options),
   };
+}
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+const hasMethods = (x: unknown, names: string[]): boolean =>
+  typeof x === 'object' && x !== null && names.every((name) => typeof (x as Record<string, unknown>)[name] === 'function');
+
+/** The `clock` option, or the deprecated `timers` one completed with the system time. */
+function clockOf(options: ClientOptions): Clock {
+  const { clock, timers } = options;
+  if (clock !== undefined && timers !== undefined) throw invalid('pass clock or timers (deprecated), not both');
+  if (clock !== undefined) {
+    if (!hasMethods(clock, ['now', 'setTimeout', 'clearTimeout'])) throw invalid('clock must have now, setTimeout and clearTimeout');
+    return clock;
+  }
+  if (timers !== undefined) {
+    if (!hasMethods(timers, ['setTimeout', 'clearTimeout'])) throw invalid('timers must have setTimeout and clearTimeout');
+    return { now: systemClock.now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) };
+  }
+  return systemClock;
 }
 
 /** Create a client and start connecting: fetch the topology, place the user, open a socket to its node. */
@@ -148,7 +172,7 @@ export function createClient(options: ClientOptions): WsringClient {
   function run(effect: Effect): void {
     switch (effect.type) {
       case 'fetch-topology':
-        fetchTopology(s.fetch, s.bootstrap, Math.floor(s.random() * s.bootstrap.length), s.fetchTimeoutMs, s.timers, stopFetches.signal).then(
+        fetchTopology(s.fetch, s.bootstrap, Math.floor(s.random() * s.bootstrap.length), s.fetchTimeoutMs, s.clock, stopFetches.signal).then(
           (topology) => state !== 'closed' && dispatch({ type: 'topology-loaded', topology }),
           (error: unknown) =>
             state !== 'closed' &&
@@ -164,7 +188,7 @@ export function createClient(options: ClientOptions): WsringClient {
       case 'schedule-retry': {
         const delayMs = backoffDelay(effect.attempt, s.baseMs, s.capMs, s.random);
         clearRetryTimer();
-        retryTimer = s.timers.setTimeout(() => {
+        retryTimer = s.clock.setTimeout(() => {
           retryTimer = undefined;
           dispatch({ type: 'retry-timer' });
         }, delayMs);
@@ -187,7 +211,7 @@ export function createClient(options: ClientOptions): WsringClient {
     closeSocket(CloseCode.NORMAL, 'replaced');
     const gen = ++generation;
     clearConnectTimer();
-    connectTimer = s.timers.setTimeout(() => {
+    connectTimer = s.clock.setTimeout(() => {
       if (gen !== generation) return;
       connectTimer = undefined;
       closeSocket(CloseCode.NORMAL, 'connect timeout');
@@ -293,29 +317,29 @@ export function createClient(options: ClientOptions): WsringClient {
         return;
       }
       if (!heard && socket?.readyState === OPEN) {
-        socket.send(encodeFrame({ type: 'ping', ts: Date.now() }));
+        socket.send(encodeFrame({ type: 'ping', ts: s.clock.now() }));
         pingOut = true;
       } else if (heard) pingOut = false;
       heard = false;
-      pingTimer = s.timers.setTimeout(tick, s.pingIntervalMs);
+      pingTimer = s.clock.setTimeout(tick, s.pingIntervalMs);
     };
     heard = false;
     pingOut = false;
-    pingTimer = s.timers.setTimeout(tick, s.pingIntervalMs);
+    pingTimer = s.clock.setTimeout(tick, s.pingIntervalMs);
   }
 
   function stopKeepalive(): void {
-    if (pingTimer !== undefined) s.timers.clearTimeout(pingTimer);
+    if (pingTimer !== undefined) s.clock.clearTimeout(pingTimer);
     pingTimer = undefined;
   }
 
   function clearConnectTimer(): void {
-    if (connectTimer !== undefined) s.timers.clearTimeout(connectTimer);
+    if (connectTimer !== undefined) s.clock.clearTimeout(connectTimer);
     connectTimer = undefined;
   }
 
   function clearRetryTimer(): void {
-    if (retryTimer !== undefined) s.timers.clearTimeout(retryTimer);
+    if (retryTimer !== undefined) s.clock.clearTimeout(retryTimer);
     retryTimer = undefined;
   }
 

@@ -2,7 +2,7 @@
 // replays what a (re)connecting client is missing and dedupes replay against live; the client checks again
 // end to end: a position at or below its last is a duplicate, and a message naming a predecessor above its
 // last means something is missing, so the client asks for a replay and holds back until it is done.
-import type { CheckpointFrame, GapFrame, MessageFrame, SyncedFrame } from './protocol.js';
+import type { CheckpointFrame, GapFrame, MessageFrame, SyncedFrame } from '@wsring/protocol';
 
 export interface Position {
   /** Highest position received (or reported lost, or synced to); undefined before the first. */

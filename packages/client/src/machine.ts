@@ -2,7 +2,7 @@
 // and the effects to run (open a socket, fetch the topology, schedule a retry, emit an event); client.ts runs them.
 import { ClientError } from './errors.js';
 import { initialPosition, judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position } from './delivery.js';
-import { CloseCode, TERMINAL_CLOSE_CODES, type ClientFrame, type ReconnectFrame, type RedirectFrame, type ServerFrame } from './protocol.js';
+import { CloseCode, TERMINAL_CLOSE_CODES, type ClientFrame, type ReconnectFrame, type RedirectFrame, type ServerFrame } from '@wsring/protocol';
 import { sameUrl } from './topology.js';
 import type { ClientEvents, ClientState, LoadedTopology, MoveReason } from './types.js';
 

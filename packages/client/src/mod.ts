@@ -8,19 +8,18 @@ export {
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_PING_INTERVAL_MS,
 } from './client.js';
-export { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, backoffCeiling } from './backoff.js';
+export { DEFAULT_BACKOFF } from './backoff.js';
 export { ClientError } from './errors.js';
-export { initialPosition, judgeCheckpoint, judgeGap, judgeMessage, judgeSynced, type Position, type Verdict } from './delivery.js';
 export type { ClientErrorCode } from './errors.js';
 export type {
   BackoffOptions,
   ClientEvents,
   ClientOptions,
   ClientState,
+  Clock,
   CloseEvent,
   FetchLike,
   GapEvent,
-  LoadedTopology,
   MovedEvent,
   MoveReason,
   OpenEvent,
@@ -30,4 +29,38 @@ export type {
   WebSocketLike,
   WsringClient,
 } from './types.js';
-export * from './protocol.js';
+// The wire protocol as client users meet it (close codes, frames, the topology body). It lives in @wsring/protocol;
+// these names stay importable from the client so applications need one dependency.
+export {
+  CloseCode,
+  connectUrl,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeFrame,
+  MAX_USER_ID_LENGTH,
+  parseConnectParams,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  TERMINAL_CLOSE_CODES,
+} from '@wsring/protocol';
+export type {
+  CheckpointFrame,
+  ClientFrame,
+  ClientMessageFrame,
+  ConnectParams,
+  ErrorFrame,
+  GapFrame,
+  MemberState,
+  MessageFrame,
+  PingFrame,
+  PongFrame,
+  ProtocolErrorCode,
+  ReconnectFrame,
+  RedirectFrame,
+  ResumeFrame,
+  ServerFrame,
+  SyncedFrame,
+  Topology,
+  TopologyNode,
+  WelcomeFrame,
+} from '@wsring/protocol';

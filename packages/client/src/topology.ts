@@ -1,8 +1,8 @@
 // Fetching `/topology` from bootstrap agents and turning it into a ring the client can place itself on.
+import { parseTopology, ProtocolError, topologyUrls, type Topology } from '@wsring/protocol';
 import { loadRing } from '@wsring/ring';
 import { ClientError } from './errors.js';
-import { PROTOCOL_VERSION, type Topology } from './protocol.js';
-import type { FetchLike, LoadedTopology, Timers } from './types.js';
+import type { Clock, FetchLike, LoadedTopology } from './types.js';
 
 /** The `/topology` URL of a bootstrap entry: relative to it (so a path prefix is kept), ws(s) mapped to http(s). */
 export function topologyUrl(bootstrap: string): string {
@@ -23,48 +23,23 @@ export function sameUrl(a: string, b: string): boolean {
   }
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return x !== null && typeof x === 'object' && !Array.isArray(x);
-}
-
-/** Validate a `/topology` body and build its ring. Throws ClientError `BAD_TOPOLOGY`. */
+/** Check a `/topology` body (@wsring/protocol's `parseTopology`) and build its ring. Throws ClientError `BAD_TOPOLOGY`. */
 export async function loadTopology(body: unknown): Promise<LoadedTopology> {
   const bad = (why: string, cause?: unknown) => new ClientError('BAD_TOPOLOGY', `invalid /topology body: ${why}`, { cause });
-  if (!isRecord(body)) throw bad('not an object');
-  if (body.protocol !== PROTOCOL_VERSION) throw bad(`protocol ${JSON.stringify(body.protocol)}, expected ${PROTOCOL_VERSION}`);
-  if (typeof body.epoch !== 'number' || !Number.isFinite(body.epoch)) throw bad('no numeric epoch');
-  if (!isRecord(body.ring)) throw bad('no ring');
+  let topology: Topology;
+  try {
+    topology = parseTopology(body);
+  } catch (error) {
+    if (error instanceof ProtocolError) throw bad(error.message, error);
+    throw error;
+  }
   let ring;
   try {
-    ring = await loadRing(body.ring as unknown as Topology['ring']);
+    ring = await loadRing(topology.ring);
   } catch (error) {
     throw bad('ring snapshot rejected', error);
   }
-  if (ring.nodes.length === 0) throw bad('ring has no nodes');
-  const urls = new Map<string, string>();
-  for (const node of ring.nodes) {
-    const url = node.meta?.url;
-    if (typeof url !== 'string' || !isWebSocketUrl(url)) throw bad(`ring node ${node.id} has no ws(s) meta.url`);
-    urls.set(node.id, url);
-  }
-  // Nodes outside the ring (for example draining ones) are still known endpoints.
-  if (Array.isArray(body.nodes)) {
-    for (const node of body.nodes) {
-      if (isRecord(node) && typeof node.id === 'string' && typeof node.url === 'string' && isWebSocketUrl(node.url) && !urls.has(node.id)) {
-        urls.set(node.id, node.url);
-      }
-    }
-  }
-  return { topology: body as unknown as Topology, ring, urls };
-}
-
-function isWebSocketUrl(url: string): boolean {
-  try {
-    const { protocol } = new URL(url);
-    return protocol === 'ws:' || protocol === 'wss:';
-  } catch {
-    return false;
-  }
+  return { topology, ring, urls: topologyUrls(topology) };
 }
 
 /**
@@ -77,7 +52,7 @@ export async function fetchTopology(
   bootstrap: readonly string[],
   start: number,
   timeoutMs: number,
-  timers: Timers,
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>,
   cancel: AbortSignal,
 ): Promise<LoadedTopology> {
   const errors: unknown[] = [];
@@ -85,7 +60,7 @@ export async function fetchTopology(
     const url = topologyUrl(bootstrap[(start + i) % bootstrap.length]);
     const abort = new AbortController();
     const stop = () => abort.abort();
-    const timer = timers.setTimeout(stop, timeoutMs);
+    const timer = clock.setTimeout(stop, timeoutMs);
     cancel.addEventListener('abort', stop);
     try {
       const response = await fetchImpl(url, { signal: abort.signal, headers: { accept: 'application/json' } });
@@ -94,7 +69,7 @@ export async function fetchTopology(
     } catch (error) {
       errors.push(error);
     } finally {
-      timers.clearTimeout(timer);
+      clock.clearTimeout(timer);
       cancel.removeEventListener('abort', stop);
     }
   }

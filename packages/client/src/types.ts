@@ -1,5 +1,5 @@
 import type { Ring } from '@wsring/ring';
-import type { Topology } from './protocol.js';
+import type { Topology } from '@wsring/protocol';
 import type { ClientError } from './errors.js';
 
 /** The lifecycle of a client. See README.md for the transitions. */
@@ -45,11 +45,18 @@ export type FetchLike = (url: string, init?: { signal?: AbortSignal; headers?: R
   json(): Promise<unknown>;
 }>;
 
-/** Timer functions; injectable so tests can drive time. */
-export interface Timers {
+/**
+ * Time and timers, injectable so tests can drive time. The same interface as @wsring/node-agent's `Clock`:
+ * `now()` in ms (the client only stamps pings with it), and timers whose handles only the clock understands.
+ */
+export interface Clock {
+  now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
+
+/** @deprecated Use `Clock` and the `clock` option. The timer half of a Clock. */
+export type Timers = Pick<Clock, 'setTimeout' | 'clearTimeout'>;
 
 export interface BackoffOptions {
   /** First delay ceiling in ms. Default 250. */
@@ -86,7 +93,9 @@ export interface ClientOptions {
   fetchTimeoutMs?: number;
   /** Random numbers in [0, 1) for jitter and bootstrap order. Default Math.random. */
   random?: () => number;
-  /** Timer functions. Default the global setTimeout/clearTimeout. */
+  /** Time and timers. Default `Date.now` and the global setTimeout/clearTimeout. */
+  clock?: Clock;
+  /** @deprecated Use `clock`. Timers only (the time is then `Date.now`); not together with `clock`. */
   timers?: Timers;
   /** Delivery position to resume from (a `position` saved earlier, for example across page loads). Default: start with new messages. */
   last?: number;

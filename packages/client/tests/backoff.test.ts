@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffCeiling, backoffDelay } from '../src/backoff.js';
+import { DEFAULT_BACKOFF, backoffCeiling, backoffDelay } from '../src/backoff.js';
 
 describe('backoff with full jitter', () => {
   it('draws every delay from [0, min(cap, base * 2^(attempt-1)))', () => {
@@ -20,6 +20,11 @@ describe('backoff with full jitter', () => {
       ),
       { seed: 7 },
     );
+  });
+
+  it('defaults to 250 ms doubling up to 30 s, a value nobody can change', () => {
+    expect(DEFAULT_BACKOFF).toEqual({ baseMs: 250, capMs: 30_000 });
+    expect(Object.isFrozen(DEFAULT_BACKOFF)).toBe(true);
   });
 
   it('doubles the ceiling per attempt up to the cap', () => {

@@ -25,5 +25,8 @@ describe('browser bundle', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     expect(pkg.exports['.'].browser).toBe('./dist/mod.js');
     expect(pkg.exports['.'].node).toBe('./dist/node.js');
+    // The protocol is its own package now; the client's internals have their own, unpromised entry.
+    expect(pkg.exports['./protocol']).toBeUndefined();
+    expect(pkg.exports['./internal'].default).toBe('./dist/internal.js');
   });
 });

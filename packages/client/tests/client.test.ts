@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ClientError, CloseCode, createClient, type ClientOptions } from '../src/mod.js';
-import { fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+import { FakeClock, fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
 
 const setup = (overrides: Partial<ClientOptions> = {}, user = 'user-7') => fakeClient({ user, ...overrides });
 
@@ -205,7 +205,7 @@ describe('createClient', () => {
     expect(socket.sent).toEqual([]);
     // A silent interval: a ping; an answer keeps the connection.
     env.clock.fireNext();
-    expect(socket.sent.map((f) => JSON.parse(f).type)).toEqual(['ping']);
+    expect(socket.sent.map((f) => JSON.parse(f))).toEqual([{ type: 'ping', ts: env.clock.now() }]);
     socket.serverSend({ type: 'pong', ts: 1 });
     env.clock.fireNext();
     expect(env.client.state).toBe('open');
@@ -296,6 +296,24 @@ describe('createClient', () => {
     env.last().serverClose(1006);
     await settle();
     expect(env.last().params.get('token')).toBe('t2');
+  });
+
+  it('still runs on the deprecated timers option, and takes either it or clock', async () => {
+    const timers = new FakeClock();
+    const t = await makeTopology(['n1'], 1);
+    const env = setup({ clock: undefined, timers: { setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) } });
+    env.fetch.answer(t.topology);
+    await settle();
+    expect(env.client.state).toBe('connecting');
+    // The connect timeout runs on the given timers, not on the fixture's clock.
+    expect(env.clock.pending.size).toBe(0);
+    expect(timers.fireNext()).toBe(true);
+    expect(env.client.state).toBe('reconnecting');
+    env.client.close();
+    const clock = new FakeClock();
+    expect(() => setup({ clock, timers: clock })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => setup({ clock: { setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout } as never })).toThrow(/clock must have now/);
+    expect(() => setup({ clock: undefined, timers: {} as never })).toThrow(/timers must have/);
   });
 
   it('throws typed errors for bad options and for send when not open', async () => {

@@ -1,18 +1,22 @@
 // In-memory stand-ins for sockets, fetch and timers, for testing the client's state machine alone.
 // Everything real (ws, http, agents) is exercised in node.test.ts and test/integration.
 import { createRing, type Ring } from '@wsring/ring';
-import { PROTOCOL_VERSION, encodeFrame, type ServerFrame, type Topology } from '../src/protocol.js';
+import { PROTOCOL_VERSION, encodeFrame, type ServerFrame, type Topology } from '@wsring/protocol';
 import { createClient } from '../src/mod.js';
-import type { ClientEvents, ClientOptions, FetchLike, Timers, WebSocketLike } from '../src/types.js';
+import type { ClientEvents, ClientOptions, Clock, FetchLike, WebSocketLike } from '../src/types.js';
 
-export class FakeClock implements Timers {
-  now = 0;
+export class FakeClock implements Clock {
+  private time = 0;
   private nextId = 1;
   readonly pending = new Map<number, { at: number; fn: () => void; ms: number }>();
 
+  now(): number {
+    return this.time;
+  }
+
   setTimeout(fn: () => void, ms: number): unknown {
     const id = this.nextId++;
-    this.pending.set(id, { at: this.now + ms, fn, ms });
+    this.pending.set(id, { at: this.time + ms, fn, ms });
     return id;
   }
 
@@ -26,7 +30,7 @@ export class FakeClock implements Timers {
     for (const entry of this.pending) if (!best || entry[1].at < best[1].at) best = entry;
     if (!best) return false;
     this.pending.delete(best[0]);
-    this.now = Math.max(this.now, best[1].at);
+    this.time = Math.max(this.time, best[1].at);
     best[1].fn();
     return true;
   }
@@ -162,7 +166,7 @@ export function fakeClient(options: Partial<ClientOptions> = {}) {
       sockets.push(this);
     }
   };
-  const client = createClient({ user: 'user-7', bootstrap: ['http://a.test', 'http://b.test'], WebSocket, fetch: fetch.fetch, timers: clock, random: () => 0.5, ...options });
+  const client = createClient({ user: 'user-7', bootstrap: ['http://a.test', 'http://b.test'], WebSocket, fetch: fetch.fetch, clock, random: () => 0.5, ...options });
   const seen: { [K in keyof ClientEvents]: ClientEvents[K][] } = { open: [], message: [], gap: [], moved: [], reconnecting: [], close: [], error: [], state: [] };
   for (const name of Object.keys(seen) as (keyof ClientEvents)[]) client.on(name, (payload) => (seen[name] as unknown[]).push(payload));
   const last = () => sockets[sockets.length - 1];

@@ -2,7 +2,7 @@
 // moves at once, without a `/topology` fetch; anything that does not check out falls back to the refetch path.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClientOptions } from '../src/mod.js';
-import type { ReconnectFrame, RedirectFrame, Topology } from '../src/protocol.js';
+import type { ReconnectFrame, RedirectFrame, Topology } from '@wsring/protocol';
 import { fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
 
 const setup = (user: string, overrides: Partial<ClientOptions> = {}) =>

@@ -336,7 +336,7 @@ function startReal(seed: number, visited: Set<ClientState>, reasons: Set<string>
       }
     },
     fetch: fetch.fetch,
-    timers: clock,
+    clock,
     random,
     backoff: { baseMs: BASE_MS, capMs: CAP_MS },
     failoverDepth: 3,

@@ -1,5 +1,5 @@
 import type { Ring } from '@wsring/ring';
-import { CloseCode } from '@wsring/client/protocol';
+import { CloseCode } from '@wsring/protocol';
 
 export type Admission =
   | { kind: 'accept'; standIn: boolean; /** nodes the stand-in must not be sent back to */ avoid: string[] }

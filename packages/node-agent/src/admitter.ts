@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { CloseCode, type ConnectParams } from '@wsring/client/protocol';
+import { CloseCode, type ConnectParams } from '@wsring/protocol';
 import { decideAdmission } from './admission.js';
 import type { Clock } from './clock.js';
 import { ClientConnection, type ConnectionRegistry } from './connections.js';

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createKeyIndex, createRing, type KeyIndex, type Ring } from '@wsring/ring';
-import { CloseCode } from '@wsring/client/protocol';
+import { CloseCode } from '@wsring/protocol';
 import { Admitter } from './admitter.js';
 import { trustUserParam, withAuthTimeout } from './auth.js';
 import { systemClock, withClockDeadline, type Clock } from './clock.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createLocalJWKSet, createRemoteJWKSet, importSPKI, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { systemClock, withClockDeadline, type Clock } from './clock.js';
-import type { ConnectParams } from '@wsring/client/protocol';
+import type { ConnectParams } from '@wsring/protocol';
 import type { Authenticate } from './types.js';
 import { AgentError } from './errors.js';
 
@@ -23,9 +23,6 @@ export function withAuthTimeout(authenticate: Authenticate, timeoutMs: number, c
   return (request, params) =>
     withClockDeadline(clock, Promise.resolve(authenticate(request, params)), timeoutMs, () => new AuthUnavailableError(`authentication did not answer within ${timeoutMs} ms`));
 }
-
-/** Longest user id accepted, in UTF-16 code units. */
-export const MAX_USER_ID_LENGTH = 256;
 
 export interface JwtOptions {
   /** Shared secret for HS256 tokens. */

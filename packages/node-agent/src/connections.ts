@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { KeyIndex } from '@wsring/ring';
-import { encodeFrame, type ServerFrame } from '@wsring/client/protocol';
+import { encodeFrame, type ServerFrame } from '@wsring/protocol';
 import type { Connection } from './types.js';
 
 export class ClientConnection implements Connection {

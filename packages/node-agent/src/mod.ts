@@ -3,7 +3,8 @@
 export { createAgent } from './agent.js';
 export { MemoryMembership } from './membership/memory.js';
 export { NatsMembership, type NatsMembershipOptions } from './membership/nats.js';
-export { AuthUnavailableError, jwtAuthenticator, trustUserParam, tokenOf, withAuthTimeout, MAX_USER_ID_LENGTH, type JwtOptions } from './auth.js';
+export { AuthUnavailableError, jwtAuthenticator, trustUserParam, tokenOf, withAuthTimeout, type JwtOptions } from './auth.js';
+export { MAX_USER_ID_LENGTH } from '@wsring/protocol';
 export { AgentError, type AgentErrorCode } from './errors.js';
 export {
   createPublisher,

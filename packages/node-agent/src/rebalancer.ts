@@ -1,5 +1,5 @@
 import type { Ring, RingOptions } from '@wsring/ring';
-import { CloseCode } from '@wsring/client/protocol';
+import { CloseCode } from '@wsring/protocol';
 import type { Clock } from './clock.js';
 import type { ClientConnection, ConnectionRegistry } from './connections.js';
 import type { EpochAgreement } from './epoch.js';

@@ -1,5 +1,5 @@
 // The topology as clients receive it (the `/topology` body, and inside move frames), serialized once per snapshot.
-import { PROTOCOL_VERSION, encodeFrame, type ReconnectFrame, type RedirectFrame, type Topology } from '@wsring/client/protocol';
+import { PROTOCOL_VERSION, encodeFrame, type ReconnectFrame, type RedirectFrame, type Topology } from '@wsring/protocol';
 import type { AgentTopology } from './types.js';
 
 export function topologyBody(t: AgentTopology): Topology {

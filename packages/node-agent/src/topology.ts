@@ -1,5 +1,5 @@
 import { createRing, type NodeSpec, type Ring, type RingOptions } from '@wsring/ring';
-import type { TopologyNode } from '@wsring/client/protocol';
+import type { TopologyNode } from '@wsring/protocol';
 import type { Clock } from './clock.js';
 import { MemberTable, type FreezeReason } from './liveness.js';
 import type { MemberRecord, MembershipEvent } from './types.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { CloseCode, ProtocolError, decodeClientFrame, encodeFrame, parseConnectParams, type ConnectParams } from '@wsring/client/protocol';
-import { AuthUnavailableError, MAX_USER_ID_LENGTH } from './auth.js';
+import { CloseCode, MAX_USER_ID_LENGTH, ProtocolError, decodeClientFrame, encodeFrame, parseConnectParams, type ConnectParams } from '@wsring/protocol';
+import { AuthUnavailableError } from './auth.js';
 import type { ClientConnection } from './connections.js';
 import type { AgentMetrics } from './metrics.js';
 import type { Clock } from './clock.js';

@@ -1,13 +1,13 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Ring, RingOptions } from '@wsring/ring';
-import type { ConnectParams, TopologyNode } from '@wsring/client/protocol';
+import type { ConnectParams, MemberState, TopologyNode } from '@wsring/protocol';
 import type { Clock } from './clock.js';
 import type { DeliveryOptions } from './delivery/options.js';
 import type { Published, PublishOptions } from './delivery/publisher.js';
 
-/** Lifecycle state of a member as recorded in membership. */
-export type MemberState = 'joining' | 'active' | 'draining';
+// The member states are the protocol's: membership records and /topology share them.
+export type { MemberState };
 
 /** One agent's membership record (the JSON value under `members.<id>` in the KV bucket). */
 export interface MemberRecord {

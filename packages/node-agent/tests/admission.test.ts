@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createRing, type Ring } from '@wsring/ring';
-import { CloseCode } from '@wsring/client/protocol';
+import { CloseCode } from '@wsring/protocol';
 import { decideAdmission, type AdmissionInput } from '../src/internal.js';
 
 const MAX_PREFS = 9;

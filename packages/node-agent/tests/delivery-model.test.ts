@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { initialPosition, judgeGap, judgeMessage, judgeSynced, type Position, type ServerFrame } from '@wsring/client';
+import { initialPosition, judgeGap, judgeMessage, judgeSynced, type Position } from '@wsring/client/internal';
+import type { ServerFrame } from '@wsring/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPublisher, type Publisher } from '../src/mod.js';
 import { LiveFeed, type DeliveryTarget } from '../src/delivery/feed.js';

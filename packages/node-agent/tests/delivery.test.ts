@@ -2,7 +2,7 @@
 // in-process agent replaying, deduplicating, repairing the live path and reporting losses to raw sockets.
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import type { ServerFrame } from '@wsring/client/protocol';
+import type { ServerFrame } from '@wsring/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, createPublisher, DeliveryError, subjectOf, userOfToken, userToken, type Agent, type Publisher } from '../src/mod.js';
 import { LiveFeed } from '../src/delivery/feed.js';

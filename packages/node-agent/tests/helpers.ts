@@ -1,6 +1,6 @@
 // Raw `ws` clients and small waits for the agent tests.
 import WebSocket from 'ws';
-import { connectUrl, type ConnectParams, type ServerFrame } from '@wsring/client/protocol';
+import { connectUrl, type ConnectParams, type ServerFrame } from '@wsring/protocol';
 import type { Agent, AgentEvents, AgentOptions, Membership, MemberRecord } from '../src/mod.js';
 
 export interface RawClient {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRing } from '@wsring/ring';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
-import { CloseCode, decodeServerFrame, type ReconnectFrame } from '@wsring/client/protocol';
+import { CloseCode, decodeServerFrame, type ReconnectFrame } from '@wsring/protocol';
 import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
 import { moveFrameText, topologyBody } from '../src/topology-json.js';
 import type { AgentTopology } from '../src/types.js';

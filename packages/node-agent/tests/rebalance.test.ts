@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { movedKeys } from '@wsring/ring';
-import { CloseCode } from '@wsring/client/protocol';
+import { CloseCode } from '@wsring/protocol';
 import { createAgent, type Agent, type AgentOptions } from '../src/mod.js';
 import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
 import { FAST, FollowingClient, openClient, until } from './helpers.js';

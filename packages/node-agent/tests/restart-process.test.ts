@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRing, type Ring } from '@wsring/ring';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
-import type { Topology } from '@wsring/client/protocol';
+import type { Topology } from '@wsring/protocol';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
 import { sleep, until } from './helpers.js';
 

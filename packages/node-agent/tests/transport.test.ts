@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import type { IncomingMessage } from 'node:http';
-import { CloseCode } from '@wsring/client/protocol';
+import { CloseCode } from '@wsring/protocol';
 import { AgentError, AuthUnavailableError, createAgent, jwtAuthenticator, type Agent, type AgentOptions } from '../src/mod.js';
 import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
 import { FAST, openClient, until } from './helpers.js';

@@ -5,7 +5,7 @@ import { Maglev, defaultTableSize } from './maglev.js';
 import { concatBytes, utf8, type Placement, type Segments } from './placement.js';
 import { Rendezvous } from './rendezvous.js';
 import type { Move, NodeSpec, Ring, RingNode, RingOptions, RingSnapshot } from './types.js';
-import { describeValue, normalizeNode, normalizeNodes, resolveOptions, type ResolvedOptions } from './validate.js';
+import { describeKind, describeValue, normalizeNode, normalizeNodes, resolveOptions, type ResolvedOptions } from './validate.js';
 import { VirtualRing, type PointCache } from './virtual-ring.js';
 
 class HashRing implements Ring {
@@ -75,7 +75,7 @@ class HashRing implements Ring {
   }
 
   withNodes(specs: NodeSpec[]): Ring {
-    if (!Array.isArray(specs)) throw new RingError('INVALID_ID', 'withNodes() needs an array of nodes');
+    if (!Array.isArray(specs)) throw new RingError('INVALID_ID', `withNodes() needs an array of nodes, got ${describeKind(specs)}`);
     const byId = new Map(this.nodes.map((n) => [n.id, n] as const));
     const seen = new Set<string>();
     specs.forEach((s, i) => {
@@ -88,7 +88,7 @@ class HashRing implements Ring {
   }
 
   withoutNodes(ids: string[]): Ring {
-    if (!Array.isArray(ids)) throw new RingError('INVALID_ID', 'withoutNodes() needs an array of ids');
+    if (!Array.isArray(ids)) throw new RingError('INVALID_ID', `withoutNodes() needs an array of ids, got ${describeKind(ids)}`);
     const drop = new Set(ids);
     for (const id of drop) {
       if (!this.ids.includes(id)) throw new RingError('UNKNOWN_ID', `no node ${describeValue(id)} in the ring`);

@@ -19,6 +19,13 @@ export interface ResolvedOptions {
   tableSize: number;
 }
 
+/** What kind of value `value` is, for an error message: `null`, `an array`, `an object`, `a string`, ... */
+export function describeKind(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return /^[aeiou]/.test(typeof value) ? `an ${typeof value}` : `a ${typeof value}`;
+}
+
 /** A value as it should appear in an error message; never throws (null-prototype objects, BigInt, symbols). */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -53,7 +60,7 @@ export function normalizeNode(spec: unknown, where: string): RingNode {
 
 /** Validate, fill defaults, reject duplicates, and sort by id (placement never depends on input order). */
 export function normalizeNodes(specs: unknown): RingNode[] {
-  if (!Array.isArray(specs)) throw new RingError('INVALID_ID', 'nodes must be an array');
+  if (!Array.isArray(specs)) throw new RingError('INVALID_ID', `nodes must be an array, got ${describeKind(specs)}`);
   // Array.from visits holes in sparse arrays (map skips them), so a hole is reported, not sorted past.
   const nodes = Array.from(specs as unknown[], (s, i) => normalizeNode(s, `nodes[${i}]`));
   nodes.sort((a, b) => compareIds(a.id, b.id));

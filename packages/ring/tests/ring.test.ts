@@ -43,16 +43,17 @@ describe.each(['ring', 'maglev', 'rendezvous'] as const)('%s', (algorithm) => {
 });
 
 describe('errors', () => {
+  const code = async (p: Promise<unknown> | (() => unknown)) => {
+    try {
+      await (typeof p === 'function' ? p() : p);
+    } catch (e) {
+      expect(e).toBeInstanceOf(RingError);
+      return (e as RingError).code;
+    }
+    return 'no error';
+  };
+
   it('names the problem with a typed error', async () => {
-    const code = async (p: Promise<unknown> | (() => unknown)) => {
-      try {
-        await (typeof p === 'function' ? p() : p);
-      } catch (e) {
-        expect(e).toBeInstanceOf(RingError);
-        return (e as RingError).code;
-      }
-      return 'no error';
-    };
     expect(await code(createRing([{ id: '' }]))).toBe('EMPTY_ID');
     expect(await code(createRing([{ id: 'a' }, { id: 'a' }]))).toBe('DUPLICATE_ID');
     expect(await code(createRing([{ id: 'a', weight: 0 }]))).toBe('INVALID_WEIGHT');
@@ -68,5 +69,27 @@ describe('errors', () => {
     expect(await code(() => empty.owner('k'))).toBe('EMPTY_RING');
     const rv = await createRing(nodes(3), { algorithm: 'rendezvous' });
     expect(await code(() => rv.diff(rv))).toBe('NO_RANGES');
+  });
+
+  it('keeps the code out of the message, like the project\'s other errors', async () => {
+    const error = await createRing([{ id: 'a' }, { id: 'a' }]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'RingError', code: 'DUPLICATE_ID', message: 'node id "a" appears twice' });
+  });
+
+  it('says so when withNodes or withoutNodes is given something other than an array', async () => {
+    const r = await createRing(nodes(3));
+    const cases: [() => unknown, RegExp][] = [
+      [() => r.withNodes({ id: 'x' } as never), /^withNodes\(\) needs an array of nodes, got an object$/],
+      [() => r.withNodes('x' as never), /^withNodes\(\) needs an array of nodes, got a string$/],
+      [() => r.withNodes(undefined as never), /^withNodes\(\) needs an array of nodes, got undefined$/],
+      // A string is iterable: without the check, withoutNodes('n1') would try to drop nodes 'n' and '1'.
+      [() => r.withoutNodes('n1' as never), /^withoutNodes\(\) needs an array of ids, got a string$/],
+      [() => r.withoutNodes(new Set(['n1']) as never), /^withoutNodes\(\) needs an array of ids, got an object$/],
+      [() => r.withoutNodes(null as never), /^withoutNodes\(\) needs an array of ids, got null$/],
+    ];
+    for (const [call, message] of cases) {
+      expect(call).toThrow(message);
+      expect(await code(call)).toBe('INVALID_ID');
+    }
   });
 });

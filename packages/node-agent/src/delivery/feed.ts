@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { JetStreamManager, MsgRequest, NextMsgRequest, StreamState } from '@nats-io/jetstream';
-import type { ServerFrame } from '@wsring/client/protocol';
+import type { ServerFrame } from '@wsring/protocol';
 import type { Logger } from '../types.js';
 import { Coalesced } from './coalesce.js';
 import { decodeData, prevOf, republishedSeq, type Entry } from './entry.js';

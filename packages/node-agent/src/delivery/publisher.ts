@@ -1,6 +1,6 @@
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { MAX_USER_ID_LENGTH } from '../auth.js';
+import { MAX_USER_ID_LENGTH } from '@wsring/protocol';
 import { EXPECTED_LAST_HEADER, PREV_HEADER } from './entry.js';
 import { DeliveryError } from './errors.js';
 import { resolveDeliveryOptions, type DeliveryOptions, type ResolvedDeliveryOptions } from './options.js';

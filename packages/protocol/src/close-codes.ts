@@ -1,0 +1,36 @@
+// WebSocket close codes the agent sends, and which of them end a client for good.
+
+/** Close codes. 1000-1011 are RFC 6455's; 4000-4999 are wsring's. */
+export const CloseCode = {
+  /** Client or agent closed normally. */
+  NORMAL: 1000,
+  /** The agent is shutting down. Reconnect (to the owner under a fresh topology). */
+  GOING_AWAY: 1001,
+  /** A frame exceeded the agent's maxPayload (sent by `ws` itself). */
+  MESSAGE_TOO_BIG: 1009,
+  /** The agent failed unexpectedly. Reconnect with backoff. */
+  INTERNAL_ERROR: 1011,
+  /** A `reconnect` frame named the new owner and the client did not leave within the grace period. */
+  MOVED: 4000,
+  /** This node is not the user's owner; a `redirect` frame preceded this close. */
+  REDIRECT: 4001,
+  /** This node and the user's spill-over candidates are at capacity. Retry with backoff. */
+  OVER_CAPACITY: 4002,
+  /** This node is draining and takes no new users; a `redirect` frame preceded this close when an owner is known. */
+  DRAINING: 4003,
+  /** The same user opened a newer connection on this node; the older one is closed. */
+  REPLACED: 4004,
+  /** A frame was not valid JSON or not a valid frame. */
+  BAD_FRAME: 4400,
+  /** The token was missing, invalid or expired. Do not retry with the same token. */
+  UNAUTHORIZED: 4401,
+  /** The client sent frames faster than the agent's per-connection limit. */
+  RATE_LIMITED: 4429,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/**
+ * Close codes after which a client must not reconnect on its own: a rejected token, and a newer connection of
+ * the same user (reconnecting would take the slot back and start a tug of war between the two).
+ */
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED, CloseCode.REPLACED]);

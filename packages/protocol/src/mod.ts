@@ -1,0 +1,26 @@
+// @wsring/protocol: the wire protocol between @wsring/client and @wsring/node-agent, defined once for both.
+// Pure: no I/O, no timers, no Node built-ins; runs unchanged in browsers. docs/protocol.md is its prose form.
+export { PROTOCOL_VERSION } from './version.js';
+export { CloseCode, TERMINAL_CLOSE_CODES } from './close-codes.js';
+export { ProtocolError, type ProtocolErrorCode } from './errors.js';
+export { MAX_USER_ID_LENGTH, isValidUserId } from './limits.js';
+export { MEMBER_STATES, isMemberState, type MemberState } from './member-state.js';
+export { isWebSocketUrl, parseTopology, topologyUrls, type Topology, type TopologyNode } from './topology.js';
+export { connectUrl, parseConnectParams, type ConnectParams } from './connect-params.js';
+export { decodeClientFrame, decodeServerFrame, encodeFrame } from './codec.js';
+export type {
+  CheckpointFrame,
+  ClientFrame,
+  ClientMessageFrame,
+  ErrorFrame,
+  GapFrame,
+  MessageFrame,
+  PingFrame,
+  PongFrame,
+  ReconnectFrame,
+  RedirectFrame,
+  ResumeFrame,
+  ServerFrame,
+  SyncedFrame,
+  WelcomeFrame,
+} from './frames.js';
