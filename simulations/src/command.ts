@@ -1,9 +1,10 @@
 // The `wsring-sim` command line: options -> scenario -> report -> text, JSON or HTML.
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { RingError, type Algorithm } from '@wsring/ring';
 import { buildNodes, type ZoneSpec } from './cluster.js';
-import { SimError } from './errors.js';
+import { SimError, errorLine } from './errors.js';
 import { STRATEGIES, runCompare } from './compare.js';
 import { runPlan, type RunOptions } from './plan.js';
 import { DEFAULT_STORM_PARAMS, STORM_PARAM_NAMES, resolveStormParams } from './storm-params.js';
@@ -40,6 +41,14 @@ export function parseCount(value: string): number {
 function parseNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a number`);
+  return n;
+}
+
+/** Hashing threads: a whole number from 1 to the cores of this machine (more would only be capped). */
+function parseWorkers(value: string): number {
+  const n = Number(value);
+  const cores = availableParallelism();
+  if (!Number.isInteger(n) || n < 1 || n > cores) throw new InvalidArgumentError(`--workers ${value}: expected a whole number from 1 to ${cores} (the cores of this machine)`);
   return n;
 }
 
@@ -129,7 +138,7 @@ function addCommonOptions(cmd: Command): Command {
     .option('--no-progress', 'never show progress bars')
     .option('--no-timing', 'leave wall-clock figures out of the text output (for diffable output)')
     .option('--seed <n>', 'seed of every random draw of the simulation (storm jitter, backoff)', parseCount, 1)
-    .option('--workers <n>', 'threads hashing synthetic users (default 1; 2 pays only with two idle cores)', parseCount)
+    .option('--workers <n>', `threads hashing synthetic users, 1 to the cores (${availableParallelism()} here); default 1, 2 pays only with two idle cores and 1M+ users`, parseWorkers)
     .option('--max-users <n>', 'refuse more users than this (memory: 4 bytes a user, 8 for rendezvous)', parseCount, DEFAULT_MAX_USERS);
 }
 
@@ -176,7 +185,13 @@ function runOptions(o: CommonOptions, io: CliIo): RunOptions {
 async function output(report: Report, o: CommonOptions, io: CliIo, text: () => string): Promise<void> {
   if (o.html) {
     const { renderHtml } = await import('./render/html.js');
-    writeFileSync(o.html, renderHtml(report));
+    const html = renderHtml(report);
+    try {
+      writeFileSync(o.html, html);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new SimError('OUTPUT_FILE', `cannot write the HTML report ${o.html}: ${err.code ?? err.message}`);
+    }
   }
   io.stdout(o.json ? `${JSON.stringify(report, null, 2)}\n` : text());
   if (o.html && !o.json) io.stdout(`\nHTML report: ${o.html}\n`);
@@ -185,8 +200,12 @@ async function output(report: Report, o: CommonOptions, io: CliIo, text: () => s
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('wsring-sim')
     .description('Preview a rebalance of a wsring fleet before anyone runs it: users moved, load per node, reconnect waves.')
-    .showHelpAfterError('(run with --help for the options)')
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      // Commander's messages ("error: ...", sometimes a suggestion on a second line) become the one documented line.
+      outputError: (message, write) => write(errorLine('USAGE', `${message.replace(/^error: /, '')} (--help lists the options)`)),
+    })
     .exitOverride();
 
   addCommonOptions(
@@ -218,10 +237,10 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   )
     .option('--rate-per-sec <n>', `reconnect frames each agent sends per second (default ${DEFAULT_STORM_PARAMS.ratePerSec})`, parseNumber)
     .option('--burst <n>', `frames an idle agent may send at once (default ${DEFAULT_STORM_PARAMS.burst})`, parseNumber)
-    .option('--jitter-ms <ms>', `a told client waits U(0, jitterMs) before reconnecting (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
+    .option('--jitter-ms <ms>', `the sending agent holds each moved user U(0, jitterMs) before its frame may go; the client reconnects at once (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
     .option('--grace-ms <ms>', `a client that ignores its frame is closed this long after it (default ${DEFAULT_STORM_PARAMS.graceMs})`, parseNumber)
     .option('--ignore-pct <pct>', `percent of clients that ignore the frame (default ${DEFAULT_STORM_PARAMS.ignorePct})`, parseNumber)
-    .option('--backoff-base-ms <ms>', `client backoff: attempt k waits U(0, min(cap, base * 2^k)) (default ${DEFAULT_STORM_PARAMS.backoffBaseMs})`, parseNumber)
+    .option('--backoff-base-ms <ms>', `client backoff: attempt n (0 = the first after a drop, n after n refusals) comes rtt + U(0, min(cap, base * 2^n)) later (default ${DEFAULT_STORM_PARAMS.backoffBaseMs})`, parseNumber)
     .option('--backoff-cap-ms <ms>', `client backoff cap (default ${DEFAULT_STORM_PARAMS.backoffCapMs})`, parseNumber)
     .option('--rtt-ms <ms>', `round-trip time client to node (default ${DEFAULT_STORM_PARAMS.rttMs})`, parseNumber)
     .option('--accept-per-sec <n>', `connection attempts a node accepts per second; more are refused (default ${DEFAULT_STORM_PARAMS.acceptPerSec})`, parseNumber)
@@ -253,10 +272,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     const err = e as { code?: string; exitCode?: number };
     // Help and version exit 0; every usage error exits 2, like the errors below.
     if (typeof err.code === 'string' && err.code.startsWith('commander.')) return err.exitCode === 0 ? 0 : 2;
-    if (e instanceof SimError || e instanceof RingError) {
-      io.stderr(`wsring-sim: ${e instanceof SimError ? `${e.code}: ` : ''}${e.message}\n`);
-      return 2;
-    }
-    throw e;
+    if (e instanceof SimError) io.stderr(errorLine(e.code, e.message));
+    else if (e instanceof RingError) io.stderr(errorLine(e.code, e.message.replace(`${e.code}: `, '')));
+    // Anything else is a bug of the simulator: still one line (set WSRING_SIM_DEBUG=1 for the stack).
+    else if (process.env.WSRING_SIM_DEBUG) throw e;
+    else io.stderr(errorLine('INTERNAL', `${e instanceof Error ? e.message : String(e)} (WSRING_SIM_DEBUG=1 for the stack)`));
+    return 2;
   }
 }

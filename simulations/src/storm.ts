@@ -312,6 +312,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     model.up[i] = true;
     model.connected[i] = input.initialLoads[n.id] ?? 0;
   }
+  const users = model.connected.reduce((a, b) => a + b, 0);
   const ticksPerSec = 1000 / p.tickMs;
   const maxTicks = Math.ceil(p.maxStepMs / p.tickMs);
   const arrivalsPerSec: number[][] = [];
@@ -394,6 +395,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     }
     for (const i of leaving) if (model.connected[i] === 0) model.up[i] = false;
     const afterLoads = step.after.map((n) => model.connected[model.indexOf(n.id)]);
+    const onFleet = afterLoads.reduce((a, b) => a + b, 0);
     summaries.push({
       label: step.label,
       disconnected: model.disconnects,
@@ -404,7 +406,9 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       peakReconnecting,
       userSecondsDisconnected: (userTicks * p.tickMs) / 1000,
       settleMs: settledAt === null ? null : (settledAt - startTick) * p.tickMs,
-      balanceAfter: balanceOf(step.after, afterLoads),
+      // Against every user: those still reconnecting or left on a node outside the fleet are missing from it.
+      balanceAfter: balanceOf(step.after, afterLoads, users),
+      notOnFleet: users - onFleet,
     });
     hooks.onStep?.(summaries.length);
   }
@@ -415,17 +419,23 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     stepStarts,
   };
   const settled = summaries.every((s) => s.settleMs !== null);
+  const finalFleet = new Set((input.steps.at(-1)?.after ?? []).map((n) => n.id));
   return {
     mode,
     steps: summaries,
     series,
-    finalConnections: Object.fromEntries((input.steps.at(-1)?.after ?? []).map((n) => [n.id, model.connected[model.indexOf(n.id)]])),
+    // The final fleet, and any node outside it that still holds users (a run that did not settle).
+    finalConnections: Object.fromEntries(
+      model.ids.flatMap((id, i) => (finalFleet.has(id) || model.connected[i] > 0 ? [[id, model.connected[i]] as const] : [])),
+    ),
+    finalReconnecting: model.reconnecting,
     totals: {
       disconnected: summaries.reduce((a, s) => a + s.disconnected, 0),
       peakNodeArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakNodeArrivalsPerSec)),
       peakFleetArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakFleetArrivalsPerSec)),
       settleMs: settled ? summaries.reduce((a, s) => a + (s.settleMs ?? 0), 0) : null,
       refused: summaries.reduce((a, s) => a + s.refused, 0),
+      runSeconds: second,
     },
   };
 }

@@ -164,7 +164,10 @@ export interface StormParams {
   graceMs: number;
   /** Percent of clients that ignore the reconnect frame (and are closed after graceMs). */
   ignorePct: number;
-  /** Client backoff after a drop or a refused attempt: retry k (1-based) waits uniform [0, min(cap, base * 2^(k-1))] ("full jitter"). */
+  /**
+   * Client backoff ("full jitter"): attempt n (0 = the first after a drop, n after n refused attempts) comes
+   * rtt + U(0, min(backoffCapMs, backoffBaseMs * 2^n)) after the drop or the refusal.
+   */
   backoffBaseMs: number;
   backoffCapMs: number;
   /** Round-trip time between clients and nodes. */
@@ -206,7 +209,10 @@ export interface StormStepSummary {
   userSecondsDisconnected: number;
   /** From the start of the step until every user is connected and no frame is pending; null if it did not settle. */
   settleMs: number | null;
+  /** Balance of the step's target fleet against all users (users not on it count as missing). */
   balanceAfter: Balance;
+  /** Users not on a node of the target fleet when the step ended: 0 once settled. */
+  notOnFleet: number;
 }
 
 export interface StormSeries {
@@ -224,9 +230,15 @@ export interface StormModeResult {
   mode: StormMode;
   steps: StormStepSummary[];
   series: StormSeries;
-  /** Connections per node at the end of the run (nodes in the final fleet). */
+  /** Connections per node at the end of the run: the final fleet, and any other node still holding users. */
   finalConnections: Record<string, number>;
-  totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number };
+  /** Users still reconnecting at the end of the run (0 once settled); with finalConnections they add up to all users. */
+  finalReconnecting: number;
+  /**
+   * settleMs is the sum of the steps' times to settle (not wall time); runSeconds is the model time from the first
+   * step's start to the last step's end (steps start on whole seconds).
+   */
+  totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number; runSeconds: number };
 }
 
 export interface StormReport {

@@ -63,6 +63,8 @@ describe('storm model', () => {
               onStep: (done) => (stepsDone = done),
             });
             expect(stepsDone).toBe(input.steps.length);
+            // And at the end, settled or not: every user is on some node or still reconnecting.
+            expect(Object.values(result.finalConnections).reduce((a, b) => a + b, 0) + result.finalReconnecting).toBe(users);
             // A step that moves anyone takes ticks; the observer saw every one of them.
             if (mode === 'targeted' && moved.some((m) => m > 0)) expect(ticks).toBeGreaterThan(0);
             if (mode === 'targeted') {
@@ -131,6 +133,21 @@ describe('storm model', () => {
     const affected = simulateStorm(input, resolveStormParams({ lbDrop: 'affected' }), 'lb');
     expect(affected.totals.disconnected).toBe(0);
     expect(affected.finalConnections['node-4']).toBe(0);
+  });
+
+  it('a run that does not settle keeps the users left on a leaving node, and its balance counts them as missing', async () => {
+    // Issue 15: storm --nodes 4 --users 20000 --add 1 --drain node-1 --rate-per-sec 10 --max-step-ms 3000.
+    const { input } = await stormInput(4, 20_000, [{ kind: 'scale-out', count: 1 }, { kind: 'drain', ids: ['node-1'] }]);
+    const r = simulateStorm(input, resolveStormParams({ ratePerSec: 10, maxStepMs: 3000 }), 'targeted');
+    expect(r.totals.settleMs).toBeNull();
+    const held = r.finalConnections['node-1'];
+    expect(held).toBeGreaterThan(4000);
+    expect(Object.values(r.finalConnections).reduce((a, b) => a + b, 0) + r.finalReconnecting).toBe(20_000);
+    const last = r.steps[1];
+    expect(last.notOnFleet).toBe(held + r.finalReconnecting);
+    // node-4 got a few hundred of its fair 5,000: the fleet's balance says so, not the partial fleet's.
+    expect(last.balanceAfter.minOverMean).toBeLessThan(0.2);
+    expect(last.balanceAfter.maxOverMean).toBeLessThan(1.2);
   });
 
   it('is reproducible for a seed', async () => {

@@ -26,8 +26,8 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
   const modes = [r.targeted, r.lb];
   out.push(
     table(
-      ['', 'users disconnected', 'peak attempts/s (node)', 'peak attempts/s (fleet)', 'refused attempts', 'time to settle'],
-      modes.map((m) => [modeName(r, m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs)]),
+      ['', 'users disconnected', 'peak attempts/s (node)', 'peak attempts/s (fleet)', 'refused attempts', 'time to settle (sum of steps)', 'run length'],
+      modes.map((m) => [modeName(r, m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs), `${int(m.totals.runSeconds)} s`]),
     ),
   );
   if (r.targeted.steps.length > 1) {
@@ -66,7 +66,8 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
     for (const s of shown) out.push(`${s.id.padEnd(idWidth)} ${String(int(s.peak)).padStart(8)}/s ${sparkline(downsampleMax(s.v, Math.ceil(s.v.length / perChar)), peak)}`);
     if (shown.length < ranked.length) out.push(`(the ${shown.length} busiest of ${ranked.length} nodes; the others saw ${shown.length < MAX_NODE_ROWS ? 'no attempts' : 'fewer'})`);
     const last = m.steps[m.steps.length - 1];
-    out.push(`balance at the end: max/mean ${ratio(last.balanceAfter.maxOverMean)}, min/mean ${ratio(last.balanceAfter.minOverMean)}`);
+    const missing = last.notOnFleet > 0 ? ` · ${int(last.notOnFleet)} users not on the final fleet (did not settle), counted as missing` : '';
+    out.push(`balance at the end: max/mean ${ratio(last.balanceAfter.maxOverMean)}, min/mean ${ratio(last.balanceAfter.minOverMean)}${missing}`);
   }
   return out.join('\n') + '\n';
 }
