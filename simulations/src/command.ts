@@ -244,6 +244,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .option('--backoff-cap-ms <ms>', `client backoff cap (default ${DEFAULT_STORM_PARAMS.backoffCapMs})`, parseNumber)
     .option('--rtt-ms <ms>', `round-trip time client to node (default ${DEFAULT_STORM_PARAMS.rttMs})`, parseNumber)
     .option('--accept-per-sec <n>', `connection attempts a node accepts per second; more are refused (default ${DEFAULT_STORM_PARAMS.acceptPerSec})`, parseNumber)
+    .option('--node-accept-per-sec <id=n,...>', 'accept rates of particular nodes, overriding --accept-per-sec for them (new nodes too: node-8=500)', parseReweight)
     .option('--accept-burst-ms <ms>', `accept capacity a node can bank (its backlog), in ms of acceptPerSec (default ${DEFAULT_STORM_PARAMS.acceptBurstMs})`, parseNumber)
     .addOption(new Option('--lb <policy>', `baseline load balancer (default ${DEFAULT_STORM_PARAMS.lb})`).choices(['least-connections', 'round-robin']))
     .addOption(new Option('--lb-drop <whom>', `whom the baseline drops on a change (default ${DEFAULT_STORM_PARAMS.lbDrop})`).choices(['all', 'affected']))

@@ -2,12 +2,14 @@
 import { expandSteps } from './cluster.js';
 import { hashScenarioUsers, planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
 import { silentProgress } from './progress.js';
-import { simulateStorm, type StormInput } from './storm.js';
-import type { StormParams, StormReport } from './types.js';
+import { SimError } from './errors.js';
+import { acceptRateOf, simulateStorm, type StormInput } from './storm.js';
+import type { ExpandedStep, StormParams, StormReport } from './types.js';
 
 export async function runStorm(input: PlanInput, params: StormParams, opts: RunOptions = {}): Promise<StormReport> {
   const progress = opts.progress ?? silentProgress;
   const expanded = expandSteps(input.cluster.nodes, input.steps);
+  checkNodeAcceptIds(expanded.flatMap((s) => [...s.before, ...s.after].map((n) => n.id)), params);
   const { sorted } = await hashScenarioUsers(input, opts, progress);
   const plan = await planSteps(ringSettings(input.cluster), input.cluster.nodes, expanded, sorted, progress);
   const stormInput: StormInput = {
@@ -23,5 +25,21 @@ export async function runStorm(input: PlanInput, params: StormParams, opts: RunO
   const nodes: string[] = [];
   const seen = new Set<string>();
   for (const s of expanded) for (const n of [...s.before, ...s.after]) if (!seen.has(n.id)) { seen.add(n.id); nodes.push(n.id); }
-  return { command: 'storm', scenario: input.scenario, users: sorted.length, params, nodes, targeted, lb };
+  return { command: 'storm', scenario: input.scenario, users: sorted.length, params, nodes, acceptPerSec: Object.fromEntries(nodes.map((id) => [id, acceptRateOf(params, id)])), joining: joiningNodes(expanded), targeted, lb };
+}
+
+/** A per-node accept rate for a node that never is in the fleet is a typo. */
+function checkNodeAcceptIds(ids: string[], params: StormParams): void {
+  const known = new Set(ids);
+  for (const id of Object.keys(params.nodeAcceptPerSec)) if (!known.has(id)) throw new SimError('UNKNOWN_NODE', `nodeAcceptPerSec: no node ${JSON.stringify(id)} in any step's fleet`);
+}
+
+/** Nodes that are in a step's fleet after it and not before it (new, or back from a deploy), in order of first joining. */
+export function joiningNodes(expanded: ExpandedStep[]): string[] {
+  const out = new Set<string>();
+  for (const s of expanded) {
+    const before = new Set(s.before.map((n) => n.id));
+    for (const n of s.after) if (!before.has(n.id)) out.add(n.id);
+  }
+  return [...out];
 }

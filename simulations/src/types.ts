@@ -176,6 +176,8 @@ export interface StormParams {
   acceptPerSec: number;
   /** How much accept capacity a node can bank (its listen backlog), in ms of acceptPerSec. */
   acceptBurstMs: number;
+  /** Accept rates of particular nodes, by id, overriding acceptPerSec for them. */
+  nodeAcceptPerSec: Record<string, number>;
   /** How the load balancer of the baseline picks a node. */
   lb: 'least-connections' | 'round-robin';
   /**
@@ -204,6 +206,8 @@ export interface StormStepSummary {
   peakFleetArrivalsPerSec: number;
   /** Attempts refused because a node was at its accept rate. */
   refused: number;
+  /** Node-seconds in which a node saw more connection attempts than its accept rate. */
+  overloadSeconds: number;
   peakReconnecting: number;
   /** Sum over users of the time they spent disconnected, in seconds. */
   userSecondsDisconnected: number;
@@ -234,11 +238,25 @@ export interface StormModeResult {
   finalConnections: Record<string, number>;
   /** Users still reconnecting at the end of the run (0 once settled); with finalConnections they add up to all users. */
   finalReconnecting: number;
+  /** Every node pushed past its accept rate (or that refused attempts), most seconds over first. */
+  overloads: Overload[];
   /**
    * settleMs is the sum of the steps' times to settle (not wall time); runSeconds is the model time from the first
    * step's start to the last step's end (steps start on whole seconds).
    */
-  totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number; runSeconds: number };
+  totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number; runSeconds: number; overloadSeconds: number };
+}
+
+/** A node that saw more connection attempts in some seconds than it accepts per second. */
+export interface Overload {
+  node: string;
+  acceptPerSec: number;
+  /** Seconds of the run (from 0) in which attempts exceeded acceptPerSec. */
+  seconds: number[];
+  /** Most attempts in one second. */
+  peakPerSec: number;
+  /** Attempts refused at this node over the run. */
+  refused: number;
 }
 
 export interface StormReport {
@@ -247,6 +265,10 @@ export interface StormReport {
   users: number;
   params: StormParams;
   nodes: string[];
+  /** Accept rate of every node of the run. */
+  acceptPerSec: Record<string, number>;
+  /** Nodes that join the fleet, or come back to it, in some step: the receivers that matter most. */
+  joining: string[];
   targeted: StormModeResult;
   lb: StormModeResult;
 }

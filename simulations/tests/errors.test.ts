@@ -58,6 +58,10 @@ describe('errors are one line and exit 2', () => {
     await oneLineError(['nope'], /USAGE: unknown command 'nope'/);
   });
 
+  it('a per-node accept rate for a node that is never in the fleet', async () => {
+    await oneLineError(['storm', '--users', '100', '--add', '1', '--node-accept-per-sec', 'node-99=10'], /UNKNOWN_NODE: .*node-99/);
+  });
+
   it('a malformed scenario file (YAML syntax error spanning several lines)', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'cluster:\n  nodes: 3\n steps: [\n  - scale-out: 1\n');

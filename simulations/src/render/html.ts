@@ -2,15 +2,16 @@
 import type { CompareReport, PlanReport, Report, StormModeResult, StormReport } from '../types.js';
 import { int, ms, pctText, ratio } from './format.js';
 import { groupSteps, startToEnd } from './plan-text.js';
-import { fleetArrivals, modeName } from './storm-text.js';
-import { PALETTE, barChart, escapeXml, lineChart, type Series } from './svg.js';
+import { fleetArrivals, modeName, nodesToShow, overloadLines, secondRanges, sharedSeconds } from './storm-text.js';
+import { PALETTE, barChart, escapeXml, lineChart, type Limit, type Mark, type Series } from './svg.js';
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}table{border-collapse:collapse;margin:.5em 0}
 td,th{padding:.2em .7em;border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.chart{max-width:100%;height:auto}
 .grid{stroke:#e5e5e5}.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}.legend{font-size:12px;fill:#333}
-.line{stroke-width:1.5}.marker{stroke:#999;stroke-dasharray:3 3}.note{color:#666}`;
+.line{stroke-width:1.5}.marker{stroke:#999;stroke-dasharray:3 3}.note{color:#666}
+.warn{color:#8a1c10;background:#fdecea;padding:.4em .7em;border-left:4px solid #c0392b}.limit-label{font-size:11px}`;
 
 function htmlTable(header: string[], rows: string[][]): string {
   const th = header.map((h) => `<th>${escapeXml(h)}</th>`).join('');
@@ -98,56 +99,85 @@ function compareHtml(r: CompareReport): string {
   return page('wsring-sim compare', body.join('\n'));
 }
 
-/** The nodes with the highest peak, so a chart of a large fleet stays readable. */
-function busiest(series: Record<string, number[]>, n: number): string[] {
-  return Object.entries(series)
-    .map(([id, v]) => [id, Math.max(0, ...v)] as const)
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .slice(0, n)
-    .map(([id]) => id)
-    .sort();
+function nodeSeries(series: Record<string, number[]>, ids: string[], joining: ReadonlySet<string>): Series[] {
+  return ids.map((id, i) => ({ name: joining.has(id) ? `${id} (joins)` : id, values: series[id], color: PALETTE[i % PALETTE.length] }));
 }
 
-function nodeSeries(series: Record<string, number[]>, ids: string[]): Series[] {
-  return ids.map((id, i) => ({ name: id, values: series[id], color: PALETTE[i % PALETTE.length] }));
+/** One dashed line per distinct accept rate among the nodes drawn. */
+function acceptLimits(r: StormReport, ids: string[]): Limit[] {
+  const rates = [...new Set(ids.map((id) => r.acceptPerSec[id] ?? r.params.acceptPerSec))].sort((a, b) => a - b);
+  return rates.map((v) => ({ label: `accept rate ${int(v)}/s${rates.length > 1 ? ` (${ids.filter((id) => (r.acceptPerSec[id] ?? r.params.acceptPerSec) === v).join(', ')})` : ''}`, value: v, color: '#c0392b' }));
+}
+
+function overloadMarks(r: StormReport, m: StormModeResult, ids: string[]): Mark[] {
+  const shown = new Set(ids);
+  return m.overloads.filter((o) => shown.has(o.node)).flatMap((o) =>
+    o.seconds.map((sec) => ({ at: sec, value: m.series.arrivalsPerSec[o.node][sec], color: '#c0392b', title: `${o.node}, second ${sec}: ${int(m.series.arrivalsPerSec[o.node][sec])} attempts against ${int(o.acceptPerSec)}/s` })),
+  );
 }
 
 function stormHtml(r: StormReport): string {
   const modes = [r.targeted, r.lb];
   const name = (m: StormModeResult) => modeName(r, m);
-  const shown = 8;
+  const length = sharedSeconds(r);
+  const joining = new Set(r.joining);
+  const settle = (x: number | null) => (x === null ? 'no' : ms(x));
   const body = [
-    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, `${r.nodes.length} nodes`, `ratePerSec ${r.params.ratePerSec}`, `jitterMs ${r.params.jitterMs}`, `backoff ${r.params.backoffBaseMs}–${r.params.backoffCapMs} ms`, `acceptPerSec ${r.params.acceptPerSec}`].filter(Boolean).join(' · '))}</p>`,
+    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, `${r.nodes.length} nodes`, `ratePerSec ${r.params.ratePerSec}`, `burst ${r.params.burst}`, `jitterMs ${r.params.jitterMs}`, `backoff ${r.params.backoffBaseMs}–${r.params.backoffCapMs} ms`, `acceptPerSec ${r.params.acceptPerSec}`].filter(Boolean).join(' · '))}</p>`,
     htmlTable(
-      ['mode', 'users disconnected', 'peak attempts/s at a node', 'peak attempts/s fleet', 'refused', 'time to settle'],
-      modes.map((m) => [name(m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs)]),
+      ['mode', 'users disconnected', 'peak attempts/s at a node', 'peak attempts/s fleet', 'refused', 'node-seconds over accept rate', 'time to settle (sum of steps)', 'run length'],
+      modes.map((m) => [name(m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), int(m.totals.overloadSeconds), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs), `${int(m.totals.runSeconds)} s`]),
     ),
+    ...modes.map((m) => {
+      const lines = overloadLines(r, m);
+      return `<p class="${lines[0].startsWith('WARNING') ? 'warn' : 'note'}">${lines.map(escapeXml).join('<br>')}</p>`;
+    }),
     r.targeted.steps.length > 1
       ? htmlTable(
-          ['step', 'targeted: disconnected', 'peak/s', 'settle', 'LB: disconnected', 'peak/s', 'settle'],
+          ['step', 'targeted: disconnected', 'peak/s', 'over', 'settle', 'LB: disconnected', 'peak/s', 'over', 'settle'],
           r.targeted.steps.map((t, i) => {
             const l = r.lb.steps[i];
-            const settle = (x: number | null) => (x === null ? 'no' : ms(x));
-            return [t.label, int(t.disconnected), int(t.peakNodeArrivalsPerSec), settle(t.settleMs), int(l.disconnected), int(l.peakNodeArrivalsPerSec), settle(l.settleMs)];
+            return [t.label, int(t.disconnected), int(t.peakNodeArrivalsPerSec), int(t.overloadSeconds), settle(t.settleMs), int(l.disconnected), int(l.peakNodeArrivalsPerSec), int(l.overloadSeconds), settle(l.settleMs)];
           }),
         )
       : '',
     lineChart({
       id: 'reconnect-wave',
-      title: 'Reconnect wave: connection attempts per second, whole fleet (dashed: steps of the targeted run)',
+      title: 'Reconnect wave: connection attempts per second, whole fleet, both modes on one time axis (log scale, so both show; dashed: steps of the targeted run)',
       series: modes.map((m, i) => ({ name: name(m), values: fleetArrivals(m), color: PALETTE[i] })),
       yLabel: 'attempts / s',
       markers: r.targeted.series.stepStarts,
+      length,
+      log: true,
     }),
     ...modes.flatMap((m) => {
-      const ids = busiest(m.series.arrivalsPerSec, shown);
-      const note = r.nodes.length > shown ? ` (the ${shown} busiest of ${r.nodes.length} nodes)` : '';
+      const { ids, all } = nodesToShow(r, m.series.arrivalsPerSec, SHOWN);
+      const note = all ? '' : ` (${ids.length} of ${r.nodes.length} nodes: every node that joins or returns, then the busiest)`;
+      const over = m.overloads.filter((o) => o.seconds.length > 0);
       return [
         `<h2>${escapeXml(name(m))}</h2>`,
-        lineChart({ id: `arrivals-${m.mode}`, title: `Connection attempts per second at each node${note}`, series: nodeSeries(m.series.arrivalsPerSec, ids), yLabel: 'attempts / s', markers: m.series.stepStarts }),
-        lineChart({ id: `connections-${m.mode}`, title: `Connections per node${note}`, series: nodeSeries(m.series.connections, busiest(m.series.connections, shown)), yLabel: 'connections', markers: m.series.stepStarts }),
+        lineChart({
+          id: `arrivals-${m.mode}`,
+          title: `Connection attempts per second at each node${note}; dashed red: accept rate; red dots: seconds past it`,
+          series: nodeSeries(m.series.arrivalsPerSec, ids, joining),
+          yLabel: 'attempts / s',
+          markers: m.series.stepStarts,
+          length,
+          limits: acceptLimits(r, ids),
+          marks: overloadMarks(r, m, ids),
+        }),
+        over.length > 0
+          ? htmlTable(
+              ['node pushed past its accept rate', 'accept rate', 'peak attempts/s', 'seconds over', 'refused'],
+              over.slice(0, 20).map((o) => [o.node, `${int(o.acceptPerSec)}/s`, int(o.peakPerSec), `${o.seconds.length} (s ${secondRanges(o.seconds)})`, int(o.refused)]),
+            ) + (over.length > 20 ? `<p class="note">… and ${over.length - 20} more nodes</p>` : '')
+          : '',
+        lineChart({ id: `connections-${m.mode}`, title: `Connections per node${note}`, series: nodeSeries(m.series.connections, ids, joining), yLabel: 'connections', markers: m.series.stepStarts, length }),
       ];
     }),
   ];
   return page('wsring-sim storm', body.join('\n'));
 }
+
+/** Nodes drawn per chart of a storm. */
+const SHOWN = 10;
