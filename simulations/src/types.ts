@@ -273,4 +273,68 @@ export interface StormReport {
   lb: StormModeResult;
 }
 
-export type Report = PlanReport | CompareReport | StormReport;
+export type Report = PlanReport | CompareReport | StormReport | AdviseReport;
+
+/** Pacing policies `advise` knows: today's agents pace per sender. */
+export type PacingPolicyName = 'per-sender';
+
+/** A storm run (targeted) checked against the accept rates. */
+export interface PacingCheck {
+  ratePerSec: number;
+  burst: number;
+  backoffBaseMs: number;
+  acceptBurstMs: number;
+  /** Sum of the steps' times to settle; null if some step did not settle. */
+  settleMs: number | null;
+  runSeconds: number;
+  peakNodeArrivalsPerSec: number;
+  peakNode: string;
+  /** Accept rate of the node with the peak. */
+  peakNodeAcceptPerSec: number;
+  overloadSeconds: number;
+  refused: number;
+}
+
+export interface StepAdvice {
+  label: string;
+  departure: Departure;
+  moved: number;
+  /** The receiver that limits the pace (fewest accepts per sender), with its senders and accept rate. */
+  limitingReceiver: string | null;
+  senders: number;
+  receiverAcceptPerSec: number;
+  /** Most senders any receiver of the step has. */
+  maxSenders: number;
+  /** Advised agent pacing for this step; null when the step has no paced moves. */
+  ratePerSec: number | null;
+  burst: number | null;
+  /** Crash steps: the smallest client backoff base that spreads the dropped users within the accept rates. */
+  backoffBaseMs: number | null;
+  /**
+   * Set when a receiver has more senders than its bank holds connections: the accept bank (acceptBurstMs) every
+   * receiver needs, since each sender's first frame (burst >= 1) can arrive at once.
+   */
+  acceptBurstMs: number | null;
+  /** Time the step takes at its advised settings, by the model's arithmetic. */
+  estimatedMs: number;
+  /** The step run alone through the storm model at its advised settings. */
+  simulated: PacingCheck;
+}
+
+export interface AdviseReport {
+  command: 'advise';
+  scenario?: string;
+  users: number;
+  nodes: number;
+  policy: { name: PacingPolicyName; description: string };
+  /** Percent of each accept rate kept free for other connections. */
+  headroomPct: number;
+  params: StormParams;
+  steps: StepAdvice[];
+  /** The change with each step at its own advised settings: the sum of the steps' simulated times (null if one did not settle). */
+  perStepMs: number | null;
+  /** One setting for the whole change (the agents' pacing is fleet-wide configuration): the slowest step's. */
+  fleetWide: PacingCheck & { estimatedMs: number };
+  /** The change at the current settings, for comparison. */
+  current: PacingCheck;
+}

@@ -14,7 +14,7 @@ async function help(command: string): Promise<string> {
 }
 
 describe('help and docs agree', () => {
-  it.each(['plan', 'compare', 'storm'])('every option of %s is documented', async (command) => {
+  it.each(['plan', 'compare', 'storm', 'advise'])('every option of %s is documented', async (command) => {
     const text = await help(command);
     const options = [...new Set([...text.matchAll(/(?:^|[ ,])(--[a-z][a-z-]*)/gm)].map((m) => m[1]))].filter((o) => o !== '--help');
     expect(options.length).toBeGreaterThan(5);

@@ -36,6 +36,7 @@ const cases: [string, string[], Record<string, string>][] = [
   ['plan', ['--nodes', '6', '--users', '20000', '--add', '2', '--crash', 'node-1'], { 'moved-users': 'rect.bar', 'load-per-node': 'rect.bar' }],
   ['compare', ['--nodes', '6', '--users', '20000', '--add', '1'], { 'moved-users': 'rect.bar', balance: 'rect.bar' }],
   ['storm', ['--nodes', '6', '--users', '20000', '--add', '1'], { 'reconnect-wave': 'polyline', 'arrivals-targeted': 'polyline', 'connections-lb': 'polyline' }],
+  ['advise', ['--nodes', '6', '--users', '20000', '--add', '1', '--drain', 'node-2'], {}],
 ];
 
 /** Text of an SVG that sticks out of its viewport (compared as rendered boxes), as "chart: text" lines. */
@@ -113,6 +114,7 @@ describe.each(cases)('%s --html', (command, args, charts) => {
       expect(box!.width).toBeGreaterThan(100);
       expect(box!.height).toBeGreaterThan(100);
     }
+    if (command === 'advise') expect(await page.locator('table').count()).toBeGreaterThan(0);
     // Self-contained: the only request is the page itself.
     expect(requests).toEqual([pathToFileURL(file).href]);
     expect(errors).toEqual([]);

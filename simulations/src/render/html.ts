@@ -1,5 +1,6 @@
 // `--html`: one self-contained page (inline CSS and SVG, no scripts, no network) with the report's charts.
-import type { CompareReport, PlanReport, Report, StormModeResult, StormReport } from '../types.js';
+import type { AdviseReport, CompareReport, PlanReport, Report, StormModeResult, StormReport } from '../types.js';
+import { ADVISE_HEADER, adviseRows, checkText } from './advise-text.js';
 import { int, ms, pctText, ratio } from './format.js';
 import { groupSteps, startToEnd } from './plan-text.js';
 import { fleetArrivals, modeName, nodesToShow, overloadLines, secondRanges, sharedSeconds } from './storm-text.js';
@@ -28,6 +29,7 @@ export function renderHtml(report: Report): string {
     case 'plan': return planHtml(report);
     case 'compare': return compareHtml(report);
     case 'storm': return stormHtml(report);
+    case 'advise': return adviseHtml(report);
   }
 }
 
@@ -181,3 +183,19 @@ function stormHtml(r: StormReport): string {
 
 /** Nodes drawn per chart of a storm. */
 const SHOWN = 10;
+
+function adviseHtml(r: AdviseReport): string {
+  const w = r.fleetWide;
+  const c = r.current;
+  const settle = (x: number | null) => (x === null ? 'did not settle' : ms(x));
+  const body = [
+    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, `${r.nodes} nodes`, `headroom ${r.headroomPct}%`].filter(Boolean).join(' · '))}</p>`,
+    `<p class="note">Policy: ${escapeXml(r.policy.description)}</p>`,
+    '<h2>Safe pacing per step</h2>',
+    htmlTable(ADVISE_HEADER, adviseRows(r)),
+    '<h2>One setting for the whole change</h2>',
+    `<p>ratePerSec ${w.ratePerSec}, burst ${w.burst}, backoffBaseMs ${int(w.backoffBaseMs)}: ${escapeXml(`estimate ${ms(w.estimatedMs)}; simulated ${settle(w.settleMs)}, run ${int(w.runSeconds)} s; ${checkText(w)}`)}</p>`,
+    `<p class="${c.overloadSeconds > 0 ? 'warn' : 'note'}">Now (ratePerSec ${r.params.ratePerSec}, burst ${r.params.burst}): ${escapeXml(`simulated ${settle(c.settleMs)}, run ${int(c.runSeconds)} s; ${checkText(c)}`)}</p>`,
+  ];
+  return page('wsring-sim advise', body.join('\n'));
+}
