@@ -254,10 +254,12 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       .command('compare')
       .description('the same fleet and change under ring, maglev, rendezvous, hash-mod-n, jump hash, round-robin and least-connections: users moved against balance'),
   )
+    .option('--no-during', 'skip the storm model run per strategy (what happens during the change): for very large fleets')
     .option('--strategies <list>', `only these strategies, comma-separated (default all: ${STRATEGIES.join(', ')})`, parseStrategies)
-    .action(async (o: CommonOptions & { strategies?: StrategyName[] }, cmd: Command) => {
+    .action(async (o: CommonOptions & { strategies?: StrategyName[]; during: boolean }, cmd: Command) => {
       const scenario = scenarioFromOptions(o, cmd);
-      const report = await runCompare({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, { ...runOptions(o, io), strategies: o.strategies });
+      const stormParams = resolveStormParams(scenario.storm ?? {}, cmd.getOptionValueSource('seed') === 'cli' || scenario.storm?.seed === undefined ? { seed: o.seed } : {});
+      const report = await runCompare({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, { ...runOptions(o, io), strategies: o.strategies, stormParams, during: o.during });
       await output(report, o, io, () => renderCompareText(report, { timing: o.timing }));
     });
 

@@ -142,6 +142,8 @@ export interface StrategyResult {
   /** Per step: moved users. */
   movedPerStep: number[];
   loadsAfter: { id: string; users: number }[];
+  /** The change as it happens (storm model, over the common horizon of every strategy's run); absent with --no-during. */
+  during?: DuringStep;
   timeMs: number;
 }
 
@@ -150,6 +152,10 @@ export interface CompareReport {
   scenario?: string;
   users: number;
   steps: { label: string; minimum: number }[];
+  /** Seconds over which the `during` figures of every strategy are taken: the longest run of them (0 with --no-during). */
+  horizonSeconds: number;
+  /** The storm settings the `during` figures were taken with; absent with --no-during. */
+  params?: StormParams;
   strategies: StrategyResult[];
 }
 
@@ -337,4 +343,32 @@ export interface AdviseReport {
   fleetWide: PacingCheck & { estimatedMs: number };
   /** The change at the current settings, for comparison. */
   current: PacingCheck;
+}
+
+/** A strategy's change as it happens, from the storm model's per-second connections. */
+export interface DuringStep {
+  /** Users that went through a disconnect. */
+  disconnected: number;
+  peakNodeArrivalsPerSec: number;
+  /** Node-seconds past an accept rate. */
+  overloadSeconds: number;
+  /** Model seconds until the change settled (or the run stopped). */
+  runSeconds: number;
+  /**
+   * Longest time a node that joined (or came back) spent below 90% of what it should hold while in the fleet, over
+   * the horizon: with affinity its load once the step is over, without affinity its fair share.
+   */
+  newNodesUnderloadedSeconds: number;
+  /** Nodes that joined and are still below 90% of their fair share when the change is over. */
+  newNodesStillUnderloaded: string[];
+  /** Σ over the seconds of the horizon of (max/mean − min/mean) over the fleet of that second: 0 is perfect balance. */
+  imbalanceSeconds: number;
+  /** Lowest min/mean seen in any second. */
+  worstMinOverMean: number;
+  /** Nodes that join or come back during the change. */
+  joining: string[];
+  /** Per second of the horizon: max/mean − min/mean over that second's fleet. */
+  imbalance: number[];
+  /** Users on each node at the end of each second. */
+  connections: Record<string, number[]>;
 }

@@ -34,7 +34,7 @@ async function report(command: string, extra: string[], name = command): Promise
 
 const cases: [string, string[], Record<string, string>][] = [
   ['plan', ['--nodes', '6', '--users', '20000', '--add', '2', '--crash', 'node-1'], { 'moved-users': 'rect.bar', 'load-per-node': 'rect.bar' }],
-  ['compare', ['--nodes', '6', '--users', '20000', '--add', '1'], { 'moved-users': 'rect.bar', balance: 'rect.bar' }],
+  ['compare', ['--nodes', '6', '--users', '20000', '--add', '1'], { 'moved-users': 'rect.bar', balance: 'rect.bar', 'imbalance-over-time': 'polyline', 'during-ring': 'polyline', 'during-least-connections': 'polyline' }],
   ['storm', ['--nodes', '6', '--users', '20000', '--add', '1'], { 'reconnect-wave': 'polyline', 'arrivals-targeted': 'polyline', 'connections-lb': 'polyline' }],
   ['advise', ['--nodes', '6', '--users', '20000', '--add', '1', '--drain', 'node-2'], {}],
 ];

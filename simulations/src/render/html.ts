@@ -3,7 +3,7 @@ import type { AdviseReport, CompareReport, PlanReport, Report, StormModeResult, 
 import { ADVISE_HEADER, adviseRows, checkText } from './advise-text.js';
 import { int, ms, pctText, ratio } from './format.js';
 import { groupSteps, startToEnd } from './plan-text.js';
-import { fleetArrivals, modeName, nodesToShow, overloadLines, secondRanges, sharedSeconds } from './storm-text.js';
+import { emptyNodeNotes, fleetArrivals, modeName, nodesToShow, overloadLines, secondRanges, sharedSeconds } from './storm-text.js';
 import { PALETTE, barChart, escapeXml, lineChart, type Limit, type Mark, type Series } from './svg.js';
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
@@ -97,6 +97,7 @@ function compareHtml(r: CompareReport): string {
       ],
       yLabel: 'load / fair share',
     }),
+    ...compareDuringHtml(r),
   ];
   return page('wsring-sim compare', body.join('\n'));
 }
@@ -130,6 +131,7 @@ function stormHtml(r: StormReport): string {
       ['mode', 'users disconnected', 'peak attempts/s at a node', 'peak attempts/s fleet', 'refused', 'node-seconds over accept rate', 'time to settle (sum of steps)', 'run length'],
       modes.map((m) => [name(m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), int(m.totals.overloadSeconds), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs), `${int(m.totals.runSeconds)} s`]),
     ),
+    ...emptyNodeNotes(r).map((n) => `<p class="warn">${escapeXml(n)}</p>`),
     ...modes.map((m) => {
       const lines = overloadLines(r, m);
       return `<p class="${lines[0].startsWith('WARNING') ? 'warn' : 'note'}">${lines.map(escapeXml).join('<br>')}</p>`;
@@ -198,4 +200,45 @@ function adviseHtml(r: AdviseReport): string {
     `<p class="${c.overloadSeconds > 0 ? 'warn' : 'note'}">Now (ratePerSec ${r.params.ratePerSec}, burst ${r.params.burst}): ${escapeXml(`simulated ${settle(c.settleMs)}, run ${int(c.runSeconds)} s; ${checkText(c)}`)}</p>`,
   ];
   return page('wsring-sim advise', body.join('\n'));
+}
+
+/** During the change: the table, imbalance over time for every strategy, and users per node over time for each. */
+function compareDuringHtml(r: CompareReport): string[] {
+  const p = r.params;
+  if (!p) return [];
+  const s = r.strategies.filter((x) => x.during);
+  const out = [
+    '<h2>During the change</h2>',
+    `<p class="note">${escapeXml(`Each strategy's moves through the storm model (ratePerSec ${p.ratePerSec}/agent, burst ${p.burst}, jitterMs ${p.jitterMs}, acceptPerSec ${p.acceptPerSec}); without affinity the users of leaving nodes go through the balancer. Every strategy over the same ${int(r.horizonSeconds)} s.`)}</p>`,
+    htmlTable(
+      ['strategy', 'disconnected', 'peak attempts/s (node)', 'node-s over accept', 'run', 'new nodes < 90% of target', 'still under at the end', 'worst min/mean', 'imbalance·s'],
+      s.map((x) => {
+        const d = x.during!;
+        return [x.strategy, int(d.disconnected), int(d.peakNodeArrivalsPerSec), int(d.overloadSeconds), `${int(d.runSeconds)} s`, `${int(d.newNodesUnderloadedSeconds)} s`, d.newNodesStillUnderloaded.join(', ') || '-', ratio(d.worstMinOverMean), d.imbalanceSeconds.toFixed(1)];
+      }),
+    ),
+    lineChart({
+      id: 'imbalance-over-time',
+      title: 'Imbalance over time: max/mean − min/mean of the fleet each second (0 is perfect); its area is imbalance·s',
+      series: s.map((x, i) => ({ name: x.strategy, values: x.during!.imbalance, color: PALETTE[i % PALETTE.length] })),
+      yLabel: 'max/mean − min/mean',
+      length: r.horizonSeconds,
+    }),
+  ];
+  for (const x of s) {
+    const d = x.during!;
+    const ids = Object.keys(d.connections);
+    const shown = ids.length <= 10 ? ids : [...new Set([...d.joining.filter((id) => id in d.connections), ...ids])].slice(0, 10);
+    const joining = new Set(d.joining);
+    out.push(
+      lineChart({
+        id: `during-${x.strategy}`,
+        title: `${x.strategy}: users on each node over time${ids.length > shown.length ? ` (${shown.length} of ${ids.length} nodes, those that join first)` : ''}`,
+        series: shown.map((id, i) => ({ name: joining.has(id) ? `${id} (joins)` : id, values: d.connections[id], color: PALETTE[i % PALETTE.length] })),
+        yLabel: 'users',
+        length: r.horizonSeconds,
+      }),
+    );
+  }
+  return out;
 }

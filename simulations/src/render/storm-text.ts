@@ -79,10 +79,14 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
   const modes = [r.targeted, r.lb];
   out.push(
     table(
-      ['', 'users disconnected', 'peak attempts/s (node)', 'peak attempts/s (fleet)', 'refused attempts', 'node-s over accept', 'time to settle (sum of steps)', 'run length'],
-      modes.map((m) => [modeName(r, m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), int(m.totals.overloadSeconds), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs), `${int(m.totals.runSeconds)} s`]),
+      ['', 'users disconnected', 'peak attempts/s (node)', 'peak attempts/s (fleet)', 'refused attempts', 'node-s over accept', 'time to settle (sum of steps)', 'run length', 'end max/mean', 'end min/mean'],
+      modes.map((m) => {
+        const end = m.steps[m.steps.length - 1].balanceAfter;
+        return [modeName(r, m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), int(m.totals.overloadSeconds), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs), `${int(m.totals.runSeconds)} s`, ratio(end.maxOverMean), ratio(end.minOverMean)];
+      }),
     ),
   );
+  out.push(...emptyNodeNotes(r));
   out.push('', ...modes.flatMap((m) => overloadLines(r, m)));
   if (r.targeted.steps.length > 1) {
     out.push('', 'Per step (targeted | LB): users disconnected, peak attempts/s at one node, node-seconds over its accept rate, time to settle');
@@ -134,4 +138,14 @@ function pad(values: readonly number[], len: number): number[] {
   const out = [...values];
   while (out.length < len) out.push(0);
   return out;
+}
+
+/** Says so when a mode ends with nodes far below their fair share: fewer moves bought with empty nodes. */
+export function emptyNodeNotes(r: StormReport): string[] {
+  return [r.targeted, r.lb].flatMap((m) => {
+    const end = m.steps[m.steps.length - 1].balanceAfter;
+    if (end.minOverMean >= 0.5) return [];
+    const why = m.mode === 'lb' ? 'without affinity, nodes that join or come back from a deploy stay (nearly) empty until users reconnect on their own' : 'the run did not settle';
+    return [`note ${modeName(r, m)}: ends with min/mean ${ratio(end.minOverMean)}: ${why}; its fewer disconnects and shorter run are bought with that imbalance.`];
+  });
 }
