@@ -33,7 +33,7 @@ async function report(command: string, extra: string[], name = command): Promise
 }
 
 const cases: [string, string[], Record<string, string>][] = [
-  ['plan', ['--nodes', '6', '--users', '20000', '--add', '2', '--crash', 'node-1'], { 'moved-users': 'rect.bar', 'load-per-node': 'rect.bar' }],
+  ['plan', ['--nodes', '6', '--users', '20000', '--add', '2', '--crash', 'node-1'], { 'moved-users': 'rect.bar', 'load-per-node': 'rect.bar', 'balance-per-step': 'rect.bar', 'flows-0': 'rect.cell', 'flows-1': 'rect.cell' }],
   ['compare', ['--nodes', '6', '--users', '20000', '--add', '1'], { 'moved-users': 'rect.bar', balance: 'rect.bar', 'imbalance-over-time': 'polyline', 'during-ring': 'polyline', 'during-least-connections': 'polyline' }],
   ['storm', ['--nodes', '6', '--users', '20000', '--add', '1'], { 'reconnect-wave': 'polyline', 'arrivals-targeted': 'polyline', 'connections-lb': 'polyline' }],
   ['advise', ['--nodes', '6', '--users', '20000', '--add', '1', '--drain', 'node-2'], {}],
@@ -97,6 +97,37 @@ describe.each([
     const shot = join(artifacts, `storm-${name}.png`);
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`screenshot: ${shot}`);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('plan --html', () => {
+  it('a rolling deploy: a row, a bar and loads for every step, flows as a matrix, no label clipped; screenshot saved', async () => {
+    const file = await report('plan', ['--scenario', join(scenarios, 'rolling-deploy.yaml')], 'plan-rolling-deploy');
+    const { page, errors } = await open(file);
+    // 12 nodes, two steps each, and the start: 25 points per node; the node being deployed drops to 0.
+    expect(await page.locator('svg#moved-users rect.bar').count()).toBe(2 * 24);
+    expect(await page.locator('svg#loads-per-step polyline').count()).toBe(12);
+    expect(await page.locator('svg#flows-0 rect.cell:not(.empty)').count()).toBeGreaterThan(12);
+    expect(await page.locator('svg#balance-per-step rect.bar').count()).toBe(3 * 24);
+    expect(await page.locator('table').first().locator('tbody tr').count()).toBe(24);
+    mkdirSync(artifacts, { recursive: true });
+    const shot = join(artifacts, 'plan-rolling-deploy.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`screenshot: ${shot}`);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('1,000 nodes: a histogram of load against fair share instead of 1,004 bars, the largest flows as a table', async () => {
+    const file = await report('plan', ['--nodes', '1000', '--users', '200k', '--add', '4'], 'plan-1000');
+    const { page, errors } = await open(file);
+    expect(await page.locator('svg#load-per-node').count()).toBe(0);
+    const bars = await page.locator('svg#load-histogram rect.bar').count();
+    expect(bars).toBeGreaterThan(0);
+    expect(bars).toBeLessThanOrEqual(10);
+    expect(await page.locator('text=the 20 largest of').count()).toBe(1);
     expect(errors).toEqual([]);
     await page.close();
   });
