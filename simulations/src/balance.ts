@@ -1,9 +1,12 @@
 // Balance of a load vector against node weights, and the fewest moves any placement needs for a change.
 import type { Balance, SimNode } from './types.js';
 
-/** Each node's load relative to its fair share users * w / sum(w). With no users every node is exactly fair. */
-export function balanceOf(nodes: readonly SimNode[], loads: readonly number[]): Balance {
-  const users = loads.reduce((a, b) => a + b, 0);
+/**
+ * Each node's load relative to its fair share users * w / sum(w). With no users every node is exactly fair.
+ * `users` defaults to the sum of `loads`; give the whole population when some users are not on these nodes (still
+ * reconnecting, or left on a node outside the fleet), so they count as missing from the fleet's balance.
+ */
+export function balanceOf(nodes: readonly SimNode[], loads: readonly number[], users = loads.reduce((a, b) => a + b, 0)): Balance {
   const totalWeight = nodes.reduce((a, n) => a + n.weight, 0);
   if (users === 0 || nodes.length === 0) return { maxOverMean: 1, minOverMean: 1, stddevPct: 0 };
   let max = -Infinity;

@@ -72,7 +72,12 @@ export function expandSteps(initial: SimNode[], steps: StepSpec[]): ExpandedStep
   const requireIds = (ids: string[], where: string) => {
     if (!Array.isArray(ids) || ids.length === 0) throw new SimError('INVALID_SCENARIO', `${where}: needs at least one node id`);
     const have = new Set(fleet.map((n) => n.id));
-    for (const id of ids) if (!have.has(id)) throw new SimError('UNKNOWN_NODE', `${where}: no node ${JSON.stringify(id)} in the fleet`);
+    const named = new Set<string>();
+    for (const id of ids) {
+      if (!have.has(id)) throw new SimError('UNKNOWN_NODE', `${where}: no node ${JSON.stringify(id)} in the fleet`);
+      if (named.has(id)) throw new SimError('DUPLICATE_NODE', `${where}: node ${JSON.stringify(id)} is named twice`);
+      named.add(id);
+    }
   };
   const freshId = (prefix: string) => {
     let i = fleet.filter((n) => n.id.startsWith(`${prefix}-`)).length;

@@ -1,20 +1,23 @@
 // The `wsring-sim` command line: options -> scenario -> report -> text, JSON or HTML.
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { RingError, type Algorithm } from '@wsring/ring';
 import { buildNodes, type ZoneSpec } from './cluster.js';
-import { SimError } from './errors.js';
+import { SimError, errorLine } from './errors.js';
 import { STRATEGIES, runCompare } from './compare.js';
 import { runPlan, type RunOptions } from './plan.js';
 import { DEFAULT_STORM_PARAMS, STORM_PARAM_NAMES, resolveStormParams } from './storm-params.js';
 import { runStorm } from './storm-run.js';
+import { DEFAULT_HEADROOM_PCT, runAdvise } from './advise.js';
+import { renderAdviseText } from './render/advise-text.js';
 import { silentProgress, terminalProgress } from './progress.js';
 import { renderCompareText } from './render/compare-text.js';
 import { renderPlanText } from './render/plan-text.js';
 import { renderStormText } from './render/storm-text.js';
 import { loadScenario } from './scenario.js';
 import { DEFAULT_MAX_USERS } from './users.js';
-import type { Report, Scenario, StepSpec, StormParams, StrategyName } from './types.js';
+import type { PacingPolicyName, Report, Scenario, StepSpec, StormParams, StrategyName } from './types.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -40,6 +43,14 @@ export function parseCount(value: string): number {
 function parseNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a number`);
+  return n;
+}
+
+/** Hashing threads: a whole number from 1 to the cores of this machine (more would only be capped). */
+function parseWorkers(value: string): number {
+  const n = Number(value);
+  const cores = availableParallelism();
+  if (!Number.isInteger(n) || n < 1 || n > cores) throw new InvalidArgumentError(`--workers ${value}: expected a whole number from 1 to ${cores} (the cores of this machine)`);
   return n;
 }
 
@@ -129,7 +140,7 @@ function addCommonOptions(cmd: Command): Command {
     .option('--no-progress', 'never show progress bars')
     .option('--no-timing', 'leave wall-clock figures out of the text output (for diffable output)')
     .option('--seed <n>', 'seed of every random draw of the simulation (storm jitter, backoff)', parseCount, 1)
-    .option('--workers <n>', 'threads hashing synthetic users (default 1; 2 pays only with two idle cores)', parseCount)
+    .option('--workers <n>', `threads hashing synthetic users, 1 to the cores (${availableParallelism()} here); default 1, 2 pays only with two idle cores and 1M+ users`, parseWorkers)
     .option('--max-users <n>', 'refuse more users than this (memory: 4 bytes a user, 8 for rendezvous)', parseCount, DEFAULT_MAX_USERS);
 }
 
@@ -176,17 +187,56 @@ function runOptions(o: CommonOptions, io: CliIo): RunOptions {
 async function output(report: Report, o: CommonOptions, io: CliIo, text: () => string): Promise<void> {
   if (o.html) {
     const { renderHtml } = await import('./render/html.js');
-    writeFileSync(o.html, renderHtml(report));
+    const html = renderHtml(report);
+    try {
+      writeFileSync(o.html, html);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new SimError('OUTPUT_FILE', `cannot write the HTML report ${o.html}: ${err.code ?? err.message}`);
+    }
   }
   io.stdout(o.json ? `${JSON.stringify(report, null, 2)}\n` : text());
   if (o.html && !o.json) io.stdout(`\nHTML report: ${o.html}\n`);
 }
 
+/** The storm model's options, shared by `storm` and `advise`. */
+function addStormOptions(cmd: Command): Command {
+  return cmd
+    .option('--rate-per-sec <n>', `reconnect frames each agent sends per second (default ${DEFAULT_STORM_PARAMS.ratePerSec})`, parseNumber)
+    .option('--burst <n>', `frames an idle agent may send at once (default ${DEFAULT_STORM_PARAMS.burst})`, parseNumber)
+    .option('--jitter-ms <ms>', `the sending agent holds each moved user U(0, jitterMs) before its frame may go; the client reconnects at once (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
+    .option('--grace-ms <ms>', `a client that ignores its frame is closed this long after it (default ${DEFAULT_STORM_PARAMS.graceMs})`, parseNumber)
+    .option('--ignore-pct <pct>', `percent of clients that ignore the frame (default ${DEFAULT_STORM_PARAMS.ignorePct})`, parseNumber)
+    .option('--backoff-base-ms <ms>', `client backoff: attempt n (0 = the first after a drop, n after n refusals) comes rtt + U(0, min(cap, base * 2^n)) later (default ${DEFAULT_STORM_PARAMS.backoffBaseMs})`, parseNumber)
+    .option('--backoff-cap-ms <ms>', `client backoff cap (default ${DEFAULT_STORM_PARAMS.backoffCapMs})`, parseNumber)
+    .option('--rtt-ms <ms>', `round-trip time client to node (default ${DEFAULT_STORM_PARAMS.rttMs})`, parseNumber)
+    .option('--accept-per-sec <n>', `connection attempts a node accepts per second; more are refused (default ${DEFAULT_STORM_PARAMS.acceptPerSec})`, parseNumber)
+    .option('--node-accept-per-sec <id=n,...>', 'accept rates of particular nodes, overriding --accept-per-sec for them (new nodes too: node-8=500)', parseReweight)
+    .option('--accept-burst-ms <ms>', `accept capacity a node can bank (its backlog), in ms of acceptPerSec (default ${DEFAULT_STORM_PARAMS.acceptBurstMs})`, parseNumber)
+    .addOption(new Option('--lb <policy>', `baseline load balancer (default ${DEFAULT_STORM_PARAMS.lb})`).choices(['least-connections', 'round-robin']))
+    .addOption(new Option('--lb-drop <whom>', `whom the baseline drops on a change (default ${DEFAULT_STORM_PARAMS.lbDrop})`).choices(['all', 'affected']))
+    .option('--tick-ms <ms>', `model time step, a divisor of 1000 (default ${DEFAULT_STORM_PARAMS.tickMs})`, parseNumber)
+    .option('--max-step-ms <ms>', `give up on a step that has not settled after this long (default ${DEFAULT_STORM_PARAMS.maxStepMs})`, parseNumber);
+}
+
+/** The scenario, and the storm parameters: defaults, then the scenario's, then the command line's. */
+function stormScenario(o: CommonOptions & Partial<StormParams>, cmd: Command): { scenario: Scenario; params: StormParams } {
+  const scenario = scenarioFromOptions(o, cmd);
+  const fromCli: Partial<StormParams> = {};
+  for (const name of STORM_PARAM_NAMES) if (name !== 'seed' && o[name] !== undefined) (fromCli as Record<string, unknown>)[name] = o[name];
+  const seed = cmd.getOptionValueSource('seed') === 'cli' || scenario.storm?.seed === undefined ? { seed: o.seed } : {};
+  return { scenario, params: resolveStormParams(scenario.storm ?? {}, fromCli, seed) };
+}
+
 export function buildProgram(io: CliIo = defaultIo): Command {
   const program = new Command('wsring-sim')
     .description('Preview a rebalance of a wsring fleet before anyone runs it: users moved, load per node, reconnect waves.')
-    .showHelpAfterError('(run with --help for the options)')
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      // Commander's messages ("error: ...", sometimes a suggestion on a second line) become the one documented line.
+      outputError: (message, write) => write(errorLine('USAGE', `${message.replace(/^error: /, '')} (--help lists the options)`)),
+    })
     .exitOverride();
 
   addCommonOptions(
@@ -204,40 +254,42 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       .command('compare')
       .description('the same fleet and change under ring, maglev, rendezvous, hash-mod-n, jump hash, round-robin and least-connections: users moved against balance'),
   )
+    .option('--no-during', 'skip the storm model run per strategy (what happens during the change): for very large fleets')
     .option('--strategies <list>', `only these strategies, comma-separated (default all: ${STRATEGIES.join(', ')})`, parseStrategies)
-    .action(async (o: CommonOptions & { strategies?: StrategyName[] }, cmd: Command) => {
+    .action(async (o: CommonOptions & { strategies?: StrategyName[]; during: boolean }, cmd: Command) => {
       const scenario = scenarioFromOptions(o, cmd);
-      const report = await runCompare({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, { ...runOptions(o, io), strategies: o.strategies });
+      const stormParams = resolveStormParams(scenario.storm ?? {}, cmd.getOptionValueSource('seed') === 'cli' || scenario.storm?.seed === undefined ? { seed: o.seed } : {});
+      const report = await runCompare({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, { ...runOptions(o, io), strategies: o.strategies, stormParams, during: o.during });
       await output(report, o, io, () => renderCompareText(report, { timing: o.timing }));
     });
 
-  addCommonOptions(
-    program
-      .command('storm')
-      .description('the reconnect wave over time: attempts per second and connections per node, targeted paced moves against dropping users through a load balancer'),
+  addStormOptions(
+    addCommonOptions(
+      program
+        .command('storm')
+        .description('the reconnect wave over time: attempts per second and connections per node, targeted paced moves against dropping users through a load balancer'),
+    ),
+  ).action(async (o: CommonOptions & Partial<StormParams>, cmd: Command) => {
+    const { scenario, params } = stormScenario(o, cmd);
+    const report = await runStorm({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, params, runOptions(o, io));
+    await output(report, o, io, () => renderStormText(report));
+  });
+
+  addStormOptions(
+    addCommonOptions(
+      program
+        .command('advise')
+        .description("how fast can the change go safely: per step, the agents' pacing that keeps every receiver within its accept rate, the time the change then takes, checked in the storm model"),
+    ),
   )
-    .option('--rate-per-sec <n>', `reconnect frames each agent sends per second (default ${DEFAULT_STORM_PARAMS.ratePerSec})`, parseNumber)
-    .option('--burst <n>', `frames an idle agent may send at once (default ${DEFAULT_STORM_PARAMS.burst})`, parseNumber)
-    .option('--jitter-ms <ms>', `a told client waits U(0, jitterMs) before reconnecting (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
-    .option('--grace-ms <ms>', `a client that ignores its frame is closed this long after it (default ${DEFAULT_STORM_PARAMS.graceMs})`, parseNumber)
-    .option('--ignore-pct <pct>', `percent of clients that ignore the frame (default ${DEFAULT_STORM_PARAMS.ignorePct})`, parseNumber)
-    .option('--backoff-base-ms <ms>', `client backoff: attempt k waits U(0, min(cap, base * 2^k)) (default ${DEFAULT_STORM_PARAMS.backoffBaseMs})`, parseNumber)
-    .option('--backoff-cap-ms <ms>', `client backoff cap (default ${DEFAULT_STORM_PARAMS.backoffCapMs})`, parseNumber)
-    .option('--rtt-ms <ms>', `round-trip time client to node (default ${DEFAULT_STORM_PARAMS.rttMs})`, parseNumber)
-    .option('--accept-per-sec <n>', `connection attempts a node accepts per second; more are refused (default ${DEFAULT_STORM_PARAMS.acceptPerSec})`, parseNumber)
-    .option('--accept-burst-ms <ms>', `accept capacity a node can bank (its backlog), in ms of acceptPerSec (default ${DEFAULT_STORM_PARAMS.acceptBurstMs})`, parseNumber)
-    .addOption(new Option('--lb <policy>', `baseline load balancer (default ${DEFAULT_STORM_PARAMS.lb})`).choices(['least-connections', 'round-robin']))
-    .addOption(new Option('--lb-drop <whom>', `whom the baseline drops on a change (default ${DEFAULT_STORM_PARAMS.lbDrop})`).choices(['all', 'affected']))
-    .option('--tick-ms <ms>', `model time step, a divisor of 1000 (default ${DEFAULT_STORM_PARAMS.tickMs})`, parseNumber)
-    .option('--max-step-ms <ms>', `give up on a step that has not settled after this long (default ${DEFAULT_STORM_PARAMS.maxStepMs})`, parseNumber)
-    .action(async (o: CommonOptions & Partial<StormParams>, cmd: Command) => {
-      const scenario = scenarioFromOptions(o, cmd);
-      const fromCli: Partial<StormParams> = {};
-      for (const name of STORM_PARAM_NAMES) if (name !== 'seed' && o[name] !== undefined) (fromCli as Record<string, unknown>)[name] = o[name];
-      const seed = cmd.getOptionValueSource('seed') === 'cli' || scenario.storm?.seed === undefined ? { seed: o.seed } : {};
-      const params = resolveStormParams(scenario.storm ?? {}, fromCli, seed);
-      const report = await runStorm({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, params, runOptions(o, io));
-      await output(report, o, io, () => renderStormText(report));
+    .option('--headroom-pct <pct>', `percent of every accept rate kept free for other connections (default ${DEFAULT_HEADROOM_PCT})`, parseNumber)
+    .addOption(new Option('--policy <name>', 'pacing policy of the agents (per-sender: today\'s; a receiver budget is not modelled yet)').choices(['per-sender']).default('per-sender'))
+    .action(async (o: CommonOptions & Partial<StormParams> & { headroomPct?: number; policy: PacingPolicyName }, cmd: Command) => {
+      const { scenario, params } = stormScenario(o, cmd);
+      const headroomPct = o.headroomPct ?? DEFAULT_HEADROOM_PCT;
+      if (!(headroomPct >= 0 && headroomPct < 100)) throw new SimError('INVALID_OPTION', `--headroom-pct ${headroomPct} must be at least 0 and below 100`);
+      const report = await runAdvise({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, params, { ...runOptions(o, io), headroomPct, policy: o.policy });
+      await output(report, o, io, () => renderAdviseText(report));
     });
 
   return program;
@@ -253,10 +305,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     const err = e as { code?: string; exitCode?: number };
     // Help and version exit 0; every usage error exits 2, like the errors below.
     if (typeof err.code === 'string' && err.code.startsWith('commander.')) return err.exitCode === 0 ? 0 : 2;
-    if (e instanceof SimError || e instanceof RingError) {
-      io.stderr(`wsring-sim: ${e.code}: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+    if (e instanceof SimError) io.stderr(errorLine(e.code, e.message));
+    else if (e instanceof RingError) io.stderr(errorLine(e.code, e.message));
+    // Anything else is a bug of the simulator: still one line (set WSRING_SIM_DEBUG=1 for the stack).
+    else if (process.env.WSRING_SIM_DEBUG) throw e;
+    else io.stderr(errorLine('INTERNAL', `${e instanceof Error ? e.message : String(e)} (WSRING_SIM_DEBUG=1 for the stack)`));
+    return 2;
   }
 }

@@ -4,8 +4,10 @@ import { apportion, jumpHash, leastConnections } from './baselines.js';
 import { expandSteps } from './cluster.js';
 import { hashScenarioUsers, pct, planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
 import { silentProgress } from './progress.js';
-import { NodeRegistry } from './tracker.js';
-import type { CompareReport, ExpandedStep, SimNode, StrategyName, StrategyResult } from './types.js';
+import { duringFigures, simulateStrategy } from './during.js';
+import { resolveStormParams } from './storm-params.js';
+import { FLOW_SHIFT, NodeRegistry } from './tracker.js';
+import type { CompareReport, ExpandedStep, Flow, SimNode, StormModeResult, StormParams, StrategyName, StrategyResult } from './types.js';
 
 export const STRATEGIES: readonly StrategyName[] = ['ring', 'maglev', 'rendezvous', 'hash-mod-n', 'jump', 'round-robin', 'least-connections'];
 
@@ -13,9 +15,15 @@ interface Outcome {
   movedPerStep: number[];
   /** Users per node of the final fleet, in its order. */
   finalLoads: number[];
+  /** Users per node of the first fleet. */
+  initialLoads: Record<string, number>;
+  /** Per step, who moves where (strategies with affinity). */
+  flows?: Flow[][];
 }
 
-export async function runCompare(input: PlanInput, opts: RunOptions & { strategies?: readonly StrategyName[] } = {}): Promise<CompareReport> {
+export async function runCompare(input: PlanInput, opts: RunOptions & { strategies?: readonly StrategyName[]; stormParams?: StormParams; during?: boolean } = {}): Promise<CompareReport> {
+  const params = opts.stormParams ?? resolveStormParams();
+  const during = opts.during ?? true;
   const progress = opts.progress ?? silentProgress;
   const expanded = expandSteps(input.cluster.nodes, input.steps);
   const { sorted } = await hashScenarioUsers(input, opts, progress);
@@ -23,30 +31,53 @@ export async function runCompare(input: PlanInput, opts: RunOptions & { strategi
   const minimumPerStep = expanded.map((s) => minimumMoves(users, s.before, s.after));
   const minimum = minimumPerStep.reduce((a, b) => a + b, 0);
   const finalFleet = expanded[expanded.length - 1].after;
-  const strategies: StrategyResult[] = [];
   const chosen = opts.strategies ?? STRATEGIES;
+  const done: { result: Omit<StrategyResult, 'during' | 'timeMs'>; run: StormModeResult | null; initialLoads: Record<string, number>; t0: number; t1: number }[] = [];
   for (const strategy of chosen) {
     const t0 = performance.now();
     const outcome = await runStrategy(strategy, input, expanded, sorted, progress);
+    const t1 = performance.now();
     const moved = outcome.movedPerStep.reduce((a, b) => a + b, 0);
-    strategies.push({
-      strategy,
-      affinity: strategy !== 'round-robin' && strategy !== 'least-connections',
-      weighted: strategy !== 'hash-mod-n' && strategy !== 'jump',
-      moved,
-      movedPct: pct(moved, users),
-      minimum,
-      balanceAfter: balanceOf(finalFleet, outcome.finalLoads),
-      movedPerStep: outcome.movedPerStep,
-      loadsAfter: finalFleet.map((n, i) => ({ id: n.id, users: outcome.finalLoads[i] })),
-      timeMs: Math.round(performance.now() - t0),
+    const affinity = strategy !== 'round-robin' && strategy !== 'least-connections';
+    let run: StormModeResult | null = null;
+    if (during) {
+      progress.start(`during ${strategy}`, expanded.length);
+      run = simulateStrategy({ strategy, affinity, initialLoads: outcome.initialLoads, flows: outcome.flows }, expanded, params, (d) => progress.update(d));
+      progress.stop();
+    }
+    done.push({
+      result: {
+        strategy,
+        affinity,
+        weighted: strategy !== 'hash-mod-n' && strategy !== 'jump',
+        moved,
+        movedPct: pct(moved, users),
+        minimum,
+        balanceAfter: balanceOf(finalFleet, outcome.finalLoads),
+        movedPerStep: outcome.movedPerStep,
+        loadsAfter: finalFleet.map((n, i) => ({ id: n.id, users: outcome.finalLoads[i] })),
+      },
+      run,
+      initialLoads: outcome.initialLoads,
+      t0,
+      t1,
     });
   }
+  // Every strategy is measured over the same horizon: the longest run (a state holds after its run ends).
+  const horizonSeconds = during ? Math.max(1, ...done.map((d) => d.run?.totals.runSeconds ?? 0)) : 0;
+  const strategies: StrategyResult[] = done.map((d) => ({
+    ...d.result,
+    ...(d.run ? { during: duringFigures(d.run, expanded, users, horizonSeconds, d.initialLoads, d.result.affinity) } : {}),
+    // Placement only, as before: the storm model's time is not the strategy's.
+    timeMs: Math.round(d.t1 - d.t0),
+  }));
   return {
     command: 'compare',
     scenario: input.scenario,
     users,
     steps: expanded.map((s, i) => ({ label: s.label, minimum: minimumPerStep[i] })),
+    horizonSeconds,
+    ...(during ? { params } : {}),
     strategies,
   };
 }
@@ -59,7 +90,12 @@ async function runStrategy(strategy: StrategyName, input: PlanInput, expanded: E
       const steps = await planSteps({ ...ringSettings(input.cluster), algorithm: strategy }, input.cluster.nodes, expanded, hashes, progress);
       const last = steps[steps.length - 1];
       const after = new Map(last.loads.map((l) => [l.id, l.after] as const));
-      return { movedPerStep: steps.map((s) => s.moved), finalLoads: expanded[expanded.length - 1].after.map((n) => after.get(n.id) ?? 0) };
+      return {
+        movedPerStep: steps.map((s) => s.moved),
+        finalLoads: expanded[expanded.length - 1].after.map((n) => after.get(n.id) ?? 0),
+        initialLoads: Object.fromEntries(steps[0].loads.filter((l) => l.change !== 'joined').map((l) => [l.id, l.before])),
+        flows: steps.map((s) => s.flows),
+      };
     }
     case 'hash-mod-n':
       return byFunction(input.cluster.nodes, expanded, hashes, (h, n) => h % n);
@@ -79,22 +115,30 @@ function byFunction(initial: SimNode[], expanded: ExpandedStep[], hashes: Uint32
   const indexOf = (fleet: SimNode[]) => fleet.map((n) => registry.indexOf(n.id));
   let fleet = indexOf(initial);
   for (let u = 0; u < hashes.length; u++) owners[u] = fleet[pick(hashes[u], fleet.length)];
+  const start = new Map<number, number>();
+  for (let u = 0; u < owners.length; u++) start.set(owners[u], (start.get(owners[u]) ?? 0) + 1);
+  const initialLoads = Object.fromEntries(initial.map((n) => [n.id, start.get(registry.indexOf(n.id)) ?? 0]));
   const movedPerStep: number[] = [];
+  const flows: Flow[][] = [];
   for (const step of expanded) {
     fleet = indexOf(step.after);
     let moved = 0;
+    const byPair = new Map<number, number>();
     for (let u = 0; u < hashes.length; u++) {
       const to = fleet[pick(hashes[u], fleet.length)];
       if (to !== owners[u]) {
+        const key = owners[u] * FLOW_SHIFT + to;
+        byPair.set(key, (byPair.get(key) ?? 0) + 1);
         owners[u] = to;
         moved++;
       }
     }
     movedPerStep.push(moved);
+    flows.push([...byPair].map(([key, n]) => ({ from: registry.ids[Math.floor(key / FLOW_SHIFT)], to: registry.ids[key % FLOW_SHIFT], users: n })));
   }
   const loads = new Float64Array(registry.ids.length);
   for (let u = 0; u < owners.length; u++) loads[owners[u]]++;
-  return { movedPerStep, finalLoads: fleet.map((i) => loads[i]) };
+  return { movedPerStep, finalLoads: fleet.map((i) => loads[i]), initialLoads, flows };
 }
 
 /**
@@ -109,6 +153,7 @@ function withoutAffinity(initial: SimNode[], expanded: ExpandedStep[], users: nu
     spread(n, current, fleet.map((x) => x.weight)).forEach((k, i) => loads.set(fleet[i].id, current[i] + k));
   };
   place(users, initial);
+  const initialLoads = Object.fromEntries(initial.map((n) => [n.id, loads.get(n.id) ?? 0]));
   const movedPerStep: number[] = [];
   for (const step of expanded) {
     const stays = new Set(step.after.map((n) => n.id));
@@ -121,5 +166,5 @@ function withoutAffinity(initial: SimNode[], expanded: ExpandedStep[], users: nu
     place(moved, step.after);
     movedPerStep.push(moved);
   }
-  return { movedPerStep, finalLoads: expanded[expanded.length - 1].after.map((n) => loads.get(n.id) ?? 0) };
+  return { movedPerStep, finalLoads: expanded[expanded.length - 1].after.map((n) => loads.get(n.id) ?? 0), initialLoads };
 }

@@ -4,7 +4,11 @@ export type SimErrorCode =
   | 'UNKNOWN_NODE'
   | 'EMPTY_FLEET'
   | 'USERS_FILE'
-  | 'TOO_MANY_USERS';
+  | 'TOO_MANY_USERS'
+  | 'DUPLICATE_NODE'
+  | 'OUTPUT_FILE'
+  | 'USAGE'
+  | 'INTERNAL';
 
 /** Every error the simulator reports on bad input: `code` names the problem, `message` says where. */
 export class SimError extends Error {
@@ -14,4 +18,9 @@ export class SimError extends Error {
     this.name = 'SimError';
     this.code = code;
   }
+}
+
+/** The one line every error is reported as: `wsring-sim: <CODE>: <message>`, newlines folded into spaces. */
+export function errorLine(code: string, message: string): string {
+  return `wsring-sim: ${code}: ${message.replace(/\s*\n\s*/g, ' ').trim()}\n`;
 }

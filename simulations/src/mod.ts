@@ -2,6 +2,9 @@
 export { runPlan, planSteps, type PlanInput, type RunOptions } from './plan.js';
 export { runCompare, STRATEGIES } from './compare.js';
 export { runStorm } from './storm-run.js';
+export { runAdvise, DEFAULT_HEADROOM_PCT, type AdviseOptions } from './advise.js';
+export { POLICIES, perSenderPolicy, type PacingPolicy, type Pacing, type ReceiverBudget } from './pacing-policy.js';
+export { renderAdviseText } from './render/advise-text.js';
 export { simulateStorm, type StormHooks, type StormInput, type StormStep, type TickState } from './storm.js';
 export { DEFAULT_STORM_PARAMS, resolveStormParams } from './storm-params.js';
 export { loadScenario, parseScenario } from './scenario.js';

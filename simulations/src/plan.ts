@@ -1,6 +1,7 @@
 // `plan`: users moved per step (with the theoretical minimum beside it) and load per node before and after.
 import { balanceOf, minimumMoves } from './balance.js';
 import { expandSteps } from './cluster.js';
+import { SimError } from './errors.js';
 import { silentProgress, type Progress } from './progress.js';
 import { FLOW_SHIFT, RingTracker, type RingSettings } from './tracker.js';
 import { loadUserHashes, type UserHashes } from './users.js';
@@ -30,6 +31,11 @@ export async function hashScenarioUsers(input: PlanInput, opts: RunOptions, prog
   progress.start('hashing users', users.kind === 'synthetic' ? users.count : 0);
   const hashes = await loadUserHashes(users, { ringSeed, workers: opts.workers, maxUsers: opts.maxUsers, onProgress: (done) => progress.update(done) });
   progress.stop();
+  if (hashes.sorted.length === 0) {
+    throw users.kind === 'file'
+      ? new SimError('USERS_FILE', `users file ${users.path} has no user ids: nothing to place`)
+      : new SimError('INVALID_OPTION', 'users: 0: nothing to place (give at least 1 user)');
+  }
   return hashes;
 }
 

@@ -53,7 +53,8 @@ export function loadScenario(path: string): Scenario {
   try {
     doc = parse(text);
   } catch (e) {
-    throw new SimError('INVALID_SCENARIO', `${path} is neither valid YAML nor JSON: ${(e as Error).message}`);
+    // The YAML parser's message ends with a code frame over several lines: its first line says what and where.
+    throw new SimError('INVALID_SCENARIO', `${path} is neither valid YAML nor JSON: ${(e as Error).message.split('\n')[0]}`);
   }
   return parseScenario(doc, path, dirname(resolve(path)));
 }

@@ -15,6 +15,7 @@ export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
   rttMs: 50,
   acceptPerSec: 2000,
   acceptBurstMs: 100,
+  nodeAcceptPerSec: Object.freeze({}) as Record<string, number>,
   lb: 'least-connections',
   lbDrop: 'all',
   tickMs: 10,
@@ -42,13 +43,25 @@ const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
 };
 
 export function resolveStormParams(...layers: Partial<StormParams>[]): StormParams {
-  const p: StormParams = { ...DEFAULT_STORM_PARAMS };
-  for (const layer of layers) for (const [k, v] of Object.entries(layer)) if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
+  const p: StormParams = { ...DEFAULT_STORM_PARAMS, nodeAcceptPerSec: {} };
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      // Per-node accept rates merge across layers (a later one wins per node); the rest replace.
+      if (k === 'nodeAcceptPerSec' && v !== null && typeof v === 'object') p.nodeAcceptPerSec = { ...p.nodeAcceptPerSec, ...(v as Record<string, number>) };
+      else (p as unknown as Record<string, unknown>)[k] = v;
+    }
+  }
   for (const [name, [lo, hi]] of Object.entries(RANGES) as [keyof StormParams, [number, number]][]) {
     const v = p[name];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) {
       throw new SimError('INVALID_OPTION', `${name} ${String(v)} must be a number in [${lo}, ${hi}]`);
     }
+  }
+  const [lo, hi] = RANGES.acceptPerSec!;
+  if (p.nodeAcceptPerSec === null || typeof p.nodeAcceptPerSec !== 'object' || Array.isArray(p.nodeAcceptPerSec)) throw new SimError('INVALID_OPTION', 'nodeAcceptPerSec must map node ids to accept rates');
+  for (const [id, v] of Object.entries(p.nodeAcceptPerSec)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw new SimError('INVALID_OPTION', `nodeAcceptPerSec.${id} ${String(v)} must be a number in [${lo}, ${hi}]`);
   }
   if (!Number.isInteger(p.tickMs) || 1000 % p.tickMs !== 0) throw new SimError('INVALID_OPTION', `tickMs ${p.tickMs} must divide 1000 (1, 2, 5, 10, 20, 25, 50, 100, ...)`);
   if (!Number.isInteger(p.seed)) throw new SimError('INVALID_OPTION', `seed ${p.seed} must be an integer`);

@@ -11,7 +11,12 @@
 import { apportion, leastConnections } from './baselines.js';
 import { balanceOf } from './balance.js';
 import { Rng } from './rng.js';
-import type { Departure, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
+import type { Departure, Overload, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
+
+/** A node's accept rate: its own (`nodeAcceptPerSec`) or the fleet's `acceptPerSec`. */
+export function acceptRateOf(p: StormParams, id: string): number {
+  return p.nodeAcceptPerSec[id] ?? p.acceptPerSec;
+}
 
 export interface StormStep {
   label: string;
@@ -79,6 +84,9 @@ class Model {
   disconnects = 0;
   refused = 0;
   arrivalsThisSecond: number[] = [];
+  refusedThisSecond: number[] = [];
+  /** Each node's accept rate: its own (nodeAcceptPerSec) or the fleet's acceptPerSec. */
+  accept: number[] = [];
 
   constructor(private readonly p: StormParams, private readonly rng: Rng) {
     const longest = Math.max(p.jitterMs, p.backoffCapMs) + 2 * p.rttMs + 2 * p.tickMs;
@@ -99,6 +107,8 @@ class Model {
       this.acceptTokens.push(0);
       this.acceptAt.push(-1);
       this.arrivalsThisSecond.push(0);
+      this.refusedThisSecond.push(0);
+      this.accept.push(acceptRateOf(this.p, id));
     }
     this.weight[i] = weight;
     return i;
@@ -258,6 +268,7 @@ class Model {
         const refused = d.count - ok;
         if (refused > 0) {
           this.refused += refused;
+          this.refusedThisSecond[node] += refused;
           const level = Math.min(d.level + 1, this.levels - 1);
           this.schedule(t, d.target, level, refused, p.rttMs, this.backoffMs(level));
         }
@@ -269,8 +280,9 @@ class Model {
   /** Whole connection attempts node `i` can accept in tick `t` (token bucket of acceptPerSec, acceptBurstMs deep). */
   private acceptBudget(i: number, t: number): number {
     const p = this.p;
-    const perTick = (p.acceptPerSec * p.tickMs) / 1000;
-    const cap = Math.max(1, perTick, (p.acceptPerSec * p.acceptBurstMs) / 1000);
+    const rate = this.accept[i];
+    const perTick = (rate * p.tickMs) / 1000;
+    const cap = Math.max(1, perTick, (rate * p.acceptBurstMs) / 1000);
     // A node never asked before has a full bucket.
     const since = this.acceptAt[i] < 0 ? Infinity : t - this.acceptAt[i];
     this.acceptTokens[i] = Math.min(cap, this.acceptTokens[i] + since * perTick);
@@ -312,6 +324,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     model.up[i] = true;
     model.connected[i] = input.initialLoads[n.id] ?? 0;
   }
+  const users = model.connected.reduce((a, b) => a + b, 0);
   const ticksPerSec = 1000 / p.tickMs;
   const maxTicks = Math.ceil(p.maxStepMs / p.tickMs);
   const arrivalsPerSec: number[][] = [];
@@ -322,11 +335,26 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
   let second = 0;
   let t = 0;
 
+  const over = new Map<number, Overload>();
+  let stepOverSeconds = 0;
   const closeSecond = () => {
-    model.ids.forEach((_, i) => {
-      (arrivalsPerSec[i] ??= new Array<number>(second).fill(0)).push(model.arrivalsThisSecond[i]);
+    model.ids.forEach((id, i) => {
+      const a = model.arrivalsThisSecond[i];
+      (arrivalsPerSec[i] ??= new Array<number>(second).fill(0)).push(a);
       (connections[i] ??= new Array<number>(second).fill(0)).push(model.up[i] || model.connected[i] > 0 ? model.connected[i] : 0);
+      // A second in which a node saw more attempts than its accept rate: marked, counted and warned about.
+      if (a > model.accept[i]) {
+        let o = over.get(i);
+        if (!o) over.set(i, (o = { node: id, acceptPerSec: model.accept[i], seconds: [], peakPerSec: 0, refused: 0 }));
+        o.seconds.push(second);
+        o.peakPerSec = Math.max(o.peakPerSec, a);
+        stepOverSeconds++;
+      }
+      const o = over.get(i);
+      if (o) o.refused += model.refusedThisSecond[i];
+      else if (model.refusedThisSecond[i] > 0) over.set(i, { node: id, acceptPerSec: model.accept[i], seconds: [], peakPerSec: 0, refused: model.refusedThisSecond[i] });
       model.arrivalsThisSecond[i] = 0;
+      model.refusedThisSecond[i] = 0;
     });
     reconnecting.push(model.reconnecting);
     second++;
@@ -338,6 +366,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     const startTick = t;
     model.disconnects = 0;
     model.refused = 0;
+    stepOverSeconds = 0;
     const ids = (nodes: SimNode[]) => new Set(nodes.map((n) => n.id));
     const after = ids(step.after);
     for (const n of step.after) {
@@ -394,6 +423,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     }
     for (const i of leaving) if (model.connected[i] === 0) model.up[i] = false;
     const afterLoads = step.after.map((n) => model.connected[model.indexOf(n.id)]);
+    const onFleet = afterLoads.reduce((a, b) => a + b, 0);
     summaries.push({
       label: step.label,
       disconnected: model.disconnects,
@@ -401,10 +431,13 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       peakNode: peakNodeId,
       peakFleetArrivalsPerSec: peakFleet,
       refused: model.refused,
+      overloadSeconds: stepOverSeconds,
       peakReconnecting,
       userSecondsDisconnected: (userTicks * p.tickMs) / 1000,
       settleMs: settledAt === null ? null : (settledAt - startTick) * p.tickMs,
-      balanceAfter: balanceOf(step.after, afterLoads),
+      // Against every user: those still reconnecting or left on a node outside the fleet are missing from it.
+      balanceAfter: balanceOf(step.after, afterLoads, users),
+      notOnFleet: users - onFleet,
     });
     hooks.onStep?.(summaries.length);
   }
@@ -415,18 +448,26 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     stepStarts,
   };
   const settled = summaries.every((s) => s.settleMs !== null);
+  const finalFleet = new Set((input.steps.at(-1)?.after ?? []).map((n) => n.id));
   return {
     mode,
     steps: summaries,
     series,
-    finalConnections: Object.fromEntries((input.steps.at(-1)?.after ?? []).map((n) => [n.id, model.connected[model.indexOf(n.id)]])),
+    // The final fleet, and any node outside it that still holds users (a run that did not settle).
+    finalConnections: Object.fromEntries(
+      model.ids.flatMap((id, i) => (finalFleet.has(id) || model.connected[i] > 0 ? [[id, model.connected[i]] as const] : [])),
+    ),
+    finalReconnecting: model.reconnecting,
     totals: {
       disconnected: summaries.reduce((a, s) => a + s.disconnected, 0),
       peakNodeArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakNodeArrivalsPerSec)),
       peakFleetArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakFleetArrivalsPerSec)),
       settleMs: settled ? summaries.reduce((a, s) => a + (s.settleMs ?? 0), 0) : null,
       refused: summaries.reduce((a, s) => a + s.refused, 0),
+      runSeconds: second,
+      overloadSeconds: summaries.reduce((a, s) => a + s.overloadSeconds, 0),
     },
+    overloads: [...over.values()].sort((a, b) => b.seconds.length - a.seconds.length || b.refused - a.refused || (a.node < b.node ? -1 : 1)),
   };
 }
 

@@ -142,6 +142,8 @@ export interface StrategyResult {
   /** Per step: moved users. */
   movedPerStep: number[];
   loadsAfter: { id: string; users: number }[];
+  /** The change as it happens (storm model, over the common horizon of every strategy's run); absent with --no-during. */
+  during?: DuringStep;
   timeMs: number;
 }
 
@@ -150,6 +152,10 @@ export interface CompareReport {
   scenario?: string;
   users: number;
   steps: { label: string; minimum: number }[];
+  /** Seconds over which the `during` figures of every strategy are taken: the longest run of them (0 with --no-during). */
+  horizonSeconds: number;
+  /** The storm settings the `during` figures were taken with; absent with --no-during. */
+  params?: StormParams;
   strategies: StrategyResult[];
 }
 
@@ -164,7 +170,10 @@ export interface StormParams {
   graceMs: number;
   /** Percent of clients that ignore the reconnect frame (and are closed after graceMs). */
   ignorePct: number;
-  /** Client backoff after a drop or a refused attempt: retry k (1-based) waits uniform [0, min(cap, base * 2^(k-1))] ("full jitter"). */
+  /**
+   * Client backoff ("full jitter"): attempt n (0 = the first after a drop, n after n refused attempts) comes
+   * rtt + U(0, min(backoffCapMs, backoffBaseMs * 2^n)) after the drop or the refusal.
+   */
   backoffBaseMs: number;
   backoffCapMs: number;
   /** Round-trip time between clients and nodes. */
@@ -173,6 +182,8 @@ export interface StormParams {
   acceptPerSec: number;
   /** How much accept capacity a node can bank (its listen backlog), in ms of acceptPerSec. */
   acceptBurstMs: number;
+  /** Accept rates of particular nodes, by id, overriding acceptPerSec for them. */
+  nodeAcceptPerSec: Record<string, number>;
   /** How the load balancer of the baseline picks a node. */
   lb: 'least-connections' | 'round-robin';
   /**
@@ -201,12 +212,17 @@ export interface StormStepSummary {
   peakFleetArrivalsPerSec: number;
   /** Attempts refused because a node was at its accept rate. */
   refused: number;
+  /** Node-seconds in which a node saw more connection attempts than its accept rate. */
+  overloadSeconds: number;
   peakReconnecting: number;
   /** Sum over users of the time they spent disconnected, in seconds. */
   userSecondsDisconnected: number;
   /** From the start of the step until every user is connected and no frame is pending; null if it did not settle. */
   settleMs: number | null;
+  /** Balance of the step's target fleet against all users (users not on it count as missing). */
   balanceAfter: Balance;
+  /** Users not on a node of the target fleet when the step ended: 0 once settled. */
+  notOnFleet: number;
 }
 
 export interface StormSeries {
@@ -224,9 +240,29 @@ export interface StormModeResult {
   mode: StormMode;
   steps: StormStepSummary[];
   series: StormSeries;
-  /** Connections per node at the end of the run (nodes in the final fleet). */
+  /** Connections per node at the end of the run: the final fleet, and any other node still holding users. */
   finalConnections: Record<string, number>;
-  totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number };
+  /** Users still reconnecting at the end of the run (0 once settled); with finalConnections they add up to all users. */
+  finalReconnecting: number;
+  /** Every node pushed past its accept rate (or that refused attempts), most seconds over first. */
+  overloads: Overload[];
+  /**
+   * settleMs is the sum of the steps' times to settle (not wall time); runSeconds is the model time from the first
+   * step's start to the last step's end (steps start on whole seconds).
+   */
+  totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number; runSeconds: number; overloadSeconds: number };
+}
+
+/** A node that saw more connection attempts in some seconds than it accepts per second. */
+export interface Overload {
+  node: string;
+  acceptPerSec: number;
+  /** Seconds of the run (from 0) in which attempts exceeded acceptPerSec. */
+  seconds: number[];
+  /** Most attempts in one second. */
+  peakPerSec: number;
+  /** Attempts refused at this node over the run. */
+  refused: number;
 }
 
 export interface StormReport {
@@ -235,8 +271,104 @@ export interface StormReport {
   users: number;
   params: StormParams;
   nodes: string[];
+  /** Accept rate of every node of the run. */
+  acceptPerSec: Record<string, number>;
+  /** Nodes that join the fleet, or come back to it, in some step: the receivers that matter most. */
+  joining: string[];
   targeted: StormModeResult;
   lb: StormModeResult;
 }
 
-export type Report = PlanReport | CompareReport | StormReport;
+export type Report = PlanReport | CompareReport | StormReport | AdviseReport;
+
+/** Pacing policies `advise` knows: today's agents pace per sender. */
+export type PacingPolicyName = 'per-sender';
+
+/** A storm run (targeted) checked against the accept rates. */
+export interface PacingCheck {
+  ratePerSec: number;
+  burst: number;
+  backoffBaseMs: number;
+  acceptBurstMs: number;
+  /** Sum of the steps' times to settle; null if some step did not settle. */
+  settleMs: number | null;
+  runSeconds: number;
+  peakNodeArrivalsPerSec: number;
+  peakNode: string;
+  /** Accept rate of the node with the peak. */
+  peakNodeAcceptPerSec: number;
+  overloadSeconds: number;
+  refused: number;
+}
+
+export interface StepAdvice {
+  label: string;
+  departure: Departure;
+  moved: number;
+  /** The receiver that limits the pace (fewest accepts per sender), with its senders and accept rate. */
+  limitingReceiver: string | null;
+  senders: number;
+  receiverAcceptPerSec: number;
+  /** Most senders any receiver of the step has. */
+  maxSenders: number;
+  /** Advised agent pacing for this step; null when the step has no paced moves. */
+  ratePerSec: number | null;
+  burst: number | null;
+  /** Crash steps: the smallest client backoff base that spreads the dropped users within the accept rates. */
+  backoffBaseMs: number | null;
+  /**
+   * Set when a receiver has more senders than its bank holds connections: the accept bank (acceptBurstMs) every
+   * receiver needs, since each sender's first frame (burst >= 1) can arrive at once.
+   */
+  acceptBurstMs: number | null;
+  /** Time the step takes at its advised settings, by the model's arithmetic. */
+  estimatedMs: number;
+  /** The step run alone through the storm model at its advised settings. */
+  simulated: PacingCheck;
+}
+
+export interface AdviseReport {
+  command: 'advise';
+  scenario?: string;
+  users: number;
+  nodes: number;
+  policy: { name: PacingPolicyName; description: string };
+  /** Percent of each accept rate kept free for other connections. */
+  headroomPct: number;
+  params: StormParams;
+  steps: StepAdvice[];
+  /** The change with each step at its own advised settings: the sum of the steps' simulated times (null if one did not settle). */
+  perStepMs: number | null;
+  /** One setting for the whole change (the agents' pacing is fleet-wide configuration): the slowest step's. */
+  fleetWide: PacingCheck & { estimatedMs: number };
+  /** The change at the current settings, for comparison. */
+  current: PacingCheck;
+}
+
+/** A strategy's change as it happens, from the storm model's per-second connections. */
+export interface DuringStep {
+  /** Users that went through a disconnect. */
+  disconnected: number;
+  peakNodeArrivalsPerSec: number;
+  /** Node-seconds past an accept rate. */
+  overloadSeconds: number;
+  /** Model seconds until the change settled (or the run stopped). */
+  runSeconds: number;
+  /**
+   * Longest time a node that joined (or came back) spent below 90% of what it should hold while in the fleet, over
+   * the horizon: with affinity its load once the step is over, without affinity its fair share.
+   */
+  newNodesUnderloadedSeconds: number;
+  /** Nodes that joined and are still below 90% of their fair share when the change is over. */
+  newNodesStillUnderloaded: string[];
+  /** Σ over the seconds of the horizon of (max/mean − min/mean) over the fleet of that second: 0 is perfect balance. */
+  imbalanceSeconds: number;
+  /** Lowest min/mean seen in any second. */
+  worstMinOverMean: number;
+  /** Nodes that join or come back during the change. */
+  joining: string[];
+  /** Per second of the horizon: max/mean − min/mean over that second's fleet. */
+  imbalance: number[];
+  /** Users on each node at the end of each second. */
+  connections: Record<string, number[]>;
+}

@@ -4,6 +4,7 @@ import { createRing } from '@wsring/ring';
 import { apportion, jumpHash, leastConnections } from '../src/baselines.js';
 import { buildNodes, expandSteps } from '../src/cluster.js';
 import { runCompare } from '../src/compare.js';
+import { resolveStormParams } from '../src/storm-params.js';
 import type { ClusterSpec, StepSpec } from '../src/types.js';
 import { bruteForce, syntheticIds } from './brute.js';
 
@@ -140,5 +141,41 @@ describe('compare agrees with a brute-force count for every strategy', () => {
     rr.movedPerStep.forEach((m, i) => expect(Math.abs(m - rrBrute.moved[i])).toBeLessThanOrEqual(batches));
     rr.loadsAfter.forEach((l, i) => expect(Math.abs(l.users - rrBrute.final[i])).toBeLessThanOrEqual(batches));
     expect(rr.loadsAfter.reduce((a, l) => a + l.users, 0)).toBe(USERS);
+  });
+});
+
+describe('compare: what happens during the change', () => {
+  const cluster: ClusterSpec = { nodes: buildNodes(4), algorithm: 'ring', ringSeed: 0, users: { kind: 'synthetic', count: 4000 } };
+
+  it('without affinity the added node sits empty the whole time; with it, the node fills and nobody is left behind', async () => {
+    const report = await runCompare({ cluster, steps: [{ kind: 'scale-out', count: 1 }] }, { workers: 1, stormParams: resolveStormParams({ ratePerSec: 100 }) });
+    const by = new Map(report.strategies.map((s) => [s.strategy, s]));
+    for (const name of ['round-robin', 'least-connections'] as const) {
+      const d = by.get(name)!.during!;
+      expect(by.get(name)!.moved).toBe(0);
+      expect(d.newNodesStillUnderloaded).toEqual(['node-4']);
+      expect(d.newNodesUnderloadedSeconds).toBe(report.horizonSeconds);
+      expect(d.worstMinOverMean).toBe(0);
+    }
+    for (const name of ['ring', 'maglev', 'rendezvous', 'jump'] as const) {
+      const s = by.get(name)!;
+      const d = s.during!;
+      expect(d.disconnected, name).toBe(s.moved);
+      expect(d.newNodesStillUnderloaded).toEqual([]);
+      expect(d.newNodesUnderloadedSeconds).toBeGreaterThan(0);
+      expect(d.newNodesUnderloadedSeconds).toBeLessThan(report.horizonSeconds);
+      // Once settled the connections are the placement's loads.
+      expect(report.strategies.length).toBe(7);
+      expect(Object.fromEntries(s.loadsAfter.map((l) => [l.id, d.connections[l.id].at(-1)]))).toEqual(Object.fromEntries(s.loadsAfter.map((l) => [l.id, l.users])));
+    }
+    // The balancers' imbalance over the horizon is the worst: the empty node counts every second.
+    const worstAffinity = Math.max(...['ring', 'maglev', 'rendezvous', 'jump'].map((n) => by.get(n as 'ring')!.during!.imbalanceSeconds));
+    expect(by.get('least-connections')!.during!.imbalanceSeconds).toBeGreaterThan(worstAffinity);
+  });
+
+  it('--no-during leaves the storm model out', async () => {
+    const report = await runCompare({ cluster, steps: [{ kind: 'scale-out', count: 1 }] }, { workers: 1, during: false });
+    expect(report.strategies.every((s) => s.during === undefined)).toBe(true);
+    expect(report.params).toBeUndefined();
   });
 });

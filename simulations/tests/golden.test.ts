@@ -31,7 +31,7 @@ function golden(name: string, actual: string): void {
   expect(actual).toBe(readFileSync(path, 'utf8'));
 }
 
-describe.each(['plan', 'compare', 'storm'])('%s output of the golden scenario', (command) => {
+describe.each(['plan', 'compare', 'storm', 'advise'])('%s output of the golden scenario', (command) => {
   it('text', async () => {
     golden(`${command}.txt`, await run([command, '--scenario', scenario, '--no-timing', '--workers', '1']));
   });

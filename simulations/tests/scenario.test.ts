@@ -53,3 +53,19 @@ describe('scenario files', () => {
     expect(() => parseScenario(doc)).toThrow(message);
   });
 });
+
+describe('per-node accept rates', () => {
+  it('come from the scenario and the command line, the command line winning per node', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { main } = await import('../src/command.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'wsring-sim-accept-')), 's.yaml');
+    writeFileSync(file, 'cluster: { nodes: 3, users: 3000 }\nsteps: [{ scale-out: 1 }]\nstorm: { nodeAcceptPerSec: { node-0: 50, node-3: 70 } }\n');
+    let out = '';
+    const code = await main(['storm', '--scenario', file, '--node-accept-per-sec', 'node-3=90', '--json'], { stdout: (t) => (out += t), stderr: () => {}, stderrIsTTY: false });
+    expect(code).toBe(0);
+    const r = JSON.parse(out);
+    expect(r.acceptPerSec).toEqual({ 'node-0': 50, 'node-1': 2000, 'node-2': 2000, 'node-3': 90 });
+  });
+});

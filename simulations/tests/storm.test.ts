@@ -63,6 +63,13 @@ describe('storm model', () => {
               onStep: (done) => (stepsDone = done),
             });
             expect(stepsDone).toBe(input.steps.length);
+            // Every second a node saw more attempts than its accept rate is listed as over, and no other.
+            const overs = Object.entries(result.series.arrivalsPerSec).flatMap(([id, v]) => v.flatMap((a, sec) => (a > params.acceptPerSec ? [`${id}@${sec}`] : [])));
+            expect(result.overloads.flatMap((o) => o.seconds.map((sec) => `${o.node}@${sec}`)).sort()).toEqual(overs.sort());
+            expect(result.totals.overloadSeconds).toBe(overs.length);
+            expect(result.overloads.reduce((a, o) => a + o.refused, 0)).toBe(result.totals.refused);
+            // And at the end, settled or not: every user is on some node or still reconnecting.
+            expect(Object.values(result.finalConnections).reduce((a, b) => a + b, 0) + result.finalReconnecting).toBe(users);
             // A step that moves anyone takes ticks; the observer saw every one of them.
             if (mode === 'targeted' && moved.some((m) => m > 0)) expect(ticks).toBeGreaterThan(0);
             if (mode === 'targeted') {
@@ -131,6 +138,35 @@ describe('storm model', () => {
     const affected = simulateStorm(input, resolveStormParams({ lbDrop: 'affected' }), 'lb');
     expect(affected.totals.disconnected).toBe(0);
     expect(affected.finalConnections['node-4']).toBe(0);
+  });
+
+  it('a run that does not settle keeps the users left on a leaving node, and its balance counts them as missing', async () => {
+    // Issue 15: storm --nodes 4 --users 20000 --add 1 --drain node-1 --rate-per-sec 10 --max-step-ms 3000.
+    const { input } = await stormInput(4, 20_000, [{ kind: 'scale-out', count: 1 }, { kind: 'drain', ids: ['node-1'] }]);
+    const r = simulateStorm(input, resolveStormParams({ ratePerSec: 10, maxStepMs: 3000 }), 'targeted');
+    expect(r.totals.settleMs).toBeNull();
+    const held = r.finalConnections['node-1'];
+    expect(held).toBeGreaterThan(4000);
+    expect(Object.values(r.finalConnections).reduce((a, b) => a + b, 0) + r.finalReconnecting).toBe(20_000);
+    const last = r.steps[1];
+    expect(last.notOnFleet).toBe(held + r.finalReconnecting);
+    // node-4 got a few hundred of its fair 5,000: the fleet's balance says so, not the partial fleet's.
+    expect(last.balanceAfter.minOverMean).toBeLessThan(0.2);
+    expect(last.balanceAfter.maxOverMean).toBeLessThan(1.2);
+  });
+
+  it('a node with its own accept rate refuses above it, and its seconds over are counted', async () => {
+    const { input } = await stormInput(4, 20_000, [{ kind: 'scale-out', count: 1 }]);
+    const params = resolveStormParams({ ratePerSec: 200, nodeAcceptPerSec: { 'node-4': 100 } });
+    const r = simulateStorm(input, params, 'targeted');
+    const o = r.overloads.find((x) => x.node === 'node-4')!;
+    expect(o.acceptPerSec).toBe(100);
+    expect(o.seconds.length).toBeGreaterThan(0);
+    expect(o.peakPerSec).toBeGreaterThan(100);
+    expect(r.overloads.every((x) => x.node === 'node-4')).toBe(true);
+    // Given the fleet's default of 2,000/s the same move overloads nobody.
+    expect(simulateStorm(input, resolveStormParams({ ratePerSec: 200 }), 'targeted').totals.overloadSeconds).toBe(0);
+    expect(() => resolveStormParams({ nodeAcceptPerSec: { 'node-4': 0 } })).toThrow(/nodeAcceptPerSec.node-4/);
   });
 
   it('is reproducible for a seed', async () => {

@@ -126,18 +126,19 @@ export function renderLoads(steps: StepResult[], width: number): string {
   return out.join('\n');
 }
 
-/** Nodes per bucket of load/fair, ten buckets over the observed range. */
-export function histogram(ratios: number[], width: number): string {
+/** Nodes per bucket of load/fair: at most ten buckets of 0.05 or more over the observed range. */
+export function histogramBuckets(ratios: number[]): { label: string; count: number }[] {
   const lo = Math.floor(Math.min(...ratios) * 20) / 20;
   const hi = Math.ceil(Math.max(...ratios) * 20) / 20 || lo + 0.05;
   const buckets = Math.max(1, Math.min(10, Math.round((hi - lo) / 0.05)));
   const size = (hi - lo) / buckets || 0.05;
   const counts = new Array<number>(buckets).fill(0);
   for (const r of ratios) counts[Math.min(buckets - 1, Math.floor((r - lo) / size))]++;
-  const max = Math.max(...counts);
-  return table(
-    ['load/fair', 'nodes', ''],
-    counts.map((c, i) => [`${(lo + i * size).toFixed(2)}–${(lo + (i + 1) * size).toFixed(2)}`, int(c), bar(c, max, width)]),
-    ['l', 'r', 'l'],
-  );
+  return counts.map((count, i) => ({ label: `${(lo + i * size).toFixed(2)}–${(lo + (i + 1) * size).toFixed(2)}`, count }));
+}
+
+export function histogram(ratios: number[], width: number): string {
+  const buckets = histogramBuckets(ratios);
+  const max = Math.max(...buckets.map((b) => b.count));
+  return table(['load/fair', 'nodes', ''], buckets.map((b) => [b.label, int(b.count), bar(b.count, max, width)]), ['l', 'r', 'l']);
 }

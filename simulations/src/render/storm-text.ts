@@ -4,6 +4,8 @@ import { downsampleMax, int, ms, ratio, sparkline, table } from './format.js';
 
 /** Rows of per-node sparklines shown before the rest is summarised. */
 export const MAX_NODE_ROWS = 16;
+/** Overloaded nodes listed by name in a warning. */
+const MAX_WARNED = 5;
 
 export function modeName(r: StormReport, m: StormModeResult): string {
   return m.mode === 'targeted' ? 'targeted, paced' : `LB (${r.params.lb}), drop ${r.params.lbDrop === 'all' ? 'all' : 'affected'}`;
@@ -15,58 +17,135 @@ export function fleetArrivals(m: StormModeResult): number[] {
   return Array.from({ length: len }, (_, t) => per.reduce((a, v) => a + (v[t] ?? 0), 0));
 }
 
+/** Seconds of the longer of the two runs: both modes are drawn on this one time axis. */
+export function sharedSeconds(r: StormReport): number {
+  return Math.max(1, r.targeted.totals.runSeconds, r.lb.totals.runSeconds);
+}
+
+/**
+ * The nodes to draw when not all fit: every node that joins or returns (the receivers that matter most), then the
+ * busiest others by peak, up to `max` (or more, if more nodes join than that). In the run's node order.
+ */
+export function nodesToShow(r: StormReport, series: Record<string, number[]>, max: number): { ids: string[]; all: boolean } {
+  const ids = Object.keys(series);
+  if (ids.length <= max) return { ids, all: true };
+  const joining = new Set(r.joining.filter((id) => id in series));
+  const peak = (id: string) => Math.max(0, ...series[id]);
+  const others = ids
+    .filter((id) => !joining.has(id) && peak(id) > 0)
+    .sort((a, b) => peak(b) - peak(a) || (a < b ? -1 : 1))
+    .slice(0, Math.max(0, max - joining.size));
+  const chosen = new Set([...joining, ...others]);
+  return { ids: ids.filter((id) => chosen.has(id)), all: false };
+}
+
+/** Consecutive seconds as ranges: [3,4,5,9] -> "3–5, 9". */
+export function secondRanges(seconds: readonly number[], max = 4): string {
+  const ranges: string[] = [];
+  for (let i = 0; i < seconds.length; ) {
+    let j = i;
+    while (j + 1 < seconds.length && seconds[j + 1] === seconds[j] + 1) j++;
+    ranges.push(i === j ? `${seconds[i]}` : `${seconds[i]}–${seconds[j]}`);
+    i = j + 1;
+  }
+  return ranges.length <= max ? ranges.join(', ') : `${ranges.slice(0, max).join(', ')}, …`;
+}
+
+/** One warning per mode whose nodes were pushed past their accept rate, or one line saying none was. */
+export function overloadLines(r: StormReport, m: StormModeResult): string[] {
+  const over = m.overloads.filter((o) => o.seconds.length > 0);
+  if (over.length === 0) {
+    return [`${modeName(r, m)}: no node saw more connection attempts in a second than its accept rate${m.totals.refused > 0 ? ` (${int(m.totals.refused)} attempts refused within a second's bursts)` : ''}`];
+  }
+  const lines = [
+    `WARNING ${modeName(r, m)}: ${over.length} node${over.length === 1 ? '' : 's'} pushed past their accept rate for ${int(m.totals.overloadSeconds)} node-second${m.totals.overloadSeconds === 1 ? '' : 's'}; ${int(m.totals.refused)} attempts refused`,
+  ];
+  for (const o of over.slice(0, MAX_WARNED)) {
+    lines.push(`  ${o.node}: peak ${int(o.peakPerSec)}/s against ${int(o.acceptPerSec)}/s (${(o.peakPerSec / o.acceptPerSec).toFixed(1)}x), over for ${o.seconds.length} s (s ${secondRanges(o.seconds)}), ${int(o.refused)} refused`);
+  }
+  if (over.length > MAX_WARNED) lines.push(`  … and ${over.length - MAX_WARNED} more node${over.length - MAX_WARNED === 1 ? '' : 's'}`);
+  return lines;
+}
+
 export function renderStormText(r: StormReport, opts: { width?: number } = {}): string {
   const width = opts.width ?? 60;
   const p = r.params;
+  const own = Object.entries(p.nodeAcceptPerSec);
   const out = [
     [`wsring-sim storm`, r.scenario ? `"${r.scenario}"` : '', `${int(r.users)} users`, `${r.nodes.length} nodes`].filter(Boolean).join(' · '),
-    `pacing ratePerSec ${p.ratePerSec}/agent, burst ${p.burst}, jitterMs ${p.jitterMs}, graceMs ${p.graceMs}, ignorePct ${p.ignorePct} · client backoff ${p.backoffBaseMs}–${p.backoffCapMs} ms full jitter, rttMs ${p.rttMs} · node acceptPerSec ${p.acceptPerSec} (bank ${p.acceptBurstMs} ms) · seed ${p.seed}`,
+    `pacing ratePerSec ${p.ratePerSec}/agent, burst ${p.burst}, jitterMs ${p.jitterMs}, graceMs ${p.graceMs}, ignorePct ${p.ignorePct} · client backoff ${p.backoffBaseMs}–${p.backoffCapMs} ms full jitter, rttMs ${p.rttMs} · node acceptPerSec ${p.acceptPerSec} (bank ${p.acceptBurstMs} ms)${own.length ? `, ${own.map(([id, v]) => `${id} ${v}`).join(', ')}` : ''} · seed ${p.seed}`,
     '',
   ];
   const modes = [r.targeted, r.lb];
   out.push(
     table(
-      ['', 'users disconnected', 'peak attempts/s (node)', 'peak attempts/s (fleet)', 'refused attempts', 'time to settle'],
-      modes.map((m) => [modeName(r, m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs)]),
+      ['', 'users disconnected', 'peak attempts/s (node)', 'peak attempts/s (fleet)', 'refused attempts', 'node-s over accept', 'time to settle (sum of steps)', 'run length', 'end max/mean', 'end min/mean'],
+      modes.map((m) => {
+        const end = m.steps[m.steps.length - 1].balanceAfter;
+        return [modeName(r, m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), int(m.totals.overloadSeconds), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs), `${int(m.totals.runSeconds)} s`, ratio(end.maxOverMean), ratio(end.minOverMean)];
+      }),
     ),
   );
+  out.push(...emptyNodeNotes(r));
+  out.push('', ...modes.flatMap((m) => overloadLines(r, m)));
   if (r.targeted.steps.length > 1) {
-    out.push('', 'Per step (targeted | LB): users disconnected, peak attempts/s at one node, time to settle');
+    out.push('', 'Per step (targeted | LB): users disconnected, peak attempts/s at one node, node-seconds over its accept rate, time to settle');
     out.push(
       table(
-        ['step', 'disconnected', 'peak/s', 'settle', '|', 'disconnected', 'peak/s', 'settle'],
+        ['step', 'disconnected', 'peak/s', 'over', 'settle', '|', 'disconnected', 'peak/s', 'over', 'settle'],
         r.targeted.steps.map((s, i) => {
           const l = r.lb.steps[i];
           const settle = (x: number | null) => (x === null ? 'no' : ms(x));
-          return [s.label, int(s.disconnected), int(s.peakNodeArrivalsPerSec), settle(s.settleMs), '|', int(l.disconnected), int(l.peakNodeArrivalsPerSec), settle(l.settleMs)];
+          return [s.label, int(s.disconnected), int(s.peakNodeArrivalsPerSec), int(s.overloadSeconds), settle(s.settleMs), '|', int(l.disconnected), int(l.peakNodeArrivalsPerSec), int(l.overloadSeconds), settle(l.settleMs)];
         }),
       ),
     );
   }
-  const fleet = modes.map(fleetArrivals);
-  const max = Math.max(1, ...fleet.flat());
-  const seconds = Math.max(...fleet.map((f) => f.length));
+  const seconds = sharedSeconds(r);
   const perChar = Math.max(1, Math.ceil(seconds / width));
-  out.push('', `Reconnect wave: connection attempts per second over the fleet (one character = ${perChar} s, same scale, peak ${int(max)}/s)`);
+  const chars = Math.ceil(seconds / perChar);
+  const line = (values: readonly number[], max: number) => sparkline(downsampleMax(pad(values, seconds), chars), max);
+  const fleet = modes.map(fleetArrivals);
+  out.push('', `Reconnect wave: connection attempts per second over the fleet (one character = ${perChar} s, one time axis; each mode on its own scale, its peak on the left)`);
   const nameWidth = Math.max(...modes.map((m) => modeName(r, m).length));
-  modes.forEach((m, i) => out.push(`${modeName(r, m).padEnd(nameWidth)}  ${sparkline(downsampleMax(fleet[i], Math.ceil(fleet[i].length / perChar)), max)}`));
+  modes.forEach((m, i) => {
+    const peak = Math.max(0, ...fleet[i]);
+    out.push(`${modeName(r, m).padEnd(nameWidth)} ${`${int(peak)}/s`.padStart(10)} ${line(fleet[i], peak)}`);
+  });
   for (const m of modes) {
-    out.push('', `${modeName(r, m)}: attempts per second at each node`);
-    const entries = Object.entries(m.series.arrivalsPerSec);
-    const peak = Math.max(1, ...entries.map(([, v]) => Math.max(0, ...v)));
-    const ranked = entries.map(([id, v]) => ({ id, v, peak: Math.max(0, ...v) }));
-    const shown =
-      ranked.length <= MAX_NODE_ROWS
-        ? ranked
-        : [...ranked]
-            .filter((x) => x.peak > 0)
-            .sort((a, b) => b.peak - a.peak || (a.id < b.id ? -1 : 1))
-            .slice(0, MAX_NODE_ROWS);
-    const idWidth = Math.max(...shown.map((s) => s.id.length));
-    for (const s of shown) out.push(`${s.id.padEnd(idWidth)} ${String(int(s.peak)).padStart(8)}/s ${sparkline(downsampleMax(s.v, Math.ceil(s.v.length / perChar)), peak)}`);
-    if (shown.length < ranked.length) out.push(`(the ${shown.length} busiest of ${ranked.length} nodes; the others saw ${shown.length < MAX_NODE_ROWS ? 'no attempts' : 'fewer'})`);
+    out.push('', `${modeName(r, m)}: attempts per second at each node (scale: the busiest node; * joins or returns; over: seconds past its accept rate)`);
+    const series = m.series.arrivalsPerSec;
+    const { ids, all } = nodesToShow(r, series, MAX_NODE_ROWS);
+    const peak = Math.max(0, ...Object.values(series).flat());
+    const joining = new Set(r.joining);
+    const overBy = new Map(m.overloads.map((o) => [o.node, o.seconds.length]));
+    const idWidth = Math.max(...ids.map((id) => id.length)) + 1;
+    for (const id of ids) {
+      const v = series[id];
+      const name = `${id}${joining.has(id) ? '*' : ''}`.padEnd(idWidth);
+      const over = overBy.get(id) ? `  over ${overBy.get(id)} s` : '';
+      out.push(`${name} ${String(int(Math.max(0, ...v))).padStart(8)}/s of ${int(r.acceptPerSec[id] ?? p.acceptPerSec)}/s ${line(v, peak)}${over}`.trimEnd());
+    }
+    if (!all) out.push(`(${ids.length} of ${Object.keys(series).length} nodes: every node that joins or returns, then the busiest; the others saw fewer attempts)`);
     const last = m.steps[m.steps.length - 1];
-    out.push(`balance at the end: max/mean ${ratio(last.balanceAfter.maxOverMean)}, min/mean ${ratio(last.balanceAfter.minOverMean)}`);
+    const missing = last.notOnFleet > 0 ? ` · ${int(last.notOnFleet)} users not on the final fleet (did not settle), counted as missing` : '';
+    out.push(`balance at the end: max/mean ${ratio(last.balanceAfter.maxOverMean)}, min/mean ${ratio(last.balanceAfter.minOverMean)}${missing}`);
   }
   return out.join('\n') + '\n';
+}
+
+function pad(values: readonly number[], len: number): number[] {
+  const out = [...values];
+  while (out.length < len) out.push(0);
+  return out;
+}
+
+/** Says so when a mode ends with nodes far below their fair share: fewer moves bought with empty nodes. */
+export function emptyNodeNotes(r: StormReport): string[] {
+  return [r.targeted, r.lb].flatMap((m) => {
+    const end = m.steps[m.steps.length - 1].balanceAfter;
+    if (end.minOverMean >= 0.5) return [];
+    const why = m.mode === 'lb' ? 'without affinity, nodes that join or come back from a deploy stay (nearly) empty until users reconnect on their own' : 'the run did not settle';
+    return [`note ${modeName(r, m)}: ends with min/mean ${ratio(end.minOverMean)}: ${why}; its fewer disconnects and shorter run are bought with that imbalance.`];
+  });
 }

@@ -1,0 +1,139 @@
+// `advise`: how fast can this change go without pushing any receiver past its accept rate? For every step, the
+// pacing a policy says keeps each receiver within its accept rate (less a headroom), the time the step then takes,
+// and a check: the step run through the storm model at those settings. Then one setting for the whole change
+// (the agents' pacing is fleet-wide configuration) and the change at today's settings, both simulated.
+import type { PlanInput, RunOptions } from './plan.js';
+import { POLICIES, type PacingPolicy, type ReceiverBudget } from './pacing-policy.js';
+import { silentProgress } from './progress.js';
+import { acceptRateOf, simulateStorm, type StormInput, type StormStep } from './storm.js';
+import { resolveStormParams } from './storm-params.js';
+import { planStorm } from './storm-run.js';
+import type { AdviseReport, PacingCheck, PacingPolicyName, StepAdvice, StepResult, StormModeResult, StormParams } from './types.js';
+
+export interface AdviseOptions {
+  policy?: PacingPolicyName;
+  /** Percent of every accept rate to keep free (default 10). */
+  headroomPct?: number;
+}
+
+export const DEFAULT_HEADROOM_PCT = 10;
+
+export async function runAdvise(input: PlanInput, params: StormParams, opts: RunOptions & AdviseOptions = {}): Promise<AdviseReport> {
+  const progress = opts.progress ?? silentProgress;
+  const policy = POLICIES[opts.policy ?? 'per-sender'];
+  const headroomPct = opts.headroomPct ?? DEFAULT_HEADROOM_PCT;
+  const { plan, stormInput, users, nodes } = await planStorm(input, params, opts, progress);
+  const budget = receiverBudget(params, headroomPct);
+  progress.start('advise', stormInput.steps.length + 2);
+  const steps = stormInput.steps.map((step, i) => {
+    const advice = adviseStep(policy, step, plan[i], params, budget);
+    progress.update(i + 1);
+    return advice;
+  });
+  const paced = steps.filter((s) => s.ratePerSec !== null);
+  const wide = {
+    ratePerSec: paced.length ? Math.min(...paced.map((s) => s.ratePerSec!)) : params.ratePerSec,
+    burst: paced.length ? Math.min(...paced.map((s) => s.burst!)) : params.burst,
+    backoffBaseMs: Math.max(params.backoffBaseMs, ...steps.map((s) => s.backoffBaseMs ?? 0)),
+    acceptBurstMs: Math.max(params.acceptBurstMs, ...steps.map((s) => s.acceptBurstMs ?? 0)),
+  };
+  const estimates = stormInput.steps.map((step, i) => stepEstimate(policy, step, plan[i], withPacing(params, wide)));
+  const estimatedMs = estimates.reduce((a, b) => a + b, 0);
+  const fleetWide = { ...check(stormInput, withPacing(params, wide, Math.max(...estimates))), estimatedMs };
+  progress.update(stormInput.steps.length + 1);
+  const current = check(stormInput, params);
+  progress.stop();
+  return {
+    command: 'advise',
+    scenario: input.scenario,
+    users,
+    nodes: nodes.length,
+    policy: { name: policy.name, description: policy.description },
+    headroomPct,
+    params,
+    steps,
+    perStepMs: steps.every((s) => s.simulated.settleMs !== null) ? steps.reduce((a, s) => a + s.simulated.settleMs!, 0) : null,
+    fleetWide,
+    current,
+  };
+}
+
+/** Each receiver's budget: its accept rate and bank (as the storm model has them), less the headroom. */
+function receiverBudget(p: StormParams, headroomPct: number): (node: string) => ReceiverBudget {
+  const keep = 1 - headroomPct / 100;
+  return (node) => {
+    const rate = acceptRateOf(p, node);
+    const bank = Math.max(1, (rate * p.tickMs) / 1000, (rate * p.acceptBurstMs) / 1000);
+    return { perSec: rate * keep, bank: bank * keep };
+  };
+}
+
+function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, p: StormParams, budget: (node: string) => ReceiverBudget): StepAdvice {
+  const leaving = new Set(step.before.filter((n) => !step.after.some((a) => a.id === n.id)).map((n) => n.id));
+  const crashed = (from: string) => step.departure === 'crash' && leaving.has(from);
+  const pacedFlows = step.flows.filter((f) => !crashed(f.from));
+  const pacing = policy.pace({ flows: pacedFlows }, budget);
+  // A crash is not paced: its users drop at once and spread only over the client's first backoff, U(0, base).
+  let backoffBaseMs: number | null = null;
+  if (step.departure === 'crash') {
+    const dropped = new Map<string, number>();
+    for (const f of step.flows) if (crashed(f.from)) dropped.set(f.to, (dropped.get(f.to) ?? 0) + f.users);
+    backoffBaseMs = Math.max(1, ...[...dropped].map(([to, n]) => Math.ceil((1000 * n) / budget(to).perSec)));
+  }
+  const chosen = {
+    ratePerSec: pacing?.ratePerSec ?? p.ratePerSec,
+    burst: pacing?.burst ?? p.burst,
+    backoffBaseMs: Math.max(p.backoffBaseMs, backoffBaseMs ?? 0),
+    acceptBurstMs: Math.max(p.acceptBurstMs, pacing?.needsAcceptBurstMs ?? 0),
+  };
+  const estimatedMs = stepEstimate(policy, step, planned, withPacing(p, chosen));
+  const settings = withPacing(p, chosen, estimatedMs);
+  const alone: StormInput = { initialLoads: Object.fromEntries(planned.loads.filter((l) => l.change !== 'joined').map((l) => [l.id, l.before])), steps: [step] };
+  return {
+    label: step.label,
+    departure: step.departure,
+    moved: planned.moved,
+    limitingReceiver: pacing?.limitingReceiver ?? null,
+    senders: pacing?.senders ?? 0,
+    receiverAcceptPerSec: pacing ? acceptRateOf(p, pacing.limitingReceiver) : 0,
+    maxSenders: pacing?.maxSenders ?? 0,
+    ratePerSec: pacing?.ratePerSec ?? null,
+    burst: pacing?.burst ?? null,
+    backoffBaseMs,
+    acceptBurstMs: pacing?.needsAcceptBurstMs ?? null,
+    estimatedMs,
+    simulated: check(alone, settings),
+  };
+}
+
+function stepEstimate(policy: PacingPolicy, step: StormStep, planned: StepResult, p: StormParams): number {
+  const leaving = new Set(planned.loads.filter((l) => l.change === 'left').map((l) => l.id));
+  const crashed = (from: string) => step.departure === 'crash' && leaving.has(from);
+  const paced = policy.estimateMs({ flows: step.flows.filter((f) => !crashed(f.from)) }, p, p);
+  const dropped = step.flows.some((f) => crashed(f.from)) ? p.rttMs + p.backoffBaseMs + p.tickMs : 0;
+  return Math.max(paced, dropped);
+}
+
+/** The parameters with this pacing; a step is given at least twice its estimate to settle (slow and safe is still done). */
+function withPacing(p: StormParams, s: { ratePerSec: number; burst: number; backoffBaseMs: number; acceptBurstMs: number }, longestStepMs = 0): StormParams {
+  return resolveStormParams(p, { ...s, backoffCapMs: Math.max(p.backoffCapMs, s.backoffBaseMs), maxStepMs: Math.min(86_400_000, Math.max(p.maxStepMs, Math.ceil(2 * longestStepMs))) });
+}
+
+/** Runs the targeted model and sums up what matters against the accept rates. */
+function check(input: StormInput, p: StormParams): PacingCheck {
+  const r: StormModeResult = simulateStorm(input, p, 'targeted');
+  const worst = r.steps.reduce((a, s) => (s.peakNodeArrivalsPerSec > a.peakNodeArrivalsPerSec ? s : a), r.steps[0]);
+  return {
+    ratePerSec: p.ratePerSec,
+    burst: p.burst,
+    backoffBaseMs: p.backoffBaseMs,
+    acceptBurstMs: p.acceptBurstMs,
+    settleMs: r.totals.settleMs,
+    runSeconds: r.totals.runSeconds,
+    peakNodeArrivalsPerSec: r.totals.peakNodeArrivalsPerSec,
+    peakNode: worst?.peakNode ?? '',
+    peakNodeAcceptPerSec: acceptRateOf(p, worst?.peakNode ?? ''),
+    overloadSeconds: r.totals.overloadSeconds,
+    refused: r.totals.refused,
+  };
+}
