@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { createKeyIndex, createRing, type KeyIndex, type Ring } from '@wsring/ring';
 import { CloseCode } from '@wsring/protocol';
 import { Admitter } from './admitter.js';
@@ -15,11 +14,11 @@ import { EpochAgreement } from './epoch.js';
 import { AgentError } from './errors.js';
 import { createHttpHandler } from './http.js';
 import { FledNodes } from './liveness.js';
-import { connectNats, NatsMembership } from './membership/nats.js';
 import { AgentMetrics } from './metrics.js';
 import { DEFAULTS, resolveOptions, type ResolvedOptions } from './options.js';
 import { Rebalancer } from './rebalancer.js';
 import { Registration } from './registration.js';
+import { openStore, type Store } from './store.js';
 import { setupServer, type ServerSetup } from './server.js';
 import { TopologyTracker, placementMembers, type SettledMembers } from './topology.js';
 import { Transport, closeWith } from './transport.js';
@@ -363,36 +362,6 @@ class WsringAgent extends EventEmitter implements Agent {
     await this.store.release();
     await this.server?.close();
     this.logger.info({}, 'agent closed');
-  }
-}
-
-/** Where membership lives, and the NATS connection the agent opened for it (shared with delivery), if any. */
-interface Store {
-  membership: Membership;
-  nc: NatsConnection | undefined;
-  /** Close what the agent opened; a membership given by the caller stays theirs. */
-  release(): Promise<void>;
-}
-
-async function openStore(options: AgentOptions, logger: Logger): Promise<Store> {
-  if (options.membership) return { membership: options.membership, nc: undefined, release: async () => {} };
-  if (!options.nats) throw new AgentError('NO_MEMBERSHIP', 'createAgent needs `nats` or `membership`');
-  const { servers, connect, bucket, stepTimeoutMs, replicas } = options.nats;
-  const nc = await connectNats({ servers, connect });
-  const drain = () => nc.drain().catch(() => nc.close());
-  try {
-    const membership = await NatsMembership.open(nc, { bucket, stepTimeoutMs, replicas, logger });
-    return {
-      membership,
-      nc,
-      release: async () => {
-        await membership.close().catch(() => {});
-        await drain();
-      },
-    };
-  } catch (err) {
-    await drain();
-    throw err;
   }
 }
 
