@@ -52,6 +52,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'delivery-max-age-ms', arg: '<ms>', kind: 'count', help: 'retention window in time of the replay store', default: DELIVERY_DEFAULTS.maxAgeMs },
   { name: 'delivery-max-bytes', arg: '<bytes>', kind: 'count', help: 'retention window in size of the replay store', default: DELIVERY_DEFAULTS.maxBytes },
   { name: 'delivery-max-message-bytes', arg: '<bytes>', kind: 'count', help: 'largest published message', default: DELIVERY_DEFAULTS.maxMessageBytes },
+  { name: 'delivery-replicas', arg: '<n>', kind: 'count', help: 'replicas of the stream when this agent creates it (a NATS cluster: 3; an existing stream keeps its own)', default: DELIVERY_DEFAULTS.replicas },
   { name: 'no-delivery', kind: 'bool', help: 'no per-user delivery (membership and rebalancing only)', default: false },
   { name: 'echo', kind: 'bool', help: 'echo client messages back to their sender (demos and tests)', default: false },
   { name: 'log-level', arg: '<level>', kind: 'logLevel', help: `pino log level (${LOG_LEVELS.join(', ')})`, default: 'info' },
@@ -87,6 +88,7 @@ export interface CliSettings {
   deliveryMaxAgeMs: number;
   deliveryMaxBytes: number;
   deliveryMaxMessageBytes: number;
+  deliveryReplicas: number;
   noDelivery: boolean;
   echo: boolean;
   logLevel: (typeof LOG_LEVELS)[number];

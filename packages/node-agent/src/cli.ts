@@ -117,7 +117,7 @@ try {
     drainDeadlineMs: o.drainDeadlineMs,
     authenticate,
     delivery: !o.noDelivery
-      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes }
+      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, replicas: o.deliveryReplicas }
       : false,
     logger,
     onMessage: o.echo ? (_user, data, conn) => conn.send(data) : undefined,
