@@ -1,73 +1,111 @@
 #!/usr/bin/env node
 // wsring-agent: one wsring node on its own port, for demos, tests and operations.
-import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
 import { pino } from 'pino';
 import { createAgent } from './agent.js';
 import { jwtAuthenticator } from './auth.js';
-import { DELIVERY_DEFAULTS } from './delivery/options.js';
-import { DEFAULTS } from './options.js';
+import { advertisedUrl, camel, CONFIG_ENV, ConfigError, envName, FLAGS, parseConfigFile, resolveSettings, type CliSettings, type FlagSpec } from './cli-config.js';
 import type { Authenticate } from './types.js';
 
-const num = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
-  return n;
-};
+// From dist/cli.js or src/cli.ts alike, installed or not: this package's own package.json.
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Usage and configuration errors: one line on stderr, exit code 2. */
+function usage(message: string): never {
+  process.stderr.write(`wsring-agent: ${message}\n`);
+  process.exit(2);
+}
 
 const program = new Command('wsring-agent')
   .description('Run one wsring node: WebSocket endpoint, /topology, /healthz, /metrics, membership in NATS')
-  .requiredOption('--id <id>', 'node id, stable across restarts ([A-Za-z0-9_-], 1-64)')
-  .option('--port <port>', 'port to listen on (0: any free port)', num('port'), DEFAULTS.port)
-  .option('--host <host>', 'address to listen on', DEFAULTS.host)
-  .option('--listen-backlog <n>', 'pending-connection queue of the listening socket', num('listen-backlog'), DEFAULTS.listenBacklog)
-  .option('--url <url>', 'public WebSocket URL clients use (default: ws://<host>:<port><path>)')
-  .option('--path <path>', 'WebSocket path', DEFAULTS.path)
-  .option('--nats <servers>', 'NATS server URL(s), comma separated', 'nats://127.0.0.1:4222')
-  .option('--bucket <name>', 'KV bucket for membership', DEFAULTS.bucket)
-  .option('--replicas <n>', 'replicas of the membership bucket and the delivery stream on a NATS cluster (1-5; default: 1 when created, else as they are)', num('replicas'))
-  .option('--weight <w>', 'relative capacity for placement', num('weight'), DEFAULTS.weight)
-  .option('--capacity <n>', 'connections before new users spill over', num('capacity'), DEFAULTS.capacity)
-  .option('--accept-rate <n>', 'moved users per second this node accepts from all senders together (its receiver budget)', num('accept-rate'), DEFAULTS.acceptRate)
-  .option('--rate <n>', 'targeted reconnects per second this node sends at most, to all receivers together', num('rate'), DEFAULTS.pacing.ratePerSec)
-  .option('--burst <n>', 'reconnects sent back to back before the rate applies', num('burst'), DEFAULTS.pacing.burst)
-  .option('--jitter-ms <ms>', 'random delay before each reconnect queues', num('jitter-ms'), DEFAULTS.pacing.jitterMs)
-  .option('--grace-ms <ms>', 'close with MOVED this long after a reconnect frame', num('grace-ms'), DEFAULTS.pacing.graceMs)
-  .option('--settle-ms <ms>', 'batch membership changes within this window', num('settle-ms'), DEFAULTS.settleMs)
-  .option('--heartbeat-ms <ms>', 'membership refresh interval', num('heartbeat-ms'), DEFAULTS.heartbeatMs)
-  .option('--liveness-ms <ms>', 'a member silent this long is gone', num('liveness-ms'), DEFAULTS.livenessTimeoutMs)
-  .option('--restart-window-ms <ms>', 'an unreachable report this soon after a node restarted may be about its old process', num('restart-window-ms'), DEFAULTS.restartWindowMs)
-  .option('--max-payload <bytes>', 'largest client frame', num('max-payload'), DEFAULTS.maxPayload)
-  .option('--message-rate <n>', 'client frames per second per connection', num('message-rate'), DEFAULTS.messageRate.perSec)
-  .option('--message-burst <n>', 'client frames back to back per connection', num('message-burst'), DEFAULTS.messageRate.burst)
-  .option('--drain-deadline-ms <ms>', 'SIGTERM: how long to drain before exiting', num('drain-deadline-ms'), DEFAULTS.drainDeadlineMs)
-  .option('--jwt-secret <secret>', 'verify HS256 JWTs with this secret (also WSRING_JWT_SECRET); user = sub')
-  .option('--jwks-url <url>', 'verify JWTs against this JWKS URL; user = sub')
-  .option('--delivery-stream <name>', 'JetStream stream of per-user messages', DELIVERY_DEFAULTS.stream)
-  .option('--delivery-max-age-ms <ms>', 'retention window in time of the replay store', num('delivery-max-age-ms'), DELIVERY_DEFAULTS.maxAgeMs)
-  .option('--delivery-max-bytes <bytes>', 'retention window in size of the replay store', num('delivery-max-bytes'), DELIVERY_DEFAULTS.maxBytes)
-  .option('--delivery-max-message-bytes <bytes>', 'largest published message', num('delivery-max-message-bytes'), DELIVERY_DEFAULTS.maxMessageBytes)
-  .option('--no-delivery', 'no per-user delivery (membership and rebalancing only)')
-  .option('--echo', 'echo client messages back to their sender (demos and tests)')
-  .option('--log-level <level>', 'pino log level', 'info');
+  .version(version, '-V, --version', 'print the version and exit')
+  .option('--config <file>', `settings file, YAML or JSON, keys = flag names (also ${CONFIG_ENV})`)
+  .exitOverride()
+  .configureOutput({ outputError: () => {} })
+  .addHelpText(
+    'after',
+    `\nEvery flag can also be set as an environment variable WSRING_<FLAG> (${envName('drain-deadline-ms')}, ${envName('no-delivery')}=true)\n` +
+      'or as a key of the --config file (drain-deadline-ms: 60000). Flags win over the environment, which wins over the file.',
+  );
+for (const spec of FLAGS) {
+  const option = new Option(`--${spec.name}${spec.arg ? ` ${spec.arg}` : ''}`, spec.help);
+  // Switches keep no default here, so that "not given" stays distinguishable from "given false".
+  if (spec.default !== undefined && spec.kind !== 'bool') option.default(spec.default);
+  program.addOption(option);
+}
 
-program.parse();
-const o = program.opts();
-const logger = pino({ level: o.logLevel, base: { node: o.id } });
+async function parseCommandLine(): Promise<CliSettings> {
+  try {
+    program.parse();
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) process.exit(0); // --help, --version
+      usage(err.message.replace(/^error: /, ''));
+    }
+    throw err;
+  }
+  const opts = program.opts();
+  const given = new Map<FlagSpec, unknown>();
+  for (const spec of FLAGS) {
+    // --no-delivery is stored by commander as `delivery: false`.
+    const key = spec.name === 'no-delivery' ? 'delivery' : camel(spec.name);
+    if (program.getOptionValueSource(key) !== 'cli') continue;
+    given.set(spec, spec.name === 'no-delivery' ? opts.delivery === false : opts[key]);
+  }
+  try {
+    const configFile = (opts.config as string | undefined) ?? (process.env[CONFIG_ENV] || undefined);
+    return resolveSettings({ flags: given, env: process.env, file: configFile === undefined ? undefined : await readConfig(configFile) });
+  } catch (err) {
+    if (err instanceof ConfigError) usage(err.message);
+    throw err;
+  }
+}
 
-const jwtSecret = o.jwtSecret ?? process.env.WSRING_JWT_SECRET;
+async function readConfig(file: string) {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (extname(file).toLowerCase() === '.json') return parseConfigFile(file, text);
+  let yaml: typeof import('yaml');
+  try {
+    yaml = await import('yaml');
+  } catch {
+    throw new ConfigError(`config ${file}: reading YAML needs the \`yaml\` package next to wsring-agent (npm install yaml), or use a .json file`);
+  }
+  return parseConfigFile(file, text, (t) => yaml.parse(t));
+}
+
+const o = await parseCommandLine();
+let url: string | undefined;
+try {
+  url = advertisedUrl(o);
+} catch (err) {
+  if (err instanceof ConfigError) usage(err.message);
+  throw err;
+}
+// `node` on every line exactly once: the agent names its node in some log calls and not in others, so the
+// node comes in through a mixin, which the call's own fields override, rather than through pino's base
+// bindings, which would be written beside them.
+const logger = pino({ level: o.logLevel, base: null, mixin: () => ({ node: o.id }) });
+
 let authenticate: Authenticate | undefined;
-if (jwtSecret || o.jwksUrl) authenticate = jwtAuthenticator({ secret: jwtSecret, jwksUrl: o.jwksUrl });
+if (o.jwtSecret || o.jwksUrl) authenticate = jwtAuthenticator({ secret: o.jwtSecret, jwksUrl: o.jwksUrl });
 
 try {
   const agent = await createAgent({
     id: o.id,
-    url: o.url,
+    url,
     port: o.port,
     host: o.host,
     listenBacklog: o.listenBacklog,
     path: o.path,
     weight: o.weight,
-    nats: { servers: String(o.nats).split(','), bucket: o.bucket, replicas: o.replicas },
+    nats: { servers: o.nats, bucket: o.bucket, replicas: o.replicas },
     capacity: o.capacity,
     acceptRate: o.acceptRate,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
@@ -79,8 +117,8 @@ try {
     messageRate: { perSec: o.messageRate, burst: o.messageBurst },
     drainDeadlineMs: o.drainDeadlineMs,
     authenticate,
-    delivery: o.delivery
-      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, replicas: o.replicas }
+    delivery: !o.noDelivery
+      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, replicas: o.deliveryReplicas ?? o.replicas }
       : false,
     logger,
     onMessage: o.echo ? (_user, data, conn) => conn.send(data) : undefined,

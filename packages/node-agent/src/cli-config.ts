@@ -1,0 +1,230 @@
+// The settings of `wsring-agent`, from four sources: flags > WSRING_<FLAG> environment variables > a --config
+// file (YAML or JSON, keys = flag names) > defaults. One table of flags drives the command line, the help,
+// the environment names, the config keys and the checks, so they cannot drift apart.
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { DELIVERY_DEFAULTS } from './delivery/options.js';
+import { DEFAULTS, NODE_ID_PATTERN } from './options.js';
+
+/** A setting that cannot be used; the message is one line naming where it came from. */
+export class ConfigError extends Error {}
+
+type Kind = 'id' | 'string' | 'url' | 'list' | 'port' | 'count' | 'positive' | 'nonNegative' | 'bool' | 'logLevel';
+
+export interface FlagSpec {
+  /** Flag without `--`, also the config key (kebab-case; camelCase accepted) and, upper-cased, the env name. */
+  name: string;
+  /** Placeholder in the help (`<n>`); none for a switch. */
+  arg?: string;
+  kind: Kind;
+  help: string;
+  default?: string | number | boolean;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const FLAGS: readonly FlagSpec[] = [
+  { name: 'id', arg: '<id>', kind: 'id', help: 'node id, stable across restarts ([A-Za-z0-9_-], 1-64); required' },
+  { name: 'port', arg: '<port>', kind: 'port', help: 'port to listen on (0: any free port)', default: DEFAULTS.port },
+  { name: 'host', arg: '<host>', kind: 'string', help: 'address to listen on; a specific address also makes the default --url', default: DEFAULTS.host },
+  { name: 'listen-backlog', arg: '<n>', kind: 'count', help: 'pending-connection queue of the listening socket', default: DEFAULTS.listenBacklog },
+  { name: 'url', arg: '<url>', kind: 'url', help: 'public WebSocket URL clients use, ws(s)://<public-host>:<port>/ws; required when --host is 0.0.0.0 or :: (default: ws://<host>:<port><path>)' },
+  { name: 'path', arg: '<path>', kind: 'string', help: 'WebSocket path', default: DEFAULTS.path },
+  { name: 'nats', arg: '<servers>', kind: 'list', help: 'NATS server URL(s), comma separated', default: 'nats://127.0.0.1:4222' },
+  { name: 'bucket', arg: '<name>', kind: 'string', help: 'KV bucket for membership', default: DEFAULTS.bucket },
+  { name: 'replicas', arg: '<n>', kind: 'count', help: 'replicas of the membership bucket and the delivery stream on a NATS cluster (1-5; a new one gets 1 without it, an existing one is scaled to it)' },
+  { name: 'weight', arg: '<w>', kind: 'positive', help: 'relative capacity for placement', default: DEFAULTS.weight },
+  { name: 'capacity', arg: '<n>', kind: 'count', help: 'connections before new users spill over', default: DEFAULTS.capacity },
+  { name: 'accept-rate', arg: '<n>', kind: 'positive', help: 'moved users per second this node accepts from all senders together (its receiver budget)', default: DEFAULTS.acceptRate },
+  { name: 'rate', arg: '<n>', kind: 'positive', help: 'targeted reconnects per second this node sends at most, to all receivers together', default: DEFAULTS.pacing.ratePerSec },
+  { name: 'burst', arg: '<n>', kind: 'count', help: 'reconnects sent back to back before the rate applies', default: DEFAULTS.pacing.burst },
+  { name: 'jitter-ms', arg: '<ms>', kind: 'nonNegative', help: 'random delay before each reconnect queues', default: DEFAULTS.pacing.jitterMs },
+  { name: 'grace-ms', arg: '<ms>', kind: 'nonNegative', help: 'close with MOVED this long after a reconnect frame', default: DEFAULTS.pacing.graceMs },
+  { name: 'settle-ms', arg: '<ms>', kind: 'nonNegative', help: 'batch membership changes within this window', default: DEFAULTS.settleMs },
+  { name: 'heartbeat-ms', arg: '<ms>', kind: 'positive', help: 'membership refresh interval', default: DEFAULTS.heartbeatMs },
+  { name: 'liveness-ms', arg: '<ms>', kind: 'positive', help: 'a member silent this long is gone', default: DEFAULTS.livenessTimeoutMs },
+  { name: 'restart-window-ms', arg: '<ms>', kind: 'nonNegative', help: 'an unreachable report this soon after a node restarted may be about its old process', default: DEFAULTS.restartWindowMs },
+  { name: 'max-payload', arg: '<bytes>', kind: 'count', help: 'largest client frame', default: DEFAULTS.maxPayload },
+  { name: 'message-rate', arg: '<n>', kind: 'positive', help: 'client frames per second per connection', default: DEFAULTS.messageRate.perSec },
+  { name: 'message-burst', arg: '<n>', kind: 'count', help: 'client frames back to back per connection', default: DEFAULTS.messageRate.burst },
+  { name: 'drain-deadline-ms', arg: '<ms>', kind: 'nonNegative', help: 'SIGTERM: how long to drain before exiting', default: DEFAULTS.drainDeadlineMs },
+  { name: 'jwt-secret', arg: '<secret>', kind: 'string', help: 'verify HS256 JWTs with this secret (better: WSRING_JWT_SECRET); user = sub' },
+  { name: 'jwks-url', arg: '<url>', kind: 'string', help: 'verify JWTs against this JWKS URL; user = sub' },
+  { name: 'delivery-stream', arg: '<name>', kind: 'string', help: 'JetStream stream of per-user messages', default: DELIVERY_DEFAULTS.stream },
+  { name: 'delivery-max-age-ms', arg: '<ms>', kind: 'count', help: 'retention window in time of the replay store', default: DELIVERY_DEFAULTS.maxAgeMs },
+  { name: 'delivery-max-bytes', arg: '<bytes>', kind: 'count', help: 'retention window in size of the replay store', default: DELIVERY_DEFAULTS.maxBytes },
+  { name: 'delivery-max-message-bytes', arg: '<bytes>', kind: 'count', help: 'largest published message', default: DELIVERY_DEFAULTS.maxMessageBytes },
+  { name: 'delivery-replicas', arg: '<n>', kind: 'count', help: 'replicas of the delivery stream when it differs from --replicas (an existing stream is scaled to it)' },
+  { name: 'no-delivery', kind: 'bool', help: 'no per-user delivery (membership and rebalancing only)', default: false },
+  { name: 'echo', kind: 'bool', help: 'echo client messages back to their sender (demos and tests)', default: false },
+  { name: 'log-level', arg: '<level>', kind: 'logLevel', help: `pino log level (${LOG_LEVELS.join(', ')})`, default: 'info' },
+];
+
+/** Every setting, by camelCase flag name. */
+export interface CliSettings {
+  id: string;
+  port: number;
+  host: string;
+  listenBacklog: number;
+  url?: string;
+  path: string;
+  nats: string[];
+  bucket: string;
+  replicas?: number;
+  weight: number;
+  capacity: number;
+  acceptRate: number;
+  rate: number;
+  burst: number;
+  jitterMs: number;
+  graceMs: number;
+  settleMs: number;
+  heartbeatMs: number;
+  livenessMs: number;
+  restartWindowMs: number;
+  maxPayload: number;
+  messageRate: number;
+  messageBurst: number;
+  drainDeadlineMs: number;
+  jwtSecret?: string;
+  jwksUrl?: string;
+  deliveryStream: string;
+  deliveryMaxAgeMs: number;
+  deliveryMaxBytes: number;
+  deliveryMaxMessageBytes: number;
+  deliveryReplicas?: number;
+  noDelivery: boolean;
+  echo: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export const camel = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+export const envName = (name: string): string => `WSRING_${name.toUpperCase().replace(/-/g, '_')}`;
+/** The variable naming a config file when --config is not given. */
+export const CONFIG_ENV = 'WSRING_CONFIG';
+
+const MUST: Record<Kind, string> = {
+  id: 'must be 1-64 of [A-Za-z0-9_-]',
+  string: 'must be a non-empty string',
+  url: 'must be a ws:// or wss:// URL',
+  list: 'must be a non-empty comma-separated string or list of strings',
+  port: 'must be an integer 0-65535',
+  count: 'must be an integer >= 1',
+  positive: 'must be a number > 0',
+  nonNegative: 'must be a number >= 0',
+  bool: 'must be true or false',
+  logLevel: `must be one of ${LOG_LEVELS.join(', ')}`,
+};
+
+/**
+ * A value as the setting it names. `raw` is a string from the command line or the environment, or anything
+ * a config file holds (numbers and booleans as such; strings that spell them are accepted too). Returns
+ * undefined when the value does not fit.
+ */
+function convert(kind: Kind, raw: unknown): unknown {
+  const text = typeof raw === 'string' ? raw.trim() : undefined;
+  const num = typeof raw === 'number' ? raw : text !== undefined && text !== '' ? Number(text) : NaN;
+  switch (kind) {
+    case 'id':
+      return typeof raw === 'string' && NODE_ID_PATTERN.test(raw) ? raw : undefined;
+    case 'string':
+      return typeof raw === 'string' && raw !== '' ? raw : undefined;
+    case 'logLevel':
+      return (LOG_LEVELS as readonly unknown[]).includes(raw) ? raw : undefined;
+    case 'url':
+      try {
+        return typeof raw === 'string' && /^wss?:$/.test(new URL(raw).protocol) ? raw : undefined;
+      } catch {
+        return undefined;
+      }
+    case 'list': {
+      const items = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : Array.isArray(raw) ? raw : [];
+      return items.length > 0 && items.every((s) => typeof s === 'string' && s !== '') ? items : undefined;
+    }
+    case 'port':
+      return Number.isInteger(num) && num >= 0 && num <= 65535 ? num : undefined;
+    case 'count':
+      return Number.isSafeInteger(num) && num >= 1 ? num : undefined;
+    case 'positive':
+      return Number.isFinite(num) && num > 0 ? num : undefined;
+    case 'nonNegative':
+      return Number.isFinite(num) && num >= 0 ? num : undefined;
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (text !== undefined && /^(true|1|yes|on)$/i.test(text)) return true;
+      if (text !== undefined && /^(false|0|no|off)$/i.test(text)) return false;
+      return undefined;
+  }
+}
+
+/** The value, or a ConfigError naming `where` (e.g. `--capacity`, `WSRING_CAPACITY`, `config a.yaml: capacity`). */
+export function parseValue(spec: FlagSpec, raw: unknown, where: string): unknown {
+  const value = convert(spec.kind, raw);
+  if (value === undefined) throw new ConfigError(`${where} ${MUST[spec.kind]}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** A config file's settings by flag name. Unknown keys, a key given twice (kebab and camel) and bad values throw. */
+export function parseConfigFile(file: string, text = readFileSync(file, 'utf8'), parseYaml?: (text: string) => unknown): Map<FlagSpec, unknown> {
+  let doc: unknown;
+  try {
+    if (extname(file).toLowerCase() === '.json' || !parseYaml) doc = JSON.parse(text);
+    else doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config ${file}: not valid ${extname(file).toLowerCase() === '.json' || !parseYaml ? 'JSON' : 'YAML'}: ${String((err as Error).message).split('\n')[0].replace(/:$/, '')}`);
+  }
+  if (doc === null || doc === undefined) return new Map();
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config ${file}: must be a mapping of flag names to values`);
+  const out = new Map<FlagSpec, unknown>();
+  const seen = new Map<FlagSpec, string>();
+  for (const [key, raw] of Object.entries(doc)) {
+    const spec = FLAGS.find((f) => f.name === key || camel(f.name) === key);
+    if (!spec) throw new ConfigError(`config ${file}: unknown key ${JSON.stringify(key)} (keys are the flag names, e.g. capacity, drain-deadline-ms; see --help)`);
+    if (seen.has(spec)) throw new ConfigError(`config ${file}: ${JSON.stringify(key)} repeats ${JSON.stringify(seen.get(spec))}`);
+    seen.set(spec, key);
+    if (raw === null) continue;
+    out.set(spec, parseValue(spec, raw, `config ${file}: ${key}`));
+  }
+  return out;
+}
+
+export interface Sources {
+  /** Values given on the command line (as strings, or booleans for switches), by flag name. */
+  flags: Map<FlagSpec, unknown>;
+  env: Record<string, string | undefined>;
+  /** Parsed config file, if any. */
+  file?: Map<FlagSpec, unknown>;
+}
+
+/** Flags > env > config file > defaults, each checked. Throws ConfigError with one line naming the key. */
+export function resolveSettings({ flags, env, file }: Sources): CliSettings {
+  const out: Record<string, unknown> = {};
+  for (const spec of FLAGS) {
+    const key = camel(spec.name);
+    const envValue = env[envName(spec.name)];
+    if (flags.has(spec)) out[key] = parseValue(spec, flags.get(spec), `--${spec.name}`);
+    else if (envValue !== undefined && envValue !== '') out[key] = parseValue(spec, envValue, envName(spec.name));
+    else if (file?.has(spec)) out[key] = file.get(spec);
+    else if (spec.default !== undefined) out[key] = parseValue(spec, spec.default, `default of --${spec.name}`);
+  }
+  if (out.id === undefined) throw new ConfigError(`--id is required (or ${envName('id')}, or id in the config file)`);
+  return out as unknown as CliSettings;
+}
+
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '::0', '0:0:0:0:0:0:0:0', '[::]']);
+
+/**
+ * The URL to advertise, or undefined to let the agent derive ws://<host>:<bound port><path> once it listens.
+ * Listening on every address gives no address a client could use: refuse to guess.
+ */
+export function advertisedUrl(s: Pick<CliSettings, 'url' | 'host' | 'port' | 'path'>): string | undefined {
+  if (s.url !== undefined) return s.url;
+  if (ANY_ADDRESS.has(s.host)) {
+    throw new ConfigError(`--url is required when listening on ${s.host}: pass --url ws(s)://<public-host>:<port>${s.path} (what clients connect to), or --host <address> to advertise ws://<address>:<port>${s.path}`);
+  }
+  if (s.host.includes(':')) {
+    if (s.port === 0) throw new ConfigError(`--url is required with an IPv6 --host and --port 0: pass --url ws://[${s.host}]:<port>${s.path}`);
+    return `ws://[${s.host}]:${s.port}${s.path}`;
+  }
+  return undefined;
+}
