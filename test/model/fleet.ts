@@ -19,7 +19,7 @@ import {
   type PlanInput,
   type SettledMembers,
 } from '@wsring/node-agent/internal';
-import { ManualScheduler } from './manual-clock.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 export interface FleetConfig {
   heartbeatMs: number;
@@ -118,9 +118,9 @@ export const emptyStats = () => ({
 export type FleetStats = ReturnType<typeof emptyStats>;
 
 export class Fleet {
-  readonly clock = new ManualScheduler();
+  readonly clock = new ManualClock();
   /** Record ages are read on the simulated clock, as the KV bucket reads them on the server's. */
-  readonly membership = new MemoryMembership(() => this.clock.now);
+  readonly membership = new MemoryMembership(() => this.clock.now());
   readonly nodes = new Map<string, SimNode>();
   readonly users = new Map<string, SimUser>();
   readonly violations: string[] = [];
@@ -175,7 +175,7 @@ export class Fleet {
       loseNext: false,
       lastLost: false,
       latencyMs,
-      joinedAt: this.clock.now,
+      joinedAt: this.clock.now(),
       stopWatch: () => {},
       heartbeatTimer: undefined,
     };
@@ -283,9 +283,9 @@ export class Fleet {
 
   /** Let `ms` of simulated time pass, firing every timer due on the way. */
   async advance(ms: number): Promise<void> {
-    const until = this.clock.now + ms;
+    const until = this.clock.now() + ms;
     while (this.clock.fireNext(until)) await this.flush();
-    this.clock.jumpTo(until);
+    this.clock.runUntil(until);
   }
 
   /**
@@ -294,11 +294,11 @@ export class Fleet {
    * every client is connected. Returns false if that does not happen within `limitMs`.
    */
   async settle(limitMs = 120_000): Promise<boolean> {
-    const deadline = this.clock.now + limitMs;
-    while (this.clock.now < deadline) {
+    const deadline = this.clock.now() + limitMs;
+    while (this.clock.now() < deadline) {
       if (this.quiet()) return true;
       // A step out of phase with heartbeats and ticks, so the checks also land between heartbeat deliveries.
-      await this.advance(Math.min(SETTLE_STEP_MS, deadline - this.clock.now));
+      await this.advance(Math.min(SETTLE_STEP_MS, deadline - this.clock.now()));
     }
     return this.quiet();
   }
@@ -407,7 +407,7 @@ export class Fleet {
     for (const gone of prev.nodes.filter((n) => !nextIds.has(n.id))) {
       const other = this.nodes.get(gone.id);
       // Legitimate only if it crashed, left or drains, or restarted and its new registration has not reached this agent yet.
-      if (other?.status === 'running' && this.clock.now > other.joinedAt + node.latencyMs) {
+      if (other?.status === 'running' && this.clock.now() > other.joinedAt + node.latencyMs) {
         this.violations.push(`${node.id} dropped ${gone.id} from its ring while ${gone.id} was heartbeating`);
       }
     }

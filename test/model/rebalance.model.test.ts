@@ -35,7 +35,7 @@ abstract class FleetCommand implements fc.AsyncCommand<Model, Fleet> {
   async run(m: Model, fleet: Fleet): Promise<void> {
     await this.act(m, fleet);
     const v = fleet.violations;
-    if (v.length > 0) throw new Error(`${this} breached an invariant at t=${fleet.clock.now} ms:\n${v.slice(0, 8).join('\n')}${v.length > 8 ? `\n...and ${v.length - 8} more` : ''}`);
+    if (v.length > 0) throw new Error(`${this} breached an invariant at t=${fleet.clock.now()} ms:\n${v.slice(0, 8).join('\n')}${v.length > 8 ? `\n...and ${v.length - 8} more` : ''}`);
   }
   abstract act(m: Model, fleet: Fleet): Promise<void>;
   abstract toString(): string;
@@ -218,7 +218,7 @@ const commands = fc.commands(
 function describeFleet(fleet: Fleet): string {
   const nodes = [...fleet.nodes.values()].map((n) => `${n.id}:${n.status} ring=[${n.ring.nodes.map((r) => r.id)}] users=${n.index.size} pacer=${n.pacer.pending}`);
   const pending = [...fleet.users.values()].filter((u) => u.pending).length;
-  return `fleet did not settle at t=${fleet.clock.now}: ${nodes.join('; ')}; ${pending} clients not connected`;
+  return `fleet did not settle at t=${fleet.clock.now()}: ${nodes.join('; ')}; ${pending} clients not connected`;
 }
 
 /** Three nodes with distinct delivery latencies and clocks, 60 users, settled: where every run starts. */

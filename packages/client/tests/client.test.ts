@@ -48,7 +48,7 @@ describe('createClient', () => {
     expect(env.client.state).toBe('closed');
     expect(socket.closedBy).toBe('client');
     expect(env.seen.close).toEqual([{ code: 1000, reason: 'client closed' }]);
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
   });
 
   it('tries the bootstrap URLs in turn', async () => {
@@ -190,7 +190,7 @@ describe('createClient', () => {
     env.last().serverClose(CloseCode.REPLACED, 'replaced by a newer connection');
     expect(env.client.state).toBe('closed');
     expect(env.seen.close).toEqual([{ code: 4004, reason: 'replaced by a newer connection' }]);
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
   });
 
   it('pings a silent connection, and leaves it when the silence lasts another interval', async () => {
@@ -263,7 +263,7 @@ describe('createClient', () => {
     env.last().serverClose(CloseCode.UNAUTHORIZED, 'expired token');
     expect(env.client.state).toBe('closed');
     expect(env.seen.close).toEqual([{ code: 4401, reason: 'expired token' }]);
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
     expect(env.sockets).toHaveLength(1);
   });
 
@@ -335,7 +335,7 @@ describe('createClient', () => {
     expect(JSON.parse(env.last().sent[0])).toEqual({ type: 'message', data: 'first words' });
     expect(env.client.state).toBe('closed');
     expect(env.live()).toEqual([]);
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
     expect(env.seen.close).toEqual([{ code: 1000, reason: 'bye' }]);
     env.client.close();
     expect(env.seen.close).toHaveLength(1);
