@@ -1,13 +1,17 @@
-// The smaller, real-time variant of the membership model: real agents (createAgent, sharing one
-// MemoryMembership) and real @wsring/client instances over loopback sockets. Each command is one fleet
-// event followed by waiting until the fleet has settled; then every client must be open on its owner,
-// exactly the users the change concerns must have moved, once, and every other client kept its socket.
+// The smaller, real-socket variant of the membership model: real agents (createAgent, sharing one
+// MemoryMembership) and real @wsring/client instances over loopback sockets, agents and clients on one
+// ManualClock (time moves in small steps, the sockets get event-loop turns between them). Each command is
+// one fleet event followed by driving the clock until the fleet has settled; then every client must be
+// open on its owner, exactly the users the change concerns must have moved, once, and every other client
+// kept its socket.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Ring } from '@wsring/ring';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
 import { createAgent, MemoryMembership, type Agent } from '@wsring/node-agent';
 import { ProcessLine } from '@wsring/node-agent/testing';
+import { ManualClock } from '../support/manual-clock.js';
+import { driveUntil, pass } from '../support/drive.js';
 
 const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200 };
 const POOL = ['a0', 'a1', 'a2', 'a3', 'a4'];
@@ -20,7 +24,8 @@ interface Tracked {
 }
 
 class RealFleet {
-  readonly store = new MemoryMembership();
+  readonly clock = new ManualClock(1_000_000);
+  readonly store = new MemoryMembership(() => this.clock.now());
   readonly agents = new Map<string, { agent: Agent; line: ProcessLine }>();
   readonly clients = new Map<string, Tracked>();
   /** Every agent URL ever started: clients bootstrap from any of them. */
@@ -29,16 +34,20 @@ class RealFleet {
 
   async join(id: string, port = 0): Promise<void> {
     const line = new ProcessLine(this.store, () => seen.heartbeatsLost++);
-    const agent = await createAgent({ id, membership: line, host: '127.0.0.1', port, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
+    const agent = await createAgent({ id, membership: line, host: '127.0.0.1', port, clock: this.clock, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
     this.agents.set(id, { agent, line });
     const url = `http://127.0.0.1:${agent.port}`;
     if (!this.bootstrap.includes(url)) this.bootstrap.push(url);
   }
 
+  /** Drain: runs on the fleet's clock, which moves until the agent has let its last user go and closed. */
   async drain(id: string): Promise<void> {
     const { agent } = this.agents.get(id)!;
     this.agents.delete(id);
-    await agent.drain({ deadlineMs: 10_000 });
+    let drained = false;
+    const draining = agent.drain({ deadlineMs: 10_000 }).finally(() => (drained = true));
+    await driveUntil(this.clock, () => drained, { maxMs: 10_000, what: `${id} to drain` });
+    await draining;
   }
 
   async close(id: string): Promise<void> {
@@ -65,7 +74,7 @@ class RealFleet {
     const users: string[] = [];
     for (let i = 0; i < count; i++) {
       const user = `user-${this.nextUser++}`;
-      const client = createClient({ user, bootstrap: [...this.bootstrap], backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5 });
+      const client = createClient({ user, bootstrap: [...this.bootstrap], backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, timers: this.clock });
       const tracked: Tracked = { client, opens: 0, moves: [] };
       client.on('open', () => tracked.opens++);
       client.on('moved', (m) => tracked.moves.push(m.reason));
@@ -116,17 +125,35 @@ class RealFleet {
 /** What the runs went through, to show they exercised what they claim to. */
 const seen = { commands: [] as string[], moves: { reconnect: 0, failover: 0, redirect: 0 } as Record<MoveReason, number>, heartbeatsLost: 0 };
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
+/**
+ * Drive the fleet's clock until it has settled; then anything still on its way (a late reconnect, a spurious
+ * rebalance) would show within a settle window or two: no agent may plan, send or lose a client in them.
+ */
 async function waitSettled(fleet: RealFleet, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!fleet.settled()) {
-    if (Date.now() > deadline) throw new Error(`fleet did not settle after ${what}`);
-    await sleep(25);
+  await driveUntil(fleet.clock, () => fleet.settled(), { maxMs: 20_000, what: `the fleet to settle after ${what}` });
+  const late: string[] = [];
+  const agents = [...fleet.agents.values()].map((a) => a.agent);
+  const listeners = agents.map((agent) => {
+    const on = {
+      rebalance: (e: { epoch: number }) => late.push(`${agent.id} rebalanced (epoch ${e.epoch})`),
+      'rebalance-sent': (e: { sent: number }) => late.push(`${agent.id} sent ${e.sent} reconnect frames`),
+      disconnection: (e: { userId: string; code: number }) => late.push(`${agent.id} lost ${e.userId} (${e.code})`),
+    };
+    agent.on('rebalance', on.rebalance);
+    agent.on('rebalance-sent', on['rebalance-sent']);
+    agent.on('disconnection', on.disconnection);
+    return () => {
+      agent.off('rebalance', on.rebalance);
+      agent.off('rebalance-sent', on['rebalance-sent']);
+      agent.off('disconnection', on.disconnection);
+    };
+  });
+  try {
+    await pass(fleet.clock, 2 * TIMING.settleMs);
+  } finally {
+    for (const off of listeners) off();
   }
-  // Anything still on its way (a late reconnect, a spurious rebalance) shows up within a settle window or two.
-  await sleep(2 * TIMING.settleMs);
-  if (!fleet.settled()) throw new Error(`fleet settled after ${what} and then changed again`);
+  if (late.length > 0 || !fleet.settled()) throw new Error(`fleet settled after ${what} and then changed again: ${late.join('; ') || 'no longer settled'}`);
 }
 
 interface Model {
@@ -226,15 +253,12 @@ class Restart extends RealCommand {
   async act(m: Model, fleet: RealFleet, before: Ring) {
     const id = [...m.running].sort()[this.pick % m.running.length];
     const theirs = [...fleet.clients.keys()].filter((u) => before.owner(u) === id);
-    const crashedAt = Date.now();
+    const crashedAt = fleet.clock.now();
     const port = await fleet.crash(id);
     const away = () => theirs.every((u) => fleet.clients.get(u)!.client.state === 'open' && fleet.clients.get(u)!.client.node !== id);
-    for (let waited = 0; !away(); waited += 25) {
-      if (waited > 5_000) throw new Error(`${id}'s users did not fail over`);
-      await sleep(25);
-    }
+    await driveUntil(fleet.clock, away, { maxMs: TIMING.livenessTimeoutMs / 2, what: `${id}'s users to fail over` });
     await fleet.join(id, port);
-    expect(Date.now() - crashedAt, 'restarted within the liveness timeout').toBeLessThan(TIMING.livenessTimeoutMs);
+    expect(fleet.clock.now() - crashedAt, 'restarted within the liveness timeout').toBeLessThan(TIMING.livenessTimeoutMs);
     return new Map<string, Move>(theirs.map((u) => [u, ['failover', 'reconnect']]));
   }
   toString = () => `Restart(#${this.pick})`;
@@ -250,9 +274,17 @@ class LoseHeartbeat extends RealCommand {
   async act(m: Model, fleet: RealFleet) {
     const id = [...m.running].sort()[this.pick % m.running.length];
     const epoch = fleet.agents.get(id)!.agent.topology.epoch;
+    const lost = seen.heartbeatsLost;
     fleet.loseHeartbeat(id);
+    await driveUntil(fleet.clock, () => seen.heartbeatsLost > lost, { maxMs: 2 * TIMING.heartbeatMs, what: `${id}'s heartbeat to be lost` });
     // Past the liveness timeout and a settle window: a lost heartbeat taken for a departure would show by now.
-    await sleep(TIMING.livenessTimeoutMs + 2 * TIMING.settleMs);
+    const rebalances: string[] = [];
+    const record = (agent: Agent) => (e: { epoch: number }) => rebalances.push(`${agent.id}: ${e.epoch}`);
+    const listeners = [...fleet.agents.values()].map(({ agent }) => [agent, record(agent)] as const);
+    for (const [agent, l] of listeners) agent.on('rebalance', l);
+    await pass(fleet.clock, TIMING.livenessTimeoutMs + 2 * TIMING.settleMs);
+    for (const [agent, l] of listeners) agent.off('rebalance', l);
+    expect(rebalances, 'rebalances after a lost heartbeat').toEqual([]);
     for (const { agent } of fleet.agents.values()) expect(agent.topology.epoch, `epoch on ${agent.id}`).toBe(epoch);
     return new Map<string, Move>();
   }

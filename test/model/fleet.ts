@@ -1,25 +1,32 @@
-// A fleet of agents on simulated time, built from the agent's own pieces: MemoryMembership as the
-// store, one TopologyTracker (liveness + settle window) per agent on its own clock view, buildRing,
-// planMoves, the Pacer, targetOf, decideAdmission, and FledNodes with planReturns for stand-ins whose
-// node restarts. Only the sockets and the clients' side are simulated. Every plan, every reconnect and
-// every settled state is checked as it happens; breaches are collected in `violations`.
+// A fleet of agents on simulated time, each built from the agent's own modules exactly as agent.ts wires them:
+// Registration (record, heartbeats), TopologyTracker (liveness, settle window), EpochAgreement (the fleet's
+// epoch by compare-and-set), Rebalancer (ring, plan, pacer, reconnect frames, grace timers, stand-ins going
+// back to a restarted node) and Admitter (who connects where), over one shared MemoryMembership, each agent
+// on its own view of one ManualClock. What is simulated: each agent's line to the store (delivery latency,
+// a lost heartbeat, a crashed process), the sockets (a fake that records the frames the agent sends), and
+// the clients, which follow those frames. Every plan, every reconnect frame, every epoch and every settled
+// state is checked as it happens; breaches are collected in `violations`.
 import { createKeyIndex, createRing, type KeyIndex, type Ring, type RingOptions } from '@wsring/ring';
-import { DEFAULTS, MemoryMembership, type MemberRecord } from '@wsring/node-agent';
+import { DEFAULTS, MemoryMembership, type AgentTopology, type Clock, type Logger, type MemberRecord, type Membership, type MembershipEvent, type StoredTopology } from '@wsring/node-agent';
 import {
+  Admitter,
+  AgentMetrics,
+  ConnectionRegistry,
+  EpochAgreement,
   FledNodes,
-  Pacer,
+  Rebalancer,
+  Registration,
   TopologyTracker,
-  buildRing,
-  decideAdmission,
   placementSignature,
   planMoves,
-  planReturns,
-  targetOf,
+  type AgreedEpoch,
+  type ClientConnection,
+  type EpochAgreementOptions,
   type Plan,
   type PlanInput,
   type SettledMembers,
 } from '@wsring/node-agent/internal';
-import { ManualScheduler } from './manual-clock.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 export interface FleetConfig {
   heartbeatMs: number;
@@ -31,10 +38,12 @@ export interface FleetConfig {
   ring?: RingOptions;
   /** Seed of the pacers' jitter. */
   seed: number;
-  /** The planner the agents use; a test swaps in a broken one to show the invariants catch it. */
+  /** The planner the agents' Rebalancers use; a test swaps in a broken one to show the invariants catch it. */
   plan?: (input: PlanInput, maxPrefs: number) => Plan;
-  /** Whether stand-ins go back to a node that restarted within the liveness timeout (false: a broken agent that never sends them). */
+  /** Whether stand-ins go back to a node that restarted within the liveness timeout (false: a broken agent that never tells its Rebalancer). */
   returnStandIns?: boolean;
+  /** 'local': a broken epoch agreement that labels every ring itself, without asking the store. */
+  epochs?: 'agreed' | 'local';
 }
 
 /** The agent's defaults: the model runs the timing an operator gets out of the box. */
@@ -49,33 +58,269 @@ export const DEFAULT_FLEET: Omit<FleetConfig, 'seed'> = {
 /** running: serving; draining: moving its users out; crashed: silent, record left behind; left: deregistered. */
 export type NodeStatus = 'running' | 'draining' | 'crashed' | 'left';
 
-export interface SimNode {
-  readonly id: string;
-  status: NodeStatus;
-  readonly record: MemberRecord;
+const silent: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/**
+ * One agent process's line to the shared store: it can lose the next write (a missed heartbeat) and goes
+ * dead when the process crashes (nothing written any more, no event delivered).
+ */
+class SimLine implements Membership {
+  loseNext = false;
+  /** The latest write was lost. */
+  lastLost = false;
+  dead = false;
+  constructor(private readonly store: MemoryMembership) {}
+  async put(record: MemberRecord): Promise<void> {
+    this.alive();
+    if (this.loseNext) {
+      this.loseNext = false;
+      this.lastLost = true;
+      return;
+    }
+    this.lastLost = false;
+    await this.store.put(record);
+  }
+  async remove(id: string): Promise<void> {
+    this.alive();
+    await this.store.remove(id);
+  }
+  watch(listener: (e: MembershipEvent) => void): Promise<() => void> {
+    return this.store.watch((e) => {
+      if (!this.dead) listener(e);
+    });
+  }
+  async readTopology() {
+    this.alive();
+    return this.store.readTopology();
+  }
+  async casTopology(next: StoredTopology, revision: number): Promise<boolean> {
+    this.alive();
+    return this.store.casTopology(next, revision);
+  }
+  async close(): Promise<void> {}
+  private alive(): void {
+    if (this.dead) throw new Error('process is gone');
+  }
+}
+
+/** What the agent sends a client, as far as the model reads it. */
+interface Frame {
+  type: string;
+  node?: string;
+  url?: string;
+  epoch?: number;
+  fingerprint?: string;
+  standIn?: boolean;
+}
+
+/** The socket type the agent's modules take (ws's WebSocket). */
+type AgentSocket = Parameters<Admitter['admit']>[0];
+
+/** A client's socket as the agent sees it: it records every frame, and the fleet hears of frames and closes once the client holds it. */
+class SimSocket {
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+  readyState = 1;
+  readonly frames: Frame[] = [];
+  closeCode: number | undefined;
+  onFrame: ((frame: Frame) => void) | undefined;
+  onServerClose: ((code: number) => void) | undefined;
+
+  send(text: string): void {
+    if (this.readyState !== this.OPEN) throw new Error('socket not open');
+    const frame = JSON.parse(text) as Frame;
+    this.frames.push(frame);
+    this.onFrame?.(frame);
+  }
+
+  /** The agent closes it. */
+  close(code: number): void {
+    if (this.readyState === this.CLOSED) return;
+    this.readyState = this.CLOSED;
+    this.closeCode = code;
+    this.onServerClose?.(code);
+  }
+
+  terminate(): void {
+    this.readyState = this.CLOSED;
+  }
+
+  /** The client closes it. */
+  leave(): void {
+    this.readyState = this.CLOSED;
+  }
+}
+
+/**
+ * The agent's EpochAgreement, remembering what its last agreement gave (to tell a label the fleet agreed from
+ * one an agent made alone while the store was away). With `local` it is broken: every agent labels each new
+ * ring one above what it serves, asking nobody.
+ */
+class ObservedEpochs extends EpochAgreement {
+  /** Labels (`fingerprint@epoch`) this agent made alone because the store did not answer. */
+  readonly alone = new Set<string>();
+  constructor(membership: Membership, options: EpochAgreementOptions, private readonly local: boolean) {
+    super(membership, options);
+  }
+  override async agree(fingerprint: string, serving: { epoch: number; fingerprint: string }): Promise<AgreedEpoch> {
+    const agreed = this.local ? { epoch: serving.epoch + 1, confirmed: true } : await super.agree(fingerprint, serving);
+    if (agreed.confirmed) this.alone.delete(`${fingerprint}@${agreed.epoch}`);
+    else this.alone.add(`${fingerprint}@${agreed.epoch}`);
+    return agreed;
+  }
+}
+
+/** One agent: the agent's modules wired as agent.ts wires them, on one clock view, over one line to the store. */
+export class SimNode {
+  status: NodeStatus = 'running';
+  readonly line: SimLine;
+  readonly registration: Registration;
   readonly tracker: TopologyTracker;
-  readonly pacer: Pacer;
-  /** The connected users, as the agent's registry indexes them. */
-  readonly index: KeyIndex;
-  readonly standIns: Map<string, Set<string>>;
-  /** Which incarnation of which node each stand-in fled. */
+  readonly epochs: ObservedEpochs;
+  readonly rebalancer: Rebalancer;
+  readonly admitter: Admitter;
+  readonly registry: ConnectionRegistry;
   readonly fled: FledNodes;
-  ring: Ring;
-  /** Placement signature of the member set the current ring was built from. */
-  applied: string | undefined;
-  readonly settled: SettledMembers[];
   /** Membership events sent to this agent and not yet received. */
-  inFlight: number;
-  /** The next heartbeat is to be lost. */
-  loseNext: boolean;
-  /** The latest heartbeat was lost. */
-  lastLost: boolean;
-  /** How late membership events reach this agent. */
-  readonly latencyMs: number;
-  /** Simulated time this incarnation registered. */
-  readonly joinedAt: number;
-  stopWatch: () => void;
-  heartbeatTimer: unknown;
+  inFlight = 0;
+  /** Settled sets and reconfirmations handed to the Rebalancer and not yet done. */
+  busy = 0;
+  /** Placement signature of the member set the Rebalancer last applied. */
+  applied: string | undefined;
+  /** Users a plan queued and no frame has gone to yet: a frame for anyone else is a stand-in sent back. */
+  readonly planned = new Set<string>();
+  /** The epoch this agent serves, and the highest one it served that the fleet had agreed. */
+  servedEpoch = 0;
+  agreedEpoch = 0;
+  stopWatch: () => void = () => {};
+
+  constructor(
+    private readonly fleet: Fleet,
+    readonly id: string,
+    /** How late membership events reach this agent. */
+    readonly latencyMs: number,
+    readonly clock: Clock,
+    /** Shared time when this incarnation registered. */
+    readonly joinedAt: number,
+    emptyRing: Ring,
+    index: KeyIndex,
+  ) {
+    const { config } = fleet;
+    const metrics = new AgentMetrics(id);
+    this.line = new SimLine(fleet.membership);
+    this.registry = new ConnectionRegistry(index);
+    this.fled = new FledNodes(() => clock.now(), DEFAULTS.restartWindowMs);
+    this.registration = new Registration(this.line, { id, weight: 1, acceptRate: DEFAULTS.acceptRate, heartbeatMs: config.heartbeatMs, clock, logger: silent });
+    this.epochs = new ObservedEpochs(this.line, { timeoutMs: config.livenessTimeoutMs, clock, logger: silent }, config.epochs === 'local');
+    this.tracker = new TopologyTracker(
+      { settleMs: config.settleMs, livenessTimeoutMs: config.livenessTimeoutMs, heartbeatMs: config.heartbeatMs, clock, self: id },
+      (s) => this.settle(s),
+      (members) => {
+        if (this.tracker.isSynced) this.rebalancer.membersChanged(members);
+      },
+    );
+    this.rebalancer = new Rebalancer(
+      {
+        self: id,
+        pacing: { ...config.pacing, graceMs: DEFAULTS.pacing.graceMs },
+        defaultAcceptRate: DEFAULTS.acceptRate,
+        prefsDepth: config.maxPrefs,
+        ring: config.ring,
+        clock,
+        logger: silent,
+        metrics,
+        random: fleet.random,
+        plan: (input, maxPrefs) => fleet.planFor(this, input, maxPrefs ?? config.maxPrefs),
+      },
+      { registry: this.registry, epochs: this.epochs, fled: this.fled, urlOfMember: (nodeId) => this.tracker.table.get(nodeId)?.url },
+      {
+        topology: (t) => fleet.servedTopology(this, t),
+        rebalance: () => this.onApplied(),
+        sent: () => {},
+      },
+      emptyRing,
+    );
+    this.admitter = new Admitter(
+      { self: id, capacity: DEFAULTS.capacity, prefsDepth: config.maxPrefs, clock, metrics },
+      {
+        registry: this.registry,
+        fled: this.fled,
+        serving: () => (this.status === 'running' ? 'serving' : this.status === 'draining' ? 'draining' : 'not-serving'),
+        topology: () => this.rebalancer.topology,
+        knownEpoch: () => this.epochs.knownEpoch,
+        feed: () => undefined,
+        settledHere: (conn) => this.rebalancer.forget(conn),
+        socketGone: (conn) => this.rebalancer.clearGrace(conn),
+        opened: () => {},
+        closed: () => {},
+      },
+    );
+  }
+
+  get serving(): boolean {
+    return this.status === 'running' || this.status === 'draining';
+  }
+
+  get topology(): AgentTopology {
+    return this.rebalancer.topology;
+  }
+
+  get ring(): Ring {
+    return this.rebalancer.topology.ring;
+  }
+
+  /** As agent.ts does: register, then watch; every event reaches this agent `latencyMs` late, in order. */
+  async start(url: string): Promise<void> {
+    await this.registration.register(url);
+    this.stopWatch = await this.line.watch((event) => {
+      this.inFlight++;
+      this.clock.setTimeout(() => {
+        this.inFlight--;
+        if (this.serving) this.receive(event);
+      }, this.latencyMs);
+    });
+  }
+
+  /** agent.ts's onMembershipEvent. */
+  private receive(e: MembershipEvent): void {
+    if (e.type === 'topology') this.rebalancer.storedTopology(e.stored);
+    if (e.type === 'put') this.registration.observe(e.record);
+    if (e.type === 'reconnected') {
+      void this.registration.beat();
+      this.busy++;
+      void this.rebalancer.reconfirm().finally(() => this.busy--);
+    }
+    this.tracker.handle(e);
+    if (e.type === 'put' && this.fleet.config.returnStandIns !== false) this.rebalancer.memberSeen(e.record);
+  }
+
+  private settle(s: SettledMembers): void {
+    this.busy++;
+    void this.rebalancer
+      .settle(s, () => this.tracker.members)
+      .finally(() => {
+        this.busy--;
+        this.applied = s.signature;
+      });
+  }
+
+  /** agent.ts's onApplied: a joining node in the ring says it is active; the first topology starts the heartbeats. */
+  private onApplied(): void {
+    if (!this.serving) return;
+    if (this.registration.state === 'joining' && this.ring.nodes.some((n) => n.id === this.id)) void this.registration.setState('active');
+    this.registration.startHeartbeats();
+  }
+
+  stop(status: 'crashed' | 'left'): void {
+    this.status = status;
+    this.stopWatch();
+    this.registration.stop();
+    this.tracker.stop();
+    this.rebalancer.stop();
+    if (status === 'crashed') this.line.dead = true;
+  }
 }
 
 /** Why a user is looking for a node, and where it starts. */
@@ -91,10 +336,16 @@ interface SimUser {
   readonly id: string;
   /** Node it is connected to. */
   node: string | undefined;
+  /** Its connection there, and the socket under it. */
+  conn: ClientConnection | undefined;
+  socket: SimSocket | undefined;
   pending: Pending | undefined;
   /** The client's topology: the ring of the node that last welcomed it (or it bootstrapped from). */
   ring: Ring | undefined;
 }
+
+/** What reached a client and waits for it to act: a reconnect frame, or its socket closed by the agent. */
+type Delivery = { user: string; socket: SimSocket; node: string } & ({ kind: 'frame'; frame: Frame } | { kind: 'closed'; code: number });
 
 const SETTLE_STEP_MS = 97;
 
@@ -112,15 +363,19 @@ export const emptyStats = () => ({
   outages: 0,
   /** Crashed nodes started again while some agent still counted the old process alive. */
   restarts: 0,
-  /** Stand-ins sent back to a node that restarted. */
+  /** Stand-ins sent back to a node that restarted (reconnect frames no plan queued). */
   returned: 0,
+  /** Epochs the fleet agreed on and served. */
+  epochs: 0,
+  /** Labels an agent made alone while the store was away, given up for the fleet's label of the same ring once it was back. */
+  localLabelsGivenUp: 0,
 });
 export type FleetStats = ReturnType<typeof emptyStats>;
 
 export class Fleet {
-  readonly clock = new ManualScheduler();
+  readonly clock = new ManualClock();
   /** Record ages are read on the simulated clock, as the KV bucket reads them on the server's. */
-  readonly membership = new MemoryMembership(() => this.clock.now);
+  readonly membership = new MemoryMembership(() => this.clock.now());
   readonly nodes = new Map<string, SimNode>();
   readonly users = new Map<string, SimUser>();
   readonly violations: string[] = [];
@@ -134,13 +389,15 @@ export class Fleet {
   private lastAgreed: string | undefined;
   /** Restarts of crashed nodes so far: each is a change of its own. */
   private restartsSoFar = 0;
+  /** Frames and closes on their way to clients. */
+  private readonly inbox: Delivery[] = [];
+  /** Which ring each agreed epoch names. */
+  private readonly ringOfEpoch = new Map<number, string>();
   readonly stats: FleetStats = emptyStats();
-  private readonly random: () => number;
-  private readonly plan: (input: PlanInput, maxPrefs: number) => Plan;
+  readonly random: () => number;
 
   constructor(readonly config: FleetConfig) {
     this.random = mulberry32(config.seed);
-    this.plan = config.plan ?? planMoves;
   }
 
   // ---- membership commands ----
@@ -148,101 +405,54 @@ export class Fleet {
   /** Start an agent (a new id, or one that crashed or left earlier). `latencyMs`: how late membership events reach it. */
   async join(id: string, latencyMs: number, clockOffsetMs: number): Promise<void> {
     const old = this.nodes.get(id);
-    if (old && (old.status === 'running' || old.status === 'draining')) throw new Error(`${id} is already running`);
+    if (old?.serving) throw new Error(`${id} is already running`);
     if (old?.status === 'crashed') {
       this.restartsSoFar++;
       // Within the liveness timeout, as some agent sees it: that agent still counts the old process alive.
       if (this.serving().some((n) => n.tracker.table.get(id) !== undefined)) this.stats.restarts++;
     }
-    const clock = this.clock.view(clockOffsetMs);
-    const { heartbeatMs, livenessTimeoutMs, settleMs } = this.config;
     // A new process, a new start time (clock views differ, so make sure it differs from the last one's).
-    const startedAt = clock.now() === old?.record.startedAt ? clock.now() + 1 : clock.now();
-    const record: MemberRecord = { id, url: `ws://${id}.test/ws`, weight: 1, state: 'joining', startedAt, seq: 0 };
-    const node: SimNode = {
-      id,
-      status: 'running',
-      record,
-      tracker: new TopologyTracker({ settleMs, livenessTimeoutMs, heartbeatMs, clock }, (s) => node.settled.push(s)),
-      pacer: new Pacer({ ...this.config.pacing, clock, random: this.random }, (userId) => this.sendReconnect(node, userId)),
-      index: await createKeyIndex(undefined, { seed: this.config.ring?.seed ?? 0 }),
-      standIns: new Map(),
-      fled: new FledNodes(() => clock.now(), DEFAULTS.restartWindowMs),
-      ring: await createRing([], this.config.ring),
-      applied: undefined,
-      settled: [],
-      inFlight: 0,
-      loseNext: false,
-      lastLost: false,
-      latencyMs,
-      joinedAt: this.clock.now,
-      stopWatch: () => {},
-      heartbeatTimer: undefined,
-    };
+    const offset = Math.round(this.clock.now() + clockOffsetMs) === old?.registration.record.startedAt ? clockOffsetMs + 1 : clockOffsetMs;
+    const [emptyRing, index] = await Promise.all([createRing([], this.config.ring), createKeyIndex(undefined, { seed: this.config.ring?.seed ?? 0 })]);
+    const node = new SimNode(this, id, latencyMs, this.clock.view(offset), this.clock.now(), emptyRing, index);
     this.nodes.set(id, node);
-    // As the agent does: register, then watch; every event reaches this agent `latencyMs` late, in order.
-    await this.membership.put(record);
-    node.stopWatch = await this.membership.watch((event) => {
-      node.inFlight++;
-      clock.setTimeout(() => {
-        node.inFlight--;
-        node.tracker.handle(event);
-        if (event.type === 'put' && event.record.id !== node.id && (node.status === 'running' || node.status === 'draining')) this.returnStandIns(node, event.record);
-        // As the agent does: back in touch with the store, refresh its own record at once.
-        if (event.type === 'reconnected' && (node.status === 'running' || node.status === 'draining')) this.membership.put(node.record).catch(() => {});
-      }, latencyMs);
-    });
-    const beat = () => {
-      if (node.status !== 'running' && node.status !== 'draining') return;
-      node.heartbeatTimer = clock.setTimeout(beat, heartbeatMs);
-      if (node.loseNext) {
-        node.loseNext = false;
-        node.lastLost = true;
-        return;
-      }
-      node.lastLost = false;
-      node.record.seq++;
-      // As the agent does, a write the store refuses (it is down) is simply lost.
-      this.membership.put(node.record).catch(() => {});
-    };
-    node.heartbeatTimer = clock.setTimeout(beat, heartbeatMs);
-    await this.flush();
+    await node.start(`ws://${id}.test/ws`);
+    await this.step();
   }
 
   /** The agent's drain(): mark draining; it deregisters once its users are gone. */
   async drain(id: string): Promise<void> {
     const node = this.live(id);
     node.status = 'draining';
-    node.record.state = 'draining';
-    await this.membership.put(node.record);
-    await this.flush();
+    await node.registration.setState('draining');
+    await this.step();
   }
 
   /** The agent's close(): sockets closed with GOING_AWAY, record removed at once. */
   async close(id: string): Promise<void> {
     const node = this.live(id);
-    this.stop(node, 'left');
+    node.stop('left');
     for (const user of this.usersOn(id)) this.drop(user, { kind: 'bootstrap' });
-    await this.membership.remove(id);
-    await this.flush();
+    await node.registration.deregister();
+    await this.step();
   }
 
   /** SIGKILL: sockets die, heartbeats stop, the record stays until every agent times it out. */
   async crash(id: string): Promise<void> {
     const node = this.live(id);
-    this.stop(node, 'crashed');
+    node.stop('crashed');
     for (const user of this.usersOn(id)) {
       this.drop(user, { kind: 'failover' });
       this.stats.failovers++;
     }
-    await this.flush();
+    await this.step();
   }
 
   /** The node's next heartbeat never reaches the store. Never two in a row: that is a longer outage, not one miss. */
   loseHeartbeat(id: string): boolean {
     const node = this.nodes.get(id);
-    if (!node || (node.status !== 'running' && node.status !== 'draining') || node.loseNext || node.lastLost) return false;
-    node.loseNext = true;
+    if (!node?.serving || node.line.loseNext || node.line.lastLost) return false;
+    node.line.loseNext = true;
     this.stats.lostHeartbeats++;
     return true;
   }
@@ -256,7 +466,7 @@ export class Fleet {
     this.stats.outages++;
     await this.advance(ms);
     this.membership.setConnected(true);
-    await this.flush();
+    await this.step();
   }
 
   // ---- client commands ----
@@ -264,28 +474,34 @@ export class Fleet {
   async connect(userIds: string[]): Promise<void> {
     for (const id of userIds) {
       if (this.users.has(id)) continue;
-      this.users.set(id, { id, node: undefined, pending: { kind: 'bootstrap' }, ring: undefined });
+      this.users.set(id, { id, node: undefined, conn: undefined, socket: undefined, pending: { kind: 'bootstrap' }, ring: undefined });
     }
-    await this.flush();
+    await this.step();
   }
 
   async disconnect(userIds: string[]): Promise<void> {
     for (const id of userIds) {
       const user = this.users.get(id);
       if (!user) continue;
-      if (user.node) this.detach(user);
+      this.detach(user);
       this.users.delete(id);
     }
-    await this.flush();
+    await this.step();
   }
 
   // ---- time ----
 
-  /** Let `ms` of simulated time pass, firing every timer due on the way. */
+  /**
+   * Let `ms` of simulated time pass, firing every timer due on the way. Between timers the agents' promise
+   * continuations run (a membership write, a ring build, an epoch's compare-and-set) and clients act on
+   * what reached them.
+   */
   async advance(ms: number): Promise<void> {
-    const until = this.clock.now + ms;
-    while (this.clock.fireNext(until)) await this.flush();
-    this.clock.jumpTo(until);
+    const until = this.clock.now() + ms;
+    await this.step();
+    while (this.clock.fireNext(until)) await this.step();
+    this.clock.runUntil(until);
+    await this.step();
   }
 
   /**
@@ -294,11 +510,11 @@ export class Fleet {
    * every client is connected. Returns false if that does not happen within `limitMs`.
    */
   async settle(limitMs = 120_000): Promise<boolean> {
-    const deadline = this.clock.now + limitMs;
-    while (this.clock.now < deadline) {
+    const deadline = this.clock.now() + limitMs;
+    while (this.clock.now() < deadline) {
       if (this.quiet()) return true;
       // A step out of phase with heartbeats and ticks, so the checks also land between heartbeat deliveries.
-      await this.advance(Math.min(SETTLE_STEP_MS, deadline - this.clock.now));
+      await this.advance(Math.min(SETTLE_STEP_MS, deadline - this.clock.now()));
     }
     return this.quiet();
   }
@@ -307,13 +523,13 @@ export class Fleet {
 
   live(id: string): SimNode {
     const node = this.nodes.get(id);
-    if (!node || (node.status !== 'running' && node.status !== 'draining')) throw new Error(`${id} is not running`);
+    if (!node?.serving) throw new Error(`${id} is not running`);
     return node;
   }
 
   /** Agents still serving (running or draining). */
   serving(): SimNode[] {
-    return [...this.nodes.values()].filter((n) => n.status === 'running' || n.status === 'draining');
+    return [...this.nodes.values()].filter((n) => n.serving);
   }
 
   /** The nodes the fleet should place users on once settled. */
@@ -327,22 +543,28 @@ export class Fleet {
 
   /**
    * The settled-state invariants: one ring everywhere, built from exactly the live non-draining
-   * members; every user connected once, on its owner, held as a plain owner (no stand-in left).
+   * members, under one epoch, the one the store's label gives that ring; every user connected once, on
+   * its owner, held as a plain owner (no stand-in left).
    */
-  checkSettled(): void {
+  async checkSettled(): Promise<void> {
     const serving = this.serving();
-    const fingerprints = new Set(serving.map((n) => n.ring.fingerprint));
-    if (fingerprints.size !== 1) {
+    const labels = new Set(serving.map((n) => `${n.topology.fingerprint}@${n.topology.epoch}`));
+    if (new Set(serving.map((n) => n.ring.fingerprint)).size !== 1) {
       this.violations.push(`agents disagree after settling: ${serving.map((n) => `${n.id}=${n.ring.fingerprint}`).join(', ')}`);
       return;
     }
-    const ring = serving[0].ring;
+    const { ring, epoch, fingerprint } = serving[0].topology;
+    if (labels.size !== 1) this.violations.push(`agents disagree on the epoch of ring ${fingerprint} after settling: ${serving.map((n) => `${n.id}@${n.topology.epoch}`).join(', ')}`);
+    if (this.membership.isConnected) {
+      const stored = (await this.membership.readTopology())?.stored;
+      if (stored?.fingerprint !== fingerprint || stored.epoch !== epoch) this.violations.push(`the store labels ${JSON.stringify(stored)}, the fleet serves ${fingerprint}@${epoch}`);
+    }
     const ringIds = ring.nodes.map((n) => n.id).join(',');
     if (ringIds !== this.expectedRingIds().join(',')) this.violations.push(`settled ring holds [${ringIds}], live members are [${this.expectedRingIds().join(',')}]`);
     let held = 0;
     for (const node of serving) {
-      held += node.index.size;
-      for (const [userId] of node.standIns) this.violations.push(`${userId} is still a stand-in on ${node.id} after settling`);
+      held += node.registry.size;
+      for (const [userId] of node.registry.standIns) this.violations.push(`${userId} is still a stand-in on ${node.id} after settling`);
     }
     if (held !== this.users.size) this.violations.push(`${this.users.size} users, ${held} connections held`);
     for (const user of this.users.values()) {
@@ -350,7 +572,7 @@ export class Fleet {
         this.violations.push(`${user.id} is not connected after settling`);
         continue;
       }
-      if (!this.nodes.get(user.node)?.index.has(user.id)) this.violations.push(`${user.id} thinks it is on ${user.node}, which does not hold it`);
+      if (this.nodes.get(user.node)?.registry.get(user.id) !== user.conn) this.violations.push(`${user.id} thinks it is on ${user.node}, which does not hold it`);
       const owner = ring.owner(user.id);
       if (owner !== user.node) this.violations.push(`${user.id} is on ${user.node}, its owner is ${owner}`);
     }
@@ -358,41 +580,57 @@ export class Fleet {
 
   /** Stop every timer of every agent (end of a run). */
   shutdown(): void {
-    for (const node of this.nodes.values()) if (node.status === 'running' || node.status === 'draining') this.stop(node, 'left');
+    for (const node of this.serving()) node.stop('left');
+  }
+
+  // ---- what the agents' modules report (called from SimNode) ----
+
+  /**
+   * Every plan a Rebalancer makes goes through here: made by the configured planner (the real one unless a
+   * test swaps in a broken one), checked against the oracle, counted.
+   */
+  planFor(node: SimNode, input: PlanInput, maxPrefs: number): Plan {
+    const plan = (this.config.plan ?? planMoves)(input, maxPrefs);
+    this.stats.plans++;
+    this.stats.moves += plan.moves.length;
+    this.stats.promoted += plan.promoted.length;
+    this.checkPlan(node, input, plan);
+    for (const m of plan.moves) node.planned.add(m.userId);
+    return plan;
+  }
+
+  /**
+   * Every topology an agent serves. Epochs only go up on each agent, and an epoch the fleet agreed names one
+   * ring only. The one way down: an agent that labelled a ring alone while the store was away (above every
+   * epoch it knew) gives that label up for the fleet's once the store is back; counted, not allowed below
+   * an agreed epoch it served.
+   */
+  servedTopology(node: SimNode, t: AgentTopology): void {
+    const alone = node.epochs.alone.has(`${t.fingerprint}@${t.epoch}`);
+    if (t.epoch < node.agreedEpoch) this.violations.push(`${node.id}'s epoch went back from ${node.agreedEpoch} to ${t.epoch} (ring ${t.fingerprint})`);
+    else if (t.epoch < node.servedEpoch) this.stats.localLabelsGivenUp++;
+    node.servedEpoch = t.epoch;
+    if (alone || t.epoch === 0) return;
+    node.agreedEpoch = Math.max(node.agreedEpoch, t.epoch);
+    const named = this.ringOfEpoch.get(t.epoch);
+    if (named === undefined) {
+      this.ringOfEpoch.set(t.epoch, t.fingerprint);
+      this.stats.epochs++;
+    } else if (named !== t.fingerprint) this.violations.push(`epoch ${t.epoch} names two rings: ${named} and, on ${node.id}, ${t.fingerprint}`);
   }
 
   // ---- internals: the agent side ----
 
-  /** Apply settled member sets in order (ring builds are async), then let waiting clients connect. */
-  private async flush(): Promise<void> {
-    for (;;) {
-      const node = [...this.nodes.values()].find((n) => n.settled.length > 0 && (n.status === 'running' || n.status === 'draining'));
-      if (!node) break;
-      await this.apply(node, node.settled.shift() as SettledMembers);
-    }
+  /**
+   * Let the agents' promise continuations run, then the clients act on what reached them. The only async work
+   * of the agents' flow is the Rebalancer's (a ring build, an epoch's compare-and-set over the in-memory store,
+   * all promise continuations): while some is in flight the event loop turns (no real time passes); the
+   * rest (membership writes and their events, admission, the pacer) is synchronous, so a step with nothing
+   * in flight costs no turn at all.
+   */
+  private async step(): Promise<void> {
+    for (let turns = 0; turns < 8 && [...this.nodes.values()].some((n) => n.busy > 0); turns++) await this.clock.settle();
     this.afterStep();
-  }
-
-  /** What the agent does with a settled member set: build the ring, plan, promote, queue reconnects. */
-  private async apply(node: SimNode, s: SettledMembers): Promise<void> {
-    const next = await buildRing(s.members, this.config.ring);
-    const prev = node.ring;
-    const plan = this.plan({ self: node.id, prev, next, index: node.index, standIns: node.standIns }, this.config.maxPrefs);
-    this.stats.plans++;
-    this.checkPlan(node, prev, next, plan);
-    node.ring = next;
-    node.applied = s.signature;
-    for (const userId of plan.promoted) {
-      node.standIns.delete(userId);
-      node.fled.forget(userId);
-    }
-    this.stats.promoted += plan.promoted.length;
-    if (node.record.state === 'joining' && next.nodes.some((n) => n.id === node.id)) {
-      node.record.state = 'active';
-      this.membership.put(node.record).catch(() => {});
-    }
-    this.stats.moves += plan.moves.length;
-    for (const m of plan.moves) node.pacer.enqueue(m.userId, m.to);
   }
 
   /**
@@ -402,12 +640,12 @@ export class Fleet {
    * - a stand-in whose new owner is this node is promoted, never moved (failover then no second move);
    * - a stand-in moves to its new owner unless that is a node it must avoid while this node stays in the ring.
    */
-  private checkPlan(node: SimNode, prev: Ring, next: Ring, plan: Plan): void {
+  private checkPlan(node: SimNode, { prev, next, index, standIns }: PlanInput, plan: Plan): void {
     const nextIds = new Set(next.nodes.map((n) => n.id));
     for (const gone of prev.nodes.filter((n) => !nextIds.has(n.id))) {
       const other = this.nodes.get(gone.id);
       // Legitimate only if it crashed, left or drains, or restarted and its new registration has not reached this agent yet.
-      if (other?.status === 'running' && this.clock.now > other.joinedAt + node.latencyMs) {
+      if (other?.status === 'running' && this.clock.now() > other.joinedAt + node.latencyMs) {
         this.violations.push(`${node.id} dropped ${gone.id} from its ring while ${gone.id} was heartbeating`);
       }
     }
@@ -415,14 +653,14 @@ export class Fleet {
     for (const m of plan.moves) {
       if (moved.has(m.userId)) this.violations.push(`${node.id} planned ${m.userId} twice in one plan`);
       moved.set(m.userId, m.to);
-      if (!node.index.has(m.userId)) this.violations.push(`${node.id} planned ${m.userId}, which it does not hold`);
+      if (!index.has(m.userId)) this.violations.push(`${node.id} planned ${m.userId}, which it does not hold`);
     }
     if (next.nodes.length === 0) return;
     const selfInNext = nextIds.has(node.id);
-    for (const userId of node.index.keys()) {
+    for (const userId of index.keys()) {
       const to = moved.get(userId);
       const owner = next.owner(userId);
-      const avoid = node.standIns.get(userId);
+      const avoid = standIns.get(userId);
       if (avoid === undefined) {
         const changed = prev.nodes.length === 0 || prev.owner(userId) !== owner;
         const shouldMove = changed && owner !== node.id;
@@ -443,21 +681,29 @@ export class Fleet {
     }
   }
 
-  /** The pacer's turn for a user: the target is decided now, under the latest ring, as the agent does. */
-  private sendReconnect(node: SimNode, userId: string): void {
-    const user = this.users.get(userId);
-    if (!user || user.node !== node.id) return;
-    const to = targetOf(node.ring, node.id, userId, node.standIns.get(userId), this.config.maxPrefs);
-    if (to === undefined) return;
-    const change = this.changeKey(node.ring.fingerprint);
+  /**
+   * A reconnect frame leaves an agent (its Rebalancer's pacer chose the moment, its ring the target). Checked
+   * as it is sent: while the sender is in its ring, a user goes to its owner unless it must avoid the owner
+   * (then no frame may come at all), at the URL that node advertises; nobody gets two frames for one change.
+   */
+  private frameSent(node: SimNode, userId: string, frame: Frame): void {
+    const ring = node.ring;
+    const to = frame.node ?? '';
+    if (frame.fingerprint !== ring.fingerprint || frame.epoch !== node.topology.epoch) this.violations.push(`${node.id} sent ${userId} a frame for ${frame.fingerprint}@${frame.epoch} while serving ${ring.fingerprint}@${node.topology.epoch}`);
+    if (frame.url !== `ws://${to}.test/ws`) this.violations.push(`${node.id} sent ${userId} to ${to} at ${frame.url}`);
+    if (ring.nodes.some((n) => n.id === node.id)) {
+      const owner = ring.owner(userId);
+      const avoid = node.registry.standIns.get(userId);
+      if (to !== owner) this.violations.push(`${node.id} sent ${avoid ? 'stand-in ' : ''}${userId} to ${to}, its owner is ${owner}${avoid?.has(owner) ? ', which it must avoid' : ''}`);
+    }
+    if (!node.planned.delete(userId)) this.stats.returned++;
+    const change = this.changeKey(ring.fingerprint);
     const counts = this.framesByChange.get(change) ?? new Map<string, number>();
     this.framesByChange.set(change, counts);
     const frames = (counts.get(userId) ?? 0) + 1;
     counts.set(userId, frames);
     if (frames > 1) this.violations.push(`${userId} received ${frames} reconnect frames for one topology change (latest from ${node.id} to ${to})`);
     this.stats.frames++;
-    // The client follows the frame: its socket here closes, it heads for `to`.
-    this.drop(user, { kind: 'reconnect', target: to });
   }
 
   /** One change: a ring, and the restarts so far. */
@@ -465,43 +711,15 @@ export class Fleet {
     return `${fingerprint}#${this.restartsSoFar}`;
   }
 
-  /**
-   * As the agent does on every member record: if it shows a node that stand-ins here fled back (see
-   * FledNodes), they stop avoiding it and go back to it through the pacer.
-   */
-  private returnStandIns(node: SimNode, record: MemberRecord): void {
-    if (this.config.returnStandIns === false) return;
-    const back = node.fled.observe(record);
-    if (back.length === 0) return;
-    for (const userId of back) node.standIns.get(userId)?.delete(record.id);
-    const moves = planReturns(node.ring, node.id, back, node.standIns, this.config.maxPrefs);
-    for (const m of moves) {
-      // The oracle: only a stand-in that fled the restarted node goes, and only to its owner.
-      const selfInRing = node.ring.nodes.some((n) => n.id === node.id);
-      if (selfInRing && m.to !== node.ring.owner(m.userId)) this.violations.push(`${node.id} sent stand-in ${m.userId} to ${m.to} on ${record.id}'s restart, its owner is ${node.ring.owner(m.userId)}`);
-      node.pacer.enqueue(m.userId, m.to);
-    }
-    this.stats.returned += moves.length;
-  }
-
-  private stop(node: SimNode, status: 'crashed' | 'left'): void {
-    node.status = status;
-    node.stopWatch();
-    node.tracker.stop();
-    node.pacer.stop();
-    this.clock.clearTimeout(node.heartbeatTimer);
-  }
-
-  /** The user's socket on its node is gone (the agent's onClosed). */
+  /** The user's socket on its node is gone: the client closed it (the agent's onClosed follows). */
   private detach(user: SimUser): void {
     const node = user.node === undefined ? undefined : this.nodes.get(user.node);
-    if (node) {
-      node.index.delete(user.id);
-      node.standIns.delete(user.id);
-      node.fled.forget(user.id);
-      node.pacer.cancel(user.id);
-    }
+    if (user.socket) user.socket.leave();
+    if (node?.serving && user.conn) node.admitter.release(user.conn, 1000);
+    node?.planned.delete(user.id);
     user.node = undefined;
+    user.conn = undefined;
+    user.socket = undefined;
   }
 
   private drop(user: SimUser, pending: Pending): void {
@@ -511,30 +729,52 @@ export class Fleet {
 
   // ---- internals: the fleet and the clients ----
 
-  /** Every serving agent has received every event, applied its current view, and all hold one ring. */
+  /**
+   * Every serving agent has received every event, applied its current view, and all hold one ring; every
+   * agent holds every serving node's current record (a lost write shows only with the next heartbeat: until
+   * then a draining node is taken for a serving one, and stand-ins wait for a restarted node's record to say
+   * it serves).
+   */
   private agreed(): boolean {
     const serving = this.serving();
     if (serving.length === 0) return false;
     const fingerprint = serving[0].ring.fingerprint;
+    const caughtUp = (n: SimNode) =>
+      serving.every((m) => {
+        const seen = n.tracker.table.get(m.id);
+        return seen?.startedAt === m.registration.record.startedAt && seen.state === m.registration.record.state;
+      });
     return serving.every(
-      (n) => n.inFlight === 0 && n.settled.length === 0 && n.applied !== undefined && n.applied === placementSignature(n.tracker.members) && n.ring.fingerprint === fingerprint,
+      (n) => n.inFlight === 0 && n.busy === 0 && n.applied !== undefined && n.applied === placementSignature(n.tracker.members) && n.ring.fingerprint === fingerprint && caughtUp(n),
     );
   }
 
   private quiet(): boolean {
-    if (!this.agreed()) return false;
+    if (!this.agreed() || this.inbox.length > 0) return false;
     const serving = this.serving();
-    if (serving.some((n) => n.status === 'draining' || n.pacer.pending > 0)) return false;
+    if (serving.some((n) => n.status === 'draining' || n.rebalancer.pending > 0)) return false;
     if ([...this.users.values()].some((u) => u.pending !== undefined)) return false;
     return serving[0].ring.nodes.map((n) => n.id).join(',') === this.expectedRingIds().join(',');
   }
 
   /**
-   * Clients connect while the fleet agrees on a ring: a client that reaches a node still applying an
-   * older ring is told to wait or redirected, and the real client retries; the model lets it arrive
-   * when the fleet has caught up. Draining agents with nothing left deregister.
+   * Clients act on the frames that reached them. Clients connect while the fleet agrees on a ring: a client
+   * that reaches a node still applying an older ring is told to wait or redirected, and the real client
+   * retries; the model lets it arrive when the fleet has caught up. Draining agents with nothing left
+   * deregister.
    */
   private afterStep(): void {
+    for (const d of this.inbox.splice(0)) {
+      const user = this.users.get(d.user);
+      if (!user || user.socket !== d.socket) continue;
+      if (d.kind === 'frame') {
+        // The client follows the frame: its socket here closes, it heads for the named node.
+        this.drop(user, { kind: 'reconnect', target: d.frame.node ?? '' });
+      } else {
+        this.violations.push(`${d.node} closed ${user.id}'s socket (code ${d.code}) instead of letting it leave`);
+        this.drop(user, { kind: 'bootstrap' });
+      }
+    }
     if (!this.agreed()) return;
     const change = this.changeKey(this.serving()[0].ring.fingerprint);
     if (change !== this.lastAgreed) {
@@ -545,10 +785,10 @@ export class Fleet {
     for (const user of this.users.values()) if (user.pending) this.land(user, user.pending);
     for (const node of this.serving()) {
       const outOfRing = !node.ring.nodes.some((n) => n.id === node.id);
-      if (node.status === 'draining' && outOfRing && node.index.size === 0 && node.pacer.pending === 0) {
-        this.stop(node, 'left');
+      if (node.status === 'draining' && outOfRing && node.registry.size === 0 && node.rebalancer.pending === 0) {
+        node.stop('left');
         // If the store is down the record stays behind, and the others time it out as a crash.
-        this.membership.remove(node.id).catch(() => {});
+        void node.registration.deregister();
       }
     }
   }
@@ -559,6 +799,7 @@ export class Fleet {
     const unreachable: string[] = [];
     let target = pending.kind === 'reconnect' ? pending.target : undefined;
     let redirects = 0;
+    const path: string[] = [];
     for (let attempt = 0; attempt < 32; attempt++) {
       if (target === undefined) {
         const prefs = user.ring.owners(user.id, Math.min(user.ring.nodes.length, this.config.maxPrefs));
@@ -571,7 +812,7 @@ export class Fleet {
         }
       }
       const node = this.nodes.get(target);
-      if (!node || (node.status !== 'running' && node.status !== 'draining')) {
+      if (!node?.serving) {
         unreachable.push(target);
         // A node it heard of from a frame or a redirect, not from its topology: its topology is stale.
         if (!user.ring.nodes.some((n) => n.id === target)) user.ring = this.serving()[0].ring;
@@ -579,43 +820,38 @@ export class Fleet {
         redirects = 0;
         continue;
       }
+      path.push(node.id);
       const prefs = user.ring.owners(user.id, Math.min(user.ring.nodes.length, this.config.maxPrefs));
-      const decision = decideAdmission({
-        self: node.id,
-        draining: node.status === 'draining',
-        ring: node.ring,
-        epoch: 0,
-        knownEpoch: 0,
-        userId: user.id,
-        clientEpoch: undefined,
-        unreachable: unreachable.filter((id) => prefs.includes(id)),
-        alreadyHere: false,
-        full: false,
-        maxPrefs: this.config.maxPrefs,
-      });
-      if (decision.kind === 'accept') {
+      // The agent's own admission: decideAdmission behind the Admitter, which registers, welcomes, redirects or refuses.
+      const socket = new SimSocket();
+      const conn = node.admitter.admit(socket as unknown as AgentSocket, user.id, { user: user.id, unreachable: unreachable.filter((id) => prefs.includes(id)) });
+      const first = socket.frames[0];
+      if (conn && first?.type === 'welcome') {
         user.node = node.id;
+        user.conn = conn;
+        user.socket = socket;
         user.pending = undefined;
         user.ring = node.ring;
-        node.index.add(user.id);
-        if (decision.standIn) {
-          node.standIns.set(user.id, new Set(decision.avoid));
-          node.fled.hold(user.id, decision.avoid);
-          this.stats.standIns++;
-        }
+        socket.onFrame = (frame) => {
+          if (frame.type !== 'reconnect') return;
+          this.frameSent(node, user.id, frame);
+          this.inbox.push({ user: user.id, socket, node: node.id, kind: 'frame', frame });
+        };
+        socket.onServerClose = (code) => this.inbox.push({ user: user.id, socket, node: node.id, kind: 'closed', code });
+        if (first.standIn) this.stats.standIns++;
         return;
       }
-      if (decision.kind === 'refuse') {
-        this.violations.push(`${node.id} refused ${user.id} (${decision.reason}) while the fleet agreed on a ring`);
+      if (first?.type !== 'redirect') {
+        this.violations.push(`${node.id} refused ${user.id} (code ${socket.closeCode}) while the fleet agreed on a ring`);
         return;
       }
       redirects++;
       this.stats.redirects++;
       if (redirects > 1) {
-        this.violations.push(`${user.id} was redirected ${redirects} times in a row (last by ${node.id} to ${decision.to})`);
+        this.violations.push(`${user.id} was redirected ${redirects} times in a row (${path.join(' -> ')} -> ${first.node}; ${pending.kind}, unreachable [${unreachable}])`);
         return;
       }
-      target = decision.to;
+      target = first.node;
     }
     this.violations.push(`${user.id} found no node to connect to`);
   }

@@ -1,8 +1,8 @@
 // Model-based test of membership and rebalancing: random joins, drains, closes, crashes, restarts,
-// lost heartbeats, passing time and connecting clients, run against the agent's own membership, liveness,
-// settle window, ring, planner, pacer and admission on simulated time (see fleet.ts). After every
-// step no invariant may have been breached; after every settle the fleet must agree on one ring and
-// every user must be on its owner.
+// lost heartbeats, passing time and connecting clients, run against the agent's own modules (registration,
+// liveness and settle window, epoch agreement, the Rebalancer with its planner and pacer, admission) on
+// simulated time (see fleet.ts). After every step no invariant may have been breached; after every settle
+// the fleet must agree on one ring under one epoch, the store's, and every user must be on its owner.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planMoves, type Plan, type PlanInput } from '@wsring/node-agent/internal';
@@ -35,7 +35,7 @@ abstract class FleetCommand implements fc.AsyncCommand<Model, Fleet> {
   async run(m: Model, fleet: Fleet): Promise<void> {
     await this.act(m, fleet);
     const v = fleet.violations;
-    if (v.length > 0) throw new Error(`${this} breached an invariant at t=${fleet.clock.now} ms:\n${v.slice(0, 8).join('\n')}${v.length > 8 ? `\n...and ${v.length - 8} more` : ''}`);
+    if (v.length > 0) throw new Error(`${this} breached an invariant at t=${fleet.clock.now()} ms:\n${v.slice(0, 8).join('\n')}${v.length > 8 ? `\n...and ${v.length - 8} more` : ''}`);
   }
   abstract act(m: Model, fleet: Fleet): Promise<void>;
   abstract toString(): string;
@@ -180,7 +180,7 @@ class Settle extends FleetCommand {
   async act(m: Model, fleet: Fleet) {
     const quiet = await fleet.settle();
     expect(quiet, describeFleet(fleet)).toBe(true);
-    fleet.checkSettled();
+    await fleet.checkSettled();
     m.draining.clear();
   }
   toString = () => 'Settle';
@@ -216,9 +216,9 @@ const commands = fc.commands(
 );
 
 function describeFleet(fleet: Fleet): string {
-  const nodes = [...fleet.nodes.values()].map((n) => `${n.id}:${n.status} ring=[${n.ring.nodes.map((r) => r.id)}] users=${n.index.size} pacer=${n.pacer.pending}`);
+  const nodes = [...fleet.nodes.values()].map((n) => `${n.id}:${n.status} ring=[${n.ring.nodes.map((r) => r.id)}] users=${n.registry.size} pacer=${n.rebalancer.pending}`);
   const pending = [...fleet.users.values()].filter((u) => u.pending).length;
-  return `fleet did not settle at t=${fleet.clock.now}: ${nodes.join('; ')}; ${pending} clients not connected`;
+  return `fleet did not settle at t=${fleet.clock.now()}: ${nodes.join('; ')}; ${pending} clients not connected`;
 }
 
 /** Three nodes with distinct delivery latencies and clocks, 60 users, settled: where every run starts. */
@@ -229,7 +229,7 @@ async function startFleet(config: FleetConfig): Promise<{ model: Model; real: Fl
   await fleet.join('n2', 60, -3_210);
   await fleet.connect(Array.from({ length: 60 }, (_, i) => `user-${i}`));
   if (!(await fleet.settle())) throw new Error(describeFleet(fleet));
-  fleet.checkSettled();
+  await fleet.checkSettled();
   if (fleet.violations.length > 0) throw new Error(fleet.violations.join('\n'));
   return { model: { serving: new Set(['n0', 'n1', 'n2']), draining: new Set(), nextUser: 60, users: 60 }, real: fleet };
 }
@@ -273,6 +273,7 @@ describe('membership and rebalancing (model-based)', () => {
     expect(totals.outages).toBeGreaterThan(30);
     expect(totals.restarts).toBeGreaterThan(30);
     expect(totals.returned).toBeGreaterThan(100);
+    expect(totals.epochs).toBeGreaterThan(2 * RUNS);
   });
 });
 
@@ -328,6 +329,10 @@ describe('the model catches broken parts', () => {
 
   it('an agent that keeps failed-over users when their node restarts within the liveness timeout', async () => {
     await fails({ ...DEFAULT_FLEET, returnStandIns: false }, /is still a stand-in on/);
+  });
+
+  it('an epoch agreement that labels each ring locally instead of agreeing it with the fleet', async () => {
+    await fails({ ...DEFAULT_FLEET, epochs: 'local' }, /disagree on the epoch|names two rings|the store labels/);
   });
 
   it('a liveness timeout below one heartbeat with no settle window (one lost heartbeat reshapes the ring)', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ClientError, CloseCode, createClient, type ClientOptions } from '../src/mod.js';
-import { FakeClock, fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+import { ManualClock, fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
 
 const setup = (overrides: Partial<ClientOptions> = {}, user = 'user-7') => fakeClient({ user, ...overrides });
 
@@ -48,7 +48,7 @@ describe('createClient', () => {
     expect(env.client.state).toBe('closed');
     expect(socket.closedBy).toBe('client');
     expect(env.seen.close).toEqual([{ code: 1000, reason: 'client closed' }]);
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
   });
 
   it('tries the bootstrap URLs in turn', async () => {
@@ -190,7 +190,7 @@ describe('createClient', () => {
     env.last().serverClose(CloseCode.REPLACED, 'replaced by a newer connection');
     expect(env.client.state).toBe('closed');
     expect(env.seen.close).toEqual([{ code: 4004, reason: 'replaced by a newer connection' }]);
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
   });
 
   it('pings a silent connection, and leaves it when the silence lasts another interval', async () => {
@@ -263,7 +263,7 @@ describe('createClient', () => {
     env.last().serverClose(CloseCode.UNAUTHORIZED, 'expired token');
     expect(env.client.state).toBe('closed');
     expect(env.seen.close).toEqual([{ code: 4401, reason: 'expired token' }]);
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
     expect(env.sockets).toHaveLength(1);
   });
 
@@ -299,18 +299,18 @@ describe('createClient', () => {
   });
 
   it('still runs on the deprecated timers option, and takes either it or clock', async () => {
-    const timers = new FakeClock();
+    const timers = new ManualClock();
     const t = await makeTopology(['n1'], 1);
     const env = setup({ clock: undefined, timers: { setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h) } });
     env.fetch.answer(t.topology);
     await settle();
     expect(env.client.state).toBe('connecting');
     // The connect timeout runs on the given timers, not on the fixture's clock.
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
     expect(timers.fireNext()).toBe(true);
     expect(env.client.state).toBe('reconnecting');
     env.client.close();
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     expect(() => setup({ clock, timers: clock })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
     expect(() => setup({ clock: { setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout } as never })).toThrow(/clock must have now/);
     expect(() => setup({ clock: undefined, timers: {} as never })).toThrow(/timers must have/);
@@ -353,7 +353,7 @@ describe('createClient', () => {
     expect(JSON.parse(env.last().sent[0])).toEqual({ type: 'message', data: 'first words' });
     expect(env.client.state).toBe('closed');
     expect(env.live()).toEqual([]);
-    expect(env.clock.pending.size).toBe(0);
+    expect(env.clock.pendingTimers).toBe(0);
     expect(env.seen.close).toEqual([{ code: 1000, reason: 'bye' }]);
     env.client.close();
     expect(env.seen.close).toHaveLength(1);

@@ -3,38 +3,11 @@
 import { createRing, type Ring } from '@wsring/ring';
 import { PROTOCOL_VERSION, encodeFrame, type ServerFrame, type Topology } from '@wsring/protocol';
 import { createClient } from '../src/mod.js';
-import type { ClientEvents, ClientOptions, Clock, FetchLike, WebSocketLike } from '../src/types.js';
+import type { ClientEvents, ClientOptions, FetchLike, WebSocketLike } from '../src/types.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 
-export class FakeClock implements Clock {
-  private time = 0;
-  private nextId = 1;
-  readonly pending = new Map<number, { at: number; fn: () => void; ms: number }>();
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.pending.set(id, { at: this.time + ms, fn, ms });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-
-  /** Fire the earliest timer, advancing the clock to it. Returns whether one fired. */
-  fireNext(): boolean {
-    let best: [number, { at: number; fn: () => void }] | undefined;
-    for (const entry of this.pending) if (!best || entry[1].at < best[1].at) best = entry;
-    if (!best) return false;
-    this.pending.delete(best[0]);
-    this.time = Math.max(this.time, best[1].at);
-    best[1].fn();
-    return true;
-  }
-}
+// The repository's one manual clock (test/support): it has the shape of the client's `Clock`.
+export { ManualClock };
 
 export class FakeSocket implements WebSocketLike {
   static readonly CONNECTING = 0;
@@ -157,7 +130,7 @@ export function welcome(node: string, epoch: number, standIn = false): ServerFra
  * say otherwise), recording every event it emits and every socket it opens.
  */
 export function fakeClient(options: Partial<ClientOptions> = {}) {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const fetch = new FakeFetch();
   const sockets: FakeSocket[] = [];
   const WebSocket = class extends FakeSocket {

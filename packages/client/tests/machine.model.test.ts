@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createClient, TERMINAL_CLOSE_CODES, type ClientState, type WsringClient } from '../src/mod.js';
 import { transitions } from '../src/machine.js';
-import { FakeClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, type Fixture } from './fakes.js';
+import { ManualClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, type Fixture } from './fakes.js';
 
 const USER = 'user-42';
 const BASE_MS = 100;
@@ -12,7 +12,7 @@ const CAP_MS = 1_000;
 
 interface Real {
   client: WsringClient;
-  clock: FakeClock;
+  clock: ManualClock;
   fetch: FakeFetch;
   sockets: FakeSocket[];
   /** Every `reconnecting` event, and whether a welcome came since the previous one. */
@@ -241,7 +241,7 @@ function invariants(m: Model, r: Real): void {
   if (m.closed) {
     expect(state).toBe('closed');
     expect(live).toHaveLength(0);
-    expect(r.clock.pending.size).toBe(0);
+    expect(r.clock.pendingTimers).toBe(0);
     expect(r.sockets.length).toBe(m.socketsAtClose);
     expect(r.closes).toBe(1);
     return;
@@ -252,15 +252,15 @@ function invariants(m: Model, r: Real): void {
   if (state === 'open') expect(live).toHaveLength(1);
   if (state === 'connecting' || state === 'moving') {
     expect(live).toHaveLength(1);
-    expect(r.clock.pending.size).toBeGreaterThanOrEqual(1); // the connect timeout
+    expect(r.clock.pendingTimers).toBeGreaterThanOrEqual(1); // the connect timeout
   }
   if (state === 'bootstrapping') expect(r.fetch.requests.length).toBe(1);
   if (state === 'reconnecting') {
     expect(live).toHaveLength(0);
-    expect(r.clock.pending.size).toBeGreaterThanOrEqual(1);
+    expect(r.clock.pendingTimers).toBeGreaterThanOrEqual(1);
   }
   // A client that is not closed always has something that will move it on: never stuck.
-  expect(live.length + r.fetch.requests.length + r.clock.pending.size).toBeGreaterThan(0);
+  expect(live.length + r.fetch.requests.length + r.clock.pendingTimers).toBeGreaterThan(0);
   // Full jitter under an exponential ceiling, counted from 1 after every welcome.
   let expected = 1;
   for (const { attempt, delayMs, afterOpens } of r.reconnecting) {
@@ -318,7 +318,7 @@ const commands = [
 
 /** A client on fake sockets, timers and fetch, with its events recorded. */
 function startReal(seed: number, visited: Set<ClientState>, reasons: Set<string>): Real {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const fetch = new FakeFetch();
   const sockets: FakeSocket[] = [];
   let rng = seed;

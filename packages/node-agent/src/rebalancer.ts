@@ -26,6 +26,8 @@ export interface RebalancerOptions {
   metrics: AgentMetrics;
   /** Uniform in [0, 1): the pacer's jitter. */
   random?: () => number;
+  /** The planner. Default `planMoves`; the fleet model passes a checked or deliberately broken one. */
+  plan?: typeof planMoves;
 }
 
 export interface RebalancerParts {
@@ -170,7 +172,7 @@ export class Rebalancer {
     const prev = this.current.ring;
     // Compute time, not flow time: measured on the process's own clock.
     const started = performance.now();
-    const plan = planMoves({ self: this.o.self, prev, next: ring, index: registry.index, standIns: registry.standIns }, this.o.prefsDepth);
+    const plan = (this.o.plan ?? planMoves)({ self: this.o.self, prev, next: ring, index: registry.index, standIns: registry.standIns }, this.o.prefsDepth);
     const planMs = performance.now() - started;
     this.o.metrics.planDuration.observe(planMs / 1000);
     for (const userId of plan.promoted) {

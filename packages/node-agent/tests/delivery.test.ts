@@ -9,7 +9,7 @@ import { LiveFeed } from '../src/delivery/feed.js';
 import { StreamPublisher } from '../src/delivery/publisher.js';
 import { resolveDeliveryOptions } from '../src/delivery/options.js';
 import { spawnAgent, startNatsServer, type NatsServer } from '../src/testing/mod.js';
-import { FAST, openClient, sleep, until, type RawClient } from './helpers.js';
+import { FAST, hold, openClient, until, type RawClient } from './helpers.js';
 
 const STREAM = 'WSRING_DELIVERY';
 
@@ -267,7 +267,8 @@ describe('an agent delivering to raw sockets', () => {
       sent.push({ ...(await publisher.publish(user, { n })), n });
       const stored = await chainOf(jsm, user);
       if (stored.length > 0 && stored[0].pos > sent[0].pos) break;
-      await sleep(100);
+      // One message every 100 ms, so the window always holds some while the oldest expire.
+      await hold(100);
     }
     const c2 = await openSynced(user, last);
     const gaps = c2.frames.filter((f) => f.type === 'gap');
@@ -293,7 +294,7 @@ describe('an agent delivering to raw sockets', () => {
     await until(() => messages(c1).length === 1, 10_000, 'the message');
     // Quiet for longer than the 1.5 s window: without checkpoints the client's position would fall behind it.
     await until(() => c1.frames.some((f) => f.type === 'checkpoint' && f.pos > own.pos), 10_000, 'a checkpoint past the message');
-    await sleep(2_000);
+    await until(async () => !(await chainOf(jsm, user)).some((m) => m.pos === own.pos), 10_000, 'the message to fall out of the window');
     const last = Math.max(...c1.frames.map((f) => ('pos' in f && typeof f.pos === 'number' ? f.pos : 0)));
     c1.ws.close();
     await c1.closed;

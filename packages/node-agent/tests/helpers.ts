@@ -1,7 +1,7 @@
 // Raw `ws` clients and small waits for the agent tests.
 import WebSocket from 'ws';
 import { connectUrl, type ConnectParams, type ServerFrame } from '@wsring/protocol';
-import type { Agent, AgentEvents, AgentOptions, Membership, MemberRecord } from '../src/mod.js';
+import { NatsMembership, type Agent, type AgentEvents, type AgentOptions, type Membership, type MemberRecord } from '../src/mod.js';
 
 export interface RawClient {
   ws: WebSocket;
@@ -124,27 +124,81 @@ export function once<E extends keyof AgentEvents>(agent: Agent, event: E, pred: 
   });
 }
 
+/** Poll `cond` until it holds; `timeoutMs` only fails a hung test. */
 export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
+    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Keep a state for `ms` of real time: a store outage, a record ageing in the store. An action that lasts that
+ * long, never a pause before an assertion (those wait for the event or counter they are about).
+ */
+export function hold(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The heartbeats every member writes to a bucket, counted from a watch of its own. A window of "nothing
+ * may happen" is measured in heartbeats of the agents themselves, so it is as long in their time on a
+ * slow machine as on a fast one.
+ */
+export class Heartbeats {
+  private readonly latest = new Map<string, { startedAt: number; seq: number; count: number }>();
+  private stop: () => void = () => {};
+
+  private constructor(private readonly membership: NatsMembership) {}
+
+  static async watch(servers: string, bucket?: string): Promise<Heartbeats> {
+    const h = new Heartbeats(await NatsMembership.connect({ servers, bucket }));
+    h.stop = await h.membership.watch((e) => {
+      if (e.type === 'put') h.seen(e.record);
+    });
+    return h;
+  }
+
+  /** Heartbeats of `id` seen so far (a resync's replay of a record counts once). */
+  count(id: string): number {
+    return this.latest.get(id)?.count ?? 0;
+  }
+
+  /** Resolves once `id` has written `n` heartbeats more than it had when called. */
+  async more(id: string, n: number, timeoutMs = 30_000): Promise<void> {
+    const target = this.count(id) + n;
+    await until(() => this.count(id) >= target, timeoutMs, `${n} more heartbeats of ${id}`);
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    await this.membership.close();
+  }
+
+  private seen(record: MemberRecord): void {
+    const last = this.latest.get(record.id);
+    if (last && last.startedAt === record.startedAt && record.seq <= last.seq) return;
+    this.latest.set(record.id, { startedAt: record.startedAt, seq: record.seq, count: (last?.count ?? 0) + 1 });
+  }
+}
 
 /** Membership that forwards to a real one but can drop this agent's heartbeats on demand. */
 export class LossyMembership implements Membership {
   dropPuts = 0;
   dropAll = false;
+  /** Puts asked for, and puts passed on to the store. */
+  attempts = 0;
+  forwarded = 0;
   constructor(private readonly inner: Membership) {}
   put(record: MemberRecord): Promise<void> {
+    this.attempts++;
     if (this.dropAll) return Promise.resolve();
     if (this.dropPuts > 0) {
       this.dropPuts--;
       return Promise.resolve();
     }
+    this.forwarded++;
     return this.inner.put(record);
   }
   remove(id: string) {

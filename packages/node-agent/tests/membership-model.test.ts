@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryMembership, type MemberRecord, type MemberState } from '../src/mod.js';
 import { TopologyTracker, placementSignature } from '../src/internal.js';
-import { FakeClock } from './fake-clock.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 
 const HEARTBEAT = 100;
 const TIMEOUT = 400;
@@ -16,7 +16,7 @@ interface Model {
 }
 
 interface Real {
-  clock: FakeClock;
+  clock: ManualClock;
   membership: MemoryMembership;
   tracker: TopologyTracker;
   settled: string[];
@@ -136,7 +136,7 @@ describe('membership and settling (model-based)', () => {
   it('the agent believes exactly the members heard from within the timeout (none evicted while the store is away), rebalances only on real changes, and settles on the live set', async () => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 60 }), async (cmds) => {
-        const clock = new FakeClock();
+        const clock = new ManualClock();
         const membership = new MemoryMembership(() => clock.now());
         const settled: string[] = [];
         const tracker = new TopologyTracker({ settleMs: SETTLE, livenessTimeoutMs: TIMEOUT, heartbeatMs: HEARTBEAT, clock }, (s) => settled.push(s.signature));

@@ -3,7 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { createAgent, NatsMembership, type Agent, type AgentOptions, type RebalanceEvent } from '../src/mod.js';
 import { spawnAgent, startNatsServer, type NatsServer } from '../src/testing/mod.js';
-import { FAST, LossyMembership, openClient, sleep, until } from './helpers.js';
+import { FAST, Heartbeats, hold, LossyMembership, openClient, until } from './helpers.js';
 
 let nats: NatsServer;
 let bucketSerial = 0;
@@ -50,8 +50,8 @@ describe('membership in NATS KV', () => {
     expect(rec).toMatchObject({ id: 'b', url: agents[1].url, weight: 1, state: 'active' });
     expect(typeof rec.startedAt).toBe('number');
     const seq1 = rec.seq as number;
-    await sleep(350);
-    expect((await kv.get('members.b'))!.json<{ seq: number }>().seq).toBeGreaterThan(seq1);
+    // It heartbeats: the record is rewritten with a higher seq, again and again.
+    await until(async () => (await kv.get('members.b'))!.json<{ seq: number }>().seq >= seq1 + 2, 10_000, 'two more heartbeats of b');
     const label = (await kv.get('topology'))!.json<{ epoch: number; fingerprint: string }>();
     expect(label).toEqual({ epoch: agents[0].topology.epoch, fingerprint: agents[0].topology.fingerprint });
     await nc.close();
@@ -63,14 +63,17 @@ describe('membership in NATS KV', () => {
     const b = await agent('b', bucket);
     const lossy = new LossyMembership(await NatsMembership.connect({ servers: nats.url, bucket }));
     const c = await agent('c', bucket, { membership: lossy });
-    await until(() => [a, b, c].every((x) => ids(x) === 'a,b,c'), 5_000, 'a,b,c');
-    await sleep(FAST.settleMs! + 100);
+    // Every agent has applied a,b,c (a ring changes only when applied) under one label: no rebalance is pending.
+    await until(() => [a, b, c].every((x) => ids(x) === 'a,b,c' && x.topology.epoch === a.topology.epoch), 5_000, 'a,b,c under one epoch');
     const epoch = a.topology.epoch;
     const seen = recordRebalances([a, b]);
 
     // Two heartbeats lost in a row: a 300 ms gap against a 500 ms timeout.
     lossy.dropPuts = 2;
-    await sleep(1_500);
+    await until(() => lossy.dropPuts === 0, 5_000, 'two heartbeats of c lost');
+    // Then twelve heartbeats of c: past a liveness timeout and a settle window after the gap, a misjudged gap would have rebalanced.
+    const forwarded = lossy.forwarded;
+    await until(() => lossy.forwarded >= forwarded + 12, 10_000, 'twelve heartbeats of c after the gap');
     expect(seen.get('a')).toEqual([]);
     expect(seen.get('b')).toEqual([]);
     expect(a.topology.epoch).toBe(epoch);
@@ -78,7 +81,9 @@ describe('membership in NATS KV', () => {
     // Silent for good: gone after the timeout, one rebalance on each survivor.
     lossy.dropAll = true;
     await until(() => ids(a) === 'a,b' && ids(b) === 'a,b', 5_000, 'c evicted');
-    await sleep(FAST.settleMs! + 300);
+    // A second rebalance would follow within a settle window: six more (lost) heartbeat intervals of c.
+    const attempts = lossy.attempts;
+    await until(() => lossy.attempts >= attempts + 6, 5_000, 'six heartbeat intervals after the eviction');
     expect(seen.get('a')!.length).toBe(1);
     expect(seen.get('b')!.length).toBe(1);
     expect(a.topology.epoch).toBe(b.topology.epoch);
@@ -93,25 +98,30 @@ describe('membership in NATS KV', () => {
     const a = await agent('a', bucket);
     const b = await agent('b', bucket);
     const crashing = await spawnAgent({ id: 'x', nats: nats.url, bucket, settleMs: 300, heartbeatMs: 100, livenessMs: 500 });
+    const heartbeats = await Heartbeats.watch(nats.url, bucket);
     try {
-      await until(() => ids(a) === 'a,b,x' && ids(b) === 'a,b,x', 5_000, 'x joined');
-      await sleep(FAST.settleMs! + 100);
+      await until(() => ids(a) === 'a,b,x' && ids(b) === 'a,b,x' && a.topology.epoch === b.topology.epoch, 5_000, 'x joined');
       const seen = recordRebalances([a, b]);
       await crashing.kill('SIGKILL');
       await until(() => ids(a) === 'a,b' && ids(b) === 'a,b', 5_000, 'x removed');
-      await sleep(FAST.settleMs! + 300);
+      // A second rebalance would follow within a settle window and a bit: six heartbeats of a.
+      await heartbeats.more('a', 6);
       expect(seen.get('a')!.length).toBe(1);
       expect(seen.get('b')!.length).toBe(1);
-      // Its record is still in the bucket; a resync after an outage must not bring it back.
+      // Its record is still in the bucket; a resync after an outage must not bring it back. The outage lasts
+      // two liveness timeouts from when both agents have noticed it.
       await nats.kill();
-      await sleep(2 * FAST.livenessTimeoutMs!);
+      await until(() => !a.health().membershipConnected && !b.health().membershipConnected, 10_000, 'the outage noticed');
+      await hold(2 * FAST.livenessTimeoutMs!);
       await nats.restart();
       await until(() => a.health().membershipConnected && b.health().membershipConnected, 10_000, 'reconnected');
-      await sleep(2 * FAST.livenessTimeoutMs!);
+      // Two liveness timeouts of heartbeats after the resync: x would be back, and then gone again, by then.
+      await heartbeats.more('a', (2 * FAST.livenessTimeoutMs!) / FAST.heartbeatMs!);
       expect(seen.get('a')!.length).toBe(1);
       expect(seen.get('b')!.length).toBe(1);
       expect(ids(a)).toBe('a,b');
     } finally {
+      await heartbeats.close();
       await crashing.kill();
     }
   });
@@ -121,7 +131,9 @@ describe('membership in NATS KV', () => {
     const nc = await connect({ servers: nats.url });
     const kv = await new Kvm(nc).create(bucket, { history: 1 });
     await kv.put('members.ghost', JSON.stringify({ id: 'ghost', url: 'ws://127.0.0.1:1/ws', weight: 1, state: 'active', startedAt: 0, seq: 9 }));
-    await sleep(FAST.livenessTimeoutMs! + 300);
+    // The record must be older than a liveness timeout when the agent starts: the store's own clock ages it,
+    // so real time has to pass (nothing to wait for instead).
+    await hold(FAST.livenessTimeoutMs! + 300);
     const a = await agent('a', bucket);
     expect(ids(a)).toBe('a');
     // A live record written just now does count.
@@ -136,7 +148,13 @@ describe('membership in NATS KV', () => {
     const seen = recordRebalances([a]);
     await Promise.all([agent('b', bucket, { settleMs: 1_500 }), agent('c', bucket, { settleMs: 1_500 }), agent('d', bucket, { settleMs: 1_500 })]);
     await until(() => ids(a) === 'a,b,c,d', 5_000, 'a sees all');
-    await sleep(2_000);
+    // Another rebalance would follow within a settle window (1.5 s): twenty heartbeats of a.
+    const heartbeats = await Heartbeats.watch(nats.url, bucket);
+    try {
+      await heartbeats.more('a', 20);
+    } finally {
+      await heartbeats.close();
+    }
     expect(seen.get('a')!.length).toBe(1);
     expect(ids(a)).toBe('a,b,c,d');
   });
@@ -144,8 +162,7 @@ describe('membership in NATS KV', () => {
   it('NATS restarting mid-run evicts nobody, disconnects no client, causes no rebalance; membership recovers', async () => {
     const bucket = `m${++bucketSerial}`;
     const agents = [await agent('a', bucket), await agent('b', bucket), await agent('c', bucket)];
-    await until(() => agents.every((x) => ids(x) === 'a,b,c'), 5_000, 'a,b,c');
-    await sleep(FAST.settleMs! + 100);
+    await until(() => agents.every((x) => ids(x) === 'a,b,c' && x.topology.epoch === agents[0].topology.epoch), 5_000, 'a,b,c under one epoch');
     const clients = [];
     for (let i = 0; i < 30; i++) {
       const user = `user-${i}`;
@@ -159,15 +176,22 @@ describe('membership in NATS KV', () => {
     const disconnected: number[] = [];
     for (const c of clients) c.ws.on('close', (code) => disconnected.push(code));
 
-    // Down for three liveness timeouts: silence during an outage must not read as death.
+    // Down for three liveness timeouts after every agent noticed: silence during an outage must not read as death.
     await nats.kill();
-    await sleep(3 * FAST.livenessTimeoutMs!);
+    await until(() => agents.every((x) => !x.health().membershipConnected), 10_000, 'the outage noticed');
+    await hold(3 * FAST.livenessTimeoutMs!);
     await nats.restart();
     await until(async () => {
       const h = await Promise.all(agents.map((x) => x.health()));
       return h.every((r) => r.membershipConnected);
     }, 10_000, 'membership reconnected');
-    await sleep(4 * FAST.livenessTimeoutMs!);
+    // Four liveness timeouts of heartbeats of every agent after the resync: a misjudged outage would have rebalanced by then.
+    const heartbeats = await Heartbeats.watch(nats.url, bucket);
+    try {
+      await Promise.all(agents.map((x) => heartbeats.more(x.id, (4 * FAST.livenessTimeoutMs!) / FAST.heartbeatMs!)));
+    } finally {
+      await heartbeats.close();
+    }
 
     expect([...seen.values()].flat()).toEqual([]);
     expect(disconnected).toEqual([]);
@@ -180,8 +204,7 @@ describe('membership in NATS KV', () => {
     const nc = await connect({ servers: nats.url });
     const kv = await new Kvm(nc).open(bucket);
     const before = (await kv.get('members.a'))!.json<{ seq: number }>().seq;
-    await sleep(400);
-    expect((await kv.get('members.a'))!.json<{ seq: number }>().seq).toBeGreaterThan(before);
+    await until(async () => (await kv.get('members.a'))!.json<{ seq: number }>().seq > before, 10_000, 'a heartbeat of a');
     await nc.close();
     for (const c of clients) c.ws.terminate();
   });

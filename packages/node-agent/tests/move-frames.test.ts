@@ -9,7 +9,9 @@ import { CloseCode, decodeServerFrame, type ReconnectFrame } from '@wsring/proto
 import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
 import { moveFrameText, topologyBody } from '../src/topology-json.js';
 import type { AgentTopology } from '../src/types.js';
-import { openClient, sleep, until } from './helpers.js';
+import { openClient, until } from './helpers.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
+import { driveUntil, pass } from '../../../test/support/drive.js';
 
 const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 2_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
 
@@ -38,16 +40,18 @@ async function metric(agent: Agent, name: string, labels = ''): Promise<number> 
 }
 
 describe('a join with real clients', () => {
-  const store = new MemoryMembership();
+  // Agents and clients on one manual clock: settling, pacing and backoff move only as the test says.
+  const clock = new ManualClock(1_000_000);
+  const store = new MemoryMembership(() => clock.now());
   const agents = new Map<string, Agent>();
   const clients = new Map<string, { client: WsringClient; moves: MoveReason[]; errors: string[] }>();
-  const start = async (id: string) => agents.set(id, await createAgent({ id, membership: store, port: 0, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20, graceMs: 5_000 } }));
+  const start = async (id: string) => agents.set(id, await createAgent({ id, membership: store, port: 0, clock, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20, graceMs: 5_000 } }));
   const ringIds = (a: Agent) => a.topology.ring.nodes.map((n) => n.id).join(',');
 
   beforeAll(async () => {
     await start('a');
     await start('b');
-    await until(() => [...agents.values()].every((a) => ringIds(a) === 'a,b'), 5_000, 'a,b agree');
+    await driveUntil(clock, () => [...agents.values()].every((a) => ringIds(a) === 'a,b'), { what: 'a,b agree' });
   });
   afterAll(async () => {
     for (const { client } of clients.values()) client.close();
@@ -58,7 +62,7 @@ describe('a join with real clients', () => {
     const bootstrap = [...agents.values()].map((a) => `http://127.0.0.1:${a.port}`);
     for (let i = 0; i < 60; i++) {
       const user = `user-${i}`;
-      const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5 });
+      const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, timers: clock });
       const tracked = { client, moves: [] as MoveReason[], errors: [] as string[] };
       client.on('moved', (m) => tracked.moves.push(m.reason));
       client.on('error', (e) => tracked.errors.push(e.code));
@@ -68,15 +72,15 @@ describe('a join with real clients', () => {
       const ring = agents.get('a')!.topology.ring;
       return [...clients].every(([user, { client }]) => client.state === 'open' && client.node === ring.owner(user));
     };
-    await until(onOwners, 10_000, 'every client on its owner');
+    await driveUntil(clock, onOwners, { what: 'every client on its owner' });
     const fetchesBefore = (await Promise.all([...agents.values()].map((a) => metric(a, 'wsring_topology_requests_total')))).reduce((x, y) => x + y, 0);
     expect(fetchesBefore).toBe(clients.size);
     const before = agents.get('a')!.topology.ring;
     const epochBefore = agents.get('a')!.topology.epoch;
 
     await start('c');
-    await until(() => [...agents.values()].every((a) => ringIds(a) === 'a,b,c'), 5_000, 'a,b,c agree');
-    await until(onOwners, 10_000, 'every client on its new owner');
+    await driveUntil(clock, () => [...agents.values()].every((a) => ringIds(a) === 'a,b,c'), { what: 'a,b,c agree' });
+    await driveUntil(clock, onOwners, { what: 'every client on its new owner' });
     const after = agents.get('a')!.topology;
     const moved = [...clients.keys()].filter((user) => before.owner(user) !== after.ring.owner(user));
     expect(moved.length).toBeGreaterThan(0);
@@ -155,7 +159,9 @@ describe('grace closes', () => {
   });
 
   it('count only clients the agent had to close while open, not clients already closing', async () => {
-    const options = (id: string): AgentOptions => ({ id, membership: store, port: 0, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 0, graceMs: GRACE_MS } });
+    // The agents on a manual clock: the grace period starts when the test lets it, after the leaving client's close frame is in.
+    const clock = new ManualClock(1_000_000);
+    const options = (id: string): AgentOptions => ({ id, membership: store, port: 0, clock, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 0, graceMs: GRACE_MS } });
     const a = await createAgent(options('a'));
     agents.push(a);
     const probe = await createRing([{ id: 'a' }, { id: 'b' }]);
@@ -167,12 +173,20 @@ describe('grace closes', () => {
     const leaving = await halfClosingClient(a.url, leavingUser, a.topology.epoch);
     expect(a.connections).toBe(2);
 
+    let sent = 0;
+    a.on('rebalance-sent', (e) => (sent += e.sent));
     agents.push(await createAgent(options('b')));
+    // a settles on a,b and sends both their reconnect frames; its grace timers start now.
+    await driveUntil(clock, () => sent === 2, { what: 'both reconnect frames sent' });
+    const sentAt = clock.now();
     await stubborn.frame((f) => f.type === 'reconnect');
     await leaving.sentClose;
+    await until(() => a.connection(leavingUser)?.socket.readyState === 2, 5_000, "the leaving client's close frame in");
+    expect(clock.now() - sentAt).toBeLessThan(GRACE_MS);
+    await pass(clock, GRACE_MS);
     expect((await stubborn.closed).code).toBe(CloseCode.MOVED);
     // Well past the leaving client's grace period too; its socket is still closing, not closed.
-    await sleep(GRACE_MS * 2);
+    await pass(clock, GRACE_MS);
     expect(a.connection(leavingUser)?.socket.readyState).toBe(2);
     expect(await metric(a, 'wsring_grace_closes_total')).toBe(1);
     expect(await metric(a, 'wsring_refused_total', `code="${CloseCode.MOVED}"`)).toBe(1);

@@ -9,7 +9,7 @@ import { createAgent, NatsMembership, type Agent } from '../src/mod.js';
 import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
 import { SnapshotCollector } from '../src/membership/snapshot.js';
 import { StepTimeoutError, withDeadline } from '../src/membership/deadline.js';
-import { FAST, openClient, sleep, until, type RawClient } from './helpers.js';
+import { FAST, hold, openClient, until, type RawClient } from './helpers.js';
 
 interface Entry {
   key: string;
@@ -107,8 +107,8 @@ describe('membership after a NATS restart, with users connected and delivery on'
     for (let round = 1; round <= ROUNDS; round++) {
       nats = await startNatsServer({ jetstream: true });
       for (const id of ['a', 'b', 'c']) agents.push(await createAgent({ id, nats: { servers: nats.url }, ...FAST, heartbeatMs: 200, livenessTimeoutMs: 1_000 }));
-      await until(() => agents.every((a) => a.topology.ring.nodes.length === 3), 10_000, `round ${round}: three nodes on every ring`);
-      await sleep(FAST.settleMs! + 100);
+      // Every agent has applied the three-node ring (a ring changes only when applied) under one label: no rebalance is pending.
+      await until(() => agents.every((a) => a.topology.ring.nodes.length === 3 && a.topology.epoch === agents[0].topology.epoch), 10_000, `round ${round}: three nodes on every ring`);
       for (let i = 0; i < USERS; i++) {
         const user = `user-${i}`;
         const owner = agents.find((a) => a.id === a.topology.ring.owner(user))!;
@@ -125,7 +125,8 @@ describe('membership after a NATS restart, with users connected and delivery on'
 
       await nats.kill();
       await until(() => agents.every((a) => !a.health().membershipConnected), 10_000, `round ${round}: agents notice NATS is gone`);
-      await sleep(1_000);
+      // The outage lasts a liveness timeout once noticed.
+      await hold(1_000);
       await nats.restart();
       await until(() => agents.every((a) => a.health().membershipConnected), 20_000, `round ${round}: membership back on every agent`);
       // Heartbeats reach the store again from every agent.

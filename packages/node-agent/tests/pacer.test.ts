@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Pacer, TokenBucket } from '../src/internal.js';
-import { FakeClock } from './fake-clock.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 
 /** Seeded uniform [0,1) so the jitter is reproducible. */
 function seeded(seed: number): () => number {
@@ -34,7 +34,7 @@ describe('pacer', () => {
         fc.array(fc.tuple(fc.integer({ min: 0, max: 3_000 }), fc.integer({ min: 1, max: 40 })), { minLength: 1, maxLength: 6 }),
         fc.integer(),
         (ratePerSec, burst, jitterMs, waves, seed) => {
-          const clock = new FakeClock();
+          const clock = new ManualClock();
           const sent: { user: string; at: number }[] = [];
           const pacer = new Pacer({ ratePerSec, burst, jitterMs, clock, random: seeded(seed) }, (user) => sent.push({ user, at: clock.now() }), () => 1e9);
           let total = 0;
@@ -62,7 +62,7 @@ describe('pacer', () => {
   });
 
   it('does not send a cancelled user, nor a user twice, and reports when idle', () => {
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const sent: string[] = [];
     const pacer = new Pacer({ ratePerSec: 10, burst: 1, jitterMs: 100, clock, random: () => 0.5 }, (u) => sent.push(u));
     for (const u of ['a', 'b', 'c', 'a']) pacer.enqueue(u, 'r');
@@ -84,7 +84,7 @@ describe('pacer', () => {
         fc.integer({ min: 0, max: 500 }),
         fc.integer(),
         (moves, shares, ceiling, jitterMs, seed) => {
-          const clock = new FakeClock();
+          const clock = new ManualClock();
           const sent: { user: string; to: string; at: number }[] = [];
           const pacer = new Pacer({ ratePerSec: ceiling, burst: 5, jitterMs, clock, random: seeded(seed) }, (user, to) => sent.push({ user, to, at: clock.now() }), (to) => shares[to as 'r1']);
           const latest = new Map<string, string>();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createRing, type NodeSpec } from '@wsring/ring';
 import { Pacer, receiverShares } from '../src/internal.js';
-import { FakeClock } from './fake-clock.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -48,7 +48,7 @@ describe('receiver budgets', () => {
         const after = [...before.slice(Math.min(f.leaves, f.nodes - 1)), ...ids.slice(f.nodes)];
         const prev = await createRing(before.map(spec), { algorithm: f.algorithm });
         const next = await createRing(after.map(spec), { algorithm: f.algorithm });
-        const clock = new FakeClock();
+        const clock = new ManualClock();
         const random = seeded(f.seed);
         const arrivals = new Map<string, number[]>();
         const senders = new Map<string, Set<string>>();

@@ -5,7 +5,7 @@ import { loadRing, type Ring } from '@wsring/ring';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
 import type { Topology } from '@wsring/protocol';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
-import { sleep, until } from './helpers.js';
+import { Heartbeats, until } from './helpers.js';
 
 const TIMING = { heartbeatMs: 200, livenessMs: 5_000, settleMs: 300, rate: 200, jitterMs: 50 };
 const USERS = 60;
@@ -71,6 +71,9 @@ describe('SIGKILL and restart on the same port within the liveness timeout', () 
     const theirs = [...clients.keys()].filter((u) => before.ring.owner(u) === 'a0');
     expect(theirs.length).toBeGreaterThan(5);
 
+    // The survivors' heartbeats measure the agents' own time from the kill on.
+    const heartbeats = await Heartbeats.watch(nats.url, 'restart');
+    const beatsAtKill = heartbeats.count('a1');
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
     agents.delete('a0');
@@ -79,8 +82,15 @@ describe('SIGKILL and restart on the same port within the liveness timeout', () 
     expect(Date.now() - killedAt, 'restarted within the liveness timeout').toBeLessThan(TIMING.livenessMs);
 
     const after = await waitSettled('users back on a0');
-    // A late reconnect or a rebalance for the restart would show within a liveness timeout.
-    await sleep(TIMING.livenessMs);
+    // A rebalance for the restart (the old process timed out) would come within a liveness timeout and a settle
+    // window of the kill, a late reconnect soon after settling: wait until a1 has heartbeated that long since
+    // the kill, and twice since settling.
+    try {
+      const window = Math.ceil((TIMING.livenessMs + TIMING.settleMs) / TIMING.heartbeatMs) + 2;
+      await heartbeats.more('a1', Math.max(2, beatsAtKill + window - heartbeats.count('a1')));
+    } finally {
+      await heartbeats.close();
+    }
     const later = await settled();
     expect({ fingerprint: later?.ring.fingerprint, epoch: later?.epoch }).toEqual({ fingerprint: after.ring.fingerprint, epoch: after.epoch });
     expect(after.ring.fingerprint).toBe(before.ring.fingerprint);

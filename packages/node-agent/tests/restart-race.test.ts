@@ -4,12 +4,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ring } from '@wsring/ring';
 import { createAgent, MemoryMembership, type Agent, type AgentOptions, type MemberRecord } from '../src/mod.js';
-import { FollowingClient, sleep, until } from './helpers.js';
+import { FollowingClient } from './helpers.js';
 import { ProcessLine } from '../src/testing/mod.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
+import { driveUntil, pass } from '../../../test/support/drive.js';
 
 const TIMING = { heartbeatMs: 500, livenessTimeoutMs: 5_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
 
-const store = new MemoryMembership();
+// Agents on a manual clock: the restart window and heartbeats move only as the test says.
+const clock = new ManualClock(1_000_000);
+const store = new MemoryMembership(() => clock.now());
 const agents = new Map<string, { agent: Agent; line: ProcessLine }>();
 const followers: FollowingClient[] = [];
 /** Listeners to every member record written; the agents, subscribed earlier, have seen each record before them. */
@@ -17,7 +21,7 @@ const onRecord = new Set<(r: MemberRecord) => void>();
 
 const start = async (id: string, port = 0) => {
   const line = new ProcessLine(store);
-  const agent = await createAgent({ id, membership: line, port, ...TIMING, pacing: { ratePerSec: 100, burst: 10, jitterMs: 0 } });
+  const agent = await createAgent({ id, membership: line, port, clock, ...TIMING, pacing: { ratePerSec: 100, burst: 10, jitterMs: 0 } });
   agents.set(id, { agent, line });
   return agent;
 };
@@ -33,7 +37,7 @@ function userFor(ring: Ring, taken: string[]): string {
 
 beforeAll(async () => {
   for (const id of ['a0', 'a1', 'a2']) await start(id);
-  await until(() => [...agents.values()].every(({ agent }) => agent.topology.ring.nodes.length === 3 && agent.topology.nodes.every((n) => n.state === 'active')), 10_000, 'three active agents');
+  await driveUntil(clock, () => [...agents.values()].every(({ agent }) => agent.topology.ring.nodes.length === 3 && agent.topology.nodes.every((n) => n.state === 'active')), { what: 'three active agents' });
   await store.watch((e) => {
     if (e.type === 'put') for (const l of onRecord) l(e.record);
   });
@@ -70,7 +74,7 @@ describe('stand-ins and a process that has only just begun serving', () => {
     await start('a0', port);
     await arrived;
     expect(e.welcomedOn).toEqual(['a1']);
-    await until(() => e.node === 'a0', 10_000, `${early} back on a0`);
+    await driveUntil(clock, () => e.node === 'a0', { what: `${early} back on a0` });
     expect(e.reconnects.map((r) => r.node)).toEqual(['a0']);
 
     // Well after a0 began serving, a client that cannot reach it (a partition, or a0 full) is held by a1 and stays.
@@ -78,7 +82,15 @@ describe('stand-ins and a process that has only just begun serving', () => {
     followers.push(l);
     await l.connect(urlOf('a1'), { unreachable: ['a0'] });
     expect(l.welcomedOn).toEqual(['a1']);
-    await sleep(3 * TIMING.heartbeatMs);
+    // Three of a0's heartbeats reach a1: none may send it back (a1 queues nothing, sends nothing).
+    const a1 = agents.get('a1')!.agent;
+    const sent: number[] = [];
+    a1.on('rebalance-sent', (e) => sent.push(e.sent));
+    let heartbeats = 0;
+    onRecord.add((r) => void (r.id === 'a0' && heartbeats++));
+    await driveUntil(clock, () => heartbeats >= 3, { what: "three of a0's heartbeats" });
+    await pass(clock, TIMING.heartbeatMs / 2);
+    expect(sent).toEqual([]);
     expect({ node: l.node, reconnects: l.reconnects }).toEqual({ node: 'a1', reconnects: [] });
     // The restart changed no ring.
     for (const { agent } of agents.values()) expect(agent.topology.epoch).toBe(epoch);

@@ -1,11 +1,13 @@
 // A node that crashes and restarts under the same id before the fleet times it out: the ring never
 // changes, so no plan runs, yet the users that failed over from it must go back to it. Real agents
-// sharing one MemoryMembership, real @wsring/client instances over loopback sockets.
+// sharing one MemoryMembership, real @wsring/client instances over loopback sockets; agents and clients
+// run on one ManualClock, so liveness, settling, pacing and the clients' backoff move only as the test says.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
 import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
-import { sleep, until } from './helpers.js';
 import { ProcessLine } from '../src/testing/mod.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
+import { driveUntil, pass } from '../../../test/support/drive.js';
 
 const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 3_000, settleMs: 200, host: '127.0.0.1' } satisfies Partial<AgentOptions>;
 const USERS = 40;
@@ -16,13 +18,14 @@ interface Tracked {
   moves: MoveReason[];
 }
 
-const store = new MemoryMembership();
+const clock = new ManualClock(1_000_000);
+const store = new MemoryMembership(() => clock.now());
 const agents = new Map<string, { agent: Agent; line: ProcessLine }>();
 const clients = new Map<string, Tracked>();
 
 async function start(id: string, port = 0): Promise<Agent> {
   const line = new ProcessLine(store);
-  const agent = await createAgent({ id, membership: line, port, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
+  const agent = await createAgent({ id, membership: line, port, clock, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20 } });
   agents.set(id, { agent, line });
   return agent;
 }
@@ -63,17 +66,17 @@ function resetCounts(): void {
 
 beforeAll(async () => {
   for (const id of ['a0', 'a1', 'a2']) await start(id);
-  await until(() => running().every((a) => a.topology.ring.nodes.length === 3), 5_000, 'three agents agree');
+  await driveUntil(clock, () => running().every((a) => a.topology.ring.nodes.length === 3), { what: 'three agents agree' });
   const bootstrap = running().map((a) => `http://127.0.0.1:${a.port}`);
   for (let i = 0; i < USERS; i++) {
     const user = `user-${i}`;
-    const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5 });
+    const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, timers: clock });
     const tracked: Tracked = { client, opens: 0, moves: [] };
     client.on('open', () => tracked.opens++);
     client.on('moved', (m) => tracked.moves.push(m.reason));
     clients.set(user, tracked);
   }
-  await until(settled, 10_000, 'every client on its owner');
+  await driveUntil(clock, settled, { what: 'every client on its owner' });
 });
 
 afterAll(async () => {
@@ -89,18 +92,25 @@ describe('a node restarts within the liveness timeout', () => {
     expect(onA0.length).toBeGreaterThan(5);
     resetCounts();
 
-    const crashedAt = Date.now();
+    const crashedAt = clock.now();
     const port = await crash('a0');
     // Every user of a0 fails over to its second node, which holds it as a stand-in.
-    await until(() => onA0.every((user) => clients.get(user)!.client.state === 'open' && clients.get(user)!.client.node !== 'a0'), 5_000, 'failover');
-    await sleep(300);
+    await driveUntil(clock, () => onA0.every((user) => clients.get(user)!.client.state === 'open' && clients.get(user)!.client.node !== 'a0'), { what: 'failover' });
+    await pass(clock, 300);
     await start('a0', port);
     // Still within the liveness timeout: nobody timed a0 out, the ring never changed.
-    expect(Date.now() - crashedAt).toBeLessThan(TIMING.livenessTimeoutMs);
+    expect(clock.now() - crashedAt).toBeLessThan(TIMING.livenessTimeoutMs);
 
-    await until(settled, 10_000, 'every client back on its owner');
-    // Anything still on its way (a late reconnect, a spurious rebalance) would show within a liveness timeout.
-    await sleep(TIMING.livenessTimeoutMs);
+    await driveUntil(clock, settled, { what: 'every client back on its owner' });
+    // Anything still on its way (a late reconnect, a spurious rebalance) would show within a liveness timeout:
+    // no agent may plan or send anything in it.
+    const late: string[] = [];
+    for (const a of running()) {
+      a.on('rebalance', (e) => late.push(`${a.id} rebalanced to ${e.epoch}`));
+      a.on('rebalance-sent', (e) => late.push(`${a.id} sent ${e.sent}`));
+    }
+    await pass(clock, TIMING.livenessTimeoutMs);
+    expect(late).toEqual([]);
     expect(settled()).toBe(true);
 
     expect(ring().fingerprint).toBe(before.fingerprint);

@@ -5,14 +5,14 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createAgent, MemoryMembership, NatsMembership } from '../src/mod.js';
 import { EpochAgreement } from '../src/internal.js';
 import { startNatsCluster, type NatsServer } from '../src/testing/mod.js';
-import { FakeClock } from './fake-clock.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 
 describe('epochs never go down', () => {
   it('a ring the store labelled lower than this agent serves (after a local label in an outage) gets a label above it', async () => {
     const store = new MemoryMembership();
-    const epochs = new EpochAgreement(store, { timeoutMs: 1_000, clock: new FakeClock(), logger: silent });
+    const epochs = new EpochAgreement(store, { timeoutMs: 1_000, clock: new ManualClock(), logger: silent });
     await store.casTopology({ epoch: 3, fingerprint: 'F' }, 0);
     // Serving F at a local label 4: the stored 3 would be a step back.
     expect(await epochs.agree('F', { epoch: 4, fingerprint: 'F' })).toEqual({ epoch: 4, confirmed: true });
