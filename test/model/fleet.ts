@@ -226,6 +226,7 @@ export class SimNode {
         self: id,
         pacing: { ...config.pacing, graceMs: DEFAULTS.pacing.graceMs },
         defaultAcceptRate: DEFAULTS.acceptRate,
+        convergeAfterMs: DEFAULTS.convergeAfterMs,
         prefsDepth: config.maxPrefs,
         ring: config.ring,
         clock,
@@ -234,7 +235,13 @@ export class SimNode {
         random: fleet.random,
         plan: (input, maxPrefs) => fleet.planFor(this, input, maxPrefs ?? config.maxPrefs),
       },
-      { registry: this.registry, epochs: this.epochs, fled: this.fled, urlOfMember: (nodeId) => this.tracker.table.get(nodeId)?.url },
+      {
+        registry: this.registry,
+        epochs: this.epochs,
+        fled: this.fled,
+        urlOfMember: (nodeId) => this.tracker.table.get(nodeId)?.url,
+        recordOf: (nodeId) => this.tracker.table.get(nodeId),
+      },
       {
         topology: (t) => fleet.servedTopology(this, t),
         rebalance: () => this.onApplied(),

@@ -4,7 +4,7 @@ import { createKeyIndex, createRing, type KeyIndex, type Ring } from '@wsring/ri
 import { CloseCode } from '@wsring/protocol';
 import { Admitter } from './admitter.js';
 import { trustUserParam, withAuthTimeout } from './auth.js';
-import { systemClock, withClockDeadline, type Clock } from './clock.js';
+import { every, systemClock, withClockDeadline, type Clock } from './clock.js';
 import { ConnectionRegistry, type ClientConnection } from './connections.js';
 import { Delivery } from './delivery/service.js';
 import { registerDeliveryMetrics } from './delivery/metrics.js';
@@ -62,6 +62,7 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly epochs: EpochAgreement;
   private delivery: Delivery | undefined;
   private stopWatch: (() => void) | undefined;
+  private stopConverging: (() => void) | undefined;
   private server: ServerSetup | undefined;
   private membershipConnected = true;
   private firstTopology: (() => void) | undefined;
@@ -84,7 +85,9 @@ class WsringAgent extends EventEmitter implements Agent {
     this.metrics = new AgentMetrics(this.id);
     this.registry = new ConnectionRegistry(index);
     const prefsDepth = this.o.maxUnreachable + 1;
-    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.metrics.heartbeatFailures.inc() });
+    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.metrics.heartbeatFailures.inc(),
+      load: () => ({ connections: this.registry.size, capacity: this.o.capacity }),
+    });
     this.epochs = new EpochAgreement(store.membership, { timeoutMs: this.o.livenessTimeoutMs, clock: this.clock, logger: this.logger });
     const fled = new FledNodes(() => this.clock.now(), this.o.restartWindowMs);
     this.tracker = new TopologyTracker(
@@ -95,12 +98,13 @@ class WsringAgent extends EventEmitter implements Agent {
       },
     );
     this.rebalancer = new Rebalancer(
-      { self: this.id, pacing: this.o.pacing, defaultAcceptRate: DEFAULTS.acceptRate, prefsDepth, ring: options.ring, clock: this.clock, logger: this.logger, metrics: this.metrics },
+      { self: this.id, pacing: this.o.pacing, convergeAfterMs: this.o.convergeAfterMs, defaultAcceptRate: DEFAULTS.acceptRate, prefsDepth, ring: options.ring, clock: this.clock, logger: this.logger, metrics: this.metrics },
       {
         registry: this.registry,
         epochs: this.epochs,
         fled,
         urlOfMember: (nodeId) => this.tracker.table.get(nodeId)?.url,
+        recordOf: (nodeId) => this.tracker.table.get(nodeId),
       },
       {
         topology: (t) => this.emit('topology', t),
@@ -178,6 +182,7 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     this.state = 'serving';
     this.registration.startHeartbeats();
+    this.stopConverging = every(this.clock, Math.max(1_000, Math.floor(this.o.convergeAfterMs / 6)), () => void this.rebalancer.converge());
     this.logger.info({ url: this.url, port: this.port, epoch: this.topology.epoch }, 'agent serving');
   }
 
@@ -353,6 +358,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.state = 'closed';
     for (const wake of [...this.emptyWaiters]) wake();
     this.registration.stop();
+    this.stopConverging?.();
     this.tracker.stop();
     this.rebalancer.stop();
     this.stopWatch?.();

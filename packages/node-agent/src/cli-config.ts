@@ -44,6 +44,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'heartbeat-ms', arg: '<ms>', kind: 'positive', help: 'membership refresh interval', default: DEFAULTS.heartbeatMs },
   { name: 'liveness-ms', arg: '<ms>', kind: 'positive', help: 'a member silent this long is gone', default: DEFAULTS.livenessTimeoutMs },
   { name: 'restart-window-ms', arg: '<ms>', kind: 'nonNegative', help: 'an unreachable report this soon after a node restarted may be about its old process', default: DEFAULTS.restartWindowMs },
+  { name: 'converge-after-ms', arg: '<ms>', kind: 'positive', help: 'stand-ins go back to an owner that has served this long with room (doubling per bounce)', default: DEFAULTS.convergeAfterMs },
   { name: 'max-payload', arg: '<bytes>', kind: 'count', help: 'largest client frame', default: DEFAULTS.maxPayload },
   { name: 'message-rate', arg: '<n>', kind: 'positive', help: 'client frames per second per connection', default: DEFAULTS.messageRate.perSec },
   { name: 'message-burst', arg: '<n>', kind: 'count', help: 'client frames back to back per connection', default: DEFAULTS.messageRate.burst },
@@ -82,6 +83,7 @@ export interface CliSettings {
   heartbeatMs: number;
   livenessMs: number;
   restartWindowMs: number;
+  convergeAfterMs: number;
   maxPayload: number;
   messageRate: number;
   messageBurst: number;

@@ -113,6 +113,7 @@ try {
     heartbeatMs: o.heartbeatMs,
     livenessTimeoutMs: o.livenessMs,
     restartWindowMs: o.restartWindowMs,
+    convergeAfterMs: o.convergeAfterMs,
     maxPayload: o.maxPayload,
     messageRate: { perSec: o.messageRate, burst: o.messageBurst },
     drainDeadlineMs: o.drainDeadlineMs,

@@ -161,6 +161,11 @@ export class FledNodes {
    */
   constructor(private readonly now: () => number, private readonly recentMs: number) {}
 
+  /** Since when (this agent's clock) the current process of `node` has been seen serving, if it is. */
+  servingSince(node: string): number | undefined {
+    return this.serving.get(node)?.since;
+  }
+
   /** Users waiting for some node. */
   get size(): number {
     return this.byUser.size;

@@ -23,6 +23,7 @@ export const DEFAULTS = {
   // also freezes liveness (see MemberTable), this is the second line of defence.
   livenessTimeoutMs: 10_000,
   restartWindowMs: 250,
+  convergeAfterMs: 30_000,
   maxPayload: 65_536,
   messageRate: { perSec: 50, burst: 100 } satisfies Required<MessageRateOptions>,
   maxUnreachable: 8,
@@ -53,6 +54,7 @@ export interface ResolvedOptions {
   heartbeatMs: number;
   livenessTimeoutMs: number;
   restartWindowMs: number;
+  convergeAfterMs: number;
   maxPayload: number;
   messageRate: Required<MessageRateOptions>;
   maxUnreachable: number;
@@ -97,6 +99,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     heartbeatMs: o.heartbeatMs ?? DEFAULTS.heartbeatMs,
     livenessTimeoutMs: o.livenessTimeoutMs ?? DEFAULTS.livenessTimeoutMs,
     restartWindowMs: o.restartWindowMs ?? DEFAULTS.restartWindowMs,
+    convergeAfterMs: o.convergeAfterMs ?? DEFAULTS.convergeAfterMs,
     maxPayload: o.maxPayload ?? DEFAULTS.maxPayload,
     messageRate,
     maxUnreachable: o.maxUnreachable ?? DEFAULTS.maxUnreachable,
@@ -119,6 +122,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(positive(r.heartbeatMs), `heartbeatMs must be > 0, got ${r.heartbeatMs}`);
   // One missed heartbeat must never look like a departure.
   check(positive(r.livenessTimeoutMs) && r.livenessTimeoutMs >= 2 * r.heartbeatMs, `livenessTimeoutMs must be >= 2 * heartbeatMs (${2 * r.heartbeatMs}), got ${r.livenessTimeoutMs}`);
+  check(positive(r.convergeAfterMs), `convergeAfterMs must be > 0, got ${r.convergeAfterMs}`);
   check(nonNegative(r.restartWindowMs), `restartWindowMs must be >= 0, got ${r.restartWindowMs}`);
   check(count(r.maxPayload), `maxPayload must be an integer >= 1, got ${r.maxPayload}`);
   check(positive(messageRate.perSec), `messageRate.perSec must be > 0, got ${messageRate.perSec}`);

@@ -16,6 +16,8 @@ import type { AgentTopology, Logger, MemberRecord, PacingOptions, RebalanceEvent
 export interface RebalancerOptions {
   self: string;
   pacing: Required<PacingOptions>;
+  /** Stand-ins go back to an owner serving this long, with room, once they have been here this long (doubling per bounce). */
+  convergeAfterMs: number;
   /** A receiver's accept rate when its record does not say (records of older agents). */
   defaultAcceptRate: number;
   /** How many nodes of a preference list count for failover and spill-over. */
@@ -37,6 +39,8 @@ export interface RebalancerParts {
   fled: FledNodes;
   /** A node's advertised URL from the live member records, for nodes not (or no longer) in the ring. */
   urlOfMember(nodeId: string): string | undefined;
+  /** A node's latest member record (accept rate, load), if it is a live member. */
+  recordOf(nodeId: string): MemberRecord | undefined;
 }
 
 export interface RebalancerListener {
@@ -67,6 +71,8 @@ export class Rebalancer {
   private startedAt: number | undefined;
   private sentCount = 0;
   private stopped = false;
+  /** Users sent back to their owner by `converge`, and how often: each bounce doubles the next wait. */
+  private readonly returned = new Map<string, { count: number }>();
 
   constructor(private readonly o: RebalancerOptions, private readonly parts: RebalancerParts, private readonly listener: RebalancerListener, emptyRing: Ring) {
     this.current = { epoch: 0, fingerprint: emptyRing.fingerprint, ring: emptyRing, nodes: [] };
@@ -128,6 +134,54 @@ export class Rebalancer {
     const moves = planReturns(t.ring, this.o.self, back, registry.standIns, this.o.prefsDepth);
     this.o.logger.info({ restarted: record.id, startedAt: record.startedAt, waiting: back.length, moved: moves.length }, 'stand-ins return to a restarted node');
     this.queue(moves, t.epoch);
+  }
+
+  /**
+   * Convergence: stand-ins whose owner is in the ring, has served for `convergeAfterMs`, has room (below 90% of its
+   * capacity, so a node at the spill-over threshold does not take users back only to spill the next ones), and who
+   * have been here `convergeAfterMs` x 2^(times sent back before, at most 5) go back to it through the pacer, at
+   * the owner's budget. A user that cannot reach its owner and fails over again waits twice as long next time:
+   * no ping-pong. Run periodically by the agent.
+   */
+  converge(): number {
+    if (this.stopped) return 0;
+    const t = this.current;
+    if (t.ring.nodes.length === 0) return 0;
+    const now = this.o.clock.now();
+    const { registry, fled } = this.parts;
+    const back: string[] = [];
+    for (const [userId, avoid] of registry.standIns) {
+      if (this.pacer.targetOf(userId) !== undefined) continue;
+      const owner = t.ring.owner(userId);
+      if (owner === this.o.self || !avoid.has(owner)) continue;
+      const conn = registry.get(userId);
+      const bounces = Math.min(5, this.returned.get(userId)?.count ?? 0);
+      const since = Math.max(fled.servingSince(owner) ?? Infinity, conn?.connectedAt ?? now);
+      if (now - since < this.o.convergeAfterMs * 2 ** bounces || !this.hasRoom(owner)) continue;
+      avoid.delete(owner);
+      back.push(userId);
+    }
+    const moves = planReturns(t.ring, this.o.self, back, registry.standIns, this.o.prefsDepth);
+    for (const m of moves) {
+      const seen = this.returned.get(m.userId);
+      this.returned.delete(m.userId);
+      this.returned.set(m.userId, { count: (seen?.count ?? 0) + 1 });
+    }
+    // Bounded memory: the oldest entries go first (Map keeps insertion order).
+    for (const key of this.returned.keys()) {
+      if (this.returned.size <= 100_000) break;
+      this.returned.delete(key);
+    }
+    if (moves.length > 0) this.o.logger.info({ moved: moves.length }, 'stand-ins return to their owners');
+    this.queue(moves, t.epoch);
+    return moves.length;
+  }
+
+  private hasRoom(nodeId: string): boolean {
+    const record = this.parts.recordOf(nodeId);
+    if (!record || record.state !== 'active') return false;
+    if (record.capacity === undefined || record.connections === undefined) return true;
+    return record.connections < record.capacity * 0.9;
   }
 
   /** A user left or reconnected here on its own: nothing more to send it. */
@@ -219,7 +273,7 @@ export class Rebalancer {
   }
 
   private acceptRateOf(nodeId: string): number {
-    return this.members.find((m) => m.id === nodeId)?.acceptRate ?? this.o.defaultAcceptRate;
+    return this.parts.recordOf(nodeId)?.acceptRate ?? this.members.find((m) => m.id === nodeId)?.acceptRate ?? this.o.defaultAcceptRate;
   }
 
   private queuedUsers(): string[] {

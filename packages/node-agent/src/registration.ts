@@ -11,6 +11,8 @@ export interface RegistrationOptions {
   logger: Logger;
   /** Told of every failed heartbeat (a metric counts them). */
   onFailure?: () => void;
+  /** Connections held and capacity, written with every heartbeat. */
+  load?: () => { connections: number; capacity: number };
 }
 
 /**
@@ -66,6 +68,7 @@ export class Registration {
   async beat(): Promise<void> {
     if (this.closed) return;
     this.record.seq++;
+    if (this.o.load) Object.assign(this.record, this.o.load());
     try {
       await this.membership.put(this.record);
       if (this.failing) this.o.logger.info({}, 'heartbeat restored');

@@ -25,6 +25,9 @@ export interface MemberRecord {
    * "Receiver budgets"). Absent in records of older agents: the default applies.
    */
   acceptRate?: number;
+  /** Connections held and the capacity, as of the latest heartbeat: whether the node has room for users to come back (absent from older agents). */
+  connections?: number;
+  capacity?: number;
 }
 
 /** The fleet-wide epoch label: which ring fingerprint the current epoch number stands for. */
@@ -149,6 +152,12 @@ export interface AgentOptions {
   authTimeoutMs?: number;
   /** Connections this node holds before new users spill over to the next node. Default 10000. */
   capacity?: number;
+  /**
+   * Stand-ins (users held here because their owner was unreachable or full) go back to their owner once it has
+   * served for this long, has room (below 90% of its capacity) and the user has been here this long; a user that
+   * bounces waits twice as long each time (up to 32x). Default 30000.
+   */
+  convergeAfterMs?: number;
   /**
    * Moved users per second this node accepts from all senders together, declared in its membership record.
    * Every sender paces its moves to this node at its share of it. Default 1000.

@@ -27,6 +27,8 @@ export function parseMemberRecord(value: unknown): MemberRecord | null {
   if (typeof r.state !== 'string' || !STATES.has(r.state)) return null;
   const acceptRate = r.acceptRate;
   if (acceptRate !== undefined && (typeof acceptRate !== 'number' || !Number.isFinite(acceptRate) || acceptRate <= 0 || acceptRate > RECORD_LIMITS.maxAcceptRate)) return null;
+  const count = (x: unknown) => x === undefined || (Number.isSafeInteger(x) && (x as number) >= 0);
+  if (!count(r.connections) || !count(r.capacity)) return null;
   return {
     id: r.id,
     url: r.url,
@@ -35,6 +37,8 @@ export function parseMemberRecord(value: unknown): MemberRecord | null {
     startedAt: typeof r.startedAt === 'number' ? r.startedAt : 0,
     seq: typeof r.seq === 'number' ? r.seq : 0,
     ...(acceptRate === undefined ? {} : { acceptRate }),
+    ...(r.connections === undefined ? {} : { connections: r.connections as number }),
+    ...(r.capacity === undefined ? {} : { capacity: r.capacity as number }),
   };
 }
 
