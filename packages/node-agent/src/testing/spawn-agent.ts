@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { exited, lines, terminate, track } from './processes.js';
+import { onHost } from './test-host.js';
 
 /** One pino log line of a spawned agent, parsed. */
 export type LogLine = Record<string, unknown> & { msg?: string; event?: string };
@@ -10,6 +11,10 @@ export interface SpawnAgentOptions {
   /** NATS server URL(s). */
   nats: string | string[];
   weight?: number;
+  /** Address to listen on (and to reach it at). Default 127.0.0.1. */
+  host?: string;
+  /** Command prefix to run it on a test host (`TestHost.exec`, e.g. `['ip', 'netns', 'exec', ns]`). Default none. */
+  exec?: string[];
   /**
    * Further CLI flags in camelCase, for example `{ settleMs: 200, rate: 50, jwtSecret: 's' }`
    * becomes `--settle-ms 200 --rate 50 --jwt-secret s`. `true` passes a bare flag.
@@ -21,7 +26,7 @@ export interface SpawnedAgent {
   readonly id: string;
   /** WebSocket URL of the node. */
   readonly url: string;
-  /** `http://127.0.0.1:<port>`: /topology, /healthz, /metrics. */
+  /** `http://<host>:<port>`: /topology, /healthz, /metrics. */
   readonly httpUrl: string;
   readonly port: number;
   readonly pid: number;
@@ -47,14 +52,15 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
  * process exits first.
  */
 export async function spawnAgent(options: SpawnAgentOptions, startTimeoutMs = 20_000): Promise<SpawnedAgent> {
-  const { id, nats, ...flags } = options;
-  const args = [cliPath, '--id', id, '--nats', Array.isArray(nats) ? nats.join(',') : nats, '--port', '0', '--host', '127.0.0.1'];
+  const { id, nats, host = '127.0.0.1', exec = [], ...flags } = options;
+  const args = [cliPath, '--id', id, '--nats', Array.isArray(nats) ? nats.join(',') : nats, '--port', '0', '--host', host];
   for (const [key, value] of Object.entries(flags)) {
     if (value === undefined || value === false) continue;
     args.push(`--${kebab(key)}`);
     if (value !== true) args.push(Array.isArray(value) ? value.join(',') : String(value));
   }
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = onHost({ name: id, address: host, exec }, process.execPath, args);
+  const child: ChildProcess = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   const logs: LogLine[] = [];
   const waiters = new Set<{ predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
@@ -111,7 +117,7 @@ export async function spawnAgent(options: SpawnAgentOptions, startTimeoutMs = 20
   return {
     id,
     url: String(listening.url),
-    httpUrl: `http://127.0.0.1:${port}`,
+    httpUrl: `http://${host}:${port}`,
     port,
     pid: child.pid!,
     logs,
