@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createKeyIndex, createRing, type KeyIndex, type Ring } from '@wsring/ring';
+import { createKeyIndex, createRing, loadRing, type KeyIndex, type Ring } from '@wsring/ring';
 import { CloseCode } from '@wsring/protocol';
 import { Admitter } from './admitter.js';
 import { trustUserParam, withAuthTimeout } from './auth.js';
@@ -18,6 +18,7 @@ import { AgentMetrics } from './metrics.js';
 import { DEFAULTS, resolveOptions, type ResolvedOptions } from './options.js';
 import { Rebalancer } from './rebalancer.js';
 import { Registration } from './registration.js';
+import { peersTopology } from './fleet-view.js';
 import { openStore, type Store } from './store.js';
 import { setupServer, type ServerSetup } from './server.js';
 import { TopologyTracker, placementMembers, type SettledMembers } from './topology.js';
@@ -63,9 +64,14 @@ class WsringAgent extends EventEmitter implements Agent {
   private delivery: Delivery | undefined;
   private stopWatch: (() => void) | undefined;
   private stopConverging: (() => void) | undefined;
+  private stopFollowing: (() => void) | undefined;
+  /** Since when (this agent's clock) it has been cut off from the store, if it is. */
+  private cutOffSince: number | undefined;
   private server: ServerSetup | undefined;
   private membershipConnected = true;
   private firstTopology: (() => void) | undefined;
+  /** When this agent last asked its NATS client for another server. */
+  private lastServerSwitch = -Infinity;
   /** Wakes a drain waiting for the node to empty (or for a close). */
   private readonly emptyWaiters = new Set<() => void>();
   readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -85,7 +91,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.metrics = new AgentMetrics(this.id);
     this.registry = new ConnectionRegistry(index);
     const prefsDepth = this.o.maxUnreachable + 1;
-    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.metrics.heartbeatFailures.inc(),
+    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
       load: () => ({ connections: this.registry.size, capacity: this.o.capacity }),
     });
     this.epochs = new EpochAgreement(store.membership, { timeoutMs: this.o.livenessTimeoutMs, clock: this.clock, logger: this.logger });
@@ -183,6 +189,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.state = 'serving';
     this.registration.startHeartbeats();
     this.stopConverging = every(this.clock, Math.max(1_000, Math.floor(this.o.convergeAfterMs / 6)), () => void this.rebalancer.converge());
+    this.stopFollowing = every(this.clock, Math.max(500, Math.floor(this.o.livenessTimeoutMs / 4)), () => void this.followFleetWhileCutOff());
     this.logger.info({ url: this.url, port: this.port, epoch: this.topology.epoch }, 'agent serving');
   }
 
@@ -232,6 +239,45 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     this.tracker.handle(e);
     if (e.type === 'put' && this.state !== 'closed') this.rebalancer.memberSeen(e.record);
+  }
+
+  /**
+   * Cut off from the store for longer than the liveness timeout, this node cannot tell "NATS is down for everyone"
+   * (nobody may move) from "only I am cut off" (the fleet has timed me out and placed my users elsewhere). Its
+   * peers can: it asks up to three of them for their `/topology` over HTTP. If the fleet serves a newer ring
+   * without this node, it adopts it and its users move there once; if the peers still serve its ring (a store
+   * outage for all), nothing happens.
+   */
+  private async followFleetWhileCutOff(): Promise<void> {
+    const now = this.clock.now();
+    const cutOff = !this.membershipConnected || this.tracker.frozen === 'own-heartbeat-missing';
+    if (!cutOff || this.state !== 'serving') {
+      this.cutOffSince = undefined;
+      return;
+    }
+    this.cutOffSince ??= now;
+    if (now - this.cutOffSince < this.o.livenessTimeoutMs) return;
+    const peers = this.topology.nodes.filter((n) => n.id !== this.id).map((n) => n.url);
+    const fleet = await peersTopology(peers, { httpPrefix: this.o.httpPrefix, timeoutMs: Math.min(2_000, this.o.livenessTimeoutMs / 2) });
+    if (!fleet || fleet.epoch <= this.topology.epoch || fleet.ring.nodes.some((n) => n.id === this.id)) return;
+    this.tracker.unsettle();
+    await this.rebalancer.adopt(await loadRing(fleet.ring), fleet.epoch);
+  }
+
+  /**
+   * Heartbeats that keep failing while the connection is up mean the server this agent talks to cannot reach the
+   * store (cut off from its cluster, so JetStream has no quorum there): ask the NATS client for another server
+   * before the fleet times this node out. At most once per half liveness period; harmless during an election.
+   */
+  private onHeartbeatFailure(): void {
+    this.metrics.heartbeatFailures.inc();
+    const nc = this.store.nc;
+    if (!nc || !this.membershipConnected || this.state === 'closed' || this.registration.consecutiveFailures < 2) return;
+    const now = this.clock.now();
+    if (now - this.lastServerSwitch < this.o.livenessTimeoutMs / 2) return;
+    this.lastServerSwitch = now;
+    this.logger.warn({ failures: this.registration.consecutiveFailures }, 'heartbeats fail while connected to NATS: trying another server');
+    nc.reconnect().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'switching NATS server failed'));
   }
 
   /**
@@ -359,6 +405,7 @@ class WsringAgent extends EventEmitter implements Agent {
     for (const wake of [...this.emptyWaiters]) wake();
     this.registration.stop();
     this.stopConverging?.();
+    this.stopFollowing?.();
     this.tracker.stop();
     this.rebalancer.stop();
     this.stopWatch?.();

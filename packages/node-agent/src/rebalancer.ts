@@ -184,6 +184,29 @@ export class Rebalancer {
     return record.connections < record.capacity * 0.9;
   }
 
+  /**
+   * The fleet moved on without this node while it was cut off from the store (a peer serves a newer ring without
+   * it): serve that ring under the fleet's epoch, so this node's users move, paced, to where the fleet now places
+   * them: once. The store, once back, settles everything as usual.
+   */
+  adopt(ring: Ring, epoch: number): Promise<void> {
+    this.applying = this.applying
+      .then(async () => {
+        if (this.stopped || epoch <= this.current.epoch || ring.nodes.some((n) => n.id === this.o.self) || ring.nodes.length === 0) return;
+        const { registry } = this.parts;
+        const plan = (this.o.plan ?? planMoves)({ self: this.o.self, prev: this.current.ring, next: ring, index: registry.index, standIns: registry.standIns }, this.o.prefsDepth);
+        this.shares = receiverShares(this.current.ring, ring, this.o.self, (id) => this.acceptRateOf(id));
+        this.pacer.rerate();
+        this.confirmed = false;
+        this.publish({ epoch, fingerprint: ring.fingerprint, ring, nodes: this.current.nodes });
+        this.o.logger.warn({ epoch, nodes: ring.nodes.length, moved: plan.moves.length }, 'cut off from the store while the fleet serves a ring without this node: its users move there');
+        this.queue(plan.moves, epoch);
+        this.listener.rebalance({ epoch, fingerprint: ring.fingerprint, moved: plan.moves.length, planMs: 0 });
+      })
+      .catch((err) => this.o.logger.error({ err: String(err) }, 'adopting the fleet topology failed'));
+    return this.applying;
+  }
+
   /** A user left or reconnected here on its own: nothing more to send it. */
   forget(conn: ClientConnection): void {
     this.clearGrace(conn);

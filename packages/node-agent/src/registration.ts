@@ -26,6 +26,7 @@ export class Registration {
   private stopBeating: (() => void) | undefined;
   private failing = false;
   private failures = 0;
+  private consecutive = 0;
   private duplicateReported = false;
   private closed = false;
 
@@ -40,6 +41,11 @@ export class Registration {
   /** Whether the latest heartbeat failed to reach the store. */
   get heartbeatFailing(): boolean {
     return this.failing;
+  }
+
+  /** Heartbeats that failed in a row, up to now. */
+  get consecutiveFailures(): number {
+    return this.consecutive;
   }
 
   /** Heartbeats that failed since start. */
@@ -73,8 +79,10 @@ export class Registration {
       await this.membership.put(this.record);
       if (this.failing) this.o.logger.info({}, 'heartbeat restored');
       this.failing = false;
+      this.consecutive = 0;
     } catch (err) {
       this.failures++;
+      this.consecutive++;
       this.o.onFailure?.();
       if (!this.failing) this.o.logger.warn({ err: String(err) }, 'heartbeat failed');
       this.failing = true;

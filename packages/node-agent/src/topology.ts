@@ -106,6 +106,11 @@ export class TopologyTracker {
     if (this.synced) this.changed();
   }
 
+  /** The served ring no longer comes from the last settled set (it was adopted from peers): settle again on the next event. */
+  unsettle(): void {
+    this.settledSignature = undefined;
+  }
+
   /** Check liveness now (also runs on its own ticker). */
   tick(): void {
     if (this.table.expire(this.options.clock.now()).length > 0) this.changed();

@@ -1,0 +1,35 @@
+import { parseTopology, type Topology } from '@wsring/protocol';
+
+/** The `/topology` URL of a node, from the WebSocket URL it advertises (same host and port, http(s)). */
+export function topologyUrlOf(wsUrl: string, httpPrefix: string): string | undefined {
+  try {
+    const u = new URL(wsUrl);
+    if (u.protocol !== 'ws:' && u.protocol !== 'wss:') return undefined;
+    u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+    u.pathname = `${httpPrefix}/topology`;
+    u.search = '';
+    return u.toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the rest of the fleet serves, asked of peers directly (not through the store): the newest valid
+ * `/topology` among up to `max` peers that answer within `timeoutMs`, or undefined.
+ */
+export async function peersTopology(peerUrls: readonly string[], options: { httpPrefix: string; timeoutMs: number; max?: number }): Promise<Topology | undefined> {
+  const asks = peerUrls.slice(0, options.max ?? 3).map(async (wsUrl) => {
+    const url = topologyUrlOf(wsUrl, options.httpPrefix);
+    if (!url) return undefined;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs) });
+      if (!res.ok) return undefined;
+      return parseTopology(await res.json());
+    } catch {
+      return undefined;
+    }
+  });
+  const answers = (await Promise.all(asks)).filter((t): t is Topology => t !== undefined);
+  return answers.sort((a, b) => b.epoch - a.epoch)[0];
+}
