@@ -2,8 +2,8 @@
 // Linux, iptables) and tc netem in them. WSRING_NETNS=0 forces loopback, to run what can run there.
 import { probeNetns, type NetnsSupport } from '@wsring/node-agent/testing';
 
-/** The fault suites run only when asked (`npm run test:faults` sets it): see test/faults/README.md. */
-export const faultsEnabled = process.env.WSRING_FAULTS === '1';
+/** The fault suites run with the rest of `npm test`; WSRING_FAULTS=0 leaves them out (see test/faults/README.md). */
+export const faultsEnabled = process.env.WSRING_FAULTS !== '0';
 
 async function detect(): Promise<NetnsSupport> {
   if (!faultsEnabled) return { available: false, reason: 'the fault suites are off', netem: false };
@@ -13,6 +13,6 @@ async function detect(): Promise<NetnsSupport> {
 
 export const netns: NetnsSupport = await detect();
 
-if (!faultsEnabled) console.log('[faults] skipped: set WSRING_FAULTS=1 (npm run test:faults) to run the NATS fault suites');
+if (!faultsEnabled) console.log('[faults] skipped: WSRING_FAULTS=0');
 else if (!netns.available) console.log(`[faults] no network namespaces (${netns.reason}): partition tests skip, the rest runs on loopback`);
 else if (!netns.netem) console.log('[faults] network namespaces available; tc netem is not (kernel without sch_netem): latency goes through delay relays');
