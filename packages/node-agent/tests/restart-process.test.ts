@@ -5,7 +5,7 @@ import { loadRing, type Ring } from '@wsring/ring';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
 import type { Topology } from '@wsring/client/protocol';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
-import { Heartbeats, until } from './helpers.js';
+import { until, watchHeartbeats } from './helpers.js';
 
 const TIMING = { heartbeatMs: 200, livenessMs: 5_000, settleMs: 300, rate: 200, jitterMs: 50 };
 const USERS = 60;
@@ -72,7 +72,7 @@ describe('SIGKILL and restart on the same port within the liveness timeout', () 
     expect(theirs.length).toBeGreaterThan(5);
 
     // The survivors' heartbeats measure the agents' own time from the kill on.
-    const heartbeats = await Heartbeats.watch(nats.url, 'restart');
+    const heartbeats = await watchHeartbeats(nats.url, 'restart');
     const beatsAtKill = heartbeats.count('a1');
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
