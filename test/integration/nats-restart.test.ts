@@ -1,7 +1,7 @@
 // NATS goes away for longer than the liveness timeout and comes back: agents keep serving on their last
 // topology (nobody is disconnected, nobody is moved) and membership recovers (a later join is seen by all).
 import { describe, expect, it } from 'vitest';
-import { allOpen, clusterForSuite, health, reconnectFrames, sleep, users, waitForAgreement, waitUntil, type Health } from './support.js';
+import { allOpen, clusterForSuite, health, hold, reconnectFrames, users, waitForAgreement, waitUntil, watchHeartbeats, type Health } from './support.js';
 
 describe('NATS restart, against real agents', () => {
   const suite = clusterForSuite(['n1', 'n2', 'n3']);
@@ -18,8 +18,8 @@ describe('NATS restart, against real agents', () => {
 
     await cluster.nats.kill();
     await waitUntil(async () => (await Promise.all(agents.map(health))).every((h) => !h.body.membershipConnected), 10_000, 'agents to notice NATS is gone');
-    // Down for twice the liveness timeout: long enough that every heartbeat looks stale.
-    await sleep(2_000);
+    // Down for twice the liveness timeout once noticed: long enough that every heartbeat looks stale.
+    await hold(2_000);
     await cluster.nats.restart();
     let healths: Health[] = [];
     await waitUntil(
@@ -27,8 +27,14 @@ describe('NATS restart, against real agents', () => {
       40_000,
       () => `agents to reconnect to NATS: ${JSON.stringify(healths)}; logs: ${agents.map((a) => JSON.stringify(a.logs.filter((l) => /membership|resync|watch/.test(String(l.msg))).slice(-6))).join(' | ')}`,
     );
-    // Heartbeats resume; let a settle window or two pass in case anything would rebalance.
-    await sleep(1_500);
+    // Heartbeats resume: eight of every agent (1.6 s of their time, past a liveness timeout and two settle
+    // windows) before anything that would rebalance is looked for.
+    const heartbeats = await watchHeartbeats(cluster.nats.url);
+    try {
+      await Promise.all(agents.map((a) => heartbeats.more(a.id, 8)));
+    } finally {
+      await heartbeats.close();
+    }
 
     for (const agent of agents) {
       const { status, body } = await health(agent);

@@ -3,9 +3,11 @@
 import { createHmac } from 'node:crypto';
 import { loadRing, type Ring } from '@wsring/ring';
 import { createClient, type ClientEvents, type ClientOptions, type ServerFrame, type Topology, type WebSocketConstructor, type WsringClient } from '@wsring/client';
+import { NatsMembership } from '@wsring/node-agent';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnAgentOptions, type SpawnedAgent } from '@wsring/node-agent/testing';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll } from 'vitest';
+import { Heartbeats } from '../support/heartbeats.js';
 
 /** Agent flags that keep membership changes quick: heartbeat 200 ms, gone after 1 s, settle 300 ms. */
 export const FAST_AGENT = { heartbeatMs: 200, livenessMs: 1_000, settleMs: 300, jitterMs: 20, graceMs: 5_000, echo: true } as const;
@@ -117,11 +119,26 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, tim
   for (;;) {
     if (await condition()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await sleep(50);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * Keep something going for `ms` of real time: a store outage, a publisher's pace. An action that lasts that
+ * long, never a pause before an assertion (those wait for the event or counter they are about).
+ */
+export const hold = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Count the agents' heartbeats in the membership bucket (see test/support/heartbeats.ts): windows in which
+ * nothing may happen are measured in them.
+ */
+export async function watchHeartbeats(nats: string, bucket?: string): Promise<Heartbeats> {
+  return Heartbeats.watch(await NatsMembership.connect({ servers: nats, bucket }));
+}
+
+/** The `rebalance` events a spawned agent has logged (one per applied ring). */
+export const rebalanceLogs = (agent: SpawnedAgent) => agent.logs.filter((l) => l.event === 'rebalance') as unknown as { epoch: number; fingerprint: string; moved: number }[];
 
 // ---- tapped clients ----
 

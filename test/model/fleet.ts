@@ -154,9 +154,9 @@ class SimSocket {
 }
 
 /**
- * The agent's EpochAgreement, remembering what its last agreement gave (to tell a label the fleet agreed from
- * one an agent made alone while the store was away). With `local` it is broken: every agent labels each new
- * ring one above what it serves, asking nobody.
+ * The agent's EpochAgreement, remembering the labels it made alone while the store was away (to tell them
+ * from labels the fleet agreed). With `local` it is broken: every agent labels each new ring one above what it
+ * serves, asking nobody.
  */
 class ObservedEpochs extends EpochAgreement {
   /** Labels (`fingerprint@epoch`) this agent made alone because the store did not answer. */

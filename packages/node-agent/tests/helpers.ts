@@ -2,6 +2,7 @@
 import WebSocket from 'ws';
 import { connectUrl, type ConnectParams, type ServerFrame } from '@wsring/protocol';
 import { NatsMembership, type Agent, type AgentEvents, type AgentOptions, type Membership, type MemberRecord } from '../src/mod.js';
+import { Heartbeats } from '../../../test/support/heartbeats.js';
 
 export interface RawClient {
   ws: WebSocket;
@@ -141,46 +142,9 @@ export function hold(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * The heartbeats every member writes to a bucket, counted from a watch of its own. A window of "nothing
- * may happen" is measured in heartbeats of the agents themselves, so it is as long in their time on a
- * slow machine as on a fast one.
- */
-export class Heartbeats {
-  private readonly latest = new Map<string, { startedAt: number; seq: number; count: number }>();
-  private stop: () => void = () => {};
-
-  private constructor(private readonly membership: NatsMembership) {}
-
-  static async watch(servers: string, bucket?: string): Promise<Heartbeats> {
-    const h = new Heartbeats(await NatsMembership.connect({ servers, bucket }));
-    h.stop = await h.membership.watch((e) => {
-      if (e.type === 'put') h.seen(e.record);
-    });
-    return h;
-  }
-
-  /** Heartbeats of `id` seen so far (a resync's replay of a record counts once). */
-  count(id: string): number {
-    return this.latest.get(id)?.count ?? 0;
-  }
-
-  /** Resolves once `id` has written `n` heartbeats more than it had when called. */
-  async more(id: string, n: number, timeoutMs = 30_000): Promise<void> {
-    const target = this.count(id) + n;
-    await until(() => this.count(id) >= target, timeoutMs, `${n} more heartbeats of ${id}`);
-  }
-
-  async close(): Promise<void> {
-    this.stop();
-    await this.membership.close();
-  }
-
-  private seen(record: MemberRecord): void {
-    const last = this.latest.get(record.id);
-    if (last && last.startedAt === record.startedAt && record.seq <= last.seq) return;
-    this.latest.set(record.id, { startedAt: record.startedAt, seq: record.seq, count: (last?.count ?? 0) + 1 });
-  }
+/** Count the heartbeats written to `bucket` (see test/support/heartbeats.ts). */
+export async function watchHeartbeats(servers: string, bucket?: string): Promise<Heartbeats> {
+  return Heartbeats.watch(await NatsMembership.connect({ servers, bucket }));
 }
 
 /** Membership that forwards to a real one but can drop this agent's heartbeats on demand. */

@@ -3,7 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { createAgent, NatsMembership, type Agent, type AgentOptions, type RebalanceEvent } from '../src/mod.js';
 import { spawnAgent, startNatsServer, type NatsServer } from '../src/testing/mod.js';
-import { FAST, Heartbeats, hold, LossyMembership, openClient, until } from './helpers.js';
+import { FAST, hold, LossyMembership, openClient, until, watchHeartbeats } from './helpers.js';
 
 let nats: NatsServer;
 let bucketSerial = 0;
@@ -98,7 +98,7 @@ describe('membership in NATS KV', () => {
     const a = await agent('a', bucket);
     const b = await agent('b', bucket);
     const crashing = await spawnAgent({ id: 'x', nats: nats.url, bucket, settleMs: 300, heartbeatMs: 100, livenessMs: 500 });
-    const heartbeats = await Heartbeats.watch(nats.url, bucket);
+    const heartbeats = await watchHeartbeats(nats.url, bucket);
     try {
       await until(() => ids(a) === 'a,b,x' && ids(b) === 'a,b,x' && a.topology.epoch === b.topology.epoch, 5_000, 'x joined');
       const seen = recordRebalances([a, b]);
@@ -149,7 +149,7 @@ describe('membership in NATS KV', () => {
     await Promise.all([agent('b', bucket, { settleMs: 1_500 }), agent('c', bucket, { settleMs: 1_500 }), agent('d', bucket, { settleMs: 1_500 })]);
     await until(() => ids(a) === 'a,b,c,d', 5_000, 'a sees all');
     // Another rebalance would follow within a settle window (1.5 s): twenty heartbeats of a.
-    const heartbeats = await Heartbeats.watch(nats.url, bucket);
+    const heartbeats = await watchHeartbeats(nats.url, bucket);
     try {
       await heartbeats.more('a', 20);
     } finally {
@@ -186,7 +186,7 @@ describe('membership in NATS KV', () => {
       return h.every((r) => r.membershipConnected);
     }, 10_000, 'membership reconnected');
     // Four liveness timeouts of heartbeats of every agent after the resync: a misjudged outage would have rebalanced by then.
-    const heartbeats = await Heartbeats.watch(nats.url, bucket);
+    const heartbeats = await watchHeartbeats(nats.url, bucket);
     try {
       await Promise.all(agents.map((x) => heartbeats.more(x.id, (4 * FAST.livenessTimeoutMs!) / FAST.heartbeatMs!)));
     } finally {

@@ -5,7 +5,7 @@ import { loadRing, type Ring } from '@wsring/ring';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
 import type { Topology } from '@wsring/protocol';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
-import { Heartbeats, until } from './helpers.js';
+import { until, watchHeartbeats } from './helpers.js';
 
 // Liveness well above what a SIGKILLed agent takes to come back as a new process on a loaded 2-core machine (seen: 6.2 s).
 const TIMING = { heartbeatMs: 200, livenessMs: 10_000, settleMs: 300, rate: 200, jitterMs: 50 };
@@ -73,7 +73,7 @@ describe('SIGKILL and restart on the same port within the liveness timeout', () 
     expect(theirs.length).toBeGreaterThan(5);
 
     // The survivors' heartbeats measure the agents' own time from the kill on.
-    const heartbeats = await Heartbeats.watch(nats.url, 'restart');
+    const heartbeats = await watchHeartbeats(nats.url, 'restart');
     const beatsAtKill = heartbeats.count('a1');
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
