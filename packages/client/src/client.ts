@@ -186,7 +186,7 @@ export function createClient(options: ClientOptions): WsringClient {
         closeSocket(effect.code, effect.reason);
         return;
       case 'schedule-retry': {
-        const delayMs = backoffDelay(effect.attempt, s.baseMs, s.capMs, s.random);
+        const delayMs = effect.delayMs ?? backoffDelay(effect.attempt, s.baseMs, s.capMs, s.random);
         clearRetryTimer();
         retryTimer = s.clock.setTimeout(() => {
           retryTimer = undefined;

@@ -35,6 +35,8 @@ export interface Context {
   readonly pendingMove?: PendingMove;
   /** Delivery position: the highest message position received, and whether a `resume` is out (see delivery.ts). */
   readonly position: Position;
+  /** The open node announced it restarts in place: come back to it after this delay (ms) once it closes 4005. */
+  readonly restartAfterMs?: number;
 }
 
 /** Where a reconnect or redirect frame sends the client, and what it says about the sender. */
@@ -75,7 +77,8 @@ export type Effect =
   | { type: 'fetch-topology' }
   | { type: 'open-socket'; node: string; url: string; unreachable: string[]; epoch: number | undefined }
   | { type: 'close-socket'; code: number; reason: string }
-  | { type: 'schedule-retry'; attempt: number }
+  /** Wait before the next attempt: `delayMs` when given (a restart's own delay), else the backoff for `attempt`. */
+  | { type: 'schedule-retry'; attempt: number; delayMs?: number }
   | { type: 'cancel-retry' }
   /** Send a protocol frame on the current socket (if it is open). */
   | { type: 'send'; frame: ClientFrame }
@@ -335,8 +338,24 @@ const lost = (ctx: Context): Context => ({
 
 const onDrop: Handler<Extract<Input, { type: 'socket-closed' }>> = (ctx, input) => {
   if (TERMINAL_CLOSE_CODES.has(input.code)) return { state: 'closed', ctx, effects: closed(input.code, input.reason, []) };
-  return retry(lost(ctx), TOPOLOGY_CHANGING_CODES.has(input.code));
+  if (input.code === CloseCode.RESTARTING) return comeBack(ctx);
+  return retry({ ...lost(ctx), restartAfterMs: undefined }, TOPOLOGY_CHANGING_CODES.has(input.code));
 };
+
+/**
+ * The node restarts in place: the same node, the same topology, after the delay it gave (a delay of its own per
+ * client, so they arrive within its accept rate). Not a failover: nothing is reported unreachable, and coming back
+ * to it is no move. If it is not back by then, the usual backoff and failover follow.
+ */
+function comeBack(ctx: Context): Step {
+  const delayMs = ctx.restartAfterMs;
+  const attempt = ctx.attempt + 1;
+  return {
+    state: 'reconnecting',
+    ctx: { ...ctx, attempt, target: undefined, pendingMove: undefined, restartAfterMs: undefined },
+    effects: [{ type: 'schedule-retry', attempt, ...(delayMs === undefined ? {} : { delayMs }) }],
+  };
+}
 
 // ---- the table: one row per state; an input a row does not list is ignored in that state ----
 
@@ -350,6 +369,7 @@ const socketRow: Row = {
   checkpoint: onCheckpoint,
   error: onServerError,
   pong: ignore,
+  restart: (ctx, frame, state) => same(state, { ...ctx, restartAfterMs: frame.retryAfterMs }),
   'bad-frame': onBadFrame,
   'socket-closed': (ctx, input) => onConnectFailed(ctx, input.code, input.reason),
   'connect-timeout': (ctx) => onConnectFailed(ctx, 1006, 'no welcome before the connect timeout'),

@@ -358,6 +358,37 @@ class WsringAgent extends EventEmitter implements Agent {
     return { remaining };
   }
 
+  async restartInPlace(options: { backInMs?: number } = {}): Promise<{ users: number; spreadMs: number }> {
+    if (this.state === 'closed') throw new AgentError('CLOSED', 'agent is closed');
+    const backInMs = options.backInMs ?? this.o.restartBackInMs;
+    const conns = [...this.registry.all()];
+    // Users come back one slot each at this node's accept rate: the next process is their receiver.
+    const spreadMs = Math.ceil((conns.length * 1000) / this.o.acceptRate);
+    this.logger.info({ users: conns.length, backInMs, spreadMs }, 'restarting in place');
+    await this.registration.hold(backInMs + spreadMs + this.o.livenessTimeoutMs).catch((err) =>
+      this.logger.warn({ err: String(err) }, 'could not ask the fleet to hold this node: past the liveness timeout its users fail over'),
+    );
+    this.state = 'closed';
+    for (const wake of [...this.emptyWaiters]) wake();
+    this.stopConverging?.();
+    this.stopFollowing?.();
+    this.tracker.stop();
+    this.rebalancer.stop();
+    this.stopWatch?.();
+    const closed = conns.map((conn) => new Promise<void>((resolve) => (conn.socket.readyState === conn.socket.CLOSED ? resolve() : conn.socket.once('close', () => resolve()))));
+    conns.forEach((conn, i) => {
+      conn.sendFrame({ type: 'restart', retryAfterMs: backInMs + Math.floor((i * 1000) / this.o.acceptRate) });
+      closeWith(conn.socket, CloseCode.RESTARTING, 'restarting in place', this.metrics);
+    });
+    // Let the close handshakes finish (the restart frame must reach each client) before the server goes.
+    await withClockDeadline(this.clock, Promise.all(closed), 2_000, () => new Error('close handshakes')).catch(() => {});
+    await this.delivery?.close();
+    await this.store.release();
+    await this.server?.close();
+    this.logger.info({ users: conns.length }, 'stopped for a restart in place');
+    return { users: conns.length, spreadMs };
+  }
+
   /** Resolves true at the next applied rebalance, false after `ms`. */
   private nextRebalance(ms: number): Promise<boolean> {
     return new Promise((resolve) => {

@@ -81,6 +81,7 @@ async function readConfig(file: string) {
 }
 
 const o = await parseCommandLine();
+if (o.sigterm !== 'drain' && o.sigterm !== 'restart') usage(`--sigterm must be drain or restart, got ${JSON.stringify(o.sigterm)}`);
 let url: string | undefined;
 try {
   url = advertisedUrl(o);
@@ -117,6 +118,7 @@ try {
     maxPayload: o.maxPayload,
     messageRate: { perSec: o.messageRate, burst: o.messageBurst },
     drainDeadlineMs: o.drainDeadlineMs,
+    restartBackInMs: o.restartBackInMs,
     authenticate,
     delivery: !o.noDelivery
       ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, replicas: o.deliveryReplicas ?? o.replicas }
@@ -130,23 +132,26 @@ try {
   logger.info({ event: 'listening', port: agent.port, url: agent.url, epoch: agent.topology.epoch }, 'listening');
 
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, how: 'drain' | 'restart') => {
     if (stopping) return;
     stopping = true;
-    logger.info({ event: 'signal', signal }, 'draining before exit');
-    agent.drain().then(
-      ({ remaining }) => {
-        logger.info({ event: 'exit', remaining }, 'drained, exiting');
+    logger.info({ event: 'signal', signal, how }, how === 'drain' ? 'draining before exit' : 'restarting in place');
+    const done = how === 'drain' ? agent.drain().then(({ remaining }) => ({ remaining })) : agent.restartInPlace().then(({ users, spreadMs }) => ({ users, spreadMs }));
+    done.then(
+      (result) => {
+        logger.info({ event: 'exit', how, ...result }, 'exiting');
         process.exit(0);
       },
       (err: unknown) => {
-        logger.error({ err: String(err) }, 'drain failed');
+        logger.error({ err: String(err) }, `${how} failed`);
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  const onSigterm = o.sigterm as 'drain' | 'restart';
+  process.on('SIGTERM', () => stop('SIGTERM', onSigterm));
+  process.on('SIGINT', () => stop('SIGINT', 'drain'));
+  process.on('SIGUSR2', () => stop('SIGUSR2', 'restart'));
 } catch (err) {
   logger.fatal({ event: 'start-failed', err: String(err), code: (err as { code?: string }).code }, 'cannot start');
   process.exit(1);

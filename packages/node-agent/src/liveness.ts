@@ -89,8 +89,9 @@ export class MemberTable {
     }
     const gone: string[] = [];
     for (const [id, m] of this.members) {
-      // This agent never times itself out: its own silence is the store's.
-      if (id !== this.self && now - m.lastSeen > this.timeoutMs) gone.push(id);
+      // This agent never times itself out: its own silence is the store's. A member restarting in place is held
+      // for the time its record asks (bounded when parsed).
+      if (id !== this.self && now - m.lastSeen > Math.max(this.timeoutMs, m.record.holdMs ?? 0)) gone.push(id);
     }
     for (const id of gone) this.members.delete(id);
     return gone;

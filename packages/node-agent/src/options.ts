@@ -28,6 +28,7 @@ export const DEFAULTS = {
   messageRate: { perSec: 50, burst: 100 } satisfies Required<MessageRateOptions>,
   maxUnreachable: 8,
   drainDeadlineMs: 30_000,
+  restartBackInMs: 10_000,
   startTimeoutMs: 15_000,
   authTimeoutMs: 10_000,
   bucket: 'wsring',
@@ -36,7 +37,7 @@ export const DEFAULTS = {
 export const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Bounds on what a membership record may claim: a weight or accept rate past them would let one record freeze or flood the fleet. */
-export const RECORD_LIMITS = { maxWeight: 1_000, maxAcceptRate: 1_000_000, maxEpoch: 2 ** 48 } as const;
+export const RECORD_LIMITS = { maxWeight: 1_000, maxAcceptRate: 1_000_000, maxEpoch: 2 ** 48, maxHoldMs: 600_000 } as const;
 
 export interface ResolvedOptions {
   id: string;
@@ -59,6 +60,7 @@ export interface ResolvedOptions {
   messageRate: Required<MessageRateOptions>;
   maxUnreachable: number;
   drainDeadlineMs: number;
+  restartBackInMs: number;
   startTimeoutMs: number;
   authTimeoutMs: number;
 }
@@ -104,6 +106,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     messageRate,
     maxUnreachable: o.maxUnreachable ?? DEFAULTS.maxUnreachable,
     drainDeadlineMs: o.drainDeadlineMs ?? DEFAULTS.drainDeadlineMs,
+    restartBackInMs: o.restartBackInMs ?? DEFAULTS.restartBackInMs,
     startTimeoutMs: o.startTimeoutMs ?? DEFAULTS.startTimeoutMs,
     authTimeoutMs: o.authTimeoutMs ?? DEFAULTS.authTimeoutMs,
   };
@@ -128,6 +131,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(positive(messageRate.perSec), `messageRate.perSec must be > 0, got ${messageRate.perSec}`);
   check(count(messageRate.burst), `messageRate.burst must be an integer >= 1, got ${messageRate.burst}`);
   check(count(r.maxUnreachable), `maxUnreachable must be an integer >= 1, got ${r.maxUnreachable}`);
+  check(nonNegative(r.restartBackInMs) && r.restartBackInMs <= RECORD_LIMITS.maxHoldMs / 2, `restartBackInMs must be 0-${RECORD_LIMITS.maxHoldMs / 2}, got ${r.restartBackInMs}`);
   check(nonNegative(r.drainDeadlineMs), `drainDeadlineMs must be >= 0, got ${r.drainDeadlineMs}`);
   check(positive(r.startTimeoutMs), `startTimeoutMs must be > 0, got ${r.startTimeoutMs}`);
   check(positive(r.authTimeoutMs), `authTimeoutMs must be > 0, got ${r.authTimeoutMs}`);

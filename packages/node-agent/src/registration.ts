@@ -94,10 +94,27 @@ export class Registration {
    * agents share the id: the fleet would flap between their URLs. Said once, loudly.
    */
   observe(record: MemberRecord): void {
-    if (record.id !== this.record.id) return;
+    // A predecessor restarting in place (its record asks to be held) is no duplicate: this process follows it.
+    if (record.id !== this.record.id || record.holdMs !== undefined) return;
     if (record.startedAt === this.record.startedAt && record.url === this.record.url) return;
     if (!this.duplicateReported) this.o.logger.error({ other: record.url, startedAt: record.startedAt }, 'another agent uses this node id');
     this.duplicateReported = true;
+  }
+
+  /**
+   * The last write of a process that restarts in place: the fleet keeps the member `holdMs` after it arrives.
+   * Heartbeats stop; the record stays for the next process to take over.
+   */
+  async hold(holdMs: number): Promise<void> {
+    this.stop();
+    this.record.seq++;
+    this.record.holdMs = holdMs;
+    this.closed = false;
+    try {
+      await this.membership.put(this.record);
+    } finally {
+      this.closed = true;
+    }
   }
 
   /** Stop heartbeating and remove the record (best effort). */

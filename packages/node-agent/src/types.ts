@@ -25,6 +25,11 @@ export interface MemberRecord {
    * "Receiver budgets"). Absent in records of older agents: the default applies.
    */
   acceptRate?: number;
+  /**
+   * Set by a process that restarts in place: keep this member in placement this long after this record arrives,
+   * heartbeats or not, so its users find it again when the next process starts (bounded; docs/protocol.md).
+   */
+  holdMs?: number;
   /** Connections held and the capacity, as of the latest heartbeat: whether the node has room for users to come back (absent from older agents). */
   connections?: number;
   capacity?: number;
@@ -184,6 +189,8 @@ export interface AgentOptions {
   maxUnreachable?: number;
   /** Placement options; every agent of a fleet must use the same. Default: `ring`, seed 0. */
   ring?: RingOptions;
+  /** Default for `restartInPlace()`'s `backInMs`: when the next process is expected to serve. Default 10000. */
+  restartBackInMs?: number;
   /** Default for `drain()`'s deadline. Default 30000. */
   drainDeadlineMs?: number;
   /** `createAgent` fails with MEMBERSHIP_UNAVAILABLE if it holds no topology this long after starting. Default 15000. */
@@ -282,6 +289,13 @@ export interface Agent {
   health(): HealthReport;
   /** Answers the agent's HTTP endpoints; returns false for other requests (for apps that route themselves). */
   handleHttp(req: IncomingMessage, res: import('node:http').ServerResponse): boolean;
+  /**
+   * Restart in place (a deploy that keeps the node): the fleet keeps this node in placement for `backInMs` plus a
+   * liveness timeout; every user is told to come back to this same node after `backInMs` plus its own slot (spread
+   * at this node's accept rate) and closed `4005 RESTARTING`; then the agent stops without deregistering. The next
+   * process with the same id (and URL) takes the users back; replay covers the gap. Past the hold, normal failover.
+   */
+  restartInPlace(options?: { backInMs?: number }): Promise<{ users: number; spreadMs: number }>;
   /** Move every user off this node, deregister, resolve when empty or at the deadline. */
   drain(options?: { deadlineMs?: number }): Promise<{ remaining: number }>;
   /** Stop at once: closes connections with GOING_AWAY, deregisters, releases NATS. */

@@ -20,6 +20,11 @@ export const CloseCode = {
   DRAINING: 4003,
   /** The same user opened a newer connection on this node; the older one is closed. */
   REPLACED: 4004,
+  /**
+   * This node restarts in place (a deploy): reconnect to the same node after the `retryAfterMs` of the `restart`
+   * frame that preceded this close (or with the usual backoff without one). Do not fail over meanwhile.
+   */
+  RESTARTING: 4005,
   /** A frame was not valid JSON or not a valid frame. */
   BAD_FRAME: 4400,
   /** The token was missing, invalid or expired. Do not retry with the same token. */

@@ -57,6 +57,9 @@ export function decodeClientFrame(text: string): ClientFrame {
   }
 }
 
+/** Longest delay a `restart` frame may ask of a client. */
+export const MAX_RESTART_DELAY_MS = 120_000;
+
 /** Parse and validate a frame sent by an agent. Throws ProtocolError. */
 export function decodeServerFrame(text: string): ServerFrame {
   const f = parseObject(text);
@@ -91,6 +94,10 @@ export function decodeServerFrame(text: string): ServerFrame {
       return { type: 'error', code: asText(f.code), message: asText(f.message ?? '') };
     case 'pong':
       return { type: 'pong', ts: isNum(f.ts) ? f.ts : 0 };
+    case 'restart':
+      // Bounded: a frame must not park a client for long (a forged one would keep it away from its node).
+      if (!isNum(f.retryAfterMs) || f.retryAfterMs < 0) throw new ProtocolError('BAD_FRAME', 'bad restart frame');
+      return { type: 'restart', retryAfterMs: Math.min(f.retryAfterMs, MAX_RESTART_DELAY_MS) };
     default:
       throw unknownType(f.type);
   }

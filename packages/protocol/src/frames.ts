@@ -95,7 +95,17 @@ export interface PongFrame {
   ts: number;
 }
 
-export type ServerFrame = WelcomeFrame | RedirectFrame | ReconnectFrame | MessageFrame | GapFrame | SyncedFrame | CheckpointFrame | ErrorFrame | PongFrame;
+/**
+ * This node is about to restart in place: come back to it, not elsewhere, once `retryAfterMs` has passed. Each
+ * client gets its own delay, spread so the returning users arrive within the node's accept rate. A close
+ * `4005 RESTARTING` follows.
+ */
+export interface RestartFrame {
+  type: 'restart';
+  retryAfterMs: number;
+}
+
+export type ServerFrame = WelcomeFrame | RedirectFrame | ReconnectFrame | MessageFrame | GapFrame | SyncedFrame | CheckpointFrame | ErrorFrame | PongFrame | RestartFrame;
 
 // ---- client -> server ----
 

@@ -7,7 +7,7 @@ export { MAX_USER_ID_LENGTH, isValidUserId } from './limits.js';
 export { MEMBER_STATES, isMemberState, type MemberState } from './member-state.js';
 export { isWebSocketUrl, parseTopology, topologyUrls, type Topology, type TopologyNode } from './topology.js';
 export { connectUrl, parseConnectParams, type ConnectParams } from './connect-params.js';
-export { decodeClientFrame, decodeServerFrame, encodeFrame } from './codec.js';
+export { MAX_RESTART_DELAY_MS, decodeClientFrame, decodeServerFrame, encodeFrame } from './codec.js';
 export type {
   CheckpointFrame,
   ClientFrame,
@@ -17,6 +17,7 @@ export type {
   MessageFrame,
   PingFrame,
   PongFrame,
+  RestartFrame,
   ReconnectFrame,
   RedirectFrame,
   ResumeFrame,

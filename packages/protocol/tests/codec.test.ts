@@ -2,7 +2,7 @@
 // exception (a TypeError here would escape as a crash wherever the caller only expects ProtocolError).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, decodeClientFrame, decodeServerFrame, encodeFrame, type ClientFrame, type ServerFrame } from '../src/mod.js';
+import { CloseCode, MAX_RESTART_DELAY_MS, ProtocolError, decodeClientFrame, decodeServerFrame, encodeFrame, type ClientFrame, type ServerFrame } from '../src/mod.js';
 
 const FRAME_TYPES = ['welcome', 'redirect', 'reconnect', 'message', 'gap', 'synced', 'checkpoint', 'error', 'pong', 'ping', 'resume'];
 /** Keys that name the frames' fields, plus the ones that shadow Object.prototype methods once parsed. */
@@ -91,5 +91,16 @@ describe('frame round trip', () => {
     expect(code('{"type":1}')).toBe('BAD_FRAME');
     expect(code('{"type":"gap","from":5,"to":4}')).toBe('BAD_FRAME');
     expect(code('{"type":"teleport"}')).toBe('UNKNOWN_FRAME');
+  });
+});
+
+describe('restart frame', () => {
+  it('decodes with its delay, bounded so a frame cannot park a client for long; a bad one is a ProtocolError', () => {
+    expect(decodeServerFrame('{"type":"restart","retryAfterMs":2500}')).toEqual({ type: 'restart', retryAfterMs: 2500 });
+    expect(decodeServerFrame('{"type":"restart","retryAfterMs":1e12}')).toEqual({ type: 'restart', retryAfterMs: MAX_RESTART_DELAY_MS });
+    for (const bad of ['{"type":"restart"}', '{"type":"restart","retryAfterMs":-1}', '{"type":"restart","retryAfterMs":"5"}']) {
+      expect(() => decodeServerFrame(bad)).toThrow(ProtocolError);
+    }
+    expect(CloseCode.RESTARTING).toBe(4005);
   });
 });

@@ -29,6 +29,7 @@ export function parseMemberRecord(value: unknown): MemberRecord | null {
   if (acceptRate !== undefined && (typeof acceptRate !== 'number' || !Number.isFinite(acceptRate) || acceptRate <= 0 || acceptRate > RECORD_LIMITS.maxAcceptRate)) return null;
   const count = (x: unknown) => x === undefined || (Number.isSafeInteger(x) && (x as number) >= 0);
   if (!count(r.connections) || !count(r.capacity)) return null;
+  if (r.holdMs !== undefined && (!count(r.holdMs) || (r.holdMs as number) > RECORD_LIMITS.maxHoldMs)) return null;
   return {
     id: r.id,
     url: r.url,
@@ -37,6 +38,7 @@ export function parseMemberRecord(value: unknown): MemberRecord | null {
     startedAt: typeof r.startedAt === 'number' ? r.startedAt : 0,
     seq: typeof r.seq === 'number' ? r.seq : 0,
     ...(acceptRate === undefined ? {} : { acceptRate }),
+    ...(r.holdMs === undefined ? {} : { holdMs: r.holdMs as number }),
     ...(r.connections === undefined ? {} : { connections: r.connections as number }),
     ...(r.capacity === undefined ? {} : { capacity: r.capacity as number }),
   };

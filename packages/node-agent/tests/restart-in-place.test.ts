@@ -1,0 +1,100 @@
+// A deploy that keeps the node: the old process asks the fleet to hold its place, tells each of its users to come
+// back to it after the restart (each at its own slot, spread at the node's accept rate) and stops; the next process
+// with the same id and port takes them back. Each of its users reconnects once, to the same node; nobody else is
+// touched; the ring and the epoch never change. Real agents over one MemoryMembership, real @wsring/client
+// instances over loopback, all on one ManualClock.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
+import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
+import { driveUntil, pass } from '../../../test/support/drive.js';
+
+const ACCEPT = 20;
+const BACK_IN = 2_000;
+const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200, host: '127.0.0.1', acceptRate: ACCEPT, delivery: false } satisfies Partial<AgentOptions>;
+const USERS = 45;
+
+const clock = new ManualClock(1_000_000);
+const store = new MemoryMembership(() => clock.now());
+const agents = new Map<string, Agent>();
+const clients = new Map<string, { client: WsringClient; opens: number[]; moves: MoveReason[]; closes: number[] }>();
+
+const start = async (id: string, port = 0) => {
+  const agent = await createAgent({ id, membership: store, port, clock, ...TIMING });
+  agents.set(id, agent);
+  return agent;
+};
+const running = () => [...agents.values()];
+const ring = () => running()[0].topology.ring;
+
+function settled(): boolean {
+  const all = running();
+  if (all.some((a) => a.topology.fingerprint !== all[0].topology.fingerprint)) return false;
+  for (const [user, { client }] of clients) if (client.state !== 'open' || client.node !== ring().owner(user)) return false;
+  return true;
+}
+
+beforeAll(async () => {
+  for (const id of ['a0', 'a1', 'a2']) await start(id);
+  await driveUntil(clock, () => running().every((a) => a.topology.ring.nodes.length === 3), { what: 'three agents agree' });
+  const bootstrap = running().map((a) => `http://127.0.0.1:${a.port}`);
+  for (let i = 0; i < USERS; i++) {
+    const user = `user-${i}`;
+    const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, clock });
+    const t = { client, opens: [] as number[], moves: [] as MoveReason[], closes: [] as number[] };
+    client.on('open', () => t.opens.push(clock.now()));
+    client.on('moved', (m) => t.moves.push(m.reason));
+    clients.set(user, t);
+  }
+  await driveUntil(clock, settled, { what: 'every client on its owner' });
+});
+
+afterAll(async () => {
+  for (const { client } of clients.values()) client.close();
+  await Promise.all(running().map((a) => a.close()));
+});
+
+describe('restart in place', () => {
+  it('each user of the node reconnects once, to the same node, spread at its accept rate; nobody else is touched; the ring and epoch stay', async () => {
+    const before = ring();
+    const epoch = running()[0].topology.epoch;
+    const onA1 = [...clients.keys()].filter((user) => before.owner(user) === 'a1');
+    expect(onA1.length).toBeGreaterThan(8);
+    for (const t of clients.values()) {
+      t.opens = [];
+      t.moves = [];
+    }
+    const old = agents.get('a1')!;
+    const port = old.port!;
+    const stoppedAt = clock.now();
+    const { users, spreadMs } = await old.restartInPlace({ backInMs: BACK_IN });
+    agents.delete('a1');
+    expect(users).toBe(onA1.length);
+    expect(spreadMs).toBe(Math.ceil((onA1.length * 1000) / ACCEPT));
+    // The next process comes up on the same port well before its users are due; the fleet held its place meanwhile.
+    await pass(clock, BACK_IN / 2);
+    await start('a1', port);
+    await driveUntil(clock, settled, { what: 'every client back on its owner', maxMs: BACK_IN + spreadMs + 5_000 });
+    await pass(clock, TIMING.livenessTimeoutMs * 2);
+    expect(settled()).toBe(true);
+
+    expect(ring().fingerprint).toBe(before.fingerprint);
+    for (const a of running()) expect(a.topology.epoch).toBe(epoch);
+    const arrivals: number[] = [];
+    for (const [user, t] of clients) {
+      if (onA1.includes(user)) {
+        // Once, to the same node: no failover, no move; not before its node's restart was due.
+        expect({ user, opens: t.opens.map((at) => at - stoppedAt), moves: t.moves, node: t.client.node }).toEqual({ user, opens: [expect.any(Number)], moves: [], node: "a1" });
+        expect(t.opens[0] - stoppedAt).toBeGreaterThanOrEqual(BACK_IN);
+        arrivals.push(t.opens[0]);
+      } else {
+        expect({ user, opens: t.opens.length, moves: t.moves }, `${user} keeps its socket`).toEqual({ user, opens: 0, moves: [] });
+      }
+    }
+    // The returning users arrive within the node's accept rate (one slot each, plus one).
+    arrivals.sort((a, b) => a - b);
+    for (let i = 0; i < arrivals.length; i++) {
+      for (let j = i; j < arrivals.length; j++) expect(j - i + 1).toBeLessThanOrEqual((ACCEPT * (arrivals[j] - arrivals[i])) / 1000 + 2);
+    }
+  });
+});
