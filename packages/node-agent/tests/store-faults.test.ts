@@ -4,7 +4,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createAgent, MemoryMembership, NatsMembership } from '../src/mod.js';
 import { EpochAgreement } from '../src/internal.js';
-import { startNatsCluster, type NatsServer } from '../src/testing/mod.js';
+import { NatsCluster } from '../src/testing/mod.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
@@ -49,15 +49,19 @@ describe('a serving agent never settles on an empty ring or one without itself',
 });
 
 describe('replicas on a NATS cluster', () => {
-  let cluster: NatsServer[];
+  let cluster: NatsCluster;
+  let urls: string[];
   let nc: NatsConnection;
   beforeAll(async () => {
-    cluster = await startNatsCluster(3);
-    nc = await connect({ servers: cluster.map((s) => s.url) });
-  }, 60_000);
+    // Ready means JetStream answers and the meta leader counts every peer current: 3-replica streams need all three.
+    cluster = await NatsCluster.start();
+    await cluster.waitForJetStream();
+    urls = cluster.urls;
+    nc = await connect({ servers: urls });
+  }, 120_000);
   afterAll(async () => {
     await nc?.close();
-    await Promise.all((cluster ?? []).map((s) => s.stop()));
+    await cluster?.stop();
   });
 
   it('creates the bucket and the stream with the replicas asked for, and scales existing ones to it', async () => {
@@ -67,7 +71,7 @@ describe('replicas on a NATS cluster', () => {
     const agent = await createAgent({
       id: 'r1',
       host: '127.0.0.1',
-      nats: { servers: cluster.map((s) => s.url), bucket: 'scaled', replicas: 3 },
+      nats: { servers: urls, bucket: 'scaled', replicas: 3 },
       delivery: { stream: 'SCALED_DELIVERY', subjectPrefix: 'scaled.user', livePrefix: 'scaled.live', replicas: 3 },
     });
     try {
@@ -82,10 +86,10 @@ describe('replicas on a NATS cluster', () => {
   it('an agent without the option leaves an existing bucket as it is; an invalid count is refused naming it', async () => {
     const jsm = await jetstreamManager(nc);
     await new Kvm(nc).create('kept', { history: 1, replicas: 3 });
-    const m = await NatsMembership.connect({ servers: cluster.map((s) => s.url), bucket: 'kept' });
+    const m = await NatsMembership.connect({ servers: urls, bucket: 'kept' });
     await m.close();
     expect((await jsm.streams.info('KV_kept')).config.num_replicas).toBe(3);
-    await expect(NatsMembership.connect({ servers: cluster.map((s) => s.url), bucket: 'kept', replicas: 7 })).rejects.toMatchObject({
+    await expect(NatsMembership.connect({ servers: urls, bucket: 'kept', replicas: 7 })).rejects.toMatchObject({
       code: 'INVALID_OPTION',
       message: expect.stringContaining('1-5, got 7'),
     });

@@ -124,6 +124,14 @@ export class NatsMembership implements Membership {
     try {
       await this.step(jsm.streams.update(stream, { ...info.config, num_replicas: want }), 'changing the bucket replicas');
       this.logger?.info({ bucket: this.bucket, from: have, to: want }, 'membership bucket replicas changed');
+      // The stream picks its leader and brings the new replicas current; writes have no responder until then.
+      const deadline = Date.now() + this.stepTimeoutMs * 2;
+      for (;;) {
+        const now = await this.step(jsm.streams.info(stream), 'reading the bucket after its change');
+        if (now.cluster?.leader && (now.cluster.replicas ?? []).length === want - 1 && (now.cluster.replicas ?? []).every((r) => r.current)) break;
+        if (Date.now() > deadline) break;
+        await sleep(100);
+      }
     } catch (err) {
       throw new AgentError(
         'INVALID_OPTION',
