@@ -144,13 +144,14 @@ class WsringAgent extends EventEmitter implements Agent {
       },
     );
     this.metrics.observeStore(() => this.storeHealth(), () => this.topology.ring.nodes.length);
-    this.handleHttp = createHttpHandler({
+    const agentHttp = createHttpHandler({
       prefix: this.o.httpPrefix,
       topology: () => this.topology,
       health: () => this.health(),
       unhealthy: () => this.state !== 'serving' || this.registry.size >= this.o.capacity,
       metrics: this.metrics,
     });
+    this.handleHttp = (req, res) => this.fleet.handleHttp(req, res) || agentHttp(req, res);
     // ---- fleet page and live preview (fleet-page/) ----
     this.fleet = new FleetService({
       self: this.id,
@@ -175,6 +176,14 @@ class WsringAgent extends EventEmitter implements Agent {
       store: () => this.storeHealth(),
       events: this,
     });
+    if (options.adminToken) {
+      const token = options.adminToken;
+      this.fleet.servePage({
+        prefix: this.o.httpPrefix,
+        authorized: (req) => req.headers.authorization === `Bearer ${token}`,
+        refuse: (_req, res) => void res.writeHead(401, { 'www-authenticate': 'Bearer' }).end(),
+      });
+    }
   }
 
   get topology(): AgentTopology {

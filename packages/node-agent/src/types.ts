@@ -189,6 +189,12 @@ export interface AgentOptions {
   logger?: Logger;
   /** The agent's time: every timer and reading of its flow. Default: real time. Tests pass a manual clock. */
   clock?: Clock;
+  // ---- fleet page (fleet-page/, docs/fleet-page.md) ----
+  /**
+   * Serve the fleet page (`/fleet`), its live feed and the live preview to whoever presents this credential
+   * (compared in constant time). Unset: the page does not exist (404). Give it 32+ random characters.
+   */
+  adminToken?: string;
 }
 
 /** A client connection held by this agent. */

@@ -13,7 +13,13 @@ import { previewOverNats } from './preview-client.js';
 import type { FleetPreview } from './preview-report.js';
 import { FleetResponder } from './responder.js';
 import { ArrivalCounter, EpochHistory, statusOf, type DrainProgress, type Lane, type NodeStatus } from './status.js';
-import { FLEET_PROTOCOL } from './subjects.js';
+import { FLEET_DEFAULTS, FLEET_PROTOCOL, statusSubject } from './subjects.js';
+import { fanOut } from './fan-out.js';
+import { ringGeometry, type RingGeometry } from './ring-arcs.js';
+import { buildSnapshot, type FleetSnapshot } from './snapshot.js';
+import { DEFAULTS } from '../options.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createFleetHandler, type FleetRouteOptions, type Viewer } from './routes.js';
 
 export interface FleetSources {
   self: string;
@@ -50,6 +56,12 @@ export class FleetService {
   private responder: FleetResponder | undefined;
   private drain: Omit<DrainProgress, 'remainingMs'> | undefined;
   private readonly listeners: [string, (...args: unknown[]) => void][] = [];
+  /** Open feeds of the page: each gets every frame. */
+  private readonly viewers = new Set<Viewer>();
+  private loop: unknown;
+  private collecting: Promise<FleetSnapshot> | undefined;
+  private geometryCache: { fingerprint: string; geometry: Promise<RingGeometry> } | undefined;
+  private stopped = false;
 
   constructor(readonly src: FleetSources) {
     this.arrivals = new ArrivalCounter(src.clock);
@@ -63,6 +75,17 @@ export class FleetService {
     on('rebalance', (e: RebalanceEvent) => this.history.moved(e.epoch, e.fingerprint, e.moved));
   }
 
+  /**
+   * The page's HTTP endpoints (GET /fleet, /fleet/events, /fleet/state, POST /fleet/preview); returns false for any
+   * other request, and for every request when the page is off (no admin credential).
+   */
+  handleHttp: (req: IncomingMessage, res: ServerResponse) => boolean = () => false;
+
+  /** Serve the page behind `access`. */
+  servePage(o: FleetRouteOptions): void {
+    this.handleHttp = createFleetHandler(this, o);
+  }
+
   /** Answer the fleet's requests (with a NATS connection). */
   start(): void {
     if (!this.src.nc || this.responder) return;
@@ -70,6 +93,11 @@ export class FleetService {
   }
 
   stop(): void {
+    this.stopped = true;
+    if (this.loop !== undefined) this.src.clock.clearTimeout(this.loop);
+    this.loop = undefined;
+    for (const v of this.viewers) v.close();
+    this.viewers.clear();
     this.responder?.stop();
     this.responder = undefined;
     for (const [event, fn] of this.listeners) this.src.events.off(event, fn);
@@ -113,6 +141,94 @@ export class FleetService {
     );
   }
 
+  /**
+   * One frame of the page: this agent's own status and every other member's, asked over NATS (answers within
+   * `statusDeadlineMs`; the rest are named missing). Concurrent callers share one round.
+   */
+  snapshot(): Promise<FleetSnapshot> {
+    this.collecting ??= this.collect().finally(() => (this.collecting = undefined));
+    return this.collecting;
+  }
+
+  private async collect(): Promise<FleetSnapshot> {
+    const s = this.src;
+    const members = s.members();
+    const started = performance.now();
+    const statuses = new Map<string, NodeStatus>();
+    const expected = new Set(members.map((m) => m.id));
+    expected.delete(s.self);
+    if (s.nc && expected.size > 0 && !s.nc.isClosed()) {
+      const round = await fanOut<NodeStatus>(s.nc, statusSubject(s.bucket), { v: FLEET_PROTOCOL }, {
+        expected,
+        deadlineMs: FLEET_DEFAULTS.statusDeadlineMs,
+        nodeOf: (a) => (a && a.v === FLEET_PROTOCOL && typeof a.node === 'string' && Array.isArray(a.lanes) && a.node !== s.self ? a.node : undefined),
+      });
+      for (const [id, st] of round.answers) statuses.set(id, st);
+    }
+    statuses.set(s.self, this.status());
+    const t = s.topology();
+    return buildSnapshot({
+      servedBy: s.self,
+      bus: s.nc ? 'nats' : 'none',
+      at: Date.now(),
+      members,
+      ringIds: new Set(t.ring.nodes.map((n) => n.id)),
+      epoch: t.epoch,
+      fingerprint: t.fingerprint,
+      algorithm: t.ring.algorithm,
+      history: this.history.list(),
+      statuses,
+      defaultAcceptRate: DEFAULTS.acceptRate,
+      statusMs: performance.now() - started,
+    });
+  }
+
+  /** The ring as the page draws it, computed once per placement. */
+  geometry(): Promise<RingGeometry> {
+    const t = this.src.topology();
+    if (this.geometryCache?.fingerprint !== t.fingerprint) this.geometryCache = { fingerprint: t.fingerprint, geometry: ringGeometry(t.ring) };
+    return this.geometryCache.geometry;
+  }
+
+  /** A page opened its feed: it gets a frame now and every `refreshMs` until it closes. */
+  addViewer(v: Viewer): () => void {
+    if (this.stopped) {
+      v.close();
+      return () => {};
+    }
+    this.viewers.add(v);
+    if (this.viewers.size === 1) this.tick();
+    else void this.push(v);
+    return () => {
+      this.viewers.delete(v);
+    };
+  }
+
+  private tick(): void {
+    this.loop = undefined;
+    if (this.stopped || this.viewers.size === 0) return;
+    const started = this.src.clock.now();
+    void Promise.all([...this.viewers].map((v) => this.push(v))).finally(() => {
+      if (this.stopped || this.viewers.size === 0 || this.loop !== undefined) return;
+      const wait = Math.max(50, FLEET_DEFAULTS.refreshMs - (this.src.clock.now() - started));
+      this.loop = this.src.clock.setTimeout(() => this.tick(), wait);
+    });
+  }
+
+  private async push(v: Viewer): Promise<void> {
+    try {
+      v.send('fleet', JSON.stringify(await this.snapshot()));
+      // The ring's picture costs a diff of the placement (a second or so at 1,000 nodes on a busy machine), once per
+      // placement: it follows the frame rather than hold it up.
+      const g = await this.geometry();
+      if (v.ring === g.fingerprint) return;
+      v.ring = g.fingerprint;
+      v.send('ring', JSON.stringify(g));
+    } catch (err) {
+      this.src.logger.warn({ err: String(err) }, 'fleet page frame failed');
+    }
+  }
+
   /** The fleet-wide preview, asked from this agent: its own answer directly, every other member over NATS. */
   preview(change: ProposedChange, o: { users?: boolean; deadlineMs?: number; maxUsers?: number } = {}): Promise<FleetPreview> {
     const req: PreviewRequest = { v: FLEET_PROTOCOL, change, users: o.users === true, ...(o.maxUsers === undefined ? {} : { maxUsers: o.maxUsers }) };
@@ -128,3 +244,4 @@ export class FleetService {
     });
   }
 }
+
