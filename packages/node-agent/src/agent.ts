@@ -14,6 +14,7 @@ import { EpochAgreement } from './epoch.js';
 import { AgentError } from './errors.js';
 import { createHttpHandler } from './http.js';
 import { FleetService } from './fleet-page/service.js';
+import { AdminAccess, checkAdminOptions } from './fleet-page/access.js';
 import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
 import { DEFAULTS, resolveOptions, type ResolvedOptions } from './options.js';
@@ -176,14 +177,8 @@ class WsringAgent extends EventEmitter implements Agent {
       store: () => this.storeHealth(),
       events: this,
     });
-    if (options.adminToken) {
-      const token = options.adminToken;
-      this.fleet.servePage({
-        prefix: this.o.httpPrefix,
-        authorized: (req) => req.headers.authorization === `Bearer ${token}`,
-        refuse: (_req, res) => void res.writeHead(401, { 'www-authenticate': 'Bearer' }).end(),
-      });
-    }
+    const access = AdminAccess.from(options);
+    if (access) this.fleet.servePage({ prefix: this.o.httpPrefix, access });
   }
 
   get topology(): AgentTopology {
@@ -408,6 +403,7 @@ class WsringAgent extends EventEmitter implements Agent {
 /** Start an agent: open the store, bind or attach, register in membership, wait for the first topology. */
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   resolveOptions(options);
+  checkAdminOptions(options);
   const [ring, index] = await Promise.all([createRing([], options.ring), createKeyIndex(undefined, { seed: options.ring?.seed ?? 0 })]);
   const store = await openStore(options, options.logger ?? silentLogger);
   const agent = new WsringAgent(options, store, ring, index);

@@ -1,9 +1,12 @@
 // The fleet page's parts (issue 14): the ring's picture, arrivals per second, the feed and its frames.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRing, type Algorithm } from '@wsring/ring';
 import { createAgent, MemoryMembership, type Agent } from '../src/mod.js';
 import { CIRCLE, ringGeometry } from '../src/fleet-page/ring-arcs.js';
 import { ArrivalCounter, EpochHistory } from '../src/fleet-page/status.js';
+import { sameSecret } from '../src/fleet-page/access.js';
 import type { FleetSnapshot } from '../src/fleet-page/snapshot.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 
@@ -167,5 +170,101 @@ describe('the page and its feed', () => {
     expect((await bad.json()).error).toMatch(/remove must be a list/);
     const form = await fetch(`${base()}/fleet/preview`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: 'change=x' });
     expect(form.status).toBe(415);
+  });
+});
+
+describe('admins only', () => {
+  const TOKEN = 'adm1n-t0ken-0123456789';
+  const JWT_SECRET = 'jwt-secret-for-admins-0123456789';
+  const membership = new MemoryMembership();
+  let agent: Agent;
+  let jwtAgent: Agent;
+  beforeAll(async () => {
+    agent = await createAgent({ id: 'gate', membership, host: '127.0.0.1', settleMs: 50, adminToken: TOKEN, httpPrefix: '/ops' });
+    jwtAgent = await createAgent({ id: 'gate-jwt', membership, host: '127.0.0.1', settleMs: 50, adminJwt: { secret: JWT_SECRET } });
+  });
+  afterAll(async () => {
+    await agent?.close();
+    await jwtAgent?.close();
+  });
+  const url = (path: string, a = agent) => `http://127.0.0.1:${a.port}${a === agent ? '/ops' : ''}${path}`;
+  const login = (token: string, a = agent) => fetch(url('/fleet/login', a), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+
+  it('compares secrets in constant time, over hashes of equal length', () => {
+    expect(sameSecret('abc', 'abc')).toBe(true);
+    expect(sameSecret('abc', 'abd')).toBe(false);
+    expect(sameSecret('abc', 'abcd')).toBe(false);
+  });
+
+  it('answers a stranger with the login form, and the feed, state and preview with 401', async () => {
+    const page = await fetch(url('/fleet'));
+    expect(page.status).toBe(401);
+    const html = await page.text();
+    expect(html).toContain('action="/ops/fleet/login"');
+    expect(html).not.toContain('EventSource');
+    for (const path of ['/fleet/events', '/fleet/state']) expect((await fetch(url(path), { headers: { authorization: 'Bearer wrong-wrong-wrong-wrong' } })).status).toBe(401);
+    expect((await fetch(url('/fleet/preview'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"change":{"add":["x"]}}' })).status).toBe(401);
+    // Only under the prefix.
+    expect((await fetch(`http://127.0.0.1:${agent.port}/fleet`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+  });
+
+  it('logs an admin in with a session cookie (HttpOnly, SameSite=Strict, the page\'s path), never the token itself', async () => {
+    const wrong = await login('not-the-token-at-all');
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('That is not an admin credential.');
+    const ok = await login(TOKEN);
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe('/ops/fleet');
+    const setCookie = ok.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^wsring_fleet=\d+\.[A-Za-z0-9_-]{43}; Path=\/ops\/fleet; Max-Age=28800; HttpOnly; SameSite=Strict$/);
+    expect(setCookie).not.toContain(TOKEN);
+    const cookie = setCookie.split(';')[0];
+    expect((await fetch(url('/fleet'), { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(url('/fleet/state'), { headers: { cookie } })).status).toBe(200);
+    const [name, value] = cookie.split('=');
+    const forged = `${name}=${Number(value.split('.')[0]) + 1}.${value.split('.')[1]}`;
+    expect((await fetch(url('/fleet/state'), { headers: { cookie: forged } })).status).toBe(401);
+    const out = await fetch(url('/fleet/logout'), { method: 'POST', redirect: 'manual', headers: { cookie } });
+    expect(out.headers.get('set-cookie')).toMatch(/^wsring_fleet=; Path=\/ops\/fleet; Max-Age=0/);
+  });
+
+  it('admits a JWT with the admin role, and no other', async () => {
+    const { SignJWT } = await import('jose');
+    const sign = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(JWT_SECRET));
+    const state = async (token: string) => (await fetch(url('/fleet/state', jwtAgent), { headers: { authorization: `Bearer ${token}` } })).status;
+    expect(await state(await sign({ sub: 'ops', role: 'wsring-admin' }))).toBe(200);
+    expect(await state(await sign({ sub: 'ops', roles: ['viewer', 'wsring-admin'] }))).toBe(200);
+    expect(await state(await sign({ sub: 'someone', role: 'user' }))).toBe(401);
+    expect(await state(await new SignJWT({ role: 'wsring-admin' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('another-secret-0123456789')))).toBe(401);
+    expect((await login(await sign({ role: 'wsring-admin' }), jwtAgent)).status).toBe(303);
+  });
+
+  it('slows down guessing: after 20 failed logins a minute, 429', async () => {
+    let last = 0;
+    for (let i = 0; i < 22; i++) last = (await login(`guess-${i}-xxxxxxxxxxxx`)).status;
+    expect(last).toBe(429);
+  });
+
+  it('refuses a short admin token at start', async () => {
+    await expect(createAgent({ id: 'weak', membership: new MemoryMembership(), adminToken: 'short' })).rejects.toThrow(/at least 16 characters/);
+    await expect(createAgent({ id: 'weak', membership: new MemoryMembership(), adminJwt: {} })).rejects.toThrow(/adminJwt needs/);
+  });
+});
+
+describe('wsring-agent --admin-token, --admin-role', () => {
+  const bin = fileURLToPath(new URL('../bin/wsring-agent.js', import.meta.url));
+  const run = (args: string[]) => spawnSync(process.execPath, [bin, '--id', 'x', '--host', '127.0.0.1', ...args], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 });
+
+  it('refuses a short token and a role without a key to verify it, in one line, exit 2', () => {
+    const short = run(['--admin-token', 'short']);
+    expect([short.status, short.stderr]).toEqual([2, 'wsring-agent: --admin-token must be at least 16 characters (use 32+ random ones)\n']);
+    const role = run(['--admin-role', 'ops']);
+    expect([role.status, role.stderr]).toEqual([2, 'wsring-agent: --admin-role needs --jwt-secret or --jwks-url to verify admin JWTs with\n']);
+  });
+
+  it('lists both in --help', () => {
+    const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout;
+    expect(help).toContain('--admin-token <secret>');
+    expect(help).toContain('--admin-role <role>');
   });
 });

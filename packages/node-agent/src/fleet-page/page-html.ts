@@ -13,6 +13,8 @@ header { display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:baseline; pad
 header h1 { font-size:1.1rem; margin:0; }
 header .live { font-size:.85rem; color:#d0d5dd; }
 header .live.down { color:#fda29b; }
+header .logout { margin-left:auto; }
+header .logout button { background:transparent; border-color:#475467; font-size:.8rem; padding:.15rem .5rem; }
 .cards { display:grid; grid-template-columns:repeat(auto-fit, minmax(140px, 1fr)); gap:.5rem; padding:.75rem 1rem 0; }
 .card { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:.5rem .75rem; }
 .card b { display:block; font-size:1.35rem; font-variant-numeric:tabular-nums; }
@@ -321,7 +323,7 @@ const SCRIPT = String.raw`
 `;
 
 const BODY = String.raw`
-<header><h1>wsring fleet</h1><span id="live" class="live">connecting…</span></header>
+<header><h1>wsring fleet</h1><span id="live" class="live">connecting…</span><form method="post" action="__PREFIX__/fleet/logout" class="logout"><button type="submit">log out</button></form></header>
 <div class="cards">
   <div class="card"><b id="node-count">–</b><span id="node-sub">nodes</span></div>
   <div class="card"><b id="conn-count">–</b><span id="conn-sub">connections</span></div>
@@ -356,5 +358,31 @@ export function fleetPageHtml(prefix: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <link rel="icon" href="data:,"><title>wsring fleet</title><style>${CSS}</style></head>
-<body data-prefix="${escapeAttr(prefix)}">${BODY}<script>${SCRIPT}</script></body></html>`;
+<body data-prefix="${escapeAttr(prefix)}">${BODY.replace('__PREFIX__', escapeAttr(prefix))}<script>${SCRIPT}</script></body></html>`;
+}
+
+const LOGIN_CSS = String.raw`
+body { margin:0; font:15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background:#f6f7f9; color:#1d2330; display:grid; place-items:center; min-height:100vh; }
+form { background:#fff; border:1px solid #e3e6eb; border-radius:10px; padding:1.5rem; width:min(92vw, 360px); display:flex; flex-direction:column; gap:.75rem; }
+h1 { font-size:1.1rem; margin:0; }
+input, button { font:inherit; padding:.5rem .6rem; border:1px solid #d0d5dd; border-radius:6px; }
+button { background:#3056d3; color:#fff; border-color:#3056d3; cursor:pointer; }
+p { margin:0; color:#667085; font-size:.85rem; }
+p.error { color:#b42318; }
+`;
+
+const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The login form the page answers with until the browser holds a session. */
+export function loginPageHtml(prefix: string, error: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<link rel="icon" href="data:,"><title>wsring fleet: log in</title><style>${LOGIN_CSS}</style></head>
+<body><form method="post" action="${escapeAttr(prefix)}/fleet/login" id="login">
+<h1>wsring fleet</h1>
+<p>Admins only: the admin token of this fleet, or a JWT with the admin role.</p>
+${error ? `<p class="error" id="login-error">${escapeText(error)}</p>` : ''}
+<input type="password" name="token" id="token" autocomplete="current-password" aria-label="admin token" required autofocus>
+<button type="submit">Log in</button>
+</form></body></html>`;
 }

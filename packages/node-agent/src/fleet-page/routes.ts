@@ -3,10 +3,13 @@
 //   GET  /fleet/events   its feed: server-sent events `ring` (on every new placement) and `fleet` (every second)
 //   GET  /fleet/state    one frame as JSON
 //   POST /fleet/preview  the live preview of a change: body { change, users? }, answer FleetPreview
+//   POST /fleet/login    the login form's target: `token=<admin token or admin JWT>`, answered with a session cookie
+//   POST /fleet/logout   ends the session
 // All of them only for an admin (see access.ts); without an admin credential configured they do not exist.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AdminAccess } from './access.js';
 import { PreviewError, parseChange } from './change.js';
-import { fleetPageHtml } from './page-html.js';
+import { fleetPageHtml, loginPageHtml } from './page-html.js';
 import type { ProposedChange } from './change.js';
 import type { FleetPreview } from './preview-report.js';
 import type { FleetSnapshot } from './snapshot.js';
@@ -28,12 +31,7 @@ export interface FleetBackend {
 
 export interface FleetRouteOptions {
   prefix: string;
-  /** Whether the request comes from an admin. */
-  authorized(req: IncomingMessage): boolean;
-  /** Answer a request that is not authorized (a login form or 401). */
-  refuse(req: IncomingMessage, res: ServerResponse): void;
-  /** Extra routes (login), tried first. */
-  extra?(route: string, req: IncomingMessage, res: ServerResponse): boolean;
+  access: AdminAccess;
 }
 
 /** Preview bodies are small; anything bigger is refused before it is read. */
@@ -53,6 +51,13 @@ const SECURITY_HEADERS = {
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', ...SECURITY_HEADERS });
   res.end(JSON.stringify(body));
+}
+
+const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+function html(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CSP, ...SECURITY_HEADERS, ...headers });
+  res.end(body);
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -75,42 +80,71 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 export function createFleetHandler(service: FleetBackend, o: FleetRouteOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const base = `${o.prefix}/fleet`;
+  const { access } = o;
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== base && !path.startsWith(`${base}/`)) return false;
     const route = path.slice(base.length) || '/';
-    if (o.extra?.(route, req, res)) return true;
-    if (!['/', '/events', '/state', '/preview'].includes(route)) return false;
-    if (!o.authorized(req)) {
-      o.refuse(req, res);
-      return true;
-    }
+    if (!['/', '/events', '/state', '/preview', '/login', '/logout'].includes(route)) return false;
     const method = req.method ?? 'GET';
-    if (route === '/preview') {
-      if (method !== 'POST') json(res, 405, { error: 'POST a change' });
-      else void preview(service, req, res);
+    if (route === '/login' || route === '/logout') {
+      if (method !== 'POST') json(res, 405, { error: 'POST the login form' });
+      else if (route === '/logout') html(res, 303, '', { location: base, 'set-cookie': access.clearCookie(req, base) });
+      else void login(access, base, req, res);
       return true;
     }
-    if (method !== 'GET' && method !== 'HEAD') {
-      json(res, 405, { error: 'method not allowed' });
-      return true;
-    }
-    if (route === '/') {
-      res.writeHead(200, {
-        'content-type': 'text/html; charset=utf-8',
-        // Everything is inline; nothing may load from elsewhere.
-        'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-        ...SECURITY_HEADERS,
-      });
-      res.end(fleetPageHtml(o.prefix));
-    } else if (route === '/state') {
-      service.snapshot().then(
-        (s) => json(res, 200, s),
-        (err: unknown) => json(res, 500, { error: String(err) }),
-      );
-    } else events(service, req, res);
+    access.authorized(req).then(
+      (ok) => {
+        if (!ok) {
+          if (route === '/' && (method === 'GET' || method === 'HEAD')) html(res, 401, loginPageHtml(o.prefix, ''));
+          else json(res, 401, { error: 'admins only: send Authorization: Bearer <admin token> or log in at ' + base });
+          return;
+        }
+        serve(service, o.prefix, route, method, req, res);
+      },
+      (err: unknown) => json(res, 500, { error: String(err) }),
+    );
     return true;
   };
+}
+
+async function login(access: AdminAccess, base: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let token = '';
+  try {
+    token = new URLSearchParams(await readBody(req)).get('token')?.trim() ?? '';
+  } catch {
+    // too large: not a credential
+  }
+  const prefix = base.slice(0, -'/fleet'.length);
+  if (access.throttled(false)) {
+    html(res, 429, loginPageHtml(prefix, 'Too many failed logins: wait a minute.'));
+    return;
+  }
+  if (await access.isAdmin(token)) {
+    html(res, 303, '', { location: base, 'set-cookie': access.sessionCookie(req, base) });
+    return;
+  }
+  access.throttled(true);
+  html(res, 401, loginPageHtml(prefix, 'That is not an admin credential.'));
+}
+
+function serve(service: FleetBackend, prefix: string, route: string, method: string, req: IncomingMessage, res: ServerResponse): void {
+  if (route === '/preview') {
+    if (method !== 'POST') json(res, 405, { error: 'POST a change' });
+    else void preview(service, req, res);
+    return;
+  }
+  if (method !== 'GET' && method !== 'HEAD') {
+    json(res, 405, { error: 'method not allowed' });
+    return;
+  }
+  if (route === '/') html(res, 200, fleetPageHtml(prefix));
+  else if (route === '/state') {
+    service.snapshot().then(
+      (s) => json(res, 200, s),
+      (err: unknown) => json(res, 500, { error: String(err) }),
+    );
+  } else events(service, req, res);
 }
 
 function events(service: FleetBackend, req: IncomingMessage, res: ServerResponse): void {
