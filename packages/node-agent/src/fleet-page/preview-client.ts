@@ -39,8 +39,10 @@ export async function readMembers(nc: NatsConnection, bucket: string, livenessMs
   } catch (err) {
     throw new PreviewError('NO_FLEET', `no membership bucket ${JSON.stringify(bucket)} on this NATS: ${(err as Error).message}`);
   }
-  const keys: string[] = [];
-  for await (const k of await kv.keys(`${MEMBER_PREFIX}>`)) keys.push(k);
+  // A key rewritten (a heartbeat) while the listing runs can come twice.
+  const unique = new Set<string>();
+  for await (const k of await kv.keys(`${MEMBER_PREFIX}>`)) unique.add(k);
+  const keys = [...unique];
   const entries: { record: MemberRecord; created: number }[] = [];
   for (let i = 0; i < keys.length; i += 200) {
     const batch = await Promise.all(keys.slice(i, i + 200).map((k) => kv.get(k)));
@@ -88,6 +90,11 @@ export async function previewOverNats(input: {
   ]);
   if (input.local && local) answers.set(input.local.node, local);
   for (const [id, a] of remote?.answers ?? []) answers.set(id, a);
+  const all = [...answers.values()];
+  if (all.length > 0 && all.every((a) => 'error' in a && a.error !== undefined)) {
+    // Nobody could apply it: the change is wrong for this fleet, not the fleet for the change.
+    throw new PreviewError('INVALID_CHANGE', `${(all[0] as { error: string }).error} (said by ${all.length === 1 ? all[0].node : `all ${all.length} agents that answered`})`);
+  }
   return buildPreview({
     change: input.change,
     members: input.members,

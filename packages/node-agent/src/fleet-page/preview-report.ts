@@ -86,7 +86,8 @@ export function buildPreview(input: {
   defaultAcceptRate: number;
   note?: string;
 }): FleetPreview {
-  const { change, members } = input;
+  const { change } = input;
+  const members = [...new Map(input.members.map((m) => [m.id, m] as const)).values()];
   const all = [...input.answers.values()];
   const errors = all.filter((a) => 'error' in a && a.error !== undefined).map((a) => ({ node: a.node, error: (a as { error: string }).error }));
   const ok = all.filter((a): a is PreviewAnswer => !('error' in a && a.error !== undefined) && 'fingerprint' in a);
