@@ -149,6 +149,7 @@ const SCRIPT = String.raw`
     if (g.nodes.length <= 24) g.nodes.forEach(function (id, k) { legend.appendChild(h('span', null, swatch(id), id + ' ' + pct(g.shares[k]))); });
     else legend.appendChild(h('span', { cls: 'note', text: 'hover an arc for its node; colours match the node table' }));
     state.ringMs = performance.now() - started;
+    if (state.firstRingAt === undefined) state.firstRingAt = performance.now();
   }
 
   // ---- the fleet ----
@@ -176,6 +177,7 @@ const SCRIPT = String.raw`
     $('live').textContent = 'live · served by ' + snap.servedBy + ' · status round ' + snap.statusMs + ' ms · ' + new Date(snap.at).toLocaleTimeString();
     $('live').className = 'live';
     state.renderMs = performance.now() - started;
+    if (state.firstFrameAt === undefined) state.firstFrameAt = performance.now();
   }
 
   function nodeRows(nodes) {

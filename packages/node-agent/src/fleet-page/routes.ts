@@ -96,7 +96,8 @@ export function createFleetHandler(service: FleetBackend, o: FleetRouteOptions):
     access.authorized(req).then(
       (ok) => {
         if (!ok) {
-          if (route === '/' && (method === 'GET' || method === 'HEAD')) html(res, 401, loginPageHtml(o.prefix, ''));
+          // The login form is the page a stranger gets (200, like any sign-in page; it shows nothing of the fleet).
+          if (route === '/' && (method === 'GET' || method === 'HEAD')) html(res, 200, loginPageHtml(o.prefix, ''));
           else json(res, 401, { error: 'admins only: send Authorization: Bearer <admin token> or log in at ' + base });
           return;
         }
