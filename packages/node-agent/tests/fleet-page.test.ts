@@ -9,6 +9,7 @@ import { ArrivalCounter, EpochHistory } from '../src/fleet-page/status.js';
 import { sameSecret } from '../src/fleet-page/access.js';
 import type { FleetSnapshot } from '../src/fleet-page/snapshot.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
+import { until } from './helpers.js';
 
 /** Read server-sent events from a fetch response until `enough` says so. */
 async function readEvents(res: Response, enough: (events: { event: string; data: string }[]) => boolean, timeoutMs = 10_000): Promise<{ event: string; data: string }[]> {
@@ -266,5 +267,38 @@ describe('wsring-agent --admin-token, --admin-role', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout;
     expect(help).toContain('--admin-token <secret>');
     expect(help).toContain('--admin-role <role>');
+  });
+});
+
+describe('the feed lets go of a page that leaves', () => {
+  it('removes the viewer when the connection closes', async () => {
+    const { createServer } = await import('node:http');
+    const { createFleetHandler } = await import('../src/fleet-page/routes.js');
+    const { AdminAccess } = await import('../src/fleet-page/access.js');
+    let open = 0;
+    const sent: string[] = [];
+    const backend = {
+      snapshot: () => Promise.reject(new Error('unused')),
+      preview: () => Promise.reject(new Error('unused')),
+      addViewer(v: { send(e: string, d: string): boolean }) {
+        open++;
+        v.send('fleet', '{}');
+        sent.push('fleet');
+        return () => void open--;
+      },
+    };
+    const handler = createFleetHandler(backend, { prefix: '', access: AdminAccess.from({ adminToken: 'x'.repeat(16) })! });
+    const server = createServer((req, res) => void (handler(req, res) || res.writeHead(404).end()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const res = await fetch(`http://127.0.0.1:${port}/fleet/events`, { headers: { authorization: `Bearer ${'x'.repeat(16)}` } });
+      await readEvents(res, (e) => e.length >= 1);
+      await until(() => open === 0, 5_000, 'the viewer to be removed');
+      expect(sent).toEqual(['fleet']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

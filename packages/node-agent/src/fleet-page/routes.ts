@@ -145,10 +145,10 @@ function serve(service: FleetBackend, prefix: string, route: string, method: str
       (s) => json(res, 200, s),
       (err: unknown) => json(res, 500, { error: String(err) }),
     );
-  } else events(service, req, res);
+  } else events(service, res);
 }
 
-function events(service: FleetBackend, req: IncomingMessage, res: ServerResponse): void {
+function events(service: FleetBackend, res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive', 'x-accel-buffering': 'no', ...SECURITY_HEADERS });
   res.write('retry: 2000\n\n');
   const remove = service.addViewer({
@@ -165,7 +165,7 @@ function events(service: FleetBackend, req: IncomingMessage, res: ServerResponse
       if (!res.writableEnded) res.end();
     },
   });
-  req.on('close', remove);
+  // The response closes when the page goes away (or the connection drops): that viewer is done.
   res.on('close', remove);
 }
 

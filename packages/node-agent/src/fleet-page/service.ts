@@ -190,6 +190,11 @@ export class FleetService {
     return this.geometryCache.geometry;
   }
 
+  /** Open feeds (pages) right now. */
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
   /** A page opened its feed: it gets a frame now and every `refreshMs` until it closes. */
   addViewer(v: Viewer): () => void {
     if (this.stopped) {
