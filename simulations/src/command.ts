@@ -18,6 +18,8 @@ import { renderStormText } from './render/storm-text.js';
 import { loadScenario } from './scenario.js';
 import { DEFAULT_MAX_USERS } from './users.js';
 import type { PacingPolicyName, Report, Scenario, StepSpec, StormParams, StrategyName } from './types.js';
+import { fleetChange, previewOnFleet } from './fleet.js';
+import { renderFleetText } from './render/fleet-text.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -86,6 +88,33 @@ function parseReweight(value: string): Record<string, number> {
   return out;
 }
 
+/** "n5,n6=2" -> nodes with optional weights. */
+function parseJoin(value: string): { id: string; weight?: number }[] {
+  return parseList(value).map((item) => {
+    const at = item.lastIndexOf('=');
+    return at <= 0 ? { id: item } : { id: item.slice(0, at), weight: parseNumber(item.slice(at + 1)) };
+  });
+}
+
+/** "n3=n9,n4=n10" -> n9 takes n3's place, n10 takes n4's. */
+function parseHandoff(value: string): { from: string; to: string }[] {
+  return parseList(value).map((item) => {
+    const [from, to, extra] = item.split('=');
+    if (!from || !to || extra !== undefined) throw new InvalidArgumentError(`${JSON.stringify(item)}: expected from=to`);
+    return { from, to };
+  });
+}
+
+/** `plan --fleet`: the live fleet's options. */
+interface FleetCliOptions {
+  fleet?: string[];
+  bucket?: string;
+  deadlineMs?: number;
+  listUsers?: boolean;
+  join?: { id: string; weight?: number }[];
+  handoff?: { from: string; to: string }[];
+}
+
 interface CommonOptions {
   scenario?: string;
   nodes: number;
@@ -148,6 +177,8 @@ function addCommonOptions(cmd: Command): Command {
 function stepsFromOptions(o: CommonOptions): StepSpec[] {
   const steps: StepSpec[] = [];
   if (o.add !== undefined) steps.push({ kind: 'scale-out', count: o.add, ...(o.addWeight === undefined ? {} : { weight: o.addWeight }), ...(o.addZone ? { zone: o.addZone } : {}) });
+  const join = (o as CommonOptions & FleetCliOptions).join;
+  if (join) steps.push({ kind: 'add', nodes: join.map((n) => ({ id: n.id, weight: n.weight ?? o.addWeight ?? 1 })) });
   if (o.remove) {
     const only = o.remove.length === 1 && /^[0-9]+$/.test(o.remove[0]);
     steps.push(only ? { kind: 'scale-in', count: Number(o.remove[0]) } : { kind: 'remove', ids: o.remove });
@@ -175,7 +206,8 @@ export function scenarioFromOptions(o: CommonOptions, cmd: Command): Scenario {
   if (o.pointsPerWeight !== undefined) cluster.pointsPerWeight = o.pointsPerWeight;
   if (o.tableSize !== undefined) cluster.tableSize = o.tableSize;
   const steps = [...(base?.steps ?? []), ...cliSteps];
-  if (steps.length === 0) throw new SimError('INVALID_OPTION', 'nothing to preview: give a change (--add, --remove, --drain, --crash, --reweight, --rolling-deploy) or --scenario');
+  if ((o as CommonOptions & FleetCliOptions).handoff) throw new SimError('INVALID_OPTION', '--handoff previews the live fleet only: add --fleet <nats-url>');
+  if (steps.length === 0) throw new SimError('INVALID_OPTION', 'nothing to preview: give a change (--add, --join, --remove, --drain, --crash, --reweight, --rolling-deploy) or --scenario');
   return { ...(base?.name ? { name: base.name } : {}), cluster, steps, ...(base?.storm ? { storm: base.storm } : {}) };
 }
 
@@ -242,12 +274,21 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   addCommonOptions(
     program
       .command('plan')
-      .description('users moved per step (with the theoretical minimum), load per node before and after, balance, time taken'),
-  ).action(async (o: CommonOptions, cmd: Command) => {
-    const scenario = scenarioFromOptions(o, cmd);
-    const report = await runPlan({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, runOptions(o, io));
-    await output(report, o, io, () => renderPlanText(report, { timing: o.timing }));
-  });
+      .description('users moved per step (with the theoretical minimum), load per node before and after, balance, time taken; with --fleet, on the live fleet\'s own users'),
+  )
+    .option('--join <id[=w],...>', 'change: the named nodes join (with an optional weight each)', parseJoin)
+    .option('--handoff <from=to,...>', 'change (--fleet only): node `to` takes node `from`\'s place and weight', parseHandoff)
+    .option('--fleet <nats-url>', 'preview the change on the live fleet behind this NATS (comma-separated URLs): every agent counts its own connected users that would move; nothing changes', parseList)
+    .option('--bucket <name>', 'with --fleet: the fleet\'s membership bucket (default wsring)')
+    .option('--deadline-ms <ms>', 'with --fleet: how long to wait for every agent\'s answer; agents later than that are named (default 2000)', parseCount)
+    .option('--list-users', 'with --fleet: list the moved user ids per (from, to) (in --json; the text shows the first few)')
+    .action(async (o: CommonOptions & FleetCliOptions, cmd: Command) => {
+      if (o.fleet) return fleetPlan(o, cmd, io);
+      for (const name of ['bucket', 'deadlineMs', 'listUsers'] as const) if (o[name] !== undefined) throw new SimError('INVALID_OPTION', `--${kebab(name)} needs --fleet <nats-url>`);
+      const scenario = scenarioFromOptions(o, cmd);
+      const report = await runPlan({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, runOptions(o, io));
+      await output(report, o, io, () => renderPlanText(report, { timing: o.timing }));
+    });
 
   addCommonOptions(
     program
@@ -293,6 +334,33 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     });
 
   return program;
+}
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** `plan --fleet`: the change asked of the live fleet; options that describe a synthetic fleet do not apply. */
+async function fleetPlan(o: CommonOptions & FleetCliOptions, cmd: Command, io: CliIo): Promise<void> {
+  const notHere: [string, string][] = [
+    ['scenario', 'a scenario describes a synthetic fleet'],
+    ['nodes', 'the live fleet has its own nodes'],
+    ['weights', 'the live fleet has its own weights'],
+    ['zones', 'the live fleet has its own nodes'],
+    ['algorithm', 'the live fleet has its own placement'],
+    ['users', 'the live fleet has its own users'],
+    ['usersFile', 'the live fleet has its own users'],
+    ['add', 'name the nodes that join: --join <ids>'],
+    ['crash', 'a crash places users like --remove <ids>'],
+    ['rollingDeploy', 'preview one step at a time: --drain <id>'],
+    ['html', 'the live preview has no HTML report yet: use --json'],
+  ];
+  for (const [name, why] of notHere) {
+    if (cmd.getOptionValueSource(name) === 'cli') throw new SimError('INVALID_OPTION', `--${kebab(name)} does not go with --fleet: ${why}`);
+  }
+  if (o.remove && o.remove.length === 1 && /^[0-9]+$/.test(o.remove[0])) throw new SimError('INVALID_OPTION', '--remove with --fleet takes node ids, not a count');
+  const join = o.join?.map((n) => (n.weight === undefined && o.addWeight !== undefined ? { ...n, weight: o.addWeight } : n));
+  const change = fleetChange({ join, remove: o.remove, drain: o.drain, reweight: o.reweight, handoff: o.handoff });
+  const preview = await previewOnFleet({ servers: o.fleet!, bucket: o.bucket, deadlineMs: o.deadlineMs, users: o.listUsers === true }, change);
+  io.stdout(o.json ? `${JSON.stringify(preview, null, 2)}\n` : renderFleetText(preview, o.fleet!.join(','), { timing: o.timing }));
 }
 
 /** Runs the CLI; resolves to the process exit code. Bad input is a one-line message and code 2, never a stack trace. */

@@ -7,6 +7,7 @@ export type SimErrorCode =
   | 'TOO_MANY_USERS'
   | 'DUPLICATE_NODE'
   | 'OUTPUT_FILE'
+  | 'NO_FLEET'
   | 'USAGE'
   | 'INTERNAL';
 

@@ -13,6 +13,8 @@ import type { Published, PublishOptions } from './delivery/publisher.js';
 import { EpochAgreement } from './epoch.js';
 import { AgentError } from './errors.js';
 import { createHttpHandler } from './http.js';
+import { FleetService } from './fleet-page/service.js';
+import { AdminAccess, checkAdminOptions } from './fleet-page/access.js';
 import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
 import { DEFAULTS, resolveOptions, type ResolvedOptions } from './options.js';
@@ -74,6 +76,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private lastServerSwitch = -Infinity;
   /** Wakes a drain waiting for the node to empty (or for a close). */
   private readonly emptyWaiters = new Set<() => void>();
+  /** The fleet page and the live preview (fleet-page/). */
+  private readonly fleet: FleetService;
   readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => boolean;
 
   constructor(
@@ -151,13 +155,40 @@ class WsringAgent extends EventEmitter implements Agent {
       },
     );
     this.metrics.observeStore(() => this.storeHealth(), () => this.topology.ring.nodes.length);
-    this.handleHttp = createHttpHandler({
+    const agentHttp = createHttpHandler({
       prefix: this.o.httpPrefix,
       topology: () => this.topology,
       health: () => this.health(),
       unhealthy: () => this.state !== 'serving' || this.registry.size >= this.o.capacity,
       metrics: this.metrics,
     });
+    this.handleHttp = (req, res) => this.fleet.handleHttp(req, res) || agentHttp(req, res);
+    // ---- fleet page and live preview (fleet-page/) ----
+    this.fleet = new FleetService({
+      self: this.id,
+      clock: this.clock,
+      logger: this.logger,
+      bucket: options.nats?.bucket ?? DEFAULTS.bucket,
+      nc: store.nc,
+      registry: this.registry,
+      prefsDepth,
+      ringOptions: options.ring,
+      capacity: this.o.capacity,
+      acceptRate: this.o.acceptRate,
+      weight: this.weight,
+      pacing: this.o.pacing,
+      url: () => this.url,
+      state: () => this.state,
+      topology: () => this.topology,
+      members: () => this.tracker.members,
+      lanes: () => this.rebalancer.lanes,
+      estimateMs: () => this.rebalancer.estimateMs(),
+      pending: () => this.rebalancer.pending,
+      store: () => this.storeHealth(),
+      events: this,
+    });
+    const access = AdminAccess.from(options);
+    if (access) this.fleet.servePage({ prefix: this.o.httpPrefix, access });
   }
 
   get topology(): AgentTopology {
@@ -177,6 +208,7 @@ class WsringAgent extends EventEmitter implements Agent {
       await this.join();
     } catch (err) {
       this.state = 'closed';
+      this.fleet.stop();
       this.registration.stop();
       this.tracker.stop();
       this.rebalancer.stop();
@@ -206,6 +238,7 @@ class WsringAgent extends EventEmitter implements Agent {
       handleHttp: this.handleHttp,
     });
     this.url = this.options.url ?? this.defaultUrl();
+    this.fleet.start();
     if (this.options.delivery !== false && this.store.nc) {
       this.delivery = await Delivery.start(this.store.nc, this.options.delivery, this.logger);
       registerDeliveryMetrics(this.metrics.registry, this.delivery);
@@ -346,6 +379,7 @@ class WsringAgent extends EventEmitter implements Agent {
     const deadlineMs = options.deadlineMs ?? this.o.drainDeadlineMs;
     if (this.state !== 'draining') {
       this.state = 'draining';
+      this.fleet.drainStarted(deadlineMs);
       this.logger.info({ connections: this.registry.size, deadlineMs }, 'draining');
       const planned = this.nextRebalance(this.o.settleMs + this.o.livenessTimeoutMs);
       await this.registration.setState('draining');
@@ -434,6 +468,7 @@ class WsringAgent extends EventEmitter implements Agent {
     if (this.state === 'closed') return;
     this.state = 'closed';
     for (const wake of [...this.emptyWaiters]) wake();
+    this.fleet.stop();
     this.registration.stop();
     this.stopConverging?.();
     this.stopFollowing?.();
@@ -452,6 +487,7 @@ class WsringAgent extends EventEmitter implements Agent {
 /** Start an agent: open the store, bind or attach, register in membership, wait for the first topology. */
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   resolveOptions(options);
+  checkAdminOptions(options);
   const [ring, index] = await Promise.all([createRing([], options.ring), createKeyIndex(undefined, { seed: options.ring?.seed ?? 0 })]);
   const store = await openStore(options, options.logger ?? silentLogger);
   const agent = new WsringAgent(options, store, ring, index);

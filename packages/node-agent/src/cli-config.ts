@@ -53,6 +53,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'drain-deadline-ms', arg: '<ms>', kind: 'nonNegative', help: 'SIGTERM: how long to drain before exiting', default: DEFAULTS.drainDeadlineMs },
   { name: 'jwt-secret', arg: '<secret>', kind: 'string', help: 'verify HS256 JWTs with this secret (better: WSRING_JWT_SECRET); user = sub' },
   { name: 'jwks-url', arg: '<url>', kind: 'string', help: 'verify JWTs against this JWKS URL; user = sub' },
+  // fleet page (fleet-page/, docs/fleet-page.md)
+  { name: 'admin-token', arg: '<secret>', kind: 'string', help: 'serve the fleet page /fleet, its live feed and the live preview to whoever presents this secret, 16+ characters (better: WSRING_ADMIN_TOKEN); no page without it' },
+  { name: 'admin-role', arg: '<role>', kind: 'string', help: 'also admit as admin a JWT verified like client tokens (--jwt-secret, --jwks-url) whose role claim (or roles list) holds this value' },
   { name: 'delivery-stream', arg: '<name>', kind: 'string', help: 'JetStream stream of per-user messages', default: DELIVERY_DEFAULTS.stream },
   { name: 'delivery-max-age-ms', arg: '<ms>', kind: 'count', help: 'retention window in time of the replay store', default: DELIVERY_DEFAULTS.maxAgeMs },
   { name: 'delivery-max-bytes', arg: '<bytes>', kind: 'count', help: 'retention window in size of the replay store', default: DELIVERY_DEFAULTS.maxBytes },
@@ -94,6 +97,8 @@ export interface CliSettings {
   restartBackInMs: number;
   jwtSecret?: string;
   jwksUrl?: string;
+  adminToken?: string;
+  adminRole?: string;
   deliveryStream: string;
   deliveryMaxAgeMs: number;
   deliveryMaxBytes: number;

@@ -82,6 +82,9 @@ async function readConfig(file: string) {
 
 const o = await parseCommandLine();
 if (o.sigterm !== 'drain' && o.sigterm !== 'restart') usage(`--sigterm must be drain or restart, got ${JSON.stringify(o.sigterm)}`);
+// The fleet page's credentials, checked like every other setting: one line, exit 2.
+if (o.adminRole && !o.jwtSecret && !o.jwksUrl) usage('--admin-role needs --jwt-secret or --jwks-url to verify admin JWTs with');
+if (o.adminToken !== undefined && o.adminToken.length < 16) usage('--admin-token must be at least 16 characters (use 32+ random ones)');
 let url: string | undefined;
 try {
   url = advertisedUrl(o);
@@ -120,6 +123,8 @@ try {
     drainDeadlineMs: o.drainDeadlineMs,
     restartBackInMs: o.restartBackInMs,
     authenticate,
+    adminToken: o.adminToken,
+    adminJwt: o.adminRole ? { secret: o.jwtSecret, jwksUrl: o.jwksUrl, role: o.adminRole } : undefined,
     delivery: !o.noDelivery
       ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, replicas: o.deliveryReplicas ?? o.replicas }
       : false,

@@ -43,3 +43,16 @@ export type {
   RebalanceEvent,
   StoredTopology,
 } from './types.js';
+export {
+  previewChange,
+  describeChange,
+  parseChange,
+  PreviewError,
+  type AddedNode,
+  type FleetPreview,
+  type PreviewErrorCode,
+  type PreviewFlow,
+  type PreviewNode,
+  type PreviewOptions,
+  type ProposedChange,
+} from './preview.js';

@@ -5,6 +5,7 @@ import type { ConnectParams, MemberState, TopologyNode } from '@wsring/protocol'
 import type { Clock } from './clock.js';
 import type { DeliveryOptions } from './delivery/options.js';
 import type { Published, PublishOptions } from './delivery/publisher.js';
+import type { AdminJwtOptions } from './fleet-page/access.js';
 
 // The member states are the protocol's: membership records and /topology share them.
 export type { MemberState };
@@ -205,6 +206,17 @@ export interface AgentOptions {
   logger?: Logger;
   /** The agent's time: every timer and reading of its flow. Default: real time. Tests pass a manual clock. */
   clock?: Clock;
+  // ---- fleet page (fleet-page/, docs/fleet-page.md) ----
+  /**
+   * Serve the fleet page (`/fleet`), its live feed and the live preview to whoever presents this credential
+   * (compared in constant time). Unset: the page does not exist (404). Give it 32+ random characters.
+   */
+  adminToken?: string;
+  /**
+   * Also admit as admin whoever presents a JWT, verified with these keys, whose role claim (`role`, or the list
+   * `roles`) holds `role` (default `wsring-admin`). Either this or `adminToken` turns the page on.
+   */
+  adminJwt?: AdminJwtOptions;
 }
 
 /** A client connection held by this agent. */
