@@ -1,19 +1,22 @@
-// The storm model's inputs: defaults and validation. Names follow the node agent's pacing options; the client's
-// backoff defaults are imported from the client, so the model retries as the real client does.
+// The storm model's inputs: defaults and validation. Names follow the node agent's pacing options and their defaults
+// are the agent's own (imported, not copied), as the client's backoff defaults are the client's: the model paces and
+// retries as the real agent and client do out of the box.
 import { DEFAULT_BACKOFF } from '@wsring/client';
+import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { SimError } from './errors.js';
 import type { StormParams } from './types.js';
 
 export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
-  ratePerSec: 200,
-  burst: 20,
-  jitterMs: 250,
-  graceMs: 5000,
+  ratePerSec: AGENT.pacing.ratePerSec,
+  burst: AGENT.pacing.burst,
+  jitterMs: AGENT.pacing.jitterMs,
+  graceMs: AGENT.pacing.graceMs,
   ignorePct: 0,
   backoffBaseMs: DEFAULT_BACKOFF.baseMs,
   backoffCapMs: DEFAULT_BACKOFF.capMs,
   rttMs: 50,
-  acceptPerSec: 2000,
+  // A node's accept rate defaults to what an agent declares by default (`acceptRate`).
+  acceptPerSec: AGENT.acceptRate,
   acceptBurstMs: 100,
   nodeAcceptPerSec: Object.freeze({}) as Record<string, number>,
   lb: 'least-connections',

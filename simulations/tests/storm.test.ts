@@ -164,7 +164,7 @@ describe('storm model', () => {
     expect(o.seconds.length).toBeGreaterThan(0);
     expect(o.peakPerSec).toBeGreaterThan(100);
     expect(r.overloads.every((x) => x.node === 'node-4')).toBe(true);
-    // Given the fleet's default of 2,000/s the same move overloads nobody.
+    // Given the fleet's accept rate the same move overloads nobody.
     expect(simulateStorm(input, resolveStormParams({ ratePerSec: 200 }), 'targeted').totals.overloadSeconds).toBe(0);
     expect(() => resolveStormParams({ nodeAcceptPerSec: { 'node-4': 0 } })).toThrow(/nodeAcceptPerSec.node-4/);
   });
