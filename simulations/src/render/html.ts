@@ -208,10 +208,19 @@ function nodeSeries(series: Record<string, number[]>, ids: string[], joining: Re
   return ids.map((id, i) => ({ name: joining.has(id) ? `${id} (joins)` : id, values: series[id], color: PALETTE[i % PALETTE.length] }));
 }
 
-/** One dashed line per distinct accept rate among the nodes drawn. */
-function acceptLimits(r: StormReport, ids: string[]): Limit[] {
-  const rates = [...new Set(ids.map((id) => r.acceptPerSec[id] ?? r.params.acceptPerSec))].sort((a, b) => a - b);
-  return rates.map((v) => ({ label: `accept rate ${int(v)}/s${rates.length > 1 ? ` (${ids.filter((id) => (r.acceptPerSec[id] ?? r.params.acceptPerSec) === v).join(', ')})` : ''}`, value: v, color: '#c0392b' }));
+/**
+ * One dashed line per distinct accept rate among the nodes drawn; under receiver budgets, for the targeted mode, a
+ * grey one per distinct declared acceptRate that is not an accept rate already (what the senders pace to).
+ */
+function acceptLimits(r: StormReport, ids: string[], m: StormModeResult): Limit[] {
+  const lines = (of: Record<string, number>, fleet: number, what: string, color: string, skip: ReadonlySet<number>): Limit[] => {
+    const rate = (id: string) => of[id] ?? fleet;
+    const rates = [...new Set(ids.map(rate))].filter((v) => !skip.has(v)).sort((a, b) => a - b);
+    return rates.map((v) => ({ label: `${what} ${int(v)}/s${rates.length > 1 ? ` (${ids.filter((id) => rate(id) === v).join(', ')})` : ''}`, value: v, color }));
+  };
+  const accept = lines(r.acceptPerSec, r.params.acceptPerSec, 'accept rate', '#c0392b', new Set());
+  if (m.mode !== 'targeted' || r.params.policy !== 'receiver-budget') return accept;
+  return [...accept, ...lines(r.acceptRate, r.params.acceptRate, 'declared acceptRate', '#7f8c8d', new Set(accept.map((l) => l.value)))];
 }
 
 function overloadMarks(r: StormReport, m: StormModeResult, ids: string[]): Mark[] {
@@ -266,12 +275,12 @@ function stormHtml(r: StormReport): string {
         `<h2>${escapeXml(name(m))}</h2>`,
         lineChart({
           id: `arrivals-${m.mode}`,
-          title: `Connection attempts per second at each node${note}; dashed red: accept rate; red dots: seconds past it`,
+          title: `Connection attempts per second at each node${note}; dashed red: accept rate${m.mode === 'targeted' && r.params.policy === 'receiver-budget' ? ' (grey: the acceptRate declared, when another)' : ''}; red dots: seconds past it`,
           series: nodeSeries(m.series.arrivalsPerSec, ids, joining),
           yLabel: 'attempts / s',
           markers: m.series.stepStarts,
           length,
-          limits: acceptLimits(r, ids),
+          limits: acceptLimits(r, ids, m),
           marks: overloadMarks(r, m, ids),
         }),
         over.length > 0
