@@ -1,16 +1,19 @@
 // `advise`: how fast can this change go without pushing any receiver past its accept rate? For every step, the
-// pacing a policy says keeps each receiver within its accept rate (less a headroom), the time the step then takes,
-// and a check: the step run through the storm model at those settings. Then one setting for the whole change
-// (the agents' pacing is fleet-wide configuration) and the change at today's settings, both simulated.
+// settings a policy says keep each receiver within its accept rate (less a headroom), the time the step then takes,
+// and a check: the step run through the storm model at those settings. Then one setting for the whole change (the
+// agents' configuration is fleet-wide), the drains against the agents' drain deadline, and the change at today's
+// settings, all simulated. Under receiver budgets (today's agents) the settings are the acceptRate each node declares
+// and the sender ceiling; under per-sender pacing, the one rate and burst every agent sends at.
 import type { PlanInput, RunOptions } from './plan.js';
-import { POLICIES, type PacingPolicy, type ReceiverBudget } from './pacing-policy.js';
+import { POLICIES, declaredRate, type PacingPolicy, type ReceiverBudget } from './pacing-policy.js';
 import { silentProgress } from './progress.js';
 import { acceptRateOf, simulateStorm, type StormInput, type StormStep } from './storm.js';
 import { resolveStormParams } from './storm-params.js';
 import { planStorm } from './storm-run.js';
-import type { AdviseReport, PacingCheck, PacingPolicyName, StepAdvice, StepResult, StormModeResult, StormParams } from './types.js';
+import type { AdviseReport, DrainAdvice, PacingCheck, PacingPolicyName, StepAdvice, StepResult, StormModeResult, StormParams } from './types.js';
 
 export interface AdviseOptions {
+  /** The agents' pacing policy, instead of the parameters' `policy`. */
   policy?: PacingPolicyName;
   /** Percent of every accept rate to keep free (default 10). */
   headroomPct?: number;
@@ -18,9 +21,10 @@ export interface AdviseOptions {
 
 export const DEFAULT_HEADROOM_PCT = 10;
 
-export async function runAdvise(input: PlanInput, params: StormParams, opts: RunOptions & AdviseOptions = {}): Promise<AdviseReport> {
+export async function runAdvise(input: PlanInput, current: StormParams, opts: RunOptions & AdviseOptions = {}): Promise<AdviseReport> {
   const progress = opts.progress ?? silentProgress;
-  const policy = POLICIES[opts.policy ?? 'per-sender'];
+  const params = opts.policy ? resolveStormParams(current, { policy: opts.policy }) : current;
+  const policy = POLICIES[params.policy];
   const headroomPct = opts.headroomPct ?? DEFAULT_HEADROOM_PCT;
   const { plan, stormInput, users, nodes } = await planStorm(input, params, opts, progress);
   const budget = receiverBudget(params, headroomPct);
@@ -31,17 +35,22 @@ export async function runAdvise(input: PlanInput, params: StormParams, opts: Run
     return advice;
   });
   const paced = steps.filter((s) => s.ratePerSec !== null);
+  // Receiver budgets: every node declares its budget less its most senders in any step; a sender ceiling that
+  // holds no lane back in any step (a higher one loads no receiver more). Per-sender: the slowest step's rate.
+  const acceptRates = policy.name === 'receiver-budget' ? Object.fromEntries(nodes.map((id) => [id, declaredRate(budget(id).perSec, mostSenders(stormInput, id))])) : null;
   const wide = {
-    ratePerSec: paced.length ? Math.min(...paced.map((s) => s.ratePerSec!)) : params.ratePerSec,
-    burst: paced.length ? Math.min(...paced.map((s) => s.burst!)) : params.burst,
+    ratePerSec: paced.length ? (acceptRates ? Math.max(...paced.map((s) => s.ratePerSec!)) : Math.min(...paced.map((s) => s.ratePerSec!))) : params.ratePerSec,
+    burst: acceptRates ? params.burst : paced.length ? Math.min(...paced.map((s) => s.burst!)) : params.burst,
     backoffBaseMs: Math.max(params.backoffBaseMs, ...steps.map((s) => s.backoffBaseMs ?? 0)),
     acceptBurstMs: Math.max(params.acceptBurstMs, ...steps.map((s) => s.acceptBurstMs ?? 0)),
+    ...(acceptRates ? { nodeAcceptRate: acceptRates } : {}),
   };
   const estimates = stormInput.steps.map((step, i) => stepEstimate(policy, step, plan[i], withPacing(params, wide)));
   const estimatedMs = estimates.reduce((a, b) => a + b, 0);
-  const fleetWide = { ...check(stormInput, withPacing(params, wide, Math.max(...estimates))), estimatedMs };
+  const wideParams = withPacing(params, wide, Math.max(...estimates));
+  const fleetWide = { ...check(stormInput, wideParams), estimatedMs };
   progress.update(stormInput.steps.length + 1);
-  const current = check(stormInput, params);
+  const now = check(stormInput, params);
   progress.stop();
   return {
     command: 'advise',
@@ -53,9 +62,48 @@ export async function runAdvise(input: PlanInput, params: StormParams, opts: Run
     params,
     steps,
     perStepMs: steps.every((s) => s.simulated.settleMs !== null) ? steps.reduce((a, s) => a + s.simulated.settleMs!, 0) : null,
+    acceptRates,
     fleetWide,
-    current,
+    drains: drains(policy, stormInput, params, wideParams),
+    current: now,
   };
+}
+
+/** Most senders node `id` has in any paced step of the change. */
+function mostSenders(input: StormInput, id: string): number {
+  let most = 0;
+  for (const step of input.steps) {
+    const from = new Set<string>();
+    for (const f of step.flows) if (f.to === id && f.users > 0 && !crashedIn(step, f.from)) from.add(f.from);
+    most = Math.max(most, from.size);
+  }
+  return most;
+}
+
+/** Whether `from` is a node that crashes in `step` (its users drop: not paced). */
+function crashedIn(step: StormStep, from: string): boolean {
+  return step.departure === 'crash' && !step.after.some((n) => n.id === from);
+}
+
+/**
+ * Every node that drains (leaves the fleet in a paced step: drain, remove, scale-in, a deploy's drain): the time its
+ * users take to leave at the current and at the advised settings, against the agents' drain deadline.
+ */
+function drains(policy: PacingPolicy, input: StormInput, now: StormParams, advised: StormParams): DrainAdvice[] {
+  const out: DrainAdvice[] = [];
+  for (const step of input.steps) {
+    if (step.departure !== 'paced') continue;
+    const stays = new Set(step.after.map((n) => n.id));
+    for (const n of step.before) {
+      if (stays.has(n.id)) continue;
+      const flows = step.flows.filter((f) => f.from === n.id);
+      const users = flows.reduce((a, f) => a + f.users, 0);
+      if (users === 0) continue;
+      const alone = { flows, split: step.split };
+      out.push({ step: step.label, node: n.id, users, nowMs: policy.estimateMs(alone, now), advisedMs: policy.estimateMs(alone, advised) });
+    }
+  }
+  return out;
 }
 
 /** Each receiver's budget: its accept rate and bank (as the storm model has them), less the headroom. */
@@ -69,10 +117,9 @@ function receiverBudget(p: StormParams, headroomPct: number): (node: string) => 
 }
 
 function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, p: StormParams, budget: (node: string) => ReceiverBudget): StepAdvice {
-  const leaving = new Set(step.before.filter((n) => !step.after.some((a) => a.id === n.id)).map((n) => n.id));
-  const crashed = (from: string) => step.departure === 'crash' && leaving.has(from);
+  const crashed = (from: string) => crashedIn(step, from);
   const pacedFlows = step.flows.filter((f) => !crashed(f.from));
-  const pacing = policy.pace({ flows: pacedFlows }, budget);
+  const pacing = policy.pace({ flows: pacedFlows, split: step.split }, budget, p);
   // A crash is not paced: its users drop at once and spread only over the client's first backoff, U(0, base).
   let backoffBaseMs: number | null = null;
   if (step.departure === 'crash') {
@@ -85,6 +132,7 @@ function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, 
     burst: pacing?.burst ?? p.burst,
     backoffBaseMs: Math.max(p.backoffBaseMs, backoffBaseMs ?? 0),
     acceptBurstMs: Math.max(p.acceptBurstMs, pacing?.needsAcceptBurstMs ?? 0),
+    ...(pacing?.acceptRates ? { nodeAcceptRate: pacing.acceptRates } : {}),
   };
   const estimatedMs = stepEstimate(policy, step, planned, withPacing(p, chosen));
   const settings = withPacing(p, chosen, estimatedMs);
@@ -96,6 +144,8 @@ function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, 
     limitingReceiver: pacing?.limitingReceiver ?? null,
     senders: pacing?.senders ?? 0,
     receiverAcceptPerSec: pacing ? acceptRateOf(p, pacing.limitingReceiver) : 0,
+    receiverUsers: pacing?.receiverUsers ?? 0,
+    acceptRate: pacing?.acceptRates?.[pacing.limitingReceiver] ?? null,
     maxSenders: pacing?.maxSenders ?? 0,
     ratePerSec: pacing?.ratePerSec ?? null,
     burst: pacing?.burst ?? null,
@@ -107,15 +157,14 @@ function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, 
 }
 
 function stepEstimate(policy: PacingPolicy, step: StormStep, planned: StepResult, p: StormParams): number {
-  const leaving = new Set(planned.loads.filter((l) => l.change === 'left').map((l) => l.id));
-  const crashed = (from: string) => step.departure === 'crash' && leaving.has(from);
-  const paced = policy.estimateMs({ flows: step.flows.filter((f) => !crashed(f.from)) }, p, p);
+  const crashed = (from: string) => crashedIn(step, from);
+  const paced = policy.estimateMs({ flows: step.flows.filter((f) => !crashed(f.from)), split: step.split }, p);
   const dropped = step.flows.some((f) => crashed(f.from)) ? p.rttMs + p.backoffBaseMs + p.tickMs : 0;
   return Math.max(paced, dropped);
 }
 
-/** The parameters with this pacing; a step is given at least twice its estimate to settle (slow and safe is still done). */
-function withPacing(p: StormParams, s: { ratePerSec: number; burst: number; backoffBaseMs: number; acceptBurstMs: number }, longestStepMs = 0): StormParams {
+/** The parameters with these settings; a step is given at least twice its estimate to settle (slow and safe is still done). */
+function withPacing(p: StormParams, s: { ratePerSec: number; burst: number; backoffBaseMs: number; acceptBurstMs: number; nodeAcceptRate?: Record<string, number> }, longestStepMs = 0): StormParams {
   return resolveStormParams(p, { ...s, backoffCapMs: Math.max(p.backoffCapMs, s.backoffBaseMs), maxStepMs: Math.min(86_400_000, Math.max(p.maxStepMs, Math.ceil(2 * longestStepMs))) });
 }
 

@@ -17,7 +17,7 @@ import { renderPlanText } from './render/plan-text.js';
 import { renderStormText } from './render/storm-text.js';
 import { loadScenario } from './scenario.js';
 import { DEFAULT_MAX_USERS } from './users.js';
-import type { PacingPolicyName, Report, Scenario, StepSpec, StormParams, StrategyName } from './types.js';
+import type { Report, Scenario, StepSpec, StormParams, StrategyName } from './types.js';
 import { fleetChange, previewOnFleet } from './fleet.js';
 import { renderFleetText } from './render/fleet-text.js';
 
@@ -234,10 +234,14 @@ async function output(report: Report, o: CommonOptions, io: CliIo, text: () => s
 /** The storm model's options, shared by `storm` and `advise`. */
 function addStormOptions(cmd: Command): Command {
   return cmd
-    .option('--rate-per-sec <n>', `reconnect frames each agent sends per second (default ${DEFAULT_STORM_PARAMS.ratePerSec})`, parseNumber)
+    .addOption(new Option('--policy <name>', `how the agents pace moves: receiver-budget (today's agents: senders share each receiver's declared acceptRate) or per-sender (the agents before: ratePerSec per agent) (default ${DEFAULT_STORM_PARAMS.policy})`).choices(['receiver-budget', 'per-sender']))
+    .option('--accept-rate <n>', `receiver-budget: the acceptRate every agent declares, moved users a second its senders share (default the agent's, ${DEFAULT_STORM_PARAMS.acceptRate})`, parseNumber)
+    .option('--node-accept-rate <id=n,...>', 'receiver-budget: the acceptRate particular nodes declare, overriding --accept-rate for them', parseReweight)
+    .option('--rate-per-sec <n>', `reconnect frames each agent sends per second; under receiver budgets the sender's ceiling (default ${DEFAULT_STORM_PARAMS.ratePerSec})`, parseNumber)
     .option('--burst <n>', `frames an idle agent may send at once (default ${DEFAULT_STORM_PARAMS.burst})`, parseNumber)
     .option('--jitter-ms <ms>', `the sending agent holds each moved user U(0, jitterMs) before its frame may go; the client reconnects at once (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
     .option('--grace-ms <ms>', `a client that ignores its frame is closed this long after it (default ${DEFAULT_STORM_PARAMS.graceMs})`, parseNumber)
+    .option('--drain-deadline-ms <ms>', `the agents' drain deadline: a draining node closes the users it still holds then (default ${DEFAULT_STORM_PARAMS.drainDeadlineMs}); advise and storm warn when a drain needs longer`, parseNumber)
     .option('--ignore-pct <pct>', `percent of clients that ignore the frame (default ${DEFAULT_STORM_PARAMS.ignorePct})`, parseNumber)
     .option('--backoff-base-ms <ms>', `client backoff: attempt n (0 = the first after a drop, n after n refusals) comes rtt + U(0, min(cap, base * 2^n)) later (default ${DEFAULT_STORM_PARAMS.backoffBaseMs})`, parseNumber)
     .option('--backoff-cap-ms <ms>', `client backoff cap (default ${DEFAULT_STORM_PARAMS.backoffCapMs})`, parseNumber)
@@ -324,12 +328,11 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     ),
   )
     .option('--headroom-pct <pct>', `percent of every accept rate kept free for other connections (default ${DEFAULT_HEADROOM_PCT})`, parseNumber)
-    .addOption(new Option('--policy <name>', 'pacing policy of the agents (per-sender: today\'s; a receiver budget is not modelled yet)').choices(['per-sender']).default('per-sender'))
-    .action(async (o: CommonOptions & Partial<StormParams> & { headroomPct?: number; policy: PacingPolicyName }, cmd: Command) => {
+    .action(async (o: CommonOptions & Partial<StormParams> & { headroomPct?: number }, cmd: Command) => {
       const { scenario, params } = stormScenario(o, cmd);
       const headroomPct = o.headroomPct ?? DEFAULT_HEADROOM_PCT;
       if (!(headroomPct >= 0 && headroomPct < 100)) throw new SimError('INVALID_OPTION', `--headroom-pct ${headroomPct} must be at least 0 and below 100`);
-      const report = await runAdvise({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, params, { ...runOptions(o, io), headroomPct, policy: o.policy });
+      const report = await runAdvise({ cluster: scenario.cluster, steps: scenario.steps, scenario: scenario.name }, params, { ...runOptions(o, io), headroomPct });
       await output(report, o, io, () => renderAdviseText(report));
     });
 

@@ -1,5 +1,6 @@
 // `compare`: the same fleet and change under every placement: the library's three algorithms and the baselines.
 import { balanceOf, minimumMoves } from './balance.js';
+import { ringSplit, type BudgetSplit } from './budget-split.js';
 import { apportion, jumpHash, leastConnections } from './baselines.js';
 import { expandSteps } from './cluster.js';
 import { hashScenarioUsers, pct, planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
@@ -19,6 +20,8 @@ interface Outcome {
   initialLoads: Record<string, number>;
   /** Per step, who moves where (strategies with affinity). */
   flows?: Flow[][];
+  /** Per step, how the agents split their receivers' budgets (the library's algorithms; the others split by users). */
+  splits?: BudgetSplit[];
 }
 
 export async function runCompare(input: PlanInput, opts: RunOptions & { strategies?: readonly StrategyName[]; stormParams?: StormParams; during?: boolean } = {}): Promise<CompareReport> {
@@ -42,7 +45,7 @@ export async function runCompare(input: PlanInput, opts: RunOptions & { strategi
     let run: StormModeResult | null = null;
     if (during) {
       progress.start(`during ${strategy}`, expanded.length);
-      run = simulateStrategy({ strategy, affinity, initialLoads: outcome.initialLoads, flows: outcome.flows }, expanded, params, (d) => progress.update(d));
+      run = simulateStrategy({ strategy, affinity, initialLoads: outcome.initialLoads, flows: outcome.flows, splits: outcome.splits }, expanded, params, (d) => progress.update(d));
       progress.stop();
     }
     done.push({
@@ -87,7 +90,10 @@ async function runStrategy(strategy: StrategyName, input: PlanInput, expanded: E
     case 'ring':
     case 'maglev':
     case 'rendezvous': {
-      const steps = await planSteps({ ...ringSettings(input.cluster), algorithm: strategy }, input.cluster.nodes, expanded, hashes, progress);
+      const splits: BudgetSplit[] = [];
+      const steps = await planSteps({ ...ringSettings(input.cluster), algorithm: strategy }, input.cluster.nodes, expanded, hashes, progress, (i, rings) => {
+        splits[i] = ringSplit(rings.prev, rings.next, rings.moves);
+      });
       const last = steps[steps.length - 1];
       const after = new Map(last.loads.map((l) => [l.id, l.after] as const));
       return {
@@ -95,6 +101,7 @@ async function runStrategy(strategy: StrategyName, input: PlanInput, expanded: E
         finalLoads: expanded[expanded.length - 1].after.map((n) => after.get(n.id) ?? 0),
         initialLoads: Object.fromEntries(steps[0].loads.filter((l) => l.change !== 'joined').map((l) => [l.id, l.before])),
         flows: steps.map((s) => s.flows),
+        splits,
       };
     }
     case 'hash-mod-n':

@@ -2,6 +2,7 @@
 // paced for strategies with affinity; dropped and re-balanced for those without), then the per-second connections
 // are read for the figures `compare` prints: users disconnected, how long the new nodes stay under-loaded, and
 // the imbalance integrated over time.
+import type { BudgetSplit } from './budget-split.js';
 import { simulateStorm, type StormInput } from './storm.js';
 import type { DuringStep, Flow, SimNode, StormModeResult, StormParams, StrategyName } from './types.js';
 
@@ -17,6 +18,8 @@ export interface StrategyMoves {
   initialLoads: Record<string, number>;
   /** Per step: who moves where (strategies with affinity). */
   flows?: Flow[][];
+  /** Per step: how the agents split their receivers' budgets (absent: by users carried). */
+  splits?: BudgetSplit[];
 }
 
 export interface FleetStep {
@@ -29,7 +32,7 @@ export interface FleetStep {
 
 /** Runs the strategy's change through the storm model: targeted moves with affinity, the balancer without. */
 export function simulateStrategy(moves: StrategyMoves, steps: FleetStep[], params: StormParams, onStep?: (done: number) => void): StormModeResult {
-  const input: StormInput = { initialLoads: moves.initialLoads, steps: steps.map((s, i) => ({ ...s, flows: moves.flows?.[i] ?? [] })) };
+  const input: StormInput = { initialLoads: moves.initialLoads, steps: steps.map((s, i) => ({ ...s, flows: moves.flows?.[i] ?? [], split: moves.splits?.[i] })) };
   if (moves.affinity) return simulateStorm(input, params, 'targeted', { onStep });
   // Without affinity only the users of leaving nodes move (as `compare` counts it), through this very balancer.
   const lb = moves.strategy === 'round-robin' ? 'round-robin' : 'least-connections';

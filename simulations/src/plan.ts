@@ -3,7 +3,7 @@ import { balanceOf, minimumMoves } from './balance.js';
 import { expandSteps } from './cluster.js';
 import { SimError } from './errors.js';
 import { silentProgress, type Progress } from './progress.js';
-import { FLOW_SHIFT, RingTracker, type RingSettings } from './tracker.js';
+import { FLOW_SHIFT, RingTracker, type RingSettings, type StepCount } from './tracker.js';
 import { loadUserHashes, type UserHashes } from './users.js';
 import type { ClusterSpec, ExpandedStep, Flow, NodeLoad, PlanReport, SimNode, StepResult, StepSpec } from './types.js';
 
@@ -66,8 +66,11 @@ export async function runPlan(input: PlanInput, opts: RunOptions = {}): Promise<
   };
 }
 
+/** Each step's rings and changed ranges, for whoever needs more than the counts (the storm model's budget split). */
+export type RingsHook = (step: number, rings: Pick<StepCount, 'prev' | 'next' | 'moves'>) => void;
+
 /** Runs the expanded steps with one algorithm over the users' sorted hashes. */
-export async function planSteps(settings: RingSettings, initial: SimNode[], expanded: ExpandedStep[], hashes: Uint32Array, progress: Progress = silentProgress): Promise<StepResult[]> {
+export async function planSteps(settings: RingSettings, initial: SimNode[], expanded: ExpandedStep[], hashes: Uint32Array, progress: Progress = silentProgress, onRings?: RingsHook): Promise<StepResult[]> {
   // Rendezvous looks every user up at every step: count users; the others count steps.
   const byUser = settings.algorithm === 'rendezvous';
   let scanned = 0;
@@ -96,6 +99,7 @@ export async function planSteps(settings: RingSettings, initial: SimNode[], expa
     ];
     const flows: Flow[] = [...count.flows].map(([key, n]) => ({ from: registry.ids[Math.floor(key / FLOW_SHIFT)], to: registry.ids[key % FLOW_SHIFT], users: n }));
     flows.sort((a, b) => b.users - a.users || cmp(a.from, b.from) || cmp(a.to, b.to));
+    onRings?.(i, count);
     const minimum = minimumMoves(users, step.before, step.after);
     out.push({
       group: step.group,

@@ -1,19 +1,27 @@
-// The storm model's inputs: defaults and validation. Names follow the node agent's pacing options; the client's
-// backoff defaults are imported from the client, so the model retries as the real client does.
+// The storm model's inputs: defaults and validation. Names follow the node agent's pacing options and their defaults
+// are the agent's own (imported, not copied), as the client's backoff defaults are the client's: the model paces and
+// retries as the real agent and client do out of the box.
 import { DEFAULT_BACKOFF } from '@wsring/client';
+import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { SimError } from './errors.js';
 import type { StormParams } from './types.js';
 
 export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
-  ratePerSec: 200,
-  burst: 20,
-  jitterMs: 250,
-  graceMs: 5000,
+  // What the agents do now.
+  policy: 'receiver-budget',
+  acceptRate: AGENT.acceptRate,
+  nodeAcceptRate: Object.freeze({}) as Record<string, number>,
+  ratePerSec: AGENT.pacing.ratePerSec,
+  burst: AGENT.pacing.burst,
+  jitterMs: AGENT.pacing.jitterMs,
+  graceMs: AGENT.pacing.graceMs,
+  drainDeadlineMs: AGENT.drainDeadlineMs,
   ignorePct: 0,
   backoffBaseMs: DEFAULT_BACKOFF.baseMs,
   backoffCapMs: DEFAULT_BACKOFF.capMs,
   rttMs: 50,
-  acceptPerSec: 2000,
+  // A node's accept rate defaults to what an agent declares by default (`acceptRate`).
+  acceptPerSec: AGENT.acceptRate,
   acceptBurstMs: 100,
   nodeAcceptPerSec: Object.freeze({}) as Record<string, number>,
   lb: 'least-connections',
@@ -27,10 +35,12 @@ export const STORM_PARAM_NAMES = Object.keys(DEFAULT_STORM_PARAMS) as (keyof Sto
 
 /** Inclusive ranges; every limit here is the model's, and each has its option. */
 const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
+  acceptRate: [0.001, 1e8],
   ratePerSec: [0.001, 1e7],
   burst: [1, 1e7],
   jitterMs: [0, 3_600_000],
   graceMs: [0, 3_600_000],
+  drainDeadlineMs: [0, 86_400_000],
   ignorePct: [0, 100],
   backoffBaseMs: [1, 3_600_000],
   backoffCapMs: [1, 3_600_000],
@@ -43,12 +53,12 @@ const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
 };
 
 export function resolveStormParams(...layers: Partial<StormParams>[]): StormParams {
-  const p: StormParams = { ...DEFAULT_STORM_PARAMS, nodeAcceptPerSec: {} };
+  const p: StormParams = { ...DEFAULT_STORM_PARAMS, nodeAcceptPerSec: {}, nodeAcceptRate: {} };
   for (const layer of layers) {
     for (const [k, v] of Object.entries(layer)) {
       if (v === undefined) continue;
-      // Per-node accept rates merge across layers (a later one wins per node); the rest replace.
-      if (k === 'nodeAcceptPerSec' && v !== null && typeof v === 'object') p.nodeAcceptPerSec = { ...p.nodeAcceptPerSec, ...(v as Record<string, number>) };
+      // Per-node rates merge across layers (a later one wins per node); the rest replace.
+      if ((k === 'nodeAcceptPerSec' || k === 'nodeAcceptRate') && v !== null && typeof v === 'object') p[k] = { ...p[k], ...(v as Record<string, number>) };
       else (p as unknown as Record<string, unknown>)[k] = v;
     }
   }
@@ -58,11 +68,15 @@ export function resolveStormParams(...layers: Partial<StormParams>[]): StormPara
       throw new SimError('INVALID_OPTION', `${name} ${String(v)} must be a number in [${lo}, ${hi}]`);
     }
   }
-  const [lo, hi] = RANGES.acceptPerSec!;
-  if (p.nodeAcceptPerSec === null || typeof p.nodeAcceptPerSec !== 'object' || Array.isArray(p.nodeAcceptPerSec)) throw new SimError('INVALID_OPTION', 'nodeAcceptPerSec must map node ids to accept rates');
-  for (const [id, v] of Object.entries(p.nodeAcceptPerSec)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw new SimError('INVALID_OPTION', `nodeAcceptPerSec.${id} ${String(v)} must be a number in [${lo}, ${hi}]`);
+  for (const [name, range] of [['nodeAcceptPerSec', RANGES.acceptPerSec!], ['nodeAcceptRate', RANGES.acceptRate!]] as const) {
+    const [lo, hi] = range;
+    const rates = p[name];
+    if (rates === null || typeof rates !== 'object' || Array.isArray(rates)) throw new SimError('INVALID_OPTION', `${name} must map node ids to accept rates`);
+    for (const [id, v] of Object.entries(rates)) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw new SimError('INVALID_OPTION', `${name}.${id} ${String(v)} must be a number in [${lo}, ${hi}]`);
+    }
   }
+  if (p.policy !== 'receiver-budget' && p.policy !== 'per-sender') throw new SimError('INVALID_OPTION', `policy ${String(p.policy)} must be receiver-budget or per-sender`);
   if (!Number.isInteger(p.tickMs) || 1000 % p.tickMs !== 0) throw new SimError('INVALID_OPTION', `tickMs ${p.tickMs} must divide 1000 (1, 2, 5, 10, 20, 25, 50, 100, ...)`);
   if (!Number.isInteger(p.seed)) throw new SimError('INVALID_OPTION', `seed ${p.seed} must be an integer`);
   if (p.backoffCapMs < p.backoffBaseMs) throw new SimError('INVALID_OPTION', `backoffCapMs ${p.backoffCapMs} is below backoffBaseMs ${p.backoffBaseMs}`);

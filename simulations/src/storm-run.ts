@@ -1,9 +1,10 @@
 // `storm`: the exact plan (who moves where) fed through the reconnect model, targeted against the load balancer.
+import { ringSplit, type BudgetSplit } from './budget-split.js';
 import { expandSteps } from './cluster.js';
 import { SimError } from './errors.js';
 import { hashScenarioUsers, planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
 import { silentProgress, type Progress } from './progress.js';
-import { acceptRateOf, simulateStorm, type StormInput } from './storm.js';
+import { acceptRateOf, declaredRateOf, simulateStorm, type StormInput } from './storm.js';
 import type { ExpandedStep, StepResult, StormParams, StormReport } from './types.js';
 
 export interface PlannedStorm {
@@ -20,10 +21,14 @@ export async function planStorm(input: PlanInput, params: StormParams, opts: Run
   const expanded = expandSteps(input.cluster.nodes, input.steps);
   checkNodeAcceptIds(expanded.flatMap((s) => [...s.before, ...s.after].map((n) => n.id)), params);
   const { sorted } = await hashScenarioUsers(input, opts, progress);
-  const plan = await planSteps(ringSettings(input.cluster), input.cluster.nodes, expanded, sorted, progress);
+  // How the senders of each step split their receivers' budgets: the agents' own arithmetic on the step's rings.
+  const splits: BudgetSplit[] = [];
+  const plan = await planSteps(ringSettings(input.cluster), input.cluster.nodes, expanded, sorted, progress, (i, rings) => {
+    splits[i] = ringSplit(rings.prev, rings.next, rings.moves);
+  });
   const stormInput: StormInput = {
     initialLoads: Object.fromEntries(plan[0].loads.map((l) => [l.id, l.before])),
-    steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows })),
+    steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows, split: splits[i] })),
   };
   const nodes: string[] = [];
   const seen = new Set<string>();
@@ -40,13 +45,26 @@ export async function runStorm(input: PlanInput, params: StormParams, opts: RunO
   progress.start('storm LB', steps);
   const lb = simulateStorm(stormInput, params, 'lb', { onStep: (d) => progress.update(d) });
   progress.stop();
-  return { command: 'storm', scenario: input.scenario, users, params, nodes, acceptPerSec: Object.fromEntries(nodes.map((id) => [id, acceptRateOf(params, id)])), joining: joiningNodes(expanded), targeted, lb };
+  return {
+    command: 'storm',
+    scenario: input.scenario,
+    users,
+    params,
+    nodes,
+    acceptPerSec: Object.fromEntries(nodes.map((id) => [id, acceptRateOf(params, id)])),
+    acceptRate: Object.fromEntries(nodes.map((id) => [id, declaredRateOf(params, id)])),
+    joining: joiningNodes(expanded),
+    targeted,
+    lb,
+  };
 }
 
 /** A per-node accept rate for a node that never is in the fleet is a typo. */
 function checkNodeAcceptIds(ids: string[], params: StormParams): void {
   const known = new Set(ids);
-  for (const id of Object.keys(params.nodeAcceptPerSec)) if (!known.has(id)) throw new SimError('UNKNOWN_NODE', `nodeAcceptPerSec: no node ${JSON.stringify(id)} in any step's fleet`);
+  for (const name of ['nodeAcceptPerSec', 'nodeAcceptRate'] as const) {
+    for (const id of Object.keys(params[name])) if (!known.has(id)) throw new SimError('UNKNOWN_NODE', `${name}: no node ${JSON.stringify(id)} in any step's fleet`);
+  }
 }
 
 /** Nodes that are in a step's fleet after it and not before it (new, or back from a deploy), in order of first joining. */

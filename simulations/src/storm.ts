@@ -1,8 +1,11 @@
 // The reconnect wave over time, in ticks of `tickMs`, for two ways of changing the fleet:
 //  - targeted: each node's agent queues exactly the users that move (the plan's flows); each waits U(0, jitterMs),
-//    then a token bucket of `ratePerSec` per agent (depth `burst`) lets its reconnect frame go, as the agent's pacer
-//    does. The client closes and connects straight to its new node. A crashed node's users drop at once and fail
-//    over to their new owner with the client's backoff.
+//    then its agent's pacer lets its reconnect frame go. Under the `receiver-budget` policy (today's agents) that is
+//    the agent's Pacer: a lane per receiver at this sender's share of the receiver's declared acceptRate (one token
+//    deep), the sender's own bucket (ratePerSec, burst) on top (see LanePacer). Under `per-sender` (the agents
+//    before receiver budgets) one token bucket of `ratePerSec` per agent (depth `burst`), split over destinations in
+//    proportion to what is queued. The client closes and connects straight to its new node. A crashed node's users
+//    drop at once and fail over to their new owner with the client's backoff.
 //  - lb: a load balancer without affinity; the change drops users (everyone, or those of leaving nodes) and they
 //    come back through the balancer with exponential backoff and full jitter.
 // Both share one model of a node: it accepts `acceptPerSec` connection attempts a second; attempts beyond that
@@ -10,12 +13,19 @@
 // connected to one node or reconnecting (scheduled to arrive somewhere), so connected + reconnecting == total.
 import { apportion, leastConnections } from './baselines.js';
 import { balanceOf } from './balance.js';
+import { flowSplit, type BudgetSplit } from './budget-split.js';
+import { LanePacer } from './lane-pacer.js';
 import { Rng } from './rng.js';
 import type { Departure, Overload, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
 
 /** A node's accept rate: its own (`nodeAcceptPerSec`) or the fleet's `acceptPerSec`. */
 export function acceptRateOf(p: StormParams, id: string): number {
   return p.nodeAcceptPerSec[id] ?? p.acceptPerSec;
+}
+
+/** The acceptRate a node's agent declares: its own (`nodeAcceptRate`) or the fleet's `acceptRate`. */
+export function declaredRateOf(p: StormParams, id: string): number {
+  return p.nodeAcceptRate[id] ?? p.acceptRate;
 }
 
 export interface StormStep {
@@ -26,6 +36,8 @@ export interface StormStep {
   after: SimNode[];
   /** Exact users moving between nodes in this step (from the plan). */
   flows: { from: string; to: string; users: number }[];
+  /** How the senders split their receivers' budgets (receiver-budget); absent: in proportion to the users they carry. */
+  split?: BudgetSplit;
 }
 
 export interface StormInput {
@@ -73,8 +85,12 @@ class Model {
   waiting = 0;
   /** Pacers: sender -> destination -> users past their jitter, waiting for a token. */
   private readonly queues = new Map<number, Map<number, number>>();
-  /** Each agent's token bucket lives as long as the agent: tokens and the tick they were counted at. */
+  /** Each agent's token bucket lives as long as the agent: tokens and the tick they were counted at (per-sender). */
   private readonly pacerTokens = new Map<number, { tokens: number; at: number }>();
+  /** Each agent's pacer under receiver budgets; it lives as long as the agent, lanes included. */
+  private readonly lanePacers = new Map<number, LanePacer>();
+  /** This step's share of `to`'s declared acceptRate that `from` paces at (receiver-budget). */
+  private shareOf: (from: number, to: number) => number = () => 1;
   private readonly sentSoFar = new Map<number, number>();
   queued = 0;
   /** Users who ignored their frame: closed at `tick`. FIFO because graceMs is constant. */
@@ -179,12 +195,80 @@ class Model {
     this.schedule(tick, target, 0, count, this.p.rttMs, this.backoffMs(0));
   }
 
-  private enqueue(from: number, to: number, count: number): void {
+  /**
+   * A new step under receiver budgets, starting at tick `t`: every agent takes its shares of this change (the agents'
+   * receiverShares at the rates the nodes declare; a lane the change does not cover takes the fallback share), and
+   * re-rates the lanes it has (Pacer.rerate).
+   */
+  beginStep(t: number, split: BudgetSplit): void {
+    const declared = (id: string) => declaredRateOf(this.p, id);
+    const shares = new Map<number, Map<string, number>>();
+    this.shareOf = (from, to) => {
+      let mine = shares.get(from);
+      if (!mine) shares.set(from, (mine = split.shares(this.ids[from], declared)));
+      const id = this.ids[to];
+      const share = mine.get(id);
+      return share !== undefined && share > 0 ? share : split.fallback(id, declared(id));
+    };
+    const now = t * this.p.tickMs;
+    for (const [from, pacer] of this.lanePacers) pacer.rerate(now, (to) => this.shareOf(from, to));
+  }
+
+  private enqueue(from: number, to: number, count: number, t: number): void {
     if (count <= 0) return;
+    this.queued += count;
+    if (this.p.policy === 'receiver-budget') {
+      const now = t * this.p.tickMs;
+      let pacer = this.lanePacers.get(from);
+      if (!pacer) this.lanePacers.set(from, (pacer = new LanePacer(this.p.ratePerSec, this.p.burst, now)));
+      pacer.enqueue(to, count, now, this.shareOf(from, to), this.sender(from, t));
+      return;
+    }
     let q = this.queues.get(from);
     if (!q) this.queues.set(from, (q = new Map()));
     q.set(to, (q.get(to) ?? 0) + count);
-    this.queued += count;
+  }
+
+  /** Frames agents sent in the current tick (receiver-budget), per sender: receiver * tickMs + ms into the tick -> frames. */
+  private readonly sentThisTick = new Map<number, Map<number, number>>();
+
+  /** Where `from`'s pacer reports a frame going at ms `at` of tick `t`. */
+  private sender(from: number, t: number): (to: number, at: number) => void {
+    const tk = this.p.tickMs;
+    const start = t * tk;
+    let sent = this.sentThisTick.get(from);
+    if (!sent) this.sentThisTick.set(from, (sent = new Map()));
+    const batch = sent;
+    return (to, at) => {
+      const key = to * tk + (at - start);
+      batch.set(key, (batch.get(key) ?? 0) + 1);
+    };
+  }
+
+  /** `n` frames of `from` for `to` go at tick `t`, `delayMs` into it: obeying clients leave, the others are closed after graceMs. */
+  private dispatch(t: number, from: number, to: number, n: number, delayMs: number): void {
+    const p = this.p;
+    this.queued -= n;
+    // Deterministic share of clients that ignore the frame.
+    const before = this.sentSoFar.get(from) ?? 0;
+    const ignoring = Math.floor(((before + n) * p.ignorePct) / 100) - Math.floor((before * p.ignorePct) / 100);
+    this.sentSoFar.set(from, before + n);
+    const obeying = n - ignoring;
+    if (obeying > 0) {
+      // The frame reaches the client after rtt/2; it closes and connects at once, arriving one rtt later.
+      this.connected[from] -= obeying;
+      this.disconnects += obeying;
+      this.schedule(t, to, 0, obeying, delayMs + 1.5 * p.rttMs, 0);
+    }
+    if (ignoring > 0) this.closes.push({ tick: t + Math.max(1, Math.ceil(p.graceMs / p.tickMs)), from, to, count: ignoring });
+  }
+
+  /** Receiver budgets: every agent's pacer runs through this tick; its frames go in batches per receiver and ms. */
+  private paceLanes(t: number): void {
+    const tk = this.p.tickMs;
+    for (const [from, pacer] of this.lanePacers) if (pacer.awake) pacer.run((t + 1) * tk, this.sender(from, t));
+    for (const [from, sent] of this.sentThisTick) for (const [key, n] of sent) this.dispatch(t, from, Math.floor(key / tk), n, key % tk);
+    this.sentThisTick.clear();
   }
 
   tick(t: number): void {
@@ -198,10 +282,11 @@ class Model {
     const ready = this.waitSlots[t % this.waitSlots.length];
     for (const [key, count] of ready) {
       this.waiting -= count;
-      this.enqueue(Math.floor(key / FLOW_KEY), key % FLOW_KEY, count);
+      this.enqueue(Math.floor(key / FLOW_KEY), key % FLOW_KEY, count, t);
     }
     ready.clear();
-    // Pacers: each agent sends what its token bucket allows, spread over destinations in proportion.
+    if (p.policy === 'receiver-budget') this.paceLanes(t);
+    // Per-sender pacers: each agent sends what its token bucket allows, spread over destinations in proportion.
     for (const [from, q] of this.queues) {
       // An agent that never sent has a full bucket.
       const bucket = this.pacerTokens.get(from) ?? { tokens: p.burst, at: t };
@@ -218,19 +303,7 @@ class Model {
         const left = q.get(to)! - n;
         if (left === 0) q.delete(to);
         else q.set(to, left);
-        this.queued -= n;
-        // Deterministic share of clients that ignore the frame.
-        const before = this.sentSoFar.get(from) ?? 0;
-        const ignoring = Math.floor(((before + n) * p.ignorePct) / 100) - Math.floor((before * p.ignorePct) / 100);
-        this.sentSoFar.set(from, before + n);
-        const obeying = n - ignoring;
-        if (obeying > 0) {
-          // The frame reaches the client after rtt/2; it closes and connects at once, arriving one rtt later.
-          this.connected[from] -= obeying;
-          this.disconnects += obeying;
-          this.schedule(t, to, 0, obeying, 1.5 * p.rttMs, 0);
-        }
-        if (ignoring > 0) this.closes.push({ tick: t + Math.max(1, Math.ceil(p.graceMs / p.tickMs)), from, to, count: ignoring });
+        this.dispatch(t, from, to, n, 0);
       });
       if (q.size === 0) this.queues.delete(from);
     }
@@ -374,6 +447,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       model.up[i] = true;
     }
     const leaving = step.before.filter((n) => !after.has(n.id)).map((n) => model.indexOf(n.id));
+    if (mode === 'targeted' && p.policy === 'receiver-budget') model.beginStep(t, step.split ?? flowSplit(step.flows, step.before.length));
     if (mode === 'targeted') {
       for (const f of step.flows) {
         const from = model.indexOf(f.from);
@@ -395,6 +469,9 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     let userTicks = 0;
     // Once nothing is pending nothing more can happen in this step: that tick is the settle time.
     let settledAt: number | null = model.busy ? null : t;
+    // Nodes draining at the agents' pace: when they hold nobody any more.
+    const draining = mode === 'targeted' && step.departure === 'paced' ? leaving : [];
+    let drainedAt: number | null = null;
     let peakNode = 0;
     let peakNodeId = step.after[0]?.id ?? '';
     let peakFleet = 0;
@@ -404,6 +481,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       model.tick(t);
       t++;
       if (settledAt === null && !model.busy) settledAt = t;
+      if (drainedAt === null && draining.length > 0 && draining.every((i) => model.connected[i] === 0)) drainedAt = t;
       peakReconnecting = Math.max(peakReconnecting, model.reconnecting);
       userTicks += model.reconnecting;
       if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, queued: model.waiting + model.queued });
@@ -435,6 +513,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       peakReconnecting,
       userSecondsDisconnected: (userTicks * p.tickMs) / 1000,
       settleMs: settledAt === null ? null : (settledAt - startTick) * p.tickMs,
+      drainMs: drainedAt === null ? null : (drainedAt - startTick) * p.tickMs,
       // Against every user: those still reconnecting or left on a node outside the fleet are missing from it.
       balanceAfter: balanceOf(step.after, afterLoads, users),
       notOnFleet: users - onFleet,

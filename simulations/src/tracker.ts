@@ -2,7 +2,7 @@
 // each node and the users that change node. For `ring` and `maglev` it asks the library which hash ranges changed
 // owner (ring.diff) and counts the users in them by binary search over the sorted hashes, so a step costs time in
 // proportion to the changed ranges, not to the users. `rendezvous` has no ranges: every user is looked up again.
-import { createRing, type Algorithm, type Ring } from '@wsring/ring';
+import { createRing, type Algorithm, type Move, type Ring } from '@wsring/ring';
 import type { SimNode } from './types.js';
 
 export interface RingSettings {
@@ -31,6 +31,10 @@ export interface StepCount {
   moved: number;
   /** from index * 2^20 + to index -> users. */
   flows: Map<number, number>;
+  /** The rings before and after the step, and the hash ranges that changed owner (null for rendezvous). */
+  prev: Ring;
+  next: Ring;
+  moves: Move[] | null;
 }
 
 export const FLOW_SHIFT = 2 ** 20;
@@ -115,21 +119,23 @@ export class RingTracker {
       bigger.set(this.loads);
       this.loads = bigger;
     }
+    const prev = this.ring;
     const nextRing = this.ringFor(next);
-    const count = this.owners ? this.rescan(nextRing) : this.countRanges(nextRing);
+    const count = this.owners ? { ...this.rescan(nextRing), moves: null } : this.countRanges(nextRing);
     this.ring = nextRing;
     this.fleet = next;
-    return count;
+    return { ...count, prev, next: nextRing };
   }
 
   private indexById(ring: Ring): Map<string, number> {
     return new Map(ring.nodes.map((n) => [n.id, this.registry.indexOf(n.id)] as const));
   }
 
-  private countRanges(next: Ring): StepCount {
+  private countRanges(next: Ring): { moved: number; flows: Map<number, number>; moves: Move[] } {
     const flows = new Map<number, number>();
     let moved = 0;
-    for (const m of this.ring.diff(next)) {
+    const moves = this.ring.diff(next);
+    for (const m of moves) {
       const users = lowerBound(this.hashes, m.end) - lowerBound(this.hashes, m.start);
       if (users === 0) continue;
       const from = this.registry.indexOf(m.from);
@@ -140,10 +146,10 @@ export class RingTracker {
       const key = from * FLOW_SHIFT + to;
       flows.set(key, (flows.get(key) ?? 0) + users);
     }
-    return { moved, flows };
+    return { moved, flows, moves };
   }
 
-  private rescan(next: Ring): StepCount {
+  private rescan(next: Ring): { moved: number; flows: Map<number, number> } {
     const owners = this.owners!;
     const idOrder = this.indexById(next);
     const flows = new Map<number, number>();

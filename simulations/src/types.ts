@@ -160,7 +160,20 @@ export interface CompareReport {
 }
 
 export interface StormParams {
-  /** Reconnect frames each agent sends per second (its token bucket's refill rate). */
+  /**
+   * How the agents pace targeted moves: `receiver-budget` (today's agents: each sender paces its moves to a receiver
+   * at its share of the receiver's declared acceptRate, under its own ratePerSec) or `per-sender` (the agents before
+   * receiver budgets: ratePerSec per sender, whatever the receivers).
+   */
+  policy: PacingPolicyName;
+  /**
+   * The acceptRate a node's agent declares in its membership record (receiver-budget): moved users a second it takes
+   * from all senders together, which they split among themselves. What it declares, not what it can take (acceptPerSec).
+   */
+  acceptRate: number;
+  /** Declared accept rates of particular nodes, by id, overriding acceptRate for them. */
+  nodeAcceptRate: Record<string, number>;
+  /** Reconnect frames each agent sends per second (its token bucket's refill rate); under receiver budgets the sender's ceiling. */
   ratePerSec: number;
   /** Token bucket capacity: frames an agent may send at once after being idle. */
   burst: number;
@@ -168,6 +181,8 @@ export interface StormParams {
   jitterMs: number;
   /** A client that ignores its reconnect frame is closed this long after it was sent. */
   graceMs: number;
+  /** The agents' drain deadline: users a draining node still holds then are closed (not modelled; advise and storm warn). */
+  drainDeadlineMs: number;
   /** Percent of clients that ignore the reconnect frame (and are closed after graceMs). */
   ignorePct: number;
   /**
@@ -219,6 +234,11 @@ export interface StormStepSummary {
   userSecondsDisconnected: number;
   /** From the start of the step until every user is connected and no frame is pending; null if it did not settle. */
   settleMs: number | null;
+  /**
+   * Steps in which nodes drain (leave at the agents' pace): from the start of the step until they hold no user, to set
+   * against the agents' drainDeadlineMs; null for other steps, or when they were not emptied.
+   */
+  drainMs: number | null;
   /** Balance of the step's target fleet against all users (users not on it count as missing). */
   balanceAfter: Balance;
   /** Users not on a node of the target fleet when the step ended: 0 once settled. */
@@ -273,6 +293,8 @@ export interface StormReport {
   nodes: string[];
   /** Accept rate of every node of the run. */
   acceptPerSec: Record<string, number>;
+  /** The acceptRate every node's agent declares (what its senders pace to under the receiver-budget policy). */
+  acceptRate: Record<string, number>;
   /** Nodes that join the fleet, or come back to it, in some step: the receivers that matter most. */
   joining: string[];
   targeted: StormModeResult;
@@ -281,8 +303,8 @@ export interface StormReport {
 
 export type Report = PlanReport | CompareReport | StormReport | AdviseReport;
 
-/** Pacing policies `advise` knows: today's agents pace per sender. */
-export type PacingPolicyName = 'per-sender';
+/** Pacing policies the model knows: today's agents share each receiver's budget; before that they paced per sender. */
+export type PacingPolicyName = 'receiver-budget' | 'per-sender';
 
 /** A storm run (targeted) checked against the accept rates. */
 export interface PacingCheck {
@@ -305,13 +327,23 @@ export interface StepAdvice {
   label: string;
   departure: Departure;
   moved: number;
-  /** The receiver that limits the pace (fewest accepts per sender), with its senders and accept rate. */
+  /**
+   * The receiver that limits the step, with its senders and accept rate: per-sender, the one with the fewest accepts
+   * per sender (it sets the rate); receiver-budget, the slowest (it sets the time).
+   */
   limitingReceiver: string | null;
   senders: number;
   receiverAcceptPerSec: number;
+  /** Users the limiting receiver takes in the step. */
+  receiverUsers: number;
+  /** receiver-budget: the acceptRate the limiting receiver should declare (its accept rate less the headroom, less one per sender). */
+  acceptRate: number | null;
   /** Most senders any receiver of the step has. */
   maxSenders: number;
-  /** Advised agent pacing for this step; null when the step has no paced moves. */
+  /**
+   * Advised agent pacing for this step; null when the step has no paced moves. per-sender: the rate every agent may
+   * send at; receiver-budget: the sender ceiling that holds no lane back (higher loads no receiver more).
+   */
   ratePerSec: number | null;
   burst: number | null;
   /** Crash steps: the smallest client backoff base that spreads the dropped users within the accept rates. */
@@ -339,10 +371,29 @@ export interface AdviseReport {
   steps: StepAdvice[];
   /** The change with each step at its own advised settings: the sum of the steps' simulated times (null if one did not settle). */
   perStepMs: number | null;
-  /** One setting for the whole change (the agents' pacing is fleet-wide configuration): the slowest step's. */
+  /**
+   * receiver-budget: the acceptRate every node should declare for the whole change (its accept rate less the
+   * headroom, less its most senders in any step); null under per-sender.
+   */
+  acceptRates: Record<string, number> | null;
+  /**
+   * One setting for the whole change (the agents' pacing is fleet-wide configuration): per-sender, the slowest step's;
+   * receiver-budget, the declared rates above and the highest ceiling any step needs.
+   */
   fleetWide: PacingCheck & { estimatedMs: number };
+  /** Every node that drains (leaves in a paced step): the time it needs, against the agents' drainDeadlineMs. */
+  drains: DrainAdvice[];
   /** The change at the current settings, for comparison. */
   current: PacingCheck;
+}
+
+/** A node draining in a step: users it hands over and the time they take, at the current and the advised settings. */
+export interface DrainAdvice {
+  step: string;
+  node: string;
+  users: number;
+  nowMs: number;
+  advisedMs: number;
 }
 
 /** A strategy's change as it happens, from the storm model's per-second connections. */

@@ -40,3 +40,10 @@ describe.each(['plan', 'compare', 'storm', 'advise'])('%s output of the golden s
     golden(`${command}.json`, maskTiming(await run([command, '--scenario', scenario, '--json', '--workers', '1'])));
   });
 });
+
+// The pacing of the agents before receiver budgets, still selectable for comparison: pinned too.
+describe.each(['storm', 'advise'])('%s output of the golden scenario under per-sender pacing', (command) => {
+  it('text', async () => {
+    golden(`${command}-per-sender.txt`, await run([command, '--scenario', scenario, '--policy', 'per-sender', '--no-timing', '--workers', '1']));
+  });
+});

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { expandSteps } from '../src/cluster.js';
 import { SimError } from '../src/errors.js';
 import { loadScenario, parseScenario } from '../src/scenario.js';
+import { DEFAULT_STORM_PARAMS } from '../src/storm-params.js';
 
 const examples = fileURLToPath(new URL('../scenarios/', import.meta.url));
 
@@ -66,6 +67,7 @@ describe('per-node accept rates', () => {
     const code = await main(['storm', '--scenario', file, '--node-accept-per-sec', 'node-3=90', '--json'], { stdout: (t) => (out += t), stderr: () => {}, stderrIsTTY: false });
     expect(code).toBe(0);
     const r = JSON.parse(out);
-    expect(r.acceptPerSec).toEqual({ 'node-0': 50, 'node-1': 2000, 'node-2': 2000, 'node-3': 90 });
+    const fleet = DEFAULT_STORM_PARAMS.acceptPerSec;
+    expect(r.acceptPerSec).toEqual({ 'node-0': 50, 'node-1': fleet, 'node-2': fleet, 'node-3': 90 });
   });
 });

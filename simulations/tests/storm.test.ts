@@ -1,28 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildNodes, expandSteps } from '../src/cluster.js';
-import { planSteps } from '../src/plan.js';
 import { resolveStormParams } from '../src/storm-params.js';
-import { simulateStorm, type StormInput } from '../src/storm.js';
-import { loadUserHashes } from '../src/users.js';
-import type { StepSpec, StormParams } from '../src/types.js';
+import { simulateStorm } from '../src/storm.js';
+import type { StormParams } from '../src/types.js';
 import { stepsArb } from './arbitraries.js';
-
-async function stormInput(nodes: number, users: number, steps: StepSpec[], algorithm: 'ring' | 'maglev' | 'rendezvous' = 'ring'): Promise<{ input: StormInput; moved: number[]; finalLoads: Map<string, number> }> {
-  const initial = buildNodes(nodes);
-  const expanded = expandSteps(initial, steps);
-  const { sorted } = await loadUserHashes({ kind: 'synthetic', count: users }, { ringSeed: 0, workers: 1 });
-  const plan = await planSteps({ algorithm, ringSeed: 0 }, initial, expanded, sorted);
-  const last = plan[plan.length - 1];
-  return {
-    input: {
-      initialLoads: Object.fromEntries(plan[0].loads.map((l) => [l.id, l.before])),
-      steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows })),
-    },
-    moved: plan.map((s) => s.moved),
-    finalLoads: new Map(last.loads.filter((l) => l.change !== 'left').map((l) => [l.id, l.after])),
-  };
-}
+import { stormInput } from './storm-input.js';
 
 const paramsArb: fc.Arbitrary<StormParams> = fc
   .record({
@@ -40,6 +22,8 @@ const paramsArb: fc.Arbitrary<StormParams> = fc
     lbDrop: fc.constantFrom('all' as const, 'affected' as const),
     tickMs: fc.constantFrom(10, 20, 50, 100),
     seed: fc.nat(),
+    policy: fc.constantFrom('receiver-budget' as const, 'per-sender' as const),
+    acceptRate: fc.integer({ min: 20, max: 5000 }),
   })
   .map(({ backoffExtraMs, ...p }) => resolveStormParams({ ...p, backoffCapMs: p.backoffBaseMs + backoffExtraMs, maxStepMs: 60_000 }));
 
@@ -94,9 +78,10 @@ describe('storm model', () => {
     );
   });
 
-  it('paces targeted moves: draining one node takes (users - burst) / ratePerSec, plus jitter and round trips', async () => {
+  it.each(['receiver-budget', 'per-sender'] as const)('%s: an agent sends at most ratePerSec: draining one node takes (users - burst) / ratePerSec, plus jitter and round trips', async (policy) => {
     const { input, moved } = await stormInput(4, 20_000, [{ kind: 'drain', ids: ['node-1'] }]);
-    const params = resolveStormParams({ ratePerSec: 500, burst: 10, jitterMs: 400, rttMs: 40, acceptPerSec: 100_000 });
+    // Under receiver budgets each of the three receivers takes 1,000/s from its one sender: the ceiling holds them back.
+    const params = resolveStormParams({ policy, ratePerSec: 500, burst: 10, jitterMs: 400, rttMs: 40, acceptPerSec: 100_000, acceptRate: 1000 });
     const r = simulateStorm(input, params, 'targeted');
     const sending = ((moved[0] - params.burst) / params.ratePerSec) * 1000;
     expect(r.totals.settleMs).not.toBeNull();
@@ -107,10 +92,10 @@ describe('storm model', () => {
     expect(r.totals.refused).toBe(0);
   });
 
-  it('keeps one token bucket per agent: users trickling in after their jitter do not get a fresh burst each', async () => {
+  it.each(['receiver-budget', 'per-sender'] as const)('%s: keeps one token bucket per agent: users trickling in after their jitter do not get a fresh burst each', async (policy) => {
     const { input, moved } = await stormInput(4, 8000, [{ kind: 'drain', ids: ['node-1'] }]);
     // Readiness is spread over 60 s, far thinner than the bucket's burst per tick; the rate must still hold.
-    const params = resolveStormParams({ ratePerSec: 5, burst: 10, jitterMs: 60_000, rttMs: 0, acceptPerSec: 100_000 });
+    const params = resolveStormParams({ policy, ratePerSec: 5, burst: 10, jitterMs: 60_000, rttMs: 0, acceptPerSec: 100_000 });
     const r = simulateStorm(input, params, 'targeted');
     expect(r.totals.settleMs!).toBeGreaterThanOrEqual(((moved[0] - params.burst) / params.ratePerSec) * 1000);
     const perSecond = r.series.arrivalsPerSec;
@@ -164,7 +149,7 @@ describe('storm model', () => {
     expect(o.seconds.length).toBeGreaterThan(0);
     expect(o.peakPerSec).toBeGreaterThan(100);
     expect(r.overloads.every((x) => x.node === 'node-4')).toBe(true);
-    // Given the fleet's default of 2,000/s the same move overloads nobody.
+    // Given the fleet's accept rate the same move overloads nobody.
     expect(simulateStorm(input, resolveStormParams({ ratePerSec: 200 }), 'targeted').totals.overloadSeconds).toBe(0);
     expect(() => resolveStormParams({ nodeAcceptPerSec: { 'node-4': 0 } })).toThrow(/nodeAcceptPerSec.node-4/);
   });

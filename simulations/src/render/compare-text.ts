@@ -1,6 +1,6 @@
 // Terminal output of `compare`.
 import { UNDERLOADED } from '../during.js';
-import type { CompareReport } from '../types.js';
+import type { CompareReport, StormParams } from '../types.js';
 import { bar, int, ms, pctText, ratio, table } from './format.js';
 
 export function renderCompareText(r: CompareReport, opts: { timing?: boolean } = {}): string {
@@ -38,7 +38,7 @@ export function renderCompareText(r: CompareReport, opts: { timing?: boolean } =
   const p = r.params;
   if (p) out.push(
     '',
-    `During the change (storm model: ratePerSec ${p.ratePerSec}/agent, burst ${p.burst}, jitterMs ${p.jitterMs}, acceptPerSec ${p.acceptPerSec}; no affinity: users of leaving nodes go through the balancer; every strategy over the same ${int(r.horizonSeconds)} s)`,
+    `During the change (storm model: ${policyShort(p)}, burst ${p.burst}, jitterMs ${p.jitterMs}, acceptPerSec ${p.acceptPerSec}; no affinity: users of leaving nodes go through the balancer; every strategy over the same ${int(r.horizonSeconds)} s)`,
     table(
       ['strategy', 'disconnected', 'peak attempts/s (node)', 'node-s over accept', 'run', `new nodes < ${UNDERLOADED * 100}% of target`, 'worst min/mean', 'imbalance·s', ''],
       r.strategies.map((s) => {
@@ -59,4 +59,9 @@ export function renderCompareText(r: CompareReport, opts: { timing?: boolean } =
     'hash-mod-n and jump ignore weights; jump can only add or remove the last node without remapping the others.',
   );
   return out.join('\n') + '\n';
+}
+
+/** The targeted pacing in a few words: "receiver-budget, acceptRate 1000/s, ceiling ratePerSec 1000" or "per-sender, ratePerSec 200/agent". */
+export function policyShort(p: StormParams): string {
+  return p.policy === 'receiver-budget' ? `receiver-budget, acceptRate ${p.acceptRate}/s, ceiling ratePerSec ${p.ratePerSec}` : `per-sender, ratePerSec ${p.ratePerSec}/agent`;
 }

@@ -1,9 +1,10 @@
 // `--html`: one self-contained page (inline CSS and SVG, no scripts, no network) with the report's charts.
 import type { AdviseReport, CompareReport, PlanReport, Report, StormModeResult, StormReport } from '../types.js';
-import { ADVISE_HEADER, adviseRows, checkText } from './advise-text.js';
+import { acceptRatesText, adviseHeader, adviseRows, checkText, drainLines, lateDrains } from './advise-text.js';
 import { int, ms, pctText, ratio } from './format.js';
 import { groupSteps, histogramBuckets, startToEnd } from './plan-text.js';
-import { emptyNodeNotes, fleetArrivals, modeName, nodesToShow, overloadLines, secondRanges, sharedSeconds } from './storm-text.js';
+import { drainDeadlineLines, emptyNodeNotes, fleetArrivals, modeName, nodesToShow, overloadLines, pacingLine, secondRanges, sharedSeconds } from './storm-text.js';
+import { policyShort } from './compare-text.js';
 import { PALETTE, barChart, escapeXml, lineChart, matrixChart, type Limit, type Mark, type Series } from './svg.js';
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
@@ -207,10 +208,19 @@ function nodeSeries(series: Record<string, number[]>, ids: string[], joining: Re
   return ids.map((id, i) => ({ name: joining.has(id) ? `${id} (joins)` : id, values: series[id], color: PALETTE[i % PALETTE.length] }));
 }
 
-/** One dashed line per distinct accept rate among the nodes drawn. */
-function acceptLimits(r: StormReport, ids: string[]): Limit[] {
-  const rates = [...new Set(ids.map((id) => r.acceptPerSec[id] ?? r.params.acceptPerSec))].sort((a, b) => a - b);
-  return rates.map((v) => ({ label: `accept rate ${int(v)}/s${rates.length > 1 ? ` (${ids.filter((id) => (r.acceptPerSec[id] ?? r.params.acceptPerSec) === v).join(', ')})` : ''}`, value: v, color: '#c0392b' }));
+/**
+ * One dashed line per distinct accept rate among the nodes drawn; under receiver budgets, for the targeted mode, a
+ * grey one per distinct declared acceptRate that is not an accept rate already (what the senders pace to).
+ */
+function acceptLimits(r: StormReport, ids: string[], m: StormModeResult): Limit[] {
+  const lines = (of: Record<string, number>, fleet: number, what: string, color: string, skip: ReadonlySet<number>): Limit[] => {
+    const rate = (id: string) => of[id] ?? fleet;
+    const rates = [...new Set(ids.map(rate))].filter((v) => !skip.has(v)).sort((a, b) => a - b);
+    return rates.map((v) => ({ label: `${what} ${int(v)}/s${rates.length > 1 ? ` (${ids.filter((id) => rate(id) === v).join(', ')})` : ''}`, value: v, color }));
+  };
+  const accept = lines(r.acceptPerSec, r.params.acceptPerSec, 'accept rate', '#c0392b', new Set());
+  if (m.mode !== 'targeted' || r.params.policy !== 'receiver-budget') return accept;
+  return [...accept, ...lines(r.acceptRate, r.params.acceptRate, 'declared acceptRate', '#7f8c8d', new Set(accept.map((l) => l.value)))];
 }
 
 function overloadMarks(r: StormReport, m: StormModeResult, ids: string[]): Mark[] {
@@ -227,7 +237,8 @@ function stormHtml(r: StormReport): string {
   const joining = new Set(r.joining);
   const settle = (x: number | null) => (x === null ? 'no' : ms(x));
   const body = [
-    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, `${r.nodes.length} nodes`, `ratePerSec ${r.params.ratePerSec}`, `burst ${r.params.burst}`, `jitterMs ${r.params.jitterMs}`, `backoff ${r.params.backoffBaseMs}–${r.params.backoffCapMs} ms`, `acceptPerSec ${r.params.acceptPerSec}`].filter(Boolean).join(' · '))}</p>`,
+    `<p>${escapeXml([r.scenario, `${int(r.users)} users`, `${r.nodes.length} nodes`, `backoff ${r.params.backoffBaseMs}–${r.params.backoffCapMs} ms`, `acceptPerSec ${r.params.acceptPerSec}`].filter(Boolean).join(' · '))}</p>`,
+    `<p class="note">${escapeXml(pacingLine(r))}</p>`,
     htmlTable(
       ['mode', 'users disconnected', 'peak attempts/s at a node', 'peak attempts/s fleet', 'refused', 'node-seconds over accept rate', 'time to settle (sum of steps)', 'run length'],
       modes.map((m) => [name(m), int(m.totals.disconnected), int(m.totals.peakNodeArrivalsPerSec), int(m.totals.peakFleetArrivalsPerSec), int(m.totals.refused), int(m.totals.overloadSeconds), m.totals.settleMs === null ? 'did not settle' : ms(m.totals.settleMs), `${int(m.totals.runSeconds)} s`]),
@@ -237,6 +248,7 @@ function stormHtml(r: StormReport): string {
       const lines = overloadLines(r, m);
       return `<p class="${lines[0].startsWith('WARNING') ? 'warn' : 'note'}">${lines.map(escapeXml).join('<br>')}</p>`;
     }),
+    ...drainDeadlineLines(r).map((l) => `<p class="warn">${escapeXml(l)}</p>`),
     r.targeted.steps.length > 1
       ? htmlTable(
           ['step', 'targeted: disconnected', 'peak/s', 'over', 'settle', 'LB: disconnected', 'peak/s', 'over', 'settle'],
@@ -263,12 +275,12 @@ function stormHtml(r: StormReport): string {
         `<h2>${escapeXml(name(m))}</h2>`,
         lineChart({
           id: `arrivals-${m.mode}`,
-          title: `Connection attempts per second at each node${note}; dashed red: accept rate; red dots: seconds past it`,
+          title: `Connection attempts per second at each node${note}; dashed red: accept rate${m.mode === 'targeted' && r.params.policy === 'receiver-budget' ? ' (grey: the acceptRate declared, when another)' : ''}; red dots: seconds past it`,
           series: nodeSeries(m.series.arrivalsPerSec, ids, joining),
           yLabel: 'attempts / s',
           markers: m.series.stepStarts,
           length,
-          limits: acceptLimits(r, ids),
+          limits: acceptLimits(r, ids, m),
           marks: overloadMarks(r, m, ids),
         }),
         over.length > 0
@@ -290,15 +302,32 @@ const SHOWN = 10;
 function adviseHtml(r: AdviseReport): string {
   const w = r.fleetWide;
   const c = r.current;
+  const p = r.params;
   const settle = (x: number | null) => (x === null ? 'did not settle' : ms(x));
+  const budgets = r.policy.name === 'receiver-budget';
+  const wide = budgets && r.acceptRates ? `declare acceptRate ${acceptRatesText(r.acceptRates)}; sender ceiling ratePerSec ${int(w.ratePerSec)}, burst ${w.burst}` : `ratePerSec ${w.ratePerSec}, burst ${w.burst}, backoffBaseMs ${int(w.backoffBaseMs)}`;
+  const now = `${budgets ? `acceptRate ${int(p.acceptRate)}/s declared, ceiling ` : ''}ratePerSec ${p.ratePerSec}, burst ${p.burst}`;
+  const late = lateDrains(r, 'nowMs').length + lateDrains(r, 'advisedMs').length;
+  const drains = drainLines(r);
   const body = [
     `<p>${escapeXml([r.scenario, `${int(r.users)} users`, `${r.nodes} nodes`, `headroom ${r.headroomPct}%`].filter(Boolean).join(' · '))}</p>`,
     `<p class="note">Policy: ${escapeXml(r.policy.description)}</p>`,
-    '<h2>Safe pacing per step</h2>',
-    htmlTable(ADVISE_HEADER, adviseRows(r)),
+    `<h2>${budgets ? "Per step at the receivers' budgets" : 'Safe pacing per step'}</h2>`,
+    htmlTable(adviseHeader(r), adviseRows(r)),
     '<h2>One setting for the whole change</h2>',
-    `<p>ratePerSec ${w.ratePerSec}, burst ${w.burst}, backoffBaseMs ${int(w.backoffBaseMs)}: ${escapeXml(`estimate ${ms(w.estimatedMs)}; simulated ${settle(w.settleMs)}, run ${int(w.runSeconds)} s; ${checkText(w)}`)}</p>`,
-    `<p class="${c.overloadSeconds > 0 ? 'warn' : 'note'}">Now (ratePerSec ${r.params.ratePerSec}, burst ${r.params.burst}): ${escapeXml(`simulated ${settle(c.settleMs)}, run ${int(c.runSeconds)} s; ${checkText(c)}`)}</p>`,
+    `<p>${escapeXml(`${wide}: estimate ${ms(w.estimatedMs)}; simulated ${settle(w.settleMs)}, run ${int(w.runSeconds)} s; ${checkText(w)}`)}</p>`,
+    `<p class="${c.overloadSeconds > 0 ? 'warn' : 'note'}">${escapeXml(`Now (${now}): simulated ${settle(c.settleMs)}, run ${int(c.runSeconds)} s; ${checkText(c)}`)}</p>`,
+    ...(r.drains.length
+      ? [
+          '<h2>Drains</h2>',
+          `<p class="note">${escapeXml(drains[0])}</p>`,
+          htmlTable(
+            ['step', 'node', 'users', 'now', 'advised'],
+            r.drains.map((d) => [d.step, d.node, int(d.users), ms(d.nowMs), ms(d.advisedMs)]),
+          ),
+          ...(late ? drains.filter((l) => l.startsWith('WARNING')).map((l) => `<p class="warn">${escapeXml(l)}</p>`) : []),
+        ]
+      : []),
   ];
   return page('wsring-sim advise', body.join('\n'));
 }
@@ -310,7 +339,7 @@ function compareDuringHtml(r: CompareReport): string[] {
   const s = r.strategies.filter((x) => x.during);
   const out = [
     '<h2>During the change</h2>',
-    `<p class="note">${escapeXml(`Each strategy's moves through the storm model (ratePerSec ${p.ratePerSec}/agent, burst ${p.burst}, jitterMs ${p.jitterMs}, acceptPerSec ${p.acceptPerSec}); without affinity the users of leaving nodes go through the balancer. Every strategy over the same ${int(r.horizonSeconds)} s.`)}</p>`,
+    `<p class="note">${escapeXml(`Each strategy's moves through the storm model (${policyShort(p)}, burst ${p.burst}, jitterMs ${p.jitterMs}, acceptPerSec ${p.acceptPerSec}); without affinity the users of leaving nodes go through the balancer. Every strategy over the same ${int(r.horizonSeconds)} s.`)}</p>`,
     htmlTable(
       ['strategy', 'disconnected', 'peak attempts/s (node)', 'node-s over accept', 'run', 'new nodes < 90% of target', 'still under at the end', 'worst min/mean', 'imbalance·s'],
       s.map((x) => {

@@ -8,7 +8,24 @@ export const MAX_NODE_ROWS = 16;
 const MAX_WARNED = 5;
 
 export function modeName(r: StormReport, m: StormModeResult): string {
-  return m.mode === 'targeted' ? 'targeted, paced' : `LB (${r.params.lb}), drop ${r.params.lbDrop === 'all' ? 'all' : 'affected'}`;
+  return m.mode === 'targeted' ? `targeted, ${r.params.policy}` : `LB (${r.params.lb}), drop ${r.params.lbDrop === 'all' ? 'all' : 'affected'}`;
+}
+
+/** The rates a per-node map holds: "1,000/s" when all agree, "1,000/s (node-3 500/s, …)" when some differ. */
+export function ratesText(rates: Record<string, number>, fleet: number, max = 4): string {
+  const own = Object.entries(rates).filter(([, v]) => v !== fleet);
+  if (own.length === 0) return `${int(fleet)}/s`;
+  const listed = own.slice(0, max).map(([id, v]) => `${id} ${int(v)}/s`);
+  return `${int(fleet)}/s (${listed.join(', ')}${own.length > max ? `, … ${own.length - max} more` : ''})`;
+}
+
+/** How the targeted mode paces, in one line. */
+export function pacingLine(r: StormReport): string {
+  const p = r.params;
+  const common = `burst ${p.burst}, jitterMs ${p.jitterMs}, graceMs ${p.graceMs}, ignorePct ${p.ignorePct}`;
+  return p.policy === 'receiver-budget'
+    ? `pacing receiver-budget (today's agents): senders share each receiver's declared acceptRate ${ratesText(r.acceptRate, p.acceptRate)}, a lane per receiver; sender ceiling ratePerSec ${p.ratePerSec}, ${common}`
+    : `pacing per-sender (agents before receiver budgets): ratePerSec ${p.ratePerSec}/agent whatever the receivers, ${common}`;
 }
 
 export function fleetArrivals(m: StormModeResult): number[] {
@@ -73,7 +90,8 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
   const own = Object.entries(p.nodeAcceptPerSec);
   const out = [
     [`wsring-sim storm`, r.scenario ? `"${r.scenario}"` : '', `${int(r.users)} users`, `${r.nodes.length} nodes`].filter(Boolean).join(' · '),
-    `pacing ratePerSec ${p.ratePerSec}/agent, burst ${p.burst}, jitterMs ${p.jitterMs}, graceMs ${p.graceMs}, ignorePct ${p.ignorePct} · client backoff ${p.backoffBaseMs}–${p.backoffCapMs} ms full jitter, rttMs ${p.rttMs} · node acceptPerSec ${p.acceptPerSec} (bank ${p.acceptBurstMs} ms)${own.length ? `, ${own.map(([id, v]) => `${id} ${v}`).join(', ')}` : ''} · seed ${p.seed}`,
+    pacingLine(r),
+    `client backoff ${p.backoffBaseMs}–${p.backoffCapMs} ms full jitter, rttMs ${p.rttMs} · node acceptPerSec ${p.acceptPerSec} (bank ${p.acceptBurstMs} ms)${own.length ? `, ${own.map(([id, v]) => `${id} ${v}`).join(', ')}` : ''} · seed ${p.seed}`,
     '',
   ];
   const modes = [r.targeted, r.lb];
@@ -87,7 +105,7 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
     ),
   );
   out.push(...emptyNodeNotes(r));
-  out.push('', ...modes.flatMap((m) => overloadLines(r, m)));
+  out.push('', ...modes.flatMap((m) => overloadLines(r, m)), ...drainDeadlineLines(r));
   if (r.targeted.steps.length > 1) {
     out.push('', 'Per step (targeted | LB): users disconnected, peak attempts/s at one node, node-seconds over its accept rate, time to settle');
     out.push(
@@ -148,4 +166,15 @@ export function emptyNodeNotes(r: StormReport): string[] {
     const why = m.mode === 'lb' ? 'without affinity, nodes that join or come back from a deploy stay (nearly) empty until users reconnect on their own' : 'the run did not settle';
     return [`note ${modeName(r, m)}: ends with min/mean ${ratio(end.minOverMean)}: ${why}; its fewer disconnects and shorter run are bought with that imbalance.`];
   });
+}
+
+/** A warning when a drain takes longer than the agents' drain deadline (the model lets it finish; agents would not). */
+export function drainDeadlineLines(r: StormReport): string[] {
+  const deadline = r.params.drainDeadlineMs;
+  const late = r.targeted.steps.filter((s) => s.drainMs !== null && s.drainMs > deadline);
+  if (late.length === 0) return [];
+  const worst = late.reduce((a, s) => (s.drainMs! > a.drainMs! ? s : a));
+  return [
+    `WARNING ${modeName(r, r.targeted)}: ${late.length} step${late.length === 1 ? '' : 's'} drain${late.length === 1 ? 's' : ''} longer than the agents' drainDeadlineMs ${ms(deadline)} (up to ${ms(worst.drainMs!)}, ${worst.label}): the model lets the drain finish; agents close what is left at the deadline (1001) and those users come back like after a crash.`,
+  ];
 }

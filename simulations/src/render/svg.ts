@@ -151,8 +151,9 @@ export function lineChart(opts: {
   const iw = W - M.left - M.right;
   const x = (i: number) => M.left + (len <= 1 ? 0 : (i / (len - 1)) * iw);
   let body = '';
-  const xStep = niceStep(len, 8);
-  for (let t = 0; t < len; t += xStep) body += `<text class="tick" x="${x(t).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${compact(t)}</text>`;
+  // Whole seconds (the series are per second), and none past the last point (x of len - 1 is the right edge).
+  const xStep = Math.max(1, niceStep(len, 8));
+  for (let t = 0; t <= len - 1; t += xStep) body += `<text class="tick" x="${x(t).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${compact(t)}</text>`;
   body += `<text class="axis" x="${M.left + iw / 2}" y="${H - 12}" text-anchor="middle">${escapeXml(opts.xLabel ?? 'seconds')}</text>`;
   for (const m of opts.markers ?? []) body += `<line class="marker" x1="${x(m).toFixed(1)}" x2="${x(m).toFixed(1)}" y1="${top}" y2="${H - M.bottom}"/>`;
   for (const s of series) {
