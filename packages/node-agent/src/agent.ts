@@ -304,12 +304,17 @@ class WsringAgent extends EventEmitter implements Agent {
    */
   private onHeartbeatFailure(): void {
     this.metrics.heartbeatFailures.inc();
+    if (this.registration.consecutiveFailures >= 2) this.switchServer('heartbeats fail while connected to NATS');
+  }
+
+  /** Ask the NATS client for another server, at most once per half liveness period. */
+  private switchServer(why: string): void {
     const nc = this.store.nc;
-    if (!nc || !this.membershipConnected || this.state === 'closed' || this.registration.consecutiveFailures < 2) return;
+    if (!nc || !this.membershipConnected || this.state === 'closed') return;
     const now = this.clock.now();
     if (now - this.lastServerSwitch < this.o.livenessTimeoutMs / 2) return;
     this.lastServerSwitch = now;
-    this.logger.warn({ failures: this.registration.consecutiveFailures }, 'heartbeats fail while connected to NATS: trying another server');
+    this.logger.warn({ failures: this.registration.consecutiveFailures }, `${why}: trying another server`);
     nc.reconnect().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'switching NATS server failed'));
   }
 

@@ -144,7 +144,7 @@ try {
     const done = how === 'drain' ? agent.drain().then(({ remaining }) => ({ remaining })) : agent.restartInPlace().then(({ users, spreadMs }) => ({ users, spreadMs }));
     done.then(
       (result) => {
-        logger.info({ event: 'exit', how, ...result }, 'exiting');
+        logger.info({ event: 'exit', how, ...result }, how === 'drain' ? 'drained, exiting' : 'restarted in place, exiting');
         process.exit(0);
       },
       (err: unknown) => {
