@@ -49,7 +49,8 @@ afterAll(async () => {
 
 describe('the fleet page on a live fleet', () => {
   // A slow sender ceiling, so the drain lasts long enough to be seen on a page that refreshes every second.
-  const suite = clusterForSuite(['n1', 'n2', 'n3'], { adminToken: TOKEN, rate: 15 });
+  // Paced slowly (no burst) so a drain lasts a few seconds: long enough for the page, polling each second, to show it.
+  const suite = clusterForSuite(['n1', 'n2', 'n3'], { adminToken: TOKEN, rate: 8, burst: 1 });
 
   it('follows a join and a drain: nodes, connections, epoch and arcs within seconds, without console errors', async () => {
     const { cluster } = suite;
@@ -92,7 +93,7 @@ describe('the fleet page on a live fleet', () => {
 
     // A join while the page is open.
     const joinedAt = Date.now();
-    await cluster.add('n4', { adminToken: TOKEN, rate: 15 });
+    await cluster.add('n4', { adminToken: TOKEN, rate: 8, burst: 1 });
     await waitForAgreement(cluster.agents, 4);
     await follows(['n1', 'n2', 'n3', 'n4']);
     const joinSeenMs = Date.now() - joinedAt;
