@@ -31,6 +31,11 @@ export const CloseCode = {
   UNAUTHORIZED: 4401,
   /** The client sent frames faster than the agent's per-connection limit. */
   RATE_LIMITED: 4429,
+  /**
+   * The token the connection was authenticated with passed its `exp`. Reconnect with a fresh token (the SDK asks
+   * its token callback); reconnecting with the same one is refused with UNAUTHORIZED.
+   */
+  TOKEN_EXPIRED: 4440,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CloseCode, MAX_USER_ID_LENGTH, MEMBER_STATES, TERMINAL_CLOSE_CODES, isMemberState, isValidUserId } from '../src/mod.js';
 
@@ -10,6 +11,21 @@ describe('limits and enumerations', () => {
     for (const bad of ['', 'x'.repeat(MAX_USER_ID_LENGTH + 1), '😀'.repeat(129), 7, null, undefined, ['u']]) expect(isValidUserId(bad)).toBe(false);
   });
 
+  it('refuses user ids with an unpaired surrogate, so two ids never encode to the same UTF-8 (one delivery subject)', () => {
+    for (const bad of ['carol\uD800', 'carol\uDC00', '\uDC00\uD800', 'a\uD800b']) expect(isValidUserId(bad)).toBe(false);
+    expect(isValidUserId('carol\uFFFD')).toBe(true);
+    expect(isValidUserId('carol\uD83D\uDE00')).toBe(true);
+  });
+
+  it('accepts exactly the ids whose UTF-8 encoding decodes back to them (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), (id) => {
+        const roundTrips = Buffer.from(id, 'utf8').toString('utf8') === id;
+        expect(isValidUserId(id)).toBe(roundTrips);
+      }),
+    );
+  });
+
   it('knows the member states and nothing else', () => {
     expect(MEMBER_STATES).toEqual(['joining', 'active', 'draining']);
     expect(isMemberState('draining')).toBe(true);
@@ -18,5 +34,8 @@ describe('limits and enumerations', () => {
 
   it('makes only a rejected token and a replaced connection terminal', () => {
     expect([...TERMINAL_CLOSE_CODES].sort()).toEqual([CloseCode.REPLACED, CloseCode.UNAUTHORIZED]);
+    // An expired token is not terminal: the client reconnects with a fresh one.
+    expect(CloseCode.TOKEN_EXPIRED).toBe(4440);
+    expect(TERMINAL_CLOSE_CODES.has(CloseCode.TOKEN_EXPIRED)).toBe(false);
   });
 });
