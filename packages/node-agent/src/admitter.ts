@@ -92,7 +92,7 @@ export class Admitter {
     }
     this.parts.settledHere(conn);
     metrics.connections.set(registry.size);
-    conn.sendFrame({ type: 'welcome', node: this.o.self, epoch: t.epoch, fingerprint: t.fingerprint, standIn: decision.standIn });
+    conn.sendFrame({ type: 'welcome', node: this.o.self, epoch: t.epoch, fingerprint: t.fingerprint, standIn: decision.standIn, user: userId });
     // After the welcome: replay what the client is missing since `last`, then its live messages.
     this.parts.feed()?.attach(conn, params.last);
     this.parts.opened(conn);
