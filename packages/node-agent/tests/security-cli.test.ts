@@ -1,0 +1,182 @@
+// Issue 11, the operator's side, against the built `wsring-agent` in real processes: secure defaults (no start without
+// an authenticator unless --insecure, which keeps warning), secrets that need not be in argv and never reach a log,
+// and NATS with passwords, nkeys, tokens and mutual TLS on real nats-servers (certificates made here with openssl).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nkeys } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
+
+const bin = fileURLToPath(new URL('../bin/wsring-agent.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'wsring-security-cli-'));
+const PASSWORD = 'nats-password-5f1e9c0d7b';
+const TOKEN = 'nats-token-8a3b2c1d0e9f';
+const JWT_SECRET = 'jwt-secret-0123456789abcdef0123456789';
+
+/** Run the CLI to completion. Environment: only PATH and `env`. */
+function runCli(args: string[], env: Record<string, string> = {}, timeout = 20_000) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout });
+  return { code: r.status, out: `${r.stdout}${r.stderr}`, stderr: r.stderr };
+}
+
+function file(name: string, content: string | Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, content, { mode: 0o600 });
+  return path;
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
+function makeCertificates(): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+  const run = (...args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=wsring-test-ca');
+  const leaf = (name: string, ext: string) => {
+    file(`${name}.ext`, ext);
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
+  };
+  leaf('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  leaf('client', 'extendedKeyUsage=clientAuth\n');
+  return { ca: join(dir, 'ca.pem'), serverCert: join(dir, 'server.pem'), serverKey: join(dir, 'server.key'), clientCert: join(dir, 'client.pem'), clientKey: join(dir, 'client.key') };
+}
+
+const hasOpenssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0;
+const agents: SpawnedAgent[] = [];
+let withPasswords: NatsServer;
+let withTls: NatsServer;
+let nkeySeedFile: string;
+let certs: ReturnType<typeof makeCertificates>;
+
+beforeAll(async () => {
+  const user = nkeys.createUser();
+  nkeySeedFile = file('agent.nk', new TextDecoder().decode(user.getSeed()) + '\n');
+  const passwords = file(
+    'passwords.conf',
+    `authorization { users = [ { user: "agent", password: "${PASSWORD}" }, { nkey: "${user.getPublicKey()}" } ] }\n`,
+  );
+  withPasswords = await startNatsServer({ args: ['-c', passwords] });
+  if (hasOpenssl) {
+    certs = makeCertificates();
+    const tls = file(
+      'tls.conf',
+      `tls { cert_file: "${certs.serverCert}", key_file: "${certs.serverKey}", ca_file: "${certs.ca}", verify: true, timeout: 5 }\nauthorization { token: "${TOKEN}" }\n`,
+    );
+    withTls = await startNatsServer({ args: ['-c', tls] });
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.kill()));
+  await withPasswords?.stop();
+  await withTls?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const allLogs = (a: SpawnedAgent) => a.logs.map((l) => JSON.stringify(l)).join('\n');
+
+describe('secure defaults', () => {
+  it('refuses to start without an authenticator: exit 2, one line naming the ways out', () => {
+    const r = runCli(['--id', 'a', '--host', '127.0.0.1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^wsring-agent: no authentication configured: give --jwt-secret-file \(or WSRING_JWT_SECRET\) or --jwks-url; --insecure/);
+  });
+
+  it('refuses an HS256 secret shorter than 32 bytes, from the environment as from a flag', () => {
+    for (const r of [runCli(['--id', 'a', '--host', '127.0.0.1'], { WSRING_JWT_SECRET: 'sixchr' }), runCli(['--id', 'a', '--host', '127.0.0.1', '--jwt-secret-file', file('short', 'sixchr\n')])]) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('the JWT secret must be at least 32 bytes (got 6)');
+      expect(r.out).not.toContain('sixchr');
+    }
+  });
+
+  it('--insecure starts (user/password from a file for NATS) and says loudly that anyone is anyone', async () => {
+    const a = await spawnAgent({ id: 'insecure', nats: withPasswords.url, insecure: true, natsUser: 'agent', natsPassFile: file('pass', `${PASSWORD}\n`), noDelivery: true });
+    agents.push(a);
+    const warning = await a.waitForLog((l) => l.event === 'insecure' && l.level === 40);
+    expect(warning.msg).toContain('no authentication');
+    expect(allLogs(a)).not.toContain(PASSWORD);
+    await a.kill();
+  });
+});
+
+describe('secrets', () => {
+  it('a secret in argv works but is warned about; credentials in the NATS URL are honoured; no secret reaches a log line, even at trace', async () => {
+    const a = await spawnAgent({ id: 'argv', nats: `nats://agent:${PASSWORD}@127.0.0.1:${withPasswords.port}`, jwtSecret: JWT_SECRET, logLevel: 'trace', noDelivery: true });
+    agents.push(a);
+    const warning = await a.waitForLog((l) => l.event === 'secret-in-argv');
+    expect(warning).toMatchObject({ flag: '--jwt-secret' });
+    expect(String(warning.msg)).toContain('WSRING_JWT_SECRET');
+    const text = allLogs(a);
+    expect(text).not.toContain(JWT_SECRET);
+    expect(text).not.toContain(PASSWORD);
+    await a.kill();
+  });
+
+  it('the same secret from the environment draws no warning', async () => {
+    process.env.WSRING_JWT_SECRET = JWT_SECRET;
+    let a: SpawnedAgent;
+    try {
+      a = await spawnAgent({ id: 'env', nats: withPasswords.url, natsUser: 'agent', natsPassFile: join(dir, 'pass'), jwtSecretFile: undefined, noDelivery: true, insecure: false });
+    } finally {
+      delete process.env.WSRING_JWT_SECRET;
+    }
+    agents.push(a);
+    expect(a.logs.some((l) => l.event === 'secret-in-argv' || l.event === 'insecure')).toBe(false);
+    await a.kill();
+  });
+
+  it('a wrong NATS password fails the start with exit 1, and neither password is printed', () => {
+    const r = runCli(['--id', 'wrong', '--host', '127.0.0.1', '--insecure', '--no-delivery', '--nats', `nats://agent:not-${PASSWORD}@127.0.0.1:${withPasswords.port}`], {}, 30_000);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('start-failed');
+    // The credentials left the URL for the connect options, so the message names the server alone.
+    expect(r.out).toContain(`cannot connect to NATS at nats://127.0.0.1:${withPasswords.port}`);
+    expect(r.out).not.toContain(PASSWORD);
+  });
+});
+
+describe('NATS credentials', () => {
+  it('--nats-nkey signs in with an nkey seed from a file', async () => {
+    const a = await spawnAgent({ id: 'nkey', nats: withPasswords.url, natsNkey: nkeySeedFile, noDelivery: true });
+    agents.push(a);
+    expect(a.port).toBeGreaterThan(0);
+    expect(allLogs(a)).not.toContain(readFileSync(nkeySeedFile, 'utf8').trim());
+    await a.kill();
+  });
+
+  it('without credentials the password-protected server refuses the agent', () => {
+    const r = runCli(['--id', 'anon', '--host', '127.0.0.1', '--insecure', '--no-delivery', '--nats', withPasswords.url], {}, 30_000);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Authorization Violation|authorization/i);
+  });
+
+  it.skipIf(!hasOpenssl)('mutual TLS (--nats-tls-ca/-cert/-key) and a token from a file reach a server that verifies client certificates', async () => {
+    const a = await spawnAgent({
+      id: 'tls',
+      nats: withTls.url,
+      natsTlsCa: certs.ca,
+      natsTlsCert: certs.clientCert,
+      natsTlsKey: certs.clientKey,
+      natsTokenFile: file('token', TOKEN),
+      noDelivery: true,
+    });
+    agents.push(a);
+    expect(allLogs(a)).not.toContain(TOKEN);
+    await a.kill();
+    // The CA alone is not enough: the server wants a client certificate.
+    const noClientCert = runCli(['--id', 'tls2', '--host', '127.0.0.1', '--insecure', '--no-delivery', '--nats', withTls.url, '--nats-tls-ca', certs.ca, '--nats-token-file', join(dir, 'token')], {}, 30_000);
+    expect(noClientCert.code).toBe(1);
+    expect(noClientCert.out).not.toContain(TOKEN);
+  });
+
+  it('an unreadable secret file is a usage error naming the path', () => {
+    const r = runCli(['--id', 'a', '--host', '127.0.0.1', '--insecure', '--nats-pass-file', join(dir, 'missing')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--nats-pass-file ${join(dir, 'missing')}: cannot read it (ENOENT)`);
+  });
+});
