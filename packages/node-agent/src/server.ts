@@ -62,10 +62,10 @@ const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Ty
  * Upgrades on `path` go to our WebSocketServer. Other paths are left to the application's own upgrade listeners;
  * with none (always when the agent listens itself) they get a 400 at once instead of hanging.
  */
-function routeUpgrades(server: HttpServer, wss: WebSocketServer, path: string, refused: ServerInput['refused']): () => void {
+function routeUpgrades(server: HttpServer, own: boolean, wss: WebSocketServer, path: string, refused: ServerInput['refused']): () => void {
   const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if ((req.url ?? '/').split('?')[0] !== path) {
-      if (server.listenerCount('upgrade') > 1) return;
+      if (!own && server.listenerCount('upgrade') > 1) return;
       refused('unknown-path');
       socket.end(BAD_REQUEST);
       return;
@@ -152,7 +152,7 @@ export async function setupServer(input: ServerInput): Promise<ServerSetup> {
   wss.on('connection', onConnection);
   const own = input.server === undefined;
   const http = input.server ?? createServer();
-  const undo = [routeUpgrades(http, wss, input.path, input.refused)];
+  const undo = [routeUpgrades(http, own, wss, input.path, input.refused)];
   if (input.serveHttp) undo.push(routeHttp(http, input.handleHttp));
   // After routeHttp, which would otherwise take the guard's request listener for an application's.
   if (own) undo.push(guardConnections(http, input));
