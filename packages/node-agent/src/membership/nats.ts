@@ -199,7 +199,9 @@ export class NatsMembership implements Membership {
     const e = await this.step(this.kv.get(TOPOLOGY_KEY), 'reading the topology label');
     if (!e || e.operation !== 'PUT') return null;
     const stored = parseStoredTopology(decodeJson(e));
-    return stored && { stored, revision: e.revision };
+    // An invalid label (an epoch past RECORD_LIMITS.maxEpoch, not JSON...) counts as epoch 0 at its revision, so the
+    // next compare-and-set replaces it instead of losing against it forever.
+    return { stored: stored ?? { epoch: 0, fingerprint: '' }, revision: e.revision };
   }
 
   async casTopology(next: StoredTopology, revision: number): Promise<boolean> {
@@ -356,7 +358,7 @@ export class NatsMembership implements Membership {
     if (e.key === TOPOLOGY_KEY) {
       if (e.operation !== 'PUT') return;
       const stored = parseStoredTopology(decodeJson(e));
-      if (stored) listener({ type: 'topology', stored, revision: e.revision });
+      listener(stored ? { type: 'topology', stored, revision: e.revision } : { type: 'ignored', key: e.key, reason: 'topology-label' });
       return;
     }
     if (!e.key.startsWith(MEMBER_PREFIX)) return;
