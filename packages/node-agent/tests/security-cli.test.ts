@@ -2,6 +2,8 @@
 // an authenticator unless --insecure, which keeps warning), secrets that need not be in argv and never reach a log,
 // and NATS with passwords, nkeys, tokens and mutual TLS on real nats-servers (certificates made here with openssl).
 import { spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +57,7 @@ let certs: ReturnType<typeof makeCertificates>;
 beforeAll(async () => {
   const user = nkeys.createUser();
   nkeySeedFile = file('agent.nk', new TextDecoder().decode(user.getSeed()) + '\n');
+  file('pass', `${PASSWORD}\n`);
   const passwords = file(
     'passwords.conf',
     `authorization { users = [ { user: "agent", password: "${PASSWORD}" }, { nkey: "${user.getPublicKey()}" } ] }\n`,
@@ -95,7 +98,7 @@ describe('secure defaults', () => {
   });
 
   it('--insecure starts (user/password from a file for NATS) and says loudly that anyone is anyone', async () => {
-    const a = await spawnAgent({ id: 'insecure', nats: withPasswords.url, insecure: true, natsUser: 'agent', natsPassFile: file('pass', `${PASSWORD}\n`), noDelivery: true });
+    const a = await spawnAgent({ id: 'insecure', nats: withPasswords.url, insecure: true, natsUser: 'agent', natsPassFile: join(dir, 'pass'), noDelivery: true });
     agents.push(a);
     const warning = await a.waitForLog((l) => l.event === 'insecure' && l.level === 40);
     expect(warning.msg).toContain('no authentication');
@@ -179,4 +182,50 @@ describe('NATS credentials', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`--nats-pass-file ${join(dir, 'missing')}: cannot read it (ENOENT)`);
   });
+});
+
+describe('connections that never finish', () => {
+  /** GET `path` from a given local address; the status, or 0 without an answer within 10 s. */
+  const get = (port: number, path: string, localAddress: string) =>
+    new Promise<number>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, localAddress, timeout: 10_000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(0));
+      req.end();
+    });
+
+  it('300 silent TCP connections do not exhaust a process limited to 256 descriptors: capped per address, dropped at the handshake timeout, /healthz answers throughout', async () => {
+    const a = await spawnAgent({
+      id: 'fds',
+      nats: withPasswords.url,
+      natsUser: 'agent',
+      natsPassFile: join(dir, 'pass'),
+      insecure: true,
+      noDelivery: true,
+      handshakeTimeoutMs: 3_000,
+      maxConnectionsPerAddress: 100,
+      exec: ['sh', '-c', 'ulimit -n 256 && exec "$@"', 'sh'],
+    });
+    agents.push(a);
+    const silent: Socket[] = [];
+    const closed: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const s = tcpConnect({ host: '127.0.0.1', port: a.port });
+      s.on('error', () => {});
+      silent.push(s);
+      closed.push(new Promise((r) => s.once('close', () => r())));
+    }
+    await new Promise<void>((r) => silent[299].once('connect', () => r()).once('close', () => r()));
+    expect(await get(a.port, '/healthz', '127.0.0.2')).toBe(200);
+    // Every silent one is closed by the agent: 200 at once (over the cap), the rest at the handshake timeout.
+    await Promise.all(closed);
+    expect(await get(a.port, '/healthz', '127.0.0.1')).toBe(200);
+    const metrics = await (await fetch(`${a.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/wsring_connections_refused_total\{reason="per-address-cap"[^}]*\} 200/);
+    expect(metrics).toMatch(/wsring_connections_refused_total\{reason="handshake-timeout"[^}]*\} 100/);
+    await a.kill();
+  }, 60_000);
 });
