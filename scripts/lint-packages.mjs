@@ -9,7 +9,7 @@
 // `node scripts/lint-packages.mjs` (part of `npm run lint`) packs into a temp dir; test/packaging/install.test.ts
 // imports `lintTarballs` and runs it on the tarballs it installs, so `npm test` checks the same thing.
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,6 +27,7 @@ const require = createRequire(import.meta.url);
  * @returns {{ dir: string, name: string, version: string, tarball: string, files: string[] }[]}
  */
 export function packAll(dest) {
+  mkdirSync(dest, { recursive: true });
   return PACKAGE_DIRS.map((dir) => {
     const r = spawnSync('npm', ['pack', '--json', '--pack-destination', dest], { cwd: join(ROOT, dir), encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`npm pack ${dir} failed (exit ${r.status}): ${r.stderr}`);
