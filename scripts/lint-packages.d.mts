@@ -11,5 +11,6 @@ export interface Pack {
 }
 export const ROOT: string;
 export const PACKAGE_DIRS: string[];
+export function npmEnv(): NodeJS.ProcessEnv;
 export function packAll(dest: string): Pack[];
 export function lintTarballs(packs: Pack[]): Promise<string[]>;

@@ -23,13 +23,22 @@ const BUILTINS = new Set(builtinModules);
 const require = createRequire(import.meta.url);
 
 /**
+ * The environment for a child npm: without what an enclosing `npm run` or `npm -w` exported (workspace, prefix,
+ * the running package's fields), which would point the child at another package; registry and cache settings stay.
+ */
+export function npmEnv() {
+  const inherited = /^(npm_package_|npm_lifecycle_|npm_config_(workspaces?|include_workspace_root|prefix|local_prefix|global)$)/i;
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !inherited.test(k) && k !== 'INIT_CWD'));
+}
+
+/**
  * `npm pack` every package into `dest`; resolves to one record per package.
  * @returns {{ dir: string, name: string, version: string, tarball: string, files: string[] }[]}
  */
 export function packAll(dest) {
   mkdirSync(dest, { recursive: true });
   return PACKAGE_DIRS.map((dir) => {
-    const r = spawnSync('npm', ['pack', '--json', '--pack-destination', dest], { cwd: join(ROOT, dir), encoding: 'utf8' });
+    const r = spawnSync('npm', ['pack', '--json', '--pack-destination', dest], { cwd: join(ROOT, dir), env: npmEnv(), encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`npm pack ${dir} failed (exit ${r.status}): ${r.stderr}`);
     const [info] = JSON.parse(r.stdout);
     return { dir, name: info.name, version: info.version, tarball: join(dest, info.filename), files: info.files.map((f) => f.path) };

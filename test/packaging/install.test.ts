@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lintTarballs, packAll, ROOT, type Pack } from '../../scripts/lint-packages.mjs';
+import { lintTarballs, npmEnv, packAll, ROOT, type Pack } from '../../scripts/lint-packages.mjs';
 
 interface Footprint {
   packages: string[];
@@ -22,8 +22,8 @@ const FIXTURE = fileURLToPath(new URL('app/', import.meta.url));
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const ESBUILD_VERSION = (JSON.parse(readFileSync(join(ROOT, 'node_modules/esbuild/package.json'), 'utf8')) as { version: string }).version;
 
-// The child npm must not inherit the workspace run's npm_* settings (workspace, prefix, script name...).
-const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'INIT_CWD'));
+// The apps' npm and node must not inherit the workspace run's npm settings (workspace, prefix, package fields).
+const cleanEnv = npmEnv;
 
 function run(cmd: string, args: string[], cwd: string): string {
   const r = spawnSync(cmd, args, { cwd, env: cleanEnv(), encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -72,12 +72,15 @@ function footprint(app: string): Footprint {
   return { packages: packages.sort(), bytes };
 }
 
+// Generous: under a loaded machine packing, linting and installing take minutes; nothing here asserts on time.
+const TIMEOUT = 300_000;
 const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
 
 describe('published packages, installed from their tarballs into fresh apps', () => {
   let work: string;
   let packs: Pack[];
   const tarball = (name: string): string => packs.find((p) => p.name === name)!.tarball;
+  const tarballVersion = (name: string): string => packs.find((p) => p.name === name)!.version;
   let app: string;
   const apps: Record<'client' | 'agent' | 'sim', string> = { client: '', agent: '', sim: '' };
   let server: ChildProcess | undefined;
@@ -91,7 +94,7 @@ describe('published packages, installed from their tarballs into fresh apps', ()
     apps.agent = join(work, 'agent-only');
     apps.sim = join(work, 'sim-only');
     const [ring, protocol, client, agent, sim] = ['@wsring/ring', '@wsring/protocol', '@wsring/client', '@wsring/node-agent', '@wsring/sim'].map(tarball);
-    // Our packages come from the tarballs (their ^0.2.0 ranges between each other are met by them), third-party ones
+    // Our packages come from the tarballs (the ^ ranges between them are met by the tarballs), third-party ones
     // from the registry (the npm cache first).
     await Promise.all([
       installApp(app, [ring, protocol, client, agent, sim], [`esbuild@${ESBUILD_VERSION}`]),
@@ -106,12 +109,14 @@ describe('published packages, installed from their tarballs into fresh apps', ()
     await browser?.close();
     server?.kill('SIGTERM');
     if (work) rmSync(work, { recursive: true, force: true });
-  });
+  }, TIMEOUT);
 
   it('the tarballs pass publint, arethetypeswrong (esm-only) and the repository rules', async () => {
-    expect(packs.map((p) => `${p.name}@${p.version}`)).toEqual(['@wsring/ring', '@wsring/protocol', '@wsring/client', '@wsring/node-agent', '@wsring/sim'].map((n) => `${n}@0.2.0`));
+    // One version for all: the changesets group is fixed.
+    const version = packs[0].version;
+    expect(packs.map((p) => `${p.name}@${p.version}`)).toEqual(['@wsring/ring', '@wsring/protocol', '@wsring/client', '@wsring/node-agent', '@wsring/sim'].map((n) => `${n}@${version}`));
     expect(await lintTarballs(packs)).toEqual([]);
-  });
+  }, TIMEOUT);
 
   it('the app lies outside the workspace and got our packages from the tarballs', () => {
     expect(app.startsWith(ROOT)).toBe(false);
@@ -121,7 +126,7 @@ describe('published packages, installed from their tarballs into fresh apps', ()
       expect(entry?.version, pack.name).toBe(pack.version);
       expect(entry?.resolved, pack.name).toMatch(/^file:.*\.tgz$/);
     }
-  });
+  }, TIMEOUT);
 
   it('every entry point imports under Node and the CLIs run', () => {
     const exported = JSON.parse(run(process.execPath, ['entries.mjs'], app)) as Record<string, string[]>;
@@ -134,14 +139,14 @@ describe('published packages, installed from their tarballs into fresh apps', ()
     expect(exported['@wsring/sim']).toContain('runPlan');
 
     const bin = join(app, 'node_modules/.bin');
-    expect(run(join(bin, 'wsring-agent'), ['--version'], app).trim()).toBe('0.2.0');
+    expect(run(join(bin, 'wsring-agent'), ['--version'], app).trim()).toBe(tarballVersion('@wsring/node-agent'));
     const plan = run(join(bin, 'wsring-sim'), ['plan', '--nodes', '4', '--users', '10k', '--add', '1'], app);
     expect(plan).toMatch(/Users moved per step/);
-  });
+  }, TIMEOUT);
 
   it('the declarations type-check in the app (strict, NodeNext, library checks on)', () => {
     run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
-  });
+  }, TIMEOUT);
 
   it('a Node script starts an agent on in-memory membership, connects a client and gets its messages', async () => {
     server = spawn(process.execPath, ['server.mjs'], { cwd: app, env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
@@ -167,7 +172,7 @@ describe('published packages, installed from their tarballs into fresh apps', ()
     const result = await page.evaluate(() => (globalThis as unknown as { wsring: unknown }).wsring);
     expect(result).toEqual({ node: 'solo', received: [{ echo: 'hello from the browser' }, { pushed: 'browser-user' }], errors: [] });
     expect(pageErrors).toEqual([]);
-  });
+  }, TIMEOUT);
 
   it('install footprints: the client alone stays small, the agent brings no client and no dev tools', () => {
     const sizes = { client: footprint(apps.client), agent: footprint(apps.agent), sim: footprint(apps.sim) };
@@ -179,5 +184,5 @@ describe('published packages, installed from their tarballs into fresh apps', ()
     expect(agent).toEqual(expect.arrayContaining(['@wsring/node-agent', '@nats-io/jetstream', '@types/ws', 'pino', 'prom-client']));
     for (const absent of ['@wsring/client', 'yaml', 'typescript', 'vitest', 'fast-check', 'hdr-histogram-js', 'esbuild']) expect(agent, absent).not.toContain(absent);
     expect(sizes.sim.packages).toEqual(expect.arrayContaining(['@wsring/sim', '@wsring/node-agent', '@wsring/client', 'yaml', 'cli-progress']));
-  });
+  }, TIMEOUT);
 });
