@@ -1,7 +1,8 @@
 // The packages as a user gets them: `npm pack` every package, install the tarballs into fresh apps in the OS temp
 // dir (outside the workspace, so nothing resolves to the repository's node_modules), and run them there: every
 // entry point imports, the declarations type-check, the CLIs start, an agent on in-memory membership serves a
-// Node client and a browser page bundled by the app's own esbuild, running in Chromium. Also lints the
+// Node client and a browser page bundled by the app's own esbuild, running in Chromium, and an agent on NATS
+// (nats-server started by the installed testing entry) delivers published messages. Also lints the
 // tarballs (publint, arethetypeswrong, scripts/lint-packages.mjs) and measures what each kind of app installs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -172,6 +173,11 @@ describe('published packages, installed from their tarballs into fresh apps', ()
     const result = await page.evaluate(() => (globalThis as unknown as { wsring: unknown }).wsring);
     expect(result).toEqual({ node: 'solo', received: [{ echo: 'hello from the browser' }, { pushed: 'browser-user' }], errors: [] });
     expect(pageErrors).toEqual([]);
+  }, TIMEOUT);
+
+  it('with NATS: an agent on NATS membership delivers what the agent and a backend publish to the installed client', () => {
+    const report = JSON.parse(run(process.execPath, ['nats.mjs'], app)) as { on: string; received: unknown[] };
+    expect(report).toEqual({ on: 'relay', received: [{ from: 'agent' }, { from: 'backend' }] });
   }, TIMEOUT);
 
   it('install footprints: the client alone stays small, the agent brings no client and no dev tools', () => {
