@@ -12,6 +12,8 @@ export interface WelcomeFrame {
   fingerprint: string;
   /** Whether this node accepted the user as a fail-over or spill-over target rather than as its owner. */
   standIn?: boolean;
+  /** The user id the node authenticated (with token authentication: the token's subject). */
+  user?: string;
 }
 
 /** This node is not the owner: connect to `url` instead. The agent closes with REDIRECT (or DRAINING) next. */
