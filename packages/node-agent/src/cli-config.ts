@@ -53,6 +53,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'drain-deadline-ms', arg: '<ms>', kind: 'nonNegative', help: 'SIGTERM: how long to drain before exiting', default: DEFAULTS.drainDeadlineMs },
   { name: 'jwt-secret', arg: '<secret>', kind: 'string', help: 'verify HS256 JWTs with this secret (better: WSRING_JWT_SECRET); user = sub' },
   { name: 'jwks-url', arg: '<url>', kind: 'string', help: 'verify JWTs against this JWKS URL; user = sub' },
+  { name: 'topology-key-file', arg: '<path>', kind: 'string', help: 'sign served topologies with this Ed25519 private key (PKCS#8 PEM, or the raw 32-byte seed or its base64); clients given the public key (logged at start) trust only signed topologies' },
   // fleet page (fleet-page/, docs/fleet-page.md)
   { name: 'admin-token', arg: '<secret>', kind: 'string', help: 'serve the fleet page /fleet, its live feed and the live preview to whoever presents this secret, 16+ characters (better: WSRING_ADMIN_TOKEN); no page without it' },
   { name: 'admin-role', arg: '<role>', kind: 'string', help: 'also admit as admin a JWT verified like client tokens (--jwt-secret, --jwks-url) whose role claim (or roles list) holds this value' },
@@ -96,6 +97,7 @@ export interface CliSettings {
   sigterm: string;
   restartBackInMs: number;
   jwtSecret?: string;
+  topologyKeyFile?: string;
   jwksUrl?: string;
   adminToken?: string;
   adminRole?: string;

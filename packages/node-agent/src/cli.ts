@@ -97,6 +97,18 @@ try {
 // bindings, which would be written beside them.
 const logger = pino({ level: o.logLevel, base: null, mixin: () => ({ node: o.id }) });
 
+/** The fleet's topology signing key, read from a file (never from argv: a key on the command line shows in `ps`). */
+function readTopologyKey(file: string): Buffer | string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    return usage(`--topology-key-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return bytes.length === 32 ? bytes : bytes.toString('utf8');
+}
+const topologySigningKey = o.topologyKeyFile === undefined ? undefined : readTopologyKey(o.topologyKeyFile);
+
 let authenticate: Authenticate | undefined;
 if (o.jwtSecret || o.jwksUrl) authenticate = jwtAuthenticator({ secret: o.jwtSecret, jwksUrl: o.jwksUrl });
 
@@ -123,6 +135,7 @@ try {
     drainDeadlineMs: o.drainDeadlineMs,
     restartBackInMs: o.restartBackInMs,
     authenticate,
+    topologySigningKey,
     adminToken: o.adminToken,
     adminJwt: o.adminRole ? { secret: o.jwtSecret, jwksUrl: o.jwksUrl, role: o.adminRole } : undefined,
     delivery: !o.noDelivery

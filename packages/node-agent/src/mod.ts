@@ -6,6 +6,7 @@ export { NatsMembership, type NatsMembershipOptions } from './membership/nats.js
 export { AuthUnavailableError, jwtAuthenticator, trustUserParam, tokenOf, withAuthTimeout, type JwtOptions } from './auth.js';
 export { MAX_USER_ID_LENGTH } from '@wsring/protocol';
 export { AgentError, type AgentErrorCode } from './errors.js';
+export { createTopologySigner, generateTopologyKeyPair, type TopologySigner, type TopologySigningKey } from './topology-signer.js';
 export {
   createPublisher,
   DELIVERY_DEFAULTS,
