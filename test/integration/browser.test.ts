@@ -1,15 +1,11 @@
 // The client bundle in headless Chromium, against real agents: it connects to its owner, a 4th agent joins,
 // and the page's client gets a targeted reconnect and lands on the new owner.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import type { Server } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { createRing } from '@wsring/ring';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, bundleClient, serve } from './browser-support.js';
 import { health, startCluster, waitForAgreement, waitUntil, type Cluster } from './support.js';
-
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -36,33 +32,6 @@ interface PageGlobals {
   wsringClient: { node: string | undefined; state: string };
 }
 
-/** Bundle the published package the way a browser app would: its `browser` export condition, platform browser. */
-async function bundleClient(): Promise<string> {
-  const result = await build({
-    stdin: { contents: "export * from '@wsring/client';", resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'js' },
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  });
-  const inputs = Object.keys(result.metafile.inputs);
-  if (inputs.some((p) => p.includes('node_modules/ws/') || p.startsWith('node:'))) throw new Error(`browser bundle pulled Node code: ${inputs.join(', ')}`);
-  return result.outputFiles[0].text;
-}
-
-async function serve(bundle: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-    else if (path === '/client.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
 describe('client in a real browser', () => {
   let cluster: Cluster;
   let browser: Browser | undefined;
@@ -71,7 +40,7 @@ describe('client in a real browser', () => {
   beforeAll(async () => {
     const [bundle, started] = await Promise.all([bundleClient(), startCluster(['n1', 'n2', 'n3'])]);
     cluster = started;
-    site = await serve(bundle);
+    site = await serve(bundle, PAGE);
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   });
 

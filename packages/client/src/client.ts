@@ -3,7 +3,7 @@ import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ClientError } from './errors.js';
 import { initialContext, start, transition, type Context, type Effect, type Input } from './machine.js';
-import { CloseCode, connectUrl, decodeServerFrame, encodeFrame } from '@wsring/protocol';
+import { CloseCode, connectUrl, decodeBase64, decodeServerFrame, encodeFrame, importTopologyKey, isValidUserId, MAX_USER_ID_LENGTH, type TopologyPublicKey } from '@wsring/protocol';
 import { fetchTopology, loadTopology } from './topology.js';
 import type { ClientEvents, ClientOptions, ClientState, Clock, FetchLike, WebSocketConstructor, WebSocketLike, WsringClient } from './types.js';
 
@@ -12,6 +12,7 @@ export const DEFAULT_MAX_REDIRECTS = 3;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_PING_INTERVAL_MS = 25_000;
 export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_EPOCH_LEAD = 16;
 
 const OPEN = 1;
 
@@ -28,6 +29,9 @@ interface Settings {
   connectTimeoutMs: number;
   pingIntervalMs: number;
   fetchTimeoutMs: number;
+  maxEpochLead: number;
+  /** The fleet's topology keys, being imported; none: only topologies fetched from `bootstrap` are trusted. */
+  topologyKeys: Promise<readonly CryptoKey[]> | undefined;
   random: () => number;
   clock: Clock;
   last: number | undefined;
@@ -47,7 +51,9 @@ function positive(name: string, value: number | undefined, fallback: number, int
 
 function settings(options: ClientOptions): Settings {
   if (options === null || typeof options !== 'object') throw invalid('options must be an object');
-  if (typeof options.user !== 'string' || options.user.length === 0) throw invalid('user must be a non-empty string');
+  if (!isValidUserId(options.user)) {
+    throw new ClientError('INVALID_USER', `user must be 1 to ${MAX_USER_ID_LENGTH} UTF-16 code units of well-formed text (no unpaired surrogate), got ${JSON.stringify(options.user)}`);
+  }
   if (!Array.isArray(options.bootstrap) || options.bootstrap.length === 0) throw invalid('bootstrap must be a non-empty array of URLs');
   for (const url of options.bootstrap) {
     let protocol: string;
@@ -69,6 +75,7 @@ function settings(options: ClientOptions): Settings {
   const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
   const pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, DEFAULT_PING_INTERVAL_MS);
   const fetchTimeoutMs = positive('fetchTimeoutMs', options.fetchTimeoutMs, DEFAULT_FETCH_TIMEOUT_MS);
+  const maxEpochLead = positive('maxEpochLead', options.maxEpochLead, DEFAULT_MAX_EPOCH_LEAD, true);
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (typeof WebSocketImpl !== 'function') {
     throw new ClientError('NO_WEBSOCKET', 'no global WebSocket: pass options.WebSocket (for example `import { WebSocket } from "ws"`)');
@@ -91,10 +98,34 @@ function settings(options: ClientOptions): Settings {
     connectTimeoutMs,
     pingIntervalMs,
     fetchTimeoutMs,
+    maxEpochLead,
+    topologyKeys: topologyKeysOf(options.topologyKey),
     random: options.random ?? Math.random,
     last: options.last,
     clock: clockOf(options),
   };
+}
+
+/** A key as `topologyKey` takes it, checked as far as can be done synchronously (WebCrypto imports are async). */
+function looksLikeKey(key: unknown): key is TopologyPublicKey {
+  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) return true;
+  if (key instanceof Uint8Array) return key.length === 32;
+  if (typeof key !== 'string') return false;
+  return key.includes('-----BEGIN PUBLIC KEY-----') || decodeBase64(key.trim())?.length === 32;
+}
+
+/** Import the fleet's keys once, up front; every topology check awaits the same promise. */
+function topologyKeysOf(option: ClientOptions['topologyKey']): Promise<readonly CryptoKey[]> | undefined {
+  if (option === undefined) return undefined;
+  const keys = Array.isArray(option) ? option : [option];
+  if (keys.length === 0 || !keys.every(looksLikeKey)) {
+    throw invalid('topologyKey must be an Ed25519 public key (32 raw bytes, their base64, an SPKI PEM or a CryptoKey), or a non-empty array of them');
+  }
+  const imported = Promise.all(keys.map((key) => importTopologyKey(key))).catch((error: unknown) => {
+    throw new ClientError('BAD_KEY', `topologyKey could not be imported: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  });
+  imported.catch(() => {}); // reported by every topology check that needs it, not as an unhandled rejection
+  return imported;
 }
 
 const systemClock: Clock = {
@@ -126,7 +157,10 @@ export function createClient(options: ClientOptions): WsringClient {
   const s = settings(options);
   const events = new Emitter<ClientEvents>();
   let state: ClientState = 'bootstrapping';
-  let ctx: Context = initialContext({ user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects }, s.last);
+  let ctx: Context = initialContext(
+    { user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects, maxEpochLead: s.maxEpochLead, refreshableToken: typeof s.token === 'function' },
+    s.last,
+  );
 
   let socket: WebSocketLike | undefined;
   // Every socket gets a generation; events from a socket that is no longer the current one are dropped.
@@ -172,7 +206,7 @@ export function createClient(options: ClientOptions): WsringClient {
   function run(effect: Effect): void {
     switch (effect.type) {
       case 'fetch-topology':
-        fetchTopology(s.fetch, s.bootstrap, Math.floor(s.random() * s.bootstrap.length), s.fetchTimeoutMs, s.clock, stopFetches.signal).then(
+        fetchTopology(s.fetch, s.bootstrap, Math.floor(s.random() * s.bootstrap.length), s.fetchTimeoutMs, s.clock, stopFetches.signal, s.topologyKeys).then(
           (topology) => state !== 'closed' && dispatch({ type: 'topology-loaded', topology }),
           (error: unknown) =>
             state !== 'closed' &&
@@ -278,10 +312,14 @@ export function createClient(options: ClientOptions): WsringClient {
       .then(withToken, (error: unknown) => gen === generation && dispatch({ type: 'token-failed', error }));
   }
 
-  /** A reconnect or redirect frame with a topology: load it (validating it) before the machine sees the frame. */
+  /**
+   * A reconnect or redirect frame with a topology: without the fleet's key the client cannot tell the sender's
+   * topology from a forged one, so it goes by its own (the frame is followed only to nodes it lists, or after a
+   * refetch). With the key, verify and load it before the machine sees the frame.
+   */
   function withInlineTopology(input: Input): Input | Promise<Input> {
-    if ((input.type !== 'reconnect' && input.type !== 'redirect') || input.topology === undefined) return input;
-    return loadTopology(input.topology).then(
+    if ((input.type !== 'reconnect' && input.type !== 'redirect') || input.topology === undefined || s.topologyKeys === undefined) return input;
+    return loadTopology(input.topology, s.topologyKeys).then(
       (inline) => ({ ...input, inline }),
       (error: unknown) => ({ ...input, inline: error instanceof ClientError ? error : new ClientError('BAD_TOPOLOGY', String(error), { cause: error }) }),
     );
@@ -358,6 +396,9 @@ export function createClient(options: ClientOptions): WsringClient {
     },
     get position() {
       return ctx.position.last;
+    },
+    get user() {
+      return ctx.welcomedAs;
     },
     on: (event, listener) => events.on(event, listener),
     once: (event, listener) => events.once(event, listener),

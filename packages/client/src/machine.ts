@@ -10,6 +10,10 @@ export interface MachineConfig {
   user: string;
   failoverDepth: number;
   maxRedirects: number;
+  /** How far ahead of the client's epoch a move frame may be and still be followed without a refetch. */
+  maxEpochLead: number;
+  /** The token comes from a function, so a TOKEN_EXPIRED close can be answered with a fresh one. */
+  refreshableToken: boolean;
 }
 
 export interface Context {
@@ -19,6 +23,8 @@ export interface Context {
   readonly target?: string;
   /** The node the client was last welcomed by. */
   readonly current?: string;
+  /** The user that node authenticated, as its welcome echoed it. */
+  readonly welcomedAs?: string;
   /** The node being left and why; reported as `moved` when another node welcomes the client. */
   readonly leaving?: { from: string; reason: MoveReason };
   /** Nodes found unreachable since the last welcome; sent to the next node so it accepts a stand-in. */
@@ -52,8 +58,9 @@ interface PendingMove {
 }
 
 /**
- * A reconnect or redirect frame. When it carried a topology, client.ts has loaded it first (loading is async):
- * `inline` is the loaded topology, or the error that rejected it.
+ * A reconnect or redirect frame. When it carried a topology the client may trust (signed by the fleet's key),
+ * client.ts has verified and loaded it first (async): `inline` is the loaded topology, or the error that rejected
+ * it. An inline topology the client cannot check (no key) never reaches the machine.
  */
 export type MoveFrameInput = (ReconnectFrame | RedirectFrame) & { inline?: LoadedTopology | ClientError };
 
@@ -106,7 +113,10 @@ const emit = <K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]):
 
 // ---- helpers shared by several rows ----
 
-/** Keep the newer of two topologies: a lagging bootstrap node must not roll the client back. */
+/**
+ * Keep the newer of two trusted topologies: a lagging bootstrap node must not roll the client back. Only
+ * trusted topologies get here (fetched from the bootstrap URLs, or signed by the fleet), so a forged epoch never does.
+ */
 function adopt(ctx: Context, loaded: LoadedTopology): Context {
   const newer = !ctx.topology || loaded.topology.epoch >= ctx.topology.topology.epoch;
   return { ...ctx, topology: newer ? loaded : ctx.topology, fetching: false, needTopology: false };
@@ -167,13 +177,25 @@ function moveTo(ctx: Context, move: PendingMove, url: string, extra: Effect[] = 
     unreachable = ctx.unreachable.filter((id) => id !== node);
     if (move.full && !unreachable.includes(from)) unreachable.push(from);
   }
-  const epoch = Math.max(move.epoch, ctx.topology?.topology.epoch ?? 0);
+  const epoch = claimedEpoch(ctx, move.epoch);
   return {
     state: 'moving',
     ctx: { ...ctx, target: node, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable },
     effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason }, { type: 'open-socket', node, url, unreachable: [...unreachable], epoch }],
   };
 }
+
+/** The epoch of the client's trusted topology. */
+const verifiedEpoch = (ctx: Context): number => ctx.topology?.topology.epoch ?? 0;
+
+/** Whether a frame's epoch is close enough to the client's to be followed without confirming it first. */
+const withinLead = (ctx: Context, epoch: number): boolean => ctx.topology !== undefined && epoch <= verifiedEpoch(ctx) + ctx.config.maxEpochLead;
+
+/**
+ * The epoch a client tells the node it moves to: the frame's, when within the lead of its own (the target may
+ * be about to apply it, docs/protocol.md section 2), else its own. A forged frame cannot make it claim more.
+ */
+const claimedEpoch = (ctx: Context, frameEpoch: number): number => (withinLead(ctx, frameEpoch) ? Math.max(frameEpoch, verifiedEpoch(ctx)) : verifiedEpoch(ctx));
 
 function closed(code: number, reason: string, effects: Effect[]): Step['effects'] {
   return [...effects, { type: 'cancel-retry' }, emit('close', { code, reason })];
@@ -243,7 +265,10 @@ function inlineMove(ctx: Context, frame: MoveFrameInput): { ctx: Context; url: s
   const inline = frame.inline;
   if (inline === undefined) return {};
   const what = `the topology inside a ${frame.type} frame to ${frame.node}`;
-  if (inline instanceof ClientError) return { error: new ClientError('BAD_TOPOLOGY', `ignored ${what}: ${inline.message}`, { cause: inline }) };
+  if (inline instanceof ClientError) {
+    const code = inline.code === 'UNTRUSTED_TOPOLOGY' || inline.code === 'BAD_KEY' ? inline.code : 'BAD_TOPOLOGY';
+    return { error: new ClientError(code, `ignored ${what}: ${inline.message}`, { cause: inline }) };
+  }
   const verdict = judgeInline(ctx, frame, inline);
   if ('url' in verdict) return { ctx: { ...ctx, topology: inline, needTopology: false }, url: verdict.url };
   if ('stale' in verdict) return {};
@@ -268,16 +293,18 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
   const inline = inlineMove(counted, frame);
   if ('url' in inline) return moveTo(inline.ctx, pendingMove, inline.url);
   const reported: Effect[] = inline.error ? [emit('error', inline.error)] : [];
-  const url = knownUrl(ctx, frame.node, frame.url);
+  // A node the trusted topology lists under this URL, at a plausible epoch: follow now. The token only ever goes
+  // to nodes a trusted topology lists; anything else waits for the bootstrap URLs to confirm it.
+  const url = withinLead(ctx, frame.epoch) ? knownUrl(ctx, frame.node, frame.url) : undefined;
   if (url !== undefined) {
     // The sender knows a newer topology: follow now, and refresh ours in the background.
-    if (ctx.topology && frame.epoch > ctx.topology.topology.epoch) {
+    if (frame.epoch > verifiedEpoch(ctx)) {
       const fetch = fetchIfIdle(counted);
       return moveTo(fetch.ctx, pendingMove, url, [...reported, ...fetch.effects]);
     }
     return moveTo(counted, pendingMove, url, reported);
   }
-  // Unknown node: refetch the topology once and decide then. An open socket keeps serving meanwhile;
+  // Unknown node (or an epoch too far ahead): refetch the topology once and decide then. An open socket keeps serving meanwhile;
   // a socket that has not been welcomed is about to be closed by the node, so let it go.
   if (welcomed) {
     const fetch = fetchIfIdle({ ...counted, pendingMove });
@@ -287,14 +314,20 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
 };
 
 const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => {
+  // The node authenticated someone else (a token of another user): nothing here is this client's to read.
+  if (frame.user !== undefined && frame.user !== ctx.config.user) {
+    const error = new ClientError('USER_MISMATCH', `${frame.node} authenticated the connection as ${JSON.stringify(frame.user)}, not ${JSON.stringify(ctx.config.user)}`);
+    return { state: 'closed', ctx, effects: closed(CloseCode.NORMAL, 'user mismatch', [{ type: 'close-socket', code: CloseCode.NORMAL, reason: 'user mismatch' }, emit('error', error)]) };
+  }
   const effects: Effect[] = [];
   const from = ctx.leaving?.from ?? ctx.current;
   if (from !== undefined && from !== frame.node) effects.push(emit('moved', { from, to: frame.node, reason: ctx.leaving?.reason ?? 'failover' }));
-  effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true }));
+  effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true, ...(frame.user === undefined ? {} : { user: frame.user }) }));
   // A new socket replays from the last position by itself, so a resume sent on an older one no longer matters.
   let next: Context = {
     ...ctx,
     current: frame.node,
+    welcomedAs: frame.user,
     target: frame.node,
     leaving: undefined,
     unreachable: [],
@@ -311,9 +344,14 @@ const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => 
   return { state: 'open', ctx: next, effects };
 };
 
+/** Whether a close ends the client: a terminal code, or an expired token it has no way to renew. */
+const isFinal = (ctx: Context, code: number): boolean => TERMINAL_CLOSE_CODES.has(code) || (code === CloseCode.TOKEN_EXPIRED && !ctx.config.refreshableToken);
+
 /** The socket closed (or never opened) before a welcome. */
 const onConnectFailed = (ctx: Context, code: number, reason: string): Step => {
-  if (TERMINAL_CLOSE_CODES.has(code)) return { state: 'closed', ctx, effects: closed(code, reason, []) };
+  if (isFinal(ctx, code)) return { state: 'closed', ctx, effects: closed(code, reason, []) };
+  // An expired token says nothing about the node: back off and come back with a fresh token, no failover.
+  if (code === CloseCode.TOKEN_EXPIRED) return retry({ ...ctx, target: undefined }, false);
   if (code === CloseCode.OVER_CAPACITY) return retry(ctx, false);
   const failed = ctx.target;
   if (failed === undefined) return retry(ctx, false);
@@ -337,7 +375,7 @@ const lost = (ctx: Context): Context => ({
 });
 
 const onDrop: Handler<Extract<Input, { type: 'socket-closed' }>> = (ctx, input) => {
-  if (TERMINAL_CLOSE_CODES.has(input.code)) return { state: 'closed', ctx, effects: closed(input.code, input.reason, []) };
+  if (isFinal(ctx, input.code)) return { state: 'closed', ctx, effects: closed(input.code, input.reason, []) };
   if (input.code === CloseCode.RESTARTING) return comeBack(ctx);
   return retry({ ...lost(ctx), restartAfterMs: undefined }, TOPOLOGY_CHANGING_CODES.has(input.code));
 };

@@ -5,6 +5,7 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_FAILOVER_DEPTH,
   DEFAULT_FETCH_TIMEOUT_MS,
+  DEFAULT_MAX_EPOCH_LEAD,
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_PING_INTERVAL_MS,
 } from './client.js';
@@ -38,6 +39,7 @@ export {
   decodeServerFrame,
   encodeFrame,
   MAX_USER_ID_LENGTH,
+  isValidUserId,
   parseConnectParams,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -62,5 +64,6 @@ export type {
   SyncedFrame,
   Topology,
   TopologyNode,
+  TopologyPublicKey,
   WelcomeFrame,
 } from '@wsring/protocol';

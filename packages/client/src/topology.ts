@@ -1,5 +1,5 @@
 // Fetching `/topology` from bootstrap agents and turning it into a ring the client can place itself on.
-import { parseTopology, ProtocolError, topologyUrls, type Topology } from '@wsring/protocol';
+import { parseTopology, ProtocolError, topologyUrls, verifyTopologySignature, type Topology } from '@wsring/protocol';
 import { loadRing } from '@wsring/ring';
 import { ClientError } from './errors.js';
 import type { Clock, FetchLike, LoadedTopology } from './types.js';
@@ -23,9 +23,16 @@ export function sameUrl(a: string, b: string): boolean {
   }
 }
 
-/** Check a `/topology` body (@wsring/protocol's `parseTopology`) and build its ring. Throws ClientError `BAD_TOPOLOGY`. */
-export async function loadTopology(body: unknown): Promise<LoadedTopology> {
+/**
+ * Check a `/topology` body (@wsring/protocol's `parseTopology`) and build its ring. Throws ClientError
+ * `BAD_TOPOLOGY`. With `keys` (the fleet's), the body must also carry a signature by one of them, else
+ * `UNTRUSTED_TOPOLOGY`; `keys` rejecting (a key that does not import) rejects with its error.
+ */
+export async function loadTopology(body: unknown, keys?: Promise<readonly CryptoKey[]>): Promise<LoadedTopology> {
   const bad = (why: string, cause?: unknown) => new ClientError('BAD_TOPOLOGY', `invalid /topology body: ${why}`, { cause });
+  if (keys !== undefined && !(await verifyTopologySignature(body, await keys))) {
+    throw new ClientError('UNTRUSTED_TOPOLOGY', 'a topology not signed by the fleet key (topologyKey) was ignored');
+  }
   let topology: Topology;
   try {
     topology = parseTopology(body);
@@ -54,6 +61,7 @@ export async function fetchTopology(
   timeoutMs: number,
   clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>,
   cancel: AbortSignal,
+  keys?: Promise<readonly CryptoKey[]>,
 ): Promise<LoadedTopology> {
   const errors: unknown[] = [];
   for (let i = 0; i < bootstrap.length && !cancel.aborted; i++) {
@@ -65,7 +73,7 @@ export async function fetchTopology(
     try {
       const response = await fetchImpl(url, { signal: abort.signal, headers: { accept: 'application/json' } });
       if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-      return await loadTopology(await response.json());
+      return await loadTopology(await response.json(), keys);
     } catch (error) {
       errors.push(error);
     } finally {
@@ -73,5 +81,6 @@ export async function fetchTopology(
       cancel.removeEventListener('abort', stop);
     }
   }
-  throw new ClientError('BOOTSTRAP_FAILED', `no bootstrap URL answered /topology (${errors.length} tried)`, { cause: errors });
+  const first = errors[0] instanceof Error ? `: ${errors[0].message}` : '';
+  throw new ClientError('BOOTSTRAP_FAILED', `no bootstrap URL answered /topology with a usable topology (${errors.length} tried)${first}`, { cause: errors });
 }

@@ -1,5 +1,5 @@
 import type { Ring } from '@wsring/ring';
-import type { Topology } from '@wsring/protocol';
+import type { Topology, TopologyPublicKey } from '@wsring/protocol';
 import type { ClientError } from './errors.js';
 
 /** The lifecycle of a client. See README.md for the transitions. */
@@ -66,10 +66,31 @@ export interface BackoffOptions {
 }
 
 export interface ClientOptions {
-  /** The user id; it decides the node. With token authentication the agent checks it against the token's subject. */
+  /**
+   * The user id; it decides the node. 1 to MAX_USER_ID_LENGTH UTF-16 code units of well-formed text (no unpaired
+   * surrogate), else createClient throws ClientError `INVALID_USER`. When the node echoes the user it
+   * authenticated (with token authentication: the token's subject) and that is another one, the client reports
+   * `USER_MISMATCH` and closes for good.
+   */
   user: string;
-  /** A token, or a function returning one, called before every connect (so an expiring token can be renewed). */
+  /**
+   * A token, or a function returning one, called before every connect. A node closes `4440 TOKEN_EXPIRED` when
+   * the token expires: a client with a function then gets a fresh token and reconnects; one with a fixed string
+   * cannot and closes for good. `4401 UNAUTHORIZED` (a rejected token) is final either way.
+   */
   token?: string | (() => string | Promise<string>);
+  /**
+   * The fleet's Ed25519 public key (raw 32 bytes, their base64/base64url, an SPKI PEM, or a CryptoKey), or several
+   * during a key rotation. With it the client trusts only topologies the fleet signed, wherever they come from:
+   * fetched from `bootstrap`, or inside a move frame (which it then follows at once, without a fetch). Without
+   * it, it trusts only the topologies it fetches from `bootstrap` itself. See docs/protocol.md, "Trust".
+   */
+  topologyKey?: TopologyPublicKey | TopologyPublicKey[];
+  /**
+   * A move frame naming a node the client's topology lists is followed at once only if its epoch is at most this
+   * far ahead of the client's; a frame further ahead is confirmed by refetching the topology first. Default 16.
+   */
+  maxEpochLead?: number;
   /** http(s) URLs of any agents (ws(s) URLs are accepted and mapped); `/topology` is fetched from them in turn. */
   bootstrap: string[];
   /** WebSocket constructor. Default: the global `WebSocket` (browsers, Node >= 22); the Node entry defaults to `ws`. */
@@ -101,7 +122,7 @@ export interface ClientOptions {
   last?: number;
 }
 
-/** A topology as the client holds it: the body of `/topology` and the ring built from it. */
+/** A topology as the client holds it (one it trusts): the body of `/topology` and the ring built from it. */
 export interface LoadedTopology {
   topology: Topology;
   ring: Ring;
@@ -114,6 +135,8 @@ export interface OpenEvent {
   epoch: number;
   /** Whether the node accepted the user as a stand-in (fail-over or spill-over) rather than as its owner. */
   standIn: boolean;
+  /** The user the node authenticated, when it says (agents that echo it in `welcome`). */
+  user?: string;
 }
 
 export interface MovedEvent {
@@ -158,8 +181,10 @@ export interface WsringClient {
   readonly state: ClientState;
   /** The node the client is open on, if it is open. */
   readonly node: string | undefined;
-  /** The epoch of the topology the client holds, if any. */
+  /** The epoch of the topology the client holds, if any: only a trusted topology sets it, never a frame. */
   readonly epoch: number | undefined;
+  /** The user id the node authenticated, as echoed in its `welcome` (undefined before, or from agents that do not echo it). */
+  readonly user: string | undefined;
   /** The last delivery position received; pass it as `last` to a later client to resume from there. */
   readonly position: number | undefined;
   on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;

@@ -1,7 +1,8 @@
 // In-memory stand-ins for sockets, fetch and timers, for testing the client's state machine alone.
 // Everything real (ws, http, agents) is exercised in node.test.ts and test/integration.
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { createRing, type Ring } from '@wsring/ring';
-import { PROTOCOL_VERSION, encodeFrame, type ServerFrame, type Topology } from '@wsring/protocol';
+import { PROTOCOL_VERSION, encodeBase64Url, encodeFrame, topologySigningBytes, type ServerFrame, type Topology } from '@wsring/protocol';
 import { createClient } from '../src/mod.js';
 import type { ClientEvents, ClientOptions, FetchLike, WebSocketLike } from '../src/types.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
@@ -94,35 +95,67 @@ export class FakeFetch {
   }
 }
 
+/** An Ed25519 key pair standing for the fleet's: `publicKey` is what clients get as `topologyKey`. */
+export function fleetKey() {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    publicKey: publicKey.export({ format: 'jwk' }).x as string,
+    /** `topology` with a signature by this key over exactly its fields (whatever they say). */
+    sign: (topology: Topology): Topology => {
+      const { signature: _old, ...body } = topology;
+      return { ...body, signature: encodeBase64Url(sign(null, topologySigningBytes(JSON.parse(JSON.stringify(body))), privateKey)) };
+    },
+  };
+}
+
+/** The key every fixture topology is signed with (clients without `topologyKey` ignore the signature). */
+export const FLEET = fleetKey();
+
 export interface Fixture {
   topology: Topology;
   ring: Ring;
 }
 
-/** A topology of nodes `ids` with WebSocket URLs ws://<id>.test/ws. */
+/** A topology of nodes `ids` with WebSocket URLs ws://<id>.test/ws, signed by FLEET. */
 export async function makeTopology(ids: string[], epoch: number): Promise<Fixture> {
   const ring = await createRing(ids.map((id) => ({ id, meta: { url: nodeUrl(id) } })));
   return {
     ring,
-    topology: {
+    topology: FLEET.sign({
       protocol: PROTOCOL_VERSION,
       epoch,
       fingerprint: ring.fingerprint,
       ring: ring.toJSON(),
       nodes: ids.map((id) => ({ id, url: nodeUrl(id), weight: 1, state: 'active' as const })),
-    },
+    }),
   };
 }
 
 export const nodeUrl = (id: string) => `ws://${id}.test/ws`;
 
-/** Let promise chains (fetch, loadRing) run to completion. */
-export async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+// WebCrypto runs its jobs (key imports, signature checks) on libuv's thread pool, so they finish after no fixed
+// number of event-loop turns: count them, so `settle` can wait for them. The real functions do the work.
+let cryptoJobs = 0;
+const subtle = globalThis.crypto.subtle as unknown as Record<'verify' | 'importKey', (...args: unknown[]) => Promise<unknown>>;
+for (const name of ['verify', 'importKey'] as const) {
+  const real = subtle[name].bind(globalThis.crypto.subtle);
+  subtle[name] = (...args: unknown[]) => {
+    cryptoJobs++;
+    return real(...args).finally(() => cryptoJobs--);
+  };
 }
 
-export function welcome(node: string, epoch: number, standIn = false): ServerFrame {
-  return { type: 'welcome', node, epoch, fingerprint: 'f', standIn };
+/** Let promise chains (fetch, loadRing, signature checks) run to completion. */
+export async function settle(): Promise<void> {
+  for (;;) {
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    if (cryptoJobs === 0) return;
+    while (cryptoJobs > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+export function welcome(node: string, epoch: number, standIn = false, user?: string): ServerFrame {
+  return { type: 'welcome', node, epoch, fingerprint: 'f', standIn, ...(user === undefined ? {} : { user }) };
 }
 
 /**

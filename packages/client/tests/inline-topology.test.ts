@@ -1,12 +1,13 @@
-// Reconnect and redirect frames that carry the sender's topology: the client checks it against the frame and
-// moves at once, without a `/topology` fetch; anything that does not check out falls back to the refetch path.
+// Reconnect and redirect frames that carry the sender's topology. A client given the fleet's key (`topologyKey`)
+// verifies its signature, checks it against the frame and moves at once, without a `/topology` fetch; anything
+// that does not check out falls back to the refetch path. A client without the key never adopts one.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClientOptions } from '../src/mod.js';
 import type { ReconnectFrame, RedirectFrame, Topology } from '@wsring/protocol';
-import { fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+import { FLEET, fakeClient, fleetKey, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
 
 const setup = (user: string, overrides: Partial<ClientOptions> = {}) =>
-  fakeClient({ user, bootstrap: ['http://a.test'], failoverDepth: 3, ...overrides });
+  fakeClient({ user, bootstrap: ['http://a.test'], failoverDepth: 3, topologyKey: FLEET.publicKey, ...overrides });
 
 let t3: Fixture;
 let t4: Fixture;
@@ -26,8 +27,8 @@ beforeAll(async () => {
 });
 
 /** A client open on its owner under t3 (epoch 1). */
-async function openOnT3(user: string) {
-  const env = setup(user);
+async function openOnT3(user: string, overrides: Partial<ClientOptions> = {}) {
+  const env = setup(user, overrides);
   env.fetch.answer(t3.topology);
   await settle();
   const owner = t3.ring.owner(user);
@@ -94,19 +95,27 @@ describe('move frames with an inline topology', () => {
   });
 
   // Each forgery names n4 (unknown to the client's t3) under a topology that does not check out. The client
-  // refetches, gets t3 again (n4 really is unknown), and never opens a socket to the named URL.
-  const forgeries: { name: string; user: () => string; frame: () => ReconnectFrame }[] = [
+  // refetches, gets t3 again (n4 really is unknown), and never opens a socket to the named URL. The signature
+  // is the first check; the frame and body checks behind it hold even for a body the fleet's key signed.
+  const forgeries: { name: string; user: () => string; frame: () => ReconnectFrame; code?: string }[] = [
+    { name: 'no signature', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, signature: undefined }), code: 'UNTRUSTED_TOPOLOGY' },
+    { name: 'signed by another key', user: () => mover, frame: () => reconnect('n4', fleetKey().sign(t4.topology)), code: 'UNTRUSTED_TOPOLOGY' },
+    { name: 'a signed body altered', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, epoch: Number.MAX_SAFE_INTEGER }, { epoch: Number.MAX_SAFE_INTEGER }), code: 'UNTRUSTED_TOPOLOGY' },
     { name: 'fingerprint not the ring', user: () => mover, frame: () => reconnect('n4', t4.topology, { fingerprint: t3.topology.fingerprint }) },
     {
       name: 'fingerprint of the frame and the body agree, the ring disagrees',
       user: () => mover,
-      frame: () => reconnect('n4', { ...t4.topology, fingerprint: 'forged' }, { fingerprint: 'forged' }),
+      frame: () => reconnect('n4', FLEET.sign({ ...t4.topology, fingerprint: 'forged' }), { fingerprint: 'forged' }),
     },
     { name: 'target not among the user’s nodes', user: () => bystander, frame: () => reconnect('n4', t4.topology) },
     { name: 'URL not the target’s', user: () => mover, frame: () => reconnect('n4', t4.topology, { url: 'ws://evil.test/ws' }) },
     { name: 'epoch not the frame’s', user: () => mover, frame: () => reconnect('n4', t4.topology, { epoch: 9 }) },
-    { name: 'not a valid topology', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, protocol: 99 }) },
-    { name: 'a ring that does not load', user: () => mover, frame: () => reconnect('n4', { ...t4.topology, ring: { ...t4.topology.ring, version: 7 } as unknown as Topology['ring'] }) },
+    { name: 'not a valid topology', user: () => mover, frame: () => reconnect('n4', FLEET.sign({ ...t4.topology, protocol: 99 })) },
+    {
+      name: 'a ring that does not load',
+      user: () => mover,
+      frame: () => reconnect('n4', FLEET.sign({ ...t4.topology, ring: { ...t4.topology.ring, version: 7 } as unknown as Topology['ring'] })),
+    },
   ];
   for (const forgery of forgeries) {
     it(`falls back to a refetch and does not move: ${forgery.name}`, async () => {
@@ -116,11 +125,13 @@ describe('move frames with an inline topology', () => {
       await settle();
       expect(env.client.state).toBe('open');
       expect(env.client.epoch).toBe(1);
-      expect(env.seen.error.map((e) => e.code)).toEqual(['BAD_TOPOLOGY']);
+      const code = forgery.code ?? 'BAD_TOPOLOGY';
+      expect(env.seen.error.map((e) => e.code)).toEqual([code]);
       expect(env.fetch.requests).toHaveLength(1);
       env.fetch.answer(t3.topology);
       await settle();
-      expect(env.seen.error.map((e) => e.code)).toEqual(['BAD_TOPOLOGY', 'UNKNOWN_NODE']);
+      expect(env.seen.error.map((e) => e.code)).toEqual([code, 'UNKNOWN_NODE']);
+      expect(env.client.epoch).toBe(1);
       expect(env.sockets).toHaveLength(1);
       expect(env.sockets.some((s) => s.base === frame.url || s.base === nodeUrl('n4'))).toBe(false);
       expect(env.client.state).toBe('open');
@@ -158,6 +169,38 @@ describe('move frames with an inline topology', () => {
     await settle();
     expect(env.client.epoch).toBe(2);
     expect(env.fetch.requests).toHaveLength(0);
+    env.client.close();
+  });
+
+  it('without the fleet key, an inline topology is not adopted: the move waits for the refetch to confirm it', async () => {
+    const { env, owner } = await openOnT3(mover, { topologyKey: undefined });
+    const first = env.last();
+    // A forged epoch far ahead, naming the joiner under its real URL, with a topology that checks out otherwise.
+    first.serverSend(reconnect('n4', t4.topology, { epoch: Number.MAX_SAFE_INTEGER }));
+    await settle();
+    expect(env.sockets).toHaveLength(1);
+    expect(env.client.epoch).toBe(1);
+    expect(env.fetch.requests).toHaveLength(1);
+    env.fetch.answer(t4.topology);
+    await settle();
+    // Confirmed by the bootstrap URL: it goes, claiming only the epoch it verified.
+    expect(env.client.epoch).toBe(2);
+    expect(env.last().base).toBe(nodeUrl('n4'));
+    expect(env.last().params.get('epoch')).toBe('2');
+    env.last().serverOpen();
+    env.last().serverSend(welcome('n4', 2));
+    expect(env.seen.moved).toEqual([{ from: owner, to: 'n4', reason: 'reconnect' }]);
+    expect(env.seen.error).toEqual([]);
+    env.client.close();
+  });
+
+  it('with the fleet key, bootstrap answers must be signed too', async () => {
+    const env = setup(mover);
+    env.fetch.answer({ ...t3.topology, signature: undefined });
+    await settle();
+    expect(env.sockets).toHaveLength(0);
+    expect(env.seen.error.map((e) => e.code)).toEqual(['BOOTSTRAP_FAILED']);
+    expect(env.seen.error[0].message).toContain('not signed by the fleet key');
     env.client.close();
   });
 });

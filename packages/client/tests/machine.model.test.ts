@@ -2,9 +2,9 @@
 // application can do, against fake sockets; after every step the client must agree with a small model.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createClient, TERMINAL_CLOSE_CODES, type ClientState, type WsringClient } from '../src/mod.js';
+import { CloseCode, createClient, DEFAULT_MAX_EPOCH_LEAD, TERMINAL_CLOSE_CODES, type ClientState, type Topology, type WsringClient } from '../src/mod.js';
 import { transitions } from '../src/machine.js';
-import { ManualClock, FakeFetch, FakeSocket, makeTopology, nodeUrl, settle, type Fixture } from './fakes.js';
+import { FLEET, ManualClock, FakeFetch, FakeSocket, fleetKey, makeTopology, nodeUrl, settle, type Fixture } from './fakes.js';
 
 const USER = 'user-42';
 const BASE_MS = 100;
@@ -20,6 +20,10 @@ interface Real {
   opens: number;
   closes: number;
   messages: unknown[];
+  /** Whether the client was given the fleet key (so it may adopt signed topologies from frames). */
+  keyed: boolean;
+  /** Tokens its token function handed out, one per connect. */
+  tokens: number;
   /** `open` and `moved` events in order, to check that every change of node is reported once and truly. */
   trail: ({ event: 'open'; node: string } | { event: 'moved'; from: string; to: string })[];
 }
@@ -29,8 +33,10 @@ interface Model {
   closed: boolean;
   /** Sockets created when the client became closed. */
   socketsAtClose: number;
-  /** Node URLs of every topology handed to the client. */
+  /** Node URLs of every topology the client may trust (fetched, or signed inside a frame when it has the key). */
   knownUrls: Set<string>;
+  /** Epochs of those topologies: the client's epoch is always one of them. */
+  trustedEpochs: Set<number>;
   /** Whether the current socket has been welcomed. */
   welcomed: boolean;
   /** Message positions delivered to the application. */
@@ -39,9 +45,13 @@ interface Model {
 }
 
 let topologies: Fixture[];
+/** An attacker's topology: its own node `evil` everywhere, the highest epoch, signed by a key the fleet never had. */
+let attacker: Fixture;
 
 beforeAll(async () => {
   topologies = [await makeTopology(['n1', 'n2', 'n3'], 1), await makeTopology(['n1', 'n2', 'n3', 'n4'], 2), await makeTopology(['n2', 'n3'], 3)];
+  const evil = await makeTopology(['evil'], Number.MAX_SAFE_INTEGER);
+  attacker = { ...evil, topology: fleetKey().sign(evil.topology) };
 });
 
 const current = (r: Real) => r.sockets.at(-1);
@@ -72,6 +82,7 @@ class AnswerFetch extends Cmd {
     if (r.fetch.requests.length === 0) return;
     const t = topologies[this.which];
     for (const n of t.topology.nodes) m.knownUrls.add(n.url);
+    m.trustedEpochs.add(t.topology.epoch);
     const before = r.sockets.length;
     r.fetch.answer(t.topology);
     await settle();
@@ -91,27 +102,40 @@ class FailFetch extends Cmd {
 }
 
 class Welcome extends Cmd {
-  constructor(readonly epoch: number, readonly standIn: boolean) {
+  constructor(readonly epoch: number, readonly standIn: boolean, readonly user: string | undefined = USER) {
     super();
   }
   async act(m: Model, r: Real) {
     const s = liveSocket(r);
     if (!s || m.welcomed) return;
     s.serverOpen();
-    s.serverSend({ type: 'welcome', node: nodeOf(s), epoch: this.epoch, fingerprint: 'f', standIn: this.standIn });
+    s.serverSend({ type: 'welcome', node: nodeOf(s), epoch: this.epoch, fingerprint: 'f', standIn: this.standIn, ...(this.user === undefined ? {} : { user: this.user }) });
+    if (this.user !== undefined && this.user !== USER) {
+      // Welcomed as someone else: the client leaves and stops for good.
+      expect(r.client.state).toBe('closed');
+      if (!m.closed) {
+        m.closed = true;
+        m.socketsAtClose = r.sockets.length;
+      }
+      return;
+    }
     m.welcomed = true;
     expect(r.client.state).toBe('open');
     expect(r.client.node).toBe(nodeOf(s));
     await settle();
   }
-  toString = (): string => `Welcome(epoch ${this.epoch}${this.standIn ? ', stand-in' : ''})`;
+  toString = (): string => `Welcome(epoch ${this.epoch}${this.standIn ? ', stand-in' : ''}${this.user === USER ? '' : `, user ${this.user}`})`;
 }
 
-/** What a move frame carries besides its target: nothing, the sender's topology, or a topology that does not match the frame. */
-type Inline = { kind: 'none' } | { kind: 'valid' | 'forged'; which: number };
+/**
+ * What a move frame carries besides its target: nothing, the sender's (signed) topology, a signed topology that
+ * does not match the frame, the sender's topology unsigned, or an attacker's topology (signed by another key)
+ * naming the attacker's node at the highest epoch there is.
+ */
+type Inline = { kind: 'none' } | { kind: 'valid' | 'forged' | 'unsigned'; which: number } | { kind: 'attacker' };
 
 class MoveFrame extends Cmd {
-  constructor(readonly kind: 'reconnect' | 'redirect', readonly node: string, readonly inline: Inline = { kind: 'none' }) {
+  constructor(readonly kind: 'reconnect' | 'redirect', readonly node: string, readonly inline: Inline = { kind: 'none' }, readonly epoch = 2) {
     super();
   }
   async act(m: Model, r: Real) {
@@ -119,17 +143,22 @@ class MoveFrame extends Cmd {
     if (!s) return;
     const before = r.sockets.length;
     const url = nodeUrl(this.node);
-    const inline = this.inline.kind === 'none' ? undefined : topologies[this.inline.which];
-    // A valid one is a topology the client may go by (so its URLs count as listed); a forged one names a
-    // fingerprint its ring does not have, and must not let the client reach a node it does not otherwise know.
-    if (inline && this.inline.kind === 'valid') for (const n of inline.topology.nodes) m.knownUrls.add(n.url);
+    const inline = this.inline.kind === 'none' ? undefined : this.inline.kind === 'attacker' ? attacker : topologies[this.inline.which];
+    // A valid one is a topology the client may go by when it has the fleet key (so its URLs count as listed);
+    // every other kind must not let the client reach a node it does not otherwise know, nor move its epoch.
+    if (inline && this.inline.kind === 'valid' && r.keyed) {
+      for (const n of inline.topology.nodes) m.knownUrls.add(n.url);
+      m.trustedEpochs.add(inline.topology.epoch);
+    }
+    const body = inline && this.inline.kind === 'unsigned' ? { ...inline.topology, signature: undefined } : inline?.topology;
     const label = inline
-      ? { epoch: inline.topology.epoch, fingerprint: this.inline.kind === 'valid' ? inline.topology.fingerprint : 'f', topology: inline.topology }
-      : { epoch: 2, fingerprint: 'f' };
+      ? { epoch: inline.topology.epoch, fingerprint: this.inline.kind === 'forged' ? 'f' : inline.topology.fingerprint, topology: body as Topology }
+      : { epoch: this.epoch, fingerprint: 'f' };
     const base = { node: this.node, url, ...label };
     s.serverSend(this.kind === 'reconnect' ? { type: 'reconnect', ...base, graceMs: 1000 } : { type: 'redirect', ...base, reason: 'not-owner' });
-    // An inline topology is loaded asynchronously before the frame takes effect.
-    if (inline) await settle();
+    // An inline topology is verified and loaded asynchronously before the frame takes effect, and the token
+    // function answers asynchronously before a socket opens.
+    await settle();
     if (r.sockets.length > before) {
       // It followed the frame: only ever to a URL some topology listed, and the old socket is gone.
       expect(m.knownUrls.has(nodeUrl(nodeOf(current(r) as FakeSocket)))).toBe(true);
@@ -140,7 +169,8 @@ class MoveFrame extends Cmd {
     }
     await settle();
   }
-  toString = (): string => `${this.kind}(${this.node}${this.inline.kind === 'none' ? '' : `, ${this.inline.kind} topology epoch ${this.inline.which + 1}`})`;
+  toString = (): string =>
+    `${this.kind}(${this.node}, ${this.inline.kind === 'none' ? `epoch ${this.epoch}` : this.inline.kind === 'attacker' ? 'attacker topology' : `${this.inline.kind} topology epoch ${this.inline.which + 1}`})`;
 }
 
 class ServerClose extends Cmd {
@@ -234,10 +264,17 @@ function invariants(m: Model, r: Real): void {
   const live = r.sockets.filter((s) => s.live);
   expect(live.length).toBeLessThanOrEqual(1);
   if (live.length === 1) expect(live[0]).toBe(current(r));
+  const maxTrusted = Math.max(0, ...m.trustedEpochs);
   for (const s of r.sockets) {
     expect(m.knownUrls.has(s.base)).toBe(true);
     expect(s.params.get('user')).toBe(USER);
+    // The epoch it claims is bounded by what it trusts: a forged frame epoch never goes along.
+    expect(Number(s.params.get('epoch'))).toBeLessThanOrEqual(maxTrusted + DEFAULT_MAX_EPOCH_LEAD);
   }
+  // A fresh token for every connect, and only to sockets it opened.
+  expect(new Set(r.sockets.map((s) => s.params.get('token'))).size).toBe(r.sockets.length);
+  expect(r.tokens).toBeGreaterThanOrEqual(r.sockets.length);
+  if (r.client.epoch !== undefined) expect(m.trustedEpochs.has(r.client.epoch)).toBe(true);
   if (m.closed) {
     expect(state).toBe('closed');
     expect(live).toHaveLength(0);
@@ -296,18 +333,20 @@ const inlineMoveFrame = fc
   .tuple(
     fc.constantFrom('reconnect' as const, 'redirect' as const),
     fc.oneof(nodes, fc.constant('n4')),
-    fc.constantFrom('valid' as const, 'forged' as const),
+    fc.constantFrom('valid' as const, 'forged' as const, 'unsigned' as const, 'attacker' as const),
     fc.constantFrom(0, 1, 1, 2),
   )
-  .map(([k, n, kind, which]) => new MoveFrame(k, n, { kind, which }));
+  .map(([k, n, kind, which]) => new MoveFrame(k, kind === 'attacker' ? 'evil' : n, kind === 'attacker' ? { kind } : { kind, which }));
 const commands = [
   fc.integer({ min: 0, max: 2 }).map((i) => new AnswerFetch(i)),
   fc.constant(new FailFetch()),
-  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.boolean()).map(([e, s]) => new Welcome(e, s)),
-  fc.tuple(fc.constantFrom('reconnect' as const, 'redirect' as const), nodes).map(([k, n]) => new MoveFrame(k, n)),
+  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.constantFrom(USER, USER, USER, undefined, 'someone-else')).map(([e, s, u]) => new Welcome(e, s, u)),
+  fc
+    .tuple(fc.constantFrom('reconnect' as const, 'redirect' as const), nodes, fc.constantFrom(1, 2, 3, 17, Number.MAX_SAFE_INTEGER))
+    .map(([k, n, e]) => new MoveFrame(k, n, { kind: 'none' }, e)),
   inlineMoveFrame,
   inlineMoveFrame,
-  fc.constantFrom(1000, 1001, 1006, 1011, 4000, 4001, 4002, 4003, 4004, 4400, 4401, 4429).map((c) => new ServerClose(c)),
+  fc.constantFrom(1000, 1001, 1006, 1011, 4000, 4001, 4002, 4003, 4004, 4400, 4401, 4429, CloseCode.TOKEN_EXPIRED).map((c) => new ServerClose(c)),
   fc.integer({ min: 1, max: 6 }).map((p) => new ServerMessage(p)),
   fc.constantFrom('{', '[]', '{"type":7}', '{"type":"nope"}', '{"type":"welcome"}').map((t) => new Garbage(t)),
   fc.constant(new FireTimer()),
@@ -317,7 +356,7 @@ const commands = [
 ];
 
 /** A client on fake sockets, timers and fetch, with its events recorded. */
-function startReal(seed: number, visited: Set<ClientState>, reasons: Set<string>): Real {
+function startReal(seed: number, visited: Set<ClientState>, reasons: Set<string>, keyed = true): Real {
   const clock = new ManualClock();
   const fetch = new FakeFetch();
   const sockets: FakeSocket[] = [];
@@ -340,8 +379,11 @@ function startReal(seed: number, visited: Set<ClientState>, reasons: Set<string>
     random,
     backoff: { baseMs: BASE_MS, capMs: CAP_MS },
     failoverDepth: 3,
+    // A token function: TOKEN_EXPIRED is then no end, the client comes back with a fresh token.
+    token: () => `token-${++real.tokens}`,
+    ...(keyed ? { topologyKey: FLEET.publicKey } : {}),
   });
-  const real: Real = { client, clock, fetch, sockets, reconnecting: [], opens: 0, closes: 0, messages: [], trail: [] };
+  const real: Real = { client, clock, fetch, sockets, keyed, tokens: 0, reconnecting: [], opens: 0, closes: 0, messages: [], trail: [] };
   let opened = false;
   client.on('reconnecting', (e) => {
     real.reconnecting.push({ ...e, afterOpens: opened });
@@ -362,7 +404,7 @@ function startReal(seed: number, visited: Set<ClientState>, reasons: Set<string>
   return real;
 }
 
-const freshModel = (): Model => ({ closed: false, socketsAtClose: 0, knownUrls: new Set(), welcomed: false, delivered: 0, lastPos: 0 });
+const freshModel = (): Model => ({ closed: false, socketsAtClose: 0, knownUrls: new Set(), trustedEpochs: new Set(), welcomed: false, delivered: 0, lastPos: 0 });
 
 describe('client state machine (model-based)', () => {
   it('lists a row for every state', () => {
@@ -373,8 +415,8 @@ describe('client state machine (model-based)', () => {
     const visited = new Set<ClientState>();
     const reasons = new Set<string>();
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 60, size: 'medium' }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (cmds, seed) => {
-        const real = startReal(seed, visited, reasons);
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 60, size: 'medium' }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.boolean(), async (cmds, seed, keyed) => {
+        const real = startReal(seed, visited, reasons, keyed);
         const { client } = real;
         const model = freshModel();
         await fc.asyncModelRun(() => ({ model, real }), cmds);

@@ -7,6 +7,7 @@ import type { LiveFeed } from './delivery/feed.js';
 import type { FledNodes } from './liveness.js';
 import type { AgentMetrics } from './metrics.js';
 import { moveFrameText } from './topology-json.js';
+import type { TopologySigner } from './topology-signer.js';
 import { closeWith } from './transport.js';
 import type { AgentTopology } from './types.js';
 
@@ -16,6 +17,8 @@ export interface AdmitterOptions {
   prefsDepth: number;
   clock: Clock;
   metrics: AgentMetrics;
+  /** Signs the topologies inlined in redirect frames (topology-signer.ts); none: they go unsigned. */
+  signer?: TopologySigner;
 }
 
 /** What admission reads from and tells the rest of the agent. */
@@ -75,7 +78,7 @@ export class Admitter {
       metrics.redirects.inc({ reason: decision.reason });
       if (socket.readyState === socket.OPEN) {
         const url = urlIn(t, decision.to);
-        socket.send(moveFrameText({ type: 'redirect', node: decision.to, url, epoch: t.epoch, fingerprint: t.fingerprint, reason: decision.reason }, t, params.epoch));
+        socket.send(moveFrameText({ type: 'redirect', node: decision.to, url, epoch: t.epoch, fingerprint: t.fingerprint, reason: decision.reason }, t, params.epoch, this.o.signer));
       }
       closeWith(socket, decision.code, decision.reason);
       return undefined;

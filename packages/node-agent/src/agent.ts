@@ -21,6 +21,7 @@ import { DEFAULTS, resolveOptions, type ResolvedOptions } from './options.js';
 import { Rebalancer } from './rebalancer.js';
 import { Registration } from './registration.js';
 import { peersTopology } from './fleet-view.js';
+import { createTopologySigner, type TopologySigner } from './topology-signer.js';
 import { openStore, type Store } from './store.js';
 import { setupServer, type ServerSetup } from './server.js';
 import { TopologyTracker, placementMembers, type SettledMembers } from './topology.js';
@@ -67,6 +68,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly epochs: EpochAgreement;
   /** Which valid records this node uses: member URLs within allowedOrigins, at most maxMembers ids. */
   private readonly memberPolicy: MemberPolicy;
+  /** Signs served topologies and checks peers' (topology-signer.ts); none without `topologySigningKey`. */
+  private readonly signer: TopologySigner | undefined;
   private delivery: Delivery | undefined;
   private stopWatch: (() => void) | undefined;
   private stopConverging: (() => void) | undefined;
@@ -100,6 +103,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.memberPolicy = new MemberPolicy({ allowedOrigins: this.o.allowedOrigins, maxMembers: this.o.maxMembers, logger: this.logger, metrics: this.metrics });
     if (!options.authenticate) this.logger.warn({ event: 'insecure' }, 'no authenticate: the `user` query parameter is trusted, anyone can connect as anyone (development only)');
     this.registry = new ConnectionRegistry(index);
+    this.signer = options.topologySigningKey === undefined ? undefined : createTopologySigner(options.topologySigningKey);
     const prefsDepth = this.o.maxUnreachable + 1;
     this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
       load: () => ({ connections: this.registry.size, capacity: this.o.capacity }),
@@ -114,7 +118,7 @@ class WsringAgent extends EventEmitter implements Agent {
       },
     );
     this.rebalancer = new Rebalancer(
-      { self: this.id, pacing: this.o.pacing, convergeAfterMs: this.o.convergeAfterMs, defaultAcceptRate: DEFAULTS.acceptRate, prefsDepth, ring: options.ring, clock: this.clock, logger: this.logger, metrics: this.metrics },
+      { self: this.id, pacing: this.o.pacing, convergeAfterMs: this.o.convergeAfterMs, defaultAcceptRate: DEFAULTS.acceptRate, prefsDepth, ring: options.ring, clock: this.clock, logger: this.logger, metrics: this.metrics, signer: this.signer },
       {
         registry: this.registry,
         epochs: this.epochs,
@@ -130,7 +134,7 @@ class WsringAgent extends EventEmitter implements Agent {
       emptyRing,
     );
     this.admitter = new Admitter(
-      { self: this.id, capacity: this.o.capacity, prefsDepth, clock: this.clock, metrics: this.metrics },
+      { self: this.id, capacity: this.o.capacity, prefsDepth, clock: this.clock, metrics: this.metrics, signer: this.signer },
       {
         registry: this.registry,
         fled,
@@ -168,6 +172,7 @@ class WsringAgent extends EventEmitter implements Agent {
       health: () => this.health(),
       unhealthy: () => this.state !== 'serving' || this.registry.size >= this.o.capacity,
       metrics: this.metrics,
+      signer: this.signer,
     });
     this.handleHttp = (req, res) => this.fleet.handleHttp(req, res) || agentHttp(req, res);
     // ---- fleet page and live preview (fleet-page/) ----
@@ -202,6 +207,10 @@ class WsringAgent extends EventEmitter implements Agent {
     return this.rebalancer.topology;
   }
 
+  get topologyPublicKey(): string | undefined {
+    return this.signer?.publicKey;
+  }
+
   get connections(): number {
     return this.registry.size;
   }
@@ -229,7 +238,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.registration.startHeartbeats();
     this.stopConverging = every(this.clock, Math.max(1_000, Math.floor(this.o.convergeAfterMs / 6)), () => void this.rebalancer.converge());
     this.stopFollowing = every(this.clock, Math.max(500, Math.floor(this.o.livenessTimeoutMs / 4)), () => void this.followFleetWhileCutOff());
-    this.logger.info({ url: this.url, port: this.port, epoch: this.topology.epoch }, 'agent serving');
+    this.logger.info({ url: this.url, port: this.port, epoch: this.topology.epoch, topologyKey: this.signer?.publicKey }, 'agent serving');
   }
 
   private async join(): Promise<void> {
@@ -310,7 +319,9 @@ class WsringAgent extends EventEmitter implements Agent {
     this.cutOffSince ??= now;
     if (now - this.cutOffSince < this.o.livenessTimeoutMs) return;
     const peers = this.topology.nodes.filter((n) => n.id !== this.id).map((n) => n.url);
-    const fleet = await peersTopology(peers, { httpPrefix: this.o.httpPrefix, timeoutMs: Math.min(2_000, this.o.livenessTimeoutMs / 2) });
+    // With a signing key, a peer's answer counts only if the fleet signed it: anyone who can answer on a peer's
+    // address must not be able to take this node's users elsewhere.
+    const fleet = await peersTopology(peers, { httpPrefix: this.o.httpPrefix, timeoutMs: Math.min(2_000, this.o.livenessTimeoutMs / 2), verify: this.signer?.verify });
     if (!fleet || fleet.epoch <= this.topology.epoch || fleet.ring.nodes.some((n) => n.id === this.id)) return;
     this.tracker.unsettle();
     await this.rebalancer.adopt(await loadRing(fleet.ring), fleet.epoch);

@@ -79,6 +79,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'nats-tls-ca', arg: '<file>', kind: 'string', help: 'PEM CA certificate(s) to verify the NATS server with (turns TLS on)' },
   { name: 'nats-tls-cert', arg: '<file>', kind: 'string', help: 'PEM client certificate for mutual TLS with NATS' },
   { name: 'nats-tls-key', arg: '<file>', kind: 'string', help: 'PEM key of --nats-tls-cert' },
+  { name: 'topology-key-file', arg: '<path>', kind: 'string', help: 'sign served topologies with this Ed25519 private key (PKCS#8 PEM, or the raw 32-byte seed or its base64); clients given the public key (logged at start) trust only signed topologies' },
   // fleet page (fleet-page/, docs/fleet-page.md)
   { name: 'admin-token', arg: '<secret>', kind: 'string', help: 'serve the fleet page /fleet, its live feed and the live preview to whoever presents this secret, 16+ characters (better: WSRING_ADMIN_TOKEN); no page without it' },
   { name: 'admin-role', arg: '<role>', kind: 'string', help: 'also admit as admin a JWT verified like client tokens (--jwt-secret, --jwks-url) whose role claim (or roles list) holds this value' },
@@ -123,6 +124,7 @@ export interface CliSettings {
   restartBackInMs: number;
   jwtSecret?: string;
   jwtSecretFile?: string;
+  topologyKeyFile?: string;
   jwksUrl?: string;
   jwtIssuer?: string[];
   jwtAudience?: string[];

@@ -118,6 +118,18 @@ try {
   throw err;
 }
 
+/** The fleet's topology signing key, read from a file (never from argv: a key on the command line shows in `ps`). */
+function readTopologyKey(file: string): Buffer | string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    return usage(`--topology-key-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return bytes.length === 32 ? bytes : bytes.toString('utf8');
+}
+const topologySigningKey = o.topologyKeyFile === undefined ? undefined : readTopologyKey(o.topologyKeyFile);
+
 let authenticate: Authenticate | undefined;
 if (jwtSecret !== undefined || o.jwksUrl !== undefined) {
   try {
@@ -215,6 +227,7 @@ try {
     drainDeadlineMs: o.drainDeadlineMs,
     restartBackInMs: o.restartBackInMs,
     authenticate,
+    topologySigningKey,
     adminToken: o.adminToken,
     adminJwt: o.adminRole ? { secret: jwtSecret, jwksUrl: o.jwksUrl, role: o.adminRole, issuer: o.jwtIssuer, audience: o.jwtAudience } : undefined,
     delivery: !o.noDelivery

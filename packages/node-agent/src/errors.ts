@@ -6,8 +6,8 @@ export type AgentErrorCode =
 
 /** A typed error for bad options or a failed start. `code` names the problem. */
 export class AgentError extends Error {
-  constructor(readonly code: AgentErrorCode, message: string) {
-    super(message);
+  constructor(readonly code: AgentErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'AgentError';
   }
 }

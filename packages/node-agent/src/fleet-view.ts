@@ -16,16 +16,21 @@ export function topologyUrlOf(wsUrl: string, httpPrefix: string): string | undef
 
 /**
  * What the rest of the fleet serves, asked of peers directly (not through the store): the newest valid
- * `/topology` among up to `max` peers that answer within `timeoutMs`, or undefined.
+ * `/topology` among up to `max` peers that answer within `timeoutMs` (and pass `verify`, if given), or undefined.
  */
-export async function peersTopology(peerUrls: readonly string[], options: { httpPrefix: string; timeoutMs: number; max?: number }): Promise<Topology | undefined> {
+export async function peersTopology(
+  peerUrls: readonly string[],
+  options: { httpPrefix: string; timeoutMs: number; max?: number; /** Only answers it accepts count (a signature check). */ verify?: (body: unknown) => Promise<boolean> },
+): Promise<Topology | undefined> {
   const asks = peerUrls.slice(0, options.max ?? 3).map(async (wsUrl) => {
     const url = topologyUrlOf(wsUrl, options.httpPrefix);
     if (!url) return undefined;
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs) });
       if (!res.ok) return undefined;
-      return parseTopology(await res.json());
+      const body: unknown = await res.json();
+      if (options.verify && !(await options.verify(body))) return undefined;
+      return parseTopology(body);
     } catch {
       return undefined;
     }

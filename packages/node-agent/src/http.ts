@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AgentMetrics } from './metrics.js';
 import { topologyJson } from './topology-json.js';
+import type { TopologySigner } from './topology-signer.js';
 import type { AgentTopology, HealthReport } from './types.js';
 
 export interface HttpSources {
@@ -10,6 +11,8 @@ export interface HttpSources {
   /** Whether /healthz should answer 503 (draining or full). */
   unhealthy(): boolean;
   metrics: AgentMetrics;
+  /** Signs the served topology (topology-signer.ts); none: it goes unsigned. */
+  signer?: TopologySigner;
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -41,7 +44,7 @@ export function createHttpHandler(src: HttpSources): (req: IncomingMessage, res:
     }
     if (route === '/topology') {
       src.metrics.topologyRequests.inc();
-      json(res, 200, topologyJson(src.topology()), CORS);
+      json(res, 200, topologyJson(src.topology(), src.signer), CORS);
     } else if (route === '/healthz') json(res, src.unhealthy() ? 503 : 200, src.health());
     else {
       src.metrics.registry.metrics().then(

@@ -6,6 +6,7 @@ export { NatsMembership, type NatsMembershipOptions } from './membership/nats.js
 export { ASYMMETRIC_ALGORITHMS, AuthRejectedError, AuthUnavailableError, MIN_HS256_SECRET_BYTES, jwtAuthenticator, trustUserParam, tokenOf, withAuthTimeout, type JwtOptions } from './auth.js';
 export { MAX_USER_ID_LENGTH } from '@wsring/protocol';
 export { AgentError, type AgentErrorCode } from './errors.js';
+export { createTopologySigner, generateTopologyKeyPair, type TopologySigner, type TopologySigningKey } from './topology-signer.js';
 export {
   createPublisher,
   DELIVERY_DEFAULTS,

@@ -10,6 +10,7 @@ import { planMoves, planReturns, targetOf, type Move } from './planner.js';
 import { fallbackShare, receiverShares } from './receiver-budgets.js';
 import { buildRing, topologyNodes, type SettledMembers } from './topology.js';
 import { moveFrameText } from './topology-json.js';
+import type { TopologySigner } from './topology-signer.js';
 import { closeWith } from './transport.js';
 import type { AgentTopology, Logger, MemberRecord, PacingOptions, RebalanceEvent, StoredTopology } from './types.js';
 
@@ -30,6 +31,8 @@ export interface RebalancerOptions {
   random?: () => number;
   /** The planner. Default `planMoves`; the fleet model passes a checked or deliberately broken one. */
   plan?: typeof planMoves;
+  /** Signs the topologies inlined in reconnect frames (topology-signer.ts); none: they go unsigned. */
+  signer?: TopologySigner;
 }
 
 export interface RebalancerParts {
@@ -309,7 +312,7 @@ export class Rebalancer {
     if (!conn) return;
     const t = this.current;
     const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs } as const;
-    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch))) return;
+    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch, this.o.signer))) return;
     conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
     this.o.metrics.reconnectsSent.inc();
     this.sentCount++;

@@ -1,3 +1,4 @@
+import type { TopologySigningKey } from './topology-signer.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Ring, RingOptions } from '@wsring/ring';
@@ -164,6 +165,13 @@ export interface AgentOptions {
   authenticate?: Authenticate;
   /** `authenticate` answering later than this closes the connection with INTERNAL_ERROR (retryable). Default 10000. */
   authTimeoutMs?: number;
+  /**
+   * The fleet's Ed25519 private key (a PKCS#8 PEM, the raw 32-byte seed or its base64, or a KeyObject): the agent
+   * signs the topology it serves on /topology and inlines in move frames, and adopts a peer's topology (while cut
+   * off from the store) only when signed by it. Clients given the public key (`topologyKey`) then trust exactly
+   * the signed topologies. Default: none (unsigned; clients trust only what they fetch from their bootstrap URLs).
+   */
+  topologySigningKey?: TopologySigningKey;
   /** Connections this node holds before new users spill over to the next node. Default 10000. */
   capacity?: number;
   /**
@@ -305,6 +313,8 @@ export interface Agent {
   readonly state: AgentState;
   /** The topology the agent serves with. */
   readonly topology: AgentTopology;
+  /** The public half of `topologySigningKey` (raw 32 bytes, base64url), for clients' `topologyKey`; undefined when unsigned. */
+  readonly topologyPublicKey: string | undefined;
   /** Number of open client connections. */
   readonly connections: number;
   /** The port the agent listens on, when it listens itself. */

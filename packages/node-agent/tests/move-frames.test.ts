@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRing } from '@wsring/ring';
 import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
 import { CloseCode, decodeServerFrame, type ReconnectFrame } from '@wsring/protocol';
-import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
+import { createAgent, generateTopologyKeyPair, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
 import { moveFrameText, topologyBody } from '../src/topology-json.js';
 import type { AgentTopology } from '../src/types.js';
 import { openClient, until } from './helpers.js';
@@ -39,13 +39,28 @@ async function metric(agent: Agent, name: string, labels = ''): Promise<number> 
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
-describe('a join with real clients', () => {
+// Signed: clients given the fleet key move on the topology inside their frame, without a fetch. Unsigned: they
+// cannot tell the sender's topology from a forged one, so each moved client confirms the joiner by one refetch.
+for (const signed of [true, false]) describe(`a join with real clients (${signed ? 'signed topologies' : 'unsigned topologies'})`, () => {
   // Agents and clients on one manual clock: settling, pacing and backoff move only as the test says.
   const clock = new ManualClock(1_000_000);
   const store = new MemoryMembership(() => clock.now());
+  const fleet = generateTopologyKeyPair();
   const agents = new Map<string, Agent>();
   const clients = new Map<string, { client: WsringClient; moves: MoveReason[]; errors: string[] }>();
-  const start = async (id: string) => agents.set(id, await createAgent({ id, membership: store, port: 0, clock, ...TIMING, pacing: { ratePerSec: 400, burst: 20, jitterMs: 20, graceMs: 5_000 } }));
+  const start = async (id: string) =>
+    agents.set(
+      id,
+      await createAgent({
+        id,
+        membership: store,
+        port: 0,
+        clock,
+        ...TIMING,
+        pacing: { ratePerSec: 400, burst: 20, jitterMs: 20, graceMs: 5_000 },
+        ...(signed ? { topologySigningKey: fleet.privateKeyPem } : {}),
+      }),
+    );
   const ringIds = (a: Agent) => a.topology.ring.nodes.map((n) => n.id).join(',');
 
   beforeAll(async () => {
@@ -58,11 +73,11 @@ describe('a join with real clients', () => {
     await Promise.all([...agents.values()].map((a) => a.close()));
   });
 
-  it('moves the users whose owner changed to the joiner without a single /topology request', async () => {
+  it(`moves the users whose owner changed to the joiner ${signed ? 'without a single /topology request' : 'after one /topology request each'}`, async () => {
     const bootstrap = [...agents.values()].map((a) => `http://127.0.0.1:${a.port}`);
     for (let i = 0; i < 60; i++) {
       const user = `user-${i}`;
-      const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, timers: clock });
+      const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, timers: clock, ...(signed ? { topologyKey: fleet.publicKey } : {}) });
       const tracked = { client, moves: [] as MoveReason[], errors: [] as string[] };
       client.on('moved', (m) => tracked.moves.push(m.reason));
       client.on('error', (e) => tracked.errors.push(e.code));
@@ -87,11 +102,11 @@ describe('a join with real clients', () => {
     for (const [user, { client, moves, errors }] of clients) {
       expect(moves).toEqual(moved.includes(user) ? ['reconnect'] : []);
       expect(errors).toEqual([]);
-      // Moved clients hold the new topology (it came with their frame); the others were not touched at all.
+      // Moved clients hold the new topology (it came with their frame, or from the refetch); the others were not touched at all.
       expect(client.epoch).toBe(moved.includes(user) ? after.epoch : epochBefore);
     }
     const fetchesAfter = (await Promise.all([...agents.values()].map((a) => metric(a, 'wsring_topology_requests_total')))).reduce((x, y) => x + y, 0);
-    expect(fetchesAfter - fetchesBefore).toBe(0);
+    expect(fetchesAfter - fetchesBefore).toBe(signed ? 0 : moved.length);
   });
 
   it('a redirect at connect carries the topology to a client with an older epoch, not to one that has it', async () => {

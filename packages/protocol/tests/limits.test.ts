@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { CloseCode, MAX_USER_ID_LENGTH, MEMBER_STATES, TERMINAL_CLOSE_CODES, isMemberState, isValidUserId } from '../src/mod.js';
 
 describe('limits and enumerations', () => {
@@ -9,6 +10,21 @@ describe('limits and enumerations', () => {
     expect(isValidUserId('😀'.repeat(128))).toBe(true);
     expect(isValidUserId('x'.repeat(MAX_USER_ID_LENGTH))).toBe(true);
     for (const bad of ['', 'x'.repeat(MAX_USER_ID_LENGTH + 1), '😀'.repeat(129), 7, null, undefined, ['u']]) expect(isValidUserId(bad)).toBe(false);
+    // Unpaired surrogates: their UTF-8 form would collide with U+FFFD (`carol\uFFFD` is a valid id of its own).
+    for (const bad of ['carol\uD800', 'carol\uDC00', '\uDC00\uD800', 'a\uD83Db']) expect(isValidUserId(bad)).toBe(false);
+    expect(isValidUserId('carol\uFFFD')).toBe(true);
+  });
+
+  it('accepts exactly the well-formed ids of valid length', () => {
+    // UTF-16 code units, surrogates (paired or not) as likely as anything else.
+      const units = fc.array(fc.oneof(fc.integer({ min: 0xd800, max: 0xdfff }), fc.integer({ min: 0, max: 0xffff })), { maxLength: 40 });
+    fc.assert(
+      fc.property(units.map((u) => String.fromCharCode(...u)), (id) => {
+        const wellFormed = encodeURIComponentSafe(id);
+        expect(isValidUserId(id)).toBe(id.length > 0 && wellFormed);
+      }),
+      { numRuns: 2_000, seed: 41 },
+    );
   });
 
   it('refuses user ids with an unpaired surrogate, so two ids never encode to the same UTF-8 (one delivery subject)', () => {
@@ -39,3 +55,13 @@ describe('limits and enumerations', () => {
     expect(TERMINAL_CLOSE_CODES.has(CloseCode.TOKEN_EXPIRED)).toBe(false);
   });
 });
+
+/** Well-formed UTF-16, by an independent route: encodeURIComponent throws URIError on a lone surrogate. */
+function encodeURIComponentSafe(text: string): boolean {
+  try {
+    encodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
