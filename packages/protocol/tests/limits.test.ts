@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
 import { CloseCode, MAX_USER_ID_LENGTH, MEMBER_STATES, TERMINAL_CLOSE_CODES, isMemberState, isValidUserId } from '../src/mod.js';
 
 describe('limits and enumerations', () => {
@@ -17,7 +16,7 @@ describe('limits and enumerations', () => {
 
   it('accepts exactly the well-formed ids of valid length', () => {
     // UTF-16 code units, surrogates (paired or not) as likely as anything else.
-      const units = fc.array(fc.oneof(fc.integer({ min: 0xd800, max: 0xdfff }), fc.integer({ min: 0, max: 0xffff })), { maxLength: 40 });
+    const units = fc.array(fc.oneof(fc.integer({ min: 0xd800, max: 0xdfff }), fc.integer({ min: 0, max: 0xffff })), { maxLength: 40 });
     fc.assert(
       fc.property(units.map((u) => String.fromCharCode(...u)), (id) => {
         const wellFormed = encodeURIComponentSafe(id);
