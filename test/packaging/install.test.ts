@@ -180,7 +180,7 @@ describe('published packages, installed from their tarballs into fresh apps', ()
     expect(report).toEqual({ on: 'relay', received: [{ from: 'agent' }, { from: 'backend' }] });
   }, TIMEOUT);
 
-  it('install footprints: the client alone stays small, the agent brings no client and no dev tools', () => {
+  it('install footprints: the client alone stays small, the agent brings no client and no dev tools; each runs alone', () => {
     const sizes = { client: footprint(apps.client), agent: footprint(apps.agent), sim: footprint(apps.sim) };
     for (const [kind, f] of Object.entries(sizes)) console.log(`install footprint, ${kind}: ${f.packages.length} packages, ${mb(f.bytes)} MB in node_modules`);
     console.log(`client-only packages: ${sizes.client.packages.join(', ')}`);
@@ -190,5 +190,12 @@ describe('published packages, installed from their tarballs into fresh apps', ()
     expect(agent).toEqual(expect.arrayContaining(['@wsring/node-agent', '@nats-io/jetstream', '@types/ws', 'pino', 'prom-client']));
     for (const absent of ['@wsring/client', 'yaml', 'typescript', 'vitest', 'fast-check', 'hdr-histogram-js', 'esbuild']) expect(agent, absent).not.toContain(absent);
     expect(sizes.sim.packages).toEqual(expect.arrayContaining(['@wsring/sim', '@wsring/node-agent', '@wsring/client', 'yaml', 'cli-progress']));
+
+    // Each app works with only what its package declares (the full app above has everything side by side).
+    const load = (entries: string[]): string => `for (const e of ${JSON.stringify(entries)}) await import(e);`;
+    run(process.execPath, ['--input-type=module', '-e', load(['@wsring/client', '@wsring/client/internal'])], apps.client);
+    run(process.execPath, ['--input-type=module', '-e', load(['@wsring/node-agent', '@wsring/node-agent/internal', '@wsring/node-agent/testing'])], apps.agent);
+    expect(run(join(apps.agent, 'node_modules/.bin/wsring-agent'), ['--help'], apps.agent)).toMatch(/--nats/);
+    run(process.execPath, ['--input-type=module', '-e', load(['@wsring/sim'])], apps.sim);
   }, TIMEOUT);
 });
