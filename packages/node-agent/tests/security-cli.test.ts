@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nkeys } from '@nats-io/transport-node';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
 
@@ -130,6 +131,10 @@ describe('secrets', () => {
     }
     agents.push(a);
     expect(a.logs.some((l) => l.event === 'secret-in-argv' || l.event === 'insecure')).toBe(false);
+    // The finding: `?user=victim&last=0` no longer makes anyone the victim.
+    const victim = new WebSocket(`${a.url}?user=victim&last=0`);
+    const code = await new Promise<number>((resolve) => victim.once('close', (c) => resolve(c)).once('error', () => {}));
+    expect(code).toBe(4401);
     await a.kill();
   });
 
