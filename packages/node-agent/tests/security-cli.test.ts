@@ -110,13 +110,16 @@ describe('secure defaults', () => {
 
 describe('secrets', () => {
   it('a secret in argv works but is warned about; credentials in the NATS URL are honoured; no secret reaches a log line, even at trace', async () => {
-    const a = await spawnAgent({ id: 'argv', nats: `nats://agent:${PASSWORD}@127.0.0.1:${withPasswords.port}`, jwtSecret: JWT_SECRET, logLevel: 'trace', noDelivery: true });
+    const ADMIN = 'admin-token-0123456789abcdef';
+    const a = await spawnAgent({ id: 'argv', nats: `nats://agent:${PASSWORD}@127.0.0.1:${withPasswords.port}`, jwtSecret: JWT_SECRET, adminToken: ADMIN, logLevel: 'trace', noDelivery: true });
     agents.push(a);
     const warning = await a.waitForLog((l) => l.event === 'secret-in-argv');
     expect(warning).toMatchObject({ flag: '--jwt-secret' });
     expect(String(warning.msg)).toContain('WSRING_JWT_SECRET');
+    await a.waitForLog((l) => l.event === 'secret-in-argv' && l.flag === '--admin-token');
     const text = allLogs(a);
     expect(text).not.toContain(JWT_SECRET);
+    expect(text).not.toContain(ADMIN);
     expect(text).not.toContain(PASSWORD);
     await a.kill();
   });
