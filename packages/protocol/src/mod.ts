@@ -6,6 +6,16 @@ export { ProtocolError, type ProtocolErrorCode } from './errors.js';
 export { MAX_USER_ID_LENGTH, isValidUserId } from './limits.js';
 export { MEMBER_STATES, isMemberState, type MemberState } from './member-state.js';
 export { isWebSocketUrl, parseTopology, topologyUrls, type Topology, type TopologyNode } from './topology.js';
+export { MAX_CANONICAL_DEPTH, canonicalJson } from './canonical-json.js';
+export {
+  TOPOLOGY_SIGNATURE_FIELD,
+  decodeBase64,
+  encodeBase64Url,
+  importTopologyKey,
+  topologySigningBytes,
+  verifyTopologySignature,
+  type TopologyPublicKey,
+} from './topology-signature.js';
 export { connectUrl, parseConnectParams, type ConnectParams } from './connect-params.js';
 export { MAX_RESTART_DELAY_MS, decodeClientFrame, decodeServerFrame, encodeFrame } from './codec.js';
 export type {

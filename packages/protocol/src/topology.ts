@@ -20,6 +20,11 @@ export interface Topology {
   fingerprint: string;
   ring: RingSnapshot;
   nodes: TopologyNode[];
+  /**
+   * The fleet's Ed25519 signature (base64url) over the rest of the body, when the agents sign their topologies
+   * (topology-signature.ts). A client given the fleet's public key trusts only signed topologies.
+   */
+  signature?: string;
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -62,9 +67,9 @@ function isTopologyNode(x: unknown): x is TopologyNode {
 export function parseTopology(body: unknown): Topology {
   const bad = (why: string) => new ProtocolError('BAD_TOPOLOGY', why);
   if (!isRecord(body)) throw bad('not an object');
-  const { protocol, epoch, fingerprint, ring, nodes } = body;
+  const { protocol, epoch, fingerprint, ring, nodes, signature } = body;
   if (protocol !== PROTOCOL_VERSION) throw bad(`protocol ${describe(protocol)}, expected ${PROTOCOL_VERSION}`);
-  if (typeof epoch !== 'number' || !Number.isFinite(epoch)) throw bad('no numeric epoch');
+  if (!Number.isSafeInteger(epoch) || (epoch as number) < 0) throw bad('no epoch (a non-negative safe integer)');
   if (typeof fingerprint !== 'string') throw bad('no string fingerprint');
   if (!isRecord(ring)) throw bad('no ring');
   if (!Array.isArray(ring.nodes) || ring.nodes.length === 0) throw bad('ring has no nodes');
@@ -75,10 +80,11 @@ export function parseTopology(body: unknown): Topology {
   });
   return {
     protocol,
-    epoch,
+    epoch: epoch as number,
     fingerprint,
     ring: ring as unknown as RingSnapshot,
     nodes: Array.isArray(nodes) ? nodes.filter(isTopologyNode).map(({ id, url, weight, state }) => ({ id, url, weight, state })) : [],
+    ...(typeof signature === 'string' ? { signature } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { CloseCode, MAX_RESTART_DELAY_MS, ProtocolError, decodeClientFrame, deco
 
 const FRAME_TYPES = ['welcome', 'redirect', 'reconnect', 'message', 'gap', 'synced', 'checkpoint', 'error', 'pong', 'ping', 'resume'];
 /** Keys that name the frames' fields, plus the ones that shadow Object.prototype methods once parsed. */
-const FIELD = fc.constantFrom('node', 'url', 'epoch', 'fingerprint', 'code', 'message', 'data', 'pos', 'prev', 'from', 'to', 'last', 'ts', 'topology', 'toString', 'valueOf', 'toJSON', '__proto__');
+const FIELD = fc.constantFrom('node', 'user', 'signature', 'url', 'epoch', 'fingerprint', 'code', 'message', 'data', 'pos', 'prev', 'from', 'to', 'last', 'ts', 'topology', 'toString', 'valueOf', 'toJSON', '__proto__');
 
 /** Objects shaped like frames: a known type and any JSON values under the fields' names, nested too. */
 const frameLike = fc
@@ -44,7 +44,7 @@ describe('frame round trip', () => {
   const pos = fc.nat({ max: Number.MAX_SAFE_INTEGER });
   const id = fc.string({ minLength: 1, maxLength: 16 });
   const serverFrame: fc.Arbitrary<ServerFrame> = fc.oneof(
-    fc.record({ type: fc.constant('welcome' as const), node: id, epoch: fc.nat(), fingerprint: fc.string(), standIn: fc.boolean() }),
+    fc.record({ type: fc.constant('welcome' as const), node: id, epoch: fc.nat(), fingerprint: fc.string(), standIn: fc.boolean(), user: id }),
     fc.record({ type: fc.constant('reconnect' as const), node: id, url: id, epoch: fc.nat(), fingerprint: fc.string(), graceMs: fc.nat() }),
     fc.record({ type: fc.constant('redirect' as const), node: id, url: id, epoch: fc.nat(), fingerprint: fc.string(), reason: fc.constantFrom('not-owner' as const, 'draining' as const, 'capacity' as const) }),
     fc.record({ type: fc.constant('message' as const), data: fc.jsonValue(), pos, prev: pos }),
