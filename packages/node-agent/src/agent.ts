@@ -65,9 +65,9 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly transport: Transport;
   private readonly registration: Registration;
   private readonly epochs: EpochAgreement;
-  private delivery: Delivery | undefined;
   /** Which valid records this node uses: member URLs within allowedOrigins, at most maxMembers ids. */
   private readonly memberPolicy: MemberPolicy;
+  private delivery: Delivery | undefined;
   private stopWatch: (() => void) | undefined;
   private stopConverging: (() => void) | undefined;
   private stopFollowing: (() => void) | undefined;

@@ -51,19 +51,16 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'sigterm', arg: '<drain|restart>', kind: 'string', help: 'what SIGTERM does: drain (users move to their new owners, the node leaves) or restart (users come back to this node after --restart-back-in-ms; a deploy that keeps the node); SIGUSR2 always restarts', default: 'drain' },
   { name: 'restart-back-in-ms', arg: '<ms>', kind: 'nonNegative', help: 'restart in place: when the next process serves; users come back then, spread at --accept-rate', default: DEFAULTS.restartBackInMs },
   { name: 'drain-deadline-ms', arg: '<ms>', kind: 'nonNegative', help: 'SIGTERM: how long to drain before exiting', default: DEFAULTS.drainDeadlineMs },
-  // authentication (docs/security.md): one of --jwt-secret(-file), --jwks-url or --insecure is required; secrets are best read from files or WSRING_ variables (argv shows in ps)
-  { name: 'jwt-secret-file', arg: '<file>', kind: 'string', help: 'read the HS256 secret, 32+ bytes, from this file (trailing newline dropped); or WSRING_JWT_SECRET' },
+  // authentication (docs/security.md): one of --jwt-secret(-file), --jwks-url or --insecure is required
+  { name: 'jwt-secret', arg: '<secret>', kind: 'string', help: 'verify HS256 JWTs with this secret, 32+ bytes; user = sub. Shows in ps: prefer WSRING_JWT_SECRET or --jwt-secret-file' },
+  { name: 'jwt-secret-file', arg: '<file>', kind: 'string', help: 'read the HS256 secret from this file (trailing newline dropped)' },
+  { name: 'jwks-url', arg: '<url>', kind: 'string', help: 'verify JWTs against this JWKS URL (asymmetric algorithms only); user = sub' },
   { name: 'jwt-issuer', arg: '<iss>', kind: 'list', help: 'accept only tokens whose iss is one of these (comma separated)' },
   { name: 'jwt-audience', arg: '<aud>', kind: 'list', help: 'accept only tokens whose aud includes one of these (comma separated)' },
   { name: 'jwt-algorithms', arg: '<algs>', kind: 'list', help: 'algorithms accepted with --jwks-url (default: RS256..512, PS256..512, ES256..512, EdDSA; never none or HS*)' },
   { name: 'jwt-exp-optional', kind: 'bool', help: 'accept tokens without exp (valid until the key changes); by default they are refused', default: false },
   { name: 'jwt-clock-tolerance-sec', arg: '<s>', kind: 'nonNegative', help: 'clock skew allowed for exp, nbf and iat (an iat further ahead is refused)', default: 5 },
   { name: 'insecure', kind: 'bool', help: 'run without authentication: the user query parameter is trusted, anyone can be anyone (development only; warns at start and every minute)', default: false },
-  { name: 'jwt-secret', arg: '<secret>', kind: 'string', help: 'verify HS256 JWTs with this secret (better: WSRING_JWT_SECRET); user = sub' },
-  { name: 'jwks-url', arg: '<url>', kind: 'string', help: 'verify JWTs against this JWKS URL; user = sub' },
-  // fleet page (fleet-page/, docs/fleet-page.md)
-  { name: 'admin-token', arg: '<secret>', kind: 'string', help: 'serve the fleet page /fleet, its live feed and the live preview to whoever presents this secret, 16+ characters (better: WSRING_ADMIN_TOKEN); no page without it' },
-  { name: 'admin-role', arg: '<role>', kind: 'string', help: 'also admit as admin a JWT verified like client tokens (--jwt-secret, --jwks-url) whose role claim (or roles list) holds this value' },
   // connection hygiene and untrusted membership records (docs/security.md)
   { name: 'handshake-timeout-ms', arg: '<ms>', kind: 'positive', help: 'drop a TCP connection that has sent no complete request or WebSocket upgrade by then', default: DEFAULTS.handshakeTimeoutMs },
   { name: 'max-connections-per-address', arg: '<n>', kind: 'count', help: 'open TCP connections accepted from one remote address', default: DEFAULTS.maxConnectionsPerAddress },
@@ -82,6 +79,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'nats-tls-ca', arg: '<file>', kind: 'string', help: 'PEM CA certificate(s) to verify the NATS server with (turns TLS on)' },
   { name: 'nats-tls-cert', arg: '<file>', kind: 'string', help: 'PEM client certificate for mutual TLS with NATS' },
   { name: 'nats-tls-key', arg: '<file>', kind: 'string', help: 'PEM key of --nats-tls-cert' },
+  // fleet page (fleet-page/, docs/fleet-page.md)
+  { name: 'admin-token', arg: '<secret>', kind: 'string', help: 'serve the fleet page /fleet, its live feed and the live preview to whoever presents this secret, 16+ characters (better: WSRING_ADMIN_TOKEN); no page without it' },
+  { name: 'admin-role', arg: '<role>', kind: 'string', help: 'also admit as admin a JWT verified like client tokens (--jwt-secret, --jwks-url) whose role claim (or roles list) holds this value' },
   { name: 'delivery-stream', arg: '<name>', kind: 'string', help: 'JetStream stream of per-user messages', default: DELIVERY_DEFAULTS.stream },
   { name: 'delivery-max-age-ms', arg: '<ms>', kind: 'count', help: 'retention window in time of the replay store', default: DELIVERY_DEFAULTS.maxAgeMs },
   { name: 'delivery-max-bytes', arg: '<bytes>', kind: 'count', help: 'retention window in size of the replay store', default: DELIVERY_DEFAULTS.maxBytes },
@@ -122,10 +122,8 @@ export interface CliSettings {
   sigterm: string;
   restartBackInMs: number;
   jwtSecret?: string;
-  jwksUrl?: string;
-  adminToken?: string;
-  adminRole?: string;
   jwtSecretFile?: string;
+  jwksUrl?: string;
   jwtIssuer?: string[];
   jwtAudience?: string[];
   jwtAlgorithms?: string[];
@@ -148,6 +146,8 @@ export interface CliSettings {
   natsTlsCa?: string;
   natsTlsCert?: string;
   natsTlsKey?: string;
+  adminToken?: string;
+  adminRole?: string;
   deliveryStream: string;
   deliveryMaxAgeMs: number;
   deliveryMaxBytes: number;
