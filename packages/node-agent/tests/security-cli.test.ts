@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
 import { nkeys } from '@nats-io/transport-node';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from '../src/testing/mod.js';
 
@@ -45,6 +47,46 @@ function makeCertificates(): { ca: string; serverCert: string; serverKey: string
   leaf('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   leaf('client', 'extendedKeyUsage=clientAuth\n');
   return { ca: join(dir, 'ca.pem'), serverCert: join(dir, 'server.pem'), serverKey: join(dir, 'server.key'), clientCert: join(dir, 'client.pem'), clientKey: join(dir, 'client.key') };
+}
+
+/**
+ * A NATS JWT (decentralized auth) signed with an nkey: what `nsc` writes, made here so the test needs no `nsc`.
+ * Issuer and subject are public nkeys; the signature is Ed25519 over `header.payload`.
+ */
+function natsJwt(claims: Record<string, unknown>, signer: ReturnType<typeof nkeys.createOperator>): string {
+  const b64 = (x: unknown) => Buffer.from(JSON.stringify(x)).toString('base64url');
+  const body = { ...claims, iat: Math.floor(Date.now() / 1000) };
+  const withId = { ...body, jti: createHash('sha256').update(JSON.stringify(body)).digest('base64url') };
+  const signed = `${b64({ typ: 'JWT', alg: 'ed25519-nkey' })}.${b64(withId)}`;
+  return `${signed}.${Buffer.from(signer.sign(new TextEncoder().encode(signed))).toString('base64url')}`;
+}
+
+/** An operator-mode server config (operator, system account, one account with JetStream) and a user .creds file for it. */
+function operatorSetup(): { serverConf: string; creds: (account?: ReturnType<typeof nkeys.createAccount>) => string } {
+  const operator = nkeys.createOperator();
+  const account = nkeys.createAccount();
+  const system = nkeys.createAccount();
+  const unlimited = { subs: -1, conn: -1, leaf: -1, imports: -1, exports: -1, data: -1, payload: -1, wildcards: true };
+  const accountJwt = (a: typeof account, name: string, limits: Record<string, unknown>) =>
+    natsJwt({ iss: operator.getPublicKey(), sub: a.getPublicKey(), name, nats: { type: 'account', version: 2, limits } }, operator);
+  const conf = [
+    `operator: ${natsJwt({ iss: operator.getPublicKey(), sub: operator.getPublicKey(), name: 'wsring-test', nats: { type: 'operator', version: 2 } }, operator)}`,
+    `system_account: ${system.getPublicKey()}`,
+    'resolver: MEMORY',
+    'resolver_preload: {',
+    `  ${account.getPublicKey()}: ${accountJwt(account, 'agents', { ...unlimited, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 })}`,
+    `  ${system.getPublicKey()}: ${accountJwt(system, 'SYS', unlimited)}`,
+    '}',
+  ].join('\n');
+  return {
+    serverConf: file('operator.conf', conf),
+    creds: (signer = account) => {
+      const user = nkeys.createUser();
+      const userJwt = natsJwt({ iss: signer.getPublicKey(), sub: user.getPublicKey(), name: 'agent', nats: { type: 'user', version: 2, pub: {}, sub: {}, subs: -1, data: -1, payload: -1 } }, signer);
+      const seed = new TextDecoder().decode(user.getSeed());
+      return file(`user-${user.getPublicKey().slice(0, 8)}.creds`, `-----BEGIN NATS USER JWT-----\n${userJwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`);
+    },
+  };
 }
 
 const hasOpenssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0;
@@ -109,13 +151,16 @@ describe('secure defaults', () => {
 
 describe('secrets', () => {
   it('a secret in argv works but is warned about; credentials in the NATS URL are honoured; no secret reaches a log line, even at trace', async () => {
-    const a = await spawnAgent({ id: 'argv', nats: `nats://agent:${PASSWORD}@127.0.0.1:${withPasswords.port}`, jwtSecret: JWT_SECRET, logLevel: 'trace', noDelivery: true });
+    const ADMIN = 'admin-token-0123456789abcdef';
+    const a = await spawnAgent({ id: 'argv', nats: `nats://agent:${PASSWORD}@127.0.0.1:${withPasswords.port}`, jwtSecret: JWT_SECRET, adminToken: ADMIN, logLevel: 'trace', noDelivery: true });
     agents.push(a);
     const warning = await a.waitForLog((l) => l.event === 'secret-in-argv');
     expect(warning).toMatchObject({ flag: '--jwt-secret' });
     expect(String(warning.msg)).toContain('WSRING_JWT_SECRET');
+    await a.waitForLog((l) => l.event === 'secret-in-argv' && l.flag === '--admin-token');
     const text = allLogs(a);
     expect(text).not.toContain(JWT_SECRET);
+    expect(text).not.toContain(ADMIN);
     expect(text).not.toContain(PASSWORD);
     await a.kill();
   });
@@ -130,6 +175,10 @@ describe('secrets', () => {
     }
     agents.push(a);
     expect(a.logs.some((l) => l.event === 'secret-in-argv' || l.event === 'insecure')).toBe(false);
+    // The finding: `?user=victim&last=0` no longer makes anyone the victim.
+    const victim = new WebSocket(`${a.url}?user=victim&last=0`);
+    const code = await new Promise<number>((resolve) => victim.once('close', (c) => resolve(c)).once('error', () => {}));
+    expect(code).toBe(4401);
     await a.kill();
   });
 
@@ -151,6 +200,22 @@ describe('NATS credentials', () => {
     expect(allLogs(a)).not.toContain(readFileSync(nkeySeedFile, 'utf8').trim());
     await a.kill();
   });
+
+  it('--nats-creds signs in with a .creds file on a server in operator mode; a user of an unknown account is refused', async () => {
+    const setup = operatorSetup();
+    const server = await startNatsServer({ args: ['-c', setup.serverConf] });
+    try {
+      const a = await spawnAgent({ id: 'creds', nats: server.url, natsCreds: setup.creds() });
+      agents.push(a);
+      expect(a.port).toBeGreaterThan(0);
+      await a.kill();
+      const stranger = runCli(['--id', 'stranger', '--host', '127.0.0.1', '--insecure', '--nats', server.url, '--nats-creds', setup.creds(nkeys.createAccount())], {}, 30_000);
+      expect(stranger.code).toBe(1);
+      expect(stranger.out).toMatch(/Authorization Violation|authorization/i);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 
   it('without credentials the password-protected server refuses the agent', () => {
     const r = runCli(['--id', 'anon', '--host', '127.0.0.1', '--insecure', '--no-delivery', '--nats', withPasswords.url], {}, 30_000);
