@@ -4,9 +4,6 @@
 // must not go to the attacker, its token must never reach it, its epoch must stay the fleet's, and it must
 // still follow the fleet's genuine moves. Run twice: agents signing their topologies (clients given the key),
 // and unsigned (clients trust only what they fetch from their bootstrap URLs).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createRing } from '@wsring/ring';
 import { createTopologySigner, generateTopologyKeyPair } from '@wsring/node-agent';
@@ -14,7 +11,7 @@ import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from 
 import type { ReconnectFrame, Topology } from '@wsring/client';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_AGENT, hs256, startClients, topology as topologyOf, users, waitForAgreement, waitUntil, type TrackedClient } from './support.js';
+import { FAST_AGENT, fleetKeyFile, hs256, startClients, topology as topologyOf, users, waitForAgreement, waitUntil, type TrackedClient } from './support.js';
 
 const SECRET = 'integration-trust-secret-0123456789abcdef';
 const token = (user: string) => hs256({ sub: user, exp: Math.floor(Date.now() / 1000) + 3_600 }, SECRET);
@@ -103,10 +100,8 @@ for (const signed of [true, false]) {
     const agents: SpawnedAgent[] = [];
     const proxy = new MaliciousProxy();
     const attacker = new AttackerNode();
-    const fleet = generateTopologyKeyPair();
-    const keyFile = join(mkdtempSync(join(tmpdir(), 'wsring-trust-')), 'topology.pem');
-    writeFileSync(keyFile, fleet.privateKeyPem, { mode: 0o600 });
-    const flags = { ...FAST_AGENT, graceMs: 2_000, jwtSecret: SECRET, ...(signed ? { topologyKeyFile: keyFile } : {}) };
+    const fleet = fleetKeyFile();
+    const flags = { ...FAST_AGENT, graceMs: 2_000, jwtSecret: SECRET, ...(signed ? { topologyKeyFile: fleet.keyFile } : {}) };
     const clientOptions = { backoff: { baseMs: 50, capMs: 500 }, ...(signed ? { topologyKey: fleet.publicKey } : {}) };
     let clients: TrackedClient[] = [];
 
