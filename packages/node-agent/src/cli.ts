@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { pino } from 'pino';
 import { createAgent } from './agent.js';
 import { jwtAuthenticator } from './auth.js';
+import { createTopologySigner } from './topology-signer.js';
 import { advertisedUrl, camel, CONFIG_ENV, ConfigError, envName, FLAGS, parseConfigFile, resolveSettings, type CliSettings, type FlagSpec } from './cli-config.js';
 import type { Authenticate } from './types.js';
 
@@ -97,7 +98,10 @@ try {
 // bindings, which would be written beside them.
 const logger = pino({ level: o.logLevel, base: null, mixin: () => ({ node: o.id }) });
 
-/** The fleet's topology signing key, read from a file (never from argv: a key on the command line shows in `ps`). */
+/**
+ * The fleet's topology signing key, read from a file (never from argv: a key on the command line shows in `ps`)
+ * and checked here, so a bad one is a one-line usage error rather than a failed start.
+ */
 function readTopologyKey(file: string): Buffer | string {
   let bytes: Buffer;
   try {
@@ -105,7 +109,13 @@ function readTopologyKey(file: string): Buffer | string {
   } catch (err) {
     return usage(`--topology-key-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  return bytes.length === 32 ? bytes : bytes.toString('utf8');
+  const key = bytes.length === 32 ? bytes : bytes.toString('utf8');
+  try {
+    createTopologySigner(key);
+  } catch (err) {
+    return usage(`--topology-key-file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return key;
 }
 const topologySigningKey = o.topologyKeyFile === undefined ? undefined : readTopologyKey(o.topologyKeyFile);
 
