@@ -188,14 +188,25 @@ for (const signed of [true, false]) {
       expect(attacker.seen).toEqual([]);
       for (const t of clients) expect(t.client.epoch === after.epoch || ring.owner(t.user) === 'a').toBe(true);
       const genuineMovers = movers.filter((t) => !tampered.has(t.user));
-      for (const t of genuineMovers) expect(t.events.moved?.at(-1)).toMatchObject({ from: 'a', to: ring.owner(t.user), reason: 'reconnect' });
+      for (const t of genuineMovers) expect(t.events.moved?.at(-1)).toMatchObject({ from: 'a', to: ring.owner(t.user) });
       for (const t of movers.filter((m) => tampered.has(m.user))) {
         expect(errors(t).slice(errorsBefore.get(t.user))).toEqual(signed ? ['UNTRUSTED_TOPOLOGY', 'UNKNOWN_NODE'] : ['UNKNOWN_NODE']);
       }
       for (const t of genuineMovers) {
-        expect(errors(t).slice(errorsBefore.get(t.user))).toEqual([]);
-        // Signed: the topology came with the frame, checked, so no fetch; unsigned: one refetch confirmed the joiner.
-        expect((fetches.get(t.user) ?? 0) - (fetchesBefore.get(t.user) ?? 0)).toBe(signed ? 0 : 1);
+        const fetched = (fetches.get(t.user) ?? 0) - (fetchesBefore.get(t.user) ?? 0);
+        if (signed) {
+          // The topology came with the frame, checked: the client went at once, without a fetch.
+          expect(errors(t).slice(errorsBefore.get(t.user))).toEqual([]);
+          expect(t.events.moved?.at(-1)).toMatchObject({ reason: 'reconnect' });
+          expect(fetched).toBe(0);
+        } else {
+          // A refetch confirmed the joiner first (a bootstrap agent that has not applied the join yet can make
+          // it wait for the next attempt instead: never a move to an unconfirmed node either way).
+          expect(fetched).toBeGreaterThanOrEqual(1);
+          const found = errors(t).slice(errorsBefore.get(t.user));
+          expect(found.filter((e) => e !== 'UNKNOWN_NODE')).toEqual([]);
+          if (fetched === 1) expect(found).toEqual([]);
+        }
       }
     });
   });
