@@ -1,16 +1,13 @@
 // The browser build verifies signed topologies with Chromium's own WebCrypto (Ed25519): against real agents
 // signing with --topology-key-file, a page given the fleet's key bootstraps, and follows a join on the topology
 // inside its reconnect frame without fetching /topology; a page given another key trusts nothing and never connects.
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { createRing } from '@wsring/ring';
 import { generateTopologyKeyPair } from '@wsring/node-agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, bundleClient, serve } from './browser-support.js';
-import { startCluster, waitForAgreement, type Cluster } from './support.js';
+import { fleetKeyFile, startCluster, waitForAgreement, type Cluster } from './support.js';
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -38,15 +35,13 @@ interface PageGlobals {
 }
 
 describe('signed topologies in a real browser', () => {
-  const fleet = generateTopologyKeyPair();
-  const keyFile = join(mkdtempSync(join(tmpdir(), 'wsring-browser-trust-')), 'topology.pem');
-  writeFileSync(keyFile, fleet.privateKeyPem, { mode: 0o600 });
+  const fleet = fleetKeyFile();
   let cluster: Cluster;
   let browser: Browser | undefined;
   let site: { server: Server; url: string } | undefined;
 
   beforeAll(async () => {
-    const [bundle, started] = await Promise.all([bundleClient(), startCluster(['n1', 'n2'], { topologyKeyFile: keyFile })]);
+    const [bundle, started] = await Promise.all([bundleClient(), startCluster(['n1', 'n2'], { topologyKeyFile: fleet.keyFile })]);
     cluster = started;
     site = await serve(bundle, PAGE);
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   allOpen,
   clusterForSuite,
+  fleetKeyFile,
   maxInWindow,
   reconnectFrames,
   topology,
@@ -26,8 +27,12 @@ const story = (c: TrackedClient) =>
 const RATE = 10;
 const BURST = 5;
 
+// The fleet signs its topologies and the clients hold its key, so a moved client can trust the topology inside
+// its frame and go without a /topology fetch (unsigned, each would confirm the joiner with one: trust.test.ts).
+const FLEET = fleetKeyFile();
+
 describe('rebalance on join, against real agents', () => {
-  const suite = clusterForSuite(['n1', 'n2', 'n3'], { rate: RATE, burst: BURST });
+  const suite = clusterForSuite(['n1', 'n2', 'n3'], { rate: RATE, burst: BURST, topologyKeyFile: FLEET.keyFile });
 
   it('puts every client on its owner, then moves exactly the users whose owner changed when a 4th agent joins', async () => {
     const { cluster } = suite;
@@ -35,6 +40,7 @@ describe('rebalance on join, against real agents', () => {
     // Every /topology request the clients make (the test's own polling of the agents is not counted).
     let topologyFetches = 0;
     const clients = suite.startClients(users(CLIENTS), cluster.agents, {
+      topologyKey: FLEET.publicKey,
       fetch: (url, init) => {
         topologyFetches++;
         return fetch(url, init);
@@ -114,6 +120,7 @@ describe('rebalance on join, against real agents', () => {
     const staleUser = `stale-${n}`;
     let fetches = 0;
     const staleClients = suite.startClients([staleUser], cluster.agents, {
+      topologyKey: FLEET.publicKey,
       fetch: async (url, init) => (fetches++ === 0 ? { ok: true, status: 200, json: async () => staleTopology } : fetch(url, init)),
     });
     const stale = staleClients[0];

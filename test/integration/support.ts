@@ -1,9 +1,12 @@
 // Shared harness for the integration suites: a real nats-server, real agents in child processes, and
 // @wsring/client instances whose sockets are tapped so tests can see every frame and every socket.
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadRing, type Ring } from '@wsring/ring';
 import { createClient, type ClientEvents, type ClientOptions, type ServerFrame, type Topology, type WebSocketConstructor, type WsringClient } from '@wsring/client';
-import { NatsMembership } from '@wsring/node-agent';
+import { NatsMembership, generateTopologyKeyPair } from '@wsring/node-agent';
 import { spawnAgent, startNatsServer, type NatsServer, type SpawnAgentOptions, type SpawnedAgent } from '@wsring/node-agent/testing';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll } from 'vitest';
@@ -228,4 +231,15 @@ export function hs256(payload: Record<string, unknown>, secret: string): string 
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(payload)}`;
   return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+/**
+ * A fresh fleet signing key: `keyFile` (a PKCS#8 PEM in a temp dir, for the agents' `--topology-key-file`) and
+ * `publicKey` (for the clients' `topologyKey`).
+ */
+export function fleetKeyFile(): { keyFile: string; publicKey: string } {
+  const { privateKeyPem, publicKey } = generateTopologyKeyPair();
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'wsring-fleet-key-')), 'topology.pem');
+  writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
+  return { keyFile, publicKey };
 }

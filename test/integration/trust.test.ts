@@ -4,9 +4,6 @@
 // must not go to the attacker, its token must never reach it, its epoch must stay the fleet's, and it must
 // still follow the fleet's genuine moves. Run twice: agents signing their topologies (clients given the key),
 // and unsigned (clients trust only what they fetch from their bootstrap URLs).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createRing } from '@wsring/ring';
 import { createTopologySigner, generateTopologyKeyPair } from '@wsring/node-agent';
@@ -14,7 +11,7 @@ import { spawnAgent, startNatsServer, type NatsServer, type SpawnedAgent } from 
 import type { ReconnectFrame, Topology } from '@wsring/client';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_AGENT, hs256, startClients, topology as topologyOf, users, waitForAgreement, waitUntil, type TrackedClient } from './support.js';
+import { FAST_AGENT, fleetKeyFile, hs256, startClients, topology as topologyOf, users, waitForAgreement, waitUntil, type TrackedClient } from './support.js';
 
 const SECRET = 'integration-trust-secret-0123456789abcdef';
 const token = (user: string) => hs256({ sub: user, exp: Math.floor(Date.now() / 1000) + 3_600 }, SECRET);
@@ -103,10 +100,8 @@ for (const signed of [true, false]) {
     const agents: SpawnedAgent[] = [];
     const proxy = new MaliciousProxy();
     const attacker = new AttackerNode();
-    const fleet = generateTopologyKeyPair();
-    const keyFile = join(mkdtempSync(join(tmpdir(), 'wsring-trust-')), 'topology.pem');
-    writeFileSync(keyFile, fleet.privateKeyPem, { mode: 0o600 });
-    const flags = { ...FAST_AGENT, graceMs: 2_000, jwtSecret: SECRET, ...(signed ? { topologyKeyFile: keyFile } : {}) };
+    const fleet = fleetKeyFile();
+    const flags = { ...FAST_AGENT, graceMs: 2_000, jwtSecret: SECRET, ...(signed ? { topologyKeyFile: fleet.keyFile } : {}) };
     const clientOptions = { backoff: { baseMs: 50, capMs: 500 }, ...(signed ? { topologyKey: fleet.publicKey } : {}) };
     let clients: TrackedClient[] = [];
 
@@ -193,14 +188,25 @@ for (const signed of [true, false]) {
       expect(attacker.seen).toEqual([]);
       for (const t of clients) expect(t.client.epoch === after.epoch || ring.owner(t.user) === 'a').toBe(true);
       const genuineMovers = movers.filter((t) => !tampered.has(t.user));
-      for (const t of genuineMovers) expect(t.events.moved?.at(-1)).toMatchObject({ from: 'a', to: ring.owner(t.user), reason: 'reconnect' });
+      for (const t of genuineMovers) expect(t.events.moved?.at(-1)).toMatchObject({ from: 'a', to: ring.owner(t.user) });
       for (const t of movers.filter((m) => tampered.has(m.user))) {
         expect(errors(t).slice(errorsBefore.get(t.user))).toEqual(signed ? ['UNTRUSTED_TOPOLOGY', 'UNKNOWN_NODE'] : ['UNKNOWN_NODE']);
       }
       for (const t of genuineMovers) {
-        expect(errors(t).slice(errorsBefore.get(t.user))).toEqual([]);
-        // Signed: the topology came with the frame, checked, so no fetch; unsigned: one refetch confirmed the joiner.
-        expect((fetches.get(t.user) ?? 0) - (fetchesBefore.get(t.user) ?? 0)).toBe(signed ? 0 : 1);
+        const fetched = (fetches.get(t.user) ?? 0) - (fetchesBefore.get(t.user) ?? 0);
+        if (signed) {
+          // The topology came with the frame, checked: the client went at once, without a fetch.
+          expect(errors(t).slice(errorsBefore.get(t.user))).toEqual([]);
+          expect(t.events.moved?.at(-1)).toMatchObject({ reason: 'reconnect' });
+          expect(fetched).toBe(0);
+        } else {
+          // A refetch confirmed the joiner first (a bootstrap agent that has not applied the join yet can make
+          // it wait for the next attempt instead: never a move to an unconfirmed node either way).
+          expect(fetched).toBeGreaterThanOrEqual(1);
+          const found = errors(t).slice(errorsBefore.get(t.user));
+          expect(found.filter((e) => e !== 'UNKNOWN_NODE')).toEqual([]);
+          if (fetched === 1) expect(found).toEqual([]);
+        }
       }
     });
   });

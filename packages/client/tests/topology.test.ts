@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { importTopologyKey } from '@wsring/protocol';
+import { ClientError } from '../src/errors.js';
 import { loadTopology, sameUrl, topologyUrl } from '../src/topology.js';
-import { makeTopology } from './fakes.js';
+import { FLEET, makeTopology } from './fakes.js';
 
 describe('topology', () => {
   it('derives the /topology URL from a bootstrap entry', () => {
@@ -45,5 +48,29 @@ describe('topology', () => {
     const loaded = await loadTopology(body);
     expect(loaded.urls.get('n9')).toBe('ws://n9.test/ws');
     expect(loaded.ring.nodes.map((n) => n.id)).toEqual(['n1', 'n2']);
+  });
+
+  it('loads anything from the wire into a topology or a ClientError, with or without the fleet key, never another exception', async () => {
+    const { topology } = await makeTopology(['n1', 'n2'], 3);
+    const keys = importTopologyKey(FLEET.publicKey).then((k) => [k]);
+    const genuine = await loadTopology(topology);
+    // Mutations of a genuine signed body (any field replaced by any JSON value), and arbitrary JSON.
+    const field = fc.constantFrom('protocol', 'epoch', 'fingerprint', 'ring', 'nodes', 'signature', 'extra');
+    const mutated = fc.tuple(field, fc.jsonValue()).map(([k, v]) => ({ ...topology, [k]: v }));
+    const ringMutated = fc.tuple(fc.constantFrom('version', 'algorithm', 'seed', 'pointsPerWeight', 'nodes'), fc.jsonValue()).map(([k, v]) => ({ ...topology, ring: { ...topology.ring, [k]: v } }));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(mutated, ringMutated, fc.jsonValue()), fc.boolean(), async (body, keyed) => {
+        try {
+          const loaded = await loadTopology(JSON.parse(JSON.stringify(body)), keyed ? keys : undefined);
+          expect(loaded.ring.nodes.length).toBeGreaterThan(0);
+          // With the key, only the body the fleet signed gets through, whatever was changed.
+          if (keyed) expect(loaded.topology).toEqual(genuine.topology);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ClientError);
+          expect(['BAD_TOPOLOGY', 'UNTRUSTED_TOPOLOGY']).toContain((error as ClientError).code);
+        }
+      }),
+      { numRuns: 400, seed: 51 },
+    );
   });
 });

@@ -2,7 +2,7 @@
 // authenticated, and the token lifecycle (TOKEN_EXPIRED renews a token from a function, ends a fixed one).
 import { describe, expect, it } from 'vitest';
 import { ClientError, CloseCode, createClient, type ClientOptions } from '../src/mod.js';
-import { fakeClient, makeTopology, nodeUrl, settle, welcome } from './fakes.js';
+import { FLEET, fakeClient, fleetKey, makeTopology, nodeUrl, settle, welcome } from './fakes.js';
 
 async function openClient(overrides: Partial<ClientOptions> = {}) {
   const t = await makeTopology(['n1', 'n2', 'n3'], 5);
@@ -66,6 +66,14 @@ describe('the user the node authenticated', () => {
     expect(env.live()).toEqual([]);
     expect(() => env.client.send('x')).toThrow(ClientError);
     expect(env.clock.pendingTimers).toBe(0);
+  });
+
+  it('refuses a topologyKey that is no Ed25519 public key up front with INVALID_OPTION', () => {
+    const base = { user: 'u', bootstrap: ['http://a.test'], WebSocket: class {} as never, fetch: async () => ({ ok: true, status: 200, json: async () => ({}) }) };
+    for (const topologyKey of ['nope', '', new Uint8Array(31), [], [FLEET.publicKey, 'short'], 7]) {
+      expect(() => createClient({ ...base, topologyKey: topologyKey as never })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    }
+    expect(() => createClient({ ...base, topologyKey: [FLEET.publicKey, fleetKey().publicKey] }).close()).not.toThrow();
   });
 
   it('refuses ill-formed user ids up front with INVALID_USER', () => {

@@ -9,6 +9,7 @@ import { jwtAuthenticator } from './auth.js';
 import { advertisedUrl, camel, CONFIG_ENV, ConfigError, envName, FLAGS, parseConfigFile, resolveSettings, SECRET_FLAGS, type CliSettings, type FlagSpec } from './cli-config.js';
 import { AgentError } from './errors.js';
 import { natsConnectOptions, redactUrls } from './nats-auth.js';
+import { createTopologySigner } from './topology-signer.js';
 import type { Authenticate } from './types.js';
 
 // From dist/cli.js or src/cli.ts alike, installed or not: this package's own package.json.
@@ -118,7 +119,10 @@ try {
   throw err;
 }
 
-/** The fleet's topology signing key, read from a file (never from argv: a key on the command line shows in `ps`). */
+/**
+ * The fleet's topology signing key, read from a file (never from argv: a key on the command line shows in `ps`)
+ * and checked here, so a bad one is a one-line usage error rather than a failed start.
+ */
 function readTopologyKey(file: string): Buffer | string {
   let bytes: Buffer;
   try {
@@ -126,7 +130,13 @@ function readTopologyKey(file: string): Buffer | string {
   } catch (err) {
     return usage(`--topology-key-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  return bytes.length === 32 ? bytes : bytes.toString('utf8');
+  const key = bytes.length === 32 ? bytes : bytes.toString('utf8');
+  try {
+    createTopologySigner(key);
+  } catch (err) {
+    return usage(`--topology-key-file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return key;
 }
 const topologySigningKey = o.topologyKeyFile === undefined ? undefined : readTopologyKey(o.topologyKeyFile);
 

@@ -73,6 +73,18 @@ describe('wsring-agent command line', () => {
     }
   });
 
+  it('a topology key file that is missing or holds no Ed25519 private key: exit 2, one line naming the flag', () => {
+    const garbage = join(dir, 'not-a-key.pem');
+    writeFileSync(garbage, 'not a key\n');
+    for (const file of [join(dir, 'missing.pem'), garbage]) {
+      const r = runCli(['--id', 'a', '--host', '127.0.0.1', '--topology-key-file', file], { WSRING_JWT_SECRET: 'cli-options-test-secret-0123456789abcdef-0123456789' });
+      expect(r.code).toBe(2);
+      expect(r.errLines).toHaveLength(1);
+      expect(r.errLines[0]).toContain(`--topology-key-file ${file}`);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('bad settings: exit 2 and one line naming the flag, variable or config key', () => {
     const yaml = join(dir, 'typo.yaml');
     writeFileSync(yaml, 'id: a\nhost: 127.0.0.1\ncapcity: 10\n');
