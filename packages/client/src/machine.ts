@@ -37,6 +37,10 @@ export interface Context {
   readonly position: Position;
   /** The open node announced it restarts in place: come back to it after this delay (ms) once it closes 4005. */
   readonly restartAfterMs?: number;
+  /** This client's session id, given by the first node that welcomed it; kept across reconnects and moves. */
+  readonly session?: string;
+  /** The user id the last welcoming node admitted this client for. */
+  readonly user?: string;
 }
 
 /** Where a reconnect or redirect frame sends the client, and what it says about the sender. */
@@ -290,7 +294,9 @@ const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => 
   const effects: Effect[] = [];
   const from = ctx.leaving?.from ?? ctx.current;
   if (from !== undefined && from !== frame.node) effects.push(emit('moved', { from, to: frame.node, reason: ctx.leaving?.reason ?? 'failover' }));
-  effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true }));
+  const session = frame.session ?? ctx.session;
+  const user = frame.user ?? ctx.config.user;
+  effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true, user, ...(session === undefined ? {} : { session }) }));
   // A new socket replays from the last position by itself, so a resume sent on an older one no longer matters.
   let next: Context = {
     ...ctx,
@@ -301,6 +307,8 @@ const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => 
     attempt: 0,
     redirects: 0,
     position: { ...ctx.position, resuming: false },
+    session,
+    user,
   };
   // The node knows a newer topology than ours: refresh in the background, the connection stays.
   if (!ctx.topology || frame.epoch > ctx.topology.topology.epoch) {

@@ -111,6 +111,7 @@ try {
     weight: o.weight,
     nats: { servers: o.nats, bucket: o.bucket, replicas: o.replicas },
     capacity: o.capacity,
+    maxSessionsPerUser: o.maxSessionsPerUser,
     acceptRate: o.acceptRate,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
     settleMs: o.settleMs,

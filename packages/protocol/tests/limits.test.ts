@@ -17,6 +17,6 @@ describe('limits and enumerations', () => {
   });
 
   it('makes only a rejected token and a replaced connection terminal', () => {
-    expect([...TERMINAL_CLOSE_CODES].sort()).toEqual([CloseCode.REPLACED, CloseCode.UNAUTHORIZED]);
+    expect([...TERMINAL_CLOSE_CODES].sort()).toEqual([CloseCode.REPLACED, CloseCode.SESSION_LIMIT, CloseCode.UNAUTHORIZED]);
   });
 });
