@@ -428,6 +428,8 @@ export class Fleet {
   private restartsSoFar = 0;
   /** Frames and closes on their way to clients. */
   private readonly inbox: Delivery[] = [];
+  /** Pacer turns seen (change, sender, user): one per moved user, whatever its sessions. */
+  private readonly frameTurns = new Set<string>();
   /** Tabs the agent may close SESSION_LIMIT: their user held more sessions than the limit on their node. */
   private readonly overLimit = new Set<string>();
   /** Which ring each agreed epoch names. */
@@ -770,8 +772,14 @@ export class Fleet {
       const avoid = node.registry.standIns.get(userId);
       if (to !== owner) this.violations.push(`${node.id} sent ${avoid ? 'stand-in ' : ''}${userId} to ${to}, its owner is ${owner}${avoid?.has(owner) ? ', which it must avoid' : ''}`);
     }
-    if (!node.planned.delete(userId) && tab === userId) this.stats.returned++;
     const change = this.changeKey(ring.fingerprint);
+    // Counted once per user and change: a user's other sessions get their frames at the same pacer turn.
+    const turn = `${change}|${node.id}|${userId}`;
+    if (node.planned.delete(userId)) this.frameTurns.add(turn);
+    else if (!this.frameTurns.has(turn)) {
+      this.frameTurns.add(turn);
+      this.stats.returned++;
+    }
     const counts = this.framesByChange.get(change) ?? new Map<string, number>();
     this.framesByChange.set(change, counts);
     const frames = (counts.get(tab) ?? 0) + 1;

@@ -73,6 +73,24 @@ class Depart extends SessionCommand {
   toString = () => `${this.how}(#${this.pick})`;
 }
 
+/** A node crashes and starts again under the same id within the liveness timeout: the users that failed over come back, all their sessions. */
+class Restart extends SessionCommand {
+  constructor(readonly pick: number, readonly afterMs: number) {
+    super();
+  }
+  check(m: Readonly<Model>) {
+    return m.serving.size >= 2;
+  }
+  async act(m: Model, fleet: Fleet) {
+    const ids = sorted(m.serving);
+    const id = ids[this.pick % ids.length];
+    await fleet.crash(id);
+    await fleet.advance(this.afterMs);
+    await fleet.join(id, 20, 0);
+  }
+  toString = () => `Restart(#${this.pick}, after ${this.afterMs} ms)`;
+}
+
 class Advance extends SessionCommand {
   constructor(readonly ms: number) {
     super();
@@ -152,6 +170,7 @@ const commands = fc.commands(
   [
     fc.tuple(pick, fc.integer({ min: 0, max: 60 })).map(([p, l]) => new Join(p, l)),
     fc.tuple(fc.constantFrom('drain' as const, 'close' as const, 'crash' as const), pick).map(([how, p]) => new Depart(how, p)),
+    fc.tuple(pick, fc.constantFrom(0, 1_500, 3_500)).map(([p, after]) => new Restart(p, after)),
     fc.constantFrom(50, 300, 1_500, 6_000).map((ms) => new Advance(ms)),
     fc.constantFrom(50, 300, 1_500).map((ms) => new Advance(ms)),
     fc.tuple(pick, fc.integer({ min: 1, max: 3 })).map(([p, n]) => new OpenTabs(p, n)),
@@ -203,6 +222,8 @@ describe('many sessions per user (model-based)', () => {
     expect(totals.changes).toBeGreaterThan(RUNS);
     expect(totals.frames).toBeGreaterThan(500);
     expect(totals.failovers).toBeGreaterThan(20);
+    expect(totals.restarts).toBeGreaterThan(10);
+    expect(totals.returned).toBeGreaterThan(10);
     expect(totals.sessionLimitCloses).toBeGreaterThan(20);
     expect(totals.delivered).toBeGreaterThan(1_000);
   });
