@@ -220,6 +220,7 @@ try {
     weight: o.weight,
     nats: { servers: nats.servers, connect: nats.connect, bucket: o.bucket, replicas: o.replicas },
     capacity: o.capacity,
+    maxSessionsPerUser: o.maxSessionsPerUser,
     acceptRate: o.acceptRate,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
     settleMs: o.settleMs,

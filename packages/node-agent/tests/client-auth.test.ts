@@ -62,7 +62,7 @@ describe('tokens and the authenticated user, SDK against a real agent', () => {
     });
     const seen = track(client);
     await until(() => client.state === 'open', 10_000, 'carol open');
-    expect(client.user).toBe('carol');
+    expect(client.userId).toBe('carol');
     // Let the first token expire, then have the agent say so (as its expiry enforcement does).
     await until(() => Date.now() >= expiryOf(issued[0]), 10_000, 'the first token past its exp');
     const stale = openClient(agent.url, { user: 'carol', token: issued[0] });
