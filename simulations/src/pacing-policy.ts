@@ -2,7 +2,6 @@
 // the settings that keep every receiver of a step within its budget, and for the time the step then takes.
 // Two policies: receiver budgets (today's agents: the senders of a change share each receiver's declared acceptRate)
 // and per-sender pacing (the agents before that: one rate per sender, whatever the receivers).
-import { TokenBucket } from '@wsring/node-agent/internal';
 import { flowSplit, type BudgetSplit } from './budget-split.js';
 import { declaredRateOf } from './storm.js';
 import type { PacingPolicyName, StormParams } from './types.js';
@@ -136,11 +135,11 @@ export const perSenderPolicy: PacingPolicy = {
 };
 
 /**
- * Milliseconds between two frames of a backlogged lane at `share`/s: the agent's lane is one token deep and its pump
- * sleeps TokenBucket.waitMs (whole ms, at least 1), so a lane sends one frame every ceil(1000 / share) ms.
+ * Milliseconds between two frames of a backlogged lane at `share`/s: the agent's lane saves up what it earns while
+ * its pump sleeps (`laneBurst`), so on average one frame every 1000 / share ms.
  */
 export function laneIntervalMs(share: number): number {
-  return Math.max(1, new TokenBucket(share, 1, 0, 0).waitMs(0));
+  return 1000 / share;
 }
 
 /** Each flow's lane rate under the receiver-budget policy at the declared rates of `p`: the agents' shares. */

@@ -17,6 +17,8 @@ export interface Context {
   readonly topology?: LoadedTopology;
   /** The node of the socket that is opening or open. */
   readonly target?: string;
+  /** The URL of the socket that is opening or open. */
+  readonly targetUrl?: string;
   /** The node the client was last welcomed by. */
   readonly current?: string;
   /** The node being left and why; reported as `moved` when another node welcomes the client. */
@@ -37,6 +39,8 @@ export interface Context {
   readonly position: Position;
   /** The open node announced it restarts in place: come back to it after this delay (ms) once it closes 4005. */
   readonly restartAfterMs?: number;
+  /** A reconnect frame with a delay: where to go once the retry timer fires (see `deferMove`). */
+  readonly deferred?: { move: PendingMove; url: string };
 }
 
 /** Where a reconnect or redirect frame sends the client, and what it says about the sender. */
@@ -142,7 +146,7 @@ function connectToOwner(ctx: Context, extra: Effect[] = []): Step {
   const url = topology.urls.get(next) as string;
   return {
     state: 'connecting',
-    ctx: { ...ctx, target: next },
+    ctx: { ...ctx, target: next, targetUrl: url },
     effects: [
       ...extra,
       { type: 'open-socket', node: next, url, unreachable: ctx.unreachable.filter((id) => prefs.includes(id)), epoch: topology.topology.epoch },
@@ -170,9 +174,27 @@ function moveTo(ctx: Context, move: PendingMove, url: string, extra: Effect[] = 
   const epoch = Math.max(move.epoch, ctx.topology?.topology.epoch ?? 0);
   return {
     state: 'moving',
-    ctx: { ...ctx, target: node, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable },
+    ctx: { ...ctx, target: node, targetUrl: url, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable },
     effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason }, { type: 'open-socket', node, url, unreachable: [...unreachable], epoch }],
   };
+}
+
+/**
+ * A reconnect frame with `delayMs`: leave now, connect to the target once the delay has passed (the sender spread
+ * its users' delays so they arrive within the receivers' accept rates).
+ */
+function deferMove(ctx: Context, move: PendingMove, url: string, delayMs: number, extra: Effect[] = []): Step {
+  return {
+    state: 'reconnecting',
+    ctx: { ...ctx, target: undefined, leaving: ctx.leaving ?? { from: move.from, reason: move.reason }, pendingMove: undefined, deferred: { move, url } },
+    effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason: 'moving after a delay' }, { type: 'schedule-retry', attempt: ctx.attempt, delayMs }],
+  };
+}
+
+/** Follow a move now, or after the frame's delay. */
+function follow(ctx: Context, frame: MoveFrameInput, move: PendingMove, url: string, extra: Effect[] = []): Step {
+  const delayMs = frame.type === 'reconnect' ? (frame.delayMs ?? 0) : 0;
+  return delayMs > 0 ? deferMove(ctx, move, url, delayMs, extra) : moveTo(ctx, move, url, extra);
 }
 
 function closed(code: number, reason: string, effects: Effect[]): Step['effects'] {
@@ -254,7 +276,9 @@ function inlineMove(ctx: Context, frame: MoveFrameInput): { ctx: Context; url: s
 const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> = (ctx, frame, state) => {
   const from = ctx.target ?? ctx.current ?? frame.node;
   const reason: MoveReason = frame.type === 'reconnect' ? 'reconnect' : 'redirect';
-  if (frame.node === from) return same(state, ctx);
+  // A move to the node the client is on is no move, unless it names another URL: the node's process hands its
+  // users to its successor (a handoff deploy, docs/operations.md), which serves the same node id elsewhere.
+  if (frame.node === from && !handoff(ctx, frame)) return same(state, ctx);
   const welcomed = state === 'open';
   if (!welcomed && ctx.redirects >= ctx.config.maxRedirects) {
     return retry(ctx, true, [
@@ -266,16 +290,16 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
   const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity' };
   // The frame brought the sender's topology: adopt it and go, no fetch.
   const inline = inlineMove(counted, frame);
-  if ('url' in inline) return moveTo(inline.ctx, pendingMove, inline.url);
+  if ('url' in inline) return follow(inline.ctx, frame, pendingMove, inline.url);
   const reported: Effect[] = inline.error ? [emit('error', inline.error)] : [];
   const url = knownUrl(ctx, frame.node, frame.url);
   if (url !== undefined) {
     // The sender knows a newer topology: follow now, and refresh ours in the background.
     if (ctx.topology && frame.epoch > ctx.topology.topology.epoch) {
       const fetch = fetchIfIdle(counted);
-      return moveTo(fetch.ctx, pendingMove, url, [...reported, ...fetch.effects]);
+      return follow(fetch.ctx, frame, pendingMove, url, [...reported, ...fetch.effects]);
     }
-    return moveTo(counted, pendingMove, url, reported);
+    return follow(counted, frame, pendingMove, url, reported);
   }
   // Unknown node: refetch the topology once and decide then. An open socket keeps serving meanwhile;
   // a socket that has not been welcomed is about to be closed by the node, so let it go.
@@ -285,6 +309,12 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
   }
   return bootstrap({ ...counted, pendingMove }, [...reported, { type: 'close-socket', code: CloseCode.NORMAL, reason: 'unknown node' }]);
 };
+
+/** A move frame naming the client's own node under a URL other than the one its socket went to. */
+function handoff(ctx: Context, frame: MoveFrameInput): boolean {
+  const known = ctx.targetUrl ?? ctx.topology?.urls.get(frame.node);
+  return known !== undefined && !sameUrl(known, frame.url);
+}
 
 const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => {
   const effects: Effect[] = [];
@@ -419,7 +449,10 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
     },
   },
   reconnecting: {
-    'retry-timer': (ctx) => (ctx.needTopology || !ctx.topology ? bootstrap(ctx) : connectToOwner(ctx)),
+    'retry-timer': (ctx) => {
+      if (ctx.deferred) return moveTo({ ...ctx, deferred: undefined }, ctx.deferred.move, ctx.deferred.url);
+      return ctx.needTopology || !ctx.topology ? bootstrap(ctx) : connectToOwner(ctx);
+    },
     'topology-loaded': adoptOnly,
     'topology-failed': fetchDone,
     close: closeByApp,

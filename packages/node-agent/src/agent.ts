@@ -392,9 +392,23 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     if (this.registry.size > 0) await this.untilEmpty(deadlineMs);
     const remaining = this.registry.size;
+    if (remaining > 0 && this.state === 'draining') await this.spreadRemainder();
     this.logger.info({ remaining }, 'drain finished');
     await this.close();
     return { remaining };
+  }
+
+  /**
+   * The deadline came with users still here: they get their reconnect frames at once, each with a delay that
+   * spreads them at the receivers' budgets (never a crowd closed at once); the close handshakes get a moment.
+   */
+  private async spreadRemainder(): Promise<void> {
+    const conns = [...this.registry.all()];
+    const { users, spreadMs } = this.rebalancer.spreadRemainder();
+    this.metrics.drainSpread.set(spreadMs / 1000);
+    this.logger.warn({ users, spreadMs, left: conns.length }, 'drain deadline reached: the remaining users got their reconnect frames with delays spreading them at the receivers\' accept rates');
+    const closed = conns.map((conn) => new Promise<void>((resolve) => (conn.socket.readyState === conn.socket.CLOSED ? resolve() : conn.socket.once('close', () => resolve()))));
+    await withClockDeadline(this.clock, Promise.all(closed), 2_000, () => new Error('close handshakes')).catch(() => {});
   }
 
   async restartInPlace(options: { backInMs?: number } = {}): Promise<{ users: number; spreadMs: number }> {
@@ -452,7 +466,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.metrics.drainDeadline.set(deadlineMs / 1000);
     const lanes = this.rebalancer.lanes.map((l) => ({ to: l.to, users: l.queued, perSec: Math.round(l.ratePerSec) }));
     if (expectedMs > deadlineMs) {
-      this.logger.warn({ expectedMs: Math.round(expectedMs), deadlineMs, lanes }, 'drain deadline too short for the load at the receivers\' accept rates: users left at the deadline are closed 1001');
+      this.logger.warn({ expectedMs: Math.round(expectedMs), deadlineMs, lanes }, 'drain deadline too short for the load at the receivers\' accept rates: users left at the deadline get their reconnect frames at once, each delayed to its slot at the receivers\' rates');
     } else this.logger.info({ expectedMs: Math.round(expectedMs), deadlineMs, lanes }, 'drain sized');
   }
 

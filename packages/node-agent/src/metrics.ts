@@ -18,6 +18,7 @@ export class AgentMetrics {
   readonly refusedRings: Counter;
   readonly drainExpected: Gauge;
   readonly drainDeadline: Gauge;
+  readonly drainSpread: Gauge;
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -54,6 +55,7 @@ export class AgentMetrics {
     });
     this.drainExpected = new Gauge({ name: 'wsring_drain_expected_seconds', help: 'Time the current drain needs at the receivers\' accept rates, computed at its start', registers });
     this.drainDeadline = new Gauge({ name: 'wsring_drain_deadline_seconds', help: 'Deadline of the current drain', registers });
+    this.drainSpread = new Gauge({ name: 'wsring_drain_spread_seconds', help: 'Longest delay given to users left at the drain deadline (0: none were left)', registers });
   }
 
   /** Gauges read at scrape time: store health and the ring's size. */

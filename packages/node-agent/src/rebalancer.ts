@@ -76,7 +76,7 @@ export class Rebalancer {
 
   constructor(private readonly o: RebalancerOptions, private readonly parts: RebalancerParts, private readonly listener: RebalancerListener, emptyRing: Ring) {
     this.current = { epoch: 0, fingerprint: emptyRing.fingerprint, ring: emptyRing, nodes: [] };
-    this.pacer = new Pacer({ ...o.pacing, clock: o.clock, random: o.random }, (userId, to) => this.sendReconnect(userId, to), (to) => this.shareOf(to));
+    this.pacer = new Pacer({ ...o.pacing, clock: o.clock, random: o.random }, (userId, to) => void this.sendReconnect(userId, to), (to) => this.shareOf(to));
   }
 
   get topology(): AgentTopology {
@@ -233,6 +233,21 @@ export class Rebalancer {
     return Math.max((total / this.o.pacing.ratePerSec) * 1000, ...lanes.map((l) => (l.queued / l.ratePerSec) * 1000));
   }
 
+  /**
+   * A drain's deadline came with users still queued: rather than closing them all at once (a crowd at the
+   * receivers), each gets its reconnect frame now with a delay, its slot in its receiver's lane at this sender's
+   * share, so they still arrive within the receivers' accept rates. Returns how many and the longest delay.
+   */
+  spreadRemainder(): { users: number; spreadMs: number } {
+    let spreadMs = 0;
+    let users = 0;
+    for (const { userId, to, slotMs } of this.pacer.takeAll()) {
+      if (this.sendReconnect(userId, to, { delayMs: slotMs, grace: false })) users++;
+      spreadMs = Math.max(spreadMs, slotMs);
+    }
+    return { users, spreadMs };
+  }
+
   stop(): void {
     this.stopped = true;
     this.pacer.stop();
@@ -303,17 +318,19 @@ export class Rebalancer {
     return this.pacer.queuedUsers();
   }
 
-  /** The pacer's turn for a user: its reconnect frame, then the grace timer. */
-  private sendReconnect(userId: string, to: string): void {
+  /** The pacer's turn for a user: its reconnect frame, then the grace timer. Whether the frame went out. */
+  private sendReconnect(userId: string, to: string, how: { delayMs?: number; grace?: boolean } = {}): boolean {
     const conn = this.parts.registry.get(userId);
-    if (!conn) return;
+    if (!conn) return false;
     const t = this.current;
-    const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs } as const;
-    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch))) return;
+    const delay = how.delayMs ? { delayMs: how.delayMs } : {};
+    const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs, ...delay } as const;
+    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch))) return false;
     conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
     this.o.metrics.reconnectsSent.inc();
     this.sentCount++;
     this.clearGrace(conn);
+    if (how.grace === false) return true;
     this.graceTimers.set(
       conn,
       this.o.clock.setTimeout(() => {
@@ -324,6 +341,7 @@ export class Rebalancer {
         closeWith(conn.socket, CloseCode.MOVED, `moved to ${to}`, this.o.metrics);
       }, this.o.pacing.graceMs),
     );
+    return true;
   }
 
   clearGrace(conn: ClientConnection): void {
