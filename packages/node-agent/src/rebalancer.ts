@@ -71,6 +71,8 @@ export class Rebalancer {
   private startedAt: number | undefined;
   private sentCount = 0;
   private stopped = false;
+  /** Handing this node's users to its successor: they stay queued for this node whatever later plans say. */
+  private handingOff = false;
   /** Users sent back to their owner by `converge`, and how often: each bounce doubles the next wait. */
   private readonly returned = new Map<string, { count: number }>();
 
@@ -234,6 +236,17 @@ export class Rebalancer {
   }
 
   /**
+   * Handoff deploy: every user here goes to this same node at its successor's URL (the ring's, once it names the
+   * successor), paced at the successor's accept rate: the only sender to it. Later plans leave them queued.
+   */
+  handoff(userIds: readonly string[], acceptRate: number): void {
+    this.handingOff = true;
+    this.shares.set(this.o.self, acceptRate);
+    this.pacer.rerate();
+    this.queue(userIds.map((userId) => ({ userId, to: this.o.self })), this.current.epoch);
+  }
+
+  /**
    * A drain's deadline came with users still queued: rather than closing them all at once (a crowd at the
    * receivers), each gets its reconnect frame now with a delay, its slot in its receiver's lane at this sender's
    * share, so they still arrive within the receivers' accept rates. Returns how many and the longest delay.
@@ -273,12 +286,15 @@ export class Rebalancer {
     }
     // Users still queued from an earlier plan go where this ring says (or stay, if it gave them back).
     for (const userId of this.queuedUsers()) {
+      if (this.handingOff && this.pacer.targetOf(userId) === this.o.self) continue;
       const to = targetOf(ring, this.o.self, userId, registry.standIns.get(userId), this.o.prefsDepth);
       if (to === undefined) this.cancel(userId);
       else this.pacer.enqueue(userId, to);
     }
     this.members = members();
+    const handoffShare = this.shares.get(this.o.self);
     this.shares = receiverShares(prev, ring, this.o.self, (id) => this.acceptRateOf(id));
+    if (this.handingOff && handoffShare !== undefined) this.shares.set(this.o.self, handoffShare);
     this.pacer.rerate();
     this.publish({ epoch, fingerprint: ring.fingerprint, ring, nodes: topologyNodes(this.members) });
     this.o.logger.info({ epoch, fingerprint: ring.fingerprint, nodes: ring.nodes.length, moved: plan.moves.length, planMs }, 'topology applied');
@@ -325,7 +341,8 @@ export class Rebalancer {
     const t = this.current;
     const delay = how.delayMs ? { delayMs: how.delayMs } : {};
     const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs, ...delay } as const;
-    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch))) return false;
+    // A handoff frame names this very node at another URL: its topology goes along, so the client need not fetch one.
+    if (!conn.sendText(moveFrameText(frame, t, to === this.o.self ? undefined : conn.knownEpoch))) return false;
     conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
     this.o.metrics.reconnectsSent.inc();
     this.sentCount++;
