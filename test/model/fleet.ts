@@ -44,6 +44,8 @@ export interface FleetConfig {
   returnStandIns?: boolean;
   /** 'local': a broken epoch agreement that labels every ring itself, without asking the store. */
   epochs?: 'agreed' | 'local';
+  /** Per node id: its weight and declared accept rate (default 1 and the agent's default). */
+  nodeSpecs?: Record<string, { weight?: number; acceptRate?: number }>;
 }
 
 /** The agent's defaults: the model runs the timing an operator gets out of the box. */
@@ -212,7 +214,8 @@ export class SimNode {
     this.line = new SimLine(fleet.membership);
     this.registry = new ConnectionRegistry(index);
     this.fled = new FledNodes(() => clock.now(), DEFAULTS.restartWindowMs);
-    this.registration = new Registration(this.line, { id, weight: 1, acceptRate: DEFAULTS.acceptRate, heartbeatMs: config.heartbeatMs, clock, logger: silent });
+    const spec = config.nodeSpecs?.[id];
+    this.registration = new Registration(this.line, { id, weight: spec?.weight ?? 1, acceptRate: spec?.acceptRate ?? DEFAULTS.acceptRate, heartbeatMs: config.heartbeatMs, clock, logger: silent });
     this.epochs = new ObservedEpochs(this.line, { timeoutMs: config.livenessTimeoutMs, clock, logger: silent }, config.epochs === 'local');
     this.tracker = new TopologyTracker(
       { settleMs: config.settleMs, livenessTimeoutMs: config.livenessTimeoutMs, heartbeatMs: config.heartbeatMs, clock, self: id },
@@ -337,7 +340,7 @@ type Pending =
   /** Its node vanished without a word: it retries under the topology it has. */
   | { kind: 'failover' }
   /** A targeted reconnect frame named its new node. */
-  | { kind: 'reconnect'; target: string };
+  | { kind: 'reconnect'; target: string; from?: string; sentAt?: number };
 
 interface SimUser {
   readonly id: string;
@@ -352,7 +355,7 @@ interface SimUser {
 }
 
 /** What reached a client and waits for it to act: a reconnect frame, or its socket closed by the agent. */
-type Delivery = { user: string; socket: SimSocket; node: string } & ({ kind: 'frame'; frame: Frame } | { kind: 'closed'; code: number });
+type Delivery = { user: string; socket: SimSocket; node: string } & ({ kind: 'frame'; frame: Frame; sentAt: number } | { kind: 'closed'; code: number });
 
 const SETTLE_STEP_MS = 97;
 
@@ -401,6 +404,11 @@ export class Fleet {
   /** Which ring each agreed epoch names. */
   private readonly ringOfEpoch = new Map<number, string>();
   readonly stats: FleetStats = emptyStats();
+  /**
+   * Every user that landed on a node by following a reconnect frame: where, from whom, and when its frame went out
+   * (shared time; the model's clients land once the fleet agrees, so the frame's time is the arrival's, less a constant round trip).
+   */
+  readonly arrivals: { node: string; from: string; user: string; at: number }[] = [];
   readonly random: () => number;
 
   constructor(readonly config: FleetConfig) {
@@ -776,7 +784,7 @@ export class Fleet {
       if (!user || user.socket !== d.socket) continue;
       if (d.kind === 'frame') {
         // The client follows the frame: its socket here closes, it heads for the named node.
-        this.drop(user, { kind: 'reconnect', target: d.frame.node ?? '' });
+        this.drop(user, { kind: 'reconnect', target: d.frame.node ?? '', from: d.node, sentAt: d.sentAt });
       } else {
         this.violations.push(`${d.node} closed ${user.id}'s socket (code ${d.code}) instead of letting it leave`);
         this.drop(user, { kind: 'bootstrap' });
@@ -834,6 +842,7 @@ export class Fleet {
       const conn = node.admitter.admit(socket as unknown as AgentSocket, user.id, { user: user.id, unreachable: unreachable.filter((id) => prefs.includes(id)) });
       const first = socket.frames[0];
       if (conn && first?.type === 'welcome') {
+        if (pending.kind === 'reconnect') this.arrivals.push({ node: node.id, from: pending.from ?? '', user: user.id, at: pending.sentAt ?? this.clock.now() });
         user.node = node.id;
         user.conn = conn;
         user.socket = socket;
@@ -842,7 +851,7 @@ export class Fleet {
         socket.onFrame = (frame) => {
           if (frame.type !== 'reconnect') return;
           this.frameSent(node, user.id, frame);
-          this.inbox.push({ user: user.id, socket, node: node.id, kind: 'frame', frame });
+          this.inbox.push({ user: user.id, socket, node: node.id, kind: 'frame', frame, sentAt: this.clock.now() });
         };
         socket.onServerClose = (code) => this.inbox.push({ user: user.id, socket, node: node.id, kind: 'closed', code });
         if (first.standIn) this.stats.standIns++;
