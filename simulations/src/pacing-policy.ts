@@ -169,7 +169,7 @@ function lanes(step: PacedFlows, p: StormParams): { from: string; to: string; us
 export const receiverBudgetPolicy: PacingPolicy = {
   name: 'receiver-budget',
   description:
-    "receiver budgets (today's agents): each node declares acceptRate, and the senders of a change split it by the hash space each hands to the receiver, one lane per receiver (1 + 20 ms of its share deep) under the sender's ceiling ratePerSec. A receiver then gets at most acceptRate × (T + 20 ms) + (its senders) over any T, whatever the number of senders. The advice: declare the accept rate less the headroom, less one per sender, less 2%; a ceiling that never holds a lane back; the time is the slowest receiver's, about its users / its acceptRate.",
+    "receiver budgets (today's agents): each node declares acceptRate, and the senders of a change split it by the hash space each hands to the receiver, one lane per receiver (1 + 50 ms of its share deep) under the sender's ceiling ratePerSec. A receiver then gets at most acceptRate × (T + 50 ms) + (its senders) over any T, whatever the number of senders. The advice: declare the accept rate less the headroom, less one per sender, less 5%; a ceiling that never holds a lane back; the time is the slowest receiver's, about its users / its acceptRate.",
   pace(step, budget, p) {
     const recv = receivers(step);
     if (recv.size === 0) return null;
@@ -220,7 +220,8 @@ export const receiverBudgetPolicy: PacingPolicy = {
 
 /** How long a backlogged lane of `users` takes at `share`/s: its burst goes at once, the rest one frame every interval. */
 function laneMs(users: number, share: number): number {
-  return Math.max(0, users - Math.floor(laneBurst(share))) * laneIntervalMs(share);
+  // users x 1000 / share, in that order: 95 x 1000 / 95 is exactly 1000 (95 x (1000 / 95) is not).
+  return (Math.max(0, users - Math.floor(laneBurst(share))) * 1000) / share;
 }
 
 /**

@@ -15,9 +15,10 @@ export interface PacerOptions {
  * How much of its share a lane may save up beyond one token, in ms of its rate. Timers fire in whole
  * milliseconds and late under load: a lane holding one token would lose what it earned while it waited (a
  * share of 600/s ran at 500/s, none above 1,000/s). A receiver R with senders S therefore sees at most
- * A(R) x T + sum over S of (1 + share(S, R) x 20 ms) arrivals in any window T: A(R) x (T + 20 ms) + |S|.
+ * A(R) x T + sum over S of (1 + share(S, R) x 50 ms) arrivals in any window T: A(R) x (T + 50 ms) + |S|. 50 ms:
+ * an event loop busy with handshakes wakes tens of ms late (a real 3-node run with 20 ms paced a handoff at 60%).
  */
-export const LANE_BURST_MS = 20;
+export const LANE_BURST_MS = 50;
 
 /** Tokens a lane of `ratePerSec` may hold: one, plus what it earns in LANE_BURST_MS. */
 export const laneBurst = (ratePerSec: number): number => 1 + (ratePerSec * LANE_BURST_MS) / 1000;
