@@ -3,7 +3,7 @@
 // acceptRate(R) x |hash space S hands to R| / |hash space handed to R| (`receiverShares` of @wsring/node-agent).
 // The model runs that very function, and the agent's `fallbackShare` for lanes the diff does not cover, on the
 // step's rings with the accept rates the nodes declare.
-import { fallbackShare, receiverShares } from '@wsring/node-agent/internal';
+import { fallbackShare, receiverShares, rendezvousFlows, sharesOfFlows } from '@wsring/node-agent/internal';
 import { RingError, type Move, type Ring, type RingNode } from '@wsring/ring';
 
 /** Per step: each sender's share of each receiver's declared accept rate. */
@@ -20,12 +20,20 @@ export interface BudgetSplit {
 /**
  * The agents' split for the change `prev` -> `next`. `moves` is `prev.diff(next)` when the algorithm has ranges
  * (computed once by the planner, not once per sender), null for rendezvous (the agents then split each receiver's
- * rate equally among the other nodes). Only the nodes and the diff are kept, not the rings' points: a run of
+ * rate by sampled flows, see `rendezvousFlows`). Only the nodes and the diff are kept, not the rings' points: a run of
  * thousands of steps keeps one of these per step.
  */
 export function ringSplit(prev: Ring, next: Ring, moves: Move[] | null): BudgetSplit {
   const before = new DiffView(prev, moves);
   const after = new DiffView(next, null);
+  if (moves === null) {
+    // Rendezvous: the agents' sampled flows (`rendezvousFlows`), worked out once per step rather than per sender.
+    const flows = rendezvousFlows(prev, next);
+    return {
+      shares: (sender, acceptRate) => sharesOfFlows(flows, sender, acceptRate),
+      fallback: (to, acceptRate) => fallbackShare(before, to, acceptRate),
+    };
+  }
   return {
     shares: (sender, acceptRate) => receiverShares(before, after, sender, acceptRate),
     fallback: (to, acceptRate) => fallbackShare(before, to, acceptRate),

@@ -1,14 +1,15 @@
 // One sending agent under the receiver-budget policy: the agent's Pacer (packages/node-agent/src/pacer.ts) over
 // counts of users instead of user ids. One lane per receiver, a token bucket of this sender's share of the
-// receiver's accept rate and one token deep; the sender's own bucket (ratePerSec, burst) on top; lanes take turns.
+// receiver's accept rate and `laneBurst(share)` tokens deep (the agent's); the sender's own bucket (ratePerSec,
+// burst) on top; lanes take turns.
 // The buckets are the agent's own TokenBucket. The pump runs as the agent's does on a clock of whole milliseconds
 // (the model's ticks are whole milliseconds): it sends while a lane and the sender both have a token, then sleeps
 // until the first of them will (TokenBucket.waitMs, at least 1 ms); users that become ready while it sleeps wait
-// for it to wake; while it is idle every user that becomes ready pumps at once, one after the other. So a lane
-// sends one frame every ceil(1000 / share) ms at most: a share above 1,000/s still sends 1,000/s, one between 500
-// and 1,000 sends 500/s, as the agent does. The one difference is when users become ready: the agent draws each
+// for it to wake; while it is idle every user that becomes ready pumps at once, one after the other. A lane saves
+// up what it earns while the pump sleeps, so a backlogged lane sends at its share, above 1,000/s too, as the agent
+// does. The one difference is when users become ready: the agent draws each
 // user's jitter in whole ms, the model spreads them over its ticks (all of a tick's at its start).
-import { TokenBucket } from '@wsring/node-agent/internal';
+import { TokenBucket, laneBurst } from '@wsring/node-agent/internal';
 
 interface Lane {
   to: number;
@@ -41,7 +42,7 @@ export class LanePacer {
   enqueue(to: number, count: number, now: number, share: number, send: (to: number, at: number) => void): void {
     let lane = this.byTo.get(to);
     if (!lane) {
-      lane = { to, ratePerSec: share, bucket: new TokenBucket(share, 1, now), queued: 0 };
+      lane = { to, ratePerSec: share, bucket: new TokenBucket(share, laneBurst(share), now), queued: 0 };
       this.lanes.push(lane);
       this.byTo.set(to, lane);
     }
@@ -65,7 +66,7 @@ export class LanePacer {
       const rate = shareOf(lane.to);
       if (rate !== lane.ratePerSec) {
         lane.ratePerSec = rate;
-        lane.bucket = new TokenBucket(rate, 1, now, lane.bucket.available(now));
+        lane.bucket = new TokenBucket(rate, laneBurst(rate), now, lane.bucket.available(now));
       }
     }
   }

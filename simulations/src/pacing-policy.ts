@@ -2,8 +2,8 @@
 // the settings that keep every receiver of a step within its budget, and for the time the step then takes.
 // Two policies: receiver budgets (today's agents: the senders of a change share each receiver's declared acceptRate)
 // and per-sender pacing (the agents before that: one rate per sender, whatever the receivers).
-import { TokenBucket } from '@wsring/node-agent/internal';
 import { flowSplit, type BudgetSplit } from './budget-split.js';
+import { LANE_BURST_MS, laneBurst } from '@wsring/node-agent/internal';
 import { declaredRateOf } from './storm.js';
 import type { PacingPolicyName, StormParams } from './types.js';
 
@@ -136,11 +136,11 @@ export const perSenderPolicy: PacingPolicy = {
 };
 
 /**
- * Milliseconds between two frames of a backlogged lane at `share`/s: the agent's lane is one token deep and its pump
- * sleeps TokenBucket.waitMs (whole ms, at least 1), so a lane sends one frame every ceil(1000 / share) ms.
+ * Milliseconds between two frames of a backlogged lane at `share`/s: the agent's lane saves up what it earns while
+ * its pump sleeps (`laneBurst`), so on average one frame every 1000 / share ms.
  */
 export function laneIntervalMs(share: number): number {
-  return Math.max(1, new TokenBucket(share, 1, 0, 0).waitMs(0));
+  return 1000 / share;
 }
 
 /** Each flow's lane rate under the receiver-budget policy at the declared rates of `p`: the agents' shares. */
@@ -161,14 +161,15 @@ function lanes(step: PacedFlows, p: StormParams): { from: string; to: string; us
 
 /**
  * Today's agents: each receiver R declares acceptRate(R); the senders of a change split it by the hash space each
- * hands to R, one lane per receiver, one token deep, under their own ceiling (ratePerSec). Over any interval T a
- * receiver gets at most acceptRate(R) × T + (its senders) from one change, so declaring the budget less one per
- * sender keeps every second within it by construction; the step lasts as long as the slowest receiver's lanes take.
+ * hands to R, one lane per receiver, `laneBurst(share)` tokens deep (1 + share × LANE_BURST_MS), under their own
+ * ceiling (ratePerSec). Over any interval T a receiver gets at most acceptRate(R) × (T + LANE_BURST_MS) + (its
+ * senders) from one change, so declaring (budget - senders) / (1 + LANE_BURST_MS / 1 s) keeps every second within
+ * it by construction; the step lasts as long as the slowest receiver's lanes take.
  */
 export const receiverBudgetPolicy: PacingPolicy = {
   name: 'receiver-budget',
   description:
-    "receiver budgets (today's agents): each node declares acceptRate, and the senders of a change split it by the hash space each hands to the receiver, one lane per receiver (one token deep) under the sender's ceiling ratePerSec. A receiver then gets at most acceptRate × T + (its senders) over any T, whatever the number of senders. The advice: declare the accept rate less the headroom, less one per sender; a ceiling that never holds a lane back; the time is the slowest receiver's, about its users / its acceptRate.",
+    "receiver budgets (today's agents): each node declares acceptRate, and the senders of a change split it by the hash space each hands to the receiver, one lane per receiver (1 + 50 ms of its share deep) under the sender's ceiling ratePerSec. A receiver then gets at most acceptRate × (T + 50 ms) + (its senders) over any T, whatever the number of senders. The advice: declare the accept rate less the headroom, less one per sender, less 5%; a ceiling that never holds a lane back; the time is the slowest receiver's, about its users / its acceptRate.",
   pace(step, budget, p) {
     const recv = receivers(step);
     if (recv.size === 0) return null;
@@ -187,14 +188,15 @@ export const receiverBudgetPolicy: PacingPolicy = {
     for (const l of all) perSender.set(l.from, (perSender.get(l.from) ?? 0) + l.share);
     // The slowest receiver: its slowest lane.
     const slowest = new Map<string, number>();
-    for (const l of all) slowest.set(l.to, Math.max(slowest.get(l.to) ?? 0, (l.users - 1) * laneIntervalMs(l.share)));
+    for (const l of all) slowest.set(l.to, Math.max(slowest.get(l.to) ?? 0, laneMs(l.users, l.share)));
     let limiting = '';
     for (const [to, t] of slowest) if (!limiting || t > slowest.get(limiting)! || (t === slowest.get(limiting) && to < limiting)) limiting = to;
     return {
       ratePerSec: roundRateUp(Math.max(...perSender.values())),
       burst: p.burst,
-      // The model takes a tick's arrivals at once: one frame per sender, and a tick of the lanes' rate with them.
-      needsAcceptBurstMs: bankNeeded(recv, budget, p.tickMs),
+      // The model takes a tick's arrivals at once: each lane's burst (one frame per sender and LANE_BURST_MS of the
+      // lanes' rate), and a tick of the lanes' rate with them.
+      needsAcceptBurstMs: bankNeeded(recv, budget, p.tickMs + LANE_BURST_MS),
       limitingReceiver: limiting,
       senders: recv.get(limiting)!.senders.size,
       maxSenders,
@@ -209,21 +211,27 @@ export const receiverBudgetPolicy: PacingPolicy = {
     const bySender = new Map<string, number>();
     for (const l of all) {
       bySender.set(l.from, (bySender.get(l.from) ?? 0) + l.users);
-      // The lane's first token is there at once; then one frame every interval.
-      sending = Math.max(sending, (l.users - 1) * laneIntervalMs(l.share));
+      sending = Math.max(sending, laneMs(l.users, l.share));
     }
     for (const users of bySender.values()) sending = Math.max(sending, (Math.max(0, users - p.burst) / p.ratePerSec) * 1000);
     return finish(sending, p);
   },
 };
 
+/** How long a backlogged lane of `users` takes at `share`/s: its burst goes at once, the rest one frame every interval. */
+function laneMs(users: number, share: number): number {
+  // users x 1000 / share, in that order: 95 x 1000 / 95 is exactly 1000 (95 x (1000 / 95) is not).
+  return (Math.max(0, users - Math.floor(laneBurst(share))) * 1000) / share;
+}
+
 /**
  * The acceptRate a receiver with `senders` senders should declare for a budget of `perSec`: the budget less one per
- * sender (each may send its first frame at once), so that a second never holds more than the budget. With more
- * senders than half the budget that would leave too little: it takes half the budget, and the first second can pass it.
+ * sender, less the lanes' LANE_BURST_MS of saved-up rate (each lane may send that much at once), so that a second
+ * never holds more than the budget. With more senders than half the budget that would leave too little: it takes
+ * half the budget, and the first second can pass it.
  */
 export function declaredRate(perSec: number, senders: number): number {
-  return roundRateDown(Math.max(perSec - senders, perSec / 2));
+  return roundRateDown(Math.max((perSec - senders) / (1 + LANE_BURST_MS / 1000), perSec / 2));
 }
 
 export const POLICIES: Record<PacingPolicyName, PacingPolicy> = { 'receiver-budget': receiverBudgetPolicy, 'per-sender': perSenderPolicy };

@@ -25,7 +25,7 @@ describe('advise', () => {
     expect(perSenderPolicy.pace({ flows: [] }, budget, p)).toBeNull();
   });
 
-  it('receiver-budget policy: each receiver declares its budget less one per sender; the slowest receiver sets the time, the busiest sender the ceiling', () => {
+  it('receiver-budget policy: each receiver declares its budget less one per sender and the lanes\' 50 ms; the slowest receiver sets the time, the busiest sender the ceiling', () => {
     // Without rings the senders split a receiver's budget by the users they carry: a 2/3, b 1/3 of x; a all of y.
     const flows = [
       { from: 'a', to: 'x', users: 200 },
@@ -35,23 +35,23 @@ describe('advise', () => {
     const p = resolveStormParams({ jitterMs: 0, rttMs: 0, tickMs: 10, burst: 20 });
     const budget = (id: string) => (id === 'x' ? { perSec: 302, bank: 90 } : { perSec: 101, bank: 10 });
     const pacing = receiverBudgetPolicy.pace({ flows }, budget, p)!;
-    // x: 302 - 2 senders = 300/s; y: 101 - 1 = 100/s. x takes 300 users at 300/s, y 50 at 100/s: x is the slowest.
-    expect(pacing.acceptRates).toEqual({ x: 300, y: 100 });
+    // x: (302 - 2 senders) / 1.05 (each lane also saves up 50 ms of its share) = 285/s; y: (101 - 1) / 1.05 = 95/s.
+    // x takes 300 users at 285/s, y 50 at 95/s: x is the slowest.
+    expect(pacing.acceptRates).toEqual({ x: 285, y: 95 });
     expect(pacing).toMatchObject({ limitingReceiver: 'x', senders: 2, receiverUsers: 300, maxSenders: 2, burst: 20, needsAcceptBurstMs: null });
-    // a sends to x at 200/s and to y at 100/s: a ceiling of 300/s holds neither lane back.
-    expect(pacing.ratePerSec).toBe(300);
-    // Lanes: a -> x at 200/s (5 ms a frame), 199 more after the first: 995 ms; b -> x 100/s, 99 x 10 ms; a -> y 49 x
-    // 10 ms. Plus a tick, in whole ticks.
-    const at = resolveStormParams(p, { ratePerSec: 300, nodeAcceptRate: pacing.acceptRates! });
+    // a sends to x at 190/s and to y at 95/s: a ceiling of 285/s holds neither lane back.
+    expect(pacing.ratePerSec).toBe(285);
+    // Lanes: a -> x at 190/s, its 10 saved-up tokens at once, 190 more at 1000/190 ms: 1,000 ms; b -> x at 95/s, 5 at
+    // once, 95 more: 1,000 ms; a -> y 45 at 95/s. Plus a tick, in whole ticks.
+    const at = resolveStormParams(p, { ratePerSec: 285, nodeAcceptRate: pacing.acceptRates! });
     expect(receiverBudgetPolicy.estimateMs({ flows }, at)).toBe(1010);
-    // A bank of 3 frames cannot take x's two senders' first frames and a tick (10 ms) of 302/s with them: 5.02
-    // frames, 17 ms of 302/s.
-    expect(receiverBudgetPolicy.pace({ flows }, (id) => ({ ...budget(id), bank: 3 }), p)?.needsAcceptBurstMs).toBe(17);
-    // A lane of 600/s sends every 2 ms (500/s), as the agent's pacer does; above 1,000/s, every ms.
-    expect(laneIntervalMs(600)).toBe(2);
+    // A bank of 3 frames cannot take a receiver's senders' first frames, 50 ms of lane burst and a tick (10 ms) of its
+    // rate at once: y needs 1 + 101 x 0.06 = 7.06 frames, 70 ms of 101/s.
+    expect(receiverBudgetPolicy.pace({ flows }, (id) => ({ ...budget(id), bank: 3 }), p)?.needsAcceptBurstMs).toBe(70);
+    // A lane saves up what it earns while the pump sleeps: on average one frame every 1000 / share ms, at any share.
+    expect(laneIntervalMs(600)).toBeCloseTo(1000 / 600, 9);
     expect(laneIntervalMs(1000)).toBe(1);
-    expect(laneIntervalMs(5000)).toBe(1);
-    expect(laneIntervalMs(23.7)).toBe(43);
+    expect(laneIntervalMs(5000)).toBe(0.2);
     // A receiver with more senders than half its budget takes half of it.
     expect(declaredRate(10, 7)).toBe(5);
     expect(receiverBudgetPolicy.pace({ flows: [] }, budget, p)).toBeNull();

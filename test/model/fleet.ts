@@ -50,6 +50,8 @@ export interface FleetConfig {
   maxSessionsPerUser?: number;
   /** A broken agent: its limit differs from the one the clients were promised (1: the old one-socket-per-user agent). */
   agentSessionLimit?: number;
+  /** Per node id: its weight and declared accept rate (default 1 and the agent's default). */
+  nodeSpecs?: Record<string, { weight?: number; acceptRate?: number }>;
 }
 
 /** The agent's defaults: the model runs the timing an operator gets out of the box. */
@@ -223,7 +225,8 @@ export class SimNode {
     this.line = new SimLine(fleet.membership);
     this.registry = new ConnectionRegistry(index);
     this.fled = new FledNodes(() => clock.now(), DEFAULTS.restartWindowMs);
-    this.registration = new Registration(this.line, { id, weight: 1, acceptRate: DEFAULTS.acceptRate, heartbeatMs: config.heartbeatMs, clock, logger: silent });
+    const spec = config.nodeSpecs?.[id];
+    this.registration = new Registration(this.line, { id, weight: spec?.weight ?? 1, acceptRate: spec?.acceptRate ?? DEFAULTS.acceptRate, heartbeatMs: config.heartbeatMs, clock, logger: silent });
     this.epochs = new ObservedEpochs(this.line, { timeoutMs: config.livenessTimeoutMs, clock, logger: silent }, config.epochs === 'local');
     this.tracker = new TopologyTracker(
       { settleMs: config.settleMs, livenessTimeoutMs: config.livenessTimeoutMs, heartbeatMs: config.heartbeatMs, clock, self: id },
@@ -350,7 +353,7 @@ type Pending =
   /** Its node vanished without a word: it retries under the topology it has. */
   | { kind: 'failover' }
   /** A targeted reconnect frame named its new node. */
-  | { kind: 'reconnect'; target: string };
+  | { kind: 'reconnect'; target: string; from?: string; sentAt?: number };
 
 /**
  * One client: a tab (a session) of a user. A user with several tabs has several SimUsers under distinct ids
@@ -378,7 +381,7 @@ interface SimUser {
 }
 
 /** What reached a client and waits for it to act: a reconnect frame, or its socket closed by the agent. */
-type Delivery = { user: string; socket: SimSocket; node: string } & ({ kind: 'frame'; frame: Frame } | { kind: 'closed'; code: number });
+type Delivery = { user: string; socket: SimSocket; node: string } & ({ kind: 'frame'; frame: Frame; sentAt: number } | { kind: 'closed'; code: number });
 
 const SETTLE_STEP_MS = 97;
 
@@ -435,6 +438,11 @@ export class Fleet {
   /** Which ring each agreed epoch names. */
   private readonly ringOfEpoch = new Map<number, string>();
   readonly stats: FleetStats = emptyStats();
+  /**
+   * Every user that landed on a node by following a reconnect frame: where, from whom, and when its frame went out
+   * (shared time; the model's clients land once the fleet agrees, so the frame's time is the arrival's, less a constant round trip).
+   */
+  readonly arrivals: { node: string; from: string; user: string; at: number }[] = [];
   readonly random: () => number;
   /** The fleet's message log (the stream): positions per user. */
   readonly log = new SimLog();
@@ -851,7 +859,7 @@ export class Fleet {
       if (!user || user.socket !== d.socket) continue;
       if (d.kind === 'frame') {
         // The client follows the frame: its socket here closes, it heads for the named node.
-        this.drop(user, { kind: 'reconnect', target: d.frame.node ?? '' });
+        this.drop(user, { kind: 'reconnect', target: d.frame.node ?? '', from: d.node, sentAt: d.sentAt });
       } else if (d.code === CloseCode.SESSION_LIMIT && this.overLimit.delete(user.id)) {
         // The user opened more tabs than the limit: its oldest session is closed, and the client gives up (final).
         this.stats.sessionLimitCloses++;
@@ -926,6 +934,7 @@ export class Fleet {
         if (user.session !== undefined && first.session !== user.session) this.violations.push(`${user.id} asked to keep session ${user.session}, ${node.id} gave ${first.session}`);
         user.session = first.session;
         for (const f of socket.frames) if (f.type === 'message') this.received(user, f);
+        if (pending.kind === 'reconnect') this.arrivals.push({ node: node.id, from: pending.from ?? '', user: user.id, at: pending.sentAt ?? this.clock.now() });
         user.node = node.id;
         user.conn = conn;
         user.socket = socket;
@@ -935,7 +944,7 @@ export class Fleet {
           if (frame.type === 'message') this.received(user, frame);
           if (frame.type !== 'reconnect') return;
           this.frameSent(node, user.user, frame, user.id);
-          this.inbox.push({ user: user.id, socket, node: node.id, kind: 'frame', frame });
+          this.inbox.push({ user: user.id, socket, node: node.id, kind: 'frame', frame, sentAt: this.clock.now() });
         };
         socket.onServerClose = (code) => this.inbox.push({ user: user.id, socket, node: node.id, kind: 'closed', code });
         if (first.standIn) this.stats.standIns++;

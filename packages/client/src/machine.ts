@@ -21,6 +21,8 @@ export interface Context {
   readonly topology?: LoadedTopology;
   /** The node of the socket that is opening or open. */
   readonly target?: string;
+  /** The URL of the socket that is opening or open. */
+  readonly targetUrl?: string;
   /** The node the client was last welcomed by. */
   readonly current?: string;
   /** The node being left and why; reported as `moved` when another node welcomes the client. */
@@ -45,6 +47,8 @@ export interface Context {
   readonly session?: string;
   /** The user id the last welcoming node admitted this client for. */
   readonly user?: string;
+  /** A reconnect frame with a delay: where to go once the retry timer fires (see `deferMove`). */
+  readonly deferred?: { move: PendingMove; url: string };
 }
 
 /** Where a reconnect or redirect frame sends the client, and what it says about the sender. */
@@ -154,7 +158,7 @@ function connectToOwner(ctx: Context, extra: Effect[] = []): Step {
   const url = topology.urls.get(next) as string;
   return {
     state: 'connecting',
-    ctx: { ...ctx, target: next },
+    ctx: { ...ctx, target: next, targetUrl: url },
     effects: [
       ...extra,
       { type: 'open-socket', node: next, url, unreachable: ctx.unreachable.filter((id) => prefs.includes(id)), epoch: topology.topology.epoch },
@@ -182,7 +186,7 @@ function moveTo(ctx: Context, move: PendingMove, url: string, extra: Effect[] = 
   const epoch = claimedEpoch(ctx, move.epoch);
   return {
     state: 'moving',
-    ctx: { ...ctx, target: node, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable },
+    ctx: { ...ctx, target: node, targetUrl: url, leaving: ctx.leaving ?? { from, reason }, pendingMove: undefined, unreachable },
     effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason }, { type: 'open-socket', node, url, unreachable: [...unreachable], epoch }],
   };
 }
@@ -198,6 +202,23 @@ const withinLead = (ctx: Context, epoch: number): boolean => ctx.topology !== un
  * be about to apply it, docs/protocol.md section 2), else its own. A forged frame cannot make it claim more.
  */
 const claimedEpoch = (ctx: Context, frameEpoch: number): number => (withinLead(ctx, frameEpoch) ? Math.max(frameEpoch, verifiedEpoch(ctx)) : verifiedEpoch(ctx));
+/**
+ * A reconnect frame with `delayMs`: leave now, connect to the target once the delay has passed (the sender spread
+ * its users' delays so they arrive within the receivers' accept rates).
+ */
+function deferMove(ctx: Context, move: PendingMove, url: string, delayMs: number, extra: Effect[] = []): Step {
+  return {
+    state: 'reconnecting',
+    ctx: { ...ctx, target: undefined, leaving: ctx.leaving ?? { from: move.from, reason: move.reason }, pendingMove: undefined, deferred: { move, url } },
+    effects: [...extra, { type: 'close-socket', code: CloseCode.NORMAL, reason: 'moving after a delay' }, { type: 'schedule-retry', attempt: ctx.attempt, delayMs }],
+  };
+}
+
+/** Follow a move now, or after the frame's delay. */
+function follow(ctx: Context, frame: MoveFrameInput, move: PendingMove, url: string, extra: Effect[] = []): Step {
+  const delayMs = frame.type === 'reconnect' ? (frame.delayMs ?? 0) : 0;
+  return delayMs > 0 ? deferMove(ctx, move, url, delayMs, extra) : moveTo(ctx, move, url, extra);
+}
 
 function closed(code: number, reason: string, effects: Effect[]): Step['effects'] {
   return [...effects, { type: 'cancel-retry' }, emit('close', { code, reason })];
@@ -281,7 +302,9 @@ function inlineMove(ctx: Context, frame: MoveFrameInput): { ctx: Context; url: s
 const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> = (ctx, frame, state) => {
   const from = ctx.target ?? ctx.current ?? frame.node;
   const reason: MoveReason = frame.type === 'reconnect' ? 'reconnect' : 'redirect';
-  if (frame.node === from) return same(state, ctx);
+  // A move to the node the client is on is no move, unless it names another URL: the node's process hands its
+  // users to its successor (a handoff deploy, docs/operations.md), which serves the same node id elsewhere.
+  if (frame.node === from && !handoff(ctx, frame)) return same(state, ctx);
   const welcomed = state === 'open';
   if (!welcomed && ctx.redirects >= ctx.config.maxRedirects) {
     return retry(ctx, true, [
@@ -293,7 +316,7 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
   const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity' };
   // The frame brought the sender's topology: adopt it and go, no fetch.
   const inline = inlineMove(counted, frame);
-  if ('url' in inline) return moveTo(inline.ctx, pendingMove, inline.url);
+  if ('url' in inline) return follow(inline.ctx, frame, pendingMove, inline.url);
   const reported: Effect[] = inline.error ? [emit('error', inline.error)] : [];
   // A node the trusted topology lists under this URL, at a plausible epoch: follow now. The token only ever goes
   // to nodes a trusted topology lists; anything else waits for the bootstrap URLs to confirm it.
@@ -302,9 +325,9 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
     // The sender knows a newer topology: follow now, and refresh ours in the background.
     if (frame.epoch > verifiedEpoch(ctx)) {
       const fetch = fetchIfIdle(counted);
-      return moveTo(fetch.ctx, pendingMove, url, [...reported, ...fetch.effects]);
+      return follow(fetch.ctx, frame, pendingMove, url, [...reported, ...fetch.effects]);
     }
-    return moveTo(counted, pendingMove, url, reported);
+    return follow(counted, frame, pendingMove, url, reported);
   }
   // Unknown node (or an epoch too far ahead): refetch the topology once and decide then. An open socket keeps serving meanwhile;
   // a socket that has not been welcomed is about to be closed by the node, so let it go.
@@ -314,6 +337,12 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
   }
   return bootstrap({ ...counted, pendingMove }, [...reported, { type: 'close-socket', code: CloseCode.NORMAL, reason: 'unknown node' }]);
 };
+
+/** A move frame naming the client's own node under a URL other than the one its socket went to. */
+function handoff(ctx: Context, frame: MoveFrameInput): boolean {
+  const known = ctx.targetUrl ?? ctx.topology?.urls.get(frame.node);
+  return known !== undefined && !sameUrl(known, frame.url);
+}
 
 const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => {
   // The node authenticated someone else (a token of another user): nothing here is this client's to read.
@@ -462,7 +491,10 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
     },
   },
   reconnecting: {
-    'retry-timer': (ctx) => (ctx.needTopology || !ctx.topology ? bootstrap(ctx) : connectToOwner(ctx)),
+    'retry-timer': (ctx) => {
+      if (ctx.deferred) return moveTo({ ...ctx, deferred: undefined }, ctx.deferred.move, ctx.deferred.url);
+      return ctx.needTopology || !ctx.topology ? bootstrap(ctx) : connectToOwner(ctx);
+    },
     'topology-loaded': adoptOnly,
     'topology-failed': fetchDone,
     close: closeByApp,

@@ -33,6 +33,8 @@ export interface AdmitterParts {
   fled: FledNodes;
   /** Whether the node takes users now, and whether it is draining. */
   serving(): 'serving' | 'draining' | 'not-serving';
+  /** While handing off: the successor's URL, where this node's users are sent (see `Agent.handoff`). */
+  handoffUrl?(): string | undefined;
   topology(): AgentTopology;
   /** Highest epoch announced in membership, applied here or not. */
   knownEpoch(): number;
@@ -64,6 +66,14 @@ export class Admitter {
       return undefined;
     }
     const t = this.parts.topology();
+    const successorUrl = this.parts.handoffUrl?.();
+    if (successorUrl !== undefined && t.ring.nodes.length > 0 && t.ring.owner(userId) === this.o.self) {
+      // Handing off: this node's users go to the same node at its successor's URL, the topology along.
+      metrics.redirects.inc({ reason: 'draining' });
+      if (socket.readyState === socket.OPEN) socket.send(moveFrameText({ type: 'redirect', node: this.o.self, url: successorUrl, epoch: t.epoch, fingerprint: t.fingerprint, reason: 'draining' }, t, undefined, this.o.signer));
+      closeWith(socket, CloseCode.DRAINING, 'handing off to the successor');
+      return undefined;
+    }
     const held = registry.sessionsOf(userId);
     const asked = isValidSessionId(params.session) ? params.session : undefined;
     const decision = decideAdmission({

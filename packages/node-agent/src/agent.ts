@@ -28,7 +28,7 @@ import { TopologyTracker, placementMembers, type SettledMembers } from './topolo
 import { MemberPolicy } from './membership/policy.js';
 import { memberKey } from './membership/records.js';
 import { Transport, closeWith } from './transport.js';
-import type { Agent, AgentOptions, AgentState, AgentTopology, HealthReport, Logger, Membership, MembershipEvent, RebalanceEvent, StoreHealth } from './types.js';
+import type { Agent, AgentOptions, AgentState, AgentTopology, HealthReport, Logger, MemberRecord, Membership, MembershipEvent, RebalanceEvent, StoreHealth } from './types.js';
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -83,6 +83,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private lastServerSwitch = -Infinity;
   /** Wakes a drain waiting for the node to empty (or for a close). */
   private readonly emptyWaiters = new Set<() => void>();
+  /** Set while handing off: where users that connect here are sent. */
+  private handoffUrl: string | undefined;
   /** The fleet page and the live preview (fleet-page/). */
   private readonly fleet: FleetService;
   readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -139,6 +141,7 @@ class WsringAgent extends EventEmitter implements Agent {
         registry: this.registry,
         fled,
         serving: () => (this.state === 'serving' ? 'serving' : this.state === 'draining' ? 'draining' : 'not-serving'),
+        handoffUrl: () => this.handoffUrl,
         topology: () => this.rebalancer.topology,
         knownEpoch: () => this.epochs.knownEpoch,
         feed: () => this.delivery?.feed,
@@ -241,7 +244,10 @@ class WsringAgent extends EventEmitter implements Agent {
     this.state = 'serving';
     this.registration.startHeartbeats();
     this.stopConverging = every(this.clock, Math.max(1_000, Math.floor(this.o.convergeAfterMs / 6)), () => void this.rebalancer.converge());
-    this.stopFollowing = every(this.clock, Math.max(500, Math.floor(this.o.livenessTimeoutMs / 4)), () => void this.followFleetWhileCutOff());
+    this.stopFollowing = every(this.clock, Math.max(500, Math.floor(this.o.livenessTimeoutMs / 4)), () => {
+      this.watchPredecessor();
+      void this.followFleetWhileCutOff();
+    });
     this.logger.info({ url: this.url, port: this.port, epoch: this.topology.epoch, topologyKey: this.signer?.publicKey }, 'agent serving');
   }
 
@@ -269,7 +275,7 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     const ready = new Promise<void>((resolve) => (this.firstTopology = resolve));
     const joined = (async () => {
-      await this.registration.register(this.url);
+      await this.registration.claim(this.url, this.o.livenessTimeoutMs);
       this.stopWatch = await this.store.membership.watch((e) => this.onMembershipEvent(e));
       await ready;
     })();
@@ -292,7 +298,8 @@ class WsringAgent extends EventEmitter implements Agent {
       return;
     }
     if (e.type === 'topology') this.rebalancer.storedTopology(e.stored);
-    if (e.type === 'put') this.registration.observe(e.record);
+    if (e.type === 'put' && this.registration.observe(e.record)) void this.takeOver('handed over');
+    if (e.type === 'delete' && e.id === this.id && this.registration.isSuccessor) void this.takeOver('the predecessor left');
     if (e.type === 'disconnected' || e.type === 'reconnected') {
       this.membershipConnected = e.type === 'reconnected';
       this.logger.warn({}, e.type === 'reconnected' ? 'membership store back, resynced' : 'membership store lost, keeping the last topology');
@@ -329,6 +336,24 @@ class WsringAgent extends EventEmitter implements Agent {
     if (!fleet || fleet.epoch <= this.topology.epoch || fleet.ring.nodes.some((n) => n.id === this.id)) return;
     this.tracker.unsettle();
     await this.rebalancer.adopt(await loadRing(fleet.ring), fleet.epoch);
+  }
+
+  /**
+   * A successor takes the id's record: handed over by the serving process, or that process is gone (it left, or it
+   * has been silent for the liveness timeout while this process's own writes go through).
+   */
+  private async takeOver(why: string): Promise<void> {
+    if (!this.registration.isSuccessor || this.state === 'closed') return;
+    this.logger.info({ why }, 'successor takes over the node id');
+    await this.registration.takeOver(this.topology.ring.nodes.some((n) => n.id === this.id) ? 'active' : 'joining');
+  }
+
+  /** Successor: the predecessor silent for the liveness timeout while the store is reachable is gone. */
+  private watchPredecessor(): void {
+    if (!this.registration.isSuccessor) return;
+    if (this.registration.predecessorSilentMs() > this.o.livenessTimeoutMs && this.membershipConnected && !this.registration.heartbeatFailing) {
+      void this.takeOver('the predecessor is silent');
+    }
   }
 
   /**
@@ -434,9 +459,23 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     if (this.registry.size > 0) await this.untilEmpty(deadlineMs);
     const remaining = this.registry.size;
+    if (remaining > 0 && this.state === 'draining') await this.spreadRemainder();
     this.logger.info({ remaining }, 'drain finished');
     await this.close();
     return { remaining };
+  }
+
+  /**
+   * The deadline came with users still here: they get their reconnect frames at once, each with a delay that
+   * spreads them at the receivers' budgets (never a crowd closed at once); the close handshakes get a moment.
+   */
+  private async spreadRemainder(): Promise<void> {
+    const conns = [...this.registry.all()];
+    const { users, spreadMs } = this.rebalancer.spreadRemainder();
+    this.metrics.drainSpread.set(spreadMs / 1000);
+    this.logger.warn({ users, spreadMs, left: conns.length }, 'drain deadline reached: the remaining users got their reconnect frames with delays spreading them at the receivers\' accept rates');
+    const closed = conns.map((conn) => new Promise<void>((resolve) => (conn.socket.readyState === conn.socket.CLOSED ? resolve() : conn.socket.once('close', () => resolve()))));
+    await withClockDeadline(this.clock, Promise.all(closed), 2_000, () => new Error('close handshakes')).catch(() => {});
   }
 
   async restartInPlace(options: { backInMs?: number } = {}): Promise<{ users: number; spreadMs: number }> {
@@ -470,6 +509,60 @@ class WsringAgent extends EventEmitter implements Agent {
     return { users: conns.length, spreadMs };
   }
 
+  /** The record of a live successor of this node (a handoff deploy), if one waits. */
+  successor(): Promise<MemberRecord | undefined> {
+    return this.registration.liveSuccessor(this.o.livenessTimeoutMs);
+  }
+
+  /**
+   * Handoff deploy: the process started under this id elsewhere takes over. This one gives it the id's record
+   * (the ring keeps the node; only its URL changes), then sends each of its users a reconnect frame naming this
+   * same node at the successor's URL, paced at the successor's accept rate; nobody else moves. Users left at the
+   * deadline get their frames with delays (as in a drain). The record is left to the successor.
+   */
+  async handoff(options: { deadlineMs?: number } = {}): Promise<{ users: number; remaining: number }> {
+    if (this.state === 'closed') throw new AgentError('CLOSED', 'agent is closed');
+    const successor = await this.successor();
+    if (!successor) throw new AgentError('NO_SUCCESSOR', `no live successor waits under node id ${this.id}`);
+    const deadlineMs = options.deadlineMs ?? this.o.drainDeadlineMs;
+    const users = this.registry.size;
+    this.handoffUrl = successor.url;
+    this.state = 'draining';
+    this.stopConverging?.();
+    this.logger.info({ successor: successor.url, users, acceptRate: successor.acceptRate, deadlineMs }, 'handing off to the successor');
+    await this.registration.handOver(successor);
+    // Frames name the successor's URL once this agent's ring does (a settle window away), so the topology inside them agrees.
+    await this.untilTopology(() => this.topology.ring.nodes.find((n) => n.id === this.id)?.meta?.url === successor.url, this.o.settleMs + this.o.livenessTimeoutMs);
+    this.rebalancer.handoff([...new Set([...this.registry.all()].map((c) => c.userId))], successor.acceptRate ?? DEFAULTS.acceptRate);
+    if (this.registry.size > 0) {
+      const expectedMs = this.rebalancer.estimateMs() + this.o.pacing.jitterMs;
+      this.logger.info({ expectedMs: Math.round(expectedMs), deadlineMs }, expectedMs > deadlineMs ? 'handoff deadline too short at the successor\'s accept rate: users left at it get delayed frames' : 'handoff sized');
+      await this.untilEmpty(deadlineMs);
+    }
+    const remaining = this.registry.size;
+    if (remaining > 0 && this.state === 'draining') await this.spreadRemainder();
+    this.logger.info({ users, remaining }, 'handoff finished');
+    await this.close();
+    return { users, remaining };
+  }
+
+  /** Resolves once `ready()` holds after a topology change (or now), or after `ms`. */
+  private untilTopology(ready: () => boolean, ms: number): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.clock.clearTimeout(timer);
+        this.off('topology', check);
+        resolve();
+      };
+      const check = () => {
+        if (ready()) done();
+      };
+      const timer = this.clock.setTimeout(done, ms);
+      this.on('topology', check);
+    });
+  }
+
   /** Resolves true at the next applied rebalance, false after `ms`. */
   private nextRebalance(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
@@ -494,7 +587,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.metrics.drainDeadline.set(deadlineMs / 1000);
     const lanes = this.rebalancer.lanes.map((l) => ({ to: l.to, users: l.queued, perSec: Math.round(l.ratePerSec) }));
     if (expectedMs > deadlineMs) {
-      this.logger.warn({ expectedMs: Math.round(expectedMs), deadlineMs, lanes }, 'drain deadline too short for the load at the receivers\' accept rates: users left at the deadline are closed 1001');
+      this.logger.warn({ expectedMs: Math.round(expectedMs), deadlineMs, lanes }, 'drain deadline too short for the load at the receivers\' accept rates: users left at the deadline get their reconnect frames at once, each delayed to its slot at the receivers\' rates');
     } else this.logger.info({ expectedMs: Math.round(expectedMs), deadlineMs, lanes }, 'drain sized');
   }
 

@@ -49,7 +49,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-payload', arg: '<bytes>', kind: 'count', help: 'largest client frame', default: DEFAULTS.maxPayload },
   { name: 'message-rate', arg: '<n>', kind: 'positive', help: 'client frames per second per connection', default: DEFAULTS.messageRate.perSec },
   { name: 'message-burst', arg: '<n>', kind: 'count', help: 'client frames back to back per connection', default: DEFAULTS.messageRate.burst },
-  { name: 'sigterm', arg: '<drain|restart>', kind: 'string', help: 'what SIGTERM does: drain (users move to their new owners, the node leaves) or restart (users come back to this node after --restart-back-in-ms; a deploy that keeps the node); SIGUSR2 always restarts', default: 'drain' },
+  { name: 'sigterm', arg: '<drain|handoff|restart>', kind: 'string', help: 'what SIGTERM does: drain (hand off to a successor started under this --id if one waits, else users move to their new owners and the node leaves; handoff says the same, warning when no successor waits) or restart (users come back to this node after --restart-back-in-ms; a deploy that keeps the node); SIGUSR2 always restarts', default: 'drain' },
   { name: 'restart-back-in-ms', arg: '<ms>', kind: 'nonNegative', help: 'restart in place: when the next process serves; users come back then, spread at --accept-rate', default: DEFAULTS.restartBackInMs },
   { name: 'drain-deadline-ms', arg: '<ms>', kind: 'nonNegative', help: 'SIGTERM: how long to drain before exiting', default: DEFAULTS.drainDeadlineMs },
   // authentication (docs/security.md): one of --jwt-secret(-file), --jwks-url or --insecure is required

@@ -101,7 +101,7 @@ function readSecret(flag: string, file: string): string {
 }
 
 const o = await parseCommandLine();
-if (o.sigterm !== 'drain' && o.sigterm !== 'restart') usage(`--sigterm must be drain or restart, got ${JSON.stringify(o.sigterm)}`);
+if (o.sigterm !== 'drain' && o.sigterm !== 'restart' && o.sigterm !== 'handoff') usage(`--sigterm must be drain, handoff or restart, got ${JSON.stringify(o.sigterm)}`);
 if (o.jwtSecret !== undefined && o.jwtSecretFile !== undefined) usage('give --jwt-secret or --jwt-secret-file, not both');
 if (o.natsPass !== undefined && o.natsPassFile !== undefined) usage('give --nats-pass or --nats-pass-file, not both');
 if (o.natsToken !== undefined && o.natsTokenFile !== undefined) usage('give --nats-token or --nats-token-file, not both');
@@ -257,7 +257,14 @@ try {
     if (stopping) return;
     stopping = true;
     logger.info({ event: 'signal', signal, how }, how === 'drain' ? 'draining before exit' : 'restarting in place');
-    const done = how === 'drain' ? agent.drain().then(({ remaining }) => ({ remaining })) : agent.restartInPlace().then(({ users, spreadMs }) => ({ users, spreadMs }));
+    // A drain hands off instead when a successor waits under this id (a handoff deploy): its users move once, to it.
+    const leave = async () => {
+      const successor = await agent.successor().catch(() => undefined);
+      if (successor) return agent.handoff().then(({ users, remaining }) => ({ handedOff: users, remaining }));
+      if (signal === 'SIGTERM' && onSigterm === 'handoff') logger.warn({}, 'no successor waits under this node id: draining instead');
+      return agent.drain().then(({ remaining }) => ({ remaining }));
+    };
+    const done = how === 'drain' ? leave() : agent.restartInPlace().then(({ users, spreadMs }) => ({ users, spreadMs }));
     done.then(
       (result) => {
         logger.info({ event: 'exit', how, ...result }, how === 'drain' ? 'drained, exiting' : 'restarted in place, exiting');
@@ -269,8 +276,8 @@ try {
       },
     );
   };
-  const onSigterm = o.sigterm as 'drain' | 'restart';
-  process.on('SIGTERM', () => stop('SIGTERM', onSigterm));
+  const onSigterm = o.sigterm as 'drain' | 'restart' | 'handoff';
+  process.on('SIGTERM', () => stop('SIGTERM', onSigterm === 'restart' ? 'restart' : 'drain'));
   process.on('SIGINT', () => stop('SIGINT', 'drain'));
   process.on('SIGUSR2', () => stop('SIGUSR2', 'restart'));
 } catch (err) {

@@ -2,7 +2,9 @@ export type AgentErrorCode =
   | 'INVALID_OPTION'
   | 'NO_MEMBERSHIP'
   | 'MEMBERSHIP_UNAVAILABLE'
-  | 'CLOSED';
+  | 'CLOSED'
+  /** `handoff()` found no successor waiting under the node's id. */
+  | 'NO_SUCCESSOR';
 
 /** A typed error for bad options or a failed start. `code` names the problem. */
 export class AgentError extends Error {

@@ -24,6 +24,7 @@ export class AgentMetrics {
   readonly tokensExpired: Counter;
   readonly recordsIgnored: Counter<'reason'>;
   readonly connectionsRefused: Counter<'reason'>;
+  readonly drainSpread: Gauge;
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -71,6 +72,7 @@ export class AgentMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.drainSpread = new Gauge({ name: 'wsring_drain_spread_seconds', help: 'Longest delay given to users left at the drain deadline (0: none were left)', registers });
   }
 
   /** Gauges read at scrape time: store health and the ring's size. */

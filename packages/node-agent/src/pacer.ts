@@ -11,6 +11,18 @@ export interface PacerOptions {
   random?: () => number;
 }
 
+/**
+ * How much of its share a lane may save up beyond one token, in ms of its rate. Timers fire in whole
+ * milliseconds and late under load: a lane holding one token would lose what it earned while it waited (a
+ * share of 600/s ran at 500/s, none above 1,000/s). A receiver R with senders S therefore sees at most
+ * A(R) x T + sum over S of (1 + share(S, R) x 50 ms) arrivals in any window T: A(R) x (T + 50 ms) + |S|. 50 ms:
+ * an event loop busy with handshakes wakes tens of ms late (a real 3-node run with 20 ms paced a handoff at 60%).
+ */
+export const LANE_BURST_MS = 50;
+
+/** Tokens a lane of `ratePerSec` may hold: one, plus what it earns in LANE_BURST_MS. */
+export const laneBurst = (ratePerSec: number): number => 1 + (ratePerSec * LANE_BURST_MS) / 1000;
+
 /** One receiver's queue and this sender's share of its budget. */
 interface Lane {
   bucket: TokenBucket;
@@ -22,10 +34,10 @@ interface Lane {
 /**
  * Sends targeted reconnects, each to its target node, at a bounded rate per receiver and overall. Each queued
  * user first waits a random jitter (so the fleet's agents do not fire in lockstep), then waits in its target's
- * lane for a token of that lane (this sender's share of the receiver's budget; one token of burst) and a token
- * of the sender's own bucket. Lanes take turns. Token buckets alone decide when a send happens, so the bounds
- * hold whatever the jitter: to receiver R at most share(R) * T + 1 over any interval T, overall at most
- * burst + ratePerSec * T.
+ * lane for a token of that lane (this sender's share of the receiver's budget; `laneBurst` tokens of burst) and
+ * a token of the sender's own bucket. Lanes take turns. Token buckets alone decide when a send happens, so the
+ * bounds hold whatever the jitter: to receiver R at most share(R) * T + laneBurst(share(R)) over any interval T,
+ * overall at most burst + ratePerSec * T.
  */
 export class Pacer {
   private readonly bucket: TokenBucket;
@@ -97,7 +109,7 @@ export class Pacer {
       const rate = this.shareOf(to);
       if (rate !== lane.ratePerSec) {
         lane.ratePerSec = rate;
-        lane.bucket = new TokenBucket(rate, 1, now, lane.bucket.available(now));
+        lane.bucket = new TokenBucket(rate, laneBurst(rate), now, lane.bucket.available(now));
       }
     }
   }
@@ -120,6 +132,22 @@ export class Pacer {
     this.checkIdle();
   }
 
+  /**
+   * Empty the queue without sending: every queued user with its target and the slot it would have had in its
+   * lane at the lane's rate (ms from now: the k-th user of a lane of rate r gets k x 1000 / r).
+   */
+  takeAll(): { userId: string; to: string; slotMs: number }[] {
+    const taken: { userId: string; to: string; slotMs: number }[] = [];
+    const counts = new Map<string, number>();
+    for (const [userId, to] of this.targets) {
+      const k = counts.get(to) ?? 0;
+      counts.set(to, k + 1);
+      taken.push({ userId, to, slotMs: Math.ceil((k * 1000) / Math.min(this.lane(to).ratePerSec, this.options.ratePerSec)) });
+    }
+    this.stop();
+    return taken;
+  }
+
   stop(): void {
     for (const h of this.waiting.values()) this.options.clock.clearTimeout(h);
     this.waiting.clear();
@@ -133,7 +161,7 @@ export class Pacer {
     let lane = this.lanes.get(to);
     if (!lane) {
       const ratePerSec = this.shareOf(to);
-      lane = { bucket: new TokenBucket(ratePerSec, 1, this.options.clock.now()), ratePerSec, ready: [], head: 0 };
+      lane = { bucket: new TokenBucket(ratePerSec, laneBurst(ratePerSec), this.options.clock.now()), ratePerSec, ready: [], head: 0 };
       this.lanes.set(to, lane);
     }
     return lane;

@@ -74,12 +74,14 @@ export class Rebalancer {
   private startedAt: number | undefined;
   private sentCount = 0;
   private stopped = false;
+  /** Handing this node's users to its successor: they stay queued for this node whatever later plans say. */
+  private handingOff = false;
   /** Users sent back to their owner by `converge`, and how often: each bounce doubles the next wait. */
   private readonly returned = new Map<string, { count: number }>();
 
   constructor(private readonly o: RebalancerOptions, private readonly parts: RebalancerParts, private readonly listener: RebalancerListener, emptyRing: Ring) {
     this.current = { epoch: 0, fingerprint: emptyRing.fingerprint, ring: emptyRing, nodes: [] };
-    this.pacer = new Pacer({ ...o.pacing, clock: o.clock, random: o.random }, (userId, to) => this.sendReconnect(userId, to), (to) => this.shareOf(to));
+    this.pacer = new Pacer({ ...o.pacing, clock: o.clock, random: o.random }, (userId, to) => void this.sendReconnect(userId, to), (to) => this.shareOf(to));
   }
 
   get topology(): AgentTopology {
@@ -236,6 +238,32 @@ export class Rebalancer {
     return Math.max((total / this.o.pacing.ratePerSec) * 1000, ...lanes.map((l) => (l.queued / l.ratePerSec) * 1000));
   }
 
+  /**
+   * Handoff deploy: every user here goes to this same node at its successor's URL (the ring's, once it names the
+   * successor), paced at the successor's accept rate: the only sender to it. Later plans leave them queued.
+   */
+  handoff(userIds: readonly string[], acceptRate: number): void {
+    this.handingOff = true;
+    this.shares.set(this.o.self, acceptRate);
+    this.pacer.rerate();
+    this.queue(userIds.map((userId) => ({ userId, to: this.o.self })), this.current.epoch);
+  }
+
+  /**
+   * A drain's deadline came with users still queued: rather than closing them all at once (a crowd at the
+   * receivers), each gets its reconnect frame now with a delay, its slot in its receiver's lane at this sender's
+   * share, so they still arrive within the receivers' accept rates. Returns how many and the longest delay.
+   */
+  spreadRemainder(): { users: number; spreadMs: number } {
+    let spreadMs = 0;
+    let users = 0;
+    for (const { userId, to, slotMs } of this.pacer.takeAll()) {
+      if (this.sendReconnect(userId, to, { delayMs: slotMs, grace: false })) users++;
+      spreadMs = Math.max(spreadMs, slotMs);
+    }
+    return { users, spreadMs };
+  }
+
   stop(): void {
     this.stopped = true;
     this.pacer.stop();
@@ -261,12 +289,15 @@ export class Rebalancer {
     }
     // Users still queued from an earlier plan go where this ring says (or stay, if it gave them back).
     for (const userId of this.queuedUsers()) {
+      if (this.handingOff && this.pacer.targetOf(userId) === this.o.self) continue;
       const to = targetOf(ring, this.o.self, userId, registry.standIns.get(userId), this.o.prefsDepth);
       if (to === undefined) this.cancel(userId);
       else this.pacer.enqueue(userId, to);
     }
     this.members = members();
+    const handoffShare = this.shares.get(this.o.self);
     this.shares = receiverShares(prev, ring, this.o.self, (id) => this.acceptRateOf(id));
+    if (this.handingOff && handoffShare !== undefined) this.shares.set(this.o.self, handoffShare);
     this.pacer.rerate();
     this.publish({ epoch, fingerprint: ring.fingerprint, ring, nodes: topologyNodes(this.members) });
     this.o.logger.info({ epoch, fingerprint: ring.fingerprint, nodes: ring.nodes.length, moved: plan.moves.length, planMs }, 'topology applied');
@@ -309,23 +340,27 @@ export class Rebalancer {
   /**
    * The pacer's turn for a user: a reconnect frame to each of its sessions, then each session's grace timer. One
    * turn (one token of the receiver's budget) per user, whatever its sessions: pacing stays O(moved users).
+   * Whether a frame went out.
    */
-  private sendReconnect(userId: string, to: string): void {
+  private sendReconnect(userId: string, to: string, how: { delayMs?: number; grace?: boolean } = {}): boolean {
     const sessions = this.parts.registry.sessionsOf(userId);
-    if (sessions.length === 0) return;
+    if (sessions.length === 0) return false;
     const t = this.current;
-    const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs } as const;
+    const delay = how.delayMs ? { delayMs: how.delayMs } : {};
+    const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs, ...delay } as const;
     let sent = 0;
     for (const conn of sessions) {
-      if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch, this.o.signer))) continue;
+      // A handoff frame names this very node at another URL: its topology goes along, so the client need not fetch one.
+      if (!conn.sendText(moveFrameText(frame, t, to === this.o.self ? undefined : conn.knownEpoch, this.o.signer))) continue;
       conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
       sent++;
-      this.startGrace(conn, to);
+      if (how.grace !== false) this.startGrace(conn, to);
     }
-    if (sent === 0) return;
+    if (sent === 0) return false;
     this.o.metrics.reconnectsSent.inc();
     this.o.metrics.sessionsMoved.inc(sent);
     this.sentCount++;
+    return true;
   }
 
   private startGrace(conn: ClientConnection, to: string): void {

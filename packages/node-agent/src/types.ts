@@ -74,6 +74,21 @@ export interface Membership {
   casTopology(next: StoredTopology, revision: number): Promise<boolean>;
   /** Release the connection (for a membership the agent created itself). */
   close(): Promise<void>;
+  /**
+   * Handoff deploys (docs/operations.md). A second process started under a serving node's id writes its record
+   * here, under `successors.<id>`, instead of over the serving one's; the fleet's placement never reads it.
+   * Optional: a membership without these knows no successors (a second process is then a duplicate).
+   */
+  putSuccessor?(record: MemberRecord): Promise<void>;
+  removeSuccessor?(id: string): Promise<void>;
+  /** The member and successor records under `id`, each with when the store wrote it (the store's clock, ms). */
+  readRecords?(id: string): Promise<StoredRecords>;
+}
+
+/** What `Membership.readRecords` returns: both stamps are on the store's clock, so only their difference means anything. */
+export interface StoredRecords {
+  member?: { record: MemberRecord; writtenAt: number };
+  successor?: { record: MemberRecord; writtenAt: number };
 }
 
 /** The placement the agent currently serves with. */
@@ -359,6 +374,13 @@ export interface Agent {
   restartInPlace(options?: { backInMs?: number }): Promise<{ users: number; spreadMs: number }>;
   /** Move every user off this node, deregister, resolve when empty or at the deadline. */
   drain(options?: { deadlineMs?: number }): Promise<{ remaining: number }>;
+  /** The record of a live successor waiting under this node's id (a handoff deploy), if any. */
+  successor(): Promise<MemberRecord | undefined>;
+  /**
+   * Handoff deploy: hand every user to the successor (same node id, its URL), paced at its accept rate, then stop
+   * and leave the id's record to it. Rejects with AgentError('NO_SUCCESSOR') when none waits. docs/operations.md.
+   */
+  handoff(options?: { deadlineMs?: number }): Promise<{ users: number; remaining: number }>;
   /** Stop at once: closes connections with GOING_AWAY, deregisters, releases NATS. */
   close(): Promise<void>;
   on<E extends keyof AgentEvents>(event: E, listener: (...args: AgentEvents[E]) => void): this;

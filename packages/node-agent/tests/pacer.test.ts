@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Pacer, TokenBucket } from '../src/internal.js';
+import { Pacer, TokenBucket, laneBurst } from '../src/internal.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 
 /** Seeded uniform [0,1) so the jitter is reproducible. */
@@ -75,7 +75,7 @@ describe('pacer', () => {
     expect(idle).toBe(true);
   });
 
-  it('paces each receiver at its share (one token of burst) and all of them within the ceiling; a retargeted user goes once, to its latest target', () => {
+  it('paces each receiver at its share (laneBurst tokens of burst) and all of them within the ceiling; a retargeted user goes once, to its latest target', () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.constantFrom('r1', 'r2', 'r3'), fc.integer({ min: 0, max: 2_000 })), { minLength: 1, maxLength: 200 }),
@@ -101,11 +101,36 @@ describe('pacer', () => {
           const bound = (list: { at: number }[], rate: number, burst: number) => {
             for (let i = 0; i < list.length; i++) for (let j = i; j < list.length; j++) expect(j - i + 1).toBeLessThanOrEqual(burst + (rate * (list[j].at - list[i].at)) / 1000 + 1e-9);
           };
-          for (const to of ['r1', 'r2', 'r3'] as const) bound(sent.filter((s) => s.to === to), shares[to], 1);
+          for (const to of ['r1', 'r2', 'r3'] as const) bound(sent.filter((s) => s.to === to), shares[to], laneBurst(shares[to]));
           bound(sent, ceiling, 5);
         },
       ),
       { seed: 4_242, numRuns: 100 },
     );
+  });
+
+  it('a backlogged lane runs at its share, fractional or above 1,000/s, whatever timers fire in whole ms (ratio reported)', () => {
+    const ratios: string[] = [];
+    fc.assert(
+      fc.property(fc.integer({ min: 50, max: 5_000 }), fc.integer({ min: 200, max: 3_000 }), fc.integer({ min: 0, max: 3 }), (share, users, lateMs) => {
+        // A clock whose timers fire up to `lateMs` late: a busy event loop.
+        const clock = new ManualClock();
+        const late = { now: clock.now, clearTimeout: clock.clearTimeout, setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms + lateMs) };
+        const sent: number[] = [];
+        const pacer = new Pacer({ ratePerSec: 1e6, burst: 1_000, jitterMs: 0, clock: late }, () => sent.push(clock.now()), () => share);
+        for (let i = 0; i < users; i++) pacer.enqueue(`u${i}`, 'r');
+        clock.runUntil(100_000_000);
+        expect(sent.length).toBe(users);
+        // Completion against M/A: the lane starts with laneBurst tokens, then runs at `share`.
+        const ideal = Math.max(0, ((users - laneBurst(share)) / share) * 1000);
+        const took = sent[sent.length - 1] - sent[0];
+        // Each wait ends at most one whole ms plus the lateness after its token: a few ms over a whole run.
+        expect(took).toBeLessThanOrEqual(ideal * 1.02 + 3 * (lateMs + 1));
+        expect(took).toBeGreaterThanOrEqual(ideal - 1);
+        if (ratios.length < 5 && ideal > 0) ratios.push(`${share}/s x ${users}: ${(took / ideal).toFixed(3)}`);
+      }),
+      { seed: 77, numRuns: 60 },
+    );
+    console.log(`lane completion / M/A: ${ratios.join(', ')}`);
   });
 });

@@ -86,7 +86,9 @@ export function decodeServerFrame(text: string): ServerFrame {
           const reason = f.reason === 'draining' || f.reason === 'capacity' ? f.reason : 'not-owner';
           return { type: 'redirect', node: f.node, url: f.url, epoch: f.epoch, fingerprint: f.fingerprint, reason, ...topology };
         }
-        return { type: 'reconnect', node: f.node, url: f.url, epoch: f.epoch, fingerprint: f.fingerprint, graceMs: isNum(f.graceMs) ? f.graceMs : 0, ...topology };
+        // Bounded like a restart's delay: a forged frame must not park a client for long.
+        const delay = isNum(f.delayMs) && f.delayMs > 0 ? { delayMs: Math.min(f.delayMs, MAX_RESTART_DELAY_MS) } : {};
+        return { type: 'reconnect', node: f.node, url: f.url, epoch: f.epoch, fingerprint: f.fingerprint, graceMs: isNum(f.graceMs) ? f.graceMs : 0, ...delay, ...topology };
       }
     case 'message':
       if (!('data' in f)) throw new ProtocolError('BAD_FRAME', 'message frame without data');

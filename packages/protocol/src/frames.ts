@@ -42,6 +42,13 @@ export interface ReconnectFrame {
   fingerprint: string;
   graceMs: number;
   /**
+   * Connect to `node` no sooner than this many ms after the frame (absent: at once). A node that must leave
+   * before its moves are paced out (a drain past its deadline) sends its remaining users their frames together,
+   * each with its own delay, spread so they arrive within the receivers' accept rates; it closes 1001 next.
+   * Bounded by `MAX_RESTART_DELAY_MS`.
+   */
+  delayMs?: number;
+  /**
    * The topology the frame comes from (the `/topology` body), sent when the client's known epoch is older:
    * the target is typically a node the client has never heard of (a joiner), and this spares it a `/topology`
    * fetch before it moves. The client checks it against the frame before trusting it (docs/protocol.md).

@@ -1,4 +1,4 @@
-import type { MemberRecord, Membership, MembershipEvent, StoredTopology } from '../types.js';
+import type { MemberRecord, Membership, MembershipEvent, StoredRecords, StoredTopology } from '../types.js';
 
 /**
  * Membership held in process memory: several agents in one process share one instance. It behaves
@@ -27,6 +27,26 @@ export class MemoryMembership implements Membership {
     if (!this.records.delete(id)) return;
     this.revision++;
     this.emit({ type: 'delete', id });
+  }
+
+  private readonly successors = new Map<string, { record: MemberRecord; writtenAt: number }>();
+
+  async putSuccessor(record: MemberRecord): Promise<void> {
+    this.assertConnected();
+    this.successors.set(record.id, { record: { ...record }, writtenAt: this.now() });
+  }
+
+  async removeSuccessor(id: string): Promise<void> {
+    this.assertConnected();
+    this.successors.delete(id);
+  }
+
+  async readRecords(id: string): Promise<StoredRecords> {
+    this.assertConnected();
+    const copy = (e: { record: MemberRecord; writtenAt: number } | undefined) => e && { record: { ...e.record }, writtenAt: e.writtenAt };
+    const member = copy(this.records.get(id));
+    const successor = copy(this.successors.get(id));
+    return { ...(member ? { member } : {}), ...(successor ? { successor } : {}) };
   }
 
   async watch(listener: (event: MembershipEvent) => void): Promise<() => void> {

@@ -1,10 +1,10 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
-import type { Logger, MemberRecord, Membership, MembershipEvent, StoredTopology } from '../types.js';
+import type { Logger, MemberRecord, Membership, MembershipEvent, StoredRecords, StoredTopology } from '../types.js';
 import { AgentError } from '../errors.js';
 import { redactUrls } from '../nats-auth.js';
-import { MEMBER_PREFIX, TOPOLOGY_KEY, memberKey, parseStoredTopology, readMemberRecord } from './records.js';
+import { MEMBER_PREFIX, TOPOLOGY_KEY, memberKey, parseMemberRecord, parseStoredTopology, readMemberRecord, successorKey } from './records.js';
 import { SnapshotCollector } from './snapshot.js';
 import { StepTimeoutError, withDeadline } from './deadline.js';
 
@@ -193,6 +193,27 @@ export class NatsMembership implements Membership {
   async remove(id: string): Promise<void> {
     if (!this.connected) throw new AgentError('MEMBERSHIP_UNAVAILABLE', 'not connected to NATS');
     await this.step(this.kv.delete(memberKey(id)), 'deleting a member record');
+  }
+
+  async putSuccessor(record: MemberRecord): Promise<void> {
+    if (!this.connected) throw new AgentError('MEMBERSHIP_UNAVAILABLE', 'not connected to NATS');
+    await this.step(this.kv.put(successorKey(record.id), JSON.stringify(record)), 'writing a successor record');
+  }
+
+  async removeSuccessor(id: string): Promise<void> {
+    if (!this.connected) throw new AgentError('MEMBERSHIP_UNAVAILABLE', 'not connected to NATS');
+    await this.step(this.kv.delete(successorKey(id)), 'deleting a successor record');
+  }
+
+  async readRecords(id: string): Promise<StoredRecords> {
+    const read = async (key: string) => {
+      const e = await this.step(this.kv.get(key), 'reading a member record');
+      if (!e || e.operation !== 'PUT') return undefined;
+      const record = parseMemberRecord(decodeJson(e));
+      return record && record.id === id ? { record, writtenAt: e.created.getTime() } : undefined;
+    };
+    const [member, successor] = await Promise.all([read(memberKey(id)), read(successorKey(id))]);
+    return { ...(member ? { member } : {}), ...(successor ? { successor } : {}) };
   }
 
   async readTopology(): Promise<{ stored: StoredTopology; revision: number } | null> {

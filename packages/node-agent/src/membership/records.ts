@@ -4,6 +4,8 @@ import { NODE_ID_PATTERN, RECORD_LIMITS } from '../options.js';
 /** KV key of a member's record. Node ids are valid KV key tokens by construction (see NODE_ID_PATTERN). */
 export const memberKey = (id: string): string => `members.${id}`;
 export const MEMBER_PREFIX = 'members.';
+/** KV key of the record of a node's successor (handoff deploys): placement never reads these. */
+export const successorKey = (id: string): string => `successors.${id}`;
 /** KV key of the fleet's epoch label. */
 export const TOPOLOGY_KEY = 'topology';
 

@@ -1,0 +1,80 @@
+// Two kinds of move the agents send when a node's process leaves: a reconnect with `delayMs` (a drain or handoff
+// past its deadline spreads its remaining users) and a reconnect naming the client's own node at another URL (a
+// handoff deploy: the node's successor process serves the same node id elsewhere).
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ReconnectFrame, Topology } from '@wsring/protocol';
+import { fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+
+let t3: Fixture;
+let t3b: Fixture;
+let t2: Fixture;
+const user = 'user-7';
+
+beforeAll(async () => {
+  t3 = await makeTopology(['n1', 'n2', 'n3'], 1);
+  t2 = await makeTopology(['n1', 'n2', 'n3'].filter((id) => id !== t3.ring.owner(user)), 2);
+  // The same ring, its owner's URL that of the successor process.
+  const moved = JSON.parse(JSON.stringify(t3.topology)) as Topology;
+  const owner = t3.ring.owner(user);
+  for (const n of moved.ring.nodes) if (n.id === owner) n.meta = { url: 'ws://successor.test/ws' };
+  for (const n of moved.nodes) if (n.id === owner) n.url = 'ws://successor.test/ws';
+  t3b = { ...t3, topology: moved };
+});
+
+async function open() {
+  const env = fakeClient({ user, bootstrap: ['http://a.test'] });
+  env.fetch.answer(t3.topology);
+  await settle();
+  const owner = t3.ring.owner(user);
+  env.last().serverOpen();
+  env.last().serverSend(welcome(owner, 1));
+  expect(env.client.state).toBe('open');
+  return { env, owner };
+}
+
+const frame = (node: string, topology: Topology, over: Partial<ReconnectFrame> = {}): ReconnectFrame => ({
+  type: 'reconnect', node, url: nodeUrl(node), epoch: topology.epoch, fingerprint: topology.fingerprint, graceMs: 5_000, topology, ...over,
+});
+
+describe('delayed and same-node moves', () => {
+  it('a reconnect with delayMs closes now and opens the target only once the delay has passed', async () => {
+    const { env, owner } = await open();
+    const first = env.last();
+    const target = t2.ring.owner(user);
+    first.serverSend(frame(target, t2.topology, { delayMs: 1_500 }));
+    await settle();
+    expect(first.live).toBe(false);
+    expect(env.client.state).toBe('reconnecting');
+    const sockets = env.sockets.length;
+    env.clock.advance(1_499);
+    await settle();
+    expect(env.sockets.length).toBe(sockets);
+    env.clock.advance(1);
+    await settle();
+    expect(env.sockets.length).toBe(sockets + 1);
+    expect(env.last().base).toBe(nodeUrl(target));
+    env.last().serverOpen();
+    env.last().serverSend(welcome(target, 2));
+    expect(env.seen.moved).toEqual([{ from: owner, to: target, reason: 'reconnect' }]);
+    env.client.close();
+  });
+
+  it('a reconnect naming its own node at another URL (a handoff) moves there; the same URL is no move', async () => {
+    const { env, owner } = await open();
+    const first = env.last();
+    first.serverSend(frame(owner, t3.topology));
+    await settle();
+    expect(first.live).toBe(true);
+    first.serverSend(frame(owner, t3b.topology, { url: 'ws://successor.test/ws' }));
+    await settle();
+    expect(first.live).toBe(false);
+    expect(env.last().base).toBe('ws://successor.test/ws');
+    env.last().serverOpen();
+    env.last().serverSend(welcome(owner, 1));
+    expect(env.client.state).toBe('open');
+    // Same node: no `moved` event, no failover.
+    expect(env.seen.moved).toEqual([]);
+    expect(env.seen.error).toEqual([]);
+    env.client.close();
+  });
+});

@@ -1,0 +1,139 @@
+// A handoff deploy: a second process starts under a serving node's id on another port; it waits as the successor
+// (no duplicate, the ring unchanged); the old process hands it the id's record and sends each of its users a
+// reconnect frame naming the same node at the successor's URL, paced at the successor's accept rate. Each of its
+// users moves exactly once, to the successor; nobody else moves; the ring and epoch stay; the successor then owns
+// the record. Also: a drain whose deadline is too short spreads the remainder (delayed frames) instead of closing a
+// crowd. Real agents over one MemoryMembership, real @wsring/client instances over loopback, one ManualClock.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
+import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
+import { laneBurst } from '../src/internal.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
+import { driveUntil, pass } from '../../../test/support/drive.js';
+
+const ACCEPT = 25;
+const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200, host: '127.0.0.1', acceptRate: ACCEPT, delivery: false, pacing: { ratePerSec: 1_000, burst: 20, jitterMs: 50, graceMs: 5_000 } } satisfies Partial<AgentOptions>;
+const USERS = 60;
+
+const clock = new ManualClock(1_000_000);
+const store = new MemoryMembership(() => clock.now());
+const agents = new Map<string, Agent>();
+const clients = new Map<string, { client: WsringClient; opens: { at: number; node: string }[]; moves: MoveReason[] }>();
+
+const start = async (id: string, extra: Partial<AgentOptions> = {}) => {
+  const agent = await createAgent({ id, membership: store, port: 0, clock, ...TIMING, ...extra });
+  return agent;
+};
+const running = () => [...agents.values()];
+const ring = () => running()[0].topology.ring;
+const urlOf = (id: string) => running()[0].topology.nodes.find((n) => n.id === id)?.url;
+
+function settled(): boolean {
+  const all = running();
+  if (all.some((a) => a.topology.fingerprint !== all[0].topology.fingerprint)) return false;
+  for (const [user, { client }] of clients) if (client.state !== 'open' || client.node !== ring().owner(user)) return false;
+  return true;
+}
+
+/** Arrivals within rate x window + burst over every window. */
+function withinRate(times: number[], rate: number, burst: number): boolean {
+  const sorted = [...times].sort((a, b) => a - b);
+  for (let i = 0; i < sorted.length; i++) for (let j = i; j < sorted.length; j++) if (j - i + 1 > (rate * (sorted[j] - sorted[i])) / 1000 + burst + 1e-9) return false;
+  return true;
+}
+
+beforeAll(async () => {
+  for (const id of ['h0', 'h1', 'h2']) agents.set(id, await start(id));
+  await driveUntil(clock, () => running().every((a) => a.topology.ring.nodes.length === 3), { what: 'three agents agree' });
+  const bootstrap = running().map((a) => `http://127.0.0.1:${a.port}`);
+  for (let i = 0; i < USERS; i++) {
+    const user = `user-${i}`;
+    const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, clock });
+    const t = { client, opens: [] as { at: number; node: string }[], moves: [] as MoveReason[] };
+    client.on('open', (o) => t.opens.push({ at: clock.now(), node: o.node }));
+    client.on('moved', (m) => t.moves.push(m.reason));
+    clients.set(user, t);
+  }
+  await driveUntil(clock, settled, { what: 'every client on its owner' });
+});
+
+afterAll(async () => {
+  for (const { client } of clients.values()) client.close();
+  await Promise.all(running().map((a) => a.close()));
+});
+
+describe('handoff deploy', () => {
+  it('the successor waits without a conflict; each user of the node moves once, to it, within its accept rate; nobody else moves; ring and epoch stay', async () => {
+    const before = ring();
+    const epoch = running()[0].topology.epoch;
+    const old = agents.get('h1')!;
+    const oldUrl = urlOf('h1');
+    const onH1 = [...clients.keys()].filter((user) => before.owner(user) === 'h1');
+    expect(onH1.length).toBeGreaterThan(10);
+    for (const t of clients.values()) {
+      t.opens = [];
+      t.moves = [];
+    }
+    const next = await start('h1');
+    expect(next.url).not.toBe(oldUrl);
+    await pass(clock, 1_500);
+    // Still the old process's node: the successor is no member, nobody moved.
+    expect(urlOf('h1')).toBe(oldUrl);
+    expect(ring().fingerprint).toBe(before.fingerprint);
+    expect([...clients.values()].every((t) => t.opens.length === 0)).toBe(true);
+    expect((await old.successor())?.url).toBe(next.url);
+
+    const handedAt = clock.now();
+    const done = old.handoff();
+    await driveUntil(clock, () => onH1.every((u) => clients.get(u)!.opens.length > 0), { what: 'every user of h1 on the successor', maxMs: 20_000 });
+    const { users, remaining } = await done;
+    agents.set('h1', next);
+    expect({ users, remaining }).toEqual({ users: onH1.length, remaining: 0 });
+    await pass(clock, 3_000);
+    expect(settled()).toBe(true);
+    expect(urlOf('h1')).toBe(next.url);
+    expect(ring().fingerprint).toBe(before.fingerprint);
+    for (const a of running()) expect(a.topology.epoch).toBe(epoch);
+    // The successor owns the record now: it heartbeats it.
+    expect((await store.readRecords('h1')).member?.record.url).toBe(next.url);
+
+    const arrivals: number[] = [];
+    for (const [user, t] of clients) {
+      if (onH1.includes(user)) {
+        expect({ user, opens: t.opens.map((o) => o.node), moves: t.moves }).toEqual({ user, opens: ['h1'], moves: [] });
+        arrivals.push(t.opens[0].at);
+      } else expect({ user, opens: t.opens.length }).toEqual({ user, opens: 0 });
+    }
+    expect(next.connections).toBe(onH1.length);
+    expect(withinRate(arrivals, ACCEPT, laneBurst(ACCEPT) + 1)).toBe(true);
+    const took = Math.max(...arrivals) - handedAt;
+    console.log(`handoff: ${onH1.length} users in ${took} ms; M/A = ${Math.round((onH1.length / ACCEPT) * 1000)} ms, ratio ${(took / ((onH1.length / ACCEPT) * 1000)).toFixed(2)}`);
+  });
+
+  it('a drain whose deadline is too short gives the rest delayed frames: they still arrive within the receivers\' accept rates, nobody is closed without a frame', async () => {
+    const before = ring();
+    const draining = agents.get('h2')!;
+    const onH2 = [...clients.keys()].filter((user) => before.owner(user) === 'h2');
+    expect(onH2.length).toBeGreaterThan(10);
+    for (const t of clients.values()) {
+      t.opens = [];
+      t.moves = [];
+    }
+    const done = draining.drain({ deadlineMs: 300 });
+    await driveUntil(clock, () => onH2.every((u) => clients.get(u)!.opens.length > 0), { what: 'every user of h2 moved', maxMs: 20_000 });
+    // The deadline came first: some were still here, and got delayed frames rather than a close.
+    expect((await done).remaining).toBeGreaterThan(0);
+    agents.delete('h2');
+    await driveUntil(clock, settled, { what: 'settled after the drain', maxMs: 10_000 });
+    const byNode = new Map<string, number[]>();
+    for (const user of onH2) {
+      const t = clients.get(user)!;
+      expect({ user, opens: t.opens.length, moves: t.moves }).toEqual({ user, opens: 1, moves: ['reconnect'] });
+      const list = byNode.get(t.opens[0].node) ?? [];
+      list.push(t.opens[0].at);
+      byNode.set(t.opens[0].node, list);
+    }
+    // One sender per receiver: its share is the receiver's whole rate.
+    for (const [, times] of byNode) expect(withinRate(times, ACCEPT, laneBurst(ACCEPT) + 1)).toBe(true);
+  });
+});
