@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allOpen, health, hs256, startClients, startCluster, waitForAgreement, waitUntil, type Cluster, type TrackedClient } from './support.js';
 
-const SECRET = 'integration-secret';
+const SECRET = 'integration-secret-of-at-least-32-bytes';
 const MAX_PAYLOAD = 4_096;
 const MESSAGE_BURST = 20;
 const now = () => Math.floor(Date.now() / 1000);

@@ -3,7 +3,7 @@
 // of the agents themselves: as long in their own time on a slow machine as on a fast one.
 
 /** What is read of a membership event (the agent's `MembershipEvent`). */
-type Event = { type: 'put'; record: { id: string; startedAt: number; seq: number } } | { type: 'delete' | 'topology' | 'synced' | 'disconnected' | 'reconnected' };
+type Event = { type: 'put'; record: { id: string; startedAt: number; seq: number } } | { type: 'delete' | 'topology' | 'synced' | 'disconnected' | 'reconnected' | 'ignored' };
 
 /** A membership store to watch (the agent's `Membership`, e.g. a `NatsMembership` of the test's own). */
 export interface WatchedStore {

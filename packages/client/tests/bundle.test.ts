@@ -23,8 +23,8 @@ describe('browser bundle', () => {
 
   it('maps the package to the portable entry for browsers and to the ws entry for Node', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-    expect(pkg.exports['.'].browser).toBe('./dist/mod.js');
-    expect(pkg.exports['.'].node).toBe('./dist/node.js');
+    expect(pkg.exports['.'].browser).toEqual({ types: './dist/mod.d.ts', default: './dist/mod.js' });
+    expect(pkg.exports['.'].node).toEqual({ types: './dist/node.d.ts', default: './dist/node.js' });
     // The protocol is its own package now; the client's internals have their own, unpromised entry.
     expect(pkg.exports['./protocol']).toBeUndefined();
     expect(pkg.exports['./internal'].default).toBe('./dist/internal.js');

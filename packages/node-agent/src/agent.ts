@@ -25,6 +25,8 @@ import { createTopologySigner, type TopologySigner } from './topology-signer.js'
 import { openStore, type Store } from './store.js';
 import { setupServer, type ServerSetup } from './server.js';
 import { TopologyTracker, placementMembers, type SettledMembers } from './topology.js';
+import { MemberPolicy } from './membership/policy.js';
+import { memberKey } from './membership/records.js';
 import { Transport, closeWith } from './transport.js';
 import type { Agent, AgentOptions, AgentState, AgentTopology, HealthReport, Logger, Membership, MembershipEvent, RebalanceEvent, StoreHealth } from './types.js';
 
@@ -64,6 +66,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly transport: Transport;
   private readonly registration: Registration;
   private readonly epochs: EpochAgreement;
+  /** Which valid records this node uses: member URLs within allowedOrigins, at most maxMembers ids. */
+  private readonly memberPolicy: MemberPolicy;
   /** Signs served topologies and checks peers' (topology-signer.ts); none without `topologySigningKey`. */
   private readonly signer: TopologySigner | undefined;
   private delivery: Delivery | undefined;
@@ -96,6 +100,8 @@ class WsringAgent extends EventEmitter implements Agent {
     this.clock = options.clock ?? systemClock;
     this.logger = withNode(options.logger ?? silentLogger, this.id);
     this.metrics = new AgentMetrics(this.id);
+    this.memberPolicy = new MemberPolicy({ allowedOrigins: this.o.allowedOrigins, maxMembers: this.o.maxMembers, logger: this.logger, metrics: this.metrics });
+    if (!options.authenticate) this.logger.warn({ event: 'insecure' }, 'no authenticate: the `user` query parameter is trusted, anyone can connect as anyone (development only)');
     this.registry = new ConnectionRegistry(index);
     this.signer = options.topologySigningKey === undefined ? undefined : createTopologySigner(options.topologySigningKey);
     const prefsDepth = this.o.maxUnreachable + 1;
@@ -146,6 +152,7 @@ class WsringAgent extends EventEmitter implements Agent {
       {
         authenticate: withAuthTimeout(options.authenticate ?? trustUserParam, this.o.authTimeoutMs, this.clock),
         messageRate: this.o.messageRate,
+        resumeRate: this.o.resumeRate,
         maxUnreachable: this.o.maxUnreachable,
         clock: this.clock,
         logger: this.logger,
@@ -245,6 +252,10 @@ class WsringAgent extends EventEmitter implements Agent {
       serveHttp: this.o.serveHttp,
       onSocket: (socket, req) => this.transport.handle(socket, req),
       handleHttp: this.handleHttp,
+      clock: this.clock,
+      handshakeTimeoutMs: this.o.handshakeTimeoutMs,
+      maxConnectionsPerAddress: this.o.maxConnectionsPerAddress,
+      refused: (reason) => this.metrics.connectionsRefused.inc({ reason }),
     });
     this.url = this.options.url ?? this.defaultUrl();
     this.fleet.start();
@@ -268,6 +279,14 @@ class WsringAgent extends EventEmitter implements Agent {
   }
 
   private onMembershipEvent(e: MembershipEvent): void {
+    if (e.type === 'put') {
+      const reason = this.memberPolicy.check(e.record, this.tracker.table);
+      if (reason !== undefined) e = { type: 'ignored', key: memberKey(e.record.id), reason };
+    }
+    if (e.type === 'ignored') {
+      this.memberPolicy.ignored(e.key, e.reason);
+      return;
+    }
     if (e.type === 'topology') this.rebalancer.storedTopology(e.stored);
     if (e.type === 'put') this.registration.observe(e.record);
     if (e.type === 'disconnected' || e.type === 'reconnected') {

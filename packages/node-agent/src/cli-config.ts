@@ -51,8 +51,34 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'sigterm', arg: '<drain|restart>', kind: 'string', help: 'what SIGTERM does: drain (users move to their new owners, the node leaves) or restart (users come back to this node after --restart-back-in-ms; a deploy that keeps the node); SIGUSR2 always restarts', default: 'drain' },
   { name: 'restart-back-in-ms', arg: '<ms>', kind: 'nonNegative', help: 'restart in place: when the next process serves; users come back then, spread at --accept-rate', default: DEFAULTS.restartBackInMs },
   { name: 'drain-deadline-ms', arg: '<ms>', kind: 'nonNegative', help: 'SIGTERM: how long to drain before exiting', default: DEFAULTS.drainDeadlineMs },
-  { name: 'jwt-secret', arg: '<secret>', kind: 'string', help: 'verify HS256 JWTs with this secret (better: WSRING_JWT_SECRET); user = sub' },
-  { name: 'jwks-url', arg: '<url>', kind: 'string', help: 'verify JWTs against this JWKS URL; user = sub' },
+  // authentication (docs/security.md): one of --jwt-secret(-file), --jwks-url or --insecure is required
+  { name: 'jwt-secret', arg: '<secret>', kind: 'string', help: 'verify HS256 JWTs with this secret, 32+ bytes; user = sub. Shows in ps: prefer WSRING_JWT_SECRET or --jwt-secret-file' },
+  { name: 'jwt-secret-file', arg: '<file>', kind: 'string', help: 'read the HS256 secret from this file (trailing newline dropped)' },
+  { name: 'jwks-url', arg: '<url>', kind: 'string', help: 'verify JWTs against this JWKS URL (asymmetric algorithms only); user = sub' },
+  { name: 'jwt-issuer', arg: '<iss>', kind: 'list', help: 'accept only tokens whose iss is one of these (comma separated)' },
+  { name: 'jwt-audience', arg: '<aud>', kind: 'list', help: 'accept only tokens whose aud includes one of these (comma separated)' },
+  { name: 'jwt-algorithms', arg: '<algs>', kind: 'list', help: 'algorithms accepted with --jwks-url (default: RS256..512, PS256..512, ES256..512, EdDSA; never none or HS*)' },
+  { name: 'jwt-exp-optional', kind: 'bool', help: 'accept tokens without exp (valid until the key changes); by default they are refused', default: false },
+  { name: 'jwt-clock-tolerance-sec', arg: '<s>', kind: 'nonNegative', help: 'clock skew allowed for exp, nbf and iat (an iat further ahead is refused)', default: 5 },
+  { name: 'insecure', kind: 'bool', help: 'run without authentication: the user query parameter is trusted, anyone can be anyone (development only; warns at start and every minute)', default: false },
+  // connection hygiene and untrusted membership records (docs/security.md)
+  { name: 'handshake-timeout-ms', arg: '<ms>', kind: 'positive', help: 'drop a TCP connection that has sent no complete request or WebSocket upgrade by then', default: DEFAULTS.handshakeTimeoutMs },
+  { name: 'max-connections-per-address', arg: '<n>', kind: 'count', help: 'open TCP connections accepted from one remote address', default: DEFAULTS.maxConnectionsPerAddress },
+  { name: 'resume-rate', arg: '<n>', kind: 'positive', help: 'resume frames (each a replay) per second per connection; more close 4429', default: DEFAULTS.resumeRate.perSec },
+  { name: 'resume-burst', arg: '<n>', kind: 'count', help: 'resume frames back to back per connection', default: DEFAULTS.resumeRate.burst },
+  { name: 'max-members', arg: '<n>', kind: 'count', help: 'member records kept; records of further node ids are ignored (a flood cannot stall the node)', default: DEFAULTS.maxMembers },
+  { name: 'allowed-origins', arg: '<origins>', kind: 'list', help: 'member URLs must have one of these origins (wss://host[:port], comma separated); records naming others are ignored' },
+  // NATS credentials (docs/security.md); credentials in --nats URLs are honoured too, and never logged
+  { name: 'nats-user', arg: '<user>', kind: 'string', help: 'NATS user name' },
+  { name: 'nats-pass', arg: '<pass>', kind: 'string', help: 'NATS password. Shows in ps: prefer WSRING_NATS_PASS or --nats-pass-file' },
+  { name: 'nats-pass-file', arg: '<file>', kind: 'string', help: 'read the NATS password from this file' },
+  { name: 'nats-token', arg: '<token>', kind: 'string', help: 'NATS token. Shows in ps: prefer WSRING_NATS_TOKEN or --nats-token-file' },
+  { name: 'nats-token-file', arg: '<file>', kind: 'string', help: 'read the NATS token from this file' },
+  { name: 'nats-creds', arg: '<file>', kind: 'string', help: 'NATS .creds file (user JWT and nkey seed)' },
+  { name: 'nats-nkey', arg: '<file>', kind: 'string', help: 'file holding a NATS nkey seed (SU...)' },
+  { name: 'nats-tls-ca', arg: '<file>', kind: 'string', help: 'PEM CA certificate(s) to verify the NATS server with (turns TLS on)' },
+  { name: 'nats-tls-cert', arg: '<file>', kind: 'string', help: 'PEM client certificate for mutual TLS with NATS' },
+  { name: 'nats-tls-key', arg: '<file>', kind: 'string', help: 'PEM key of --nats-tls-cert' },
   { name: 'topology-key-file', arg: '<path>', kind: 'string', help: 'sign served topologies with this Ed25519 private key (PKCS#8 PEM, or the raw 32-byte seed or its base64); clients given the public key (logged at start) trust only signed topologies' },
   // fleet page (fleet-page/, docs/fleet-page.md)
   { name: 'admin-token', arg: '<secret>', kind: 'string', help: 'serve the fleet page /fleet, its live feed and the live preview to whoever presents this secret, 16+ characters (better: WSRING_ADMIN_TOKEN); no page without it' },
@@ -97,8 +123,31 @@ export interface CliSettings {
   sigterm: string;
   restartBackInMs: number;
   jwtSecret?: string;
+  jwtSecretFile?: string;
   topologyKeyFile?: string;
   jwksUrl?: string;
+  jwtIssuer?: string[];
+  jwtAudience?: string[];
+  jwtAlgorithms?: string[];
+  jwtExpOptional: boolean;
+  jwtClockToleranceSec: number;
+  insecure: boolean;
+  handshakeTimeoutMs: number;
+  maxConnectionsPerAddress: number;
+  resumeRate: number;
+  resumeBurst: number;
+  maxMembers: number;
+  allowedOrigins?: string[];
+  natsUser?: string;
+  natsPass?: string;
+  natsPassFile?: string;
+  natsToken?: string;
+  natsTokenFile?: string;
+  natsCreds?: string;
+  natsNkey?: string;
+  natsTlsCa?: string;
+  natsTlsCert?: string;
+  natsTlsKey?: string;
   adminToken?: string;
   adminRole?: string;
   deliveryStream: string;
@@ -113,6 +162,9 @@ export interface CliSettings {
 
 export const camel = (name: string): string => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 export const envName = (name: string): string => `WSRING_${name.toUpperCase().replace(/-/g, '_')}`;
+/** Flags holding a secret: on the command line any local user can read them (ps, /proc); a warning says so. */
+export const SECRET_FLAGS: readonly string[] = ['jwt-secret', 'nats-pass', 'nats-token', 'admin-token'];
+
 /** The variable naming a config file when --config is not given. */
 export const CONFIG_ENV = 'WSRING_CONFIG';
 

@@ -7,7 +7,9 @@ import { pino } from 'pino';
 import { createAgent } from './agent.js';
 import { jwtAuthenticator } from './auth.js';
 import { createTopologySigner } from './topology-signer.js';
-import { advertisedUrl, camel, CONFIG_ENV, ConfigError, envName, FLAGS, parseConfigFile, resolveSettings, type CliSettings, type FlagSpec } from './cli-config.js';
+import { advertisedUrl, camel, CONFIG_ENV, ConfigError, envName, FLAGS, parseConfigFile, resolveSettings, SECRET_FLAGS, type CliSettings, type FlagSpec } from './cli-config.js';
+import { AgentError } from './errors.js';
+import { natsConnectOptions, redactUrls } from './nats-auth.js';
 import type { Authenticate } from './types.js';
 
 // From dist/cli.js or src/cli.ts alike, installed or not: this package's own package.json.
@@ -37,6 +39,9 @@ for (const spec of FLAGS) {
   program.addOption(option);
 }
 
+/** Flags given on the command line itself (not the environment or a file). */
+const onCommandLine = new Set<string>();
+
 async function parseCommandLine(): Promise<CliSettings> {
   try {
     program.parse();
@@ -53,6 +58,7 @@ async function parseCommandLine(): Promise<CliSettings> {
     // --no-delivery is stored by commander as `delivery: false`.
     const key = spec.name === 'no-delivery' ? 'delivery' : camel(spec.name);
     if (program.getOptionValueSource(key) !== 'cli') continue;
+    onCommandLine.add(spec.name);
     given.set(spec, spec.name === 'no-delivery' ? opts.delivery === false : opts[key]);
   }
   try {
@@ -81,10 +87,29 @@ async function readConfig(file: string) {
   return parseConfigFile(file, text, (t) => yaml.parse(t));
 }
 
+/** A secret kept in a file (mode 0600, a mounted Kubernetes secret...): its content without the trailing newline. */
+function readSecret(flag: string, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    usage(`--${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const secret = text.replace(/\r?\n$/, '');
+  if (secret === '') usage(`--${flag} ${file}: the file is empty`);
+  return secret;
+}
+
 const o = await parseCommandLine();
 if (o.sigterm !== 'drain' && o.sigterm !== 'restart') usage(`--sigterm must be drain or restart, got ${JSON.stringify(o.sigterm)}`);
+if (o.jwtSecret !== undefined && o.jwtSecretFile !== undefined) usage('give --jwt-secret or --jwt-secret-file, not both');
+if (o.natsPass !== undefined && o.natsPassFile !== undefined) usage('give --nats-pass or --nats-pass-file, not both');
+if (o.natsToken !== undefined && o.natsTokenFile !== undefined) usage('give --nats-token or --nats-token-file, not both');
+const jwtSecret = o.jwtSecretFile !== undefined ? readSecret('jwt-secret-file', o.jwtSecretFile) : o.jwtSecret;
+const natsPass = o.natsPassFile !== undefined ? readSecret('nats-pass-file', o.natsPassFile) : o.natsPass;
+const natsToken = o.natsTokenFile !== undefined ? readSecret('nats-token-file', o.natsTokenFile) : o.natsToken;
 // The fleet page's credentials, checked like every other setting: one line, exit 2.
-if (o.adminRole && !o.jwtSecret && !o.jwksUrl) usage('--admin-role needs --jwt-secret or --jwks-url to verify admin JWTs with');
+if (o.adminRole && !jwtSecret && !o.jwksUrl) usage('--admin-role needs --jwt-secret or --jwks-url to verify admin JWTs with');
 if (o.adminToken !== undefined && o.adminToken.length < 16) usage('--admin-token must be at least 16 characters (use 32+ random ones)');
 let url: string | undefined;
 try {
@@ -93,10 +118,6 @@ try {
   if (err instanceof ConfigError) usage(err.message);
   throw err;
 }
-// `node` on every line exactly once: the agent names its node in some log calls and not in others, so the
-// node comes in through a mixin, which the call's own fields override, rather than through pino's base
-// bindings, which would be written beside them.
-const logger = pino({ level: o.logLevel, base: null, mixin: () => ({ node: o.id }) });
 
 /**
  * The fleet's topology signing key, read from a file (never from argv: a key on the command line shows in `ps`)
@@ -120,7 +141,73 @@ function readTopologyKey(file: string): Buffer | string {
 const topologySigningKey = o.topologyKeyFile === undefined ? undefined : readTopologyKey(o.topologyKeyFile);
 
 let authenticate: Authenticate | undefined;
-if (o.jwtSecret || o.jwksUrl) authenticate = jwtAuthenticator({ secret: o.jwtSecret, jwksUrl: o.jwksUrl });
+if (jwtSecret !== undefined || o.jwksUrl !== undefined) {
+  try {
+    authenticate = jwtAuthenticator({
+      secret: jwtSecret,
+      jwksUrl: o.jwksUrl,
+      issuer: o.jwtIssuer,
+      audience: o.jwtAudience,
+      algorithms: o.jwtAlgorithms,
+      requireExp: !o.jwtExpOptional,
+      clockToleranceSec: o.jwtClockToleranceSec,
+    });
+  } catch (err) {
+    if (err instanceof AgentError) usage(err.message.replace(/^the HS256 secret/, 'the JWT secret'));
+    throw err;
+  }
+} else if (!o.insecure) {
+  usage('no authentication configured: give --jwt-secret-file (or WSRING_JWT_SECRET) or --jwks-url; --insecure runs without any (development only, anyone can connect as anyone)');
+}
+
+let nats: ReturnType<typeof natsConnectOptions>;
+try {
+  nats = natsConnectOptions(o.nats, {
+    user: o.natsUser,
+    pass: natsPass,
+    token: natsToken,
+    credsFile: o.natsCreds,
+    nkeySeedFile: o.natsNkey,
+    tlsCaFile: o.natsTlsCa,
+    tlsCertFile: o.natsTlsCert,
+    tlsKeyFile: o.natsTlsKey,
+  });
+} catch (err) {
+  usage(`NATS credentials: ${(err as Error).message}`);
+}
+
+// Every secret this process knows, for the log redaction below; URLs lose their user info whatever it holds.
+const secrets = [jwtSecret, natsPass, natsToken, o.adminToken, nats.connect.pass, nats.connect.token].filter((x): x is string => typeof x === 'string' && x.length >= 4);
+const redact = (text: string): string => secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), redactUrls(text));
+const redactDeep = (value: unknown, depth = 0): unknown => {
+  if (typeof value === 'string') return redact(value);
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, depth + 1)]));
+};
+
+// `node` on every line exactly once: the agent names its node in some log calls and not in others, so the
+// node comes in through a mixin, which the call's own fields override, rather than through pino's base
+// bindings, which would be written beside them. Every line passes the redaction: nothing secret is logged.
+const logger = pino({
+  level: o.logLevel,
+  base: null,
+  mixin: () => ({ node: o.id }),
+  hooks: {
+    logMethod(args, method) {
+      method.apply(this, args.map((a) => redactDeep(a)) as Parameters<typeof method>);
+    },
+  },
+});
+
+for (const flag of SECRET_FLAGS) {
+  if (onCommandLine.has(flag)) logger.warn({ event: 'secret-in-argv', flag: `--${flag}` }, `--${flag} on the command line is visible to every local user (ps): use ${envName(flag)} or a file instead`);
+}
+if (o.insecure) {
+  const warnInsecure = () => logger.warn({ event: 'insecure' }, 'running with --insecure: no authentication, anyone can connect as any user and read their messages; never in production');
+  warnInsecure();
+  setInterval(warnInsecure, 60_000).unref();
+}
 
 try {
   const agent = await createAgent({
@@ -131,7 +218,7 @@ try {
     listenBacklog: o.listenBacklog,
     path: o.path,
     weight: o.weight,
-    nats: { servers: o.nats, bucket: o.bucket, replicas: o.replicas },
+    nats: { servers: nats.servers, connect: nats.connect, bucket: o.bucket, replicas: o.replicas },
     capacity: o.capacity,
     acceptRate: o.acceptRate,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
@@ -142,12 +229,17 @@ try {
     convergeAfterMs: o.convergeAfterMs,
     maxPayload: o.maxPayload,
     messageRate: { perSec: o.messageRate, burst: o.messageBurst },
+    resumeRate: { perSec: o.resumeRate, burst: o.resumeBurst },
+    handshakeTimeoutMs: o.handshakeTimeoutMs,
+    maxConnectionsPerAddress: o.maxConnectionsPerAddress,
+    maxMembers: o.maxMembers,
+    allowedOrigins: o.allowedOrigins,
     drainDeadlineMs: o.drainDeadlineMs,
     restartBackInMs: o.restartBackInMs,
     authenticate,
     topologySigningKey,
     adminToken: o.adminToken,
-    adminJwt: o.adminRole ? { secret: o.jwtSecret, jwksUrl: o.jwksUrl, role: o.adminRole } : undefined,
+    adminJwt: o.adminRole ? { secret: jwtSecret, jwksUrl: o.jwksUrl, role: o.adminRole, issuer: o.jwtIssuer, audience: o.jwtAudience } : undefined,
     delivery: !o.noDelivery
       ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, replicas: o.deliveryReplicas ?? o.replicas }
       : false,

@@ -101,6 +101,11 @@ export class MemberTable {
     return this.members.get(id)?.record;
   }
 
+  /** Members held (live or not yet timed out). */
+  get count(): number {
+    return this.members.size;
+  }
+
   /** Live members, sorted by id. */
   list(): MemberRecord[] {
     return [...this.members.values()].map((m) => m.record).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -18,6 +18,10 @@ export class AgentMetrics {
   readonly refusedRings: Counter;
   readonly drainExpected: Gauge;
   readonly drainDeadline: Gauge;
+  readonly authFailures: Counter<'reason'>;
+  readonly tokensExpired: Counter;
+  readonly recordsIgnored: Counter<'reason'>;
+  readonly connectionsRefused: Counter<'reason'>;
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -54,6 +58,15 @@ export class AgentMetrics {
     });
     this.drainExpected = new Gauge({ name: 'wsring_drain_expected_seconds', help: 'Time the current drain needs at the receivers\' accept rates, computed at its start', registers });
     this.drainDeadline = new Gauge({ name: 'wsring_drain_deadline_seconds', help: 'Deadline of the current drain', registers });
+    this.authFailures = new Counter({ name: 'wsring_auth_failures_total', help: 'Connections refused UNAUTHORIZED, by reason (missing-token, expired, bad-signature, claim-<name>, bad-user-id...)', labelNames: ['reason'], registers });
+    this.tokensExpired = new Counter({ name: 'wsring_tokens_expired_total', help: 'Open connections closed TOKEN_EXPIRED because their token passed its exp', registers });
+    this.recordsIgnored = new Counter({ name: 'wsring_membership_records_ignored_total', help: 'Membership records ignored as invalid or untrusted, by reason', labelNames: ['reason'], registers });
+    this.connectionsRefused = new Counter({
+      name: 'wsring_connections_refused_total',
+      help: 'TCP connections the agent dropped before any WebSocket: per-address cap, handshake timeout, upgrade on an unknown path',
+      labelNames: ['reason'],
+      registers,
+    });
   }
 
   /** Gauges read at scrape time: store health and the ring's size. */

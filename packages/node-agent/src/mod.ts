@@ -3,7 +3,7 @@
 export { createAgent } from './agent.js';
 export { MemoryMembership } from './membership/memory.js';
 export { NatsMembership, type NatsMembershipOptions } from './membership/nats.js';
-export { AuthUnavailableError, jwtAuthenticator, trustUserParam, tokenOf, withAuthTimeout, type JwtOptions } from './auth.js';
+export { ASYMMETRIC_ALGORITHMS, AuthRejectedError, AuthUnavailableError, MIN_HS256_SECRET_BYTES, jwtAuthenticator, trustUserParam, tokenOf, withAuthTimeout, type JwtOptions } from './auth.js';
 export { MAX_USER_ID_LENGTH } from '@wsring/protocol';
 export { AgentError, type AgentErrorCode } from './errors.js';
 export { createTopologySigner, generateTopologyKeyPair, type TopologySigner, type TopologySigningKey } from './topology-signer.js';
@@ -31,6 +31,7 @@ export type {
   AgentState,
   AgentTopology,
   Authenticate,
+  AuthIdentity,
   Connection,
   HealthReport,
   Logger,

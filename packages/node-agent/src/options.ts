@@ -31,6 +31,14 @@ export const DEFAULTS = {
   restartBackInMs: 10_000,
   startTimeoutMs: 15_000,
   authTimeoutMs: 10_000,
+  // A replay per resume: a client needs one per gap it sees, not a stream of them.
+  resumeRate: { perSec: 1, burst: 5 } satisfies Required<MessageRateOptions>,
+  // A TCP connection that has sent no complete request or upgrade by then is dropped (slow or silent peers hold descriptors).
+  handshakeTimeoutMs: 10_000,
+  // Open TCP connections from one address; more are dropped at accept. Clients behind one NAT share an address.
+  maxConnectionsPerAddress: 5_000,
+  // Members a node keeps in its table; records of further ids are ignored (a flood of records cannot stall it).
+  maxMembers: 1_000,
   bucket: 'wsring',
 } as const;
 
@@ -63,6 +71,11 @@ export interface ResolvedOptions {
   restartBackInMs: number;
   startTimeoutMs: number;
   authTimeoutMs: number;
+  resumeRate: Required<MessageRateOptions>;
+  handshakeTimeoutMs: number;
+  maxConnectionsPerAddress: number;
+  maxMembers: number;
+  allowedOrigins: string[] | undefined;
 }
 
 function check(ok: boolean, message: string): void {
@@ -78,6 +91,15 @@ const isWsUrl = (x: unknown): boolean => {
     return false;
   }
 };
+/** `ws(s)://host[:port]` of a ws/wss URL (default ports dropped, host lower-cased), or '' for anything else. */
+export function originOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return /^wss?:$/.test(u.protocol) ? `${u.protocol}//${u.host}` : '';
+  } catch {
+    return '';
+  }
+}
 const count = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1;
 
 /** Fill in defaults and reject invalid values with AgentError('INVALID_OPTION'). */
@@ -109,6 +131,11 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     restartBackInMs: o.restartBackInMs ?? DEFAULTS.restartBackInMs,
     startTimeoutMs: o.startTimeoutMs ?? DEFAULTS.startTimeoutMs,
     authTimeoutMs: o.authTimeoutMs ?? DEFAULTS.authTimeoutMs,
+    resumeRate: { ...DEFAULTS.resumeRate, ...o.resumeRate },
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
+    maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress,
+    maxMembers: o.maxMembers ?? DEFAULTS.maxMembers,
+    allowedOrigins: o.allowedOrigins?.map(originOf),
   };
   check(positive(r.weight), `weight must be a finite number > 0, got ${r.weight}`);
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, `port must be 0-65535, got ${r.port}`);
@@ -135,6 +162,15 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(nonNegative(r.drainDeadlineMs), `drainDeadlineMs must be >= 0, got ${r.drainDeadlineMs}`);
   check(positive(r.startTimeoutMs), `startTimeoutMs must be > 0, got ${r.startTimeoutMs}`);
   check(positive(r.authTimeoutMs), `authTimeoutMs must be > 0, got ${r.authTimeoutMs}`);
+  check(positive(r.resumeRate.perSec), `resumeRate.perSec must be > 0, got ${r.resumeRate.perSec}`);
+  check(count(r.resumeRate.burst), `resumeRate.burst must be an integer >= 1, got ${r.resumeRate.burst}`);
+  check(positive(r.handshakeTimeoutMs), `handshakeTimeoutMs must be > 0, got ${r.handshakeTimeoutMs}`);
+  check(count(r.maxConnectionsPerAddress), `maxConnectionsPerAddress must be an integer >= 1, got ${r.maxConnectionsPerAddress}`);
+  check(count(r.maxMembers), `maxMembers must be an integer >= 1, got ${r.maxMembers}`);
+  if (r.allowedOrigins) {
+    for (const [i, origin] of r.allowedOrigins.entries()) check(origin !== '', `allowedOrigins must be ws:// or wss:// origins (scheme://host[:port]), got ${JSON.stringify(o.allowedOrigins?.[i])}`);
+  }
   if (o.url !== undefined) check(isWsUrl(o.url), `url must be a ws:// or wss:// URL, got ${JSON.stringify(o.url)}`);
+  if (o.url !== undefined && r.allowedOrigins) check(r.allowedOrigins.includes(originOf(o.url)), `url ${o.url} is outside allowedOrigins (${r.allowedOrigins.join(', ')})`);
   return r;
 }

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Clock } from './clock.js';
 
 export interface ServerSetup {
   /** The WebSocketServer client sockets arrive on. */
@@ -22,6 +23,13 @@ export interface ServerInput {
   serveHttp: boolean;
   onSocket(socket: WebSocket, request: IncomingMessage): void;
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
+  clock: Clock;
+  /** Listening itself: drop a TCP connection without a complete request or upgrade by then. */
+  handshakeTimeoutMs: number;
+  /** Listening itself: open TCP connections per remote address. */
+  maxConnectionsPerAddress: number;
+  /** A connection dropped before any WebSocket, and why. */
+  refused(reason: 'per-address-cap' | 'handshake-timeout' | 'unknown-path'): void;
 }
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -48,14 +56,80 @@ function routeHttp(server: HttpServer, handle: ServerInput['handleHttp']): () =>
   };
 }
 
-/** Upgrades on `path` go to our WebSocketServer; other paths are left to the application. */
-function routeUpgrades(server: HttpServer, wss: WebSocketServer, path: string): () => void {
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 35\r\n\r\nno WebSocket endpoint at this path\n';
+
+/**
+ * Upgrades on `path` go to our WebSocketServer. Other paths are left to the application's own upgrade listeners;
+ * with none (always when the agent listens itself) they get a 400 at once instead of hanging.
+ */
+function routeUpgrades(server: HttpServer, own: boolean, wss: WebSocketServer, path: string, refused: ServerInput['refused']): () => void {
   const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if ((req.url ?? '/').split('?')[0] !== path) return;
+    if ((req.url ?? '/').split('?')[0] !== path) {
+      if (!own && server.listenerCount('upgrade') > 1) return;
+      refused('unknown-path');
+      socket.end(BAD_REQUEST);
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   server.on('upgrade', listener);
   return () => server.removeListener('upgrade', listener);
+}
+
+/**
+ * Hygiene for a server the agent listens on itself: at most `maxConnectionsPerAddress` open connections per remote
+ * address (more are destroyed at accept), and each must send a complete request or upgrade within
+ * `handshakeTimeoutMs` (a silent or trickling peer would otherwise hold a descriptor forever). After the first
+ * request Node's own keep-alive and header timeouts apply; after an upgrade the WebSocket is the transport's.
+ */
+function guardConnections(server: HttpServer, input: ServerInput): () => void {
+  const { clock } = input;
+  const perAddress = new Map<string, number>();
+  const waiting = new Map<Socket, unknown>();
+  const handshaken = (socket: Socket | Duplex) => {
+    const timer = waiting.get(socket as Socket);
+    if (timer === undefined) return;
+    clock.clearTimeout(timer);
+    waiting.delete(socket as Socket);
+  };
+  const onConnection = (socket: Socket) => {
+    const address = socket.remoteAddress;
+    if (address === undefined) return;
+    const open = perAddress.get(address) ?? 0;
+    if (open >= input.maxConnectionsPerAddress) {
+      input.refused('per-address-cap');
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, open + 1);
+    socket.once('close', () => {
+      handshaken(socket);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
+    waiting.set(
+      socket,
+      clock.setTimeout(() => {
+        waiting.delete(socket);
+        input.refused('handshake-timeout');
+        socket.destroy();
+      }, input.handshakeTimeoutMs),
+    );
+  };
+  const onRequest = (req: IncomingMessage) => handshaken(req.socket);
+  const onUpgrade = (req: IncomingMessage, socket: Duplex) => handshaken(socket);
+  server.on('connection', onConnection);
+  server.on('request', onRequest);
+  // First among the upgrade listeners, so that it runs whoever answers the upgrade.
+  server.prependListener('upgrade', onUpgrade);
+  return () => {
+    server.removeListener('connection', onConnection);
+    server.removeListener('request', onRequest);
+    server.removeListener('upgrade', onUpgrade);
+    for (const timer of waiting.values()) clock.clearTimeout(timer);
+    waiting.clear();
+  };
 }
 
 export async function setupServer(input: ServerInput): Promise<ServerSetup> {
@@ -78,8 +152,10 @@ export async function setupServer(input: ServerInput): Promise<ServerSetup> {
   wss.on('connection', onConnection);
   const own = input.server === undefined;
   const http = input.server ?? createServer();
-  const undo = [routeUpgrades(http, wss, input.path)];
+  const undo = [routeUpgrades(http, own, wss, input.path, input.refused)];
   if (input.serveHttp) undo.push(routeHttp(http, input.handleHttp));
+  // After routeHttp, which would otherwise take the guard's request listener for an application's.
+  if (own) undo.push(guardConnections(http, input));
   let port: number | undefined;
   if (own) {
     await new Promise<void>((resolve, reject) => {

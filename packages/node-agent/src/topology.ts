@@ -16,6 +16,9 @@ export function placementSignature(members: readonly MemberRecord[]): string {
     .join('\n');
 }
 
+/** What clients see of a member (the node list of /topology). */
+const viewOf = (m: MemberRecord): string => `${m.id}|${m.weight}|${m.url}|${m.state}`;
+
 export function nodeSpecs(members: readonly MemberRecord[]): NodeSpec[] {
   return placementMembers(members).map((m) => ({ id: m.id, weight: m.weight, meta: { url: m.url } }));
 }
@@ -82,9 +85,17 @@ export class TopologyTracker {
     if (this.stopped) return;
     const now = this.options.clock.now();
     switch (event.type) {
-      case 'put':
+      case 'put': {
+        const before = this.table.get(event.record.id);
         this.table.heartbeat(event.record, now, event.ageMs);
+        // A heartbeat that changes nothing clients or placement see needs no look at the whole table: with many
+        // members, every heartbeat sorting and signing all of them would starve the agent's other work.
+        const after = this.table.get(event.record.id);
+        if (this.settledSignature !== undefined && before && after && viewOf(before) === viewOf(after)) return;
         break;
+      }
+      case 'ignored':
+        return;
       case 'delete':
         this.table.remove(event.id);
         break;
@@ -134,7 +145,7 @@ export class TopologyTracker {
 
   private changed(): void {
     const members = this.table.list();
-    const view = members.map((m) => `${m.id}|${m.weight}|${m.url}|${m.state}`).join('\n');
+    const view = members.map(viewOf).join('\n');
     if (view !== this.viewSignature) {
       this.viewSignature = view;
       this.onMembersChanged(members);

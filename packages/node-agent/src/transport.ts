@@ -1,16 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { CloseCode, MAX_USER_ID_LENGTH, ProtocolError, decodeClientFrame, encodeFrame, parseConnectParams, type ConnectParams } from '@wsring/protocol';
-import { AuthUnavailableError } from './auth.js';
+import { CloseCode, ProtocolError, decodeClientFrame, encodeFrame, isValidUserId, parseConnectParams, type ConnectParams } from '@wsring/protocol';
+import { AuthRejectedError, AuthUnavailableError } from './auth.js';
 import type { ClientConnection } from './connections.js';
 import type { AgentMetrics } from './metrics.js';
 import type { Clock } from './clock.js';
 import { TokenBucket } from './token-bucket.js';
-import type { Authenticate, Logger } from './types.js';
+import type { AuthIdentity, Authenticate, Logger } from './types.js';
 
 export interface TransportOptions {
   authenticate: Authenticate;
   messageRate: { perSec: number; burst: number };
+  /** `resume` frames per second per connection, and back to back: each one replays stored messages. */
+  resumeRate: { perSec: number; burst: number };
   maxUnreachable: number;
   clock: Clock;
   logger: Logger;
@@ -32,7 +34,15 @@ interface Session {
   conn: ClientConnection | undefined;
   closed: boolean;
   bucket: TokenBucket;
+  resumes: TokenBucket;
+  /** Closes the socket TOKEN_EXPIRED when its token's `exp` passes. */
+  expiry: unknown;
 }
+
+// Node timers fire at once past 2^31-1 ms: longer waits are taken in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Failed authentications logged per second at most (all are counted); the rest are summed into the next line. */
+const AUTH_FAILURE_LOGS_PER_SEC = 5;
 
 /** Close a socket with a wsring close code; the reason is cut to the 123 bytes a close frame allows. */
 export function closeWith(socket: WebSocket, code: number, reason: string, metrics?: AgentMetrics): void {
@@ -47,7 +57,12 @@ export function closeWith(socket: WebSocket, code: number, reason: string, metri
  * limited per connection (RATE_LIMITED close). Oversize frames are refused by `ws` itself (1009).
  */
 export class Transport {
-  constructor(private readonly options: TransportOptions, private readonly handlers: TransportHandlers) {}
+  private readonly failureLogs: TokenBucket;
+  private unloggedFailures = 0;
+
+  constructor(private readonly options: TransportOptions, private readonly handlers: TransportHandlers) {
+    this.failureLogs = new TokenBucket(AUTH_FAILURE_LOGS_PER_SEC, AUTH_FAILURE_LOGS_PER_SEC, options.clock.now());
+  }
 
   handle(socket: WebSocket, request: IncomingMessage): void {
     const params = parseConnectParams(new URL(request.url ?? '/', 'http://localhost').searchParams);
@@ -68,10 +83,18 @@ export class Transport {
    */
   private listen(socket: WebSocket): Session {
     const { logger, metrics } = this.options;
-    const session: Session = { conn: undefined, closed: false, bucket: new TokenBucket(this.options.messageRate.perSec, this.options.messageRate.burst, this.options.clock.now()) };
+    const now = this.options.clock.now();
+    const session: Session = {
+      conn: undefined,
+      closed: false,
+      bucket: new TokenBucket(this.options.messageRate.perSec, this.options.messageRate.burst, now),
+      resumes: new TokenBucket(this.options.resumeRate.perSec, this.options.resumeRate.burst, now),
+      expiry: undefined,
+    };
     socket.on('error', (err) => logger.debug({ err: err.message }, 'client socket error'));
     socket.on('close', (code) => {
       session.closed = true;
+      if (session.expiry !== undefined) this.options.clock.clearTimeout(session.expiry);
       if (session.conn) this.handlers.closed(session.conn, code);
     });
     socket.on('message', (raw: RawData, isBinary: boolean) => {
@@ -88,14 +111,15 @@ export class Transport {
         closeWith(socket, CloseCode.BAD_FRAME, 'binary frames are not part of the protocol', metrics);
         return;
       }
-      this.frame(session.conn, raw.toString());
+      this.frame(session, session.conn, raw.toString());
     });
     return session;
   }
 
   private async admit(socket: WebSocket, request: IncomingMessage, params: ConnectParams, session: Session): Promise<void> {
     const { logger, metrics } = this.options;
-    let identity: { userId: string } | null = null;
+    let identity: AuthIdentity | null = null;
+    let failure: string | undefined;
     try {
       identity = await this.options.authenticate(request, params);
     } catch (err) {
@@ -104,18 +128,52 @@ export class Transport {
         if (!session.closed) closeWith(socket, CloseCode.INTERNAL_ERROR, 'authentication unavailable, retry', metrics);
         return;
       }
-      logger.debug({ err: String(err) }, 'authenticate threw');
+      failure = err instanceof AuthRejectedError ? err.reason : 'authenticate-threw';
     }
     if (session.closed) return;
-    const userId = identity?.userId;
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+    if (!identity) failure ??= 'rejected';
+    // Well-formed ids only: two ids must never encode to one delivery subject.
+    else if (!isValidUserId(identity.userId)) failure = 'bad-user-id';
+    else if (identity.expiresAt !== undefined && !(identity.expiresAt > this.options.clock.now())) failure = 'expired';
+    if (failure !== undefined || !identity) {
+      this.authFailed(request, failure ?? 'rejected');
       closeWith(socket, CloseCode.UNAUTHORIZED, 'unauthorized', metrics);
       return;
     }
-    session.conn = this.handlers.admit(socket, userId, params);
+    session.conn = this.handlers.admit(socket, identity.userId, params);
+    if (session.conn && identity.expiresAt !== undefined) this.expireAt(socket, session, identity.expiresAt);
   }
 
-  private frame(conn: ClientConnection, text: string): void {
+  /** A failed authentication: counted by reason, logged with the peer's address (never the token), at most a few lines a second. */
+  private authFailed(request: IncomingMessage, reason: string): void {
+    this.options.metrics.authFailures.inc({ reason });
+    if (!this.failureLogs.tryTake(this.options.clock.now())) {
+      this.unloggedFailures++;
+      return;
+    }
+    const suppressed = this.unloggedFailures;
+    this.unloggedFailures = 0;
+    this.options.logger.warn({ event: 'auth-failed', reason, address: request.socket.remoteAddress, ...(suppressed > 0 ? { suppressed } : {}) }, 'authentication failed');
+  }
+
+  /** Close the socket TOKEN_EXPIRED once `expiresAt` passes (the client reconnects with a fresh token). */
+  private expireAt(socket: WebSocket, session: Session, expiresAt: number): void {
+    const { clock, metrics } = this.options;
+    const wait = () => {
+      const left = expiresAt - clock.now();
+      if (left > 0) {
+        session.expiry = clock.setTimeout(wait, Math.min(left, MAX_TIMER_MS));
+        return;
+      }
+      session.expiry = undefined;
+      if (session.closed) return;
+      metrics.tokensExpired.inc();
+      closeWith(socket, CloseCode.TOKEN_EXPIRED, 'token expired', metrics);
+    };
+    wait();
+  }
+
+  private frame(session: Session, conn: ClientConnection, text: string): void {
     let frame;
     try {
       frame = decodeClientFrame(text);
@@ -128,7 +186,11 @@ export class Transport {
       return;
     }
     if (frame.type === 'ping') conn.sendFrame({ type: 'pong', ts: frame.ts });
-    else if (frame.type === 'resume') this.handlers.resume(conn, frame.last);
+    else if (frame.type === 'resume') {
+      // Each resume replays from the store: bounded per connection, like frames are.
+      if (!session.resumes.tryTake(this.options.clock.now())) closeWith(conn.socket, CloseCode.RATE_LIMITED, 'resume rate limit exceeded', this.options.metrics);
+      else this.handlers.resume(conn, frame.last);
+    }
     else this.handlers.message(conn, frame.data);
   }
 }

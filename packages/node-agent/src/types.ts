@@ -53,7 +53,9 @@ export type MembershipEvent =
   /** The connection to the membership store is lost: heartbeats cannot be judged. */
   | { type: 'disconnected' }
   /** The connection is back and the current state has been delivered again. */
-  | { type: 'reconnected' };
+  | { type: 'reconnected' }
+  /** A record under `key` was not valid (`reason`: the field it failed on) and is not applied. */
+  | { type: 'ignored'; key: string; reason: string };
 
 /**
  * Where members register and watch each other. `NatsMembership` is the production one;
@@ -118,7 +120,13 @@ export interface NatsOptions {
  * Who a connecting client is. Return null (or throw) to refuse with UNAUTHORIZED; throw
  * AuthUnavailableError when it cannot decide now (the client gets INTERNAL_ERROR and retries).
  */
-export type Authenticate = (request: IncomingMessage, params: ConnectParams) => Promise<{ userId: string } | null> | { userId: string } | null;
+export type Authenticate = (request: IncomingMessage, params: ConnectParams) => Promise<AuthIdentity | null> | AuthIdentity | null;
+
+/** Who a connection is, and until when (`expiresAt`, ms since the Unix epoch) it may stay: the agent closes it TOKEN_EXPIRED then. */
+export interface AuthIdentity {
+  userId: string;
+  expiresAt?: number;
+}
 
 /** The minimal logger the agent writes to (pino's signature). */
 export interface Logger {
@@ -196,6 +204,19 @@ export interface AgentOptions {
   messageRate?: MessageRateOptions;
   /** Largest number of node ids accepted in the `unreachable` connect parameter. Default 8. */
   maxUnreachable?: number;
+  /** `resume` frames per connection (each replays stored messages); more close RATE_LIMITED. Default 1/s, burst 5. */
+  resumeRate?: MessageRateOptions;
+  /** A TCP connection that has not sent a complete request or WebSocket upgrade within this is dropped. Default 10000. */
+  handshakeTimeoutMs?: number;
+  /** Open TCP connections accepted from one remote address; more are dropped at once. Default 5000. */
+  maxConnectionsPerAddress?: number;
+  /** Members kept from the membership store; records of further node ids are ignored with a warning. Default 1000. */
+  maxMembers?: number;
+  /**
+   * Origins (`wss://nodes.example.com`, `ws://10.0.0.5:8080`) member URLs must have: a record naming any other is
+   * ignored with a warning, so a store writer cannot send clients elsewhere. This node's own `url` must fit. Default: any.
+   */
+  allowedOrigins?: string[];
   /** Placement options; every agent of a fleet must use the same. Default: `ring`, seed 0. */
   ring?: RingOptions;
   /** Default for `restartInPlace()`'s `backInMs`: when the next process is expected to serve. Default 10000. */

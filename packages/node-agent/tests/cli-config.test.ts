@@ -76,3 +76,16 @@ describe('wsring-agent settings', () => {
     expect(error(() => advertisedUrl({ ...base, port: 0, host: '::1' }))).toContain('--url is required with an IPv6 --host and --port 0');
   });
 });
+
+describe('docs/security.md and the security flags', () => {
+  it('names every authentication, connection-limit, membership and NATS credential flag, with the defaults the code has', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/security.md', import.meta.url), 'utf8');
+    const security = FLAGS.filter((f) => /^(jwt-|jwks-|nats-|insecure$|handshake-|max-connections-|resume-|max-members$|allowed-origins$)/.test(f.name));
+    expect(security.length).toBeGreaterThan(20);
+    expect(security.filter((f) => !doc.includes(`--${f.name}`)).map((f) => f.name)).toEqual([]);
+    for (const n of [DEFAULTS.maxConnectionsPerAddress, DEFAULTS.maxMembers]) expect(doc).toContain(n.toLocaleString('en-US'));
+    expect(doc).toContain(`${DEFAULTS.handshakeTimeoutMs / 1000} s`);
+    expect(doc).toContain(`${DEFAULTS.resumeRate.perSec}/s, burst ${DEFAULTS.resumeRate.burst}`);
+  });
+});

@@ -130,7 +130,7 @@ describe('wsring-agent running with a config file, against a real nats-server', 
     const config = join(dir, 'agent.yaml');
     writeFileSync(
       config,
-      [`id: from-file`, `nats: [${nats.url}]`, `host: 127.0.0.1`, `port: 0`, `path: /from-file`, `capacity: 5`, `weight: 2`, `settle-ms: 0`, `drain-deadline-ms: 1000`, `no-delivery: true`].join('\n'),
+      [`id: from-file`, `insecure: true`, `nats: [${nats.url}]`, `host: 127.0.0.1`, `port: 0`, `path: /from-file`, `capacity: 5`, `weight: 2`, `settle-ms: 0`, `drain-deadline-ms: 1000`, `no-delivery: true`].join('\n'),
     );
     const child = spawn(process.execPath, [bin, '--config', config, '--weight', '4'], {
       cwd: tmpdir(),

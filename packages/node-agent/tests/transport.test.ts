@@ -82,8 +82,8 @@ describe('JWT key sources', () => {
     const sign = (key: CryptoKey, kid?: string) =>
       new SignJWT({}).setProtectedHeader({ alg: 'ES256', ...(kid ? { kid } : {}) }).setSubject('alice').setExpirationTime('5m').sign(key);
     const byPem = jwtAuthenticator({ publicKey: { pem: await exportSPKI(publicKey), algorithm: 'ES256' } });
-    expect(await byPem(request, { user: '', token: await sign(privateKey) })).toEqual({ userId: 'alice' });
-    expect(await byPem(request, { user: '', token: await sign(other.privateKey) })).toBeNull();
+    expect(await byPem(request, { user: '', token: await sign(privateKey) })).toEqual({ userId: 'alice', expiresAt: expect.any(Number) });
+    await expect(byPem(request, { user: '', token: await sign(other.privateKey) })).rejects.toMatchObject({ name: 'AuthRejectedError', reason: 'bad-signature' });
 
     const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
     const keyServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks)));
@@ -91,8 +91,8 @@ describe('JWT key sources', () => {
     const keyPort = (keyServer.address() as AddressInfo).port;
     try {
       const byJwks = jwtAuthenticator({ jwksUrl: `http://127.0.0.1:${keyPort}/jwks.json` });
-      expect(await byJwks(request, { user: '', token: await sign(privateKey, 'k1') })).toEqual({ userId: 'alice' });
-      expect(await byJwks(request, { user: '', token: await sign(other.privateKey, 'k1') })).toBeNull();
+      expect(await byJwks(request, { user: '', token: await sign(privateKey, 'k1') })).toEqual({ userId: 'alice', expiresAt: expect.any(Number) });
+      await expect(byJwks(request, { user: '', token: await sign(other.privateKey, 'k1') })).rejects.toMatchObject({ name: 'AuthRejectedError', reason: 'bad-signature' });
     } finally {
       keyServer.closeAllConnections();
       await new Promise((r) => keyServer.close(r));

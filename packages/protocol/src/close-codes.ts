@@ -29,13 +29,14 @@ export const CloseCode = {
   BAD_FRAME: 4400,
   /** The token was missing, invalid or expired. Do not retry with the same token. */
   UNAUTHORIZED: 4401,
-  /**
-   * The token the connection was authenticated with has expired. A client whose token comes from a function
-   * gets a fresh one and reconnects; one with a fixed token cannot, so for it this is final.
-   */
-  TOKEN_EXPIRED: 4440,
   /** The client sent frames faster than the agent's per-connection limit. */
   RATE_LIMITED: 4429,
+  /**
+   * The token the connection was authenticated with passed its `exp`. Reconnect with a fresh token (the SDK asks
+   * its token function); reconnecting with the same one is refused with UNAUTHORIZED. A client with a fixed
+   * token cannot renew it, so for it this is final.
+   */
+  TOKEN_EXPIRED: 4440,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -66,7 +66,8 @@ export function decodeServerFrame(text: string): ServerFrame {
   switch (f.type) {
     case 'welcome':
       if (!isStr(f.node) || !isNum(f.epoch) || typeof f.fingerprint !== 'string') throw new ProtocolError('BAD_FRAME', 'bad welcome frame');
-      return { type: 'welcome', node: f.node, epoch: f.epoch, fingerprint: f.fingerprint, standIn: f.standIn === true, ...(typeof f.user === 'string' ? { user: f.user } : {}) };
+      if (f.user !== undefined && typeof f.user !== 'string') throw new ProtocolError('BAD_FRAME', 'bad welcome frame');
+      return { type: 'welcome', node: f.node, epoch: f.epoch, fingerprint: f.fingerprint, standIn: f.standIn === true, ...(f.user === undefined ? {} : { user: f.user }) };
     case 'redirect':
     case 'reconnect':
       if (!isStr(f.node) || !isStr(f.url) || !isNum(f.epoch) || typeof f.fingerprint !== 'string') throw new ProtocolError('BAD_FRAME', `bad ${f.type} frame`);

@@ -12,7 +12,7 @@ export interface WelcomeFrame {
   fingerprint: string;
   /** Whether this node accepted the user as a fail-over or spill-over target rather than as its owner. */
   standIn?: boolean;
-  /** The user id the node authenticated (with token authentication: the token's subject). */
+  /** The user id the agent authenticated this connection as (from the token), for the client to check. */
   user?: string;
 }
 

@@ -1,11 +1,12 @@
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { MAX_USER_ID_LENGTH } from '@wsring/protocol';
+import { MAX_USER_ID_LENGTH, isValidUserId } from '@wsring/protocol';
 import { EXPECTED_LAST_HEADER, PREV_HEADER } from './entry.js';
 import { DeliveryError } from './errors.js';
 import { resolveDeliveryOptions, type DeliveryOptions, type ResolvedDeliveryOptions } from './options.js';
 import { ensureStream } from './stream.js';
 import { subjectOf } from './subjects.js';
+import { redactUrls } from '../nats-auth.js';
 
 /** What a publish stored. */
 export interface Published {
@@ -61,8 +62,9 @@ export function encodeData(data: unknown, maxBytes: number): Uint8Array {
 }
 
 export function checkUser(userId: unknown): asserts userId is string {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-    throw new DeliveryError('BAD_USER', `user id must be a string of 1-${MAX_USER_ID_LENGTH} characters`);
+  // Well-formed only: an unpaired surrogate encodes as U+FFFD, which would share another user's subject.
+  if (!isValidUserId(userId)) {
+    throw new DeliveryError('BAD_USER', `user id must be a well-formed string (no unpaired surrogates) of 1-${MAX_USER_ID_LENGTH} UTF-16 code units`);
   }
 }
 
@@ -190,7 +192,7 @@ export async function createPublisher(options: PublisherOptions): Promise<Publis
     try {
       nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...nats.connect });
     } catch (err) {
-      throw new DeliveryError('STORE_UNAVAILABLE', `cannot connect to NATS at ${String(nats.servers)}: ${(err as Error).message}`, { cause: err });
+      throw new DeliveryError('STORE_UNAVAILABLE', redactUrls(`cannot connect to NATS at ${String(nats.servers)}: ${(err as Error).message}`), { cause: err });
     }
   }
   try {

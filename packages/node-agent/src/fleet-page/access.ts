@@ -4,6 +4,7 @@
 // (HttpOnly, SameSite=Strict, scoped to the page's path, 8 hours): an HMAC of its expiry, never the credential.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { ASYMMETRIC_ALGORITHMS } from '../jwt-policy.js';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { AgentError } from '../errors.js';
 
@@ -60,18 +61,19 @@ export class AdminAccess {
     this.key = o.adminToken ? digest(`wsring-fleet-session\u0000${o.adminToken}`) : randomBytes(32);
     const j = o.adminJwt;
     if (j) {
-      const opts = { issuer: j.issuer, audience: j.audience, clockTolerance: 5 };
+      // Like client tokens (auth.ts): exp required, algorithms pinned (HS256 for the secret, asymmetric for key sets).
+      const opts = { issuer: j.issuer, audience: j.audience, clockTolerance: 5, requiredClaims: ['exp'] };
       const keys = j.secret ? new TextEncoder().encode(j.secret) : undefined;
       const jwks = j.jwksUrl ? createRemoteJWKSet(new URL(j.jwksUrl)) : j.jwks ? createLocalJWKSet(j.jwks) : undefined;
       this.verifyJwt = async (t) => {
         if (keys) {
           try {
-            return (await jwtVerify(t, keys, opts)).payload;
+            return (await jwtVerify(t, keys, { ...opts, algorithms: ['HS256'] })).payload;
           } catch (err) {
             if (!jwks) throw err;
           }
         }
-        return (await jwtVerify(t, jwks!, opts)).payload;
+        return (await jwtVerify(t, jwks!, { ...opts, algorithms: [...ASYMMETRIC_ALGORITHMS] })).payload;
       };
     }
   }

@@ -3,7 +3,8 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { Logger, MemberRecord, Membership, MembershipEvent, StoredTopology } from '../types.js';
 import { AgentError } from '../errors.js';
-import { MEMBER_PREFIX, TOPOLOGY_KEY, memberKey, parseMemberRecord, parseStoredTopology } from './records.js';
+import { redactUrls } from '../nats-auth.js';
+import { MEMBER_PREFIX, TOPOLOGY_KEY, memberKey, parseStoredTopology, readMemberRecord } from './records.js';
 import { SnapshotCollector } from './snapshot.js';
 import { StepTimeoutError, withDeadline } from './deadline.js';
 
@@ -60,7 +61,8 @@ export async function connectNats(options: { servers: string | string[]; connect
       ...options.connect,
     });
   } catch (err) {
-    throw new AgentError('MEMBERSHIP_UNAVAILABLE', `cannot connect to NATS at ${String(options.servers)}: ${(err as Error).message}`);
+    // URLs may carry credentials: never in a message.
+    throw new AgentError('MEMBERSHIP_UNAVAILABLE', redactUrls(`cannot connect to NATS at ${String(options.servers)}: ${(err as Error).message}`));
   }
 }
 
@@ -197,7 +199,9 @@ export class NatsMembership implements Membership {
     const e = await this.step(this.kv.get(TOPOLOGY_KEY), 'reading the topology label');
     if (!e || e.operation !== 'PUT') return null;
     const stored = parseStoredTopology(decodeJson(e));
-    return stored && { stored, revision: e.revision };
+    // An invalid label (an epoch past RECORD_LIMITS.maxEpoch, not JSON...) counts as epoch 0 at its revision, so the
+    // next compare-and-set replaces it instead of losing against it forever.
+    return { stored: stored ?? { epoch: 0, fingerprint: '' }, revision: e.revision };
   }
 
   async casTopology(next: StoredTopology, revision: number): Promise<boolean> {
@@ -354,7 +358,7 @@ export class NatsMembership implements Membership {
     if (e.key === TOPOLOGY_KEY) {
       if (e.operation !== 'PUT') return;
       const stored = parseStoredTopology(decodeJson(e));
-      if (stored) listener({ type: 'topology', stored, revision: e.revision });
+      listener(stored ? { type: 'topology', stored, revision: e.revision } : { type: 'ignored', key: e.key, reason: 'topology-label' });
       return;
     }
     if (!e.key.startsWith(MEMBER_PREFIX)) return;
@@ -363,11 +367,13 @@ export class NatsMembership implements Membership {
       listener({ type: 'delete', id });
       return;
     }
-    const record = parseMemberRecord(decodeJson(e));
-    if (!record || record.id !== id) {
-      this.logger?.warn({ key: e.key }, 'ignoring malformed membership record');
+    const read = readMemberRecord(decodeJson(e));
+    if (!read.ok || read.record.id !== id) {
+      // The listener warns and counts it; the record is never applied.
+      listener({ type: 'ignored', key: e.key, reason: read.ok ? 'key-mismatch' : read.reason });
       return;
     }
+    const record = read.record;
     listener(ageMs === undefined ? { type: 'put', record } : { type: 'put', record, ageMs });
   }
 

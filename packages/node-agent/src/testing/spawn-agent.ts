@@ -17,7 +17,9 @@ export interface SpawnAgentOptions {
   exec?: string[];
   /**
    * Further CLI flags in camelCase, for example `{ settleMs: 200, rate: 50, jwtSecret: 's' }`
-   * becomes `--settle-ms 200 --rate 50 --jwt-secret s`. `true` passes a bare flag.
+   * becomes `--settle-ms 200 --rate 50 --jwt-secret s`. `true` passes a bare flag. Without any of `jwtSecret`,
+   * `jwtSecretFile`, `jwksUrl` or `insecure` the agent gets `--insecure` (the CLI refuses to start with no
+   * authentication); `insecure: false` leaves it out.
    */
   [flag: string]: string | number | boolean | string[] | undefined;
 }
@@ -59,6 +61,7 @@ export async function spawnAgent(options: SpawnAgentOptions, startTimeoutMs = 20
     args.push(`--${kebab(key)}`);
     if (value !== true) args.push(Array.isArray(value) ? value.join(',') : String(value));
   }
+  if (!['jwtSecret', 'jwtSecretFile', 'jwksUrl', 'insecure'].some((k) => k in flags)) args.push('--insecure');
   const command = onHost({ name: id, address: host, exec }, process.execPath, args);
   const child: ChildProcess = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
