@@ -7,6 +7,7 @@ import { buildNodes, type ZoneSpec } from './cluster.js';
 import { SimError, errorLine } from './errors.js';
 import { STRATEGIES, runCompare } from './compare.js';
 import { runPlan, type RunOptions } from './plan.js';
+import { parseSessionsPerUser, type SessionsPerUser } from './sessions.js';
 import { DEFAULT_STORM_PARAMS, STORM_PARAM_NAMES, resolveStormParams } from './storm-params.js';
 import { runStorm } from './storm-run.js';
 import { DEFAULT_HEADROOM_PCT, runAdvise } from './advise.js';
@@ -123,6 +124,7 @@ interface CommonOptions {
   algorithm: Algorithm;
   users: number;
   usersFile?: string;
+  sessionsPerUser?: SessionsPerUser;
   ringSeed: number;
   pointsPerWeight?: number;
   tableSize?: number;
@@ -152,6 +154,7 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('-a, --algorithm <name>', 'placement algorithm').choices(['ring', 'maglev', 'rendezvous']).default('ring'))
     .option('-u, --users <count>', 'synthetic users user-0 .. user-<count-1> (1e6, 250k, 10M are fine)', parseCount, 100_000)
     .option('--users-file <path>', 'one user id per line, instead of synthetic users')
+    .option('--sessions-per-user <mean|dist>', 'sockets per user (tabs, devices), to count sockets beside users: a mean such as 1.6, or sessions:weight pairs such as 1:0.6,2:0.25,3:0.1,4:0.05', parseSessionsPerUser)
     .option('--ring-seed <n>', "seed of the ring's hashes (production default 0)", parseCount, 0)
     .option('--points-per-weight <n>', 'ring: points per unit of weight (library default 160)', parseNumber)
     .option('--table-size <prime>', 'maglev: lookup table size (library default: smallest prime >= max(65537, 100 * nodes))', parseCount)
@@ -203,6 +206,7 @@ export function scenarioFromOptions(o: CommonOptions, cmd: Command): Scenario {
     if (given('users')) cluster.users = { kind: 'synthetic', count: o.users };
   }
   if (o.usersFile) cluster.users = { kind: 'file', path: o.usersFile };
+  if (o.sessionsPerUser) cluster.sessionsPerUser = o.sessionsPerUser;
   if (o.pointsPerWeight !== undefined) cluster.pointsPerWeight = o.pointsPerWeight;
   if (o.tableSize !== undefined) cluster.tableSize = o.tableSize;
   const steps = [...(base?.steps ?? []), ...cliSteps];

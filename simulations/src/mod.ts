@@ -11,6 +11,7 @@ export { DEFAULT_STORM_PARAMS, resolveStormParams } from './storm-params.js';
 export { loadScenario, parseScenario } from './scenario.js';
 export { buildNodes, expandSteps, type ZoneSpec } from './cluster.js';
 export { balanceOf, minimumMoves } from './balance.js';
+export { parseSessionsPerUser, socketsOf, type SessionsPerUser } from './sessions.js';
 export { jumpHash } from './baselines.js';
 export { renderPlanText } from './render/plan-text.js';
 export { renderCompareText } from './render/compare-text.js';

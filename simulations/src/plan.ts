@@ -5,6 +5,7 @@ import { SimError } from './errors.js';
 import { silentProgress, type Progress } from './progress.js';
 import { FLOW_SHIFT, RingTracker, type RingSettings, type StepCount } from './tracker.js';
 import { loadUserHashes, type UserHashes } from './users.js';
+import { socketsOf } from './sessions.js';
 import type { ClusterSpec, ExpandedStep, Flow, NodeLoad, PlanReport, SimNode, StepResult, StepSpec } from './types.js';
 
 export interface RunOptions {
@@ -56,12 +57,28 @@ export async function runPlan(input: PlanInput, opts: RunOptions = {}): Promise<
     nodes: input.cluster.nodes.length,
     steps,
     totals: { moved: sum(steps.map((s) => s.moved)), minimum: sum(steps.map((s) => s.minimum)) },
+    ...sessionsOf(input.cluster, sorted.length, steps),
     timing: {
       usersMs: round1(t1 - t0),
       planMs: round1(t2 - t1),
       totalMs: round1(t2 - t0),
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       workers,
+    },
+  };
+}
+
+function sessionsOf(cluster: ClusterSpec, users: number, steps: StepResult[]): Pick<PlanReport, 'sessions'> {
+  const s = cluster.sessionsPerUser;
+  if (!s) return {};
+  return {
+    sessions: {
+      perUser: { spec: s.spec, mean: s.mean },
+      sockets: socketsOf(users, s).expected,
+      steps: steps.map((step) => {
+        const moved = socketsOf(step.moved, s);
+        return { label: step.label, movedUsers: step.moved, movedSockets: moved.expected, low: moved.low, high: moved.high };
+      }),
     },
   };
 }

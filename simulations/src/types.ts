@@ -22,6 +22,8 @@ export interface ClusterSpec {
   /** `maglev` only. */
   tableSize?: number;
   users: UserSource;
+  /** Sessions (sockets) per user, for socket counts beside user counts (see sessions.ts). */
+  sessionsPerUser?: import('./sessions.js').SessionsPerUser;
 }
 
 /** One change to the fleet, as written in a scenario or on the command line. */
@@ -115,6 +117,15 @@ export interface PlanReport {
   nodes: number;
   steps: StepResult[];
   totals: { moved: number; minimum: number };
+  /**
+   * With a sessions-per-user distribution: sockets held and moved. Users' session counts are independent of their
+   * placement, so the moved sockets of a step are its moved users times the mean (with the 99% range of the draw).
+   */
+  sessions?: {
+    perUser: { spec: string; mean: number };
+    sockets: number;
+    steps: { label: string; movedUsers: number; movedSockets: number; low: number; high: number }[];
+  };
   /** Wall-clock figures; left out of golden comparisons. */
   timing: { usersMs: number; planMs: number; totalMs: number; peakRssMb: number; workers: number };
 }

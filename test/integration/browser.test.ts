@@ -3,6 +3,7 @@
 import type { Server } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { createRing } from '@wsring/ring';
+import { createPublisher } from '@wsring/node-agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, bundleClient, serve } from './browser-support.js';
 import { health, startCluster, waitForAgreement, waitUntil, type Cluster } from './support.js';
@@ -15,7 +16,7 @@ const PAGE = `<!doctype html>
   const params = new URLSearchParams(location.search);
   const client = createClient({ user: params.get('user'), bootstrap: params.get('bootstrap').split(',') });
   window.wsringEvents = [];
-  for (const name of ['open', 'moved', 'reconnecting', 'close', 'error']) {
+  for (const name of ['open', 'moved', 'reconnecting', 'close', 'error', 'message']) {
     client.on(name, (payload) => window.wsringEvents.push({ name, payload: name === 'error' ? { code: payload.code } : payload }));
   }
   window.wsringClient = client;
@@ -29,7 +30,7 @@ interface PageEvent {
 /** What the page puts on its global object (read inside page.evaluate, where `globalThis` is the window). */
 interface PageGlobals {
   wsringEvents: PageEvent[];
-  wsringClient: { node: string | undefined; state: string };
+  wsringClient: { node: string | undefined; state: string; sessionId: string | undefined };
 }
 
 describe('client in a real browser', () => {
@@ -87,5 +88,44 @@ describe('client in a real browser', () => {
     await waitUntil(async () => (await health(old)).body.connections === 0, 10_000, `${from} to release the page's old socket`);
     expect(pageErrors).toEqual([]);
     await page.close();
+  });
+
+  it('two pages of the same user: both open on the user\'s node as two sessions, each gets every message once, in order', async () => {
+    const user = 'two-tabs';
+    const bootstrap = cluster.agents.map((a) => a.httpUrl).join(',');
+    const pages = [await browser!.newPage(), await browser!.newPage()];
+    const pageErrors: string[] = [];
+    for (const page of pages) {
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(`${site!.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}`);
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).wsringEvents.some((e) => e.name === 'open'), undefined, { timeout: 20_000 });
+    }
+    const opened = await Promise.all(pages.map((page) => page.evaluate(() => (globalThis as unknown as PageGlobals).wsringClient)));
+    expect(opened[0].node).toBe(opened[1].node);
+    expect(opened[0].sessionId).toBeTruthy();
+    expect(opened[1].sessionId).toBeTruthy();
+    expect(opened[0].sessionId).not.toBe(opened[1].sessionId);
+    const node = cluster.agents.find((a) => a.id === opened[0].node)!;
+    // The node counts two sessions of one user: one more session than users.
+    const { body } = await health(node);
+    expect(body.connections - body.users).toBeGreaterThanOrEqual(1);
+
+    const publisher = await createPublisher({ nats: { servers: cluster.nats.url } });
+    try {
+      for (let n = 0; n < 5; n++) await publisher.publish(user, { n });
+    } finally {
+      await publisher.close();
+    }
+    for (const page of pages) {
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobals).wsringEvents.filter((e) => e.name === 'message').length >= 5, undefined, { timeout: 20_000 });
+    }
+    for (const page of pages) {
+      const events = await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringEvents);
+      expect(events.filter((e) => e.name === 'message').map((e) => (e.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
+      // Neither page was closed or sent elsewhere by the other's arrival.
+      expect(events.map((e) => e.name).filter((name) => name !== 'message')).toEqual(['open']);
+    }
+    expect(pageErrors).toEqual([]);
+    for (const page of pages) await page.close();
   });
 });

@@ -114,7 +114,7 @@ describe('rebalance on join, against real agents', () => {
     // 6. A client holding the topology from before the join (say, fetched just before) is redirected in one
     // hop: the old owner names n4 and sends the topology that lists it along, so the client goes there without
     // a second /topology fetch.
-    // A user of its own: a second connection of a user already connected would replace the first (4004).
+    // A user of its own: a second session of a user already connected would count in the checks below.
     let n = 0;
     while (before.ring.owner(`stale-${n}`) === after.ring.owner(`stale-${n}`)) n++;
     const staleUser = `stale-${n}`;

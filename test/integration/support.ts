@@ -93,7 +93,10 @@ export async function getJson<T>(url: string): Promise<{ status: number; body: T
 export interface Health {
   id: string;
   state: string;
+  /** Sessions (sockets). */
   connections: number;
+  /** Users with at least one session. */
+  users: number;
   capacity: number;
   epoch: number;
   membershipConnected: boolean;

@@ -128,7 +128,7 @@ for (const signed of [true, false]) {
       clients = onA.map((user) => startClients([user], agents, { ...clientOptions, token: () => token(user), fetch: countingFetch(user) })[0]);
       await waitUntil(() => clients.every((c) => c.client.state === 'open' && c.client.node === 'a'), 30_000, 'clients open on a through the proxy');
       const genuine = await topologyOf(agents[1]);
-      for (const c of clients) expect(c.client.user).toBe(c.user);
+      for (const c of clients) expect(c.client.userId).toBe(c.user);
 
       // Every kind of forgery the proxy can make: an attacker topology unsigned, signed by the attacker's own
       // key, or carrying the fleet's real signature of another body; a bare frame to the attacker; a frame to

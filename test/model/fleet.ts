@@ -22,10 +22,12 @@ import {
   type AgreedEpoch,
   type ClientConnection,
   type EpochAgreementOptions,
+  type AdmitterParts,
   type Plan,
   type PlanInput,
   type SettledMembers,
 } from '@wsring/node-agent/internal';
+import { CloseCode } from '@wsring/client';
 import { ManualClock } from '../support/manual-clock.js';
 
 export interface FleetConfig {
@@ -44,6 +46,10 @@ export interface FleetConfig {
   returnStandIns?: boolean;
   /** 'local': a broken epoch agreement that labels every ring itself, without asking the store. */
   epochs?: 'agreed' | 'local';
+  /** Sessions one user may hold on a node (the agent's maxSessionsPerUser). Default: the agent's default. */
+  maxSessionsPerUser?: number;
+  /** A broken agent: its limit differs from the one the clients were promised (1: the old one-socket-per-user agent). */
+  agentSessionLimit?: number;
 }
 
 /** The agent's defaults: the model runs the timing an operator gets out of the box. */
@@ -111,6 +117,9 @@ interface Frame {
   epoch?: number;
   fingerprint?: string;
   standIn?: boolean;
+  session?: string;
+  pos?: number;
+  prev?: number;
 }
 
 /** The socket type the agent's modules take (ws's WebSocket). */
@@ -183,6 +192,8 @@ export class SimNode {
   readonly admitter: Admitter;
   readonly registry: ConnectionRegistry;
   readonly fled: FledNodes;
+  /** The node's delivery, as far as the agent's admission wires it: attach each session at its own position, detach it. */
+  readonly feed: SimFeed;
   /** Membership events sent to this agent and not yet received. */
   inFlight = 0;
   /** Settled sets and reconfirmations handed to the Rebalancer and not yet done. */
@@ -249,15 +260,17 @@ export class SimNode {
       },
       emptyRing,
     );
+    this.feed = new SimFeed(fleet.log);
+    let sessions = 0;
     this.admitter = new Admitter(
-      { self: id, capacity: DEFAULTS.capacity, prefsDepth: config.maxPrefs, clock, metrics },
+      { self: id, capacity: DEFAULTS.capacity, maxSessionsPerUser: config.agentSessionLimit ?? config.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser, prefsDepth: config.maxPrefs, clock, metrics, newSessionId: () => `${id}-${joinedAt}-${++sessions}` },
       {
         registry: this.registry,
         fled: this.fled,
         serving: () => (this.status === 'running' ? 'serving' : this.status === 'draining' ? 'draining' : 'not-serving'),
         topology: () => this.rebalancer.topology,
         knownEpoch: () => this.epochs.knownEpoch,
-        feed: () => undefined,
+        feed: () => this.feed as unknown as ReturnType<AdmitterParts['feed']>,
         settledHere: (conn) => this.rebalancer.forget(conn),
         socketGone: (conn) => this.rebalancer.clearGrace(conn),
         opened: () => {},
@@ -339,8 +352,21 @@ type Pending =
   /** A targeted reconnect frame named its new node. */
   | { kind: 'reconnect'; target: string };
 
+/**
+ * One client: a tab (a session) of a user. A user with several tabs has several SimUsers under distinct ids
+ * (`user#k`); a single-tab user's tab id is its user id.
+ */
 interface SimUser {
   readonly id: string;
+  /** The user the tab belongs to. */
+  readonly user: string;
+  /** The session id its last welcome gave (kept across reconnects, as the SDK does). */
+  session: string | undefined;
+  /** Delivery positions received, in arrival order, and the last one (sent as `last` on every connect). */
+  readonly received: number[];
+  last: number | undefined;
+  /** Messages of its user published before this position are none of its business (it opened later). */
+  readonly from: number;
   /** Node it is connected to. */
   node: string | undefined;
   /** Its connection there, and the socket under it. */
@@ -376,6 +402,10 @@ export const emptyStats = () => ({
   epochs: 0,
   /** Labels an agent made alone while the store was away, given up for the fleet's label of the same ring once it was back. */
   localLabelsGivenUp: 0,
+  /** Oldest sessions closed SESSION_LIMIT because their user opened more than the limit. */
+  sessionLimitCloses: 0,
+  /** Messages that reached a session (live or replayed). */
+  delivered: 0,
 });
 export type FleetStats = ReturnType<typeof emptyStats>;
 
@@ -398,10 +428,17 @@ export class Fleet {
   private restartsSoFar = 0;
   /** Frames and closes on their way to clients. */
   private readonly inbox: Delivery[] = [];
+  /** Pacer turns seen (change, sender, user): one per moved user, whatever its sessions. */
+  private readonly frameTurns = new Set<string>();
+  /** Tabs the agent may close SESSION_LIMIT: their user held more sessions than the limit on their node. */
+  private readonly overLimit = new Set<string>();
   /** Which ring each agreed epoch names. */
   private readonly ringOfEpoch = new Map<number, string>();
   readonly stats: FleetStats = emptyStats();
   readonly random: () => number;
+  /** The fleet's message log (the stream): positions per user. */
+  readonly log = new SimLog();
+  private nextTab = 0;
 
   constructor(readonly config: FleetConfig) {
     this.random = mulberry32(config.seed);
@@ -481,9 +518,35 @@ export class Fleet {
   async connect(userIds: string[]): Promise<void> {
     for (const id of userIds) {
       if (this.users.has(id)) continue;
-      this.users.set(id, { id, node: undefined, conn: undefined, socket: undefined, pending: { kind: 'bootstrap' }, ring: undefined });
+      this.users.set(id, this.newTab(id, id));
     }
     await this.step();
+  }
+
+  /** More tabs of one user, each its own session. */
+  async openTabs(userId: string, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const id = `${userId}#${this.nextTab++}`;
+      this.users.set(id, this.newTab(id, userId));
+    }
+    await this.step();
+  }
+
+  /** Tabs open now, by user. */
+  tabsOf(userId: string): SimUser[] {
+    return [...this.users.values()].filter((t) => t.user === userId);
+  }
+
+  /** A message for the user, stored (its position the next in the fleet's log) and delivered to every session the user holds. */
+  async publish(userId: string): Promise<void> {
+    const pos = this.log.append(userId);
+    for (const node of this.serving()) node.feed.deliver(userId, pos);
+    await this.step();
+  }
+
+  private newTab(id: string, user: string): SimUser {
+    // A fresh client starts after everything stored so far, as the agent's feed answers it (`synced`).
+    return { id, user, session: undefined, received: [], last: this.log.end, from: this.log.end, node: undefined, conn: undefined, socket: undefined, pending: { kind: 'bootstrap' }, ring: undefined };
   }
 
   async disconnect(userIds: string[]): Promise<void> {
@@ -573,15 +636,21 @@ export class Fleet {
       held += node.registry.size;
       for (const [userId] of node.registry.standIns) this.violations.push(`${userId} is still a stand-in on ${node.id} after settling`);
     }
-    if (held !== this.users.size) this.violations.push(`${this.users.size} users, ${held} connections held`);
+    if (held !== this.users.size) this.violations.push(`${this.users.size} sessions, ${held} connections held`);
+    const nodeOf = new Map<string, string | undefined>();
     for (const user of this.users.values()) {
       if (user.node === undefined) {
         this.violations.push(`${user.id} is not connected after settling`);
         continue;
       }
-      if (this.nodes.get(user.node)?.registry.get(user.id) !== user.conn) this.violations.push(`${user.id} thinks it is on ${user.node}, which does not hold it`);
-      const owner = ring.owner(user.id);
+      if (!user.conn || !this.nodes.get(user.node)?.registry.sessionsOf(user.user).includes(user.conn)) this.violations.push(`${user.id} thinks it is on ${user.node}, which does not hold it`);
+      const owner = ring.owner(user.user);
       if (owner !== user.node) this.violations.push(`${user.id} is on ${user.node}, its owner is ${owner}`);
+      if (nodeOf.has(user.user) && nodeOf.get(user.user) !== user.node) this.violations.push(`${user.user}'s sessions are split: ${user.id} on ${user.node}, another on ${nodeOf.get(user.user)}`);
+      nodeOf.set(user.user, user.node);
+      // Settled: the session has every message of its user published since it opened, each once, in order.
+      const expected = this.log.of(user.user).filter((p) => p > user.from);
+      if (user.received.join(',') !== expected.join(',')) this.violations.push(`${user.id} received [${user.received.join(',')}], its user's messages since it opened are [${expected.join(',')}]`);
     }
   }
 
@@ -693,7 +762,7 @@ export class Fleet {
    * as it is sent: while the sender is in its ring, a user goes to its owner unless it must avoid the owner
    * (then no frame may come at all), at the URL that node advertises; nobody gets two frames for one change.
    */
-  private frameSent(node: SimNode, userId: string, frame: Frame): void {
+  private frameSent(node: SimNode, userId: string, frame: Frame, tab = userId): void {
     const ring = node.ring;
     const to = frame.node ?? '';
     if (frame.fingerprint !== ring.fingerprint || frame.epoch !== node.topology.epoch) this.violations.push(`${node.id} sent ${userId} a frame for ${frame.fingerprint}@${frame.epoch} while serving ${ring.fingerprint}@${node.topology.epoch}`);
@@ -703,13 +772,19 @@ export class Fleet {
       const avoid = node.registry.standIns.get(userId);
       if (to !== owner) this.violations.push(`${node.id} sent ${avoid ? 'stand-in ' : ''}${userId} to ${to}, its owner is ${owner}${avoid?.has(owner) ? ', which it must avoid' : ''}`);
     }
-    if (!node.planned.delete(userId)) this.stats.returned++;
     const change = this.changeKey(ring.fingerprint);
+    // Counted once per user and change: a user's other sessions get their frames at the same pacer turn.
+    const turn = `${change}|${node.id}|${userId}`;
+    if (node.planned.delete(userId)) this.frameTurns.add(turn);
+    else if (!this.frameTurns.has(turn)) {
+      this.frameTurns.add(turn);
+      this.stats.returned++;
+    }
     const counts = this.framesByChange.get(change) ?? new Map<string, number>();
     this.framesByChange.set(change, counts);
-    const frames = (counts.get(userId) ?? 0) + 1;
-    counts.set(userId, frames);
-    if (frames > 1) this.violations.push(`${userId} received ${frames} reconnect frames for one topology change (latest from ${node.id} to ${to})`);
+    const frames = (counts.get(tab) ?? 0) + 1;
+    counts.set(tab, frames);
+    if (frames > 1) this.violations.push(`${tab} received ${frames} reconnect frames for one topology change (latest from ${node.id} to ${to})`);
     this.stats.frames++;
   }
 
@@ -723,7 +798,7 @@ export class Fleet {
     const node = user.node === undefined ? undefined : this.nodes.get(user.node);
     if (user.socket) user.socket.leave();
     if (node?.serving && user.conn) node.admitter.release(user.conn, 1000);
-    node?.planned.delete(user.id);
+    node?.planned.delete(user.user);
     user.node = undefined;
     user.conn = undefined;
     user.socket = undefined;
@@ -777,6 +852,11 @@ export class Fleet {
       if (d.kind === 'frame') {
         // The client follows the frame: its socket here closes, it heads for the named node.
         this.drop(user, { kind: 'reconnect', target: d.frame.node ?? '' });
+      } else if (d.code === CloseCode.SESSION_LIMIT && this.overLimit.delete(user.id)) {
+        // The user opened more tabs than the limit: its oldest session is closed, and the client gives up (final).
+        this.stats.sessionLimitCloses++;
+        this.detach(user);
+        this.users.delete(user.id);
       } else {
         this.violations.push(`${d.node} closed ${user.id}'s socket (code ${d.code}) instead of letting it leave`);
         this.drop(user, { kind: 'bootstrap' });
@@ -809,7 +889,7 @@ export class Fleet {
     const path: string[] = [];
     for (let attempt = 0; attempt < 32; attempt++) {
       if (target === undefined) {
-        const prefs = user.ring.owners(user.id, Math.min(user.ring.nodes.length, this.config.maxPrefs));
+        const prefs = user.ring.owners(user.user, Math.min(user.ring.nodes.length, this.config.maxPrefs));
         target = prefs.find((id) => !unreachable.includes(id));
         if (target === undefined) {
           // Nobody it knows answers: refetch the topology and start over.
@@ -828,20 +908,33 @@ export class Fleet {
         continue;
       }
       path.push(node.id);
-      const prefs = user.ring.owners(user.id, Math.min(user.ring.nodes.length, this.config.maxPrefs));
+      const prefs = user.ring.owners(user.user, Math.min(user.ring.nodes.length, this.config.maxPrefs));
+      // Sessions of the user the node holds now: past the limit, the oldest of them is to be closed SESSION_LIMIT.
+      const limit = this.config.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser;
+      const held = node.registry.sessionsOf(user.user);
+      const sameSession = held.some((c) => c.sessionId === user.session);
+      if (!sameSession && held.length >= limit) {
+        const oldest = [...this.users.values()].find((t) => t.conn === held[0]);
+        if (oldest) this.overLimit.add(oldest.id);
+      }
       // The agent's own admission: decideAdmission behind the Admitter, which registers, welcomes, redirects or refuses.
       const socket = new SimSocket();
-      const conn = node.admitter.admit(socket as unknown as AgentSocket, user.id, { user: user.id, unreachable: unreachable.filter((id) => prefs.includes(id)) });
+      const params = { user: user.user, unreachable: unreachable.filter((id) => prefs.includes(id)), ...(user.last === undefined ? {} : { last: user.last }), ...(user.session === undefined ? {} : { session: user.session }) };
+      const conn = node.admitter.admit(socket as unknown as AgentSocket, user.user, params);
       const first = socket.frames[0];
       if (conn && first?.type === 'welcome') {
+        if (user.session !== undefined && first.session !== user.session) this.violations.push(`${user.id} asked to keep session ${user.session}, ${node.id} gave ${first.session}`);
+        user.session = first.session;
+        for (const f of socket.frames) if (f.type === 'message') this.received(user, f);
         user.node = node.id;
         user.conn = conn;
         user.socket = socket;
         user.pending = undefined;
         user.ring = node.ring;
         socket.onFrame = (frame) => {
+          if (frame.type === 'message') this.received(user, frame);
           if (frame.type !== 'reconnect') return;
-          this.frameSent(node, user.id, frame);
+          this.frameSent(node, user.user, frame, user.id);
           this.inbox.push({ user: user.id, socket, node: node.id, kind: 'frame', frame });
         };
         socket.onServerClose = (code) => this.inbox.push({ user: user.id, socket, node: node.id, kind: 'closed', code });
@@ -861,6 +954,56 @@ export class Fleet {
       target = first.node;
     }
     this.violations.push(`${user.id} found no node to connect to`);
+  }
+
+  /** A message reached a tab: positions of its user only, each once, in order (the SDK would drop a duplicate; the agent must not send one). */
+  private received(tab: SimUser, frame: Frame): void {
+    const pos = frame.pos as number;
+    if (!this.log.of(tab.user).includes(pos)) this.violations.push(`${tab.id} received position ${pos}, not a message of ${tab.user}`);
+    if (tab.last !== undefined && pos <= tab.last) this.violations.push(`${tab.id} received position ${pos} again or out of order (last ${tab.last})`);
+    tab.received.push(pos);
+    this.stats.delivered++;
+    tab.last = Math.max(tab.last ?? 0, pos);
+  }
+}
+
+/** The stream: one sequence for the whole fleet, each position belonging to one user. */
+export class SimLog {
+  private readonly byUser = new Map<string, number[]>();
+  end = 0;
+  append(userId: string): number {
+    const pos = ++this.end;
+    const list = this.byUser.get(userId) ?? [];
+    list.push(pos);
+    this.byUser.set(userId, list);
+    return pos;
+  }
+  of(userId: string): readonly number[] {
+    return this.byUser.get(userId) ?? [];
+  }
+}
+
+/**
+ * A node's live feed as the Admitter drives it (attach at the client's `last`, detach on close or displacement):
+ * on attach it replays the user's stored messages after `last`, then forwards each new one to every attached
+ * session of the user. The real LiveFeed reads JetStream; this one reads the fleet's log.
+ */
+class SimFeed {
+  private readonly sessions = new Map<string, Set<ClientConnection>>();
+  constructor(private readonly log: SimLog) {}
+  attach(conn: ClientConnection, last: number | undefined): void {
+    for (const pos of this.log.of(conn.userId)) if (last === undefined || pos > last) conn.sendFrame({ type: 'message', data: pos, pos });
+    const set = this.sessions.get(conn.userId) ?? new Set<ClientConnection>();
+    set.add(conn);
+    this.sessions.set(conn.userId, set);
+  }
+  detach(conn: ClientConnection): void {
+    const set = this.sessions.get(conn.userId);
+    set?.delete(conn);
+    if (set?.size === 0) this.sessions.delete(conn.userId);
+  }
+  deliver(userId: string, pos: number): void {
+    for (const conn of this.sessions.get(userId) ?? []) conn.sendFrame({ type: 'message', data: pos, pos });
   }
 }
 

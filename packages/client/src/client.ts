@@ -253,7 +253,8 @@ export function createClient(options: ClientOptions): WsringClient {
     }, s.connectTimeoutMs);
     const withToken = (token: string | undefined) => {
       if (gen !== generation) return;
-      const target = connectUrl(url, { user: s.user, token, epoch, unreachable, last: ctx.position.last });
+      // A reconnecting tab keeps its session id (and its own position): other tabs of the user are other sessions.
+      const target = connectUrl(url, { user: s.user, token, epoch, unreachable, last: ctx.position.last, ...(ctx.session === undefined ? {} : { session: ctx.session }) });
       let ws: WebSocketLike;
       try {
         ws = new s.WebSocket(target);
@@ -397,8 +398,11 @@ export function createClient(options: ClientOptions): WsringClient {
     get position() {
       return ctx.position.last;
     },
-    get user() {
-      return ctx.welcomedAs;
+    get sessionId() {
+      return ctx.session;
+    },
+    get userId() {
+      return ctx.user;
     },
     on: (event, listener) => events.on(event, listener),
     once: (event, listener) => events.once(event, listener),

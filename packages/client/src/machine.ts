@@ -23,8 +23,6 @@ export interface Context {
   readonly target?: string;
   /** The node the client was last welcomed by. */
   readonly current?: string;
-  /** The user that node authenticated, as its welcome echoed it. */
-  readonly welcomedAs?: string;
   /** The node being left and why; reported as `moved` when another node welcomes the client. */
   readonly leaving?: { from: string; reason: MoveReason };
   /** Nodes found unreachable since the last welcome; sent to the next node so it accepts a stand-in. */
@@ -43,6 +41,10 @@ export interface Context {
   readonly position: Position;
   /** The open node announced it restarts in place: come back to it after this delay (ms) once it closes 4005. */
   readonly restartAfterMs?: number;
+  /** This client's session id, given by the first node that welcomed it; kept across reconnects and moves. */
+  readonly session?: string;
+  /** The user id the last welcoming node admitted this client for. */
+  readonly user?: string;
 }
 
 /** Where a reconnect or redirect frame sends the client, and what it says about the sender. */
@@ -322,18 +324,21 @@ const onWelcome: Handler<Extract<Input, { type: 'welcome' }>> = (ctx, frame) => 
   const effects: Effect[] = [];
   const from = ctx.leaving?.from ?? ctx.current;
   if (from !== undefined && from !== frame.node) effects.push(emit('moved', { from, to: frame.node, reason: ctx.leaving?.reason ?? 'failover' }));
-  effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true, ...(frame.user === undefined ? {} : { user: frame.user }) }));
+  const session = frame.session ?? ctx.session;
+  const user = frame.user ?? ctx.config.user;
+  effects.push(emit('open', { node: frame.node, epoch: frame.epoch, standIn: frame.standIn === true, user, ...(session === undefined ? {} : { session }) }));
   // A new socket replays from the last position by itself, so a resume sent on an older one no longer matters.
   let next: Context = {
     ...ctx,
     current: frame.node,
-    welcomedAs: frame.user,
     target: frame.node,
     leaving: undefined,
     unreachable: [],
     attempt: 0,
     redirects: 0,
     position: { ...ctx.position, resuming: false },
+    session,
+    user,
   };
   // The node knows a newer topology than ours: refresh in the background, the connection stays.
   if (!ctx.topology || frame.epoch > ctx.topology.topology.epoch) {

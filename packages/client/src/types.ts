@@ -135,8 +135,13 @@ export interface OpenEvent {
   epoch: number;
   /** Whether the node accepted the user as a stand-in (fail-over or spill-over) rather than as its owner. */
   standIn: boolean;
-  /** The user the node authenticated, when it says (agents that echo it in `welcome`). */
-  user?: string;
+  /**
+   * This client's session id (one per tab or device; a node holds all of a user's sessions and delivers to each).
+   * Kept across reconnects and moves. Absent with agents older than sessions.
+   */
+  session?: string;
+  /** The user id the node admitted this client for (the token's subject under token authentication). */
+  user: string;
 }
 
 export interface MovedEvent {
@@ -183,10 +188,12 @@ export interface WsringClient {
   readonly node: string | undefined;
   /** The epoch of the topology the client holds, if any: only a trusted topology sets it, never a frame. */
   readonly epoch: number | undefined;
-  /** The user id the node authenticated, as echoed in its `welcome` (undefined before, or from agents that do not echo it). */
-  readonly user: string | undefined;
   /** The last delivery position received; pass it as `last` to a later client to resume from there. */
   readonly position: number | undefined;
+  /** This client's session id, once a node has welcomed it (see `OpenEvent.session`). */
+  readonly sessionId: string | undefined;
+  /** The user id the node admitted, once welcomed. */
+  readonly userId: string | undefined;
   on<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   once<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): () => void;
   off<K extends keyof ClientEvents>(event: K, listener: (payload: ClientEvents[K]) => void): void;

@@ -38,7 +38,7 @@ describe('createClient', () => {
     socket.serverSend(welcome(owner, 5));
     expect(env.client.state).toBe('open');
     expect(env.client.node).toBe(owner);
-    expect(env.seen.open).toEqual([{ node: owner, epoch: 5, standIn: false }]);
+    expect(env.seen.open).toEqual([{ node: owner, epoch: 5, standIn: false, user: 'user-7' }]);
     env.client.send({ hello: 1 });
     expect(JSON.parse(socket.sent[0])).toEqual({ type: 'message', data: { hello: 1 } });
     socket.serverSend({ type: 'message', data: 'hi', pos: 1 });
@@ -191,6 +191,32 @@ describe('createClient', () => {
     expect(env.client.state).toBe('closed');
     expect(env.seen.close).toEqual([{ code: 4004, reason: 'replaced by a newer connection' }]);
     expect(env.clock.pendingTimers).toBe(0);
+  });
+
+  it('does not reconnect a session closed SESSION_LIMIT (the user opened more tabs than the node allows): no tug of war', async () => {
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1);
+    env.last().serverSend(welcome(t.ring.owner('user-7'), 1));
+    env.last().serverClose(CloseCode.SESSION_LIMIT, 'too many sessions');
+    expect(env.client.state).toBe('closed');
+    expect(env.seen.close).toEqual([{ code: 4006, reason: 'too many sessions' }]);
+    expect(env.clock.pendingTimers).toBe(0);
+  });
+
+  it('exposes the session id and user the node gave, and keeps the session id across a reconnect', async () => {
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1);
+    const owner = t.ring.owner('user-7');
+    const first = env.last();
+    expect(first.params.get('session')).toBeNull();
+    first.serverOpen();
+    first.serverSend({ type: 'welcome', node: owner, epoch: 1, fingerprint: 'f', session: 'tab-A1', user: 'user-7' });
+    expect(env.client.sessionId).toBe('tab-A1');
+    expect(env.client.userId).toBe('user-7');
+    expect(env.seen.open.at(-1)).toMatchObject({ session: 'tab-A1', user: 'user-7' });
+    first.serverClose(1011, 'oops');
+    await env.clock.advance(60_000);
+    await settle();
+    expect(env.last()).not.toBe(first);
+    expect(env.last().params.get('session')).toBe('tab-A1');
   });
 
   it('pings a silent connection, and leaves it when the silence lasts another interval', async () => {

@@ -346,7 +346,7 @@ const commands = [
     .map(([k, n, e]) => new MoveFrame(k, n, { kind: 'none' }, e)),
   inlineMoveFrame,
   inlineMoveFrame,
-  fc.constantFrom(1000, 1001, 1006, 1011, 4000, 4001, 4002, 4003, 4004, 4400, 4401, 4429, CloseCode.TOKEN_EXPIRED).map((c) => new ServerClose(c)),
+  fc.constantFrom(1000, 1001, 1006, 1011, 4000, 4001, 4002, 4003, 4004, 4006, 4400, 4401, 4429, CloseCode.TOKEN_EXPIRED).map((c) => new ServerClose(c)),
   fc.integer({ min: 1, max: 6 }).map((p) => new ServerMessage(p)),
   fc.constantFrom('{', '[]', '{"type":7}', '{"type":"nope"}', '{"type":"welcome"}').map((t) => new Garbage(t)),
   fc.constant(new FireTimer()),

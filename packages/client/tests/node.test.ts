@@ -111,7 +111,7 @@ describe('Node entry over real sockets', () => {
     const { next } = track(client);
     const moved = next('moved');
     const open = await next('open');
-    expect(open).toEqual({ node: prefs[1], epoch: 1, standIn: true });
+    expect(open).toMatchObject({ node: prefs[1], epoch: 1, standIn: true });
     expect(await moved).toEqual({ from: prefs[0], to: prefs[1], reason: 'failover' });
     const standIn = nodes.find((n) => n.id === prefs[1]) as TinyNode;
     expect(standIn.connects[0].get('unreachable')).toBe(prefs[0]);

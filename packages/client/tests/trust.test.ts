@@ -47,7 +47,7 @@ describe('move frames the client cannot confirm', () => {
 describe('the user the node authenticated', () => {
   it('is exposed as echoed by the welcome', async () => {
     const { env } = await openClient();
-    expect(env.client.user).toBe('user-7');
+    expect(env.client.userId).toBe('user-7');
     expect(env.seen.open[0].user).toBe('user-7');
     env.client.close();
   });

@@ -16,8 +16,11 @@ export interface AdmissionInput {
   userId: string;
   clientEpoch: number | undefined;
   unreachable: readonly string[];
-  /** The user already has a connection here (a replacement does not take a new slot). */
+  /** The user already has sessions here: its further sessions never spill elsewhere (a user's sessions share a node). */
   alreadyHere: boolean;
+  /** This socket takes the place of one of the user's sessions here (the same session again, or the oldest past the limit): no new slot. */
+  replacesSession?: boolean;
+  /** The node holds `capacity` sessions. */
   full: boolean;
   maxPrefs: number;
 }
@@ -31,7 +34,9 @@ export interface AdmissionInput {
  * - A client that computed its owner from a newer epoch than this node has applied, but one this
  *   node has already seen announced, is accepted: this node is about to agree, and redirecting it
  *   back to its old node would bounce it.
- * - At capacity, new users spill to the next node of their preference list.
+ * - At capacity (counted in sessions), new users spill to the next node of their preference list. A further
+ *   session of a user already here is refused OVER_CAPACITY instead (retried with backoff): spilling it would
+ *   split the user's sessions over two nodes. One that replaces a session of the user takes no new slot.
  */
 export function decideAdmission(a: AdmissionInput): Admission {
   const { ring, self } = a;
@@ -55,6 +60,7 @@ export function decideAdmission(a: AdmissionInput): Admission {
   else if (a.clientEpoch !== undefined && a.clientEpoch > a.epoch && a.clientEpoch <= a.knownEpoch) accept = { standIn: true, avoid: [] };
 
   if (!accept) return { kind: 'redirect', to: firstReachable ?? prefs[0], reason: 'not-owner', code: CloseCode.REDIRECT };
+  if (a.full && a.alreadyHere && !a.replacesSession) return { kind: 'refuse', code: CloseCode.OVER_CAPACITY, reason: 'this node is at capacity and holds the user\'s other sessions' };
   if (a.full && !a.alreadyHere) {
     const after = position >= 0 ? prefs.slice(position + 1) : prefs.filter((id) => id !== self);
     const spill = after.find((id) => !unreachable.has(id));

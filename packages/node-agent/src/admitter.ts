@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { CloseCode, type ConnectParams } from '@wsring/protocol';
+import { CloseCode, isValidSessionId, type ConnectParams } from '@wsring/protocol';
 import { decideAdmission } from './admission.js';
 import type { Clock } from './clock.js';
 import { ClientConnection, type ConnectionRegistry } from './connections.js';
@@ -13,8 +14,13 @@ import type { AgentTopology } from './types.js';
 
 export interface AdmitterOptions {
   self: string;
+  /** Sessions this node holds at most (all users together). */
   capacity: number;
+  /** Sessions one user may hold here; past it the oldest is closed SESSION_LIMIT. */
+  maxSessionsPerUser: number;
   prefsDepth: number;
+  /** A fresh session id. Default: 12 random base64url characters. */
+  newSessionId?: () => string;
   clock: Clock;
   metrics: AgentMetrics;
   /** Signs the topologies inlined in redirect frames (topology-signer.ts); none: they go unsigned. */
@@ -32,9 +38,9 @@ export interface AdmitterParts {
   knownEpoch(): number;
   /** Delivery's live feed, if delivery is on. */
   feed(): LiveFeed | undefined;
-  /** The user is here anew, or has gone: nothing queued for it may be sent, no grace close may follow. */
+  /** The user is here anew (a session was accepted), or its last session has gone: nothing queued for it may be sent. */
   settledHere(conn: ClientConnection): void;
-  /** A socket that is no longer the user's current one closed: only its own grace timer goes. */
+  /** One socket of the user closed or was displaced: only its own grace timer goes. */
   socketGone(conn: ClientConnection): void;
   opened(conn: ClientConnection): void;
   closed(conn: ClientConnection, code: number): void;
@@ -42,8 +48,9 @@ export interface AdmitterParts {
 
 /**
  * The glue between a connecting socket and the node's state: asks `decideAdmission` (pure) where the user
- * goes, then redirects or refuses with the documented frame and code, or registers the connection, closes the
- * one it replaces, welcomes it and attaches its delivery.
+ * goes, then redirects or refuses with the documented frame and code, or registers the session, closes what it
+ * displaces (an older socket of the same session with REPLACED, the user's oldest sessions past the per-user
+ * limit with SESSION_LIMIT), welcomes it with its session id and attaches its delivery (its own position).
  */
 export class Admitter {
   constructor(private readonly o: AdmitterOptions, private readonly parts: AdmitterParts) {}
@@ -57,6 +64,8 @@ export class Admitter {
       return undefined;
     }
     const t = this.parts.topology();
+    const held = registry.sessionsOf(userId);
+    const asked = isValidSessionId(params.session) ? params.session : undefined;
     const decision = decideAdmission({
       self: this.o.self,
       draining: serving === 'draining',
@@ -66,7 +75,8 @@ export class Admitter {
       userId,
       clientEpoch: params.epoch,
       unreachable: params.unreachable ?? [],
-      alreadyHere: registry.get(userId) !== undefined,
+      alreadyHere: held.length > 0,
+      replacesSession: held.length >= this.o.maxSessionsPerUser || (asked !== undefined && held.some((c) => c.sessionId === asked)),
       full: registry.size >= this.o.capacity,
       maxPrefs: this.o.prefsDepth,
     });
@@ -83,35 +93,56 @@ export class Admitter {
       closeWith(socket, decision.code, decision.reason);
       return undefined;
     }
-    const conn = new ClientConnection(userId, socket, decision.standIn, this.o.clock.now());
+    const sessionId = asked ?? (this.o.newSessionId ?? randomSessionId)();
+    const conn = new ClientConnection(userId, socket, decision.standIn, this.o.clock.now(), sessionId);
     // The welcome names t.epoch, and a client behind it refreshes its topology.
     conn.knownEpoch = Math.max(params.epoch ?? 0, t.epoch);
-    const replaced = registry.add(conn, decision.avoid);
+    const { sameSession, overLimit } = registry.add(conn, decision.avoid, this.o.maxSessionsPerUser);
     if (decision.standIn) this.parts.fled.hold(userId, decision.avoid);
     else this.parts.fled.forget(userId);
-    if (replaced) {
-      this.parts.settledHere(replaced);
-      closeWith(replaced.socket, CloseCode.REPLACED, 'replaced by a newer connection', metrics);
-    }
+    if (sameSession) this.displace(sameSession, CloseCode.REPLACED, 'replaced by a newer socket of the same session');
+    for (const old of overLimit) this.displace(old, CloseCode.SESSION_LIMIT, `more than ${this.o.maxSessionsPerUser} sessions of this user: the oldest is closed`);
+    // A session accepted here: the user belongs here now, so a move queued for it is void (for all its sessions).
     this.parts.settledHere(conn);
-    metrics.connections.set(registry.size);
-    conn.sendFrame({ type: 'welcome', node: this.o.self, epoch: t.epoch, fingerprint: t.fingerprint, standIn: decision.standIn, user: userId });
+    this.count();
+    conn.sendFrame({ type: 'welcome', node: this.o.self, epoch: t.epoch, fingerprint: t.fingerprint, standIn: decision.standIn, session: sessionId, user: userId });
     // After the welcome: replay what the client is missing since `last`, then its live messages.
     this.parts.feed()?.attach(conn, params.last);
     this.parts.opened(conn);
     return conn;
   }
 
-  /** A socket closed: forget its connection if it was the user's current one. */
+  /** A socket closed: forget its session if it is still registered; the user goes with its last session. */
   release(conn: ClientConnection, code: number): void {
     this.parts.socketGone(conn);
     this.parts.feed()?.detach(conn);
-    if (!this.parts.registry.remove(conn)) return;
-    this.parts.settledHere(conn);
-    this.parts.fled.forget(conn.userId);
-    this.o.metrics.connections.set(this.parts.registry.size);
+    const removed = this.parts.registry.remove(conn);
+    if (!removed) return;
+    if (removed === 'user-gone') {
+      this.parts.settledHere(conn);
+      this.parts.fled.forget(conn.userId);
+    }
+    this.count();
     this.parts.closed(conn, code);
   }
+
+  /** A registered session pushed out by a newer one: unregistered already; its delivery and grace timer stop now. */
+  private displace(old: ClientConnection, code: number, reason: string): void {
+    this.parts.socketGone(old);
+    this.parts.feed()?.detach(old);
+    closeWith(old.socket, code, reason, this.o.metrics);
+    this.parts.closed(old, code);
+  }
+
+  private count(): void {
+    this.o.metrics.connections.set(this.parts.registry.size);
+    this.o.metrics.users.set(this.parts.registry.users);
+  }
+}
+
+/** 72 random bits as 12 base64url characters: unique among a user's sessions for all practical purposes. */
+function randomSessionId(): string {
+  return randomBytes(9).toString('base64url');
 }
 
 /** A node's URL as the served ring advertises it. */

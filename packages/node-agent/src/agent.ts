@@ -134,7 +134,7 @@ class WsringAgent extends EventEmitter implements Agent {
       emptyRing,
     );
     this.admitter = new Admitter(
-      { self: this.id, capacity: this.o.capacity, prefsDepth, clock: this.clock, metrics: this.metrics, signer: this.signer },
+      { self: this.id, capacity: this.o.capacity, maxSessionsPerUser: this.o.maxSessionsPerUser, prefsDepth, clock: this.clock, metrics: this.metrics, signer: this.signer },
       {
         registry: this.registry,
         fled,
@@ -213,6 +213,10 @@ class WsringAgent extends EventEmitter implements Agent {
 
   get connections(): number {
     return this.registry.size;
+  }
+
+  get users(): number {
+    return this.registry.users;
   }
 
   get port(): number | undefined {
@@ -383,8 +387,15 @@ class WsringAgent extends EventEmitter implements Agent {
     return this.delivery.publisher.publish(userId, data, options);
   }
 
+  /** To every session of the user here; true if at least one was open. */
   sendTo(userId: string, data: unknown): boolean {
-    return this.registry.get(userId)?.send(data) ?? false;
+    let sent = false;
+    for (const conn of this.registry.sessionsOf(userId)) sent = conn.send(data) || sent;
+    return sent;
+  }
+
+  sessions(userId: string): readonly ClientConnection[] {
+    return this.registry.sessionsOf(userId);
   }
 
   connection(userId: string): ClientConnection | undefined {
@@ -396,6 +407,7 @@ class WsringAgent extends EventEmitter implements Agent {
       id: this.id,
       state: this.state,
       connections: this.registry.size,
+      users: this.registry.users,
       capacity: this.o.capacity,
       epoch: this.topology.epoch,
       ringNodes: this.topology.ring.nodes.length,

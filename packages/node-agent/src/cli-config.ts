@@ -34,7 +34,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'bucket', arg: '<name>', kind: 'string', help: 'KV bucket for membership', default: DEFAULTS.bucket },
   { name: 'replicas', arg: '<n>', kind: 'count', help: 'replicas of the membership bucket and the delivery stream on a NATS cluster (1-5; a new one gets 1 without it, an existing one is scaled to it)' },
   { name: 'weight', arg: '<w>', kind: 'positive', help: 'relative capacity for placement', default: DEFAULTS.weight },
-  { name: 'capacity', arg: '<n>', kind: 'count', help: 'connections before new users spill over', default: DEFAULTS.capacity },
+  { name: 'capacity', arg: '<n>', kind: 'count', help: 'sessions (sockets, all users together) before new users spill over', default: DEFAULTS.capacity },
+  { name: 'max-sessions-per-user', arg: '<n>', kind: 'count', help: 'sessions (tabs, devices) one user may hold; past it the oldest is closed 4006 SESSION_LIMIT', default: DEFAULTS.maxSessionsPerUser },
   { name: 'accept-rate', arg: '<n>', kind: 'positive', help: 'moved users per second this node accepts from all senders together (its receiver budget)', default: DEFAULTS.acceptRate },
   { name: 'rate', arg: '<n>', kind: 'positive', help: 'targeted reconnects per second this node sends at most, to all receivers together', default: DEFAULTS.pacing.ratePerSec },
   { name: 'burst', arg: '<n>', kind: 'count', help: 'reconnects sent back to back before the rate applies', default: DEFAULTS.pacing.burst },
@@ -106,6 +107,7 @@ export interface CliSettings {
   replicas?: number;
   weight: number;
   capacity: number;
+  maxSessionsPerUser: number;
   acceptRate: number;
   rate: number;
   burst: number;

@@ -6,10 +6,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { pino } from 'pino';
 import { createAgent } from './agent.js';
 import { jwtAuthenticator } from './auth.js';
-import { createTopologySigner } from './topology-signer.js';
 import { advertisedUrl, camel, CONFIG_ENV, ConfigError, envName, FLAGS, parseConfigFile, resolveSettings, SECRET_FLAGS, type CliSettings, type FlagSpec } from './cli-config.js';
 import { AgentError } from './errors.js';
 import { natsConnectOptions, redactUrls } from './nats-auth.js';
+import { createTopologySigner } from './topology-signer.js';
 import type { Authenticate } from './types.js';
 
 // From dist/cli.js or src/cli.ts alike, installed or not: this package's own package.json.
@@ -220,6 +220,7 @@ try {
     weight: o.weight,
     nats: { servers: nats.servers, connect: nats.connect, bucket: o.bucket, replicas: o.replicas },
     capacity: o.capacity,
+    maxSessionsPerUser: o.maxSessionsPerUser,
     acceptRate: o.acceptRate,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
     settleMs: o.settleMs,

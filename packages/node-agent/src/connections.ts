@@ -3,12 +3,20 @@ import type { KeyIndex } from '@wsring/ring';
 import { encodeFrame, type ServerFrame } from '@wsring/protocol';
 import type { Connection } from './types.js';
 
+/** One socket of a user: a session (a tab, a device). A user holds up to `maxSessionsPerUser` of them on its node. */
 export class ClientConnection implements Connection {
   standIn: boolean;
   /** The newest epoch this client is known to hold: the one it connected with or was welcomed with. */
   knownEpoch = 0;
 
-  constructor(readonly userId: string, readonly socket: WebSocket, standIn: boolean, readonly connectedAt: number) {
+  constructor(
+    readonly userId: string,
+    readonly socket: WebSocket,
+    standIn: boolean,
+    readonly connectedAt: number,
+    /** This socket's session id, unique among the user's sessions on this node (sent in the welcome). */
+    readonly sessionId: string = '',
+  ) {
     this.standIn = standIn;
   }
 
@@ -30,51 +38,97 @@ export class ClientConnection implements Connection {
   }
 }
 
+/** What registering a session displaced: sockets the admitter must close, and why. */
+export interface Displaced {
+  /** An older socket of the same session (the tab reconnected while its old socket lingered). */
+  sameSession: ClientConnection | undefined;
+  /** The user's oldest sessions, past the per-user limit. */
+  overLimit: ClientConnection[];
+}
+
 /**
- * The users connected to this node: one connection per user, a key index over them for the
- * planner, and the stand-ins (users held here for a node they could not reach or that was full).
+ * The users connected to this node and their sessions (oldest first), a key index over the users (not the
+ * sessions: the planner's work is per user), and the stand-ins (users held here for a node they could not
+ * reach or that was full). `size` counts sessions (what capacity bounds); `users` counts users.
  */
 export class ConnectionRegistry {
-  private readonly byUser = new Map<string, ClientConnection>();
+  private readonly byUser = new Map<string, ClientConnection[]>();
+  private sessions = 0;
   readonly standIns = new Map<string, Set<string>>();
 
   constructor(readonly index: KeyIndex) {}
 
+  /** Open sessions on this node. */
   get size(): number {
+    return this.sessions;
+  }
+
+  /** Users with at least one open session on this node. */
+  get users(): number {
     return this.byUser.size;
   }
 
+  /** The user's newest session. */
   get(userId: string): ClientConnection | undefined {
-    return this.byUser.get(userId);
+    const list = this.byUser.get(userId);
+    return list?.[list.length - 1];
   }
 
-  /** Register a connection; returns the one it replaces, if any. */
-  add(conn: ClientConnection, avoid: readonly string[]): ClientConnection | undefined {
-    const previous = this.byUser.get(conn.userId);
-    this.byUser.set(conn.userId, conn);
-    this.index.add(conn.userId);
+  /** The user's sessions, oldest first (empty when none). */
+  sessionsOf(userId: string): readonly ClientConnection[] {
+    return this.byUser.get(userId) ?? [];
+  }
+
+  /**
+   * Register a session. It takes the place of an older socket of the same session id, and past
+   * `maxPerUser` the user's oldest sessions make room; both are returned (already unregistered).
+   */
+  add(conn: ClientConnection, avoid: readonly string[], maxPerUser = Infinity): Displaced {
+    let list = this.byUser.get(conn.userId);
+    if (!list) {
+      list = [];
+      this.byUser.set(conn.userId, list);
+      this.index.add(conn.userId);
+    }
+    const same = conn.sessionId === '' ? -1 : list.findIndex((c) => c.sessionId === conn.sessionId);
+    const sameSession = same >= 0 ? list.splice(same, 1)[0] : undefined;
+    if (sameSession) this.sessions--;
+    list.push(conn);
+    this.sessions++;
+    const overLimit = list.length > maxPerUser ? list.splice(0, list.length - maxPerUser) : [];
+    this.sessions -= overLimit.length;
+    // The latest admission decides how the node holds the user; every session of it follows.
+    for (const c of list) c.standIn = conn.standIn;
     if (conn.standIn) this.standIns.set(conn.userId, new Set(avoid));
     else this.standIns.delete(conn.userId);
-    return previous;
+    return { sameSession, overLimit };
   }
 
-  /** Remove a connection if it is still the user's current one. Returns whether it was. */
-  remove(conn: ClientConnection): boolean {
-    if (this.byUser.get(conn.userId) !== conn) return false;
+  /**
+   * Remove a session if it is still registered. Returns 'user-gone' when it was the user's last one, 'session-gone'
+   * when others remain, false when it was not registered (already displaced).
+   */
+  remove(conn: ClientConnection): 'user-gone' | 'session-gone' | false {
+    const list = this.byUser.get(conn.userId);
+    const at = list ? list.indexOf(conn) : -1;
+    if (!list || at < 0) return false;
+    list.splice(at, 1);
+    this.sessions--;
+    if (list.length > 0) return 'session-gone';
     this.byUser.delete(conn.userId);
     this.index.delete(conn.userId);
     this.standIns.delete(conn.userId);
-    return true;
+    return 'user-gone';
   }
 
   /** A stand-in this node now owns. */
   promote(userId: string): void {
     this.standIns.delete(userId);
-    const c = this.byUser.get(userId);
-    if (c) c.standIn = false;
+    for (const c of this.sessionsOf(userId)) c.standIn = false;
   }
 
-  all(): IterableIterator<ClientConnection> {
-    return this.byUser.values();
+  /** Every session. */
+  *all(): IterableIterator<ClientConnection> {
+    for (const list of this.byUser.values()) yield* list;
   }
 }

@@ -5,8 +5,10 @@ import type { StoreHealth } from './types.js';
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly connections: Gauge;
+  readonly users: Gauge;
   readonly epoch: Gauge;
   readonly usersMoved: Counter;
+  readonly sessionsMoved: Counter;
   readonly reconnectsSent: Counter;
   readonly graceCloses: Counter;
   readonly topologyRequests: Counter;
@@ -26,10 +28,12 @@ export class AgentMetrics {
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
     const registers = [this.registry];
-    this.connections = new Gauge({ name: 'wsring_connections', help: 'Open client connections on this node', registers });
+    this.connections = new Gauge({ name: 'wsring_connections', help: 'Open client sessions (sockets) on this node; a user may hold several', registers });
+    this.users = new Gauge({ name: 'wsring_users', help: 'Users with at least one open session on this node', registers });
     this.epoch = new Gauge({ name: 'wsring_epoch', help: 'Topology epoch this node serves with', registers });
     this.usersMoved = new Counter({ name: 'wsring_users_moved_total', help: 'Local users a rebalance planned to move', registers });
-    this.reconnectsSent = new Counter({ name: 'wsring_reconnects_sent_total', help: 'Targeted reconnect frames sent', registers });
+    this.sessionsMoved = new Counter({ name: 'wsring_sessions_moved_total', help: 'Sessions sent a reconnect frame (every session of a moved user gets one)', registers });
+    this.reconnectsSent = new Counter({ name: 'wsring_reconnects_sent_total', help: 'Pacer turns that sent a moved user its reconnect frames (one per user, whatever its sessions)', registers });
     this.graceCloses = new Counter({
       name: 'wsring_grace_closes_total',
       help: 'Open connections the agent closed with MOVED because the client had not left within the grace period of its reconnect frame',

@@ -12,6 +12,10 @@ export const DEFAULTS = {
   path: '/ws',
   httpPrefix: '',
   capacity: 10_000,
+  // A browser user with many tabs open on the app (each tab its own socket), plus a phone or two: rarely above a
+  // dozen. The limit stops a runaway script of one user from taking a node's capacity; closing the oldest keeps
+  // the tabs a user is looking at.
+  maxSessionsPerUser: 16,
   // Measured: one node on 2 cores completes 2,700-3,200 WebSocket handshakes/s while serving; a third of that
   // leaves room for its own traffic. At it, a node at default capacity drains to one receiver in 10 s, within the
   // default 30 s deadline.
@@ -57,6 +61,7 @@ export interface ResolvedOptions {
   httpPrefix: string;
   serveHttp: boolean;
   capacity: number;
+  maxSessionsPerUser: number;
   acceptRate: number;
   pacing: Required<PacingOptions>;
   settleMs: number;
@@ -117,6 +122,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     httpPrefix: o.httpPrefix ?? DEFAULTS.httpPrefix,
     serveHttp: o.serveHttp ?? true,
     capacity: o.capacity ?? DEFAULTS.capacity,
+    maxSessionsPerUser: o.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser,
     acceptRate: o.acceptRate ?? DEFAULTS.acceptRate,
     pacing,
     settleMs: o.settleMs ?? DEFAULTS.settleMs,
@@ -142,6 +148,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(count(r.listenBacklog), `listenBacklog must be an integer >= 1, got ${r.listenBacklog}`);
   check(r.path.startsWith('/'), `path must start with '/', got ${JSON.stringify(r.path)}`);
   check(count(r.capacity), `capacity must be an integer >= 1, got ${r.capacity}`);
+  check(count(r.maxSessionsPerUser), `maxSessionsPerUser must be an integer >= 1, got ${r.maxSessionsPerUser}`);
   check(positive(r.acceptRate) && r.acceptRate <= RECORD_LIMITS.maxAcceptRate, `acceptRate must be > 0 and <= ${RECORD_LIMITS.maxAcceptRate}, got ${r.acceptRate}`);
   check(r.weight <= RECORD_LIMITS.maxWeight, `weight must be <= ${RECORD_LIMITS.maxWeight}, got ${r.weight}`);
   check(positive(pacing.ratePerSec), `pacing.ratePerSec must be > 0, got ${pacing.ratePerSec}`);

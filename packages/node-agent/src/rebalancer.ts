@@ -306,16 +306,29 @@ export class Rebalancer {
     return this.pacer.queuedUsers();
   }
 
-  /** The pacer's turn for a user: its reconnect frame, then the grace timer. */
+  /**
+   * The pacer's turn for a user: a reconnect frame to each of its sessions, then each session's grace timer. One
+   * turn (one token of the receiver's budget) per user, whatever its sessions: pacing stays O(moved users).
+   */
   private sendReconnect(userId: string, to: string): void {
-    const conn = this.parts.registry.get(userId);
-    if (!conn) return;
+    const sessions = this.parts.registry.sessionsOf(userId);
+    if (sessions.length === 0) return;
     const t = this.current;
     const frame = { type: 'reconnect', node: to, url: this.urlOf(to), epoch: t.epoch, fingerprint: t.fingerprint, graceMs: this.o.pacing.graceMs } as const;
-    if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch, this.o.signer))) return;
-    conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
+    let sent = 0;
+    for (const conn of sessions) {
+      if (!conn.sendText(moveFrameText(frame, t, conn.knownEpoch, this.o.signer))) continue;
+      conn.knownEpoch = Math.max(conn.knownEpoch, t.epoch);
+      sent++;
+      this.startGrace(conn, to);
+    }
+    if (sent === 0) return;
     this.o.metrics.reconnectsSent.inc();
+    this.o.metrics.sessionsMoved.inc(sent);
     this.sentCount++;
+  }
+
+  private startGrace(conn: ClientConnection, to: string): void {
     this.clearGrace(conn);
     this.graceTimers.set(
       conn,

@@ -172,8 +172,17 @@ export interface AgentOptions {
    * the signed topologies. Default: none (unsigned; clients trust only what they fetch from their bootstrap URLs).
    */
   topologySigningKey?: TopologySigningKey;
-  /** Connections this node holds before new users spill over to the next node. Default 10000. */
+  /**
+   * Sessions (sockets, all users together) this node holds before new users spill over to the next node. A further
+   * session of a user already here is refused OVER_CAPACITY rather than spilled (a user's sessions share a node).
+   * Default 10000.
+   */
   capacity?: number;
+  /**
+   * Sessions (tabs, devices) one user may hold on its node; past it the user's oldest session is closed
+   * `4006 SESSION_LIMIT` (final in the SDK). Default 16.
+   */
+  maxSessionsPerUser?: number;
   /**
    * Stand-ins (users held here because their owner was unreachable or full) go back to their owner once it has
    * served for this long, has room (below 90% of its capacity) and the user has been here this long; a user that
@@ -251,6 +260,8 @@ export interface AgentOptions {
 /** A client connection held by this agent. */
 export interface Connection {
   readonly userId: string;
+  /** This socket's session id (one per tab or device of the user), as sent in its welcome. */
+  readonly sessionId: string;
   readonly socket: WebSocket;
   /** Whether this node holds the user as a fail-over or spill-over stand-in rather than as its owner. */
   readonly standIn: boolean;
@@ -297,7 +308,10 @@ export interface StoreHealth {
 export interface HealthReport {
   id: string;
   state: AgentState;
+  /** Open sessions (sockets); what `capacity` bounds. */
   connections: number;
+  /** Users with at least one open session. */
+  users: number;
   capacity: number;
   epoch: number;
   /** Nodes in the ring this node serves with. */
@@ -315,20 +329,24 @@ export interface Agent {
   readonly topology: AgentTopology;
   /** The public half of `topologySigningKey` (raw 32 bytes, base64url), for clients' `topologyKey`; undefined when unsigned. */
   readonly topologyPublicKey: string | undefined;
-  /** Number of open client connections. */
+  /** Open client sessions (sockets); a user may hold several. */
   readonly connections: number;
+  /** Users with at least one open session here. */
+  readonly users: number;
   /** The port the agent listens on, when it listens itself. */
   readonly port: number | undefined;
   /**
-   * Store a message for a user and deliver it to the user's socket on whichever node holds it, exactly once and
-   * in order, now or on its next connect within the retention window. Resolves once JetStream has stored it.
+   * Store a message for a user and deliver it to each of the user's sessions (sockets) on whichever node holds
+   * them, to each exactly once and in order, now or on its next connect within the retention window. Resolves once JetStream has stored it.
    * Throws DeliveryError (STORE_UNAVAILABLE while NATS is down, NO_STORE without delivery).
    */
   publish(userId: string, data: unknown, options?: PublishOptions): Promise<Published>;
-  /** Send an unlogged application message to a local user (no position, no replay). Returns false if the user is not connected here. */
+  /** Send an unlogged application message to every local session of a user (no position, no replay). Returns false if the user has no open session here. */
   sendTo(userId: string, data: unknown): boolean;
-  /** The local connection of a user, if any. */
+  /** The user's newest local session, if any. */
   connection(userId: string): Connection | undefined;
+  /** Every local session of a user, oldest first. */
+  sessions(userId: string): readonly Connection[];
   health(): HealthReport;
   /** Answers the agent's HTTP endpoints; returns false for other requests (for apps that route themselves). */
   handleHttp(req: IncomingMessage, res: import('node:http').ServerResponse): boolean;

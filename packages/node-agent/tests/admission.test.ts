@@ -70,8 +70,10 @@ describe('admission', () => {
         expect(d).toMatchObject({ kind: 'redirect', reason: 'capacity', to: rest[0] });
         const spilled = decideAdmission(base(ring, rest[0], user, { unreachable: [...unreachable, owner] }));
         expect(spilled).toMatchObject({ kind: 'accept', standIn: true });
-        // A user already connected here is a replacement, not a new slot.
-        expect(decideAdmission(base(ring, owner, user, { full: true, alreadyHere: true })).kind).toBe('accept');
+        // A session replacing one of the user's here takes no new slot; a further session of a user here is
+        // refused, never spilled (a user's sessions share a node).
+        expect(decideAdmission(base(ring, owner, user, { full: true, alreadyHere: true, replacesSession: true })).kind).toBe('accept');
+        expect(decideAdmission(base(ring, owner, user, { full: true, alreadyHere: true }))).toMatchObject({ kind: 'refuse', code: CloseCode.OVER_CAPACITY });
       }),
       { seed: 12, numRuns: 200 },
     );

@@ -64,7 +64,7 @@ describe('tokens and the authenticated user, SDK against a real agent', () => {
     let reconnects = 0;
     client.on('reconnecting', () => reconnects++);
     await until(() => client.state === 'open', 10_000, 'carol open');
-    expect(client.user).toBe('carol');
+    expect(client.userId).toBe('carol');
     // The agent closes the socket TOKEN_EXPIRED when the token's exp passes; the client comes back with a fresh one.
     await until(() => seen.opens === 2 && client.state === 'open', 15_000, 'carol back with a fresh token');
     expect(Date.now()).toBeGreaterThanOrEqual(expiryOf(issued[0]) - 1_000);

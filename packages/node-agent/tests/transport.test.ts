@@ -140,15 +140,46 @@ describe('ownership at connect', () => {
     last.ws.close();
   });
 
-  it('closes the older connection of a user with REPLACED', async () => {
+  it('holds several sessions of a user, each welcomed with its own session id and the user echoed', async () => {
     const user = userWithPrefs(byId('c'), ['c']);
     const first = openClient(byId('c').url, { user, token: await token(user) });
-    await first.frame((f) => f.type === 'welcome');
+    const w1 = (await first.frame((f) => f.type === 'welcome')) as { session?: string; user?: string };
     const second = openClient(byId('c').url, { user, token: await token(user) });
-    await second.frame((f) => f.type === 'welcome');
+    const w2 = (await second.frame((f) => f.type === 'welcome')) as { session?: string; user?: string };
+    expect(w1.user).toBe(user);
+    expect(w1.session).toMatch(/^[A-Za-z0-9_-]{1,32}$/);
+    expect(w2.session).not.toBe(w1.session);
+    expect(byId('c').sessions(user).map((s) => s.sessionId)).toEqual([w1.session, w2.session]);
+    expect(byId('c').sendTo(user, 'both')).toBe(true);
+    await first.frame((f) => f.type === 'message');
+    await second.frame((f) => f.type === 'message');
+    // The same session again (a tab reconnecting while its old socket lingers) replaces only that socket, 4004.
+    const again = openClient(byId('c').url, { user, token: await token(user), session: w1.session });
+    expect(await again.frame((f) => f.type === 'welcome')).toMatchObject({ session: w1.session });
     expect((await first.closed).code).toBe(CloseCode.REPLACED);
-    expect(byId('c').connection(user)).toBeDefined();
+    expect(byId('c').sessions(user).map((s) => s.sessionId)).toEqual([w2.session, w1.session]);
+    expect(second.ws.readyState).toBe(WebSocket.OPEN);
     second.ws.close();
+    again.ws.close();
+  });
+
+  it('past maxSessionsPerUser closes the oldest session with SESSION_LIMIT', async () => {
+    const [s1] = await startFleet(['s1'], 'sessions-limit', { maxSessionsPerUser: 2 });
+    others.push(s1);
+    const tabs = [];
+    for (let i = 0; i < 3; i++) {
+      const tab = openClient(s1.url, { user: 'many-tabs' });
+      await tab.frame((f) => f.type === 'welcome');
+      tabs.push(tab);
+    }
+    expect((await tabs[0].closed).code).toBe(CloseCode.SESSION_LIMIT);
+    expect(s1.sessions('many-tabs')).toHaveLength(2);
+    expect(s1.connections).toBe(2);
+    expect(s1.users).toBe(1);
+    const metrics = await (await fetch(`http://127.0.0.1:${s1.port}/metrics`)).text();
+    expect(metrics).toContain('wsring_connections{node="s1"} 2');
+    expect(metrics).toContain('wsring_users{node="s1"} 1');
+    for (const tab of tabs.slice(1)) tab.ws.close();
   });
 });
 
@@ -258,8 +289,12 @@ describe('capacity', () => {
     expect(await atOwner.frame((f) => f.type === 'redirect')).toMatchObject({ node: lateOther.id, reason: 'capacity' });
     const atOther = openClient(lateOther.url, { user: late, unreachable: [lateOwner.id] });
     expect((await atOther.closed).code).toBe(CloseCode.OVER_CAPACITY);
-    // A user already here reconnecting does not need a new slot.
-    const again = openClient(p.url, { user: owned[0] });
+    // A further session of a user already here is refused, not spilled (its sessions share a node) ...
+    const tab = openClient(p.url, { user: owned[0] });
+    expect((await tab.closed).code).toBe(CloseCode.OVER_CAPACITY);
+    // ... while the same session reconnecting needs no new slot.
+    const session = (first.frames.find((f) => f.type === 'welcome') as { session: string }).session;
+    const again = openClient(p.url, { user: owned[0], session });
     await again.frame((f) => f.type === 'welcome');
     expect((await first.closed).code).toBe(CloseCode.REPLACED);
     for (const c of [second, spilled, fourth, again]) c.ws.close();

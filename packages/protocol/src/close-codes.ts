@@ -18,13 +18,22 @@ export const CloseCode = {
   OVER_CAPACITY: 4002,
   /** This node is draining and takes no new users; a `redirect` frame preceded this close when an owner is known. */
   DRAINING: 4003,
-  /** The same user opened a newer connection on this node; the older one is closed. */
+  /**
+   * A newer socket of the same session (the same tab, reconnecting while the node still held its old socket)
+   * took over on this node; the older socket is closed. Other sessions of the user are not affected.
+   */
   REPLACED: 4004,
   /**
    * This node restarts in place (a deploy): reconnect to the same node after the `retryAfterMs` of the `restart`
    * frame that preceded this close (or with the usual backoff without one). Do not fail over meanwhile.
    */
   RESTARTING: 4005,
+  /**
+   * The user opened more sessions (tabs, devices) on this node than its per-user limit (`maxSessionsPerUser`):
+   * the oldest is closed with this code. Final: reconnecting would close the next oldest, and two tabs would
+   * take turns closing each other.
+   */
+  SESSION_LIMIT: 4006,
   /** A frame was not valid JSON or not a valid frame. */
   BAD_FRAME: 4400,
   /** The token was missing, invalid or expired. Do not retry with the same token. */
@@ -41,7 +50,8 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /**
- * Close codes after which a client must not reconnect on its own: a rejected token, and a newer connection of
- * the same user (reconnecting would take the slot back and start a tug of war between the two).
+ * Close codes after which a client must not reconnect on its own: a rejected token, a newer socket of the same
+ * session, and the oldest session closed for the per-user session limit (reconnecting would take a slot back
+ * and start a tug of war between two tabs).
  */
-export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED, CloseCode.REPLACED]);
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED, CloseCode.REPLACED, CloseCode.SESSION_LIMIT]);

@@ -3,6 +3,7 @@
 import { ProtocolError } from './errors.js';
 import type { ClientFrame, ServerFrame } from './frames.js';
 import type { Topology } from './topology.js';
+import { isValidSessionId, isValidUserId } from './limits.js';
 
 export function encodeFrame(frame: ServerFrame | ClientFrame): string {
   return JSON.stringify(frame);
@@ -66,8 +67,15 @@ export function decodeServerFrame(text: string): ServerFrame {
   switch (f.type) {
     case 'welcome':
       if (!isStr(f.node) || !isNum(f.epoch) || typeof f.fingerprint !== 'string') throw new ProtocolError('BAD_FRAME', 'bad welcome frame');
-      if (f.user !== undefined && typeof f.user !== 'string') throw new ProtocolError('BAD_FRAME', 'bad welcome frame');
-      return { type: 'welcome', node: f.node, epoch: f.epoch, fingerprint: f.fingerprint, standIn: f.standIn === true, ...(f.user === undefined ? {} : { user: f.user }) };
+      return {
+        type: 'welcome',
+        node: f.node,
+        epoch: f.epoch,
+        fingerprint: f.fingerprint,
+        standIn: f.standIn === true,
+        ...(isValidSessionId(f.session) ? { session: f.session } : {}),
+        ...(isValidUserId(f.user) ? { user: f.user } : {}),
+      };
     case 'redirect':
     case 'reconnect':
       if (!isStr(f.node) || !isStr(f.url) || !isNum(f.epoch) || typeof f.fingerprint !== 'string') throw new ProtocolError('BAD_FRAME', `bad ${f.type} frame`);

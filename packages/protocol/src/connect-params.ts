@@ -11,6 +11,8 @@ export interface ConnectParams {
   unreachable?: string[];
   /** Last delivery position the client has (for replay). */
   last?: number;
+  /** The session id a node gave this tab before: a reconnecting tab keeps it (see `isValidSessionId`). */
+  session?: string;
 }
 
 /** The URL a client opens on a node: the node's WebSocket URL plus ConnectParams as query parameters. */
@@ -21,6 +23,7 @@ export function connectUrl(nodeUrl: string, params: ConnectParams): string {
   if (params.epoch !== undefined) url.searchParams.set('epoch', String(params.epoch));
   if (params.unreachable?.length) url.searchParams.set('unreachable', params.unreachable.join(','));
   if (params.last !== undefined) url.searchParams.set('last', String(params.last));
+  if (params.session !== undefined) url.searchParams.set('session', params.session);
   return url.toString();
 }
 
@@ -39,5 +42,6 @@ export function parseConnectParams(search: URLSearchParams): ConnectParams {
     epoch: num('epoch'),
     unreachable: unreachable ? unreachable.split(',').filter(Boolean) : undefined,
     last: num('last'),
+    session: search.get('session') ?? undefined,
   };
 }

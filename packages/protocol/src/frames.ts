@@ -12,7 +12,12 @@ export interface WelcomeFrame {
   fingerprint: string;
   /** Whether this node accepted the user as a fail-over or spill-over target rather than as its owner. */
   standIn?: boolean;
-  /** The user id the agent authenticated this connection as (from the token), for the client to check. */
+  /**
+   * This socket's session id: one per tab or device of the user. Assigned by the node, or the one the client
+   * asked to keep (`session` connect parameter) when it was well formed. Absent from agents older than sessions.
+   */
+  session?: string;
+  /** The user id the node admitted this socket for (the token's subject under token authentication). */
   user?: string;
 }
 

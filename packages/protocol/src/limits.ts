@@ -24,3 +24,12 @@ function isWellFormed(text: string): boolean {
   }
   return true;
 }
+
+/** Longest session id, and its alphabet: what a node assigns, and what it accepts from a client that asks to keep one. */
+export const MAX_SESSION_ID_LENGTH = 32;
+const SESSION_ID = /^[A-Za-z0-9_-]+$/;
+
+/** A session id the agent keeps when a reconnecting client presents it; anything else gets a fresh one. */
+export function isValidSessionId(id: unknown): id is string {
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_SESSION_ID_LENGTH && SESSION_ID.test(id);
+}

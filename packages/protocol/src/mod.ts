@@ -3,7 +3,7 @@
 export { PROTOCOL_VERSION } from './version.js';
 export { CloseCode, TERMINAL_CLOSE_CODES } from './close-codes.js';
 export { ProtocolError, type ProtocolErrorCode } from './errors.js';
-export { MAX_USER_ID_LENGTH, isValidUserId } from './limits.js';
+export { MAX_SESSION_ID_LENGTH, MAX_USER_ID_LENGTH, isValidSessionId, isValidUserId } from './limits.js';
 export { MEMBER_STATES, isMemberState, type MemberState } from './member-state.js';
 export { isWebSocketUrl, parseTopology, topologyUrls, type Topology, type TopologyNode } from './topology.js';
 export { MAX_CANONICAL_DEPTH, canonicalJson } from './canonical-json.js';

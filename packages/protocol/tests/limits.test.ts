@@ -48,7 +48,7 @@ describe('limits and enumerations', () => {
   });
 
   it('makes only a rejected token and a replaced connection terminal', () => {
-    expect([...TERMINAL_CLOSE_CODES].sort()).toEqual([CloseCode.REPLACED, CloseCode.UNAUTHORIZED]);
+    expect([...TERMINAL_CLOSE_CODES].sort()).toEqual([CloseCode.REPLACED, CloseCode.SESSION_LIMIT, CloseCode.UNAUTHORIZED]);
     // An expired token is not terminal: the client reconnects with a fresh one.
     expect(CloseCode.TOKEN_EXPIRED).toBe(4440);
     expect(TERMINAL_CLOSE_CODES.has(CloseCode.TOKEN_EXPIRED)).toBe(false);

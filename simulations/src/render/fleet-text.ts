@@ -16,7 +16,7 @@ export function renderFleetText(p: FleetPreview, where: string, o: { timing?: bo
   for (const e of p.errors.slice(0, 5)) out.push(`ERROR from ${e.node}: ${e.error}`);
   if (p.disagreeing.length) out.push(`NOTE: on another placement (counted anyway): ${p.disagreeing.map((d) => `${d.node}@${d.epoch}`).join(', ')}`);
   out.push('');
-  out.push(`Users moved: ${int(p.totals.moved)} of ${int(p.totals.connections)} connected (${p.totals.movedPct.toFixed(2)}%)${p.totals.queued ? `; ${int(p.totals.queued)} already queued from an earlier change` : ''}`);
+  out.push(`Users moved: ${int(p.totals.moved)} of ${int(p.totals.users ?? p.totals.connections)} connected (${p.totals.movedPct.toFixed(2)}%)${p.totals.queued ? `; ${int(p.totals.queued)} already queued from an earlier change` : ''}`);
   if (p.flows.length) {
     out.push('');
     const rows = p.flows.slice(0, MAX_ROWS).map((f) => [`${f.from} -> ${f.to}`, int(f.users), f.userIds ? f.userIds.slice(0, 5).join(', ') + (f.userIds.length > 5 ? ', ...' : '') : '']);

@@ -66,11 +66,18 @@ export function renderPlanText(r: PlanReport, opts: { timing?: boolean; width?: 
   out.push(renderMovedTable(r.steps));
   out.push('');
   out.push(renderLoads(r.steps, opts.width ?? 32));
+  if (r.sessions) out.push('', renderSessions(r.sessions));
   if (opts.timing !== false) {
     const t = r.timing;
     out.push('', `time ${ms(t.totalMs)} (hashing users ${ms(t.usersMs)}, placement ${ms(t.planMs)}) · peak RSS ${t.peakRssMb} MB · ${t.workers} thread${t.workers === 1 ? '' : 's'}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** Sockets beside users: what the nodes hold and what arrives at the receivers (the agents pace by user). */
+export function renderSessions(s: NonNullable<PlanReport['sessions']>): string {
+  const head = `Sessions: ${s.perUser.spec} per user (mean ${s.perUser.mean.toFixed(2)}) · ${int(s.sockets)} sockets held · every session of a moved user moves with it, at one pacer turn`;
+  return [head, table(['step', 'users moved', 'sockets moved', '99% range'], s.steps.map((x) => [x.label, int(x.movedUsers), int(x.movedSockets), `${int(x.low)}–${int(x.high)}`]), ['l', 'r', 'r', 'r'])].join('\n');
 }
 
 export function renderMovedTable(steps: StepResult[]): string {

@@ -36,7 +36,6 @@ class Follower {
   /** Live messages that arrived while syncing, in arrival order. */
   pending: Entry[] = [];
   closed = false;
-  sub: Subscription | undefined;
   /** The position the connection started from: a resume never reaches further back (a client cannot make the node replay its whole window over and over). */
   from: number | undefined;
 
@@ -58,6 +57,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
  */
 export class LiveFeed {
   private readonly followers = new Map<DeliveryTarget, Follower>();
+  /**
+   * One live subscription per user on this node, shared by the user's sessions: each live message fans out to
+   * every session's follower, and each follower keeps its own position (sessions replay and dedupe on their own).
+   */
+  private readonly live = new Map<string, { sub: Subscription; followers: Set<Follower> }>();
   private closed = false;
   /** NATS disconnections so far: a checkpoint is only trusted if none happened since it was taken. */
   private disconnects = 0;
@@ -99,14 +103,7 @@ export class LiveFeed {
     this.detach(target);
     const f = new Follower(target, subjectOf(this.o.subjectPrefix, target.userId), validPos(last) ? last : undefined);
     this.followers.set(target, f);
-    f.sub = this.nc.subscribe(subjectOf(this.o.livePrefix, target.userId), {
-      callback: (err, msg) => {
-        if (err) return;
-        const pos = republishedSeq(msg.headers);
-        if (pos === undefined) return;
-        this.onLive(f, { pos, prev: prevOf(msg.headers), data: decodeData(msg.data) });
-      },
-    });
+    this.subscribe(f);
     void this.sync(f);
   }
 
@@ -124,7 +121,41 @@ export class LiveFeed {
     this.followers.delete(target);
     f.closed = true;
     f.pending = [];
-    f.sub?.unsubscribe();
+    const shared = this.live.get(target.userId);
+    if (!shared) return;
+    shared.followers.delete(f);
+    if (shared.followers.size > 0) return;
+    this.live.delete(target.userId);
+    shared.sub.unsubscribe();
+  }
+
+  /** Users with a live subscription here (one each, however many sessions). */
+  get subscriptions(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Join the user's live subscription, opening it for the user's first session. A session joining an open one
+   * misses nothing: its replay reads the stream after a flush, and the subscription has been in place since before.
+   */
+  private subscribe(f: Follower): void {
+    const userId = f.target.userId;
+    const shared = this.live.get(userId);
+    if (shared) {
+      shared.followers.add(f);
+      return;
+    }
+    const followers = new Set<Follower>([f]);
+    const sub = this.nc.subscribe(subjectOf(this.o.livePrefix, userId), {
+      callback: (err, msg) => {
+        if (err) return;
+        const pos = republishedSeq(msg.headers);
+        if (pos === undefined) return;
+        const e: Entry = { pos, prev: prevOf(msg.headers), data: decodeData(msg.data) };
+        for (const each of followers) this.onLive(each, e);
+      },
+    });
+    this.live.set(userId, { sub, followers });
   }
 
   /** The NATS connection dropped: live messages may be lost until the resync that follows the reconnect. */

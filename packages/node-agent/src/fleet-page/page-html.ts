@@ -282,7 +282,7 @@ const SCRIPT = String.raw`
   function renderPreview(p) {
     state.preview = p;
     var out = $('preview-out');
-    var head = h('p', { id: 'pv-summary' }, h('b', null, p.summary), ': ', fmt(p.totals.moved), ' of ', fmt(p.totals.connections), ' connected users move (', p.totals.movedPct + '%', ') · wave ≈ ', secs(p.wave.seconds), p.wave.bottleneck ? ' (slowest: ' + p.wave.bottleneck + ')' : '', ' · ', p.answered.length + ' of ' + p.asked + ' agents answered in ' + p.latencyMs + ' ms');
+    var head = h('p', { id: 'pv-summary' }, h('b', null, p.summary), ': ', fmt(p.totals.moved), ' of ', fmt(p.totals.users == null ? p.totals.connections : p.totals.users), ' connected users move (', p.totals.movedPct + '%', ') · wave ≈ ', secs(p.wave.seconds), p.wave.bottleneck ? ' (slowest: ' + p.wave.bottleneck + ')' : '', ' · ', p.answered.length + ' of ' + p.asked + ' agents answered in ' + p.latencyMs + ' ms');
     var flows = p.flows.slice(0, 20).map(function (fl) {
       var ids = fl.userIds ? h('div', { cls: 'ids' }, fl.userIds.slice(0, 20).join(', ') + (fl.userIds.length > 20 ? ' … +' + (fl.userIds.length - 20) : '')) : null;
       return h('tr', { 'data-flow': fl.from + '>' + fl.to }, h('td', null, swatch(fl.from), fl.from, ' → ', swatch(fl.to), fl.to, ids), cell(fmt(fl.users), 'num'));

@@ -29,7 +29,10 @@ export interface PreviewAnswer {
   fingerprint: string;
   /** The ring after the change: equal on every agent that serves the same ring. */
   nextFingerprint?: string;
+  /** Sessions (sockets) held. */
   connections: number;
+  /** Users held (each with one or more sessions); what `moved` counts. Absent from agents older than sessions. */
+  heldUsers?: number;
   capacity: number;
   acceptRate: number;
   /** This agent's sender ceiling and jitter (the wave is bounded by them too). */
@@ -90,6 +93,7 @@ export async function answerPreview(src: PreviewSource, req: PreviewRequest): Pr
     epoch: t.epoch,
     fingerprint: t.fingerprint,
     connections: src.registry.size,
+    heldUsers: src.registry.users,
     capacity: src.capacity,
     acceptRate: src.acceptRate,
     ratePerSec: src.pacing.ratePerSec,

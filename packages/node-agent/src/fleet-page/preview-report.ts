@@ -46,10 +46,12 @@ export interface FleetPreview {
   /** Agents serving another placement than the rest (mid-settle): their answers are counted, and named here. */
   disagreeing: { node: string; epoch: number; fingerprint: string }[];
   totals: {
-    /** Connections on the agents that answered. */
+    /** Sessions (sockets) on the agents that answered. */
     connections: number;
+    /** Users on the agents that answered (what `moved` counts; sessions of a moved user move with it). */
+    users: number;
     moved: number;
-    /** moved / connections, percent. */
+    /** moved / users, percent. */
     movedPct: number;
     /** Users already queued for a move from an earlier change. */
     queued: number;
@@ -123,7 +125,8 @@ export function buildPreview(input: {
   const nodeOf = (id: string, state: PreviewNode['state'], weight: number | null, acceptRate: number): PreviewNode => {
     const a = answersById.get(id);
     const arriving = inbound.get(id) ?? 0;
-    const before = a ? a.connections : state === 'new' ? 0 : null;
+    // In users, like `out` and `in` (an agent older than sessions reports connections, one per user).
+    const before = a ? (a.heldUsers ?? a.connections) : state === 'new' ? 0 : null;
     const out = a ? a.moved : state === 'new' ? 0 : null;
     let nextWeight: number | null = weight;
     if (leaving.has(id) || state === 'draining') nextWeight = null;
@@ -159,6 +162,7 @@ export function buildPreview(input: {
   const jitter = Math.max(0, ...ok.filter((a) => a.moved > 0).map((a) => a.jitterMs)) / 1000;
 
   const connections = ok.reduce((n, a) => n + a.connections, 0);
+  const users = ok.reduce((n, a) => n + (a.heldUsers ?? a.connections), 0);
   const moved = ok.reduce((n, a) => n + a.moved, 0);
   const nextFps = new Set(main.map((a) => a.nextFingerprint).filter((x): x is string => x !== undefined));
   const answered = [...input.answers.keys()].sort();
@@ -174,7 +178,7 @@ export function buildPreview(input: {
     missing: [...expected].filter((id) => !input.answers.has(id)).sort(),
     errors,
     disagreeing,
-    totals: { connections, moved, movedPct: connections ? round((moved / connections) * 100, 2) : 0, queued: ok.reduce((n, a) => n + a.queued, 0) },
+    totals: { connections, users, moved, movedPct: users ? round((moved / users) * 100, 2) : 0, queued: ok.reduce((n, a) => n + a.queued, 0) },
     flows: flowList,
     usersTruncated: truncated,
     nodes,
