@@ -17,6 +17,8 @@ export interface DeliveryOptions {
   publishTimeoutMs?: number;
   /** Attempts of one publish when other publishers write to the same user concurrently (jittered backoff between). Default 20. */
   maxPublishAttempts?: number;
+  /** Times one publish is sent again after its acknowledgement did not come in time (each resend can only fill the same slot, so none stores it twice). Default 3. */
+  maxAckRetries?: number;
   /** Users whose last position a publisher remembers (saves a round trip per publish). Default 100000. */
   positionCacheSize?: number;
   /** Live messages buffered per connection while it replays; beyond this it replays again instead. Default 10000. */
@@ -40,6 +42,7 @@ export const DELIVERY_DEFAULTS = {
   maxMessageBytes: 65_536,
   publishTimeoutMs: 5_000,
   maxPublishAttempts: 20,
+  maxAckRetries: 3,
   positionCacheSize: 100_000,
   maxPendingPerConnection: 10_000,
   maxConcurrentReplays: 64,
@@ -72,6 +75,7 @@ export function resolveDeliveryOptions(o: DeliveryOptions = {}): ResolvedDeliver
   check(count(r.maxMessageBytes) && r.maxMessageBytes <= r.maxBytes, `maxMessageBytes must be an integer between 1 and maxBytes, got ${r.maxMessageBytes}`);
   check(count(r.publishTimeoutMs), `publishTimeoutMs must be an integer >= 1, got ${r.publishTimeoutMs}`);
   check(count(r.maxPublishAttempts), `maxPublishAttempts must be an integer >= 1, got ${r.maxPublishAttempts}`);
+  check(Number.isSafeInteger(r.maxAckRetries) && r.maxAckRetries >= 0, `maxAckRetries must be an integer >= 0, got ${r.maxAckRetries}`);
   check(count(r.positionCacheSize), `positionCacheSize must be an integer >= 1, got ${r.positionCacheSize}`);
   check(count(r.checkpointMs) && r.checkpointMs * 2 <= r.maxAgeMs, `checkpointMs must be an integer >= 1 and at most half of maxAgeMs, got ${r.checkpointMs}`);
   check(count(r.maxConcurrentReplays), `maxConcurrentReplays must be an integer >= 1, got ${r.maxConcurrentReplays}`);
