@@ -27,6 +27,8 @@ export interface DeliveryOptions {
   checkpointMs?: number;
   /** Replays a node runs at once (after a NATS restart every connection replays); the rest wait their turn. Default 64. */
   maxConcurrentReplays?: number;
+  /** Messages a replay reads per request once a backlog is longer than a few (through a short-lived consumer). Default 256. */
+  replayBatch?: number;
   /** Stream storage: `file` survives a NATS restart, `memory` does not. Default `file`. */
   storage?: 'file' | 'memory';
   /** Stream replicas in a NATS cluster (1-5; 3 on a 3-server cluster). Default 1 for a new stream; given, an existing stream is scaled to it or the agent refuses to start naming both counts. */
@@ -46,6 +48,7 @@ export const DELIVERY_DEFAULTS = {
   positionCacheSize: 100_000,
   maxPendingPerConnection: 10_000,
   maxConcurrentReplays: 64,
+  replayBatch: 256,
   storage: 'file',
   replicas: 1,
 } as const satisfies Required<Omit<DeliveryOptions, 'checkpointMs'>>;
@@ -79,6 +82,7 @@ export function resolveDeliveryOptions(o: DeliveryOptions = {}): ResolvedDeliver
   check(count(r.positionCacheSize), `positionCacheSize must be an integer >= 1, got ${r.positionCacheSize}`);
   check(count(r.checkpointMs) && r.checkpointMs * 2 <= r.maxAgeMs, `checkpointMs must be an integer >= 1 and at most half of maxAgeMs, got ${r.checkpointMs}`);
   check(count(r.maxConcurrentReplays), `maxConcurrentReplays must be an integer >= 1, got ${r.maxConcurrentReplays}`);
+  check(count(r.replayBatch) && r.replayBatch <= 10_000, `replayBatch must be an integer 1-10000, got ${r.replayBatch}`);
   check(count(r.maxPendingPerConnection), `maxPendingPerConnection must be an integer >= 1, got ${r.maxPendingPerConnection}`);
   check(r.storage === 'file' || r.storage === 'memory', `storage must be 'file' or 'memory', got ${JSON.stringify(r.storage)}`);
   check(count(r.replicas) && r.replicas <= 5, `replicas must be an integer 1-5, got ${r.replicas}`);

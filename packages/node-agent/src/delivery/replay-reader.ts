@@ -1,0 +1,166 @@
+import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, type JetStreamManager, type MsgRequest, type NextMsgRequest } from '@nats-io/jetstream';
+import { decodeData, prevOf, type Entry } from './entry.js';
+
+/** Reads a user's stored messages for a replay. One reader per node; any number of reads at once. */
+export interface ReplayReader {
+  /** Every message stored on `subject` after position `after`, in order, up to the stream's end as the read goes. Stop early by leaving the loop. */
+  read(subject: string, after: number): AsyncIterable<Entry>;
+}
+
+export interface ReplayReaderOptions {
+  stream: string;
+  /** Messages per pull from the replay consumer. */
+  batch: number;
+  /** How long one pull or get may take before the replay fails (and its caller retries). */
+  timeoutMs: number;
+  /** Messages read one get each before a consumer is made: most replays are a few messages, where a get is cheaper. */
+  directReads?: number;
+}
+
+/** Counters: how replays were read. */
+export interface ReplayReadStats {
+  gets: number;
+  consumers: number;
+  pulls: number;
+  /** Consumers that failed (or were refused) and left the rest of their replay to gets. */
+  fallbacks: number;
+}
+
+/** The stream sequence a consumer delivery names in its reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...` (9 tokens), or with domain and account hash (12 or more). */
+export function streamSeqOfReply(reply: string | undefined): number | undefined {
+  if (!reply) return undefined;
+  const t = reply.split('.');
+  const seq = Number(t.length === 9 ? t[5] : t.length >= 12 ? t[7] : NaN);
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
+}
+
+const DEFAULT_DIRECT_READS = 8;
+
+/**
+ * Replay reads in two speeds. The first few messages come one get each (`next_by_subj`, served by the stream
+ * leader); a longer backlog is read in batches through an ephemeral pull consumer filtered to the user's subject
+ * (nats-server 2.9 has no batched direct get). Whatever the consumer leaves (its end is only trusted once a
+ * get finds nothing after it) or cannot do (it failed, or the server refused it) is read by gets, so the
+ * consumer only ever makes a replay faster, never incomplete.
+ */
+export class BatchedReplayReader implements ReplayReader {
+  readonly stats: ReplayReadStats = { gets: 0, consumers: 0, pulls: 0, fallbacks: 0 };
+  private readonly directReads: number;
+
+  constructor(private readonly nc: NatsConnection, private readonly jsm: JetStreamManager, private readonly o: ReplayReaderOptions) {
+    this.directReads = o.directReads ?? DEFAULT_DIRECT_READS;
+  }
+
+  async *read(subject: string, after: number): AsyncGenerator<Entry> {
+    let pos = after;
+    for (let i = 0; i < this.directReads; i++) {
+      const e = await this.get(subject, pos);
+      if (!e) return;
+      yield e;
+      pos = e.pos;
+    }
+    try {
+      for await (const e of this.batches(subject, pos)) {
+        yield e;
+        pos = e.pos;
+      }
+    } catch {
+      this.stats.fallbacks++;
+    }
+    for (;;) {
+      const e = await this.get(subject, pos);
+      if (!e) return;
+      yield e;
+      pos = e.pos;
+    }
+  }
+
+  /** The first message on `subject` after `pos`. */
+  private async get(subject: string, pos: number): Promise<Entry | undefined> {
+    this.stats.gets++;
+    const next: NextMsgRequest = { seq: pos + 1, next_by_subj: subject };
+    const m = await this.jsm.streams.getMessage(this.o.stream, next as unknown as MsgRequest);
+    return m ? { pos: m.seq, prev: prevOf(m.header), data: decodeData(m.data) } : undefined;
+  }
+
+  /** Batches from an ephemeral consumer starting after `pos`, until a pull comes back short. */
+  private async *batches(subject: string, pos: number): AsyncGenerator<Entry> {
+    const info = await this.jsm.consumers.add(this.o.stream, {
+      filter_subject: subject,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: pos + 1,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      // Removed by the server if this node goes away mid-replay.
+      inactive_threshold: nanos(Math.max(5_000, this.o.timeoutMs * 2)),
+    });
+    this.stats.consumers++;
+    const puller = new Puller(this.nc, `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${info.name}`, this.o.timeoutMs);
+    try {
+      for (;;) {
+        this.stats.pulls++;
+        const { entries, more } = await puller.pull(this.o.batch);
+        yield* entries;
+        if (!more) return;
+      }
+    } finally {
+      puller.close();
+      this.jsm.consumers.delete(this.o.stream, info.name).catch(() => {});
+    }
+  }
+}
+
+/** One consumer's pulls over one inbox: `no_wait` pulls, so a pull ends with a full batch or a status at the end. */
+class Puller {
+  private readonly inbox = createInbox();
+  private readonly sub: Subscription;
+  private current: { entries: Entry[]; want: number; resolve(r: { entries: Entry[]; more: boolean }): void; reject(err: Error): void } | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly nc: NatsConnection, private readonly subject: string, private readonly timeoutMs: number) {
+    this.sub = nc.subscribe(this.inbox, {
+      callback: (err, msg) => {
+        if (!err) this.onMsg(msg);
+      },
+    });
+  }
+
+  pull(batch: number): Promise<{ entries: Entry[]; more: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.current = { entries: [], want: batch, resolve, reject };
+      this.timer = setTimeout(() => this.end(new Error('replay pull timed out')), this.timeoutMs);
+      this.nc.publish(this.subject, JSON.stringify({ batch, no_wait: true }), { reply: this.inbox });
+    });
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.sub.unsubscribe();
+  }
+
+  private onMsg(msg: Msg): void {
+    const c = this.current;
+    if (!c) return;
+    const code = msg.headers?.code ?? 0;
+    if (code !== 0 && msg.data.length === 0) {
+      // 404 no messages / 408 request expired: the consumer has nothing more now. Anything else is a failure.
+      this.end(code === 404 || code === 408 ? { entries: c.entries, more: false } : new Error(`replay pull answered ${code} ${msg.headers?.description ?? ''}`));
+      return;
+    }
+    const pos = streamSeqOfReply(msg.reply);
+    if (pos === undefined) return;
+    c.entries.push({ pos, prev: prevOf(msg.headers), data: decodeData(msg.data) });
+    if (c.entries.length >= c.want) this.end({ entries: c.entries, more: true });
+  }
+
+  private end(result: { entries: Entry[]; more: boolean } | Error): void {
+    const c = this.current;
+    if (!c) return;
+    this.current = undefined;
+    clearTimeout(this.timer);
+    if (result instanceof Error) c.reject(result);
+    else c.resolve(result);
+  }
+}
