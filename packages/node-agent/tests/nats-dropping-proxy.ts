@@ -19,7 +19,7 @@ const CRLF = Buffer.from('\r\n');
 
 /** Splits a NATS protocol byte stream into whole operations and forwards the ones `keep` allows. */
 function filter(to: Socket, keep: (subject: string, payload: Buffer) => boolean): (chunk: Buffer) => void {
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   return (chunk) => {
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
     const out: Buffer[] = [];
