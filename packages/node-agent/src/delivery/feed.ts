@@ -269,7 +269,7 @@ export class LiveFeed {
       return;
     }
     let first = true;
-    for await (const e of this.reader.read(f.subject, f.pos)) {
+    for await (const e of this.reader.read(f.subject, f.pos, state.last_seq)) {
       // Leaving the loop ends the read (and releases its consumer).
       if (f.closed || f.again || f.resumeFrom !== undefined) return;
       // Checked before every message, not only the first: one can expire between two reads.

@@ -27,7 +27,7 @@ export interface DeliveryOptions {
   checkpointMs?: number;
   /** Replays a node runs at once (after a NATS restart every connection replays); the rest wait their turn. Default 64. */
   maxConcurrentReplays?: number;
-  /** Messages a replay reads per request once a backlog is longer than a few (through a short-lived consumer). Default 256. */
+  /** Messages of the user a replay reads per request once a backlog is longer than a few (through a short-lived consumer); 1: one get per message, no consumer. Default 256. */
   replayBatch?: number;
   /** Stream storage: `file` survives a NATS restart, `memory` does not. Default `file`. */
   storage?: 'file' | 'memory';

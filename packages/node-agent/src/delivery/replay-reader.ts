@@ -4,8 +4,12 @@ import { decodeData, prevOf, type Entry } from './entry.js';
 
 /** Reads a user's stored messages for a replay. One reader per node; any number of reads at once. */
 export interface ReplayReader {
-  /** Every message stored on `subject` after position `after`, in order, up to the stream's end as the read goes. Stop early by leaving the loop. */
-  read(subject: string, after: number): AsyncIterable<Entry>;
+  /**
+   * Every message stored on `subject` after position `after`, in order, up to the stream's end as the read goes.
+   * `end`: the stream's last sequence when the replay began, if known (helps choose how to read). Stop early by
+   * leaving the loop.
+   */
+  read(subject: string, after: number, end?: number): AsyncIterable<Entry>;
 }
 
 export interface ReplayReaderOptions {
@@ -25,6 +29,10 @@ export interface ReplayReadStats {
   pulls: number;
   /** Consumers that failed (or were refused) and left the rest of their replay to gets. */
   fallbacks: number;
+  /** Replays read through an unfiltered consumer (the user's messages were dense in the range). */
+  dense: number;
+  /** Replays left to gets because the user's messages were sparse and the server reads filtered consumers slowly. */
+  sparse: number;
 }
 
 /** The stream sequence a consumer delivery names in its reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...` (9 tokens), or with domain and account hash (12 or more). */
@@ -36,32 +44,47 @@ export function streamSeqOfReply(reply: string | undefined): number | undefined 
 }
 
 const DEFAULT_DIRECT_READS = 8;
+/** At most this many stream messages per message of the user in the range: an unfiltered consumer reads them all faster than a filtered one. */
+const DENSE_FACTOR = 16;
+const UNFILTERED_BATCH_FACTOR = 16;
+
+/** nats-server before 2.10 recounts a filtered consumer's pending messages within a block for every message it delivers, so a filtered read is slower than a get per message. */
+function filteredReadsAreSlow(version: string | undefined): boolean {
+  const [major, minor] = (version ?? '0.0').split('.').map(Number);
+  return major < 2 || (major === 2 && minor < 10);
+}
 
 /**
  * Replay reads in two speeds. The first few messages come one get each (`next_by_subj`, served by the stream
- * leader); a longer backlog is read in batches through an ephemeral pull consumer filtered to the user's subject
- * (nats-server 2.9 has no batched direct get). Whatever the consumer leaves (its end is only trusted once a
- * get finds nothing after it) or cannot do (it failed, or the server refused it) is read by gets, so the
+ * leader); a longer backlog is read in batches through an ephemeral pull consumer (nats-server 2.9 has no
+ * batched direct get). The consumer is made filtered to the user's subject, which tells how many of the user's
+ * messages remain; when they are dense in the range to read (at least one in DENSE_FACTOR stream messages), an
+ * unfiltered consumer over the range is read instead and the user's messages picked out here (nats-server 2.9
+ * delivers unfiltered messages far faster than filtered ones); when they are sparse, a server before 2.10 is read
+ * by gets, a newer one through the filtered consumer. Whatever a consumer leaves (its end is only trusted once
+ * a get finds nothing after it) or cannot do (it failed, or the server refused it) is read by gets, so a
  * consumer only ever makes a replay faster, never incomplete.
  */
 export class BatchedReplayReader implements ReplayReader {
-  readonly stats: ReplayReadStats = { gets: 0, consumers: 0, pulls: 0, fallbacks: 0 };
+  readonly stats: ReplayReadStats = { gets: 0, consumers: 0, pulls: 0, fallbacks: 0, dense: 0, sparse: 0 };
   private readonly directReads: number;
 
   constructor(private readonly nc: NatsConnection, private readonly jsm: JetStreamManager, private readonly o: ReplayReaderOptions) {
     this.directReads = o.directReads ?? DEFAULT_DIRECT_READS;
   }
 
-  async *read(subject: string, after: number): AsyncGenerator<Entry> {
+  async *read(subject: string, after: number, end?: number): AsyncGenerator<Entry> {
     let pos = after;
-    for (let i = 0; i < this.directReads; i++) {
+    // A batch of one: one get per message, no consumer.
+    const directReads = this.o.batch === 1 ? Infinity : this.directReads;
+    for (let i = 0; i < directReads; i++) {
       const e = await this.get(subject, pos);
       if (!e) return;
       yield e;
       pos = e.pos;
     }
     try {
-      for await (const e of this.batches(subject, pos)) {
+      for await (const e of this.batches(subject, pos, end)) {
         yield e;
         pos = e.pos;
       }
@@ -84,10 +107,9 @@ export class BatchedReplayReader implements ReplayReader {
     return m ? { pos: m.seq, prev: prevOf(m.header), data: decodeData(m.data) } : undefined;
   }
 
-  /** Batches from an ephemeral consumer starting after `pos`, until a pull comes back short. */
-  private async *batches(subject: string, pos: number): AsyncGenerator<Entry> {
+  private async addConsumer(subject: string | undefined, pos: number) {
     const info = await this.jsm.consumers.add(this.o.stream, {
-      filter_subject: subject,
+      ...(subject === undefined ? {} : { filter_subject: subject }),
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: pos + 1,
       ack_policy: AckPolicy.None,
@@ -97,29 +119,60 @@ export class BatchedReplayReader implements ReplayReader {
       inactive_threshold: nanos(Math.max(5_000, this.o.timeoutMs * 2)),
     });
     this.stats.consumers++;
-    const puller = new Puller(this.nc, `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${info.name}`, this.o.timeoutMs);
+    return info;
+  }
+
+  /** Batches from an ephemeral consumer starting after `pos`, until a pull comes back short (or passes `end`, unfiltered). */
+  private async *batches(subject: string, pos: number, end: number | undefined): AsyncGenerator<Entry> {
+    let info = await this.addConsumer(subject, pos);
+    let filtered = true;
+    const remaining = info.num_pending;
     try {
-      for (;;) {
-        this.stats.pulls++;
-        const { entries, more } = await puller.pull(this.o.batch);
-        yield* entries;
-        if (!more) return;
+      if (end !== undefined && end - pos <= remaining * DENSE_FACTOR) {
+        this.jsm.consumers.delete(this.o.stream, info.name).catch(() => {});
+        info = await this.addConsumer(undefined, pos);
+        filtered = false;
+        this.stats.dense++;
+      } else if (filteredReadsAreSlow(this.nc.info?.version)) {
+        this.stats.sparse++;
+        return;
+      }
+      const puller = new Puller(this.nc, `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${info.name}`, this.o.timeoutMs, filtered ? undefined : subject);
+      try {
+        for (;;) {
+          this.stats.pulls++;
+          // Unfiltered, most of a pull is other users' messages, dropped on arrival: larger pulls, fewer round trips.
+          const { entries, more, last } = await puller.pull(filtered ? this.o.batch : this.o.batch * UNFILTERED_BATCH_FACTOR);
+          yield* entries;
+          // Unfiltered, the stream beyond the replay's end is left to the gets that follow (usually nothing).
+          if (!more || (!filtered && end !== undefined && last >= end)) return;
+        }
+      } finally {
+        puller.close();
       }
     } finally {
-      puller.close();
       this.jsm.consumers.delete(this.o.stream, info.name).catch(() => {});
     }
   }
+}
+
+interface Pulled {
+  entries: Entry[];
+  /** The pull was answered in full: the consumer may have more. */
+  more: boolean;
+  /** The last stream sequence delivered (of any subject). */
+  last: number;
 }
 
 /** One consumer's pulls over one inbox: `no_wait` pulls, so a pull ends with a full batch or a status at the end. */
 class Puller {
   private readonly inbox = createInbox();
   private readonly sub: Subscription;
-  private current: { entries: Entry[]; want: number; resolve(r: { entries: Entry[]; more: boolean }): void; reject(err: Error): void } | undefined;
+  private current: { entries: Entry[]; got: number; last: number; want: number; resolve(r: Pulled): void; reject(err: Error): void } | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly nc: NatsConnection, private readonly subject: string, private readonly timeoutMs: number) {
+  /** `only`: keep the messages of this subject (an unfiltered consumer delivers every subject). */
+  constructor(private readonly nc: NatsConnection, private readonly subject: string, private readonly timeoutMs: number, private readonly only?: string) {
     this.sub = nc.subscribe(this.inbox, {
       callback: (err, msg) => {
         if (!err) this.onMsg(msg);
@@ -127,9 +180,9 @@ class Puller {
     });
   }
 
-  pull(batch: number): Promise<{ entries: Entry[]; more: boolean }> {
+  pull(batch: number): Promise<Pulled> {
     return new Promise((resolve, reject) => {
-      this.current = { entries: [], want: batch, resolve, reject };
+      this.current = { entries: [], got: 0, last: 0, want: batch, resolve, reject };
       this.timer = setTimeout(() => this.end(new Error('replay pull timed out')), this.timeoutMs);
       this.nc.publish(this.subject, JSON.stringify({ batch, no_wait: true }), { reply: this.inbox });
     });
@@ -146,16 +199,18 @@ class Puller {
     const code = msg.headers?.code ?? 0;
     if (code !== 0 && msg.data.length === 0) {
       // 404 no messages / 408 request expired: the consumer has nothing more now. Anything else is a failure.
-      this.end(code === 404 || code === 408 ? { entries: c.entries, more: false } : new Error(`replay pull answered ${code} ${msg.headers?.description ?? ''}`));
+      this.end(code === 404 || code === 408 ? { entries: c.entries, more: false, last: c.last } : new Error(`replay pull answered ${code} ${msg.headers?.description ?? ''}`));
       return;
     }
     const pos = streamSeqOfReply(msg.reply);
     if (pos === undefined) return;
-    c.entries.push({ pos, prev: prevOf(msg.headers), data: decodeData(msg.data) });
-    if (c.entries.length >= c.want) this.end({ entries: c.entries, more: true });
+    c.got++;
+    c.last = pos;
+    if (this.only === undefined || msg.subject === this.only) c.entries.push({ pos, prev: prevOf(msg.headers), data: decodeData(msg.data) });
+    if (c.got >= c.want) this.end({ entries: c.entries, more: true, last: c.last });
   }
 
-  private end(result: { entries: Entry[]; more: boolean } | Error): void {
+  private end(result: Pulled | Error): void {
     const c = this.current;
     if (!c) return;
     this.current = undefined;
