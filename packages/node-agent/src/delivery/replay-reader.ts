@@ -57,11 +57,12 @@ function filteredReadsAreSlow(version: string | undefined): boolean {
 /**
  * Replay reads in two speeds. The first few messages come one get each (`next_by_subj`, served by the stream
  * leader); a longer backlog is read in batches through an ephemeral pull consumer (nats-server 2.9 has no
- * batched direct get). The consumer is made filtered to the user's subject, which tells how many of the user's
- * messages remain; when they are dense in the range to read (at least one in DENSE_FACTOR stream messages), an
- * unfiltered consumer over the range is read instead and the user's messages picked out here (nats-server 2.9
- * delivers unfiltered messages far faster than filtered ones); when they are sparse, a server before 2.10 is read
- * by gets, a newer one through the filtered consumer. Whatever a consumer leaves (its end is only trusted once
+ * batched direct get). When the messages read by get were dense in the stream (at least one in DENSE_FACTOR
+ * stream messages), an unfiltered consumer over the range is read and the user's messages picked out here
+ * (nats-server 2.9 delivers unfiltered messages far faster than filtered ones). When they were sparse, a server
+ * before 2.10 is read by gets (making a filtered consumer there costs a scan of the stream per consumer, and under
+ * many concurrent replays those scans hold up every JetStream API request), a newer one through a consumer
+ * filtered to the user's subject. Whatever a consumer leaves (its end is only trusted once
  * a get finds nothing after it) or cannot do (it failed, or the server refused it) is read by gets, so a
  * consumer only ever makes a replay faster, never incomplete.
  */
@@ -84,7 +85,9 @@ export class BatchedReplayReader implements ReplayReader {
       pos = e.pos;
     }
     try {
-      for await (const e of this.batches(subject, pos, end)) {
+      // The spacing of the messages read so far tells whether the user's messages are dense in the stream here.
+      const dense = end !== undefined && (pos - after) <= directReads * DENSE_FACTOR;
+      for await (const e of this.batches(subject, pos, end, dense)) {
         yield e;
         pos = e.pos;
       }
@@ -107,6 +110,7 @@ export class BatchedReplayReader implements ReplayReader {
     return m ? { pos: m.seq, prev: prevOf(m.header), data: decodeData(m.data) } : undefined;
   }
 
+  /** An ephemeral consumer from `pos + 1`, filtered to `subject` if given. */
   private async addConsumer(subject: string | undefined, pos: number) {
     const info = await this.jsm.consumers.add(this.o.stream, {
       ...(subject === undefined ? {} : { filter_subject: subject }),
@@ -122,30 +126,27 @@ export class BatchedReplayReader implements ReplayReader {
     return info;
   }
 
-  /** Batches from an ephemeral consumer starting after `pos`, until a pull comes back short (or passes `end`, unfiltered). */
-  private async *batches(subject: string, pos: number, end: number | undefined): AsyncGenerator<Entry> {
-    let info = await this.addConsumer(subject, pos);
-    let filtered = true;
-    const remaining = info.num_pending;
+  /**
+   * Batches from an ephemeral consumer starting after `pos`, until a pull comes back short (or, unfiltered, passes
+   * `end`). `dense`: the user's messages read so far were at least one in DENSE_FACTOR of the stream's.
+   */
+  private async *batches(subject: string, pos: number, end: number | undefined, dense: boolean): AsyncGenerator<Entry> {
+    if (!dense && filteredReadsAreSlow(this.nc.info?.version)) {
+      this.stats.sparse++;
+      return;
+    }
+    if (dense) this.stats.dense++;
+    const info = await this.addConsumer(dense ? undefined : subject, pos);
     try {
-      if (end !== undefined && end - pos <= remaining * DENSE_FACTOR) {
-        this.jsm.consumers.delete(this.o.stream, info.name).catch(() => {});
-        info = await this.addConsumer(undefined, pos);
-        filtered = false;
-        this.stats.dense++;
-      } else if (filteredReadsAreSlow(this.nc.info?.version)) {
-        this.stats.sparse++;
-        return;
-      }
-      const puller = new Puller(this.nc, `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${info.name}`, this.o.timeoutMs, filtered ? undefined : subject);
+      const puller = new Puller(this.nc, `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${info.name}`, this.o.timeoutMs, dense ? subject : undefined);
       try {
         for (;;) {
           this.stats.pulls++;
           // Unfiltered, most of a pull is other users' messages, dropped on arrival: larger pulls, fewer round trips.
-          const { entries, more, last } = await puller.pull(filtered ? this.o.batch : this.o.batch * UNFILTERED_BATCH_FACTOR);
+          const { entries, more, last } = await puller.pull(dense ? this.o.batch * UNFILTERED_BATCH_FACTOR : this.o.batch);
           yield* entries;
           // Unfiltered, the stream beyond the replay's end is left to the gets that follow (usually nothing).
-          if (!more || (!filtered && end !== undefined && last >= end)) return;
+          if (!more || (dense && end !== undefined && last >= end)) return;
         }
       } finally {
         puller.close();
