@@ -197,16 +197,19 @@ class Puller {
   private onMsg(msg: Msg): void {
     const c = this.current;
     if (!c) return;
-    const code = msg.headers?.code ?? 0;
-    if (code !== 0 && msg.data.length === 0) {
+    // Stored messages keep their own subject; the server's status answers come on the inbox itself.
+    if (msg.subject === this.inbox) {
+      const code = msg.headers?.code ?? 0;
       // 404 no messages / 408 request expired: the consumer has nothing more now. Anything else is a failure.
-      this.end(code === 404 || code === 408 ? { entries: c.entries, more: false, last: c.last } : new Error(`replay pull answered ${code} ${msg.headers?.description ?? ''}`));
+      if (code === 404 || code === 408) this.end({ entries: c.entries, more: false, last: c.last });
+      else if (code !== 100) this.end(new Error(`replay pull answered ${code} ${msg.headers?.description ?? ''}`));
       return;
     }
     const pos = streamSeqOfReply(msg.reply);
     if (pos === undefined) return;
     c.got++;
     c.last = pos;
+    // Other users' messages (an unfiltered read) are counted, not decoded.
     if (this.only === undefined || msg.subject === this.only) c.entries.push({ pos, prev: prevOf(msg.headers), data: decodeData(msg.data) });
     if (c.got >= c.want) this.end({ entries: c.entries, more: true, last: c.last });
   }
