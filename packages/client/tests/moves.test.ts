@@ -3,7 +3,7 @@
 // handoff deploy: the node's successor process serves the same node id elsewhere).
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReconnectFrame, Topology } from '@wsring/protocol';
-import { fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
+import { FLEET, fakeClient, makeTopology, nodeUrl, settle, welcome, type Fixture } from './fakes.js';
 
 let t3: Fixture;
 let t3b: Fixture;
@@ -18,11 +18,11 @@ beforeAll(async () => {
   const owner = t3.ring.owner(user);
   for (const n of moved.ring.nodes) if (n.id === owner) n.meta = { url: 'ws://successor.test/ws' };
   for (const n of moved.nodes) if (n.id === owner) n.url = 'ws://successor.test/ws';
-  t3b = { ...t3, topology: moved };
+  t3b = { ...t3, topology: FLEET.sign(moved) };
 });
 
-async function open() {
-  const env = fakeClient({ user, bootstrap: ['http://a.test'] });
+async function open(signed = false) {
+  const env = fakeClient({ user, bootstrap: ['http://a.test'], ...(signed ? { topologyKey: FLEET.publicKey } : {}) });
   env.fetch.answer(t3.topology);
   await settle();
   const owner = t3.ring.owner(user);
@@ -67,6 +67,11 @@ describe('delayed and same-node moves', () => {
     expect(first.live).toBe(true);
     first.serverSend(frame(owner, t3b.topology, { url: 'ws://successor.test/ws' }));
     await settle();
+    // Unsigned, the frame's topology is not trusted and the trusted one lists the node elsewhere: the client asks its
+    // bootstrap URLs first (docs/protocol.md section 11), which by then serve the successor's URL; the socket stays.
+    expect(first.live).toBe(true);
+    env.fetch.answer(t3b.topology);
+    await settle();
     expect(first.live).toBe(false);
     expect(env.last().base).toBe('ws://successor.test/ws');
     env.last().serverOpen();
@@ -75,6 +80,21 @@ describe('delayed and same-node moves', () => {
     // Same node: no `moved` event, no failover.
     expect(env.seen.moved).toEqual([]);
     expect(env.seen.error).toEqual([]);
+    env.client.close();
+  });
+
+  it('with the fleet key, a signed handoff frame is followed at once, without a fetch', async () => {
+    const { env, owner } = await open(true);
+    const first = env.last();
+    first.serverSend(frame(owner, t3b.topology, { url: 'ws://successor.test/ws' }));
+    await settle();
+    expect(first.live).toBe(false);
+    expect(env.last().base).toBe('ws://successor.test/ws');
+    expect(env.fetch.requests).toEqual([]);
+    env.last().serverOpen();
+    env.last().serverSend(welcome(owner, 1));
+    expect(env.client.state).toBe('open');
+    expect(env.seen.moved).toEqual([]);
     env.client.close();
   });
 });

@@ -155,6 +155,37 @@ async function runFloor(natsUrl, useJetStream) {
   return { steady: r.phases.steady, perSec };
 }
 
+/**
+ * Acknowledged publishes per second at saturation, publishing only (receivers are not part of it): nats.js
+ * `js.publish` (one request per message) against wsring's publisher (per-user order and optimistic concurrency,
+ * pipelined across users over one acknowledgement inbox), same users, same server, one after the other.
+ */
+async function runPublishOnly(natsUrl) {
+  const nc = await connect({ servers: natsUrl });
+  const encoder = new TextEncoder();
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'BENCH_PUBLISH', subjects: ['pubonly.>'] });
+  const publisher = await createPublisher({ nats: nc, stream: 'BENCH_PUBLISH_WSRING', subjectPrefix: 'pubonly-wsring.user', livePrefix: 'pubonly-wsring.live' });
+  const rate = async (send) => {
+    const load = drive(send, 0);
+    await sleep(1_000);
+    const from = load.sent;
+    const started = performance.now();
+    await sleep(BLAST_MS);
+    const n = load.sent - from;
+    const seconds = (performance.now() - started) / 1000;
+    await load.stop();
+    return n / seconds;
+  };
+  ackPhase = 'publish-only';
+  const jsRate = await rate((user, data) => js.publish(`pubonly.${user}`, encoder.encode(JSON.stringify(data))));
+  const wsRate = await rate((user, data) => publisher.publish(user, data));
+  await publisher.close();
+  await nc.close();
+  return { jsRate, wsRate };
+}
+
 async function runWsring(nats) {
   ackHistograms.clear();
   const agents = [await spawnAgent({ id: 'a1', nats: nats.url, ...AGENT_FLAGS }), await spawnAgent({ id: 'a2', nats: nats.url, ...AGENT_FLAGS })];
@@ -214,6 +245,7 @@ try {
   const floor = await runFloor(nats.url, false);
   const jsFloor = await runFloor(nats.url, true);
   const ws = await runWsring(nats);
+  const pub = await runPublishOnly(nats.url);
   printTable(
     'Publish-to-delivery latency (HDR histograms; ratio = wsring / plain NATS)',
     ['path', 'messages', 'p50', 'p99', 'p50 ratio', 'p99 ratio'],
@@ -249,6 +281,21 @@ try {
       [`wsring, ${ws.agents} agents`, fmtInt(ws.perSec), fmtInt(ws.perAgent), fmtRatio(ws.perSec / floor.perSec)],
     ],
   );
+  printTable(
+    'Acknowledged publishes per second, publishing only (one loop per user, back to back; ratio = wsring / nats.js js.publish)',
+    ['publisher', 'acked publishes/s', 'ratio'],
+    [
+      ['nats.js js.publish (one request per message, no per-user order)', fmtInt(pub.jsRate), '1.00x'],
+      ['wsring publisher (per-user order + expected-last check, pipelined over one inbox)', fmtInt(pub.wsRate), fmtRatio(pub.wsRate / pub.jsRate)],
+    ],
+  );
+  if (ws.stayed && ws.steady) {
+    console.log(
+      `\nRebalance vs steady, users that did not move: p99 ${ms(ws.stayed.p99)} against ${ms(ws.steady.p99)} (${fmtRatio(ws.stayed.p99 / ws.steady.p99)}); ` +
+        `users that moved (reconnect + replay + delivery): p50 ${ms(ws.moved?.p50 ?? 0)}, p99 ${ms(ws.moved?.p99 ?? 0)}. ` +
+        `Delivered at saturation: ${fmtRatio(ws.perSec / jsFloor.perSec)} of JetStream acked publish + republish.`,
+    );
+  }
   console.log(`\nRebalance: reconnect frames sent by the first agent ${ws.reconnects ?? '?'}, joiner listening to last frame sent ${(ws.rebalanceMs / 1000).toFixed(2)} s. Failed publishes: ${ws.failed}.`);
   console.log('All processes share this machine\'s cores: the publisher, nats-server, agents and clients compete with each other.');
 } finally {

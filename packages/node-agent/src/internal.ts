@@ -16,3 +16,4 @@ export { Rebalancer, type RebalancerListener, type RebalancerOptions, type Rebal
 export { Registration, type RegistrationOptions } from './registration.js';
 export { TokenBucket } from './token-bucket.js';
 export { TopologyTracker, buildRing, placementSignature, topologyNodes, type SettledMembers } from './topology.js';
+export { BatchedReplayReader, type ReplayReader, type ReplayReadStats } from './delivery/replay-reader.js';

@@ -4,6 +4,8 @@ import type { MsgHdrs } from '@nats-io/transport-node';
 export const PREV_HEADER = 'Wsring-Prev';
 /** Header JetStream checks before storing: the sequence of the subject's last message must be this. */
 export const EXPECTED_LAST_HEADER = 'Nats-Expected-Last-Subject-Sequence';
+/** Header naming one publish (the caller's id, else one the publisher makes): after a lost acknowledgement it tells whether the stored message is ours. */
+export const ID_HEADER = 'Wsring-Id';
 
 /** One stored message as the delivery path handles it. */
 export interface Entry {

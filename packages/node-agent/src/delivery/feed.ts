@@ -1,10 +1,11 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { JetStreamManager, MsgRequest, NextMsgRequest, StreamState } from '@nats-io/jetstream';
+import type { JetStreamManager, StreamState } from '@nats-io/jetstream';
 import type { ServerFrame } from '@wsring/protocol';
 import type { Logger } from '../types.js';
 import { Coalesced } from './coalesce.js';
 import { decodeData, prevOf, republishedSeq, type Entry } from './entry.js';
 import type { ResolvedDeliveryOptions } from './options.js';
+import { BatchedReplayReader, type ReplayReader } from './replay-reader.js';
 import { subjectOf } from './subjects.js';
 
 /** Where a user's frames go: a client connection on this node. */
@@ -78,13 +79,17 @@ export class LiveFeed {
   private replaying = 0;
   private readonly replayQueue: (() => void)[] = [];
   readonly stats: FeedStats = { live: 0, replayed: 0, duplicatesDropped: 0, gaps: 0, repairs: 0 };
+  /** Reads what a replay sends: a few gets, then batches. */
+  readonly reader: ReplayReader;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly o: ResolvedDeliveryOptions,
     private readonly logger: Logger,
+    reader?: ReplayReader,
   ) {
+    this.reader = reader ?? new BatchedReplayReader(nc, jsm, { stream: o.stream, batch: o.replayBatch, timeoutMs: o.publishTimeoutMs });
     this.streamState = new Coalesced(async () => {
       await this.nc.flush();
       return (await this.jsm.streams.info(this.o.stream)).state;
@@ -295,19 +300,16 @@ export class LiveFeed {
       return;
     }
     let first = true;
-    for (;;) {
+    for await (const e of this.reader.read(f.subject, f.pos, state.last_seq)) {
+      // Leaving the loop ends the read (and releases its consumer).
       if (f.closed || f.again || f.resumeFrom !== undefined) return;
-      // The first message on the user's subject at or after the sequence (nats-server >= 2.9).
-      const next: NextMsgRequest = { seq: f.pos + 1, next_by_subj: f.subject };
-      const m = await this.jsm.streams.getMessage(this.o.stream, next as unknown as MsgRequest);
-      if (!m) break;
-      const e: Entry = { pos: m.seq, prev: prevOf(m.header), data: decodeData(m.data) };
       // Checked before every message, not only the first: one can expire between two reads.
       this.reportLoss(f, e, state.first_seq);
       first = false;
       this.stats.replayed++;
       this.send(f, e);
     }
+    if (f.closed || f.again || f.resumeFrom !== undefined) return;
     if (first) this.reportLoss(f, undefined, state.first_seq);
     // Every message of this user stored up to last_seq existed before the reads above, so it has been sent.
     f.pos = Math.max(f.pos, state.last_seq);

@@ -17,6 +17,8 @@ export interface DeliveryOptions {
   publishTimeoutMs?: number;
   /** Attempts of one publish when other publishers write to the same user concurrently (jittered backoff between). Default 20. */
   maxPublishAttempts?: number;
+  /** Times one publish is sent again after its acknowledgement did not come in time (each resend can only fill the same slot, so none stores it twice). Default 3. */
+  maxAckRetries?: number;
   /** Users whose last position a publisher remembers (saves a round trip per publish). Default 100000. */
   positionCacheSize?: number;
   /** Live messages buffered per connection while it replays; beyond this it replays again instead. Default 10000. */
@@ -25,6 +27,8 @@ export interface DeliveryOptions {
   checkpointMs?: number;
   /** Replays a node runs at once (after a NATS restart every connection replays); the rest wait their turn. Default 64. */
   maxConcurrentReplays?: number;
+  /** Messages of the user a replay reads per request once a backlog is longer than a few (through a short-lived consumer); 1: one get per message, no consumer. Default 256. */
+  replayBatch?: number;
   /** Stream storage: `file` survives a NATS restart, `memory` does not. Default `file`. */
   storage?: 'file' | 'memory';
   /** Stream replicas in a NATS cluster (1-5; 3 on a 3-server cluster). Default 1 for a new stream; given, an existing stream is scaled to it or the agent refuses to start naming both counts. */
@@ -40,9 +44,11 @@ export const DELIVERY_DEFAULTS = {
   maxMessageBytes: 65_536,
   publishTimeoutMs: 5_000,
   maxPublishAttempts: 20,
+  maxAckRetries: 3,
   positionCacheSize: 100_000,
   maxPendingPerConnection: 10_000,
   maxConcurrentReplays: 64,
+  replayBatch: 256,
   storage: 'file',
   replicas: 1,
 } as const satisfies Required<Omit<DeliveryOptions, 'checkpointMs'>>;
@@ -72,9 +78,11 @@ export function resolveDeliveryOptions(o: DeliveryOptions = {}): ResolvedDeliver
   check(count(r.maxMessageBytes) && r.maxMessageBytes <= r.maxBytes, `maxMessageBytes must be an integer between 1 and maxBytes, got ${r.maxMessageBytes}`);
   check(count(r.publishTimeoutMs), `publishTimeoutMs must be an integer >= 1, got ${r.publishTimeoutMs}`);
   check(count(r.maxPublishAttempts), `maxPublishAttempts must be an integer >= 1, got ${r.maxPublishAttempts}`);
+  check(Number.isSafeInteger(r.maxAckRetries) && r.maxAckRetries >= 0, `maxAckRetries must be an integer >= 0, got ${r.maxAckRetries}`);
   check(count(r.positionCacheSize), `positionCacheSize must be an integer >= 1, got ${r.positionCacheSize}`);
   check(count(r.checkpointMs) && r.checkpointMs * 2 <= r.maxAgeMs, `checkpointMs must be an integer >= 1 and at most half of maxAgeMs, got ${r.checkpointMs}`);
   check(count(r.maxConcurrentReplays), `maxConcurrentReplays must be an integer >= 1, got ${r.maxConcurrentReplays}`);
+  check(count(r.replayBatch) && r.replayBatch <= 10_000, `replayBatch must be an integer 1-10000, got ${r.replayBatch}`);
   check(count(r.maxPendingPerConnection), `maxPendingPerConnection must be an integer >= 1, got ${r.maxPendingPerConnection}`);
   check(r.storage === 'file' || r.storage === 'memory', `storage must be 'file' or 'memory', got ${JSON.stringify(r.storage)}`);
   check(count(r.replicas) && r.replicas <= 5, `replicas must be an integer 1-5, got ${r.replicas}`);

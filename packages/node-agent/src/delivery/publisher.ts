@@ -1,7 +1,8 @@
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, headers, nuid, type NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiError, jetstreamManager, type JetStreamManager, type MsgRequest, type NextMsgRequest } from '@nats-io/jetstream';
 import { MAX_USER_ID_LENGTH, isValidUserId } from '@wsring/protocol';
-import { EXPECTED_LAST_HEADER, PREV_HEADER } from './entry.js';
+import { AckInbox, AckLost, AckRefused, type PubAck } from './ack-inbox.js';
+import { EXPECTED_LAST_HEADER, ID_HEADER, PREV_HEADER } from './entry.js';
 import { DeliveryError } from './errors.js';
 import { resolveDeliveryOptions, type DeliveryOptions, type ResolvedDeliveryOptions } from './options.js';
 import { ensureStream } from './stream.js';
@@ -43,8 +44,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const encoder = new TextEncoder();
 
 /** The sequence JetStream reports in "wrong last sequence: N". */
-function reportedLast(err: JetStreamApiError): number | undefined {
-  const m = /wrong last sequence: (\d+)/.exec(err.message);
+function reportedLast(message: string): number | undefined {
+  const m = /wrong last sequence: (\d+)/.exec(message);
   return m ? Number(m[1]) : undefined;
 }
 
@@ -74,19 +75,34 @@ export function checkUser(userId: unknown): asserts userId is string {
  * (`Nats-Expected-Last-Subject-Sequence`). So the stored chain of positions per user has no hole a reader
  * could miss. The publisher remembers each user's last position; when another publisher wrote in between,
  * JetStream's refusal names the current last sequence and the publish is retried with it.
+ *
+ * Pipelined: one publish per user is in flight at a time (that keeps a user's messages in call order), and
+ * any number of users are in flight at once over one acknowledgement inbox.
+ *
+ * A lost acknowledgement is retried without a duplicate: the resend names the same predecessor, so it can only
+ * be stored in the one slot after it. If that slot is taken ("wrong last sequence"), the message in it is read
+ * back: carrying this publish's `Wsring-Id` it is the first copy (stored, done); otherwise the first copy was
+ * never stored and the publish goes on as after any concurrent write.
  */
 export class StreamPublisher implements Publisher {
-  private readonly js: JetStreamClient;
+  private readonly acks: AckInbox;
+  private jsm: Promise<JetStreamManager> | undefined;
   /** Last known position per user, least recently used first. */
   private readonly lastPos = new Map<string, number>();
   /** Per-user tail of publishes in flight: one user's publishes are stored in call order. */
   private readonly tails = new Map<string, Promise<unknown>>();
+  /** Publish ids this publisher makes when the caller gave none: unique per publisher process. */
+  private readonly idPrefix = nuid.next();
+  private published = 0;
   private closed = false;
-  /** Publishes retried because another publisher had written to the same user first. */
-  readonly stats = { stored: 0, retries: 0 };
+  /**
+   * stored: messages stored; retries: resends because another publisher had written to the same user first;
+   * ackRetries: resends after a lost acknowledgement; recovered: of those, messages found already stored.
+   */
+  readonly stats = { stored: 0, retries: 0, ackRetries: 0, recovered: 0 };
 
   constructor(private readonly nc: NatsConnection, private readonly o: ResolvedDeliveryOptions, private readonly ownsConnection = false) {
-    this.js = jetstream(nc, { timeout: o.publishTimeoutMs });
+    this.acks = new AckInbox(nc, o.publishTimeoutMs);
   }
 
   publish(userId: string, data: unknown, options: PublishOptions = {}): Promise<Published> {
@@ -115,38 +131,92 @@ export class StreamPublisher implements Publisher {
 
   private async store(userId: string, payload: Uint8Array, id: string | undefined): Promise<Published> {
     const subject = subjectOf(this.o.subjectPrefix, userId);
-    for (let attempt = 1; attempt <= this.o.maxPublishAttempts; attempt++) {
-      const expected = this.lastPos.get(userId) ?? 0;
+    const publishId = id ?? `${this.idPrefix}.${++this.published}`;
+    let expected = this.lastPos.get(userId) ?? 0;
+    /** A copy of this message went out naming `expected` and its answer was lost: it may sit in the slot after `expected`. */
+    let unsure = false;
+    let ackRetries = 0;
+    for (let attempt = 1; attempt <= this.o.maxPublishAttempts; ) {
       const h = headers();
       h.set(EXPECTED_LAST_HEADER, String(expected));
       h.set(PREV_HEADER, String(expected));
+      h.set(ID_HEADER, publishId);
+      if (id !== undefined) h.set('Nats-Msg-Id', id);
+      let ack: PubAck;
       try {
-        const ack = await this.js.publish(subject, payload, { headers: h, msgID: id, timeout: this.o.publishTimeoutMs });
-        if (ack.duplicate) return { pos: ack.seq, prev: undefined, duplicate: true };
-        this.remember(userId, ack.seq);
-        this.stats.stored++;
-        return { pos: ack.seq, prev: expected, duplicate: false };
+        ack = await this.acks.publish(subject, payload, h);
       } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+        if (err instanceof AckLost) {
+          if (ackRetries >= this.o.maxAckRetries) {
+            this.lastPos.delete(userId);
+            throw new DeliveryError('STORE_UNAVAILABLE', `no acknowledgement after ${ackRetries + 1} sends of ${this.o.publishTimeoutMs} ms: the message may or may not be stored`, { cause: err });
+          }
+          ackRetries++;
+          this.stats.ackRetries++;
+          unsure = true;
+          continue;
+        }
+        if (err instanceof AckRefused && err.errCode === WRONG_LAST_SEQUENCE) {
+          const last = reportedLast(err.message) ?? (await this.readLast(subject));
+          if (unsure) {
+            const mine = await this.storedAfter(subject, expected, publishId);
+            if (mine !== undefined) {
+              this.remember(userId, last);
+              this.stats.recovered++;
+              this.stats.stored++;
+              return { pos: mine, prev: expected, duplicate: false };
+            }
+            // The slot holds another publisher's message: ours was never stored.
+            unsure = false;
+          }
           this.stats.retries++;
-          this.remember(userId, reportedLast(err) ?? (await this.readLast(subject)));
+          this.remember(userId, last);
+          expected = last;
           // A stale cache is fixed by one immediate retry; publishers racing on one user back off with jitter
           // so one of them gets through.
           if (attempt > 1) await sleep(Math.random() * Math.min(100, 2 ** attempt));
+          attempt++;
           continue;
         }
+        if (unsure) this.lastPos.delete(userId);
         throw this.failure(err);
       }
+      if (ack.duplicate) {
+        // Stored earlier under the caller's id: by an earlier call (a duplicate), or by this call's own first copy.
+        this.lastPos.delete(userId);
+        if (!unsure) return { pos: ack.seq, prev: undefined, duplicate: true };
+        this.stats.recovered++;
+        this.stats.stored++;
+        return { pos: ack.seq, prev: expected, duplicate: false };
+      }
+      this.remember(userId, ack.seq);
+      this.stats.stored++;
+      return { pos: ack.seq, prev: expected, duplicate: false };
     }
     throw new DeliveryError('CONTENDED', `user's subject kept changing under ${this.o.maxPublishAttempts} attempts`);
+  }
+
+  private manager(): Promise<JetStreamManager> {
+    this.jsm ??= jetstreamManager(this.nc, { timeout: this.o.publishTimeoutMs, checkAPI: false });
+    return this.jsm;
   }
 
   /** The subject's last sequence read from the stream (only if an error did not name it). */
   private async readLast(subject: string): Promise<number> {
     try {
-      const jsm = await this.js.jetstreamManager(false);
-      const m = await jsm.streams.getMessage(this.o.stream, { last_by_subj: subject });
+      const m = await (await this.manager()).streams.getMessage(this.o.stream, { last_by_subj: subject });
       return m?.seq ?? 0;
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  /** The position of the user's message right after `prev`, if it is the one published as `publishId`. */
+  private async storedAfter(subject: string, prev: number, publishId: string): Promise<number | undefined> {
+    try {
+      const next: NextMsgRequest = { seq: prev + 1, next_by_subj: subject };
+      const m = await (await this.manager()).streams.getMessage(this.o.stream, next as unknown as MsgRequest);
+      return m && m.header?.get(ID_HEADER) === publishId ? m.seq : undefined;
     } catch (err) {
       throw this.failure(err);
     }
@@ -160,9 +230,11 @@ export class StreamPublisher implements Publisher {
 
   private failure(err: unknown): DeliveryError {
     if (err instanceof DeliveryError) return err;
-    if (err instanceof JetStreamApiError) {
-      // 503-style answers (no stream, no leader) mean the store is not there right now.
-      if (err.status === 503 || err.code === 10008 || err.code === 10059) return new DeliveryError('STORE_UNAVAILABLE', err.message, { cause: err });
+    if (err instanceof AckRefused || err instanceof JetStreamApiError) {
+      const status = err instanceof AckRefused ? err.status : err.status;
+      const code = err instanceof AckRefused ? err.errCode : err.code;
+      // 503-style answers (no stream, no leader, no responders) mean the store is not there right now.
+      if (status === 503 || code === 10008 || code === 10059) return new DeliveryError('STORE_UNAVAILABLE', err.message, { cause: err });
       return new DeliveryError('REJECTED', `JetStream refused the message: ${err.message}`, { cause: err });
     }
     return new DeliveryError('STORE_UNAVAILABLE', `message not confirmed stored: ${(err as Error)?.message ?? String(err)}`, { cause: err });
@@ -172,6 +244,7 @@ export class StreamPublisher implements Publisher {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.tails.values()]);
+    this.acks.close();
     if (this.ownsConnection) await this.nc.drain().catch(() => this.nc.close());
   }
 }
