@@ -134,15 +134,20 @@ export class Pacer {
 
   /**
    * Empty the queue without sending: every queued user with its target and the slot it would have had in its
-   * lane at the lane's rate (ms from now: the k-th user of a lane of rate r gets k x 1000 / r).
+   * lane at the lane's rate (ms from now: the k-th user (from 0) of a lane of rate r gets (k + 1 - t) x 1000 / r, t the
+   * tokens its bucket holds now, at most 1: the lane's bound holds across the paced sends and the remainder).
    */
   takeAll(): { userId: string; to: string; slotMs: number }[] {
     const taken: { userId: string; to: string; slotMs: number }[] = [];
     const counts = new Map<string, number>();
+    const now = this.options.clock.now();
     for (const [userId, to] of this.targets) {
       const k = counts.get(to) ?? 0;
       counts.set(to, k + 1);
-      taken.push({ userId, to, slotMs: Math.ceil((k * 1000) / Math.min(this.lane(to).ratePerSec, this.options.ratePerSec)) });
+      const lane = this.lane(to);
+      // The slots continue the lane's bucket: users it just sent used its burst, so the first slot waits for a token.
+      const ahead = k + 1 - Math.min(1, lane.bucket.available(now));
+      taken.push({ userId, to, slotMs: Math.max(0, Math.ceil((ahead * 1000) / Math.min(lane.ratePerSec, this.options.ratePerSec))) });
     }
     this.stop();
     return taken;

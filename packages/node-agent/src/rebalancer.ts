@@ -241,12 +241,25 @@ export class Rebalancer {
   /**
    * Handoff deploy: every user here goes to this same node at its successor's URL (the ring's, once it names the
    * successor), paced at the successor's accept rate: the only sender to it. Later plans leave them queued.
+   * A stand-in whose owner is in the ring with room goes home instead: sent to the successor it would stay a
+   * stand-in there and move a second time when it converges.
    */
   handoff(userIds: readonly string[], acceptRate: number): void {
     this.handingOff = true;
     this.shares.set(this.o.self, acceptRate);
     this.pacer.rerate();
-    this.queue(userIds.map((userId) => ({ userId, to: this.o.self })), this.current.epoch);
+    this.queue(userIds.map((userId) => ({ userId, to: this.handoffTarget(userId) })), this.current.epoch);
+  }
+
+  /** Where a handoff sends a user: its owner, for a stand-in whose owner can take it now; else this node's successor. */
+  private handoffTarget(userId: string): string {
+    const avoid = this.parts.registry.standIns.get(userId);
+    if (avoid === undefined || this.current.ring.nodes.length === 0) return this.o.self;
+    const owner = this.current.ring.owner(userId);
+    if (owner === this.o.self || !this.hasRoom(owner)) return this.o.self;
+    // No longer avoided: a later plan re-targets it to its owner rather than cancelling it (see `apply`).
+    avoid.delete(owner);
+    return owner;
   }
 
   /**

@@ -10,6 +10,7 @@ import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '..
 import { laneBurst } from '../src/internal.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 import { driveUntil, pass } from '../../../test/support/drive.js';
+import { openClient } from './helpers.js';
 
 const ACCEPT = 25;
 const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200, host: '127.0.0.1', acceptRate: ACCEPT, delivery: false, pacing: { ratePerSec: 1_000, burst: 20, jitterMs: 50, graceMs: 5_000 } } satisfies Partial<AgentOptions>;
@@ -135,5 +136,31 @@ describe('handoff deploy', () => {
     }
     // One sender per receiver: its share is the receiver's whole rate.
     for (const [, times] of byNode) expect(withinRate(times, ACCEPT, laneBurst(ACCEPT) + 1)).toBe(true);
+  });
+
+  it('a stand-in held by the node handed off goes home to its owner, not to the successor (where it would move again when it converges)', async () => {
+    const before = ring();
+    const old = agents.get('h0')!;
+    // A user of h1 that reported h1 unreachable, so h0 holds it as a stand-in.
+    const user = [...Array(1_000).keys()].map((i) => `stand-in-${i}`).find((u) => before.owner(u) === 'h1' && before.owners(u, 2)[1] === 'h0')!;
+    const standIn = openClient(`ws://127.0.0.1:${old.port}/ws`, { user, unreachable: ['h1'], epoch: old.topology.epoch });
+    await driveUntil(clock, () => standIn.frames.some((f) => f.type === 'welcome'), { what: 'the stand-in welcomed' });
+    expect(standIn.frames[0]).toMatchObject({ type: 'welcome', node: 'h0', standIn: true });
+    const onH0 = [...clients.keys()].filter((u) => before.owner(u) === 'h0');
+    for (const t of clients.values()) {
+      t.opens = [];
+      t.moves = [];
+    }
+    const next = await start('h0');
+    await driveUntil(clock, async () => (await old.successor())?.url === next.url, { what: 'the successor waits' });
+    const done = old.handoff();
+    await driveUntil(clock, () => standIn.frames.some((f) => f.type === 'reconnect'), { what: 'the stand-in is moved', maxMs: 20_000 });
+    const frame = standIn.frames.find((f) => f.type === 'reconnect');
+    standIn.ws.close();
+    expect(frame).toMatchObject({ type: 'reconnect', node: 'h1', url: urlOf('h1') });
+    await driveUntil(clock, () => onH0.every((u) => clients.get(u)!.opens.length > 0), { what: 'every user of h0 on the successor', maxMs: 20_000 });
+    expect((await done).remaining).toBe(0);
+    agents.set('h0', next);
+    for (const u of onH0) expect({ u, opens: clients.get(u)!.opens.map((o) => o.node) }).toEqual({ u, opens: ['h0'] });
   });
 });
