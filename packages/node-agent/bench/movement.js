@@ -4,16 +4,21 @@
 //  1. scale out 4 -> 6 agents;  2. a handoff deploy of every node, one after another;  3. a drain of the fullest node.
 // Per scenario: peak arrivals per receiver in any second against its accept rate, time to the last arrival against
 // M/A (M users to the slowest receiver), reconnect frames against the movedKeys minimum, users moved more than once.
-// Flags: --quick (8,000 users in 2 processes), --users=N.
-// Known limits (seen in its one --quick run, on a machine at load average ~25): the clients bootstrap from the first
-// four agents' URLs, which are all gone after the handoff deploy, so a client that needs /topology afterwards cannot
-// get it (production bootstraps from a stable name); the handoff row measures every node from the start of the whole
-// deploy, not from its own handoff; "moved twice" counts any second open in the scenario, failovers under load and
-// stand-ins returning included.
+// The fleet signs its topologies (--topology-key-file; the clients get its public key), as docs/security.md advises:
+// a client follows a handoff frame at once instead of asking its bootstrap URLs to confirm it. The clients bootstrap
+// from one stable address (a small proxy here, standing in for a DNS name or load balancer) that forwards /topology
+// to a live agent: the agents' own URLs all change during the handoff deploy.
+// "Moved twice" counts users that, within one change (one scenario; in the deploy, one node's handoff, from its
+// SIGTERM to the next node's), got more than one reconnect frame or opened more than once; of those, how many
+// failed over (an open as a stand-in or a `moved` event with reason failover) is shown beside it.
+// Flags: --quick (8,000 users in 2 processes), --users=N, --unsigned (no fleet key: clients confirm moves by fetch).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { movedKeys } from '@wsring/ring';
-import { DEFAULTS } from '@wsring/node-agent';
+import { DEFAULTS, generateTopologyKeyPair } from '@wsring/node-agent';
 import { spawnAgent, startNatsServer } from '@wsring/node-agent/testing';
 import { forkChild } from './lib/rebalance-ipc.js';
 import { fleetCounter, fleetRing } from './lib/rebalance-fleet.js';
@@ -21,6 +26,7 @@ import { peakPerSecond } from './lib/rebalance-analysis.js';
 
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = process.argv.includes('--quick');
+const signed = !process.argv.includes('--unsigned');
 const USERS = Number(arg('users') ?? (quick ? 8_000 : 40_000));
 const PROCESSES = Math.max(1, Math.ceil(USERS / 5_000));
 const ACCEPT = DEFAULTS.acceptRate;
@@ -62,18 +68,34 @@ async function allOpen(clients, ms) {
   }
 }
 
+/** Whether a user's activity shows a failover in [from, to): an open as a stand-in or a move for that reason. */
+const failedOver = (a, from, to) => a.opens.some((o) => o.standIn && o.at >= from && o.at < to) || a.moves.some((m) => m.reason === 'failover' && m.at >= from && m.at < to);
+
+/** Users that within [from, to) got more than one reconnect frame or opened more than once; and how many of them failed over. */
+function movedTwice(activity, from, to = Infinity) {
+  let twice = 0;
+  let failovers = 0;
+  for (const [, a] of activity) {
+    const frames = a.frames.filter((t) => t >= from && t < to).length;
+    const opens = a.opens.filter((o) => o.at >= from && o.at < to).length;
+    if (frames <= 1 && opens <= 1) continue;
+    twice++;
+    if (failedOver(a, from, to)) failovers++;
+  }
+  return { twice, failovers };
+}
+
 /**
- * The figures of one scenario from what the clients saw since the mark: arrivals (opens) per node per second, time
- * to the last arrival at each receiver against M/A, frames against `minimum`, users that opened more than once.
+ * The figures of one change from what the clients saw in [startedAt, until): arrivals (opens) per node per second,
+ * time to the last arrival at each receiver against M/A, frames against `minimum`, users moved twice (see above).
  */
-function figures(name, activity, startedAt, minimum) {
+function figures(name, activity, startedAt, minimum, until = Infinity) {
   const byNode = new Map();
   let frames = 0;
-  let twice = 0;
   for (const [, a] of activity) {
-    frames += a.reconnectFrames;
-    if (a.opens.length > 1) twice++;
+    frames += a.frames.filter((t) => t >= startedAt && t < until).length;
     for (const o of a.opens) {
+      if (o.at < startedAt || o.at >= until) continue;
       const list = byNode.get(o.node) ?? [];
       list.push(o.at);
       byNode.set(o.node, list);
@@ -89,31 +111,35 @@ function figures(name, activity, startedAt, minimum) {
     const ratio = ms / ((times.length / ACCEPT) * 1000);
     if (times.length >= 100 && ratio > slowest.ratio) slowest = { ratio, node, users: times.length, ms };
   }
-  return { name, peak, peakNode, slowest, frames, minimum, twice, receivers: byNode.size };
+  return { name, peak, peakNode, slowest, frames, minimum, ...movedTwice(activity, startedAt, until), receivers: byNode.size };
 }
 
 function print(rows) {
-  console.log('\nscenario              peak arrivals/s at one node  (accept)  last arrival / (M/A) at the slowest receiver     frames / movedKeys minimum  users moved twice');
+  console.log('\nscenario              peak arrivals/s at one node  (accept)  last arrival / (M/A) at the slowest receiver     frames / movedKeys minimum  moved twice (failovers)');
   for (const r of rows) {
     const slow = `${r.slowest.ratio.toFixed(2)}x (${r.slowest.node}: ${fmt(r.slowest.users)} users in ${(r.slowest.ms / 1000).toFixed(1)} s, M/A ${(r.slowest.users / ACCEPT).toFixed(1)} s)`;
-    console.log(`${r.name.padEnd(21)} ${`${fmt(r.peak)} (${r.peakNode})`.padStart(28)}  ${String(ACCEPT).padStart(8)}  ${slow.padEnd(48)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(27)}  ${String(r.twice).padStart(17)}`);
+    console.log(`${r.name.padEnd(21)} ${`${fmt(r.peak)} (${r.peakNode})`.padStart(28)}  ${String(ACCEPT).padStart(8)}  ${slow.padEnd(48)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(27)}  ${`${r.twice} (${r.failovers})`.padStart(23)}`);
   }
 }
 
 const cpu = os.cpus();
-console.log(`wsring movement benchmark: ${fmt(USERS)} SDK clients in ${PROCESSES} processes; Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim()}; load average ${os.loadavg()[0].toFixed(1)} at start`);
+console.log(`wsring movement benchmark: ${fmt(USERS)} SDK clients in ${PROCESSES} processes, ${signed ? 'signed topologies' : 'unsigned topologies (moves confirmed by fetch)'}; Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim()}; load average ${os.loadavg()[0].toFixed(1)} at start`);
 const nats = await startNatsServer();
 const agents = new Map();
 let clients = [];
 const rows = [];
+const fleetKey = signed ? generateTopologyKeyPair() : undefined;
+const keyFile = fleetKey && join(mkdtempSync(join(os.tmpdir(), 'wsring-bench-key-')), 'topology.pem');
+if (fleetKey) writeFileSync(keyFile, fleetKey.privateKeyPem, { mode: 0o600 });
+const bootstrapProxy = await stableBootstrap(() => [...agents.values()].map((a) => a.httpUrl));
 try {
-  const flags = { nats: nats.url, capacity: USERS, logLevel: 'info', noDelivery: true };
+  const flags = { nats: nats.url, capacity: USERS, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}) };
   for (const id of ['node-1', 'node-2', 'node-3', 'node-4']) agents.set(id, await spawnAgent({ id, ...flags }));
   let ring = await fleetRing([...agents.values()], 4);
   clients = shares.map((_, i) => forkChild(CLIENTS_FILE, [], { name: `clients-${i}` }));
-  const bootstrap = [...agents.values()].map((a) => a.httpUrl);
+  const bootstrap = [bootstrapProxy.url];
   const connectStart = Date.now();
-  clients.forEach((c, i) => c.send({ type: 'start', users: shares[i], bootstrap, localAddress: `127.0.0.${2 + i}`, sharedFetch: true }));
+  clients.forEach((c, i) => c.send({ type: 'start', users: shares[i], bootstrap, localAddress: `127.0.0.${2 + i}`, sharedFetch: true, topologyKey: fleetKey?.publicKey }));
   await Promise.all(clients.map((c) => c.next('connected', 300_000)));
   console.log(`  ${fmt(USERS)} clients connected in ${((Date.now() - connectStart) / 1000).toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)}`);
   const framesOf = () => fleetCounter([...agents.values()], 'wsring_reconnects_sent_total');
@@ -135,26 +161,39 @@ try {
   }
 
   // 2. A handoff deploy of every node: a successor under the same id on another port, then SIGTERM to the old one.
+  // Each node's handoff is one change, measured from its own SIGTERM to the next one's.
   {
     await mark(clients);
-    const startedAt = Date.now();
-    const { nodes } = await collect(clients);
-    let minimum = 0;
+    const handoffs = [];
     for (const id of [...agents.keys()].sort()) {
-      minimum += [...nodes.values()].filter((n) => n === id).length;
       const old = agents.get(id);
       const successor = await spawnAgent({ id, ...flags });
       await successor.waitForLog((l) => String(l.msg).includes('waiting as its successor'), 30_000);
+      const { nodes } = await collect(clients);
+      const held = [...nodes.values()].filter((n) => n === id).length;
+      const startedAt = Date.now();
       await old.stop(60_000);
       const exit = old.logs.find((l) => l.event === 'exit');
-      console.log(`  ${id}: handed ${fmt(exit?.handedOff ?? 0)} users over, ${exit?.remaining ?? '?'} left at the deadline`);
+      console.log(`  ${id}: held ${fmt(held)}, handed ${fmt(exit?.handedOff ?? 0)} users over in ${fmt(Date.now() - startedAt)} ms to exit, ${exit?.remaining ?? '?'} left at the deadline`);
       agents.set(id, successor);
+      handoffs.push({ id, held, startedAt });
     }
     const away = await allOpen(clients, 60_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
-    rows.push(figures('handoff of every node', activity, startedAt, minimum));
-    console.log(`  handoff deploy done (${away} clients not open)`);
+    const deploy = handoffs.map((h, i) => figures(`handoff ${h.id} (${fmt(h.held)})`, activity, h.startedAt, h.held, handoffs[i + 1]?.startedAt ?? Infinity));
+    const total = { frames: 0, minimum: 0, twice: 0, failovers: 0, peak: 0, peakNode: '', slowest: { ratio: 0, node: '', users: 0, ms: 0 } };
+    for (const r of deploy) {
+      total.frames += r.frames;
+      total.minimum += r.minimum;
+      total.twice += r.twice;
+      total.failovers += r.failovers;
+      if (r.peak > total.peak) [total.peak, total.peakNode] = [r.peak, r.peakNode];
+      if (r.slowest.ratio > total.slowest.ratio) total.slowest = r.slowest;
+    }
+    rows.push(...deploy, { name: 'handoff of every node', ...total });
+    const anyTwice = [...activity.values()].filter((a) => a.opens.length > 1).length;
+    console.log(`  handoff deploy done (${away} clients not open; ${anyTwice} users opened more than once over the whole deploy, across changes)`);
   }
 
   // 3. Drain of the fullest node.
@@ -182,8 +221,37 @@ try {
   print(rows);
   console.log(`\nframes sent by the fleet in all: ${fmt(await framesOf())} (the agents alive at the end); load average ${os.loadavg()[0].toFixed(1)} at the end`);
 } finally {
+  bootstrapProxy.close();
   await Promise.all(clients.map((c) => c.stop()));
   await Promise.all([...agents.values()].map((a) => a.kill()));
   await nats.stop();
   clearTimeout(watchdog);
+}
+
+/**
+ * One stable bootstrap address, as production has (a DNS name or a load balancer in front of the agents): each
+ * request goes to the next live agent in turn, the following ones if it fails.
+ */
+async function stableBootstrap(liveUrls) {
+  let next = 0;
+  const server = createServer(async (req, res) => {
+    const urls = liveUrls();
+    for (let i = 0; i < urls.length; i++) {
+      const base = urls[(next + i) % urls.length];
+      try {
+        const answer = await fetch(new URL(req.url ?? '/', base), { headers: { accept: req.headers.accept ?? 'application/json' }, signal: AbortSignal.timeout(5_000) });
+        if (!answer.ok && i < urls.length - 1) continue;
+        const body = Buffer.from(await answer.arrayBuffer());
+        next = (next + i + 1) % Math.max(1, urls.length);
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+        res.end(body);
+        return;
+      } catch {
+        // That agent is gone (or too slow): the next one.
+      }
+    }
+    res.writeHead(502).end();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
 }

@@ -9,7 +9,7 @@ const CONNECT_WINDOW = 150;
 
 /** What one user's sockets saw since the mark (times are Date.now()). Users with no entry saw nothing. */
 function activity() {
-  return { connects: [], upgrades: [], closes: 0, closeCodes: [], reconnectFrames: 0, frameAt: undefined, redirectFrames: 0, opens: [] };
+  return { connects: [], upgrades: [], closes: 0, closeCodes: [], reconnectFrames: 0, frameAt: undefined, frames: [], redirectFrames: 0, opens: [], moves: [] };
 }
 
 let marked = false;
@@ -40,6 +40,7 @@ function tappedWebSocket(localAddress) {
           const a = touch(user);
           a.reconnectFrames++;
           a.frameAt ??= Date.now();
+          a.frames.push(Date.now());
         } else if (type === 'redirect') {
           touch(user).redirectFrames++;
         }
@@ -114,14 +115,17 @@ async function connectAll(users) {
       }
       if (marked && pending > 0) checkArrival(user, at);
     });
+    // Why the client changed node: a followed frame ('reconnect', 'redirect') or a failover.
+    client.on('moved', (e) => marked && touch(user).moves.push({ at: Date.now(), reason: e.reason, from: e.from, to: e.to }));
   }
   while (waiting > 0) await new Promise((r) => (wake = r));
 }
 
-async function start({ users, bootstrap, localAddress, sharedFetch }) {
+async function start({ users, bootstrap, localAddress, sharedFetch, topologyKey }) {
   const WebSocketImpl = tappedWebSocket(localAddress);
   const fetchImpl = topologyFetch(sharedFetch);
-  makeClient = (user) => createClient({ user, bootstrap, WebSocket: WebSocketImpl, fetch: fetchImpl });
+  const trust = topologyKey === undefined ? {} : { topologyKey };
+  makeClient = (user) => createClient({ user, bootstrap, WebSocket: WebSocketImpl, fetch: fetchImpl, ...trust });
   const started = Date.now();
   await connectAll(users);
   process.send({ type: 'connected', ms: Date.now() - started, nodes: openNodes(users) });
