@@ -71,18 +71,23 @@ async function allOpen(clients, ms) {
 /** Whether a user's activity shows a failover in [from, to): an open as a stand-in or a move for that reason. */
 const failedOver = (a, from, to) => a.opens.some((o) => o.standIn && o.at >= from && o.at < to) || a.moves.some((m) => m.reason === 'failover' && m.at >= from && m.at < to);
 
-/** Users that within [from, to) got more than one reconnect frame or opened more than once; and how many of them failed over. */
+/**
+ * Users that within [from, to) got more than one reconnect frame or opened more than once; of those, how many opened
+ * more than once (changed node twice) and how many failed over.
+ */
 function movedTwice(activity, from, to = Infinity) {
   let twice = 0;
+  let reopened = 0;
   let failovers = 0;
   for (const [, a] of activity) {
     const frames = a.frames.filter((t) => t >= from && t < to).length;
     const opens = a.opens.filter((o) => o.at >= from && o.at < to).length;
     if (frames <= 1 && opens <= 1) continue;
     twice++;
+    if (opens > 1) reopened++;
     if (failedOver(a, from, to)) failovers++;
   }
-  return { twice, failovers };
+  return { twice, reopened, failovers };
 }
 
 /**
@@ -115,10 +120,10 @@ function figures(name, activity, startedAt, minimum, until = Infinity) {
 }
 
 function print(rows) {
-  console.log('\nscenario              peak arrivals/s at one node  (accept)  last arrival / (M/A) at the slowest receiver     frames / movedKeys minimum  moved twice (failovers)');
+  console.log('\nscenario              peak arrivals/s at one node  (accept)  last arrival / (M/A) at the slowest receiver     frames / movedKeys minimum  moved twice (opened twice, failovers)');
   for (const r of rows) {
     const slow = `${r.slowest.ratio.toFixed(2)}x (${r.slowest.node}: ${fmt(r.slowest.users)} users in ${(r.slowest.ms / 1000).toFixed(1)} s, M/A ${(r.slowest.users / ACCEPT).toFixed(1)} s)`;
-    console.log(`${r.name.padEnd(21)} ${`${fmt(r.peak)} (${r.peakNode})`.padStart(28)}  ${String(ACCEPT).padStart(8)}  ${slow.padEnd(48)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(27)}  ${`${r.twice} (${r.failovers})`.padStart(23)}`);
+    console.log(`${r.name.padEnd(21)} ${`${fmt(r.peak)} (${r.peakNode})`.padStart(28)}  ${String(ACCEPT).padStart(8)}  ${slow.padEnd(48)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(27)}  ${`${r.twice} (${r.reopened}, ${r.failovers})`.padStart(23)}`);
   }
 }
 
@@ -150,7 +155,9 @@ try {
     const minimum = movedKeys(ring, next, users).length;
     await mark(clients);
     const startedAt = Date.now();
-    for (const id of ['node-5', 'node-6']) agents.set(id, await spawnAgent({ id, ...flags }));
+    // Both joiners at once: one change (a second join a settle window later would be a second change, moving some twice).
+    const joined = await Promise.all(['node-5', 'node-6'].map((id) => spawnAgent({ id, ...flags })));
+    joined.forEach((a, i) => agents.set(`node-${5 + i}`, a));
     ring = await fleetRing([...agents.values()], 6, 60_000);
     await sleep(2_000);
     const away = await allOpen(clients, 60_000);
@@ -182,11 +189,12 @@ try {
     await sleep(1_500);
     const { activity } = await collect(clients);
     const deploy = handoffs.map((h, i) => figures(`handoff ${h.id} (${fmt(h.held)})`, activity, h.startedAt, h.held, handoffs[i + 1]?.startedAt ?? Infinity));
-    const total = { frames: 0, minimum: 0, twice: 0, failovers: 0, peak: 0, peakNode: '', slowest: { ratio: 0, node: '', users: 0, ms: 0 } };
+    const total = { frames: 0, minimum: 0, twice: 0, reopened: 0, failovers: 0, peak: 0, peakNode: '', slowest: { ratio: 0, node: '', users: 0, ms: 0 } };
     for (const r of deploy) {
       total.frames += r.frames;
       total.minimum += r.minimum;
       total.twice += r.twice;
+      total.reopened += r.reopened;
       total.failovers += r.failovers;
       if (r.peak > total.peak) [total.peak, total.peakNode] = [r.peak, r.peakNode];
       if (r.slowest.ratio > total.slowest.ratio) total.slowest = r.slowest;
