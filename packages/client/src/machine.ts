@@ -61,6 +61,8 @@ interface PendingMove {
   epoch: number;
   /** A capacity redirect: the sender goes on the unreachable list so the target takes the client as a stand-in. */
   full: boolean;
+  /** A reconnect frame's `delayMs`: the sender's slot for this client at the receiver, kept if the move waits for a refetch. */
+  delayMs?: number;
 }
 
 /**
@@ -214,10 +216,12 @@ function deferMove(ctx: Context, move: PendingMove, url: string, delayMs: number
   };
 }
 
-/** Follow a move now, or after the frame's delay. */
-function follow(ctx: Context, frame: MoveFrameInput, move: PendingMove, url: string, extra: Effect[] = []): Step {
-  const delayMs = frame.type === 'reconnect' ? (frame.delayMs ?? 0) : 0;
-  return delayMs > 0 ? deferMove(ctx, move, url, delayMs, extra) : moveTo(ctx, move, url, extra);
+/**
+ * Follow a move now, or after its frame's delay: also when the move first waited for the bootstrap URLs to confirm
+ * it, so users the sender spread over time do not arrive together when one refetch confirms them all.
+ */
+function follow(ctx: Context, move: PendingMove, url: string, extra: Effect[] = []): Step {
+  return move.delayMs !== undefined && move.delayMs > 0 ? deferMove(ctx, move, url, move.delayMs, extra) : moveTo(ctx, move, url, extra);
 }
 
 function closed(code: number, reason: string, effects: Effect[]): Step['effects'] {
@@ -313,10 +317,11 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
     ]);
   }
   const counted = welcomed ? ctx : { ...ctx, redirects: ctx.redirects + 1 };
-  const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity' };
+  const delayMs = frame.type === 'reconnect' ? (frame.delayMs ?? 0) : 0;
+  const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity', ...(delayMs > 0 ? { delayMs } : {}) };
   // The frame brought the sender's topology: adopt it and go, no fetch.
   const inline = inlineMove(counted, frame);
-  if ('url' in inline) return follow(inline.ctx, frame, pendingMove, inline.url);
+  if ('url' in inline) return follow(inline.ctx, pendingMove, inline.url);
   const reported: Effect[] = inline.error ? [emit('error', inline.error)] : [];
   // A node the trusted topology lists under this URL, at a plausible epoch: follow now. The token only ever goes
   // to nodes a trusted topology lists; anything else waits for the bootstrap URLs to confirm it.
@@ -325,9 +330,9 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
     // The sender knows a newer topology: follow now, and refresh ours in the background.
     if (frame.epoch > verifiedEpoch(ctx)) {
       const fetch = fetchIfIdle(counted);
-      return follow(fetch.ctx, frame, pendingMove, url, [...reported, ...fetch.effects]);
+      return follow(fetch.ctx, pendingMove, url, [...reported, ...fetch.effects]);
     }
-    return follow(counted, frame, pendingMove, url, reported);
+    return follow(counted, pendingMove, url, reported);
   }
   // Unknown node (or an epoch too far ahead): refetch the topology once and decide then. An open socket keeps serving meanwhile;
   // a socket that has not been welcomed is about to be closed by the node, so let it go.
@@ -459,7 +464,7 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
       const pending = next.pendingMove;
       if (pending) {
         const url = knownUrl(next, pending.node, pending.url);
-        if (url !== undefined) return moveTo(next, pending, url);
+        if (url !== undefined) return follow(next, pending, url);
         return connectToOwner({ ...next, pendingMove: undefined }, [emit('error', unknownNode(pending))]);
       }
       return connectToOwner(next);
@@ -482,7 +487,7 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
       const pending = next.pendingMove;
       if (!pending) return same(state, next);
       const url = knownUrl(next, pending.node, pending.url);
-      if (url !== undefined) return moveTo(next, pending, url);
+      if (url !== undefined) return follow(next, pending, url);
       return same(state, { ...next, pendingMove: undefined }, [emit('error', unknownNode(pending))]);
     },
     'topology-failed': (ctx, input, state) => {
