@@ -61,8 +61,8 @@ interface PendingMove {
   epoch: number;
   /** A capacity redirect: the sender goes on the unreachable list so the target takes the client as a stand-in. */
   full: boolean;
-  /** A reconnect frame's delay (its slot in the receiver's accept rate), kept while the move waits to be confirmed. */
-  delayMs: number;
+  /** A reconnect frame's `delayMs`: the sender's slot for this client at the receiver, kept if the move waits for a refetch. */
+  delayMs?: number;
 }
 
 /**
@@ -216,9 +216,12 @@ function deferMove(ctx: Context, move: PendingMove, url: string, delayMs: number
   };
 }
 
-/** Follow a move now, or after the frame's delay (also when the move first waited for a refetched topology). */
+/**
+ * Follow a move now, or after its frame's delay: also when the move first waited for the bootstrap URLs to confirm
+ * it, so users the sender spread over time do not arrive together when one refetch confirms them all.
+ */
 function follow(ctx: Context, move: PendingMove, url: string, extra: Effect[] = []): Step {
-  return move.delayMs > 0 ? deferMove(ctx, move, url, move.delayMs, extra) : moveTo(ctx, move, url, extra);
+  return move.delayMs !== undefined && move.delayMs > 0 ? deferMove(ctx, move, url, move.delayMs, extra) : moveTo(ctx, move, url, extra);
 }
 
 function closed(code: number, reason: string, effects: Effect[]): Step['effects'] {
@@ -314,7 +317,8 @@ const onMoveFrame: Handler<Extract<Input, { type: 'reconnect' | 'redirect' }>> =
     ]);
   }
   const counted = welcomed ? ctx : { ...ctx, redirects: ctx.redirects + 1 };
-  const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity', delayMs: frame.type === 'reconnect' ? (frame.delayMs ?? 0) : 0 };
+  const delayMs = frame.type === 'reconnect' ? (frame.delayMs ?? 0) : 0;
+  const pendingMove: PendingMove = { node: frame.node, url: frame.url, from, reason, epoch: frame.epoch, full: frame.type === 'redirect' && frame.reason === 'capacity', ...(delayMs > 0 ? { delayMs } : {}) };
   // The frame brought the sender's topology: adopt it and go, no fetch.
   const inline = inlineMove(counted, frame);
   if ('url' in inline) return follow(inline.ctx, pendingMove, inline.url);
