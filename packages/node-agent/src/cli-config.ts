@@ -88,6 +88,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'delivery-max-age-ms', arg: '<ms>', kind: 'count', help: 'retention window in time of the replay store', default: DELIVERY_DEFAULTS.maxAgeMs },
   { name: 'delivery-max-bytes', arg: '<bytes>', kind: 'count', help: 'retention window in size of the replay store', default: DELIVERY_DEFAULTS.maxBytes },
   { name: 'delivery-max-message-bytes', arg: '<bytes>', kind: 'count', help: 'largest published message', default: DELIVERY_DEFAULTS.maxMessageBytes },
+  { name: 'delivery-publish-timeout-ms', arg: '<ms>', kind: 'count', help: 'how long a publish waits for its JetStream acknowledgement', default: DELIVERY_DEFAULTS.publishTimeoutMs },
+  { name: 'delivery-max-ack-retries', arg: '<n>', kind: 'nonNegative', help: 'resends of a publish whose acknowledgement was lost (each can only fill the same slot: never stored twice)', default: DELIVERY_DEFAULTS.maxAckRetries },
+  { name: 'delivery-max-concurrent-replays', arg: '<n>', kind: 'count', help: 'replays this node runs at once (after a NATS restart every connection replays); the rest wait', default: DELIVERY_DEFAULTS.maxConcurrentReplays },
+  { name: 'delivery-replay-batch', arg: '<n>', kind: 'count', help: 'messages per request once a replay is past 8 (1: one get per message)', default: DELIVERY_DEFAULTS.replayBatch },
   { name: 'delivery-replicas', arg: '<n>', kind: 'count', help: 'replicas of the delivery stream when it differs from --replicas (an existing stream is scaled to it)' },
   { name: 'no-delivery', kind: 'bool', help: 'no per-user delivery (membership and rebalancing only)', default: false },
   { name: 'echo', kind: 'bool', help: 'echo client messages back to their sender (demos and tests)', default: false },
@@ -156,6 +160,10 @@ export interface CliSettings {
   deliveryMaxAgeMs: number;
   deliveryMaxBytes: number;
   deliveryMaxMessageBytes: number;
+  deliveryPublishTimeoutMs: number;
+  deliveryMaxAckRetries: number;
+  deliveryMaxConcurrentReplays: number;
+  deliveryReplayBatch: number;
   deliveryReplicas?: number;
   noDelivery: boolean;
   echo: boolean;

@@ -242,7 +242,7 @@ try {
     adminToken: o.adminToken,
     adminJwt: o.adminRole ? { secret: jwtSecret, jwksUrl: o.jwksUrl, role: o.adminRole, issuer: o.jwtIssuer, audience: o.jwtAudience } : undefined,
     delivery: !o.noDelivery
-      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, replicas: o.deliveryReplicas ?? o.replicas }
+      ? { stream: o.deliveryStream, maxAgeMs: o.deliveryMaxAgeMs, maxBytes: o.deliveryMaxBytes, maxMessageBytes: o.deliveryMaxMessageBytes, publishTimeoutMs: o.deliveryPublishTimeoutMs, maxAckRetries: o.deliveryMaxAckRetries, maxConcurrentReplays: o.deliveryMaxConcurrentReplays, replayBatch: o.deliveryReplayBatch, replicas: o.deliveryReplicas ?? o.replicas }
       : false,
     logger,
     onMessage: o.echo ? (_user, data, conn) => conn.send(data) : undefined,

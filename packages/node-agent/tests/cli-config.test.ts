@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { advertisedUrl, ConfigError, envName, FLAGS, parseConfigFile, resolveSettings, type FlagSpec } from '../src/cli-config.js';
 import { DEFAULTS } from '../src/options.js';
+import { DELIVERY_DEFAULTS } from '../src/delivery/options.js';
 
 const spec = (name: string): FlagSpec => FLAGS.find((f) => f.name === name)!;
 const flags = (o: Record<string, unknown>) => new Map(Object.entries(o).map(([k, v]) => [spec(k), v]));
@@ -22,6 +23,14 @@ describe('wsring-agent settings', () => {
     const s = resolveSettings({ flags: flags({ id: 'a' }), env: {} });
     expect(s).toMatchObject({ id: 'a', capacity: DEFAULTS.capacity, drainDeadlineMs: DEFAULTS.drainDeadlineMs, host: '0.0.0.0', nats: ['nats://127.0.0.1:4222'], noDelivery: false, echo: false });
     expect(error(() => resolveSettings({ flags: new Map(), env: {} }))).toBe('--id is required (or WSRING_ID, or id in the config file)');
+  });
+
+  it('the delivery limits have flags, defaulting to the library defaults', () => {
+    const s = resolveSettings({ flags: flags({ id: 'a' }), env: {} });
+    expect(s).toMatchObject({ deliveryPublishTimeoutMs: DELIVERY_DEFAULTS.publishTimeoutMs, deliveryMaxAckRetries: DELIVERY_DEFAULTS.maxAckRetries, deliveryMaxConcurrentReplays: DELIVERY_DEFAULTS.maxConcurrentReplays, deliveryReplayBatch: DELIVERY_DEFAULTS.replayBatch });
+    const given = resolveSettings({ flags: flags({ id: 'a', 'delivery-replay-batch': '1', 'delivery-max-ack-retries': '0' }), env: { WSRING_DELIVERY_MAX_CONCURRENT_REPLAYS: '8' } });
+    expect(given).toMatchObject({ deliveryReplayBatch: 1, deliveryMaxAckRetries: 0, deliveryMaxConcurrentReplays: 8 });
+    expect(error(() => resolveSettings({ flags: flags({ id: 'a', 'delivery-replay-batch': '0' }), env: {} }))).toContain('--delivery-replay-batch');
   });
 
   it('flags > env > config file > defaults, key by key', () => {
