@@ -70,7 +70,7 @@ export function drainLines(r: AdviseReport, max = 6): string[] {
   const deadline = r.params.drainDeadlineMs;
   const slowest = [...r.drains].sort((a, b) => b.nowMs - a.nowMs || (a.node < b.node ? -1 : 1)).slice(0, max);
   const out = [
-    `Drains against the agents' drain deadline (drainDeadlineMs ${ms(deadline)}: what a draining node still holds then is closed 1001, and those users come back like after a crash), time to hand its users over${r.drains.length > max ? ` (the ${max} slowest of ${r.drains.length})` : ''}:`,
+    `Drains against the agents' drain deadline (drainDeadlineMs ${ms(deadline)}: the users a draining node still holds then get reconnect frames with delays spread over the receivers' accept rates, so they arrive after it has left), time to hand its users over${r.drains.length > max ? ` (the ${max} slowest of ${r.drains.length})` : ''}:`,
     table(
       ['step', 'node', 'users', 'now', 'advised'],
       slowest.map((d) => [d.step, d.node, int(d.users), `${ms(d.nowMs)}${d.nowMs > deadline ? ' (late)' : ''}`, `${ms(d.advisedMs)}${d.advisedMs > deadline ? ' (late)' : ''}`]),

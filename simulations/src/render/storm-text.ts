@@ -175,6 +175,6 @@ export function drainDeadlineLines(r: StormReport): string[] {
   if (late.length === 0) return [];
   const worst = late.reduce((a, s) => (s.drainMs! > a.drainMs! ? s : a));
   return [
-    `WARNING ${modeName(r, r.targeted)}: ${late.length} step${late.length === 1 ? '' : 's'} drain${late.length === 1 ? 's' : ''} longer than the agents' drainDeadlineMs ${ms(deadline)} (up to ${ms(worst.drainMs!)}, ${worst.label}): the model lets the drain finish; agents close what is left at the deadline (1001) and those users come back like after a crash.`,
+    `WARNING ${modeName(r, r.targeted)}: ${late.length} step${late.length === 1 ? '' : 's'} drain${late.length === 1 ? 's' : ''} longer than the agents' drainDeadlineMs ${ms(deadline)} (up to ${ms(worst.drainMs!)}, ${worst.label}): the model lets the drain finish; agents give the users left at the deadline reconnect frames with delays spread over the receivers' accept rates, so they arrive after the node has left.`,
   ];
 }
