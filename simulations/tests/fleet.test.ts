@@ -19,6 +19,19 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
   return { code, out, err };
 }
 
+/** Resolves once `agent` serves a ring of `nodes` nodes (on its `topology` event, not by polling). */
+function ringOf(agent: Agent, nodes: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (agent.topology.ring.nodes.length !== nodes) return;
+      agent.off('topology', check);
+      resolve();
+    };
+    agent.on('topology', check);
+    check();
+  });
+}
+
 /** A user that follows redirects to its owner; resolves once welcomed. */
 function connectUser(url: string, user: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -36,11 +49,7 @@ function connectUser(url: string, user: string): Promise<void> {
 beforeAll(async () => {
   nats = await startNatsServer();
   for (const id of ['a', 'b', 'c']) agents.push(await createAgent({ id, nats: { servers: nats.url, bucket: BUCKET }, host: '127.0.0.1', settleMs: 200, heartbeatMs: 100, livenessTimeoutMs: 1_000, delivery: false }));
-  const deadline = Date.now() + 10_000;
-  while (!agents.every((a) => a.topology.ring.nodes.length === 3)) {
-    if (Date.now() > deadline) throw new Error('agents did not agree');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await Promise.all(agents.map((a) => ringOf(a, 3)));
   await Promise.all(Array.from({ length: USERS }, (_, i) => connectUser(agents[0].url, `user-${i}`)));
 });
 afterAll(async () => {
