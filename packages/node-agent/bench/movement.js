@@ -1,16 +1,19 @@
 // Movement benchmark (issue 9): 40,000 real @wsring/client instances in 8 client processes of 5,000, each process on
 // its own local address (127.0.0.2-9), against wsring-agent processes on one nats-server, all at the agents'
 // defaults (accept rate 1,000/s, sender ceiling 1,000/s, drain deadline 30 s; capacity raised so 4 nodes hold 40,000).
-//  1. scale out 4 -> 6 agents;  2. a handoff deploy of every node, one after another;  3. a drain of the fullest node.
-// Per scenario: peak arrivals per receiver in any second against its accept rate, time to the last arrival against
-// M/A (M users to the slowest receiver), reconnect frames against the movedKeys minimum, users moved more than once.
+//  1. a drain of the fullest of 4 nodes (about 10,000 users);  2. its return (3 -> 4);  3. scale out 4 -> 6;
+//  4. a handoff deploy of every node, one after another.
+// Per change (see lib/movement-analysis.js): reconnect frames against the movedKeys minimum; users moved more than
+// once; per receiver the peak of frames naming it in any one-second window (the pace the senders kept, which the
+// receiver budget bounds) and of arrivals there (opens at the clients, which client-side latency can bunch), with
+// the latency from frame to open; time from the first frame to the last arrival against the best the budgets
+// allow (max of M(R)/A over receivers and sent/ceiling over senders); and the same change in wsring-sim beside it.
 // The fleet signs its topologies (--topology-key-file; the clients get its public key), as docs/security.md advises:
 // a client follows a handoff frame at once instead of asking its bootstrap URLs to confirm it. The clients bootstrap
 // from one stable address (a small proxy here, standing in for a DNS name or load balancer) that forwards /topology
 // to a live agent: the agents' own URLs all change during the handoff deploy.
-// "Moved twice" counts users that, within one change (one scenario; in the deploy, one node's handoff, from its
-// SIGTERM to the next node's), got more than one reconnect frame or opened more than once; of those, how many
-// failed over (an open as a stand-in or a `moved` event with reason failover) is shown beside it.
+// "Moved twice" counts users that, within one change (in the deploy, one node's handoff, from its SIGTERM to the
+// next node's), got more than one reconnect frame or opened more than once; of those, how many failed over.
 // Flags: --quick (8,000 users in 2 processes), --users=N, --unsigned (no fleet key: clients confirm moves by fetch).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -21,8 +24,8 @@ import { movedKeys } from '@wsring/ring';
 import { DEFAULTS, generateTopologyKeyPair } from '@wsring/node-agent';
 import { spawnAgent, startNatsServer } from '@wsring/node-agent/testing';
 import { forkChild } from './lib/rebalance-ipc.js';
-import { fleetCounter, fleetRing } from './lib/rebalance-fleet.js';
-import { peakPerSecond } from './lib/rebalance-analysis.js';
+import { fleetCounter, fleetRing, watchArrivalPeaks } from './lib/rebalance-fleet.js';
+import { changeFigures } from './lib/movement-analysis.js';
 
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = process.argv.includes('--quick');
@@ -30,6 +33,7 @@ const signed = !process.argv.includes('--unsigned');
 const USERS = Number(arg('users') ?? (quick ? 8_000 : 40_000));
 const PROCESSES = Math.max(1, Math.ceil(USERS / 5_000));
 const ACCEPT = DEFAULTS.acceptRate;
+const CEILING = DEFAULTS.pacing.ratePerSec;
 const DEADLINE_MS = 12 * 60_000;
 const CLIENTS_FILE = fileURLToPath(new URL('./lib/rebalance-clients.js', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -68,62 +72,34 @@ async function allOpen(clients, ms) {
   }
 }
 
-/** Whether a user's activity shows a failover in [from, to): an open as a stand-in or a move for that reason. */
-const failedOver = (a, from, to) => a.opens.some((o) => o.standIn && o.at >= from && o.at < to) || a.moves.some((m) => m.reason === 'failover' && m.at >= from && m.at < to);
-
-/**
- * Users that within [from, to) got more than one reconnect frame or opened more than once; of those, how many opened
- * more than once (changed node twice) and how many failed over.
- */
-function movedTwice(activity, from, to = Infinity) {
-  let twice = 0;
-  let reopened = 0;
-  let failovers = 0;
-  for (const [, a] of activity) {
-    const frames = a.frames.filter((t) => t >= from && t < to).length;
-    const opens = a.opens.filter((o) => o.at >= from && o.at < to).length;
-    if (frames <= 1 && opens <= 1) continue;
-    twice++;
-    if (opens > 1) reopened++;
-    if (failedOver(a, from, to)) failovers++;
-  }
-  return { twice, reopened, failovers };
+/** Each user's node now (its sender in the change that follows). */
+async function snapshot(clients) {
+  const { nodes } = await collect(clients);
+  return new Map([...nodes].filter(([, n]) => n !== undefined));
 }
 
-/**
- * The figures of one change from what the clients saw in [startedAt, until): arrivals (opens) per node per second,
- * time to the last arrival at each receiver against M/A, frames against `minimum`, users moved twice (see above).
- */
-function figures(name, activity, startedAt, minimum, until = Infinity) {
-  const byNode = new Map();
-  let frames = 0;
-  for (const [, a] of activity) {
-    frames += a.frames.filter((t) => t >= startedAt && t < until).length;
-    for (const o of a.opens) {
-      if (o.at < startedAt || o.at >= until) continue;
-      const list = byNode.get(o.node) ?? [];
-      list.push(o.at);
-      byNode.set(o.node, list);
-    }
-  }
-  let peak = 0;
-  let peakNode = '';
-  let slowest = { ratio: 0, node: '', users: 0, ms: 0 };
-  for (const [node, times] of byNode) {
-    const p = peakPerSecond(times);
-    if (p > peak) [peak, peakNode] = [p, node];
-    const ms = Math.max(...times) - startedAt;
-    const ratio = ms / ((times.length / ACCEPT) * 1000);
-    if (times.length >= 100 && ratio > slowest.ratio) slowest = { ratio, node, users: times.length, ms };
-  }
-  return { name, peak, peakNode, slowest, frames, minimum, ...movedTwice(activity, startedAt, until), receivers: byNode.size };
-}
+const secs = (ms) => (ms / 1000).toFixed(1);
 
 function print(rows) {
-  console.log('\nscenario              peak arrivals/s at one node  (accept)  last arrival / (M/A) at the slowest receiver     frames / movedKeys minimum  moved twice (opened twice, failovers)');
+  console.log(`\nper change (accept rate ${fmt(ACCEPT)}/s at every node, sender ceiling ${fmt(CEILING)}/s; bound per receiver and second: A x (1 s + 50 ms) + its senders)`);
+  console.log('  frames: reconnect frames naming a receiver, at the time each lets its user go (received at the client + delayMs): the senders\' pace');
+  console.log('  arrivals, agent: the receiving agent\'s own count of accepted connections (/healthz arrivals.peakPerSec, 100 ms buckets)');
+  console.log('  arrivals, clients: opens as the client processes timestamped them (their event loops can bunch them)');
+  console.log('change                     frames / movedKeys min  moved twice (reopened, failovers)  peak frames/s (bound)  peak arrivals/s agent | clients  settle / expected');
   for (const r of rows) {
-    const slow = `${r.slowest.ratio.toFixed(2)}x (${r.slowest.node}: ${fmt(r.slowest.users)} users in ${(r.slowest.ms / 1000).toFixed(1)} s, M/A ${(r.slowest.users / ACCEPT).toFixed(1)} s)`;
-    console.log(`${r.name.padEnd(21)} ${`${fmt(r.peak)} (${r.peakNode})`.padStart(28)}  ${String(ACCEPT).padStart(8)}  ${slow.padEnd(48)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(27)}  ${`${r.twice} (${r.reopened}, ${r.failovers})`.padStart(23)}`);
+    const f = r.framesPeak;
+    const a = r.peak;
+    const agentPeak = Math.max(0, ...r.receivers.filter((x) => x.users >= 50).map((x) => r.agentPeaks?.get(x.node) ?? 0));
+    console.log(
+      `${r.name.padEnd(26)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(23)}  ${`${r.twice} (${r.reopened}, ${r.failovers})`.padStart(33)}  ${(f ? `${fmt(f.framesPeak)} at ${f.node} (${fmt(f.bound)})` : '-').padStart(21)}  ${`${fmt(agentPeak)} | ${a ? `${fmt(a.arrivalsPeak)} at ${a.node}` : '-'}`.padStart(31)}  ${secs(r.settleMs)} s / ${secs(r.expectedMs)} s = ${(r.settleMs / Math.max(1, r.expectedMs)).toFixed(2)}x`,
+    );
+  }
+  console.log('\nper receiver: users; peak frames/s (bound, senders); peak arrivals/s agent | clients; latency frame -> open p50/p99; settle from the change\'s first frame (M/A)');
+  for (const r of rows) {
+    for (const x of r.receivers) {
+      if (x.users < 50) continue;
+      console.log(`  ${r.name.padEnd(26)} ${x.node.padEnd(7)} ${fmt(x.users).padStart(6)} users  frames ${fmt(x.framesPeak).padStart(5)}/s (${fmt(x.bound)}, ${x.senders})  arrivals ${fmt(r.agentPeaks?.get(x.node) ?? NaN).padStart(5)} | ${fmt(x.arrivalsPeak).padStart(5)}/s  latency ${fmt(x.latencyP50)}/${fmt(x.latencyP99)} ms  settle ${secs(x.settleMs)} s (M/A ${secs((x.users / ACCEPT) * 1000)} s)`);
+    }
   }
 }
 
@@ -148,12 +124,59 @@ try {
   await Promise.all(clients.map((c) => c.next('connected', 300_000)));
   console.log(`  ${fmt(USERS)} clients connected in ${((Date.now() - connectStart) / 1000).toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)}`);
   const framesOf = () => fleetCounter([...agents.values()], 'wsring_reconnects_sent_total');
+  const figuresOf = (o) => changeFigures({ accept: ACCEPT, ceiling: CEILING, ...o });
+  // Agents polled for their own arrival peaks: the fleet, plus a successor while it takes over.
+  const extra = new Set();
+  const watch = () => watchArrivalPeaks(() => [...agents.values(), ...extra]);
 
-  // 1. Scale out 4 -> 6.
+  // 1. A drain at the defaults of the fullest node (about 10,000 users at 40,000 over 4 nodes).
   {
+    const before = await snapshot(clients);
+    const count = new Map();
+    for (const n of before.values()) count.set(n, (count.get(n) ?? 0) + 1);
+    const [id, held] = [...count].sort((a, b) => b[1] - a[1])[0];
+    const next = ring.withoutNodes([id]);
+    const minimum = movedKeys(ring, next, users).length;
+    await mark(clients);
+    const peaks = watch();
+    const startedAt = Date.now();
+    const draining = agents.get(id);
+    agents.delete(id);
+    await draining.stop(90_000);
+    ring = next;
+    const sized = draining.logs.find((l) => l.msg === 'drain sized' || String(l.msg).startsWith('drain deadline too short'));
+    const exit = draining.logs.find((l) => l.event === 'exit');
+    console.log(`  drain of ${id} holding ${fmt(held)}: computed ${fmt(sized?.expectedMs ?? NaN)} ms against a deadline of ${fmt(sized?.deadlineMs ?? NaN)} ms, took ${fmt(exit ? exit.time - startedAt : NaN)} ms to exit, ${exit?.remaining ?? '?'} left at the deadline`);
+    const away = await allOpen(clients, 60_000);
+    await sleep(1_500);
+    const { activity } = await collect(clients);
+    rows.push({ ...figuresOf({ name: `drain ${id} (${fmt(held)})`, activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), scenario: { kind: 'drain', id } });
+    console.log(`  drain done (${away} clients not open)`);
+
+    // 2. The drained node comes back (3 -> 4): every other node sends to it at once, each at its share of its budget.
+    const returning = await snapshot(clients);
+    const back = ring.withNodes([{ id }]);
+    const backMinimum = movedKeys(ring, back, users).length;
+    await mark(clients);
+    const backPeaks = watch();
+    const returnedAt = Date.now();
+    agents.set(id, await spawnAgent({ id, ...flags }));
+    ring = await fleetRing([...agents.values()], 4, 60_000);
+    await sleep(2_000);
+    const awayBack = await allOpen(clients, 60_000);
+    await sleep(1_500);
+    const returned = await collect(clients);
+    rows.push({ ...figuresOf({ name: `return of ${id} (3 -> 4)`, activity: returned.activity, before: returning, from: returnedAt, minimum: backMinimum }), agentPeaks: await backPeaks.stop(), scenario: { kind: 'join', ids: [id] } });
+    console.log(`  return done (${awayBack} clients not open)`);
+  }
+
+  // 3. Scale out 4 -> 6.
+  {
+    const before = await snapshot(clients);
     const next = ring.withNodes([{ id: 'node-5' }, { id: 'node-6' }]);
     const minimum = movedKeys(ring, next, users).length;
     await mark(clients);
+    const peaks = watch();
     const startedAt = Date.now();
     // Both joiners at once: one change (a second join a settle window later would be a second change, moving some twice).
     const joined = await Promise.all(['node-5', 'node-6'].map((id) => spawnAgent({ id, ...flags })));
@@ -163,13 +186,14 @@ try {
     const away = await allOpen(clients, 60_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
-    rows.push(figures('scale out 4 -> 6', activity, startedAt, minimum));
+    rows.push({ ...figuresOf({ name: 'scale out 4 -> 6', activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), scenario: { kind: 'join', ids: ['node-5', 'node-6'] } });
     console.log(`  scale out done (${away} clients not open)`);
   }
 
-  // 2. A handoff deploy of every node: a successor under the same id on another port, then SIGTERM to the old one.
+  // 4. A handoff deploy of every node: a successor under the same id on another port, then SIGTERM to the old one.
   // Each node's handoff is one change, measured from its own SIGTERM to the next one's.
   {
+    const before = await snapshot(clients);
     await mark(clients);
     const handoffs = [];
     for (const id of [...agents.keys()].sort()) {
@@ -178,54 +202,30 @@ try {
       await successor.waitForLog((l) => String(l.msg).includes('waiting as its successor'), 30_000);
       const { nodes } = await collect(clients);
       const held = [...nodes.values()].filter((n) => n === id).length;
+      extra.add(successor);
+      const peaks = watch();
       const startedAt = Date.now();
-      await old.stop(60_000);
+      await old.stop(90_000);
+      // The successor's peak covers the ten seconds before each poll: poll it once the last user has arrived.
+      await allOpen(clients, 60_000);
+      const agentPeaks = await peaks.stop();
+      extra.delete(successor);
       const exit = old.logs.find((l) => l.event === 'exit');
       console.log(`  ${id}: held ${fmt(held)}, handed ${fmt(exit?.handedOff ?? 0)} users over in ${fmt(Date.now() - startedAt)} ms to exit, ${exit?.remaining ?? '?'} left at the deadline`);
       agents.set(id, successor);
-      handoffs.push({ id, held, startedAt });
+      handoffs.push({ id, held, startedAt, agentPeaks });
     }
     const away = await allOpen(clients, 60_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
-    const deploy = handoffs.map((h, i) => figures(`handoff ${h.id} (${fmt(h.held)})`, activity, h.startedAt, h.held, handoffs[i + 1]?.startedAt ?? Infinity));
-    const total = { frames: 0, minimum: 0, twice: 0, reopened: 0, failovers: 0, peak: 0, peakNode: '', slowest: { ratio: 0, node: '', users: 0, ms: 0 } };
-    for (const r of deploy) {
-      total.frames += r.frames;
-      total.minimum += r.minimum;
-      total.twice += r.twice;
-      total.reopened += r.reopened;
-      total.failovers += r.failovers;
-      if (r.peak > total.peak) [total.peak, total.peakNode] = [r.peak, r.peakNode];
-      if (r.slowest.ratio > total.slowest.ratio) total.slowest = r.slowest;
-    }
-    rows.push(...deploy, { name: 'handoff of every node', ...total });
+    const deploy = handoffs.map((h, i) => ({ ...figuresOf({ name: `handoff ${h.id} (${fmt(h.held)})`, activity, before, from: h.startedAt, to: handoffs[i + 1]?.startedAt ?? Infinity, minimum: h.held }), agentPeaks: h.agentPeaks, scenario: { kind: 'handoff', id: h.id } }));
+    rows.push(...deploy);
     const anyTwice = [...activity.values()].filter((a) => a.opens.length > 1).length;
-    console.log(`  handoff deploy done (${away} clients not open; ${anyTwice} users opened more than once over the whole deploy, across changes)`);
+    const frames = deploy.reduce((n, r) => n + r.frames, 0);
+    const twice = deploy.reduce((n, r) => n + r.twice, 0);
+    console.log(`  handoff deploy done (${away} clients not open; frames ${fmt(frames)} for ${fmt(USERS)} users; ${twice} moved twice within a handoff; ${anyTwice} users opened more than once over the whole deploy, across changes)`);
   }
 
-  // 3. Drain of the fullest node.
-  {
-    const { nodes } = await collect(clients);
-    const count = new Map();
-    for (const n of nodes.values()) count.set(n, (count.get(n) ?? 0) + 1);
-    const [id, held] = [...count].sort((a, b) => b[1] - a[1])[0];
-    const next = ring.withoutNodes([id]);
-    const minimum = movedKeys(ring, next, users).length;
-    await mark(clients);
-    const startedAt = Date.now();
-    const draining = agents.get(id);
-    agents.delete(id);
-    await draining.stop(60_000);
-    const sized = draining.logs.find((l) => l.msg === 'drain sized' || String(l.msg).startsWith('drain deadline too short'));
-    const exit = draining.logs.find((l) => l.event === 'exit');
-    console.log(`  drain of ${id} holding ${fmt(held)}: computed ${fmt(sized?.expectedMs ?? NaN)} ms, took ${fmt(exit ? exit.time - startedAt : NaN)} ms to exit, ${exit?.remaining ?? '?'} left at the deadline`);
-    const away = await allOpen(clients, 60_000);
-    await sleep(1_500);
-    const { activity } = await collect(clients);
-    rows.push(figures(`drain ${id} (${fmt(held)})`, activity, startedAt, minimum));
-    console.log(`  drain done (${away} clients not open)`);
-  }
   print(rows);
   console.log(`\nframes sent by the fleet in all: ${fmt(await framesOf())} (the agents alive at the end); load average ${os.loadavg()[0].toFixed(1)} at the end`);
 } finally {

@@ -14,6 +14,7 @@ import { EpochAgreement } from './epoch.js';
 import { AgentError } from './errors.js';
 import { createHttpHandler } from './http.js';
 import { FleetService } from './fleet-page/service.js';
+import { ArrivalCounter } from './arrivals.js';
 import { AdminAccess, checkAdminOptions } from './fleet-page/access.js';
 import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
@@ -87,6 +88,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private handoffUrl: string | undefined;
   /** The fleet page and the live preview (fleet-page/). */
   private readonly fleet: FleetService;
+  /** Connections accepted, per 100 ms of this agent's clock: arrivals per second and their peak (/healthz, /metrics, fleet page). */
+  private readonly arrivals: ArrivalCounter;
   readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => boolean;
 
   constructor(
@@ -105,6 +108,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.memberPolicy = new MemberPolicy({ allowedOrigins: this.o.allowedOrigins, maxMembers: this.o.maxMembers, logger: this.logger, metrics: this.metrics });
     if (!options.authenticate) this.logger.warn({ event: 'insecure' }, 'no authenticate: the `user` query parameter is trusted, anyone can connect as anyone (development only)');
     this.registry = new ConnectionRegistry(index);
+    this.arrivals = new ArrivalCounter(this.clock);
     this.signer = options.topologySigningKey === undefined ? undefined : createTopologySigner(options.topologySigningKey);
     const prefsDepth = this.o.maxUnreachable + 1;
     this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
@@ -147,7 +151,10 @@ class WsringAgent extends EventEmitter implements Agent {
         feed: () => this.delivery?.feed,
         settledHere: (conn) => this.rebalancer.forget(conn),
         socketGone: (conn) => this.rebalancer.clearGrace(conn),
-        opened: (conn) => this.emit('connection', conn),
+        opened: (conn) => {
+          this.arrivals.add();
+          this.emit('connection', conn);
+        },
         closed: (conn, code) => this.onClosed(conn, code),
       },
     );
@@ -168,6 +175,7 @@ class WsringAgent extends EventEmitter implements Agent {
         closed: (conn, code) => this.admitter.release(conn, code),
       },
     );
+    this.metrics.observeArrivals(this.arrivals, this.o.acceptRate);
     this.metrics.observeStore(() => this.storeHealth(), () => this.topology.ring.nodes.length);
     const agentHttp = createHttpHandler({
       prefix: this.o.httpPrefix,
@@ -186,6 +194,7 @@ class WsringAgent extends EventEmitter implements Agent {
       bucket: options.nats?.bucket ?? DEFAULTS.bucket,
       nc: store.nc,
       registry: this.registry,
+      arrivals: this.arrivals,
       prefsDepth,
       ringOptions: options.ring,
       capacity: this.o.capacity,
@@ -438,6 +447,7 @@ class WsringAgent extends EventEmitter implements Agent {
       ringNodes: this.topology.ring.nodes.length,
       membershipConnected: this.membershipConnected,
       store: this.storeHealth(),
+      arrivals: { perSec: this.arrivals.perSec, peakPerSec: this.arrivals.peak, total: this.arrivals.total },
     };
   }
 

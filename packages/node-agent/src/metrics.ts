@@ -75,6 +75,14 @@ export class AgentMetrics {
     this.drainSpread = new Gauge({ name: 'wsring_drain_spread_seconds', help: 'Longest delay given to users left at the drain deadline (0: none were left)', registers });
   }
 
+  /** Arrivals read at scrape time: this node's accepted connections and their peak, beside its declared accept rate. */
+  observeArrivals(arrivals: { readonly total: number; readonly peak: number }, acceptRate: number): void {
+    const registers = [this.registry];
+    new Counter({ name: 'wsring_arrivals_total', help: 'Client connections this node accepted (moved users and new ones)', registers, collect() { this.reset(); this.inc(arrivals.total); } });
+    new Gauge({ name: 'wsring_arrivals_peak_per_second', help: 'Most connections accepted in any one-second window of the last ten (100 ms resolution); a receiver budget keeps moved users within wsring_accept_rate', registers, collect() { this.set(arrivals.peak); } });
+    new Gauge({ name: 'wsring_accept_rate', help: 'Moved users per second this node declares it can accept (--accept-rate, in its membership record)', registers, collect() { this.set(acceptRate); } });
+  }
+
   /** Gauges read at scrape time: store health and the ring's size. */
   observeStore(store: () => StoreHealth, ringNodes: () => number): void {
     const registers = [this.registry];

@@ -333,6 +333,12 @@ export interface HealthReport {
   ringNodes: number;
   membershipConnected: boolean;
   store: StoreHealth;
+  /**
+   * Connections this node accepted: in the last complete second, the most in any one-second window of the last
+   * ten (100 ms resolution, this node's clock), and since start. During a change, compare `peakPerSec` with the
+   * node's acceptRate (docs/protocol.md states the bound).
+   */
+  arrivals: { perSec: number; peakPerSec: number; total: number };
 }
 
 export interface Agent {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRing, type Algorithm } from '@wsring/ring';
 import { createAgent, MemoryMembership, type Agent } from '../src/mod.js';
 import { CIRCLE, ringGeometry } from '../src/fleet-page/ring-arcs.js';
-import { ArrivalCounter, EpochHistory } from '../src/fleet-page/status.js';
+import { EpochHistory } from '../src/fleet-page/status.js';
 import { sameSecret } from '../src/fleet-page/access.js';
 import type { FleetSnapshot } from '../src/fleet-page/snapshot.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
@@ -86,21 +86,6 @@ describe('the ring as the page draws it', () => {
 });
 
 describe('arrivals and epochs', () => {
-  it('counts accepted connections per whole second, and the peak of the last ten', () => {
-    const clock = new ManualClock(1_000_000);
-    const c = new ArrivalCounter(clock);
-    c.add(5);
-    expect(c.perSec).toBe(0);
-    clock.advance(1_000);
-    expect(c.perSec).toBe(5);
-    c.add(2);
-    clock.advance(1_000);
-    expect(c.perSec).toBe(2);
-    expect(c.peak).toBe(5);
-    clock.advance(20_000);
-    expect([c.perSec, c.peak]).toEqual([0, 0]);
-  });
-
   it('keeps the last epochs, newest last, with the users moved from here', () => {
     const h = new EpochHistory(3);
     for (let e = 1; e <= 5; e++) h.saw(e, `f${e}`, e, e * 10);

@@ -9,7 +9,7 @@ const CONNECT_WINDOW = 150;
 
 /** What one user's sockets saw since the mark (times are Date.now()). Users with no entry saw nothing. */
 function activity() {
-  return { connects: [], upgrades: [], closes: 0, closeCodes: [], reconnectFrames: 0, frameAt: undefined, frames: [], redirectFrames: 0, opens: [], moves: [] };
+  return { connects: [], upgrades: [], closes: 0, closeCodes: [], reconnectFrames: 0, frameAt: undefined, frames: [], frameTo: [], frameDelay: [], redirectFrames: 0, opens: [], moves: [] };
 }
 
 let marked = false;
@@ -35,13 +35,16 @@ function tappedWebSocket(localAddress) {
         if (!marked || isBinary) return;
         const text = data.toString();
         if (!text.includes('"reconnect"') && !text.includes('"redirect"')) return;
-        const type = JSON.parse(text).type;
-        if (type === 'reconnect') {
+        const frame = JSON.parse(text);
+        if (frame.type === 'reconnect') {
           const a = touch(user);
           a.reconnectFrames++;
           a.frameAt ??= Date.now();
           a.frames.push(Date.now());
-        } else if (type === 'redirect') {
+          // Where it sends the user, and after how long (a drain's remainder, a restart slot).
+          a.frameTo.push(frame.node);
+          a.frameDelay.push(frame.delayMs ?? 0);
+        } else if (frame.type === 'redirect') {
           touch(user).redirectFrames++;
         }
       });

@@ -54,3 +54,33 @@ export function processRss(pid) {
     return NaN;
   }
 }
+
+/**
+ * While running: every `everyMs`, each agent's own measured peak of arrivals in one second (/healthz
+ * `arrivals.peakPerSec`, a window of the last ten seconds, so polling every 2 s misses nothing). `stop()`
+ * returns node id -> the highest peak seen. `agents()` lists { id, httpUrl } to poll (it may change meanwhile).
+ */
+export function watchArrivalPeaks(agents, everyMs = 2_000) {
+  const peaks = new Map();
+  const poll = async () => {
+    await Promise.all(
+      agents().map(async (a) => {
+        try {
+          const h = await fetch(`${a.httpUrl}/healthz`, { signal: AbortSignal.timeout(1_500) }).then((r) => r.json());
+          const peak = h.arrivals?.peakPerSec ?? 0;
+          peaks.set(a.id, Math.max(peaks.get(a.id) ?? 0, peak));
+        } catch {
+          // Gone (drained or handed off) or too busy to answer this time: its next answer covers the window.
+        }
+      }),
+    );
+  };
+  const timer = setInterval(poll, everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await poll();
+      return peaks;
+    },
+  };
+}

@@ -12,7 +12,8 @@ import { answerPreview, type PreviewAnswer, type PreviewRequest } from './previe
 import { previewOverNats } from './preview-client.js';
 import type { FleetPreview } from './preview-report.js';
 import { FleetResponder } from './responder.js';
-import { ArrivalCounter, EpochHistory, statusOf, type DrainProgress, type Lane, type NodeStatus } from './status.js';
+import type { ArrivalCounter } from '../arrivals.js';
+import { EpochHistory, statusOf, type DrainProgress, type Lane, type NodeStatus } from './status.js';
 import { FLEET_DEFAULTS, FLEET_PROTOCOL, statusSubject } from './subjects.js';
 import { fanOut } from './fan-out.js';
 import { ringGeometry, type RingGeometry } from './ring-arcs.js';
@@ -30,6 +31,8 @@ export interface FleetSources {
   /** The agent's NATS connection; none with in-memory membership. */
   nc: NatsConnection | undefined;
   registry: ConnectionRegistry;
+  /** The agent's count of accepted connections. */
+  arrivals: ArrivalCounter;
   prefsDepth: number;
   ringOptions: RingOptions | undefined;
   capacity: number;
@@ -64,13 +67,12 @@ export class FleetService {
   private stopped = false;
 
   constructor(readonly src: FleetSources) {
-    this.arrivals = new ArrivalCounter(src.clock);
+    this.arrivals = src.arrivals;
     const on = <A extends unknown[]>(event: string, fn: (...args: A) => void) => {
       const listener = fn as unknown as (...args: unknown[]) => void;
       src.events.on(event, listener);
       this.listeners.push([event, listener]);
     };
-    on('connection', () => this.arrivals.add());
     on('topology', (t: AgentTopology) => this.history.saw(t.epoch, t.fingerprint, t.ring.nodes.length, src.clock.now()));
     on('rebalance', (e: RebalanceEvent) => this.history.moved(e.epoch, e.fingerprint, e.moved));
   }

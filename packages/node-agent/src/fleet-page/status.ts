@@ -1,6 +1,5 @@
 // What one agent reports of itself to the fleet page: its state, load, arrivals, moves in flight, store health
 // and drain. Small (a few hundred bytes; lanes capped), answered on request, never pushed.
-import type { Clock } from '../clock.js';
 import type { AgentState, StoreHealth } from '../types.js';
 import { FLEET_PROTOCOL } from './subjects.js';
 
@@ -46,42 +45,6 @@ export interface NodeStatus {
 }
 
 const MAX_LANES = 50;
-
-/** Connections accepted per whole second of the agent's clock, over the last 10 seconds. */
-export class ArrivalCounter {
-  private readonly counts = new Array<number>(10).fill(0);
-  private second = 0;
-
-  constructor(private readonly clock: Clock) {
-    this.second = Math.floor(clock.now() / 1000);
-  }
-
-  add(n = 1): void {
-    this.advance();
-    this.counts[this.second % 10] += n;
-  }
-
-  /** Arrivals in the last complete second. */
-  get perSec(): number {
-    this.advance();
-    return this.counts[(this.second + 9) % 10];
-  }
-
-  /** The most arrivals in one complete second of the last nine. */
-  get peak(): number {
-    this.advance();
-    let max = 0;
-    for (let i = 1; i < 10; i++) max = Math.max(max, this.counts[(this.second + 10 - i) % 10]);
-    return max;
-  }
-
-  private advance(): void {
-    const now = Math.floor(this.clock.now() / 1000);
-    if (now <= this.second) return;
-    for (let s = this.second + 1; s <= Math.min(now, this.second + 10); s++) this.counts[s % 10] = 0;
-    this.second = now;
-  }
-}
 
 export interface EpochEntry {
   epoch: number;
