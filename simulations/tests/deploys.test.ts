@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LANE_BURST_MS } from '@wsring/node-agent/internal';
 import { main } from '../src/command.js';
 import { predictMovement } from '../src/predict.js';
+import { parseScenario } from '../src/scenario.js';
 import { resolveStormParams } from '../src/storm-params.js';
 import { simulateStorm } from '../src/storm.js';
 import type { StormModeResult, StormParams, StormReport } from '../src/types.js';
@@ -159,6 +160,14 @@ describe('deploy strategies on the command line and in scenarios', () => {
     expect(text).toContain('a known return, not dropped');
     const plan = (await run(['plan', '-n', '3', '-u', '3000', '--rolling-deploy', '--deploy', 'handoff', '--no-timing'])).out;
     expect(plan).toContain('rolling deploy (handoff): 3,000 users move once each');
+  });
+
+  it('reads a strategy in a scenario\'s rolling deploy, refuses an unknown one', () => {
+    const cluster = { nodes: 3, users: 100 };
+    expect(parseScenario({ cluster, steps: [{ 'rolling-deploy': { ids: ['node-1'], strategy: 'restart' } }] }).steps).toEqual([{ kind: 'rolling-deploy', ids: ['node-1'], strategy: 'restart' }]);
+    expect(parseScenario({ cluster, steps: [{ 'rolling-deploy': { strategy: 'handoff' } }] }).steps).toEqual([{ kind: 'rolling-deploy', strategy: 'handoff' }]);
+    expect(() => parseScenario({ cluster, steps: [{ 'rolling-deploy': { strategy: 'blue-green' } }] })).toThrow(/strategy/);
+    expect(() => parseScenario({ cluster, steps: [{ 'rolling-deploy': { nodes: ['node-1'] } }] })).toThrow(/unknown field/);
   });
 
   it('refuses --deploy without a rolling deploy, and an unknown strategy', async () => {
