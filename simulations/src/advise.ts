@@ -5,9 +5,10 @@
 // settings, all simulated. Under receiver budgets (today's agents) the settings are the acceptRate each node declares
 // and the sender ceiling; under per-sender pacing, the one rate and burst every agent sends at.
 import type { PlanInput, RunOptions } from './plan.js';
-import { POLICIES, declaredRate, type PacingPolicy, type ReceiverBudget } from './pacing-policy.js';
+import { POLICIES, declaredRate, roundRateDown, type PacingPolicy, type ReceiverBudget } from './pacing-policy.js';
 import { silentProgress } from './progress.js';
-import { acceptRateOf, simulateStorm, type StormInput, type StormStep } from './storm.js';
+import { flowSplit } from './budget-split.js';
+import { acceptRateOf, declaredRateOf, handoffSplit, simulateStorm, type StormInput, type StormStep } from './storm.js';
 import { resolveStormParams } from './storm-params.js';
 import { planStorm } from './storm-run.js';
 import type { AdviseReport, DrainAdvice, PacingCheck, PacingPolicyName, StepAdvice, StepResult, StormModeResult, StormParams } from './types.js';
@@ -64,7 +65,7 @@ export async function runAdvise(input: PlanInput, current: StormParams, opts: Ru
     perStepMs: steps.every((s) => s.simulated.settleMs !== null) ? steps.reduce((a, s) => a + s.simulated.settleMs!, 0) : null,
     acceptRates,
     fleetWide,
-    drains: drains(policy, stormInput, params, wideParams),
+    drains: drains(policy, stormInput, plan, params, wideParams),
     current: now,
   };
 }
@@ -75,9 +76,28 @@ function mostSenders(input: StormInput, id: string): number {
   for (const step of input.steps) {
     const from = new Set<string>();
     for (const f of step.flows) if (f.to === id && f.users > 0 && !crashedIn(step, f.from)) from.add(f.from);
+    // A handoff: the old process is the one sender to its successor.
+    if (step.deploy?.strategy === 'handoff' && step.deploy.node === id) from.add(id);
     most = Math.max(most, from.size);
   }
   return most;
+}
+
+/**
+ * The paced moves of a step as the policies see them: the plan's flows less a crashed node's, and a handoff's users
+ * from the node to itself (its old process to its successor) at the split the agents use for it.
+ */
+export function pacedFlowsOf(step: StormStep, planned: StepResult): { flows: { from: string; to: string; users: number }[]; split: StormStep['split'] } {
+  const flows = step.flows.filter((f) => !crashedIn(step, f.from));
+  if (step.deploy?.strategy !== 'handoff' || !planned.deploy) return { flows, split: step.split };
+  const node = step.deploy.node;
+  return { flows: [...flows, { from: node, to: node, users: planned.deploy.users }], split: handoffSplit(step.split ?? flowSplit(step.flows, step.before.length), node) };
+}
+
+/** A restart in place: the last user's slot (restartBackInMs + its place at the node's declared acceptRate), its connection, a tick. */
+export function restartEstimateMs(users: number, acceptRate: number, p: StormParams): number {
+  if (users <= 0) return 0;
+  return Math.ceil((p.restartBackInMs + ((users - 1) * 1000) / acceptRate + 1.5 * p.rttMs + p.tickMs) / p.tickMs) * p.tickMs;
 }
 
 /** Whether `from` is a node that crashes in `step` (its users drop: not paced). */
@@ -86,24 +106,37 @@ function crashedIn(step: StormStep, from: string): boolean {
 }
 
 /**
- * Every node that drains (leaves the fleet in a paced step: drain, remove, scale-in, a deploy's drain): the time its
- * users take to leave at the current and at the advised settings, against the agents' drain deadline.
+ * Every node that drains (leaves the fleet in a paced step: drain, remove, scale-in, a deploy's drain) or hands its
+ * users to a successor: the time its users take to leave at the current and at the advised settings, against the
+ * agents' drain deadline (a handoff has the same one).
  */
-function drains(policy: PacingPolicy, input: StormInput, now: StormParams, advised: StormParams): DrainAdvice[] {
+function drains(policy: PacingPolicy, input: StormInput, plan: StepResult[], now: StormParams, advised: StormParams): DrainAdvice[] {
   const out: DrainAdvice[] = [];
-  for (const step of input.steps) {
-    if (step.departure !== 'paced') continue;
-    const stays = new Set(step.after.map((n) => n.id));
-    for (const n of step.before) {
-      if (stays.has(n.id)) continue;
-      const flows = step.flows.filter((f) => f.from === n.id);
+  input.steps.forEach((step, i) => {
+    // A handoff is timed against the same deadline: the node's users to its successor.
+    if (step.deploy?.strategy === 'handoff') {
+      const alone = pacedFlowsOf(step, plan[i]);
+      const flows = alone.flows.filter((f) => f.from === step.deploy!.node && f.to === step.deploy!.node);
       const users = flows.reduce((a, f) => a + f.users, 0);
-      if (users === 0) continue;
-      const alone = { flows, split: step.split };
-      out.push({ step: step.label, node: n.id, users, nowMs: policy.estimateMs(alone, now), advisedMs: policy.estimateMs(alone, advised) });
+      if (users > 0) out.push({ step: step.label, node: step.deploy.node, users, nowMs: policy.estimateMs({ flows, split: alone.split }, now), advisedMs: policy.estimateMs({ flows, split: alone.split }, advised) });
     }
-  }
+    drainsOf(policy, step, now, advised, out);
+  });
   return out;
+}
+
+/** The nodes that leave the fleet in a paced step (drain, remove, scale-in, a deploy's drain), into `out`. */
+function drainsOf(policy: PacingPolicy, step: StormStep, now: StormParams, advised: StormParams, out: DrainAdvice[]): void {
+  if (step.departure !== 'paced') return;
+  const stays = new Set(step.after.map((n) => n.id));
+  for (const n of step.before) {
+    if (stays.has(n.id)) continue;
+    const flows = step.flows.filter((f) => f.from === n.id);
+    const users = flows.reduce((a, f) => a + f.users, 0);
+    if (users === 0) continue;
+    const alone = { flows, split: step.split };
+    out.push({ step: step.label, node: n.id, users, nowMs: policy.estimateMs(alone, now), advisedMs: policy.estimateMs(alone, advised) });
+  }
 }
 
 /** Each receiver's budget: its accept rate and bank (as the storm model has them), less the headroom. */
@@ -118,8 +151,7 @@ function receiverBudget(p: StormParams, headroomPct: number): (node: string) => 
 
 function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, p: StormParams, budget: (node: string) => ReceiverBudget): StepAdvice {
   const crashed = (from: string) => crashedIn(step, from);
-  const pacedFlows = step.flows.filter((f) => !crashed(f.from));
-  const pacing = policy.pace({ flows: pacedFlows, split: step.split }, budget, p);
+  const pacing = policy.pace(pacedFlowsOf(step, planned), budget, p);
   // A crash is not paced: its users drop at once and spread only over the client's first backoff, U(0, base).
   let backoffBaseMs: number | null = null;
   if (step.departure === 'crash') {
@@ -127,12 +159,16 @@ function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, 
     for (const f of step.flows) if (crashed(f.from)) dropped.set(f.to, (dropped.get(f.to) ?? 0) + f.users);
     backoffBaseMs = Math.max(1, ...[...dropped].map(([to, n]) => Math.ceil((1000 * n) / budget(to).perSec)));
   }
+  // A restart in place is not paced by the senders: its node spreads its own users' slots at its declared
+  // acceptRate, one a slot and no burst, so that rate may be the whole budget less the headroom.
+  const restart = step.deploy?.strategy === 'restart' && planned.deploy ? { node: step.deploy.node, users: planned.deploy.users, acceptRate: roundRateDown(budget(step.deploy.node).perSec) } : null;
   const chosen = {
     ratePerSec: pacing?.ratePerSec ?? p.ratePerSec,
     burst: pacing?.burst ?? p.burst,
     backoffBaseMs: Math.max(p.backoffBaseMs, backoffBaseMs ?? 0),
     acceptBurstMs: Math.max(p.acceptBurstMs, pacing?.needsAcceptBurstMs ?? 0),
     ...(pacing?.acceptRates ? { nodeAcceptRate: pacing.acceptRates } : {}),
+    ...(restart ? { nodeAcceptRate: { ...pacing?.acceptRates, [restart.node]: restart.acceptRate } } : {}),
   };
   const estimatedMs = stepEstimate(policy, step, planned, withPacing(p, chosen));
   const settings = withPacing(p, chosen, estimatedMs);
@@ -140,12 +176,12 @@ function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, 
   return {
     label: step.label,
     departure: step.departure,
-    moved: planned.moved,
-    limitingReceiver: pacing?.limitingReceiver ?? null,
-    senders: pacing?.senders ?? 0,
-    receiverAcceptPerSec: pacing ? acceptRateOf(p, pacing.limitingReceiver) : 0,
-    receiverUsers: pacing?.receiverUsers ?? 0,
-    acceptRate: pacing?.acceptRates?.[pacing.limitingReceiver] ?? null,
+    moved: planned.moved + (planned.deploy?.users ?? 0),
+    limitingReceiver: pacing?.limitingReceiver ?? restart?.node ?? null,
+    senders: pacing?.senders ?? (restart ? 1 : 0),
+    receiverAcceptPerSec: pacing ? acceptRateOf(p, pacing.limitingReceiver) : restart ? acceptRateOf(p, restart.node) : 0,
+    receiverUsers: pacing?.receiverUsers ?? restart?.users ?? 0,
+    acceptRate: pacing?.acceptRates?.[pacing.limitingReceiver] ?? restart?.acceptRate ?? null,
     maxSenders: pacing?.maxSenders ?? 0,
     ratePerSec: pacing?.ratePerSec ?? null,
     burst: pacing?.burst ?? null,
@@ -158,9 +194,10 @@ function adviseStep(policy: PacingPolicy, step: StormStep, planned: StepResult, 
 
 function stepEstimate(policy: PacingPolicy, step: StormStep, planned: StepResult, p: StormParams): number {
   const crashed = (from: string) => crashedIn(step, from);
-  const paced = policy.estimateMs({ flows: step.flows.filter((f) => !crashed(f.from)), split: step.split }, p);
+  const paced = policy.estimateMs(pacedFlowsOf(step, planned), p);
   const dropped = step.flows.some((f) => crashed(f.from)) ? p.rttMs + p.backoffBaseMs + p.tickMs : 0;
-  return Math.max(paced, dropped);
+  const restarted = step.deploy?.strategy === 'restart' && planned.deploy ? restartEstimateMs(planned.deploy.users, declaredRateOf(p, step.deploy.node), p) : 0;
+  return Math.max(paced, dropped, restarted);
 }
 
 /** The parameters with these settings; a step is given at least twice its estimate to settle (slow and safe is still done). */

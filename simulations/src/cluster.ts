@@ -1,6 +1,10 @@
 // The simulated fleet: building the starting nodes and applying a scenario's steps to them, one after the other.
 import { SimError } from './errors.js';
-import type { ExpandedStep, SimNode, StepSpec } from './types.js';
+import type { DeployOf, DeployStrategy, ExpandedStep, SimNode, StepSpec } from './types.js';
+
+/** How a rolling deploy may replace each node's process; `drain` is the default (see DeployStrategy). */
+export const DEPLOY_STRATEGIES: readonly DeployStrategy[] = ['drain', 'handoff', 'restart'];
+export const DEFAULT_DEPLOY_STRATEGY: DeployStrategy = 'drain';
 
 export interface ZoneSpec {
   name: string;
@@ -51,7 +55,10 @@ export function stepLabel(step: StepSpec): string {
     case 'crash': return `crash ${shortList(step.ids)}`;
     case 'reweight': return `reweight ${shortList(Object.entries(step.weights).map(([id, w]) => `${id}=${w}`))}`;
     case 'reweight-zone': return `zone ${step.zone} weight ${step.weight}`;
-    case 'rolling-deploy': return step.ids ? `rolling deploy of ${step.ids.length}` : 'rolling deploy';
+    case 'rolling-deploy': {
+      const how = step.strategy && step.strategy !== DEFAULT_DEPLOY_STRATEGY ? ` (${step.strategy})` : '';
+      return `${step.ids ? `rolling deploy of ${step.ids.length}` : 'rolling deploy'}${how}`;
+    }
   }
 }
 
@@ -59,14 +66,18 @@ function shortList(items: string[]): string {
   return items.length <= 3 ? items.join(',') : `${items.slice(0, 2).join(',')},… (${items.length})`;
 }
 
-/** Applies the steps in order; a rolling deploy becomes, for each node in turn, a drain and a return. */
+/**
+ * Applies the steps in order. A rolling deploy becomes, for each node in turn, a drain and a return (strategy
+ * `drain`), or one step that keeps the fleet as it is and names the node (`handoff`, `restart`).
+ */
 export function expandSteps(initial: SimNode[], steps: StepSpec[]): ExpandedStep[] {
   let fleet = initial.map((n) => ({ ...n }));
   const everSeen = new Set(fleet.map((n) => n.id));
   const out: ExpandedStep[] = [];
-  const push = (group: number, step: StepSpec, label: string, after: SimNode[]) => {
+  const push = (group: number, step: StepSpec, label: string, after: SimNode[], deploy?: DeployOf) => {
     if (after.length === 0) throw new SimError('EMPTY_FLEET', `step ${group + 1} (${label}) would leave no node`);
-    out.push({ group, label, kind: step.kind, departure: step.kind === 'crash' ? 'crash' : 'paced', before: fleet, after });
+    const departure = step.kind === 'crash' ? 'crash' : deploy?.strategy === 'restart' ? 'restart' : 'paced';
+    out.push({ group, label, kind: step.kind, departure, before: fleet, after, ...(deploy ? { deploy } : {}) });
     fleet = after;
   };
   const requireIds = (ids: string[], where: string) => {
@@ -146,6 +157,13 @@ export function expandSteps(initial: SimNode[], steps: StepSpec[]): ExpandedStep
       case 'rolling-deploy': {
         const ids = step.ids ?? fleet.map((n) => n.id);
         requireIds(ids, where);
+        const strategy = step.strategy ?? DEFAULT_DEPLOY_STRATEGY;
+        if (!DEPLOY_STRATEGIES.includes(strategy)) throw new SimError('INVALID_SCENARIO', `${where}: strategy ${JSON.stringify(strategy)} is not one of ${DEPLOY_STRATEGIES.join(', ')}`);
+        if (strategy !== 'drain') {
+          // The ring keeps the node: same fleet before and after, the node's users reconnect to it once.
+          for (const nodeId of ids) push(g, step, `deploy ${nodeId}: ${strategy}`, fleet, { strategy, node: nodeId });
+          break;
+        }
         for (const nodeId of ids) {
           const node = fleet.find((n) => n.id === nodeId)!;
           const at = fleet.indexOf(node);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { RingError, type Algorithm } from '@wsring/ring';
-import { buildNodes, type ZoneSpec } from './cluster.js';
+import { DEFAULT_DEPLOY_STRATEGY, DEPLOY_STRATEGIES, buildNodes, type ZoneSpec } from './cluster.js';
 import { SimError, errorLine } from './errors.js';
 import { STRATEGIES, runCompare } from './compare.js';
 import { runPlan, type RunOptions } from './plan.js';
@@ -18,7 +18,7 @@ import { renderPlanText } from './render/plan-text.js';
 import { renderStormText } from './render/storm-text.js';
 import { loadScenario } from './scenario.js';
 import { DEFAULT_MAX_USERS } from './users.js';
-import type { Report, Scenario, StepSpec, StormParams, StrategyName } from './types.js';
+import type { DeployStrategy, Report, Scenario, StepSpec, StormParams, StrategyName } from './types.js';
 import { fleetChange, previewOnFleet } from './fleet.js';
 import { renderFleetText } from './render/fleet-text.js';
 
@@ -136,6 +136,7 @@ interface CommonOptions {
   crash?: string[];
   reweight?: Record<string, number>;
   rollingDeploy?: boolean;
+  deploy?: DeployStrategy;
   json?: boolean;
   html?: string;
   progress?: boolean;
@@ -165,7 +166,8 @@ function addCommonOptions(cmd: Command): Command {
     .option('--drain <ids>', 'change: drain the listed nodes (their users move at the agent pace)', parseList)
     .option('--crash <ids>', 'change: the listed nodes crash (their users drop at once)', parseList)
     .option('--reweight <id=w,...>', 'change: set node weights', parseReweight)
-    .option('--rolling-deploy', 'change: every node in turn drains and comes back')
+    .option('--rolling-deploy', 'change: every node in turn is deployed (drains and comes back, or as --deploy says)')
+    .addOption(new Option('--deploy <strategy>', `how a rolling deploy replaces each node's process: drain (the node leaves the ring and comes back; users move twice), handoff (a successor under the same id takes each user once) or restart (restart in place: each user comes back to the node at its slot); applies to --rolling-deploy and to a scenario's rolling deploys that name none (default ${DEFAULT_DEPLOY_STRATEGY})`).choices([...DEPLOY_STRATEGIES]))
     .option('--json', 'print the report as JSON on stdout instead of text')
     .option('--html <file>', 'also write a self-contained HTML report with SVG charts')
     .option('--progress', 'show progress bars on stderr (default: only when stderr is a terminal)')
@@ -189,7 +191,7 @@ function stepsFromOptions(o: CommonOptions): StepSpec[] {
   if (o.drain) steps.push({ kind: 'drain', ids: o.drain });
   if (o.crash) steps.push({ kind: 'crash', ids: o.crash });
   if (o.reweight) steps.push({ kind: 'reweight', weights: o.reweight });
-  if (o.rollingDeploy) steps.push({ kind: 'rolling-deploy' });
+  if (o.rollingDeploy) steps.push({ kind: 'rolling-deploy', ...(o.deploy ? { strategy: o.deploy } : {}) });
   return steps;
 }
 
@@ -209,7 +211,11 @@ export function scenarioFromOptions(o: CommonOptions, cmd: Command): Scenario {
   if (o.sessionsPerUser) cluster.sessionsPerUser = o.sessionsPerUser;
   if (o.pointsPerWeight !== undefined) cluster.pointsPerWeight = o.pointsPerWeight;
   if (o.tableSize !== undefined) cluster.tableSize = o.tableSize;
-  const steps = [...(base?.steps ?? []), ...cliSteps];
+  // --deploy: the strategy of every rolling deploy that names none.
+  const deploy = o.deploy;
+  const baseSteps = (base?.steps ?? []).map((s) => (deploy && s.kind === 'rolling-deploy' && !s.strategy ? { ...s, strategy: deploy } : s));
+  const steps = [...baseSteps, ...cliSteps];
+  if (deploy && !steps.some((s) => s.kind === 'rolling-deploy')) throw new SimError('INVALID_OPTION', '--deploy says how a rolling deploy goes: add --rolling-deploy (or a scenario with a rolling-deploy step)');
   if ((o as CommonOptions & FleetCliOptions).handoff) throw new SimError('INVALID_OPTION', '--handoff previews the live fleet only: add --fleet <nats-url>');
   if (steps.length === 0) throw new SimError('INVALID_OPTION', 'nothing to preview: give a change (--add, --join, --remove, --drain, --crash, --reweight, --rolling-deploy) or --scenario');
   return { ...(base?.name ? { name: base.name } : {}), cluster, steps, ...(base?.storm ? { storm: base.storm } : {}) };
@@ -245,6 +251,7 @@ function addStormOptions(cmd: Command): Command {
     .option('--burst <n>', `frames an idle agent may send at once (default ${DEFAULT_STORM_PARAMS.burst})`, parseNumber)
     .option('--jitter-ms <ms>', `the sending agent holds each moved user U(0, jitterMs) before its frame may go; the client reconnects at once (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
     .option('--grace-ms <ms>', `a client that ignores its frame is closed this long after it (default ${DEFAULT_STORM_PARAMS.graceMs})`, parseNumber)
+    .option('--restart-back-in-ms <ms>', `restart-in-place deploys: when the next process serves; the i-th user comes back after it + i / acceptRate (the agent's restartBackInMs, default ${DEFAULT_STORM_PARAMS.restartBackInMs})`, parseNumber)
     .option('--drain-deadline-ms <ms>', `the agents' drain deadline: a draining node closes the users it still holds then (default ${DEFAULT_STORM_PARAMS.drainDeadlineMs}); advise and storm warn when a drain needs longer`, parseNumber)
     .option('--ignore-pct <pct>', `percent of clients that ignore the frame (default ${DEFAULT_STORM_PARAMS.ignorePct})`, parseNumber)
     .option('--backoff-base-ms <ms>', `client backoff: attempt n (0 = the first after a drop, n after n refusals) comes rtt + U(0, min(cap, base * 2^n)) later (default ${DEFAULT_STORM_PARAMS.backoffBaseMs})`, parseNumber)
@@ -358,6 +365,7 @@ async function fleetPlan(o: CommonOptions & FleetCliOptions, cmd: Command, io: C
     ['add', 'name the nodes that join: --join <ids>'],
     ['crash', 'a crash places users like --remove <ids>'],
     ['rollingDeploy', 'preview one step at a time: --drain <id>'],
+    ['deploy', 'preview one step at a time: --drain <id>'],
     ['html', 'the live preview has no HTML report yet: use --json'],
   ];
   for (const [name, why] of notHere) {

@@ -28,6 +28,8 @@ export interface FleetStep {
   departure: StormInput['steps'][number]['departure'];
   before: SimNode[];
   after: SimNode[];
+  /** A handoff or restart-in-place deploy of one node. */
+  deploy?: StormInput['steps'][number]['deploy'];
 }
 
 /** Runs the strategy's change through the storm model: targeted moves with affinity, the balancer without. */

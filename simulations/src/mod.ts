@@ -2,14 +2,15 @@
 export { runPlan, planSteps, type PlanInput, type RunOptions } from './plan.js';
 export { runCompare, STRATEGIES } from './compare.js';
 export { runStorm } from './storm-run.js';
+export { predictMovement, type MovementInput, type MovementPrediction, type MovementStep } from './predict.js';
 export { runAdvise, DEFAULT_HEADROOM_PCT, type AdviseOptions } from './advise.js';
 export { POLICIES, perSenderPolicy, receiverBudgetPolicy, type PacingPolicy, type Pacing, type ReceiverBudget } from './pacing-policy.js';
 export { ringSplit, flowSplit, type BudgetSplit } from './budget-split.js';
 export { renderAdviseText } from './render/advise-text.js';
-export { acceptRateOf, declaredRateOf, simulateStorm, type StormHooks, type StormInput, type StormStep, type TickState } from './storm.js';
+export { acceptRateOf, declaredRateOf, handoffSplit, simulateStorm, type StormHooks, type StormInput, type StormStep, type TickState } from './storm.js';
 export { DEFAULT_STORM_PARAMS, resolveStormParams } from './storm-params.js';
 export { loadScenario, parseScenario } from './scenario.js';
-export { buildNodes, expandSteps, type ZoneSpec } from './cluster.js';
+export { DEFAULT_DEPLOY_STRATEGY, DEPLOY_STRATEGIES, buildNodes, expandSteps, type ZoneSpec } from './cluster.js';
 export { balanceOf, minimumMoves } from './balance.js';
 export { parseSessionsPerUser, socketsOf, type SessionsPerUser } from './sessions.js';
 export { jumpHash } from './baselines.js';

@@ -29,13 +29,13 @@ export function ringSettings(cluster: ClusterSpec): RingSettings {
 /** Hashes the scenario's users (synthetic or from a file), sorted, reporting progress as it goes. */
 export async function hashScenarioUsers(input: PlanInput, opts: RunOptions, progress: Progress): Promise<UserHashes> {
   const { users, ringSeed } = input.cluster;
-  progress.start('hashing users', users.kind === 'synthetic' ? users.count : 0);
+  progress.start('hashing users', users.kind === 'synthetic' ? users.count : users.kind === 'ids' ? users.ids.length : 0);
   const hashes = await loadUserHashes(users, { ringSeed, workers: opts.workers, maxUsers: opts.maxUsers, onProgress: (done) => progress.update(done) });
   progress.stop();
   if (hashes.sorted.length === 0) {
     throw users.kind === 'file'
       ? new SimError('USERS_FILE', `users file ${users.path} has no user ids: nothing to place`)
-      : new SimError('INVALID_OPTION', 'users: 0: nothing to place (give at least 1 user)');
+      : new SimError('INVALID_OPTION', `users: ${users.kind === 'ids' ? 'an empty list' : '0'}: nothing to place (give at least 1 user)`);
   }
   return hashes;
 }
@@ -132,6 +132,8 @@ export async function planSteps(settings: RingSettings, initial: SimNode[], expa
       balanceBefore: balanceOf(step.before, beforeLoads),
       balanceAfter: balanceOf(step.after, step.after.map((n) => tracker.loads[registry.indexOf(n.id)])),
       flows,
+      // A handoff or restart in place: the ring is the same, the node's users reconnect to it once.
+      ...(step.deploy ? { deploy: { ...step.deploy, users: beforeLoads[step.before.findIndex((n) => n.id === step.deploy!.node)] } } : {}),
     });
     if (!byUser && expanded.length > 1) progress.update(i + 1);
   });

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { Algorithm } from '@wsring/ring';
-import { buildNodes, type ZoneSpec } from './cluster.js';
+import { DEPLOY_STRATEGIES, buildNodes, type ZoneSpec } from './cluster.js';
 import { SimError } from './errors.js';
 import { STORM_PARAM_NAMES } from './storm-params.js';
-import type { ClusterSpec, Scenario, SimNode, StepSpec, StormParams, UserSource } from './types.js';
+import type { ClusterSpec, DeployStrategy, Scenario, SimNode, StepSpec, StormParams, UserSource } from './types.js';
 
 const ALGORITHMS: readonly Algorithm[] = ['ring', 'maglev', 'rendezvous'];
 const STEP_KINDS = ['scale-out', 'scale-in', 'add', 'remove', 'drain', 'crash', 'reweight', 'reweight-zone', 'rolling-deploy'] as const;
@@ -179,11 +179,23 @@ function parseStep(step: unknown, where: string): StepSpec {
       onlyKeys(v, ['zone', 'weight'], w);
       return { kind, zone: str(v.zone, `${w}.zone`), weight: num(v.weight, `${w}.weight`), ...label };
     }
-    case 'rolling-deploy':
-      return v === 'all' || v === true || v === null ? { kind, ...label } : { kind, ids: ids(v, w), ...label };
+    case 'rolling-deploy': {
+      if (v === 'all' || v === true || v === null) return { kind, ...label };
+      if (!isObj(v)) return { kind, ids: ids(v, w), ...label };
+      // { ids?: all | [ids], strategy?: drain | handoff | restart }
+      onlyKeys(v, ['ids', 'strategy'], w);
+      const strategy = v.strategy === undefined ? {} : { strategy: deployStrategy(v.strategy, `${w}.strategy`) };
+      const only = v.ids === undefined || v.ids === 'all' ? {} : { ids: ids(v.ids, `${w}.ids`) };
+      return { kind, ...only, ...strategy, ...label };
+    }
     default:
       fail(where, `unknown step ${JSON.stringify(kind)} (expected one of ${STEP_KINDS.join(', ')})`);
   }
+}
+
+function deployStrategy(x: unknown, where: string): DeployStrategy {
+  if (!DEPLOY_STRATEGIES.includes(x as DeployStrategy)) fail(where, `${JSON.stringify(x)} is not one of ${DEPLOY_STRATEGIES.join(', ')}`);
+  return x as DeployStrategy;
 }
 
 export function parseStormParams(p: unknown, where: string): Partial<StormParams> {

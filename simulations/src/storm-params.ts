@@ -16,6 +16,7 @@ export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
   jitterMs: AGENT.pacing.jitterMs,
   graceMs: AGENT.pacing.graceMs,
   drainDeadlineMs: AGENT.drainDeadlineMs,
+  restartBackInMs: AGENT.restartBackInMs,
   ignorePct: 0,
   backoffBaseMs: DEFAULT_BACKOFF.baseMs,
   backoffCapMs: DEFAULT_BACKOFF.capMs,
@@ -41,6 +42,8 @@ const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
   jitterMs: [0, 3_600_000],
   graceMs: [0, 3_600_000],
   drainDeadlineMs: [0, 86_400_000],
+  // The agent takes at most half its hold bound (RECORD_LIMITS.maxHoldMs, 600 s).
+  restartBackInMs: [0, 300_000],
   ignorePct: [0, 100],
   backoffBaseMs: [1, 3_600_000],
   backoffCapMs: [1, 3_600_000],

@@ -28,7 +28,7 @@ export async function planStorm(input: PlanInput, params: StormParams, opts: Run
   });
   const stormInput: StormInput = {
     initialLoads: Object.fromEntries(plan[0].loads.map((l) => [l.id, l.before])),
-    steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows, split: splits[i] })),
+    steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows, split: splits[i], ...(s.deploy ? { deploy: s.deploy } : {}) })),
   };
   const nodes: string[] = [];
   const seen = new Set<string>();

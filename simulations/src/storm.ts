@@ -8,15 +8,23 @@
 //    drop at once and fail over to their new owner with the client's backoff.
 //  - lb: a load balancer without affinity; the change drops users (everyone, or those of leaving nodes) and they
 //    come back through the balancer with exponential backoff and full jitter.
+// Deploys that keep the ring (a step with `deploy`): a handoff is one paced flow from the node to itself (its old
+// process sends, its successor receives: one lane at the node's declared acceptRate under the sender ceiling, the
+// old process's pacer; the successor starts with a fresh one); a restart in place closes every user of the node
+// with a `restart` frame whose delay is its slot (restartBackInMs + i / acceptRate, the agent's arithmetic, cut at
+// the protocol's MAX_RESTART_DELAY_MS), the node is down until restartBackInMs, and each user arrives at its slot.
+// Through the balancer (lb) both drop the node's users; a restarted node is down until restartBackInMs.
 // Both share one model of a node: it accepts `acceptPerSec` connection attempts a second; attempts beyond that
 // are refused and the client retries with its next backoff. Counts are integers and every user is always either
-// connected to one node or reconnecting (scheduled to arrive somewhere), so connected + reconnecting == total.
+// connected to one node, reconnecting (scheduled to arrive somewhere) or restarting (waiting for its restart slot),
+// so connected + reconnecting + restarting == total.
+import { MAX_RESTART_DELAY_MS } from '@wsring/protocol';
 import { apportion, leastConnections } from './baselines.js';
 import { balanceOf } from './balance.js';
 import { flowSplit, type BudgetSplit } from './budget-split.js';
 import { LanePacer } from './lane-pacer.js';
 import { Rng } from './rng.js';
-import type { Departure, Overload, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
+import type { DeployOf, Departure, Overload, ReceiverSummary, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
 
 /** A node's accept rate: its own (`nodeAcceptPerSec`) or the fleet's `acceptPerSec`. */
 export function acceptRateOf(p: StormParams, id: string): number {
@@ -38,6 +46,8 @@ export interface StormStep {
   flows: { from: string; to: string; users: number }[];
   /** How the senders split their receivers' budgets (receiver-budget); absent: in proportion to the users they carry. */
   split?: BudgetSplit;
+  /** A handoff or restart-in-place deploy of one node: the model sends that node's users itself (see above). */
+  deploy?: DeployOf;
 }
 
 export interface StormInput {
@@ -51,8 +61,10 @@ export interface TickState {
   tick: number;
   /** Users connected to some node (sum over nodes). */
   connected: number;
-  /** Users between two connections. */
+  /** Users between two connections (not those waiting for a restart slot). */
   reconnecting: number;
+  /** Users closed by a restart in place, waiting for their slot. */
+  restarting: number;
   /** Connected users still waiting for their reconnect frame (jitter or token; counted in `connected`). */
   queued: number;
 }
@@ -80,6 +92,16 @@ class Model {
   private readonly slots: Map<number, number>[];
   private readonly levels: number;
   reconnecting = 0;
+  /** Users waiting for their restart slot: absolute tick -> node -> users arriving then. */
+  private readonly restartReturns = new Map<number, Map<number, number>>();
+  restarting = 0;
+  /** Restarted nodes that serve again: absolute tick -> nodes. */
+  private readonly upAt = new Map<number, number[]>();
+  /** This step: the first frame sent to each receiver (absolute ms), and what each accepted (count, last tick). */
+  firstFrame = new Map<number, number>();
+  accepted = new Map<number, { count: number; lastTick: number }>();
+  /** Users of this step closed with a restart frame. */
+  restarted = 0;
   /** Users still in their jitter wait, by tick: key from * FLOW_KEY + to. */
   private readonly waitSlots: Map<number, number>[];
   waiting = 0;
@@ -135,7 +157,64 @@ class Model {
   }
 
   get busy(): boolean {
-    return this.reconnecting > 0 || this.waiting > 0 || this.queued > 0 || this.closes.length > 0;
+    return this.reconnecting > 0 || this.waiting > 0 || this.queued > 0 || this.closes.length > 0 || this.restarting > 0 || this.upAt.size > 0;
+  }
+
+  /** A frame (reconnect or restart) sends users to `to` at absolute ms `at`. */
+  private framed(to: number, at: number): void {
+    const seen = this.firstFrame.get(to);
+    if (seen === undefined || at < seen) this.firstFrame.set(to, at);
+  }
+
+  /** Node `i` is down from tick `t` and serves again `ms` later (a restart in place). */
+  downFor(t: number, i: number, ms: number): void {
+    this.up[i] = false;
+    const at = t + Math.max(1, Math.ceil(ms / this.p.tickMs));
+    const list = this.upAt.get(at);
+    if (list) list.push(i);
+    else this.upAt.set(at, [i]);
+  }
+
+  /**
+   * Restart in place of node `i` at tick `t` (Agent.restartInPlace): each of its `count` users gets a `restart` frame
+   * now, the k-th with retryAfterMs = restartBackInMs + floor(k * 1000 / acceptRate) (the client cuts it at
+   * MAX_RESTART_DELAY_MS), and is closed 4005; it comes back to the node after its delay (the frame takes rtt/2, the
+   * connection one rtt more). Until then it is restarting: disconnected with a known return.
+   */
+  restart(t: number, i: number, count: number, acceptRate: number): void {
+    if (count <= 0) return;
+    const p = this.p;
+    this.connected[i] -= count;
+    this.disconnects += count;
+    this.restarted += count;
+    this.restarting += count;
+    this.framed(i, t * p.tickMs);
+    for (let k = 0; k < count; k++) {
+      const delay = Math.min(p.restartBackInMs + Math.floor((k * 1000) / acceptRate), MAX_RESTART_DELAY_MS);
+      const at = t + Math.max(1, Math.floor((delay + 1.5 * p.rttMs) / p.tickMs));
+      let due = this.restartReturns.get(at);
+      if (!due) this.restartReturns.set(at, (due = new Map()));
+      due.set(i, (due.get(i) ?? 0) + 1);
+    }
+  }
+
+  /** The new process of every restarted node due now serves; the users whose slot is now connect to their node. */
+  private returns(t: number): void {
+    const up = this.upAt.get(t);
+    if (up) {
+      for (const i of up) this.up[i] = true;
+      this.upAt.delete(t);
+    }
+    const due = this.restartReturns.get(t);
+    if (!due) return;
+    this.restartReturns.delete(t);
+    const slot = this.slots[t % this.slots.length];
+    for (const [i, n] of due) {
+      this.restarting -= n;
+      this.reconnecting += n;
+      const key = i * this.levels;
+      slot.set(key, (slot.get(key) ?? 0) + n);
+    }
   }
 
   /** `count` users start reconnecting now towards `target`, arriving over [now + lo, now + lo + span] ms. */
@@ -254,6 +333,7 @@ class Model {
     const ignoring = Math.floor(((before + n) * p.ignorePct) / 100) - Math.floor((before * p.ignorePct) / 100);
     this.sentSoFar.set(from, before + n);
     const obeying = n - ignoring;
+    this.framed(to, t * p.tickMs + delayMs);
     if (obeying > 0) {
       // The frame reaches the client after rtt/2; it closes and connects at once, arriving one rtt later.
       this.connected[from] -= obeying;
@@ -273,6 +353,7 @@ class Model {
 
   tick(t: number): void {
     const p = this.p;
+    this.returns(t);
     // Clients that ignored their frame are closed at the end of the grace period.
     while (this.closes.length > 0 && this.closes[0].tick <= t) {
       const c = this.closes.shift()!;
@@ -320,6 +401,12 @@ class Model {
     const atNode = new Map<number, Pending[]>();
     for (const d of due) {
       this.reconnecting -= d.count;
+      if (d.target === LB && !this.up.some((u) => u)) {
+        // No node serves (the only one restarts): the balancer has nowhere to send them; they try again later.
+        const level = Math.min(d.level + 1, this.levels - 1);
+        this.schedule(t, LB, level, d.count, this.p.rttMs, this.backoffMs(level));
+        continue;
+      }
       const spread = d.target === LB ? this.balance(d.count) : [[d.target, d.count] as const];
       for (const [node, count] of spread) {
         if (count === 0) continue;
@@ -338,6 +425,13 @@ class Model {
         const ok = Math.min(d.count, budget - accepted);
         accepted += ok;
         this.connected[node] += ok;
+        if (ok > 0) {
+          const a = this.accepted.get(node);
+          if (a) {
+            a.count += ok;
+            a.lastTick = t;
+          } else this.accepted.set(node, { count: ok, lastTick: t });
+        }
         const refused = d.count - ok;
         if (refused > 0) {
           this.refused += refused;
@@ -348,6 +442,13 @@ class Model {
       }
       this.acceptTokens[node] -= accepted;
     }
+  }
+
+  /** The old process of node `i` is gone after a handoff: its successor starts with a pacer of its own. */
+  retireSender(i: number): void {
+    this.lanePacers.delete(i);
+    this.pacerTokens.delete(i);
+    this.queues.delete(i);
   }
 
   /** Whole connection attempts node `i` can accept in tick `t` (token bucket of acceptPerSec, acceptBurstMs deep). */
@@ -403,6 +504,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
   const arrivalsPerSec: number[][] = [];
   const connections: number[][] = [];
   const reconnecting: number[] = [];
+  const restarting: number[] = [];
   const stepStarts: number[] = [];
   const summaries: StormStepSummary[] = [];
   let second = 0;
@@ -430,6 +532,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       model.refusedThisSecond[i] = 0;
     });
     reconnecting.push(model.reconnecting);
+    restarting.push(model.restarting);
     second++;
   };
 
@@ -439,6 +542,10 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     const startTick = t;
     model.disconnects = 0;
     model.refused = 0;
+    model.restarted = 0;
+    model.firstFrame.clear();
+    model.accepted.clear();
+    const stepPeak = new Map<number, number>();
     stepOverSeconds = 0;
     const ids = (nodes: SimNode[]) => new Set(nodes.map((n) => n.id));
     const after = ids(step.after);
@@ -447,7 +554,23 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       model.up[i] = true;
     }
     const leaving = step.before.filter((n) => !after.has(n.id)).map((n) => model.indexOf(n.id));
-    if (mode === 'targeted' && p.policy === 'receiver-budget') model.beginStep(t, step.split ?? flowSplit(step.flows, step.before.length));
+    const deployed = step.deploy ? model.indexOf(step.deploy.node) : -1;
+    const split = step.split ?? flowSplit(step.flows, step.before.length);
+    if (mode === 'targeted' && p.policy === 'receiver-budget') model.beginStep(t, step.deploy?.strategy === 'handoff' ? handoffSplit(split, step.deploy.node) : split);
+    if (step.deploy) {
+      const users = model.connected[deployed];
+      if (mode === 'lb') {
+        // Through a balancer the node's users drop and come back wherever it sends them; a restarted node is down meanwhile.
+        if (step.deploy.strategy === 'restart') model.downFor(t, deployed, p.restartBackInMs);
+        model.drop(t, deployed, LB, users);
+      } else if (step.deploy.strategy === 'handoff') {
+        // The old process sends each of its users to the successor: the same node id, so one flow to itself.
+        model.prepare(t, deployed, deployed, users);
+      } else {
+        model.downFor(t, deployed, p.restartBackInMs);
+        model.restart(t, deployed, users, declaredRateOf(p, step.deploy.node));
+      }
+    }
     if (mode === 'targeted') {
       for (const f of step.flows) {
         const from = model.indexOf(f.from);
@@ -466,7 +589,9 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       for (const i of dropped) model.drop(t, i, LB, model.connected[i]);
     }
     let peakReconnecting = model.reconnecting;
+    let peakRestarting = model.restarting;
     let userTicks = 0;
+    let restartTicks = 0;
     // Once nothing is pending nothing more can happen in this step: that tick is the settle time.
     let settledAt: number | null = model.busy ? null : t;
     // Nodes draining at the agents' pace: when they hold nobody any more.
@@ -483,13 +608,16 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       if (settledAt === null && !model.busy) settledAt = t;
       if (drainedAt === null && draining.length > 0 && draining.every((i) => model.connected[i] === 0)) drainedAt = t;
       peakReconnecting = Math.max(peakReconnecting, model.reconnecting);
-      userTicks += model.reconnecting;
-      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, queued: model.waiting + model.queued });
+      peakRestarting = Math.max(peakRestarting, model.restarting);
+      userTicks += model.reconnecting + model.restarting;
+      restartTicks += model.restarting;
+      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, restarting: model.restarting, queued: model.waiting + model.queued });
       if ((k + 1) % ticksPerSec === 0) {
         let fleet = 0;
         model.ids.forEach((id, i) => {
           const a = model.arrivalsThisSecond[i];
           fleet += a;
+          if (a > 0) stepPeak.set(i, Math.max(stepPeak.get(i) ?? 0, a));
           if (a > peakNode) {
             peakNode = a;
             peakNodeId = id;
@@ -500,11 +628,40 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       }
     }
     for (const i of leaving) if (model.connected[i] === 0) model.up[i] = false;
+    if (step.deploy?.strategy === 'handoff' && settledAt !== null) model.retireSender(deployed);
+    const tk = p.tickMs;
+    const stepMs = (absMs: number) => absMs - startTick * tk;
+    const frames = [...model.firstFrame.values()];
+    const firstFrameMs = frames.length ? stepMs(Math.min(...frames)) : null;
+    const receivers: ReceiverSummary[] = [...model.accepted]
+      .sort((a, b) => a[0] - b[0])
+      .map(([i, a]) => {
+        const first = model.firstFrame.get(i);
+        const lastArrivalMs = (a.lastTick + 1 - startTick) * tk;
+        const firstMs = first === undefined ? null : stepMs(first);
+        return {
+          node: model.ids[i],
+          arrivals: a.count,
+          peakArrivalsPerSec: stepPeak.get(i) ?? 0,
+          acceptPerSec: model.accept[i],
+          acceptRate: declaredRateOf(p, model.ids[i]),
+          firstFrameMs: firstMs,
+          lastArrivalMs,
+          settleMs: firstMs === null ? null : lastArrivalMs - firstMs,
+        };
+      });
     const afterLoads = step.after.map((n) => model.connected[model.indexOf(n.id)]);
     const onFleet = afterLoads.reduce((a, b) => a + b, 0);
     summaries.push({
       label: step.label,
+      ...(step.deploy ? { deploy: step.deploy } : {}),
       disconnected: model.disconnects,
+      restarted: model.restarted,
+      peakRestarting,
+      userSecondsRestarting: (restartTicks * p.tickMs) / 1000,
+      receivers,
+      firstFrameMs,
+      lastArrivalMs: receivers.length ? Math.max(...receivers.map((r) => r.lastArrivalMs)) : null,
       peakNodeArrivalsPerSec: peakNode,
       peakNode: peakNodeId,
       peakFleetArrivalsPerSec: peakFleet,
@@ -513,7 +670,8 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       peakReconnecting,
       userSecondsDisconnected: (userTicks * p.tickMs) / 1000,
       settleMs: settledAt === null ? null : (settledAt - startTick) * p.tickMs,
-      drainMs: drainedAt === null ? null : (drainedAt - startTick) * p.tickMs,
+      // A handoff's old process holds nobody once its last user has reached the successor.
+      drainMs: step.deploy?.strategy === 'handoff' && mode === 'targeted' ? (receivers.find((r) => r.node === step.deploy!.node)?.lastArrivalMs ?? null) : drainedAt === null ? null : (drainedAt - startTick) * p.tickMs,
       // Against every user: those still reconnecting or left on a node outside the fleet are missing from it.
       balanceAfter: balanceOf(step.after, afterLoads, users),
       notOnFleet: users - onFleet,
@@ -524,6 +682,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     arrivalsPerSec: Object.fromEntries(model.ids.map((id, i) => [id, pad(arrivalsPerSec[i], second)])),
     connections: Object.fromEntries(model.ids.map((id, i) => [id, pad(connections[i], second)])),
     reconnecting,
+    restarting,
     stepStarts,
   };
   const settled = summaries.every((s) => s.settleMs !== null);
@@ -537,8 +696,10 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       model.ids.flatMap((id, i) => (finalFleet.has(id) || model.connected[i] > 0 ? [[id, model.connected[i]] as const] : [])),
     ),
     finalReconnecting: model.reconnecting,
+    finalRestarting: model.restarting,
     totals: {
       disconnected: summaries.reduce((a, s) => a + s.disconnected, 0),
+      restarted: summaries.reduce((a, s) => a + s.restarted, 0),
       peakNodeArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakNodeArrivalsPerSec)),
       peakFleetArrivalsPerSec: Math.max(0, ...summaries.map((s) => s.peakFleetArrivalsPerSec)),
       settleMs: settled ? summaries.reduce((a, s) => a + (s.settleMs ?? 0), 0) : null,
@@ -547,6 +708,21 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       overloadSeconds: summaries.reduce((a, s) => a + s.overloadSeconds, 0),
     },
     overloads: [...over.values()].sort((a, b) => b.seconds.length - a.seconds.length || b.refused - a.refused || (a.node < b.node ? -1 : 1)),
+  };
+}
+
+/**
+ * A handoff step: the old process of `node` is the only sender to its successor and takes the successor's whole
+ * declared acceptRate (Rebalancer.handoff); every other lane keeps the step's split.
+ */
+export function handoffSplit(base: BudgetSplit, node: string): BudgetSplit {
+  return {
+    shares: (sender, acceptRate) => {
+      const out = new Map(base.shares(sender, acceptRate));
+      if (sender === node) out.set(node, acceptRate(node));
+      return out;
+    },
+    fallback: base.fallback,
   };
 }
 

@@ -9,8 +9,11 @@ export interface SimNode {
   zone?: string;
 }
 
-/** Where the users come from: `count` synthetic ids `user-0` .. `user-<count-1>`, or one id per line of a file. */
-export type UserSource = { kind: 'synthetic'; count: number } | { kind: 'file'; path: string };
+/**
+ * Where the users come from: `count` synthetic ids `user-0` .. `user-<count-1>`, one id per line of a file, or the
+ * ids themselves (scripts: the same users a benchmark connects).
+ */
+export type UserSource = { kind: 'synthetic'; count: number } | { kind: 'file'; path: string } | { kind: 'ids'; ids: readonly string[] };
 
 export interface ClusterSpec {
   nodes: SimNode[];
@@ -36,13 +39,33 @@ export type StepSpec =
   | { kind: 'crash'; ids: string[]; label?: string }
   | { kind: 'reweight'; weights: Record<string, number>; label?: string }
   | { kind: 'reweight-zone'; zone: string; weight: number; label?: string }
-  | { kind: 'rolling-deploy'; ids?: string[]; label?: string };
+  | { kind: 'rolling-deploy'; ids?: string[]; strategy?: DeployStrategy; label?: string };
+
+/**
+ * How a rolling deploy replaces a node's process (the agent's SIGTERM, docs/operations.md):
+ * - `drain`: the node leaves the ring, its users move to their new owners at the receivers' accept rates, then it
+ *   comes back and takes its share again (two steps; users move twice). What `--sigterm drain` does with no
+ *   successor waiting, and the only way when two processes cannot run under one id at once.
+ * - `handoff`: a successor process under the same id starts beside the old one; each user moves once, straight to
+ *   it (same node, new URL), paced by one lane at the successor's acceptRate under the sender ceiling. Ring
+ *   unchanged, nobody else moves.
+ * - `restart`: restart in place; each user gets a `restart` frame with its own slot (restartBackInMs + i /
+ *   acceptRate) and comes back to the same node then; the ring holds the node meanwhile. Nobody else moves.
+ */
+export type DeployStrategy = 'drain' | 'handoff' | 'restart';
+
+/** A step that replaces one node's process without changing the ring (handoff, restart in place). */
+export interface DeployOf {
+  strategy: 'handoff' | 'restart';
+  node: string;
+}
 
 /**
  * How users leave a node in a step, which decides the shape of the reconnect wave:
- * `paced` (the agent sends targeted reconnect frames at its pace) or `crash` (everyone on the node drops at once).
+ * `paced` (the agent sends targeted reconnect frames at its pace), `crash` (everyone on the node drops at once) or
+ * `restart` (a restart in place: every user of the node is told when to come back to it, each at its own slot).
  */
-export type Departure = 'paced' | 'crash';
+export type Departure = 'paced' | 'crash' | 'restart';
 
 /** A step after expansion (a rolling deploy becomes two steps per node): the fleet before and after. */
 export interface ExpandedStep {
@@ -53,6 +76,8 @@ export interface ExpandedStep {
   departure: Departure;
   before: SimNode[];
   after: SimNode[];
+  /** A handoff or restart-in-place deploy of one node (the fleet is the same before and after). */
+  deploy?: DeployOf;
 }
 
 export interface Scenario {
@@ -106,6 +131,11 @@ export interface StepResult {
   balanceBefore: Balance;
   balanceAfter: Balance;
   flows: Flow[];
+  /**
+   * A handoff or restart-in-place deploy: its node and the users it holds, who reconnect once, to the same node
+   * (not in `moved`, which counts users whose node changes, nor in `flows`).
+   */
+  deploy?: DeployOf & { users: number };
 }
 
 export interface PlanReport {
@@ -194,6 +224,11 @@ export interface StormParams {
   graceMs: number;
   /** The agents' drain deadline: users a draining node still holds then are closed (not modelled; advise and storm warn). */
   drainDeadlineMs: number;
+  /**
+   * Restart-in-place deploys: when the next process serves (the agent's restartBackInMs); the i-th user's `restart`
+   * frame says come back after restartBackInMs + i / acceptRate (cut at the protocol's MAX_RESTART_DELAY_MS).
+   */
+  restartBackInMs: number;
   /** Percent of clients that ignore the reconnect frame (and are closed after graceMs). */
   ignorePct: number;
   /**
@@ -229,8 +264,28 @@ export type StormMode = 'targeted' | 'lb';
 
 export interface StormStepSummary {
   label: string;
-  /** Users that went through a disconnect in this step. */
+  /** Set for a handoff or restart-in-place deploy of one node. */
+  deploy?: DeployOf;
+  /** Users that went through a disconnect in this step (restarted users included). */
   disconnected: number;
+  /**
+   * Restart in place: users closed with a `restart` frame, disconnected with a known return (their slot): counted in
+   * `disconnected`, never in `reconnecting` (they are not dropped, they wait for their slot).
+   */
+  restarted: number;
+  /** Most users waiting for their restart slot at once. */
+  peakRestarting: number;
+  /** Sum over users of the time they waited for their restart slot, in seconds (also in userSecondsDisconnected). */
+  userSecondsRestarting: number;
+  /**
+   * The nodes that took users in this step: connections accepted, the peak attempts in a second against the node's
+   * accept rate, and the time from the first reconnect (or restart) frame of the step to the last arrival.
+   */
+  receivers: ReceiverSummary[];
+  /** From the start of the step to its first reconnect or restart frame (ms); null if the step sent none. */
+  firstFrameMs: number | null;
+  /** From the start of the step to the last connection accepted (ms); null if none was. */
+  lastArrivalMs: number | null;
   /** Highest connection attempts per second at one node. */
   peakNodeArrivalsPerSec: number;
   peakNode: string;
@@ -247,7 +302,8 @@ export interface StormStepSummary {
   settleMs: number | null;
   /**
    * Steps in which nodes drain (leave at the agents' pace): from the start of the step until they hold no user, to set
-   * against the agents' drainDeadlineMs; null for other steps, or when they were not emptied.
+   * against the agents' drainDeadlineMs (a handoff: until its last user reached the successor, against the same
+   * deadline); null for other steps, or when they were not emptied.
    */
   drainMs: number | null;
   /** Balance of the step's target fleet against all users (users not on it count as missing). */
@@ -256,13 +312,32 @@ export interface StormStepSummary {
   notOnFleet: number;
 }
 
+/** One receiving node of a step. Times are ms from the start of the step. */
+export interface ReceiverSummary {
+  node: string;
+  /** Connections it accepted in the step. */
+  arrivals: number;
+  /** Most connection attempts in one second of the step (refused ones included). */
+  peakArrivalsPerSec: number;
+  /** The accept rate the model gives it (acceptPerSec), and the acceptRate its agent declares. */
+  acceptPerSec: number;
+  acceptRate: number;
+  /** The first frame of the step that sent a user to it (a reconnect frame, or a restart frame). */
+  firstFrameMs: number | null;
+  lastArrivalMs: number;
+  /** lastArrivalMs - firstFrameMs: the time its users took to arrive from the first frame. */
+  settleMs: number | null;
+}
+
 export interface StormSeries {
   /** Per node: connection attempts in each second of the run. */
   arrivalsPerSec: Record<string, number[]>;
   /** Per node: connections at the end of each second. */
   connections: Record<string, number[]>;
-  /** Users reconnecting at the end of each second. */
+  /** Users reconnecting at the end of each second (dropped or moving; not those waiting for a restart slot). */
   reconnecting: number[];
+  /** Users waiting for their restart slot at the end of each second (restart-in-place deploys). */
+  restarting: number[];
   /** Second at which each step starts. */
   stepStarts: number[];
 }
@@ -275,13 +350,15 @@ export interface StormModeResult {
   finalConnections: Record<string, number>;
   /** Users still reconnecting at the end of the run (0 once settled); with finalConnections they add up to all users. */
   finalReconnecting: number;
+  /** Users still waiting for a restart slot at the end of the run (0 once settled). */
+  finalRestarting: number;
   /** Every node pushed past its accept rate (or that refused attempts), most seconds over first. */
   overloads: Overload[];
   /**
    * settleMs is the sum of the steps' times to settle (not wall time); runSeconds is the model time from the first
    * step's start to the last step's end (steps start on whole seconds).
    */
-  totals: { disconnected: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number; runSeconds: number; overloadSeconds: number };
+  totals: { disconnected: number; restarted: number; peakNodeArrivalsPerSec: number; peakFleetArrivalsPerSec: number; settleMs: number | null; refused: number; runSeconds: number; overloadSeconds: number };
 }
 
 /** A node that saw more connection attempts in some seconds than it accepts per second. */
@@ -337,6 +414,7 @@ export interface PacingCheck {
 export interface StepAdvice {
   label: string;
   departure: Departure;
+  /** Users that reconnect in the step: those whose node changes, and a handoff's or restart's users (to the same node). */
   moved: number;
   /**
    * The receiver that limits the step, with its senders and accept rate: per-sender, the one with the fewest accepts

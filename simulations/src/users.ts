@@ -37,6 +37,7 @@ export function syntheticId(i: number): string {
 export async function loadUserHashes(source: UserSource, opts: UserLoadOptions): Promise<UserHashes> {
   const maxUsers = opts.maxUsers ?? DEFAULT_MAX_USERS;
   if (source.kind === 'file') return { sorted: await hashFile(source.path, opts.ringSeed, maxUsers, opts.onProgress), workers: 1 };
+  if (source.kind === 'ids') return { sorted: await hashIds(source.ids, opts.ringSeed, maxUsers, opts.onProgress), workers: 1 };
   const { count } = source;
   if (!Number.isInteger(count) || count < 0) throw new SimError('INVALID_OPTION', `users: ${String(count)} must be an integer >= 0`);
   if (count > maxUsers) throw new SimError('TOO_MANY_USERS', `${count} users is more than the limit of ${maxUsers} (raise it with --max-users)`);
@@ -93,6 +94,22 @@ export function mergeSorted(a: Uint32Array, b: Uint32Array): Uint32Array {
   while (i < a.length) out[k++] = a[i++];
   while (j < b.length) out[k++] = b[j++];
   return out;
+}
+
+/** Ids given as a list (scripts); a repeated id counts once per entry (one connection each), as in a file. */
+async function hashIds(ids: readonly string[], ringSeed: number, maxUsers: number, onProgress?: (done: number, total: number) => void): Promise<Uint32Array> {
+  if (!Array.isArray(ids)) throw new SimError('INVALID_OPTION', 'users: ids must be a list of user ids');
+  if (ids.length > maxUsers) throw new SimError('TOO_MANY_USERS', `${ids.length} users is more than the limit of ${maxUsers} (raise it with maxUsers)`);
+  const hasher = await createRing([{ id: 'h' }], { seed: ringSeed });
+  const out = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (typeof id !== 'string' || id === '') throw new SimError('INVALID_OPTION', `users: ids[${i}] ${JSON.stringify(id)} is not a non-empty string`);
+    out[i] = hasher.hashKey(id);
+    if ((i + 1) % (1 << 18) === 0) onProgress?.(i + 1, ids.length);
+  }
+  onProgress?.(ids.length, ids.length);
+  return radixSortUint32(out);
 }
 
 /** One id per line; blank lines are skipped, surrounding whitespace trimmed. A repeated id counts once per line (one connection each). */

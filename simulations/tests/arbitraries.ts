@@ -2,8 +2,13 @@ import fc from 'fast-check';
 import { buildNodes } from '../src/cluster.js';
 import type { StepSpec } from '../src/types.js';
 
-/** Random valid steps for a fleet of node-0 .. node-(n-1); they only name nodes that exist at that point. */
-export function stepsArb(nodes: number): fc.Arbitrary<StepSpec[]> {
+const STRATEGIES = ['drain', 'handoff', 'restart'] as const;
+
+/**
+ * Random valid steps for a fleet of node-0 .. node-(n-1); they only name nodes that exist at that point. With
+ * `deploys`, a rolling deploy takes any strategy (else the default, drain).
+ */
+export function stepsArb(nodes: number, deploys = false): fc.Arbitrary<StepSpec[]> {
   const kinds = fc.constantFrom('scale-out', 'scale-in', 'drain', 'crash', 'reweight', 'rolling-deploy');
   return fc.array(fc.tuple(kinds, fc.nat(), fc.integer({ min: 1, max: 4 })), { minLength: 1, maxLength: 3 }).map((picks) => {
     const steps: StepSpec[] = [];
@@ -22,6 +27,9 @@ export function stepsArb(nodes: number): fc.Arbitrary<StepSpec[]> {
         fleet = fleet.filter((x) => x !== id);
       } else if (kind === 'reweight') {
         steps.push({ kind, weights: { [id]: k / 2 } });
+      } else if (kind === 'rolling-deploy' && deploys) {
+        const strategy = STRATEGIES[k % STRATEGIES.length];
+        if (strategy !== 'drain' || fleet.length > 1) steps.push({ kind, ids: [id], strategy });
       } else if (kind === 'rolling-deploy' && fleet.length > 1) {
         steps.push({ kind, ids: [id] });
       }

@@ -12,6 +12,8 @@ export interface PlannedInput {
   input: StormInput;
   /** Users moved per step. */
   moved: number[];
+  /** Per step: users of a handoff's or restart's node (they reconnect to it once); 0 for other steps. */
+  redeployed: number[];
   /** Users per node once the last step is done. */
   finalLoads: Map<string, number>;
   /** Each step's rings, before and after. */
@@ -32,9 +34,10 @@ export async function stormInput(nodes: number, users: number, steps: StepSpec[]
   return {
     input: {
       initialLoads: Object.fromEntries(plan[0].loads.map((l) => [l.id, l.before])),
-      steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows, split: splits[i] })),
+      steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows, split: splits[i], ...(s.deploy ? { deploy: s.deploy } : {}) })),
     },
     moved: plan.map((s) => s.moved),
+    redeployed: plan.map((s) => s.deploy?.users ?? 0),
     finalLoads: new Map(last.loads.filter((l) => l.change !== 'left').map((l) => [l.id, l.after])),
     rings,
   };

@@ -28,20 +28,20 @@ const paramsArb: fc.Arbitrary<StormParams> = fc
   .map(({ backoffExtraMs, ...p }) => resolveStormParams({ ...p, backoffCapMs: p.backoffBaseMs + backoffExtraMs, maxStepMs: 60_000 }));
 
 describe('storm model', () => {
-  it('conserves users: at every tick, connected + reconnecting == total, in both modes', async () => {
+  it('conserves users: at every tick, connected + reconnecting + restarting == total, in both modes', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 6 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: 2000 }), stepsArb(n))),
+        fc.integer({ min: 1, max: 6 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: 2000 }), stepsArb(n, true))),
         paramsArb,
         async ([nodes, users, steps], params) => {
-          const { input, moved, finalLoads } = await stormInput(nodes, users, steps);
+          const { input, moved, redeployed, finalLoads } = await stormInput(nodes, users, steps);
           for (const mode of ['targeted', 'lb'] as const) {
             let ticks = 0;
             let stepsDone = 0;
             const result = simulateStorm(input, params, mode, {
               onTick: (s) => {
                 ticks++;
-                expect(s.connected + s.reconnecting).toBe(users);
+                expect(s.connected + s.reconnecting + s.restarting).toBe(users);
                 expect(s.queued).toBeLessThanOrEqual(s.connected);
               },
               onStep: (done) => (stepsDone = done),
@@ -53,17 +53,18 @@ describe('storm model', () => {
             expect(result.totals.overloadSeconds).toBe(overs.length);
             expect(result.overloads.reduce((a, o) => a + o.refused, 0)).toBe(result.totals.refused);
             // And at the end, settled or not: every user is on some node or still reconnecting.
-            expect(Object.values(result.finalConnections).reduce((a, b) => a + b, 0) + result.finalReconnecting).toBe(users);
+            expect(Object.values(result.finalConnections).reduce((a, b) => a + b, 0) + result.finalReconnecting + result.finalRestarting).toBe(users);
             // A step that moves anyone takes ticks; the observer saw every one of them.
             if (mode === 'targeted' && moved.some((m) => m > 0)) expect(ticks).toBeGreaterThan(0);
             if (mode === 'targeted') {
-              // Every moved user is disconnected exactly once (told, or closed after the grace period, or crashed).
-              expect(result.steps.map((s) => s.disconnected)).toEqual(moved);
+              // Every moved user is disconnected exactly once (told, or closed after the grace period, or crashed), and
+              // so is every user of a node deployed by handoff or restart in place (to the same node).
+              expect(result.steps.map((s) => s.disconnected)).toEqual(moved.map((m, i) => m + redeployed[i]));
               // Pacing bounds the wave: in any second a sending agent lets at most ratePerSec + burst frames go.
               result.steps.forEach((s, i) => {
                 const step = input.steps[i];
-                if (step.departure === 'crash' || s.refused > 0 || params.ignorePct > 0) return;
-                const senders = new Set(step.flows.map((f) => f.from)).size;
+                if (step.departure !== 'paced' || s.refused > 0 || params.ignorePct > 0) return;
+                const senders = new Set([...step.flows.map((f) => f.from), ...(step.deploy ? [step.deploy.node] : [])]).size;
                 expect(s.peakFleetArrivalsPerSec).toBeLessThanOrEqual(senders * (params.ratePerSec + params.burst));
               });
               // Once settled, every user sits on the node the ring says, exactly.

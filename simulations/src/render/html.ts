@@ -3,7 +3,7 @@ import type { AdviseReport, CompareReport, PlanReport, Report, StormModeResult, 
 import { acceptRatesText, adviseHeader, adviseRows, checkText, drainLines, lateDrains } from './advise-text.js';
 import { int, ms, pctText, ratio } from './format.js';
 import { groupSteps, histogramBuckets, startToEnd } from './plan-text.js';
-import { drainDeadlineLines, emptyNodeNotes, fleetArrivals, modeName, nodesToShow, overloadLines, pacingLine, secondRanges, sharedSeconds } from './storm-text.js';
+import { DEPLOY_HEADER, deployIntro, deployRows, drainDeadlineLines, emptyNodeNotes, fleetArrivals, modeName, nodesToShow, overloadLines, pacingLine, restartCutLines, secondRanges, sharedSeconds } from './storm-text.js';
 import { policyShort } from './compare-text.js';
 import { PALETTE, barChart, escapeXml, lineChart, matrixChart, type Limit, type Mark, type Series } from './svg.js';
 
@@ -249,6 +249,7 @@ function stormHtml(r: StormReport): string {
       return `<p class="${lines[0].startsWith('WARNING') ? 'warn' : 'note'}">${lines.map(escapeXml).join('<br>')}</p>`;
     }),
     ...drainDeadlineLines(r).map((l) => `<p class="warn">${escapeXml(l)}</p>`),
+    ...deploysHtml(r, length),
     r.targeted.steps.length > 1
       ? htmlTable(
           ['step', 'targeted: disconnected', 'peak/s', 'over', 'settle', 'LB: disconnected', 'peak/s', 'over', 'settle'],
@@ -294,6 +295,30 @@ function stormHtml(r: StormReport): string {
     }),
   ];
   return page('wsring-sim storm', body.join('\n'));
+}
+
+/** Handoff and restart-in-place deploys: their table, and who is disconnected over time when some restart. */
+function deploysHtml(r: StormReport, length: number): string[] {
+  const rows = deployRows(r);
+  if (rows.length === 0) return [];
+  const out = [`<h2>Deploys that keep the ring</h2>`, ...deployIntro(r).map((l) => `<p class="note">${escapeXml(l)}</p>`), htmlTable(DEPLOY_HEADER.filter((h) => h !== '|'), rows.map((row) => row.filter((c) => c !== '|')))];
+  out.push(...restartCutLines(r).map((l) => `<p class="warn">${escapeXml(l)}</p>`));
+  if (r.targeted.totals.restarted > 0) {
+    out.push(
+      lineChart({
+        id: 'disconnected-targeted',
+        title: 'Users disconnected at the end of each second (targeted): reconnecting (dropped or moving) and restarting (waiting for their restart slot: a known return)',
+        series: [
+          { name: 'reconnecting', values: r.targeted.series.reconnecting, color: PALETTE[0] },
+          { name: 'restarting', values: r.targeted.series.restarting, color: PALETTE[1] },
+        ],
+        yLabel: 'users',
+        markers: r.targeted.series.stepStarts,
+        length,
+      }),
+    );
+  }
+  return out;
 }
 
 /** Nodes drawn per chart of a storm. */

@@ -14,6 +14,9 @@ export interface GroupRow {
   users: number;
   /** Worst max/mean seen after any step of the group. */
   worstMaxOverMean: number;
+  /** Handoff or restart-in-place deploys: users that reconnect once, to their own node (not moves). */
+  redeployed: number;
+  strategy?: string;
 }
 
 /** One row per scenario step: a rolling deploy's drains and returns are summed into one. */
@@ -23,12 +26,13 @@ export function groupSteps(steps: StepResult[]): GroupRow[] {
     const last = rows[rows.length - 1];
     if (last && last.group === s.group) {
       last.steps++;
-      last.label = s.kind === 'rolling-deploy' ? 'rolling deploy' : last.label;
+      last.label = s.kind === 'rolling-deploy' ? `rolling deploy${s.deploy ? ` (${s.deploy.strategy})` : ''}` : last.label;
       last.moved += s.moved;
+      last.redeployed += s.deploy?.users ?? 0;
       last.minimum += s.minimum;
       last.worstMaxOverMean = Math.max(last.worstMaxOverMean, s.balanceAfter.maxOverMean);
     } else {
-      rows.push({ group: s.group, label: s.label, steps: 1, moved: s.moved, minimum: s.minimum, users: s.users, worstMaxOverMean: s.balanceAfter.maxOverMean });
+      rows.push({ group: s.group, label: s.label, steps: 1, moved: s.moved, minimum: s.minimum, users: s.users, worstMaxOverMean: s.balanceAfter.maxOverMean, redeployed: s.deploy?.users ?? 0, ...(s.deploy ? { strategy: s.deploy.strategy } : {}) });
     }
   }
   return rows;
@@ -98,7 +102,13 @@ export function renderMovedTable(steps: StepResult[]): string {
     const minimum = rows.reduce((a, g) => a + g.minimum, 0);
     body.push(['total', int(moved), '', int(minimum), '', minimum > 0 ? `${(moved / minimum).toFixed(2)}x` : '-', '', '']);
   }
-  return ['Users moved per step (minimum: what any placement that follows the weights must move)', table(['step', 'moved', '%', 'minimum', '%', 'moved/min', 'max/mean after', ''], body, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])].join('\n');
+  const out = ['Users moved per step (minimum: what any placement that follows the weights must move)', table(['step', 'moved', '%', 'minimum', '%', 'moved/min', 'max/mean after', ''], body, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])];
+  for (const g of rows) {
+    if (g.redeployed === 0) continue;
+    const how = g.strategy === 'restart' ? 'come back to their own node after a restart in place, each at its slot' : "move once each, to their own node's successor process";
+    out.push(`${g.label}: ${int(g.redeployed)} users ${how}; the ring does not change and nobody else moves (not counted as moved)`);
+  }
+  return out.join('\n');
 }
 
 export function renderLoads(steps: StepResult[], width: number): string {

@@ -1,4 +1,5 @@
 // Terminal output of `storm`.
+import { MAX_RESTART_DELAY_MS } from '@wsring/protocol';
 import type { StormModeResult, StormReport } from '../types.js';
 import { downsampleMax, int, ms, ratio, sparkline, table } from './format.js';
 
@@ -106,6 +107,8 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
   );
   out.push(...emptyNodeNotes(r));
   out.push('', ...modes.flatMap((m) => overloadLines(r, m)), ...drainDeadlineLines(r));
+  const deploys = deployRows(r);
+  if (deploys.length > 0) out.push('', ...deployIntro(r), table(DEPLOY_HEADER, deploys), ...restartCutLines(r));
   if (r.targeted.steps.length > 1) {
     out.push('', 'Per step (targeted | LB): users disconnected, peak attempts/s at one node, node-seconds over its accept rate, time to settle');
     out.push(
@@ -166,6 +169,60 @@ export function emptyNodeNotes(r: StormReport): string[] {
     const why = m.mode === 'lb' ? 'without affinity, nodes that join or come back from a deploy stay (nearly) empty until users reconnect on their own' : 'the run did not settle';
     return [`note ${modeName(r, m)}: ends with min/mean ${ratio(end.minOverMean)}: ${why}; its fewer disconnects and shorter run are bought with that imbalance.`];
   });
+}
+
+export const DEPLOY_HEADER = ['step', 'users', 'peak arrivals/s', 'accept', 'restarting (peak)', 'user-s disconnected', 'first frame → last arrival', '|', 'LB: disconnected', 'peak/s', 'over'];
+
+/** What the deploy table says, and how restarting users are counted. */
+export function deployIntro(r: StormReport): string[] {
+  const restarts = r.targeted.steps.some((s) => s.deploy?.strategy === 'restart');
+  return [
+    `Deploys that keep the ring (targeted | LB): each user of the node reconnects once, to the same node; nobody else moves. Arrivals per second at the node against its accept rate; time from the first reconnect or restart frame to the last arrival.`,
+    ...(restarts
+      ? [
+          `Restart in place: the node is down ${ms(r.params.restartBackInMs)} (restartBackInMs); the i-th user's restart frame says come back after restartBackInMs + i / acceptRate. Those users count as disconnected and as restarting (a known return, not dropped: never in the reconnecting figures); their wait is in user-s disconnected.`,
+        ]
+      : []),
+  ];
+}
+
+/** One row per handoff or restart-in-place step. */
+export function deployRows(r: StormReport): string[][] {
+  const rows: string[][] = [];
+  r.targeted.steps.forEach((s, i) => {
+    if (!s.deploy) return;
+    const at = s.receivers.find((x) => x.node === s.deploy!.node);
+    const l = r.lb.steps[i];
+    const time = s.firstFrameMs === null || at === undefined ? '-' : ms(at.lastArrivalMs - s.firstFrameMs);
+    rows.push([
+      s.label,
+      int(s.disconnected),
+      int(at?.peakArrivalsPerSec ?? 0),
+      `${int(r.acceptPerSec[s.deploy.node] ?? r.params.acceptPerSec)}/s`,
+      s.deploy.strategy === 'restart' ? int(s.peakRestarting) : '-',
+      int(Math.round(s.userSecondsDisconnected)),
+      time,
+      '|',
+      int(l.disconnected),
+      int(l.peakNodeArrivalsPerSec),
+      int(l.overloadSeconds),
+    ]);
+  });
+  return rows;
+}
+
+/** Restart slots past the protocol's longest delay are cut to it: those users arrive together. */
+export function restartCutLines(r: StormReport): string[] {
+  const out: string[] = [];
+  for (const s of r.targeted.steps) {
+    if (s.deploy?.strategy !== 'restart') continue;
+    const rate = r.acceptRate[s.deploy.node] ?? r.params.acceptRate;
+    const fit = Math.max(0, Math.floor(((MAX_RESTART_DELAY_MS - r.params.restartBackInMs) * rate) / 1000) + 1);
+    if (s.restarted > fit) {
+      out.push(`WARNING ${s.label}: ${int(s.restarted - fit)} of ${int(s.restarted)} users get a restart delay past the protocol's ${ms(MAX_RESTART_DELAY_MS)} (restartBackInMs + i / acceptRate ${int(rate)}/s); clients cut it to ${ms(MAX_RESTART_DELAY_MS)}, so they arrive together. A node this large drains or hands off instead, or declares a higher acceptRate.`);
+    }
+  }
+  return out;
 }
 
 /** A warning when a drain takes longer than the agents' drain deadline (the model lets it finish; agents would not). */
