@@ -103,6 +103,37 @@ function print(rows) {
   }
 }
 
+/**
+ * The same change in wsring-sim (its storm model: the agents' ring, planner split, pacer and defaults). The simulator
+ * depends on this package, so it is not a declared dependency here (that would be a cycle); the workspace has it.
+ * acceptPerSec (what a node can physically take, in the model) is set far above the accept rate: the real agents
+ * here take what arrives, so the model should not refuse anyone either.
+ */
+async function predictor() {
+  try {
+    const { predictMovement } = await import('@wsring/sim');
+    return (nodes, steps) => predictMovement({ nodes, users, steps, params: { acceptRate: ACCEPT, ratePerSec: CEILING, acceptPerSec: 1_000_000 } }).then((p) => p.steps);
+  } catch (error) {
+    console.log(`  (wsring-sim not available: ${error.message}; build it with npm run build to see its predictions beside the run)`);
+    return undefined;
+  }
+}
+
+/** Real against predicted: peak arrivals at one receiver (the agents' own count) and time from first frame to last arrival. */
+function printSim(rows) {
+  const compared = rows.filter((r) => r.sim);
+  if (compared.length === 0) return;
+  const pct = (real, sim) => (sim > 0 ? `${real >= sim ? '+' : ''}${Math.round((100 * (real - sim)) / sim)}%` : '-');
+  console.log('\nthe same changes in wsring-sim (storm model, agents\' defaults): real against predicted');
+  console.log('change                     peak arrivals/s at one receiver: real (agent) | sim  (diff)    settle, first frame to last arrival: real | sim  (diff)');
+  for (const r of compared) {
+    const real = Math.max(0, ...r.receivers.filter((x) => x.users >= 50).map((x) => r.agentPeaks?.get(x.node) ?? 0));
+    const sim = r.sim.peakArrivalsPerSec;
+    const simSettle = r.sim.settleMs ?? 0;
+    console.log(`${r.name.padEnd(26)} ${`${fmt(real)} | ${fmt(sim)}`.padStart(40)}  (${pct(real, sim).padStart(5)})    ${`${secs(r.settleMs)} s | ${secs(simSettle)} s`.padStart(38)}  (${pct(r.settleMs, simSettle).padStart(5)})`);
+  }
+}
+
 const cpu = os.cpus();
 console.log(`wsring movement benchmark: ${fmt(USERS)} SDK clients in ${PROCESSES} processes, ${signed ? 'signed topologies' : 'unsigned topologies (moves confirmed by fetch)'}; Node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim()}; load average ${os.loadavg()[0].toFixed(1)} at start`);
 const nats = await startNatsServer();
@@ -125,6 +156,8 @@ try {
   console.log(`  ${fmt(USERS)} clients connected in ${((Date.now() - connectStart) / 1000).toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)}`);
   const framesOf = () => fleetCounter([...agents.values()], 'wsring_reconnects_sent_total');
   const figuresOf = (o) => changeFigures({ accept: ACCEPT, ceiling: CEILING, ...o });
+  const predict = await predictor();
+  const simOf = async (nodes, steps) => (predict ? predict(nodes, steps) : []);
   // Agents polled for their own arrival peaks: the fleet, plus a successor while it takes over.
   const extra = new Set();
   const watch = () => watchArrivalPeaks(() => [...agents.values(), ...extra]);
@@ -136,6 +169,7 @@ try {
     for (const n of before.values()) count.set(n, (count.get(n) ?? 0) + 1);
     const [id, held] = [...count].sort((a, b) => b[1] - a[1])[0];
     const next = ring.withoutNodes([id]);
+    const ringIds = [...agents.keys()].filter((n) => n !== id);
     const minimum = movedKeys(ring, next, users).length;
     await mark(clients);
     const peaks = watch();
@@ -150,7 +184,7 @@ try {
     const away = await allOpen(clients, 60_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
-    rows.push({ ...figuresOf({ name: `drain ${id} (${fmt(held)})`, activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), scenario: { kind: 'drain', id } });
+    rows.push({ ...figuresOf({ name: `drain ${id} (${fmt(held)})`, activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), sim: (await simOf([...ringIds, id].sort(), [{ kind: 'drain', ids: [id] }]))[0] });
     console.log(`  drain done (${away} clients not open)`);
 
     // 2. The drained node comes back (3 -> 4): every other node sends to it at once, each at its share of its budget.
@@ -166,7 +200,7 @@ try {
     const awayBack = await allOpen(clients, 60_000);
     await sleep(1_500);
     const returned = await collect(clients);
-    rows.push({ ...figuresOf({ name: `return of ${id} (3 -> 4)`, activity: returned.activity, before: returning, from: returnedAt, minimum: backMinimum }), agentPeaks: await backPeaks.stop(), scenario: { kind: 'join', ids: [id] } });
+    rows.push({ ...figuresOf({ name: `return of ${id} (3 -> 4)`, activity: returned.activity, before: returning, from: returnedAt, minimum: backMinimum }), agentPeaks: await backPeaks.stop(), sim: (await simOf(ringIds, [{ kind: 'add', nodes: [{ id, weight: 1 }] }]))[0] });
     console.log(`  return done (${awayBack} clients not open)`);
   }
 
@@ -186,7 +220,7 @@ try {
     const away = await allOpen(clients, 60_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
-    rows.push({ ...figuresOf({ name: 'scale out 4 -> 6', activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), scenario: { kind: 'join', ids: ['node-5', 'node-6'] } });
+    rows.push({ ...figuresOf({ name: 'scale out 4 -> 6', activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), sim: (await simOf(['node-1', 'node-2', 'node-3', 'node-4'], [{ kind: 'add', nodes: [{ id: 'node-5', weight: 1 }, { id: 'node-6', weight: 1 }] }]))[0] });
     console.log(`  scale out done (${away} clients not open)`);
   }
 
@@ -218,7 +252,9 @@ try {
     const away = await allOpen(clients, 60_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
-    const deploy = handoffs.map((h, i) => ({ ...figuresOf({ name: `handoff ${h.id} (${fmt(h.held)})`, activity, before, from: h.startedAt, to: handoffs[i + 1]?.startedAt ?? Infinity, minimum: h.held }), agentPeaks: h.agentPeaks, scenario: { kind: 'handoff', id: h.id } }));
+    const order = handoffs.map((h) => h.id);
+    const predicted = await simOf(order, [{ kind: 'rolling-deploy', strategy: 'handoff', ids: order }]);
+    const deploy = handoffs.map((h, i) => ({ ...figuresOf({ name: `handoff ${h.id} (${fmt(h.held)})`, activity, before, from: h.startedAt, to: handoffs[i + 1]?.startedAt ?? Infinity, minimum: h.held }), agentPeaks: h.agentPeaks, sim: predicted.find((p) => p.deploy?.node === h.id) }));
     rows.push(...deploy);
     const anyTwice = [...activity.values()].filter((a) => a.opens.length > 1).length;
     const frames = deploy.reduce((n, r) => n + r.frames, 0);
@@ -227,6 +263,7 @@ try {
   }
 
   print(rows);
+  printSim(rows);
   console.log(`\nframes sent by the fleet in all: ${fmt(await framesOf())} (the agents alive at the end); load average ${os.loadavg()[0].toFixed(1)} at the end`);
 } finally {
   bootstrapProxy.close();
