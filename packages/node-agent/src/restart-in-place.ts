@@ -6,12 +6,14 @@ import { closeWith } from './transport.js';
 import type { Logger } from './types.js';
 
 /**
- * When each session comes back after a restart in place, ms from the restart: the i-th session (from 0) at
- * `backInMs + floor(i x 1000 / acceptRate)`. `spreadMs`: how long the slots span.
+ * When each user comes back after a restart in place, ms from the restart: one slot per user, shared by all its
+ * sessions (the accept rate counts users, as the pacer's moves do), the k-th user (from 0, in the order its first
+ * session appears) at `backInMs + floor(k x 1000 / acceptRate)`. `spreadMs`: how long the slots span,
+ * `ceil(users x 1000 / acceptRate)`.
  */
-export function restartSlots(conns: Iterable<ClientConnection>, acceptRate: number, backInMs: number): { slots: Map<ClientConnection, number>; users: number; spreadMs: number } {
-  const slots = new Map<ClientConnection, number>();
-  for (const conn of conns) slots.set(conn, backInMs + Math.floor((slots.size * 1000) / acceptRate));
+export function restartSlots(conns: Iterable<ClientConnection>, acceptRate: number, backInMs: number): { slots: Map<string, number>; users: number; spreadMs: number } {
+  const slots = new Map<string, number>();
+  for (const conn of conns) if (!slots.has(conn.userId)) slots.set(conn.userId, backInMs + Math.floor((slots.size * 1000) / acceptRate));
   return { slots, users: slots.size, spreadMs: Math.ceil((slots.size * 1000) / acceptRate) };
 }
 
@@ -29,7 +31,7 @@ export interface RestartParts {
 
 /**
  * Restart in place, the old process's side: ask the fleet to hold this node (`backInMs` + the slots' spread + a
- * liveness timeout), stop, and tell every session to come back to this same node at its slot (a `restart` frame,
+ * liveness timeout), stop, and tell every user to come back to this same node at its slot (a `restart` frame,
  * then `4005 RESTARTING`). Returns the users, the slots' spread and the connections closed (whose close
  * handshakes the caller may wait for). No timers: the clients wait their slots.
  */
@@ -42,7 +44,7 @@ export async function restartInPlace(parts: RestartParts, backInMs: number): Pro
   );
   parts.stop();
   for (const conn of conns) {
-    conn.sendFrame({ type: 'restart', retryAfterMs: slots.get(conn) as number });
+    conn.sendFrame({ type: 'restart', retryAfterMs: slots.get(conn.userId) as number });
     closeWith(conn.socket, CloseCode.RESTARTING, 'restarting in place', parts.metrics);
   }
   return { users, spreadMs, closed: conns };
