@@ -6,18 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LANE_BURST_MS } from '@wsring/node-agent/internal';
-import { DEFAULT_FLEET, Fleet } from './fleet.js';
-
-/** max over i <= j of (arrivals i..j) - rate x (t_j - t_i): the burst some window saw beyond the rate. O(n). */
-function worstExcess(sorted: readonly number[], ratePerSec: number): number {
-  let best = -Infinity;
-  let worst = -Infinity;
-  for (let j = 0; j < sorted.length; j++) {
-    best = Math.max(best, (ratePerSec * sorted[j]) / 1000 - j);
-    worst = Math.max(worst, j + 1 - (ratePerSec * sorted[j]) / 1000 + best);
-  }
-  return worst;
-}
+import { DEFAULT_FLEET, Fleet, worstExcess } from './fleet.js';
 
 const scenario = fc.record({
   algorithm: fc.constantFrom('ring' as const, 'maglev' as const, 'rendezvous' as const),

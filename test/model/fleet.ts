@@ -5,16 +5,22 @@
 // on its own view of one ManualClock. What is simulated: each agent's line to the store (delivery latency,
 // a lost heartbeat, a crashed process), the sockets (a fake that records the frames the agent sends), and
 // the clients, which follow those frames. Every plan, every reconnect frame, every epoch and every settled
-// state is checked as it happens; breaches are collected in `violations`.
+// state is checked as it happens; breaches are collected in `violations`. The two deploys that replace a node's
+// process run the agent's own code for the old process (handoff.ts's handOff, restart-in-place.ts's restartInPlace),
+// a handoff's successor being a second SimNode under the same id at another URL (see Fleet.handoff, Fleet.restartInPlace).
 import { createKeyIndex, createRing, type KeyIndex, type Ring, type RingOptions } from '@wsring/ring';
 import { DEFAULTS, MemoryMembership, type AgentTopology, type Clock, type Logger, type MemberRecord, type Membership, type MembershipEvent, type StoredTopology } from '@wsring/node-agent';
 import {
   Admitter,
   AgentMetrics,
+  every,
+  handOff,
+  restartInPlace,
   ConnectionRegistry,
   EpochAgreement,
   FledNodes,
   Rebalancer,
+  LANE_BURST_MS,
   Registration,
   TopologyTracker,
   placementSignature,
@@ -50,6 +56,12 @@ export interface FleetConfig {
   maxSessionsPerUser?: number;
   /** A broken agent: its limit differs from the one the clients were promised (1: the old one-socket-per-user agent). */
   agentSessionLimit?: number;
+  /**
+   * A broken deploy, to show the invariants catch it: 'handoff-too-fast' paces a handoff at twice the successor's
+   * accept rate; 'handoff-early' sends the handoff frames before the ring names the successor's URL;
+   * 'restart-too-fast' spreads a restart's slots at four times the node's accept rate.
+   */
+  brokenDeploy?: 'handoff-too-fast' | 'handoff-early' | 'restart-too-fast';
   /** Per node id: its weight and declared accept rate (default 1 and the agent's default). */
   nodeSpecs?: Record<string, { weight?: number; acceptRate?: number }>;
 }
@@ -63,8 +75,11 @@ export const DEFAULT_FLEET: Omit<FleetConfig, 'seed'> = {
   maxPrefs: DEFAULTS.maxUnreachable + 1,
 };
 
-/** running: serving; draining: moving its users out; crashed: silent, record left behind; left: deregistered. */
-export type NodeStatus = 'running' | 'draining' | 'crashed' | 'left';
+/**
+ * running: serving; draining: moving its users out (a drain, or a handoff to its successor); crashed: silent,
+ * record left behind; left: deregistered (or handed over); restarting: stopped for a restart in place, its record held.
+ */
+export type NodeStatus = 'running' | 'draining' | 'crashed' | 'left' | 'restarting';
 
 const silent: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -91,6 +106,18 @@ class SimLine implements Membership {
   async remove(id: string): Promise<void> {
     this.alive();
     await this.store.remove(id);
+  }
+  async putSuccessor(record: MemberRecord): Promise<void> {
+    this.alive();
+    await this.store.putSuccessor(record);
+  }
+  async removeSuccessor(id: string): Promise<void> {
+    this.alive();
+    await this.store.removeSuccessor(id);
+  }
+  async readRecords(id: string): ReturnType<MemoryMembership['readRecords']> {
+    this.alive();
+    return this.store.readRecords(id);
   }
   watch(listener: (e: MembershipEvent) => void): Promise<() => void> {
     return this.store.watch((e) => {
@@ -120,6 +147,9 @@ interface Frame {
   fingerprint?: string;
   standIn?: boolean;
   session?: string;
+  /** A reconnect frame's delay (a drain's or handoff's remainder), a restart frame's. */
+  delayMs?: number;
+  retryAfterMs?: number;
   pos?: number;
   prev?: number;
 }
@@ -200,14 +230,23 @@ export class SimNode {
   inFlight = 0;
   /** Settled sets and reconfirmations handed to the Rebalancer and not yet done. */
   busy = 0;
-  /** Placement signature of the member set the Rebalancer last applied. */
+  /** Placement signature of the member set the Rebalancer last applied, and when (shared time) it first applied one. */
   applied: string | undefined;
+  appliedAt: number | undefined;
   /** Users a plan queued and no frame has gone to yet: a frame for anyone else is a stand-in sent back. */
   readonly planned = new Set<string>();
   /** The epoch this agent serves, and the highest one it served that the fleet had agreed. */
   servedEpoch = 0;
   agreedEpoch = 0;
   stopWatch: () => void = () => {};
+  /** The URL this process serves at (a handoff's successor serves the same id at another). */
+  url = '';
+  /** Set while handing off: where this node's users that connect here are sent (agent.ts's handoffUrl). */
+  handoffUrl: string | undefined;
+  stopConverging: () => void = () => {};
+  /** agent.ts's waiters: for the node to empty, for a topology change. */
+  private readonly emptyWaiters = new Set<() => void>();
+  private readonly topologyWaiters = new Set<() => void>();
 
   constructor(
     private readonly fleet: Fleet,
@@ -257,7 +296,10 @@ export class SimNode {
         recordOf: (nodeId) => this.tracker.table.get(nodeId),
       },
       {
-        topology: (t) => fleet.servedTopology(this, t),
+        topology: (t) => {
+          fleet.servedTopology(this, t);
+          this.topologyChanged();
+        },
         rebalance: () => this.onApplied(),
         sent: () => {},
       },
@@ -271,13 +313,16 @@ export class SimNode {
         registry: this.registry,
         fled: this.fled,
         serving: () => (this.status === 'running' ? 'serving' : this.status === 'draining' ? 'draining' : 'not-serving'),
+        handoffUrl: () => this.handoffUrl,
         topology: () => this.rebalancer.topology,
         knownEpoch: () => this.epochs.knownEpoch,
         feed: () => this.feed as unknown as ReturnType<AdmitterParts['feed']>,
         settledHere: (conn) => this.rebalancer.forget(conn),
         socketGone: (conn) => this.rebalancer.clearGrace(conn),
         opened: () => {},
-        closed: () => {},
+        closed: () => {
+          if (this.registry.size === 0) for (const wake of [...this.emptyWaiters]) wake();
+        },
       },
     );
   }
@@ -294,9 +339,14 @@ export class SimNode {
     return this.rebalancer.topology.ring;
   }
 
-  /** As agent.ts does: register, then watch; every event reaches this agent `latencyMs` late, in order. */
-  async start(url: string): Promise<void> {
-    await this.registration.register(url);
+  /**
+   * As agent.ts does: claim the id (register, or wait as the successor of the process serving it), then watch;
+   * every event reaches this agent `latencyMs` late, in order; stand-ins converge periodically.
+   */
+  async start(url: string): Promise<'member' | 'successor'> {
+    this.url = url;
+    const role = await this.registration.claim(url, this.fleet.config.livenessTimeoutMs);
+    this.stopConverging = every(this.clock, Math.max(1_000, Math.floor(DEFAULTS.convergeAfterMs / 6)), () => void this.rebalancer.converge());
     this.stopWatch = await this.line.watch((event) => {
       this.inFlight++;
       this.clock.setTimeout(() => {
@@ -304,12 +354,55 @@ export class SimNode {
         if (this.serving) this.receive(event);
       }, this.latencyMs);
     });
+    return role;
+  }
+
+  /** agent.ts's takeOver: a successor takes the id's record (handed over, or the predecessor left). */
+  private takeOver(): void {
+    if (!this.registration.isSuccessor || !this.serving) return;
+    this.busy++;
+    void this.registration.takeOver(this.ring.nodes.some((n) => n.id === this.id) ? 'active' : 'joining').finally(() => this.busy--);
+  }
+
+  /** agent.ts's untilTopology: once `ready()` holds after a topology change (or now), or after `ms`. The wait does not count as busy. */
+  untilTopology(ready: () => boolean, ms: number): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return this.waitFor(this.topologyWaiters, ready, ms);
+  }
+
+  /** agent.ts's untilEmpty: once the last connection is gone, or after `ms`. */
+  untilEmpty(ms: number): Promise<void> {
+    if (this.registry.size === 0) return Promise.resolve();
+    return this.waitFor(this.emptyWaiters, () => true, ms);
+  }
+
+  /** Called by the fleet for every topology this agent serves. */
+  topologyChanged(): void {
+    for (const wake of [...this.topologyWaiters]) wake();
+  }
+
+  private waitFor(waiters: Set<() => void>, ready: () => boolean, ms: number): Promise<void> {
+    this.busy--;
+    return new Promise((resolve) => {
+      const done = () => {
+        this.clock.clearTimeout(timer);
+        waiters.delete(check);
+        this.busy++;
+        resolve();
+      };
+      const check = () => {
+        if (ready()) done();
+      };
+      const timer = this.clock.setTimeout(done, ms);
+      waiters.add(check);
+    });
   }
 
   /** agent.ts's onMembershipEvent. */
   private receive(e: MembershipEvent): void {
     if (e.type === 'topology') this.rebalancer.storedTopology(e.stored);
-    if (e.type === 'put') this.registration.observe(e.record);
+    if (e.type === 'put' && this.registration.observe(e.record)) this.takeOver();
+    if (e.type === 'delete' && e.id === this.id && this.registration.isSuccessor) this.takeOver();
     if (e.type === 'reconnected') {
       void this.registration.beat();
       this.busy++;
@@ -326,6 +419,7 @@ export class SimNode {
       .finally(() => {
         this.busy--;
         this.applied = s.signature;
+        this.appliedAt ??= this.fleet.clock.now();
       });
   }
 
@@ -336,8 +430,10 @@ export class SimNode {
     this.registration.startHeartbeats();
   }
 
-  stop(status: 'crashed' | 'left'): void {
+  stop(status: 'crashed' | 'left' | 'restarting'): void {
     this.status = status;
+    for (const wake of [...this.emptyWaiters]) wake();
+    this.stopConverging();
     this.stopWatch();
     this.registration.stop();
     this.tracker.stop();
@@ -352,8 +448,10 @@ type Pending =
   | { kind: 'bootstrap' }
   /** Its node vanished without a word: it retries under the topology it has. */
   | { kind: 'failover' }
-  /** A targeted reconnect frame named its new node. */
-  | { kind: 'reconnect'; target: string; from?: string; sentAt?: number };
+  /** A targeted reconnect frame named its new node (at `url`), to be reached `notBefore` (a delayed frame). */
+  | { kind: 'reconnect'; target: string; url?: string; from?: string; sentAt?: number; notBefore?: number }
+  /** Its node restarts in place: back to it (the same URL) at `at`, not before; if it is not serving then, failover. */
+  | { kind: 'comeBack'; target: string; from: string; at: number };
 
 /**
  * One client: a tab (a session) of a user. A user with several tabs has several SimUsers under distinct ids
@@ -372,18 +470,55 @@ interface SimUser {
   readonly from: number;
   /** Node it is connected to. */
   node: string | undefined;
-  /** Its connection there, and the socket under it. */
+  /** Its connection there, the process holding it, and the socket under it. */
   conn: ClientConnection | undefined;
+  proc?: SimNode;
   socket: SimSocket | undefined;
   pending: Pending | undefined;
   /** The client's topology: the ring of the node that last welcomed it (or it bootstrapped from). */
   ring: Ring | undefined;
+  /** The delay of the `restart` frame its node sent, until the close that follows it. */
+  restartAfterMs?: number;
 }
 
 /** What reached a client and waits for it to act: a reconnect frame, or its socket closed by the agent. */
 type Delivery = { user: string; socket: SimSocket; node: string } & ({ kind: 'frame'; frame: Frame; sentAt: number } | { kind: 'closed'; code: number });
 
 const SETTLE_STEP_MS = 97;
+
+/** A deploy under way: who was where when it started, and every frame it sent. */
+interface Deploy {
+  kind: 'handoff' | 'restart';
+  id: string;
+  /** The old process. */
+  old: SimNode;
+  startedAt: number;
+  /** Tabs on the old process at the start, with their connection there. */
+  tabs: Map<string, ClientConnection>;
+  /** Every other tab's connection: it must keep it. */
+  others: Map<string, ClientConnection | undefined>;
+  /** Reconnect or restart frames each tab received during the deploy. */
+  frames: Map<string, Frame[]>;
+  /** Users that arrived somewhere by a frame (or came back) during the deploy, per tab. */
+  arrivals: Map<string, { node: string; at: number; proc: SimNode | undefined }[]>;
+  /** Served ring and epoch, node by node, at the start. */
+  label: string;
+}
+
+/**
+ * max over i <= j of (arrivals i..j) - rate x (t_j - t_i) for sorted arrival times: the burst some window saw
+ * beyond the rate. The bound of docs/protocol.md is rate x (T + LANE_BURST_MS) + senders, so this may reach
+ * rate x LANE_BURST_MS / 1000 + senders. O(n).
+ */
+export function worstExcess(sorted: readonly number[], ratePerSec: number): number {
+  let best = -Infinity;
+  let worst = -Infinity;
+  for (let j = 0; j < sorted.length; j++) {
+    best = Math.max(best, (ratePerSec * sorted[j]) / 1000 - j);
+    worst = Math.max(worst, j + 1 - (ratePerSec * sorted[j]) / 1000 + best);
+  }
+  return worst;
+}
 
 /** What a run went through, to show the runs exercised what the invariants speak about. */
 export const emptyStats = () => ({
@@ -443,6 +578,16 @@ export class Fleet {
    * (shared time; the model's clients land once the fleet agrees, so the frame's time is the arrival's, less a constant round trip).
    */
   readonly arrivals: { node: string; from: string; user: string; at: number }[] = [];
+  /** The old process of a handoff, from the moment it starts handing off until it closes (the id's entry in `nodes` is its successor). */
+  readonly retiring = new Set<SimNode>();
+  /** A process waiting as the successor of the one serving its id. */
+  readonly successors = new Map<string, SimNode>();
+  /** The deploy under way (a handoff or a restart in place), whose frames and closes are checked as they happen. */
+  private deploy: Deploy | undefined;
+  /** Processes started under an id so far (a handoff's successor gets its own URL from it). */
+  private generation = 0;
+  /** What the deploys went through. */
+  readonly deployStats = { handoffs: 0, handedOff: 0, handoffStandInsHome: 0, remainders: 0, restarts: 0, restartedUsers: 0, cameBackInTime: 0, failedOverPastSlot: 0 };
   readonly random: () => number;
   /** The fleet's message log (the stream): positions per user. */
   readonly log = new SimLog();
@@ -468,7 +613,8 @@ export class Fleet {
     const [emptyRing, index] = await Promise.all([createRing([], this.config.ring), createKeyIndex(undefined, { seed: this.config.ring?.seed ?? 0 })]);
     const node = new SimNode(this, id, latencyMs, this.clock.view(offset), this.clock.now(), emptyRing, index);
     this.nodes.set(id, node);
-    await node.start(`ws://${id}.test/ws`);
+    // A process started again under an id serves where the last one did (the same host and port).
+    await node.start(old?.url ?? `ws://${id}.test/ws`);
     await this.step();
   }
 
@@ -519,6 +665,224 @@ export class Fleet {
     await this.advance(ms);
     this.membership.setConnected(true);
     await this.step();
+  }
+
+  // ---- deploys ----
+
+  /** The accept rate node `id` declares. */
+  acceptRateOf(id: string): number {
+    return this.config.nodeSpecs?.[id]?.acceptRate ?? DEFAULTS.acceptRate;
+  }
+
+  /**
+   * Handoff deploy of `id`, run to its end once the fleet is quiet (false, and nothing done, if it does not get
+   * quiet): a successor process starts under the id at another URL and waits; the serving process hands over to it
+   * with the agent's own `handOff` (handoff.ts, what SIGTERM runs) and closes. Checked (as violations): each user of
+   * the node gets exactly one reconnect frame, naming the node at the successor's URL (a stand-in: its owner), and
+   * arrives there once; no other process sends a frame and every other session keeps its connection; ring and epoch
+   * stay; arrivals at the successor stay within A x (T + LANE_BURST_MS) + 1 (one sender).
+   */
+  async handoff(id: string, deadlineMs: number, latencyMs: number): Promise<boolean> {
+    if (!(await this.settle())) return false;
+    const old = this.live(id);
+    if (old.status !== 'running') return false;
+    const { config } = this;
+    const url = `ws://${id}.test/ws?g=${++this.generation}`;
+    const [emptyRing, index] = await Promise.all([createRing([], config.ring), createKeyIndex(undefined, { seed: config.ring?.seed ?? 0 })]);
+    const next = new SimNode(this, id, latencyMs, this.clock.view(0), this.clock.now(), emptyRing, index);
+    this.successors.set(id, next);
+    if ((await next.start(url)) !== 'successor') this.violations.push(`the second process of ${id} did not wait as its successor`);
+    // It settles on the fleet's ring and heartbeats its successor record.
+    await this.advance(config.settleMs + 2 * config.heartbeatMs + 2 * latencyMs + 100);
+    const successor = await old.registration.liveSuccessor(config.livenessTimeoutMs);
+    if (successor?.url !== url) {
+      this.violations.push(`${id} sees no live successor (${successor?.url})`);
+      return true;
+    }
+    this.restartsSoFar++;
+    const d = this.beginDeploy('handoff', old);
+    this.deployStats.handoffs++;
+    let result: { users: number; remaining: number } | undefined;
+    old.busy++;
+    const run = handOff(
+      {
+        self: id,
+        registration: old.registration,
+        rebalancer: old.rebalancer,
+        registry: old.registry,
+        logger: silent,
+        settleMs: config.settleMs,
+        livenessTimeoutMs: config.livenessTimeoutMs,
+        jitterMs: config.pacing.jitterMs,
+        defaultAcceptRate: DEFAULTS.acceptRate,
+        begin: (successorUrl) => {
+          old.handoffUrl = successorUrl;
+          old.status = 'draining';
+          old.stopConverging();
+          // From now on the id is the successor's; the old process serves its users until they are gone.
+          this.retiring.add(old);
+          this.nodes.set(id, next);
+          this.successors.delete(id);
+        },
+        untilTopology: (ready, ms) => (config.brokenDeploy === 'handoff-early' ? Promise.resolve() : old.untilTopology(ready, ms)),
+        untilEmpty: (ms) => old.untilEmpty(ms),
+        handingOff: () => old.status === 'draining',
+        spreadRemainder: async () => {
+          if (old.rebalancer.spreadRemainder().users > 0) this.deployStats.remainders++;
+        },
+      },
+      config.brokenDeploy === 'handoff-too-fast' ? { ...successor, acceptRate: 2 * (successor.acceptRate ?? DEFAULTS.acceptRate) } : successor,
+      deadlineMs,
+    )
+      .then((r) => (result = r))
+      .finally(() => old.busy--);
+    const limit = this.clock.now() + deadlineMs + config.settleMs + config.livenessTimeoutMs + 10_000;
+    while (result === undefined && this.clock.now() < limit) await this.advance(SETTLE_STEP_MS);
+    if (result === undefined) this.violations.push(`the handoff of ${id} did not finish`);
+    await run;
+    // The agent's close(): whoever is still here is closed GOING_AWAY (none should be: each got its frame).
+    old.stop('left');
+    for (const user of [...this.users.values()].filter((u) => u.proc === old)) {
+      this.violations.push(`${user.id} was still on the old process of ${id} when it closed`);
+      this.drop(user, { kind: 'bootstrap' });
+    }
+    await old.registration.deregister();
+    this.retiring.delete(old);
+    await this.step();
+    if (!(await this.settle())) this.violations.push(`the fleet did not settle after the handoff of ${id}`);
+    this.endHandoff(d, next);
+    return true;
+  }
+
+  /**
+   * Restart in place of `id`, run to the end once the fleet is quiet (false if it does not get quiet): the old process
+   * runs the agent's own `restartInPlace` (restart-in-place.ts) with `backInMs`; `downMs` later the next process
+   * starts under the same id and URL. Checked: each session of the node gets one `restart` frame, with a slot no
+   * earlier than `backInMs`; a user whose slot comes once the next process serves comes back once, to the node, at
+   * its slot; users come back within the node's accept rate (A x (T + LANE_BURST_MS) + 1 over every window T).
+   * Within the hold nobody else is touched and ring and epoch stay; past it, normal failover applies (and the
+   * fleet's own invariants).
+   */
+  async restartInPlace(id: string, backInMs: number, downMs: number, latencyMs: number): Promise<boolean> {
+    if (!(await this.settle())) return false;
+    const old = this.live(id);
+    if (old.status !== 'running') return false;
+    this.restartsSoFar++;
+    const d = this.beginDeploy('restart', old);
+    this.deployStats.restarts++;
+    const { config } = this;
+    old.busy++;
+    const { spreadMs } = await restartInPlace(
+      { registry: old.registry, registration: old.registration, acceptRate: this.acceptRateOf(id) * (config.brokenDeploy === 'restart-too-fast' ? 4 : 1), livenessTimeoutMs: config.livenessTimeoutMs, logger: silent, stop: () => old.stop('restarting') },
+      backInMs,
+    ).finally(() => old.busy--);
+    await this.step();
+    await this.advance(downMs);
+    await this.join(id, latencyMs, 0);
+    const next = this.live(id);
+    if (!(await this.settle())) this.violations.push(`the fleet did not settle after the restart in place of ${id}`);
+    // The next process serves once it has applied the fleet's ring (the agent's start() resolves then).
+    this.endRestart(d, backInMs, next.appliedAt ?? Infinity, downMs < backInMs + spreadMs + config.livenessTimeoutMs);
+    return true;
+  }
+
+  private beginDeploy(kind: Deploy['kind'], old: SimNode): Deploy {
+    const tabs = new Map<string, ClientConnection>();
+    const others = new Map<string, ClientConnection | undefined>();
+    for (const user of this.users.values()) {
+      if (user.proc === old && user.conn) tabs.set(user.id, user.conn);
+      else others.set(user.id, user.conn);
+    }
+    const d: Deploy = { kind, id: old.id, old, startedAt: this.clock.now(), tabs, others, frames: new Map(), arrivals: new Map(), label: this.label() };
+    this.deploy = d;
+    return d;
+  }
+
+  /** Ring and epoch each serving agent serves. */
+  private label(): string {
+    return [...this.nodes.values()]
+      .filter((n) => n.serving)
+      .map((n) => `${n.id}=${n.ring.fingerprint}@${n.topology.epoch}`)
+      .sort()
+      .join(',');
+  }
+
+  /** The deploy is over: nobody else was touched, ring and epoch stayed. */
+  private endDeploy(d: Deploy, strict: boolean): void {
+    this.deploy = undefined;
+    if (!strict) return;
+    const what = d.kind === 'handoff' ? 'handoff' : 'restart in place';
+    if (this.label() !== d.label) this.violations.push(`the ${what} of ${d.id} changed ring or epoch: ${d.label} -> ${this.label()}`);
+    for (const [tab, conn] of d.others) {
+      const user = this.users.get(tab);
+      if (!user) continue;
+      if (user.conn !== conn) this.violations.push(`${tab}, not on ${d.id}, lost its connection during the ${what} of ${d.id}`);
+    }
+  }
+
+  private endHandoff(d: Deploy, next: SimNode): void {
+    this.endDeploy(d, true);
+    const times = new Map<string, number>();
+    for (const [tab] of d.tabs) {
+      const user = this.users.get(tab);
+      if (!user) continue;
+      const frames = d.frames.get(tab) ?? [];
+      const arrived = d.arrivals.get(tab) ?? [];
+      if (frames.length !== 1) {
+        this.violations.push(`${tab} got ${frames.length} frames in the handoff of ${d.id}`);
+        continue;
+      }
+      const to = frames[0].node;
+      if (arrived.length !== 1 || arrived[0].node !== to || (to === d.id && arrived[0].proc !== next)) {
+        this.violations.push(`${tab} was sent to ${to} in the handoff of ${d.id} and arrived at [${arrived.map((a) => a.node)}]`);
+        continue;
+      }
+      this.deployStats.handedOff++;
+      if (to !== d.id) this.deployStats.handoffStandInsHome++;
+      else times.set(user.user, Math.min(times.get(user.user) ?? Infinity, arrived[0].at));
+    }
+    this.checkRate(d, [...times.values()]);
+  }
+
+  private endRestart(d: Deploy, backInMs: number, backAt: number, withinHold: boolean): void {
+    this.endDeploy(d, withinHold);
+    const slots = new Map<string, number>();
+    for (const [tab] of d.tabs) {
+      const user = this.users.get(tab);
+      if (!user) continue;
+      const all = d.frames.get(tab) ?? [];
+      const frames = all.filter((f) => f.type === 'restart');
+      if (frames.length !== 1) {
+        this.violations.push(`${tab} got ${frames.length} restart frames in the restart in place of ${d.id}`);
+        continue;
+      }
+      const slot = frames[0].retryAfterMs ?? 0;
+      if (slot < backInMs) this.violations.push(`${tab} was told to come back after ${slot} ms, before ${backInMs}`);
+      const at = d.startedAt + slot;
+      const seen = slots.get(user.user);
+      if (seen !== undefined && seen !== at) this.violations.push(`${user.user}'s sessions got different slots (${seen - d.startedAt} and ${slot} ms)`);
+      slots.set(user.user, at);
+      this.deployStats.restartedUsers++;
+      const arrived = d.arrivals.get(tab) ?? [];
+      if (at < backAt) {
+        this.deployStats.failedOverPastSlot++;
+        continue;
+      }
+      if (all.length !== 1 || arrived.length !== 1 || arrived[0].node !== d.id || arrived[0].at !== at) {
+        this.violations.push(`${tab}, due back at ${slot} ms (the node served again at ${backAt - d.startedAt} ms), arrived at [${arrived.map((a) => `${a.node}@${a.at - d.startedAt}`)}]`);
+        continue;
+      }
+      this.deployStats.cameBackInTime++;
+    }
+    // The slots themselves spread the users at the node's accept rate (the next process is their receiver).
+    this.checkRate(d, [...slots.values()]);
+  }
+
+  /** Arrivals at the deployed node, one per user, within its accept rate: A x (T + LANE_BURST_MS) + 1 over every window T. */
+  private checkRate(d: Deploy, times: number[]): void {
+    const rate = this.acceptRateOf(d.id);
+    const excess = worstExcess(times.sort((a, b) => a - b), rate);
+    if (excess > 1 + (rate * LANE_BURST_MS) / 1000 + 1e-9) this.violations.push(`${times.length} users arrived at ${d.id} faster than its accept rate ${rate}/s (a window saw ${excess.toFixed(2)} beyond A x T)`);
   }
 
   // ---- client commands ----
@@ -605,9 +969,19 @@ export class Fleet {
     return node;
   }
 
-  /** Agents still serving (running or draining). */
+  /** Agents still serving (running or draining), a handoff's old process included. */
   serving(): SimNode[] {
-    return [...this.nodes.values()].filter((n) => n.serving);
+    return [...this.nodes.values(), ...this.retiring].filter((n) => n.serving);
+  }
+
+  /** Every process: the nodes', handoffs' old ones and waiting successors. */
+  private processes(): SimNode[] {
+    return [...this.nodes.values(), ...this.retiring, ...this.successors.values()];
+  }
+
+  /** The serving process at `url`, if any. */
+  private processAt(url: string): SimNode | undefined {
+    return this.processes().find((n) => n.url === url && n.serving);
   }
 
   /** The nodes the fleet should place users on once settled. */
@@ -664,7 +1038,7 @@ export class Fleet {
 
   /** Stop every timer of every agent (end of a run). */
   shutdown(): void {
-    for (const node of this.serving()) node.stop('left');
+    for (const node of this.processes()) if (node.serving) node.stop('left');
   }
 
   // ---- what the agents' modules report (called from SimNode) ----
@@ -713,7 +1087,7 @@ export class Fleet {
    * in flight costs no turn at all.
    */
   private async step(): Promise<void> {
-    for (let turns = 0; turns < 8 && [...this.nodes.values()].some((n) => n.busy > 0); turns++) await this.clock.settle();
+    for (let turns = 0; turns < 8 && this.processes().some((n) => n.busy > 0); turns++) await this.clock.settle();
     this.afterStep();
   }
 
@@ -774,8 +1148,20 @@ export class Fleet {
     const ring = node.ring;
     const to = frame.node ?? '';
     if (frame.fingerprint !== ring.fingerprint || frame.epoch !== node.topology.epoch) this.violations.push(`${node.id} sent ${userId} a frame for ${frame.fingerprint}@${frame.epoch} while serving ${ring.fingerprint}@${node.topology.epoch}`);
-    if (frame.url !== `ws://${to}.test/ws`) this.violations.push(`${node.id} sent ${userId} to ${to} at ${frame.url}`);
-    if (ring.nodes.some((n) => n.id === node.id)) {
+    if (frame.url !== this.nodes.get(to)?.url) this.violations.push(`${node.id} sent ${userId} to ${to} at ${frame.url} (it serves at ${this.nodes.get(to)?.url})`);
+    const d = this.deploy;
+    if (d) {
+      // A handoff: frames from the old process to its own users only. A restart in place: only users of the node
+      // that found it down at their slot and failed over are sent back to it (as after a crash).
+      const allowed = d.tabs.has(tab) && (d.kind === 'handoff' ? node === d.old : to === d.id && node !== d.old);
+      if (!allowed) this.violations.push(`${node.id} sent ${tab} to ${to} during the ${d.kind} of ${d.id}`);
+      d.frames.set(tab, [...(d.frames.get(tab) ?? []), frame]);
+    }
+    if (d?.kind === 'handoff' && node === d.old) {
+      // Handing off: to this node at its successor's URL, or, a stand-in whose owner can take it, home to its owner.
+      const owner = ring.owner(userId);
+      if (to !== node.id && (to !== owner || !node.registry.standIns.has(userId))) this.violations.push(`${node.id} handed ${userId} off to ${to}, neither itself nor (a stand-in) its owner ${owner}`);
+    } else if (ring.nodes.some((n) => n.id === node.id)) {
       const owner = ring.owner(userId);
       const avoid = node.registry.standIns.get(userId);
       if (to !== owner) this.violations.push(`${node.id} sent ${avoid ? 'stand-in ' : ''}${userId} to ${to}, its owner is ${owner}${avoid?.has(owner) ? ', which it must avoid' : ''}`);
@@ -796,6 +1182,14 @@ export class Fleet {
     this.stats.frames++;
   }
 
+  /** A `restart` frame: only from the process restarting in place, to its own sessions. */
+  private restartFrame(node: SimNode, user: SimUser, frame: Frame): void {
+    const d = this.deploy;
+    if (d?.kind !== 'restart' || node !== d.old || !d.tabs.has(user.id)) this.violations.push(`${node.id} sent ${user.id} a restart frame${d ? ` during the ${d.kind} of ${d.id}` : ''}`);
+    else d.frames.set(user.id, [...(d.frames.get(user.id) ?? []), frame]);
+    user.restartAfterMs = frame.retryAfterMs;
+  }
+
   /** One change: a ring, and the restarts so far. */
   private changeKey(fingerprint: string): string {
     return `${fingerprint}#${this.restartsSoFar}`;
@@ -803,12 +1197,13 @@ export class Fleet {
 
   /** The user's socket on its node is gone: the client closed it (the agent's onClosed follows). */
   private detach(user: SimUser): void {
-    const node = user.node === undefined ? undefined : this.nodes.get(user.node);
+    const node = user.proc;
     if (user.socket) user.socket.leave();
     if (node?.serving && user.conn) node.admitter.release(user.conn, 1000);
     node?.planned.delete(user.user);
     user.node = undefined;
     user.conn = undefined;
+    user.proc = undefined;
     user.socket = undefined;
   }
 
@@ -829,8 +1224,9 @@ export class Fleet {
     const serving = this.serving();
     if (serving.length === 0) return false;
     const fingerprint = serving[0].ring.fingerprint;
+    const members = serving.filter((m) => !this.retiring.has(m));
     const caughtUp = (n: SimNode) =>
-      serving.every((m) => {
+      members.every((m) => {
         const seen = n.tracker.table.get(m.id);
         return seen?.startedAt === m.registration.record.startedAt && seen.state === m.registration.record.state;
       });
@@ -858,8 +1254,16 @@ export class Fleet {
       const user = this.users.get(d.user);
       if (!user || user.socket !== d.socket) continue;
       if (d.kind === 'frame') {
-        // The client follows the frame: its socket here closes, it heads for the named node.
-        this.drop(user, { kind: 'reconnect', target: d.frame.node ?? '', from: d.node, sentAt: d.sentAt });
+        // The client follows the frame: its socket here closes, it heads for the named node (after the frame's delay).
+        const notBefore = d.frame.delayMs ? d.sentAt + d.frame.delayMs : undefined;
+        if (notBefore !== undefined) this.clock.setTimeout(() => {}, d.frame.delayMs as number);
+        this.drop(user, { kind: 'reconnect', target: d.frame.node ?? '', url: d.frame.url, from: d.node, sentAt: d.sentAt, ...(notBefore === undefined ? {} : { notBefore }) });
+      } else if (d.code === CloseCode.RESTARTING && user.restartAfterMs !== undefined) {
+        // Its node restarts in place: back to the same node at its slot (the client's timer wakes the model then).
+        const after = user.restartAfterMs;
+        user.restartAfterMs = undefined;
+        this.clock.setTimeout(() => {}, after);
+        this.drop(user, { kind: 'comeBack', target: d.node, from: d.node, at: this.clock.now() + after });
       } else if (d.code === CloseCode.SESSION_LIMIT && this.overLimit.delete(user.id)) {
         // The user opened more tabs than the limit: its oldest session is closed, and the client gives up (final).
         this.stats.sessionLimitCloses++;
@@ -890,9 +1294,13 @@ export class Fleet {
 
   /** The client's connect loop: preference list under its topology, unreachable nodes skipped, one redirect per attempt at most. */
   private land(user: SimUser, pending: Pending): void {
+    const now = this.clock.now();
+    if ((pending.kind === 'comeBack' && now < pending.at) || (pending.kind === 'reconnect' && pending.notBefore !== undefined && now < pending.notBefore)) return;
     if (pending.kind === 'bootstrap' || user.ring === undefined) user.ring = this.serving()[0].ring;
     const unreachable: string[] = [];
-    let target = pending.kind === 'reconnect' ? pending.target : undefined;
+    let target = pending.kind === 'reconnect' || pending.kind === 'comeBack' ? pending.target : undefined;
+    // A frame's or redirect's URL: that process; else the node's (the model's clients find a node's process by its id).
+    let url = pending.kind === 'reconnect' ? pending.url : undefined;
     let redirects = 0;
     const path: string[] = [];
     for (let attempt = 0; attempt < 32; attempt++) {
@@ -906,7 +1314,8 @@ export class Fleet {
           continue;
         }
       }
-      const node = this.nodes.get(target);
+      const node = url === undefined ? this.nodes.get(target) : this.processAt(url);
+      url = undefined;
       if (!node?.serving) {
         unreachable.push(target);
         // A node it heard of from a frame or a redirect, not from its topology: its topology is stale.
@@ -934,14 +1343,21 @@ export class Fleet {
         if (user.session !== undefined && first.session !== user.session) this.violations.push(`${user.id} asked to keep session ${user.session}, ${node.id} gave ${first.session}`);
         user.session = first.session;
         for (const f of socket.frames) if (f.type === 'message') this.received(user, f);
-        if (pending.kind === 'reconnect') this.arrivals.push({ node: node.id, from: pending.from ?? '', user: user.id, at: pending.sentAt ?? this.clock.now() });
+        if (pending.kind === 'reconnect') this.arrivals.push({ node: node.id, from: pending.from ?? '', user: user.id, at: pending.notBefore ?? pending.sentAt ?? now });
+        const deploy = this.deploy;
+        if (deploy?.tabs.has(user.id) && pending.kind !== 'bootstrap') {
+          const at = pending.kind === 'comeBack' ? pending.at : pending.kind === 'reconnect' ? (pending.notBefore ?? pending.sentAt ?? now) : now;
+          deploy.arrivals.set(user.id, [...(deploy.arrivals.get(user.id) ?? []), { node: node.id, at, proc: node }]);
+        }
         user.node = node.id;
+        user.proc = node;
         user.conn = conn;
         user.socket = socket;
         user.pending = undefined;
         user.ring = node.ring;
         socket.onFrame = (frame) => {
           if (frame.type === 'message') this.received(user, frame);
+          if (frame.type === 'restart') this.restartFrame(node, user, frame);
           if (frame.type !== 'reconnect') return;
           this.frameSent(node, user.user, frame, user.id);
           this.inbox.push({ user: user.id, socket, node: node.id, kind: 'frame', frame, sentAt: this.clock.now() });
@@ -961,6 +1377,7 @@ export class Fleet {
         return;
       }
       target = first.node;
+      url = first.url;
     }
     this.violations.push(`${user.id} found no node to connect to`);
   }

@@ -13,6 +13,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_PING_INTERVAL_MS = 25_000;
 export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_EPOCH_LEAD = 16;
+export const DEFAULT_MOVE_CONFIRM_RETRIES = 4;
+export const DEFAULT_MOVE_CONFIRM_DELAY_MS = 250;
 
 const OPEN = 1;
 
@@ -30,6 +32,8 @@ interface Settings {
   pingIntervalMs: number;
   fetchTimeoutMs: number;
   maxEpochLead: number;
+  moveConfirmRetries: number;
+  moveConfirmDelayMs: number;
   /** The fleet's topology keys, being imported; none: only topologies fetched from `bootstrap` are trusted. */
   topologyKeys: Promise<readonly CryptoKey[]> | undefined;
   random: () => number;
@@ -76,6 +80,8 @@ function settings(options: ClientOptions): Settings {
   const pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, DEFAULT_PING_INTERVAL_MS);
   const fetchTimeoutMs = positive('fetchTimeoutMs', options.fetchTimeoutMs, DEFAULT_FETCH_TIMEOUT_MS);
   const maxEpochLead = positive('maxEpochLead', options.maxEpochLead, DEFAULT_MAX_EPOCH_LEAD, true);
+  const moveConfirmRetries = options.moveConfirmRetries === 0 ? 0 : positive('moveConfirmRetries', options.moveConfirmRetries, DEFAULT_MOVE_CONFIRM_RETRIES, true);
+  const moveConfirmDelayMs = positive('moveConfirmDelayMs', options.moveConfirmDelayMs, DEFAULT_MOVE_CONFIRM_DELAY_MS);
   const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (typeof WebSocketImpl !== 'function') {
     throw new ClientError('NO_WEBSOCKET', 'no global WebSocket: pass options.WebSocket (for example `import { WebSocket } from "ws"`)');
@@ -99,6 +105,8 @@ function settings(options: ClientOptions): Settings {
     pingIntervalMs,
     fetchTimeoutMs,
     maxEpochLead,
+    moveConfirmRetries,
+    moveConfirmDelayMs,
     topologyKeys: topologyKeysOf(options.topologyKey),
     random: options.random ?? Math.random,
     last: options.last,
@@ -158,7 +166,7 @@ export function createClient(options: ClientOptions): WsringClient {
   const events = new Emitter<ClientEvents>();
   let state: ClientState = 'bootstrapping';
   let ctx: Context = initialContext(
-    { user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects, maxEpochLead: s.maxEpochLead, refreshableToken: typeof s.token === 'function' },
+    { user: s.user, failoverDepth: s.failoverDepth, maxRedirects: s.maxRedirects, maxEpochLead: s.maxEpochLead, refreshableToken: typeof s.token === 'function', moveConfirmRetries: s.moveConfirmRetries, moveConfirmDelayMs: s.moveConfirmDelayMs },
     s.last,
   );
 
@@ -167,6 +175,7 @@ export function createClient(options: ClientOptions): WsringClient {
   let generation = 0;
   let connectTimer: unknown;
   let retryTimer: unknown;
+  let confirmTimer: unknown;
   // Keepalive of the open connection: a frame heard since the last tick, a ping out without an answer yet.
   let pingTimer: unknown;
   let heard = false;
@@ -231,6 +240,13 @@ export function createClient(options: ClientOptions): WsringClient {
       }
       case 'cancel-retry':
         clearRetryTimer();
+        return;
+      case 'schedule-confirm':
+        clearConfirmTimer();
+        confirmTimer = s.clock.setTimeout(() => {
+          confirmTimer = undefined;
+          dispatch({ type: 'confirm-timer' });
+        }, effect.delayMs);
         return;
       case 'send':
         if (socket && socket.readyState === OPEN) socket.send(encodeFrame(effect.frame));
@@ -382,6 +398,11 @@ export function createClient(options: ClientOptions): WsringClient {
     retryTimer = undefined;
   }
 
+  function clearConfirmTimer(): void {
+    if (confirmTimer !== undefined) s.clock.clearTimeout(confirmTimer);
+    confirmTimer = undefined;
+  }
+
   const initial = start(ctx);
   apply(initial.state, initial.ctx, initial.effects);
 
@@ -423,6 +444,7 @@ export function createClient(options: ClientOptions): WsringClient {
       dispatch({ type: 'close', code, reason });
       clearConnectTimer();
       clearRetryTimer();
+      clearConfirmTimer();
     },
   };
 }

@@ -14,6 +14,13 @@ export interface MachineConfig {
   maxEpochLead: number;
   /** The token comes from a function, so a TOKEN_EXPIRED close can be answered with a fresh one. */
   refreshableToken: boolean;
+  /**
+   * An open client asked to move somewhere its refetched topology does not confirm (yet) refetches it again this
+   * many times before it drops the move, waiting `moveConfirmDelayMs` x 2^k before the k-th (from 0): the bootstrap
+   * node it asked may not have applied the change yet (a handoff's successor URL, a settle window away).
+   */
+  moveConfirmRetries: number;
+  moveConfirmDelayMs: number;
 }
 
 export interface Context {
@@ -63,6 +70,8 @@ interface PendingMove {
   full: boolean;
   /** A reconnect frame's `delayMs`: the sender's slot for this client at the receiver, kept if the move waits for a refetch. */
   delayMs?: number;
+  /** Refetches that have not confirmed it so far (see `MachineConfig.moveConfirmRetries`). */
+  refetched?: number;
 }
 
 /**
@@ -84,6 +93,8 @@ export type Input =
   | { type: 'ping-timeout' }
   | { type: 'token-failed'; error: unknown }
   | { type: 'retry-timer' }
+  /** Time to refetch the topology for a move waiting to be confirmed (see `schedule-confirm`). */
+  | { type: 'confirm-timer' }
   | { type: 'close'; code: number; reason: string };
 
 type Emit = { [K in keyof ClientEvents]: { type: 'emit'; event: K; payload: ClientEvents[K] } }[keyof ClientEvents];
@@ -95,6 +106,8 @@ export type Effect =
   /** Wait before the next attempt: `delayMs` when given (a restart's own delay), else the backoff for `attempt`. */
   | { type: 'schedule-retry'; attempt: number; delayMs?: number }
   | { type: 'cancel-retry' }
+  /** Refetch the topology for the pending move after `delayMs` (an open client's socket stays meanwhile). */
+  | { type: 'schedule-confirm'; delayMs: number }
   /** Send a protocol frame on the current socket (if it is open). */
   | { type: 'send'; frame: ClientFrame }
   | Emit;
@@ -488,11 +501,16 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
       if (!pending) return same(state, next);
       const url = knownUrl(next, pending.node, pending.url);
       if (url !== undefined) return follow(next, pending, url);
-      return same(state, { ...next, pendingMove: undefined }, [emit('error', unknownNode(pending))]);
+      return unconfirmed(next, pending, state);
     },
     'topology-failed': (ctx, input, state) => {
-      const effects: Effect[] = ctx.pendingMove ? [emit('error', unknownNode(ctx.pendingMove, input.error))] : [];
-      return same(state, { ...ctx, fetching: false, pendingMove: undefined }, effects);
+      const next = { ...ctx, fetching: false };
+      return ctx.pendingMove ? unconfirmed(next, ctx.pendingMove, state, input.error) : same(state, next);
+    },
+    'confirm-timer': (ctx, _input, state) => {
+      if (!ctx.pendingMove) return same(state, ctx);
+      const fetch = fetchIfIdle(ctx);
+      return same(state, fetch.ctx, fetch.effects);
     },
   },
   reconnecting: {
@@ -506,6 +524,20 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
   },
   closed: {},
 };
+
+/**
+ * The refetched topology does not confirm the pending move (or the fetch failed). The bootstrap node asked may lag
+ * the sender by a settle window (a handoff's successor URL reaches every agent about then): ask again, up to
+ * `moveConfirmRetries` times with doubling waits, the socket serving meanwhile; then drop the move, said as an error.
+ * The sender's grace close (`4003 MOVED`) still ends the socket if the move was real and never confirmed.
+ */
+function unconfirmed(ctx: Context, pending: PendingMove, state: ClientState, cause?: unknown): Step {
+  const tries = pending.refetched ?? 0;
+  if (tries < ctx.config.moveConfirmRetries) {
+    return same(state, { ...ctx, pendingMove: { ...pending, refetched: tries + 1 } }, [{ type: 'schedule-confirm', delayMs: ctx.config.moveConfirmDelayMs * 2 ** tries }]);
+  }
+  return same(state, { ...ctx, pendingMove: undefined }, [emit('error', unknownNode(pending, cause))]);
+}
 
 function unknownNode(move: { node: string; url: string }, cause?: unknown): ClientError {
   return new ClientError('UNKNOWN_NODE', `ignored a move to ${move.node} (${move.url}): not in the topology, even refetched`, { cause });

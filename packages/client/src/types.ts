@@ -91,6 +91,16 @@ export interface ClientOptions {
    * far ahead of the client's; a frame further ahead is confirmed by refetching the topology first. Default 16.
    */
   maxEpochLead?: number;
+  /**
+   * A move frame the client cannot check (unsigned, to a node or URL its topology does not list) waits for a refetched
+   * topology to confirm it. A bootstrap node that has not applied the change yet (a handoff's successor URL reaches
+   * every agent within about a settle window) does not confirm it: the open client asks again this many times,
+   * `moveConfirmDelayMs` x 2^k apart (250, 500, 1,000, 2,000 ms by default: within the sender's 5 s grace), before
+   * it drops the move. 0: drop at the first refetch that does not confirm it. Default 4.
+   */
+  moveConfirmRetries?: number;
+  /** The first wait of `moveConfirmRetries`, ms; each further one doubles. Default 250. */
+  moveConfirmDelayMs?: number;
   /** http(s) URLs of any agents (ws(s) URLs are accepted and mapped); `/topology` is fetched from them in turn. */
   bootstrap: string[];
   /** WebSocket constructor. Default: the global `WebSocket` (browsers, Node >= 22); the Node entry defaults to `ws`. */

@@ -102,7 +102,8 @@ describe('createClient', () => {
     const t3 = await makeTopology(['n1', 'n2', 'n3'], 1);
     const t4 = await makeTopology(['n1', 'n2', 'n3', 'n4'], 2);
     const user = movingUser(t3, t4);
-    const env = setup({}, user);
+    // No refetches beyond the first here (moves.test.ts covers them).
+    const env = setup({ moveConfirmRetries: 0 }, user);
     env.fetch.answer(t3.topology);
     await settle();
     const owner = t3.ring.owner(user);
@@ -130,7 +131,7 @@ describe('createClient', () => {
   });
 
   it('refuses a frame whose URL does not match the node the topology lists', async () => {
-    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1);
+    const { t, env } = await connecting(['n1', 'n2', 'n3'], 1, { moveConfirmRetries: 0 });
     const owner = t.ring.owner('user-7');
     const other = ['n1', 'n2', 'n3'].find((id) => id !== owner) as string;
     env.last().serverSend(welcome(owner, 1));

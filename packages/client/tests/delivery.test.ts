@@ -143,7 +143,7 @@ describe('client delivery position', () => {
   });
 
   it('the state machine emits messages, asks to resume on a gap, reports losses and tracks the position', () => {
-    let ctx: Context = { ...initialContext({ user: 'u', failoverDepth: 3, maxRedirects: 3, maxEpochLead: 16, refreshableToken: false }), current: 'n1', target: 'n1' };
+    let ctx: Context = { ...initialContext({ user: 'u', failoverDepth: 3, maxRedirects: 3, maxEpochLead: 16, refreshableToken: false, moveConfirmRetries: 4, moveConfirmDelayMs: 250 }), current: 'n1', target: 'n1' };
     const step = (input: Parameters<typeof transition>[2]) => {
       const s = transition('open', ctx, input)!;
       ctx = s.ctx;

@@ -377,6 +377,8 @@ function startReal(seed: number, visited: Set<ClientState>, reasons: Set<string>
     fetch: fetch.fetch,
     clock,
     random,
+    // The model drops an unconfirmed move at the first refetch; the further refetches are tested in moves.test.ts.
+    moveConfirmRetries: 0,
     backoff: { baseMs: BASE_MS, capMs: CAP_MS },
     failoverDepth: 3,
     // A token function: TOKEN_EXPIRED is then no end, the client comes back with a fresh token.

@@ -83,6 +83,66 @@ describe('delayed and same-node moves', () => {
     env.client.close();
   });
 
+  it('unsigned, a handoff frame whose first refetch reaches an agent that has not learned the successor yet is confirmed by a later refetch', async () => {
+    const { env, owner } = await open();
+    const first = env.last();
+    first.serverSend(frame(owner, t3b.topology, { url: 'ws://successor.test/ws' }));
+    await settle();
+    expect(env.fetch.requests).toHaveLength(1);
+    // The bootstrap agent asked still serves the old URL (it applies the handover a settle window later).
+    env.fetch.answer(t3.topology);
+    await settle();
+    expect(first.live).toBe(true);
+    expect(env.seen.error).toEqual([]);
+    // It asks again after 250 ms, then 500 ms; a failed fetch counts as one more that did not confirm it.
+    env.clock.advance(249);
+    await settle();
+    expect(env.fetch.requests).toHaveLength(0);
+    env.clock.advance(1);
+    await settle();
+    expect(env.fetch.requests).toHaveLength(1);
+    env.fetch.fail();
+    await settle();
+    expect(first.live).toBe(true);
+    env.clock.advance(500);
+    await settle();
+    env.fetch.answer(t3b.topology);
+    await settle();
+    expect(first.live).toBe(false);
+    expect(env.last().base).toBe('ws://successor.test/ws');
+    env.last().serverOpen();
+    env.last().serverSend(welcome(owner, 1));
+    expect(env.client.state).toBe('open');
+    expect(env.seen.moved).toEqual([]);
+    expect(env.seen.error).toEqual([]);
+    env.client.close();
+  });
+
+  it('a move no refetch confirms is dropped after moveConfirmRetries more refetches, 250 ms doubling apart, with one UNKNOWN_NODE error', async () => {
+    const { env, owner } = await open();
+    const first = env.last();
+    first.serverSend(frame(owner, t3b.topology, { url: 'ws://successor.test/ws' }));
+    await settle();
+    const fetchedAt: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      while (env.fetch.requests.length === 0) {
+        env.clock.advance(1);
+        await settle();
+      }
+      fetchedAt.push(env.clock.now());
+      env.fetch.answer(t3.topology);
+      await settle();
+    }
+    expect(fetchedAt.slice(1).map((t, i) => t - fetchedAt[i])).toEqual([250, 500, 1_000, 2_000]);
+    expect(env.seen.error.map((e) => e.code)).toEqual(['UNKNOWN_NODE']);
+    env.clock.advance(10_000);
+    await settle();
+    expect(env.fetch.requests).toHaveLength(0);
+    expect(first.live).toBe(true);
+    expect(env.client.state).toBe('open');
+    env.client.close();
+  });
+
   it('with the fleet key, a signed handoff frame is followed at once, without a fetch', async () => {
     const { env, owner } = await open(true);
     const first = env.last();

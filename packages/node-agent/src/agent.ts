@@ -20,6 +20,8 @@ import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
 import { DEFAULTS, resolveOptions, type ResolvedOptions } from './options.js';
 import { Rebalancer } from './rebalancer.js';
+import { handOff } from './handoff.js';
+import { restartInPlace } from './restart-in-place.js';
 import { Registration } from './registration.js';
 import { peersTopology } from './fleet-view.js';
 import { createTopologySigner, type TopologySigner } from './topology-signer.js';
@@ -490,33 +492,34 @@ class WsringAgent extends EventEmitter implements Agent {
 
   async restartInPlace(options: { backInMs?: number } = {}): Promise<{ users: number; spreadMs: number }> {
     if (this.state === 'closed') throw new AgentError('CLOSED', 'agent is closed');
-    const backInMs = options.backInMs ?? this.o.restartBackInMs;
-    const conns = [...this.registry.all()];
-    // Users come back one slot each at this node's accept rate: the next process is their receiver.
-    const spreadMs = Math.ceil((conns.length * 1000) / this.o.acceptRate);
-    this.logger.info({ users: conns.length, backInMs, spreadMs }, 'restarting in place');
-    await this.registration.hold(backInMs + spreadMs + this.o.livenessTimeoutMs).catch((err) =>
-      this.logger.warn({ err: String(err) }, 'could not ask the fleet to hold this node: past the liveness timeout its users fail over'),
+    const { users, spreadMs, closed: conns } = await restartInPlace(
+      {
+        registry: this.registry,
+        registration: this.registration,
+        acceptRate: this.o.acceptRate,
+        livenessTimeoutMs: this.o.livenessTimeoutMs,
+        logger: this.logger,
+        metrics: this.metrics,
+        stop: () => {
+          this.state = 'closed';
+          for (const wake of [...this.emptyWaiters]) wake();
+          this.stopConverging?.();
+          this.stopFollowing?.();
+          this.tracker.stop();
+          this.rebalancer.stop();
+          this.stopWatch?.();
+        },
+      },
+      options.backInMs ?? this.o.restartBackInMs,
     );
-    this.state = 'closed';
-    for (const wake of [...this.emptyWaiters]) wake();
-    this.stopConverging?.();
-    this.stopFollowing?.();
-    this.tracker.stop();
-    this.rebalancer.stop();
-    this.stopWatch?.();
-    const closed = conns.map((conn) => new Promise<void>((resolve) => (conn.socket.readyState === conn.socket.CLOSED ? resolve() : conn.socket.once('close', () => resolve()))));
-    conns.forEach((conn, i) => {
-      conn.sendFrame({ type: 'restart', retryAfterMs: backInMs + Math.floor((i * 1000) / this.o.acceptRate) });
-      closeWith(conn.socket, CloseCode.RESTARTING, 'restarting in place', this.metrics);
-    });
     // Let the close handshakes finish (the restart frame must reach each client) before the server goes.
+    const closed = conns.map((conn) => new Promise<void>((resolve) => (conn.socket.readyState === conn.socket.CLOSED ? resolve() : conn.socket.once('close', () => resolve()))));
     await withClockDeadline(this.clock, Promise.all(closed), 2_000, () => new Error('close handshakes')).catch(() => {});
     await this.delivery?.close();
     await this.store.release();
     await this.server?.close();
-    this.logger.info({ users: conns.length }, 'stopped for a restart in place');
-    return { users: conns.length, spreadMs };
+    this.logger.info({ users }, 'stopped for a restart in place');
+    return { users, spreadMs };
   }
 
   /** The record of a live successor of this node (a handoff deploy), if one waits. */
@@ -534,26 +537,32 @@ class WsringAgent extends EventEmitter implements Agent {
     if (this.state === 'closed') throw new AgentError('CLOSED', 'agent is closed');
     const successor = await this.successor();
     if (!successor) throw new AgentError('NO_SUCCESSOR', `no live successor waits under node id ${this.id}`);
-    const deadlineMs = options.deadlineMs ?? this.o.drainDeadlineMs;
-    const users = this.registry.size;
-    this.handoffUrl = successor.url;
-    this.state = 'draining';
-    this.stopConverging?.();
-    this.logger.info({ successor: successor.url, users, acceptRate: successor.acceptRate, deadlineMs }, 'handing off to the successor');
-    await this.registration.handOver(successor);
-    // Frames name the successor's URL once this agent's ring does (a settle window away), so the topology inside them agrees.
-    await this.untilTopology(() => this.topology.ring.nodes.find((n) => n.id === this.id)?.meta?.url === successor.url, this.o.settleMs + this.o.livenessTimeoutMs);
-    this.rebalancer.handoff([...new Set([...this.registry.all()].map((c) => c.userId))], successor.acceptRate ?? DEFAULTS.acceptRate);
-    if (this.registry.size > 0) {
-      const expectedMs = this.rebalancer.estimateMs() + this.o.pacing.jitterMs;
-      this.logger.info({ expectedMs: Math.round(expectedMs), deadlineMs }, expectedMs > deadlineMs ? 'handoff deadline too short at the successor\'s accept rate: users left at it get delayed frames' : 'handoff sized');
-      await this.untilEmpty(deadlineMs);
-    }
-    const remaining = this.registry.size;
-    if (remaining > 0 && this.state === 'draining') await this.spreadRemainder();
-    this.logger.info({ users, remaining }, 'handoff finished');
+    const result = await handOff(
+      {
+        self: this.id,
+        registration: this.registration,
+        rebalancer: this.rebalancer,
+        registry: this.registry,
+        logger: this.logger,
+        settleMs: this.o.settleMs,
+        livenessTimeoutMs: this.o.livenessTimeoutMs,
+        jitterMs: this.o.pacing.jitterMs,
+        defaultAcceptRate: DEFAULTS.acceptRate,
+        begin: (url) => {
+          this.handoffUrl = url;
+          this.state = 'draining';
+          this.stopConverging?.();
+        },
+        untilTopology: (ready, ms) => this.untilTopology(ready, ms),
+        untilEmpty: (ms) => this.untilEmpty(ms),
+        handingOff: () => this.state === 'draining',
+        spreadRemainder: () => this.spreadRemainder(),
+      },
+      successor,
+      options.deadlineMs ?? this.o.drainDeadlineMs,
+    );
     await this.close();
-    return { users, remaining };
+    return result;
   }
 
   /** Resolves once `ready()` holds after a topology change (or now), or after `ms`. */

@@ -17,3 +17,5 @@ export { Registration, type RegistrationOptions } from './registration.js';
 export { TokenBucket } from './token-bucket.js';
 export { TopologyTracker, buildRing, placementSignature, topologyNodes, type SettledMembers } from './topology.js';
 export { BatchedReplayReader, type ReplayReader, type ReplayReadStats } from './delivery/replay-reader.js';
+export { handOff, type HandoffParts } from './handoff.js';
+export { restartInPlace, restartSlots, type RestartParts } from './restart-in-place.js';

@@ -376,6 +376,7 @@ export interface Agent {
    * liveness timeout; every user is told to come back to this same node after `backInMs` plus its own slot (spread
    * at this node's accept rate) and closed `4005 RESTARTING`; then the agent stops without deregistering. The next
    * process with the same id (and URL) takes the users back; replay covers the gap. Past the hold, normal failover.
+   * One slot per user: all sessions of a user come back together. Returns the users (not sessions) and the slots' spread.
    */
   restartInPlace(options?: { backInMs?: number }): Promise<{ users: number; spreadMs: number }>;
   /** Move every user off this node, deregister, resolve when empty or at the deadline. */

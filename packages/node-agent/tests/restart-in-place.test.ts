@@ -18,6 +18,8 @@ const clock = new ManualClock(1_000_000);
 const store = new MemoryMembership(() => clock.now());
 const agents = new Map<string, Agent>();
 const clients = new Map<string, { client: WsringClient; opens: number[]; moves: MoveReason[]; closes: number[] }>();
+/** Second sessions (tabs) of some users: a user's sessions share one slot. */
+const tabs = new Map<string, { client: WsringClient; opens: number[] }>();
 
 const start = async (id: string, port = 0) => {
   const agent = await createAgent({ id, membership: store, port, clock, ...TIMING });
@@ -50,7 +52,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const { client } of clients.values()) client.close();
+  for (const { client } of [...clients.values(), ...tabs.values()]) client.close();
   await Promise.all(running().map((a) => a.close()));
 });
 
@@ -60,9 +62,19 @@ describe('restart in place', () => {
     const epoch = running()[0].topology.epoch;
     const onA1 = [...clients.keys()].filter((user) => before.owner(user) === 'a1');
     expect(onA1.length).toBeGreaterThan(8);
-    for (const t of clients.values()) {
+    // Three users of the node open a second session: all sessions of a user come back at one slot, and the accept rate counts users.
+    const bootstrap = running().map((a) => `http://127.0.0.1:${a.port}`);
+    for (const user of onA1.slice(0, 3)) {
+      const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, clock });
+      const t = { client, opens: [] as number[] };
+      client.on('open', () => t.opens.push(clock.now()));
+      tabs.set(user, t);
+    }
+    await driveUntil(clock, () => [...tabs.values()].every((t) => t.client.state === 'open' && t.client.node === 'a1'), { what: 'the second sessions open on a1' });
+    expect(agents.get('a1')!.connections).toBe(onA1.length + tabs.size);
+    for (const t of [...clients.values(), ...tabs.values()]) {
       t.opens = [];
-      t.moves = [];
+      if ('moves' in t) t.moves = [];
     }
     const old = agents.get('a1')!;
     const port = old.port!;
@@ -75,8 +87,11 @@ describe('restart in place', () => {
     await pass(clock, BACK_IN / 2);
     await start('a1', port);
     await driveUntil(clock, settled, { what: 'every client back on its owner', maxMs: BACK_IN + spreadMs + 5_000 });
+    await driveUntil(clock, () => [...tabs.values()].every((t) => t.client.state === 'open' && t.opens.length > 0), { what: 'the second sessions back' });
     await pass(clock, TIMING.livenessTimeoutMs * 2);
     expect(settled()).toBe(true);
+    // A user's sessions came back together, at its one slot.
+    for (const [user, t] of tabs) expect({ user, opens: t.opens, node: t.client.node }).toEqual({ user, opens: clients.get(user)!.opens, node: 'a1' });
 
     expect(ring().fingerprint).toBe(before.fingerprint);
     for (const a of running()) expect(a.topology.epoch).toBe(epoch);
