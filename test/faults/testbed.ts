@@ -16,7 +16,7 @@ import {
 } from '@wsring/node-agent/testing';
 import type { Ring } from '@wsring/ring';
 import type { Topology } from '@wsring/client';
-import { allOpen, FAST_AGENT, health, startClients, topology, users, waitForAgreement, waitUntil, type TrackedClient } from '../integration/support.js';
+import { allOpen, FAST_AGENT, fleetKeyFile, health, startClients, topology, users, waitForAgreement, waitUntil, type TrackedClient } from '../integration/support.js';
 
 /** Heartbeat 200 ms, liveness 1 s, settle 300 ms: a JetStream election (4-5 s here) outlasts several liveness periods. */
 export const AGENT_FLAGS = FAST_AGENT;
@@ -80,11 +80,13 @@ export class Testbed {
       if (options.distinctLeaders) await separateLeaders(cluster);
       trace(t0, 'stores');
       const natsUrls = options.relays ? await bed.startRelays() : cluster.urls;
+      // The fleet signs its topologies (docs/security.md): an agent cut off from NATS then follows its peers' ring.
+      const fleetKey = fleetKeyFile();
       const spawned = await Promise.allSettled(
         agentIds.map((id) => {
           const host = network ? network.host(id) : LOOPBACK;
           bed.hostOf.set(id, host);
-          return spawnAgent({ ...AGENT_FLAGS, id, nats: natsUrls, bucket: BUCKET, host: host.address, exec: [...host.exec] });
+          return spawnAgent({ ...AGENT_FLAGS, id, nats: natsUrls, bucket: BUCKET, host: host.address, exec: [...host.exec], topologyKeyFile: fleetKey.keyFile });
         }),
       );
       for (const s of spawned) if (s.status === 'fulfilled') bed.agents.push(s.value);

@@ -79,6 +79,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private stopFollowing: (() => void) | undefined;
   /** Since when (this agent's clock) it has been cut off from the store, if it is. */
   private cutOffSince: number | undefined;
+  /** Whether this cut-off episode's "peers not trusted" warning went out. */
+  private cutOffWarned = false;
   private server: ServerSetup | undefined;
   private membershipConnected = true;
   private firstTopology: (() => void) | undefined;
@@ -336,14 +338,20 @@ class WsringAgent extends EventEmitter implements Agent {
     const cutOff = !this.membershipConnected || this.tracker.frozen === 'own-heartbeat-missing';
     if (!cutOff || this.state !== 'serving') {
       this.cutOffSince = undefined;
+      this.cutOffWarned = false;
       return;
     }
     this.cutOffSince ??= now;
     if (now - this.cutOffSince < this.o.livenessTimeoutMs) return;
+    if (!this.signer && !this.o.followUnsignedPeers) {
+      // Peers' answers would be unsigned: anyone who can answer on a peer's address could take this node's users.
+      if (!this.cutOffWarned) this.logger.warn({ cutOffMs: now - this.cutOffSince }, 'cut off from the store: without a topology signing key peers\' rings are not trusted, so this node keeps its users until the store is back (--topology-key-file, or --follow-unsigned-peers)');
+      this.cutOffWarned = true;
+      return;
+    }
     const peers = this.topology.nodes.filter((n) => n.id !== this.id).map((n) => n.url);
-    // With a signing key, a peer's answer counts only if the fleet signed it: anyone who can answer on a peer's
-    // address must not be able to take this node's users elsewhere.
-    const fleet = await peersTopology(peers, { httpPrefix: this.o.httpPrefix, timeoutMs: Math.min(2_000, this.o.livenessTimeoutMs / 2), verify: this.signer?.verify });
+    // A peer's answer counts only if the fleet signed it (unless unsigned peers are trusted by option).
+    const fleet = await peersTopology(peers, { httpPrefix: this.o.httpPrefix, timeoutMs: Math.min(2_000, this.o.livenessTimeoutMs / 2), verify: this.signer?.verify, trustUnsigned: this.o.followUnsignedPeers });
     if (!fleet || fleet.epoch <= this.topology.epoch || fleet.ring.nodes.some((n) => n.id === this.id)) return;
     this.tracker.unsettle();
     await this.rebalancer.adopt(await loadRing(fleet.ring), fleet.epoch);

@@ -68,6 +68,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'resume-rate', arg: '<n>', kind: 'positive', help: 'resume frames (each a replay) per second per connection; more close 4429', default: DEFAULTS.resumeRate.perSec },
   { name: 'resume-burst', arg: '<n>', kind: 'count', help: 'resume frames back to back per connection', default: DEFAULTS.resumeRate.burst },
   { name: 'max-members', arg: '<n>', kind: 'count', help: 'member records kept; records of further node ids are ignored (a flood cannot stall the node)', default: DEFAULTS.maxMembers },
+  { name: 'follow-unsigned-peers', kind: 'bool', help: 'cut off from NATS, adopt a peer\'s unsigned ring (by default only rings signed with --topology-key-file are adopted; without a key the node keeps its users until NATS is back)', default: false },
   { name: 'allowed-origins', arg: '<origins>', kind: 'list', help: 'member URLs must have one of these origins (wss://host[:port], comma separated); records naming others are ignored' },
   // NATS credentials (docs/security.md); credentials in --nats URLs are honoured too, and never logged
   { name: 'nats-user', arg: '<user>', kind: 'string', help: 'NATS user name' },
@@ -144,6 +145,7 @@ export interface CliSettings {
   resumeBurst: number;
   maxMembers: number;
   allowedOrigins?: string[];
+  followUnsignedPeers: boolean;
   natsUser?: string;
   natsPass?: string;
   natsPassFile?: string;

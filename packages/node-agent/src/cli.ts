@@ -235,6 +235,7 @@ try {
     maxConnectionsPerAddress: o.maxConnectionsPerAddress,
     maxMembers: o.maxMembers,
     allowedOrigins: o.allowedOrigins,
+    followUnsignedPeers: o.followUnsignedPeers,
     drainDeadlineMs: o.drainDeadlineMs,
     restartBackInMs: o.restartBackInMs,
     authenticate,

@@ -16,12 +16,23 @@ export function topologyUrlOf(wsUrl: string, httpPrefix: string): string | undef
 
 /**
  * What the rest of the fleet serves, asked of peers directly (not through the store): the newest valid
- * `/topology` among up to `max` peers that answer within `timeoutMs` (and pass `verify`, if given), or undefined.
+ * `/topology` among up to `max` peers that answer within `timeoutMs` and pass `verify` (or any, with
+ * `trustUnsigned`), or undefined. Unsigned answers are not taken by default: anyone who can answer on a peer's address
+ * could otherwise move this node's users.
  */
 export async function peersTopology(
   peerUrls: readonly string[],
-  options: { httpPrefix: string; timeoutMs: number; max?: number; /** Only answers it accepts count (a signature check). */ verify?: (body: unknown) => Promise<boolean> },
+  options: {
+    httpPrefix: string;
+    timeoutMs: number;
+    max?: number;
+    /** Only answers it accepts count (a signature check). */
+    verify?: (body: unknown) => Promise<boolean>;
+    /** Without `verify`, take unsigned answers; otherwise nothing is asked and the answer is undefined. */
+    trustUnsigned?: boolean;
+  },
 ): Promise<Topology | undefined> {
+  if (!options.verify && !options.trustUnsigned) return undefined;
   const asks = peerUrls.slice(0, options.max ?? 3).map(async (wsUrl) => {
     const url = topologyUrlOf(wsUrl, options.httpPrefix);
     if (!url) return undefined;

@@ -81,6 +81,7 @@ export interface ResolvedOptions {
   maxConnectionsPerAddress: number;
   maxMembers: number;
   allowedOrigins: string[] | undefined;
+  followUnsignedPeers: boolean;
 }
 
 function check(ok: boolean, message: string): void {
@@ -142,6 +143,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress,
     maxMembers: o.maxMembers ?? DEFAULTS.maxMembers,
     allowedOrigins: o.allowedOrigins?.map(originOf),
+    followUnsignedPeers: o.followUnsignedPeers ?? false,
   };
   check(positive(r.weight), `weight must be a finite number > 0, got ${r.weight}`);
   check(Number.isInteger(r.port) && r.port >= 0 && r.port <= 65535, `port must be 0-65535, got ${r.port}`);

@@ -241,6 +241,14 @@ export interface AgentOptions {
    * ignored with a warning, so a store writer cannot send clients elsewhere. This node's own `url` must fit. Default: any.
    */
   allowedOrigins?: string[];
+  /**
+   * Cut off from the store past the liveness timeout, an agent asks its peers' /topology whether the fleet moved on
+   * without it. With `topologySigningKey` it adopts only a ring the fleet signed. Without a key the answers are
+   * unsigned and anyone who can answer on a peer's address could move this node's users: by default they are not
+   * trusted and the node keeps its users until the store is back. True: adopt unsigned peers' rings (a network
+   * where peers' addresses cannot be spoofed). Default false.
+   */
+  followUnsignedPeers?: boolean;
   /** Placement options; every agent of a fleet must use the same. Default: `ring`, seed 0. */
   ring?: RingOptions;
   /** Default for `restartInPlace()`'s `backInMs`: when the next process is expected to serve. Default 10000. */

@@ -76,8 +76,10 @@ describe('a real agent with a signing key', () => {
     await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
     const peers = [`ws://127.0.0.1:${(impostor.address() as AddressInfo).port}/ws`, agent.url];
     const options = { httpPrefix: '', timeoutMs: 5_000 };
-    // Without a check the impostor's newer ring wins; with the fleet's, only the genuine answer counts.
-    expect((await peersTopology(peers, options))?.epoch).toBe(forged.epoch);
+    // Unsigned answers are not taken unless asked for: then the impostor's newer ring wins; with the fleet's check,
+    // only the genuine answer counts.
+    expect(await peersTopology(peers, options)).toBeUndefined();
+    expect((await peersTopology(peers, { ...options, trustUnsigned: true }))?.epoch).toBe(forged.epoch);
     const verify = createTopologySigner(fleet.privateKeyPem).verify;
     expect((await peersTopology(peers, { ...options, verify }))?.epoch).toBe(body.epoch);
     expect(await peersTopology(peers.slice(0, 1), { ...options, verify })).toBeUndefined();
