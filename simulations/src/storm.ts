@@ -1,8 +1,8 @@
 // The reconnect wave over time, in ticks of `tickMs`, for two ways of changing the fleet:
 //  - targeted: each node's agent queues exactly the users that move (the plan's flows); each waits U(0, jitterMs),
 //    then its agent's pacer lets its reconnect frame go. Under the `receiver-budget` policy (today's agents) that is
-//    the agent's Pacer: a lane per receiver at this sender's share of the receiver's declared acceptRate (one token
-//    deep), the sender's own bucket (ratePerSec, burst) on top (see LanePacer). Under `per-sender` (the agents
+//    the agent's Pacer: a lane per receiver at this sender's share of the receiver's declared acceptRate (laneBurst
+//    deep), the sender's own bucket (ratePerSec, burst) on top: the agent's LaneSchedule itself (see LanePacer). Under `per-sender` (the agents
 //    before receiver budgets) one token bucket of `ratePerSec` per agent (depth `burst`), split over destinations in
 //    proportion to what is queued. The client closes and connects straight to its new node. A crashed node's users
 //    drop at once and fail over to their new owner with the client's backoff.
@@ -290,7 +290,7 @@ class Model {
       return share !== undefined && share > 0 ? share : split.fallback(id, declared(id));
     };
     const now = t * this.p.tickMs;
-    for (const [from, pacer] of this.lanePacers) pacer.rerate(now, (to) => this.shareOf(from, to));
+    for (const pacer of this.lanePacers.values()) pacer.rerate(now);
   }
 
   private enqueue(from: number, to: number, count: number, t: number): void {
@@ -299,8 +299,8 @@ class Model {
     if (this.p.policy === 'receiver-budget') {
       const now = t * this.p.tickMs;
       let pacer = this.lanePacers.get(from);
-      if (!pacer) this.lanePacers.set(from, (pacer = new LanePacer(this.p.ratePerSec, this.p.burst, now)));
-      pacer.enqueue(to, count, now, this.shareOf(from, to), this.sender(from, t));
+      if (!pacer) this.lanePacers.set(from, (pacer = new LanePacer(this.p.ratePerSec, this.p.burst, now, (to) => this.shareOf(from, to))));
+      pacer.enqueue(to, count, now, this.sender(from, t));
       return;
     }
     let q = this.queues.get(from);

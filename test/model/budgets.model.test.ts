@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LANE_BURST_MS } from '@wsring/node-agent/internal';
-import { DEFAULT_FLEET, Fleet, worstExcess } from './fleet.js';
+import { worstExcess } from '../support/rate-window.js';
+import { DEFAULT_FLEET, Fleet } from './fleet.js';
 
 const scenario = fc.record({
   algorithm: fc.constantFrom('ring' as const, 'maglev' as const, 'rendezvous' as const),

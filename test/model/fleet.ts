@@ -35,6 +35,7 @@ import {
 } from '@wsring/node-agent/internal';
 import { CloseCode } from '@wsring/client';
 import { ManualClock } from '../support/manual-clock.js';
+import { worstExcess } from '../support/rate-window.js';
 
 export interface FleetConfig {
   heartbeatMs: number;
@@ -503,21 +504,6 @@ interface Deploy {
   arrivals: Map<string, { node: string; at: number; proc: SimNode | undefined }[]>;
   /** Served ring and epoch, node by node, at the start. */
   label: string;
-}
-
-/**
- * max over i <= j of (arrivals i..j) - rate x (t_j - t_i) for sorted arrival times: the burst some window saw
- * beyond the rate. The bound of docs/protocol.md is rate x (T + LANE_BURST_MS) + senders, so this may reach
- * rate x LANE_BURST_MS / 1000 + senders. O(n).
- */
-export function worstExcess(sorted: readonly number[], ratePerSec: number): number {
-  let best = -Infinity;
-  let worst = -Infinity;
-  for (let j = 0; j < sorted.length; j++) {
-    best = Math.max(best, (ratePerSec * sorted[j]) / 1000 - j);
-    worst = Math.max(worst, j + 1 - (ratePerSec * sorted[j]) / 1000 + best);
-  }
-  return worst;
 }
 
 /** What a run went through, to show the runs exercised what the invariants speak about. */

@@ -6,184 +6,38 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planMoves, type Plan, type PlanInput } from '@wsring/node-agent/internal';
-import { DEFAULT_FLEET, Fleet, emptyStats, type FleetConfig, type FleetStats } from './fleet.js';
+import { DEFAULT_FLEET, emptyStats, type Fleet, type FleetConfig, type FleetStats } from './fleet.js';
+import { Advance, Connect, Depart, Disconnect, FleetCommand, Join, Restart, Settle, expectFailure, fleetModel, runCommands, settledFleet, sorted, type FleetModel } from './fleet-commands.js';
 
-/** Node ids a run may start; a crashed or departed id may come back, a crashed one at any time. */
-const POOL = ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'];
-const MAX_SERVING = 5;
-const MAX_USERS = 400;
-
-/** What the commands need to know to decide whether they apply; the fleet itself is the real side. */
-interface Model {
-  /** Running and not draining. */
-  serving: Set<string>;
-  /** Draining: free again once a settle has let them finish. */
-  draining: Set<string>;
-  nextUser: number;
-  users: number;
-}
-
-const sorted = (s: Set<string>) => [...s].sort();
-/** The serving node a command's `pick` names, stable for a given model state. */
-const pickServing = (m: Readonly<Model>, pick: number) => {
-  const ids = sorted(m.serving);
-  return ids[pick % ids.length];
-};
-
-abstract class FleetCommand implements fc.AsyncCommand<Model, Fleet> {
-  abstract check(m: Readonly<Model>): boolean;
-  async run(m: Model, fleet: Fleet): Promise<void> {
-    await this.act(m, fleet);
-    const v = fleet.violations;
-    if (v.length > 0) throw new Error(`${this} breached an invariant at t=${fleet.clock.now()} ms:\n${v.slice(0, 8).join('\n')}${v.length > 8 ? `\n...and ${v.length - 8} more` : ''}`);
-  }
-  abstract act(m: Model, fleet: Fleet): Promise<void>;
-  abstract toString(): string;
-}
-
-class Join extends FleetCommand {
-  constructor(readonly pick: number, readonly latencyMs: number, readonly clockOffsetMs: number) {
-    super();
-  }
-  check(m: Readonly<Model>) {
-    return m.serving.size + m.draining.size < MAX_SERVING;
-  }
-  /** Any id not running: new, departed, or crashed (then it restarts, before or after the fleet timed it out). */
-  private idFor(m: Readonly<Model>): string {
-    const free = POOL.filter((id) => !m.serving.has(id) && !m.draining.has(id));
-    return free[this.pick % free.length];
-  }
-  async act(m: Model, fleet: Fleet) {
-    const id = this.idFor(m);
-    await fleet.join(id, this.latencyMs, this.clockOffsetMs);
-    m.serving.add(id);
-  }
-  toString = () => `Join(#${this.pick}, latency ${this.latencyMs} ms, clock ${this.clockOffsetMs >= 0 ? '+' : ''}${this.clockOffsetMs} ms)`;
-}
-
-/** Drain, close or crash one serving node; at least one node always stays to place users on. */
-class Depart extends FleetCommand {
-  constructor(readonly how: 'drain' | 'close' | 'crash', readonly pick: number) {
-    super();
-  }
-  check(m: Readonly<Model>) {
-    return m.serving.size >= 2;
-  }
-  async act(m: Model, fleet: Fleet) {
-    const id = pickServing(m, this.pick);
-    m.serving.delete(id);
-    if (this.how === 'drain') {
-      m.draining.add(id);
-      await fleet.drain(id);
-    } else if (this.how === 'close') await fleet.close(id);
-    else await fleet.crash(id);
-  }
-  toString = () => `${this.how[0].toUpperCase()}${this.how.slice(1)}(#${this.pick})`;
-}
-
-/**
- * A serving node crashes and its process starts again under the same id `afterMs` later: within the
- * liveness timeout the ring never changes, and its users, failed over meanwhile, must come back to it.
- */
-class Restart extends FleetCommand {
-  constructor(readonly pick: number, readonly afterMs: number, readonly latencyMs: number, readonly clockOffsetMs: number) {
-    super();
-  }
-  check(m: Readonly<Model>) {
-    return m.serving.size >= 2;
-  }
-  async act(m: Model, fleet: Fleet) {
-    const id = pickServing(m, this.pick);
-    await fleet.crash(id);
-    await fleet.advance(this.afterMs);
-    await fleet.join(id, this.latencyMs, this.clockOffsetMs);
-  }
-  toString = () => `Restart(#${this.pick}, after ${this.afterMs} ms, latency ${this.latencyMs} ms, clock ${this.clockOffsetMs >= 0 ? '+' : ''}${this.clockOffsetMs} ms)`;
-}
+/** Node ids a run may start (a crashed or departed id may come back, a crashed one at any time), at most 5 running, 400 users. */
+const LIMITS = { pool: ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'], maxServing: 5, maxUsers: 400 };
 
 class LoseHeartbeat extends FleetCommand {
   constructor(readonly pick: number) {
     super();
   }
-  check(m: Readonly<Model>) {
+  check(m: Readonly<FleetModel>) {
     return m.serving.size + m.draining.size > 0;
   }
-  async act(m: Model, fleet: Fleet) {
+  async act(m: FleetModel, fleet: Fleet) {
     const ids = [...sorted(m.serving), ...sorted(m.draining)];
     fleet.loseHeartbeat(ids[this.pick % ids.length]);
   }
   toString = () => `LoseHeartbeat(#${this.pick})`;
 }
 
-/** Some time passes, plainly or through an outage: possible whatever the fleet looks like. */
-abstract class TimePasses extends FleetCommand {
+/** Time passes through an outage of the store. */
+class Outage extends FleetCommand {
   constructor(readonly ms: number) {
     super();
   }
   check() {
     return true;
   }
-}
-
-class Outage extends TimePasses {
-  async act(_m: Model, fleet: Fleet) {
+  async act(_m: FleetModel, fleet: Fleet) {
     await fleet.outage(this.ms);
   }
   toString = () => `Outage(${this.ms} ms)`;
-}
-
-class Advance extends TimePasses {
-  async act(_m: Model, fleet: Fleet) {
-    await fleet.advance(this.ms);
-  }
-  toString = () => `Advance(${this.ms} ms)`;
-}
-
-class Connect extends FleetCommand {
-  constructor(readonly count: number) {
-    super();
-  }
-  check(m: Readonly<Model>) {
-    return m.users < MAX_USERS;
-  }
-  async act(m: Model, fleet: Fleet) {
-    const n = Math.min(this.count, MAX_USERS - m.users);
-    const ids = Array.from({ length: n }, (_, i) => `user-${m.nextUser + i}`);
-    m.nextUser += n;
-    m.users += n;
-    await fleet.connect(ids);
-  }
-  toString = () => `Connect(${this.count})`;
-}
-
-class Disconnect extends FleetCommand {
-  constructor(readonly count: number, readonly pick: number) {
-    super();
-  }
-  check(m: Readonly<Model>) {
-    return m.users > 0;
-  }
-  async act(m: Model, fleet: Fleet) {
-    const ids = [...fleet.users.keys()];
-    const start = this.pick % ids.length;
-    const gone = ids.slice(start, start + this.count);
-    m.users -= gone.length;
-    await fleet.disconnect(gone);
-  }
-  toString = () => `Disconnect(${this.count} from #${this.pick})`;
-}
-
-class Settle extends FleetCommand {
-  check() {
-    return true;
-  }
-  async act(m: Model, fleet: Fleet) {
-    const quiet = await fleet.settle();
-    expect(quiet, describeFleet(fleet)).toBe(true);
-    await fleet.checkSettled();
-    m.draining.clear();
-  }
-  toString = () => 'Settle';
 }
 
 const pick = fc.nat({ max: 1_000 });
@@ -215,36 +69,16 @@ const commands = fc.commands(
   { maxCommands: 40, size: '+1' },
 );
 
-function describeFleet(fleet: Fleet): string {
-  const nodes = [...fleet.nodes.values()].map((n) => `${n.id}:${n.status} ring=[${n.ring.nodes.map((r) => r.id)}] users=${n.registry.size} pacer=${n.rebalancer.pending}`);
-  const pending = [...fleet.users.values()].filter((u) => u.pending).length;
-  return `fleet did not settle at t=${fleet.clock.now()}: ${nodes.join('; ')}; ${pending} clients not connected`;
-}
-
 /** Three nodes with distinct delivery latencies and clocks, 60 users, settled: where every run starts. */
-async function startFleet(config: FleetConfig): Promise<{ model: Model; real: Fleet }> {
-  const fleet = new Fleet(config);
-  await fleet.join('n0', 0, 0);
-  await fleet.join('n1', 25, 1_234);
-  await fleet.join('n2', 60, -3_210);
-  await fleet.connect(Array.from({ length: 60 }, (_, i) => `user-${i}`));
-  if (!(await fleet.settle())) throw new Error(describeFleet(fleet));
-  await fleet.checkSettled();
-  if (fleet.violations.length > 0) throw new Error(fleet.violations.join('\n'));
-  return { model: { serving: new Set(['n0', 'n1', 'n2']), draining: new Set(), nextUser: 60, users: 60 }, real: fleet };
+async function startFleet(config: FleetConfig): Promise<{ model: FleetModel; real: Fleet }> {
+  const users = Array.from({ length: 60 }, (_, i) => `user-${i}`);
+  const real = await settledFleet(config, [['n0', 0, 0], ['n1', 25, 1_234], ['n2', 60, -3_210]], (fleet) => fleet.connect(users));
+  return { model: fleetModel(LIMITS, ['n0', 'n1', 'n2'], users.length), real };
 }
 
 /** Run the model with `config` over generated command sequences. */
 function property(config: Omit<FleetConfig, 'seed'>, totals?: FleetStats) {
-  return fc.asyncProperty(fc.nat(), commands, async (seed, cmds) => {
-    const setup = await startFleet({ ...config, seed });
-    try {
-      await fc.asyncModelRun(() => setup, [...cmds, new Settle()]);
-    } finally {
-      setup.real.shutdown();
-      if (totals) for (const k of Object.keys(totals) as (keyof FleetStats)[]) totals[k] += setup.real.stats[k];
-    }
-  });
+  return fc.asyncProperty(fc.nat(), commands, async (seed, cmds) => runCommands(await startFleet({ ...config, seed }), cmds, totals));
 }
 
 const RUNS = 150;
@@ -304,16 +138,7 @@ function planStandInsAway(input: PlanInput, maxPrefs: number): Plan {
 
 describe('the model catches broken parts', () => {
   /** The property must fail, and for the reason given. */
-  const fails = async (config: Omit<FleetConfig, 'seed'>, reason: RegExp) => {
-    let failure: unknown;
-    try {
-      await fc.assert(property(config), { seed: SEED, numRuns: RUNS, endOnFailure: true });
-    } catch (error) {
-      failure = error;
-    }
-    expect(failure, 'the property passed').toBeInstanceOf(Error);
-    expect(String((failure as Error).cause ?? failure)).toMatch(reason);
-  };
+  const fails = (config: Omit<FleetConfig, 'seed'>, reason: RegExp) => expectFailure(property(config), { seed: SEED, numRuns: RUNS }, reason);
 
   it('a planner that moves one extra user', async () => {
     await fails({ ...DEFAULT_FLEET, plan: planOneExtra }, /although its owner (did not change|is this node)/);

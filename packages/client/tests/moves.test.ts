@@ -32,6 +32,21 @@ async function open(signed = false) {
   return { env, owner };
 }
 
+type Env = ReturnType<typeof fakeClient>;
+
+/** The client left its socket `first` for the successor's URL and opens there, on the same node: no `moved` event, no error. */
+function expectOnSuccessor(env: Env, first: ReturnType<Env['last']>, owner: string): void {
+  expect(first.live).toBe(false);
+  expect(env.last().base).toBe('ws://successor.test/ws');
+  env.last().serverOpen();
+  env.last().serverSend(welcome(owner, 1));
+  expect(env.client.state).toBe('open');
+  // Same node: no `moved` event, no failover.
+  expect(env.seen.moved).toEqual([]);
+  expect(env.seen.error).toEqual([]);
+  env.client.close();
+}
+
 const frame = (node: string, topology: Topology, over: Partial<ReconnectFrame> = {}): ReconnectFrame => ({
   type: 'reconnect', node, url: nodeUrl(node), epoch: topology.epoch, fingerprint: topology.fingerprint, graceMs: 5_000, topology, ...over,
 });
@@ -72,15 +87,7 @@ describe('delayed and same-node moves', () => {
     expect(first.live).toBe(true);
     env.fetch.answer(t3b.topology);
     await settle();
-    expect(first.live).toBe(false);
-    expect(env.last().base).toBe('ws://successor.test/ws');
-    env.last().serverOpen();
-    env.last().serverSend(welcome(owner, 1));
-    expect(env.client.state).toBe('open');
-    // Same node: no `moved` event, no failover.
-    expect(env.seen.moved).toEqual([]);
-    expect(env.seen.error).toEqual([]);
-    env.client.close();
+    expectOnSuccessor(env, first, owner);
   });
 
   it('unsigned, a handoff frame whose first refetch reaches an agent that has not learned the successor yet is confirmed by a later refetch', async () => {
@@ -108,14 +115,7 @@ describe('delayed and same-node moves', () => {
     await settle();
     env.fetch.answer(t3b.topology);
     await settle();
-    expect(first.live).toBe(false);
-    expect(env.last().base).toBe('ws://successor.test/ws');
-    env.last().serverOpen();
-    env.last().serverSend(welcome(owner, 1));
-    expect(env.client.state).toBe('open');
-    expect(env.seen.moved).toEqual([]);
-    expect(env.seen.error).toEqual([]);
-    env.client.close();
+    expectOnSuccessor(env, first, owner);
   });
 
   it('a move no refetch confirms is dropped after moveConfirmRetries more refetches, 250 ms doubling apart, with one UNKNOWN_NODE error', async () => {
@@ -148,14 +148,8 @@ describe('delayed and same-node moves', () => {
     const first = env.last();
     first.serverSend(frame(owner, t3b.topology, { url: 'ws://successor.test/ws' }));
     await settle();
-    expect(first.live).toBe(false);
-    expect(env.last().base).toBe('ws://successor.test/ws');
     expect(env.fetch.requests).toEqual([]);
-    env.last().serverOpen();
-    env.last().serverSend(welcome(owner, 1));
-    expect(env.client.state).toBe('open');
-    expect(env.seen.moved).toEqual([]);
-    env.client.close();
+    expectOnSuccessor(env, first, owner);
   });
 
   it('a delayed move that waits for the bootstrap URLs to confirm it still waits its delay after they do', async () => {

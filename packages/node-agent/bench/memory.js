@@ -50,7 +50,7 @@ async function hold(url, prefix, count, awaitFrame) {
 
 /** One server process of `kind` holding `count` idle connections: per-connection RSS and heap. */
 async function measureOne(kind, nats, count) {
-  const server = forkChild(SERVER, [kind, nats.url, String(count + WARMUP), `mem-${kind}-${++serial}`], { execArgv: ['--expose-gc'], name: `${kind} server` });
+  const server = forkChild(SERVER, [kind, nats.url, String(count + WARMUP), `mem-${kind}-${++serial}`, '--quiet'], { execArgv: ['--expose-gc'], name: `${kind} server` });
   const memory = async () => {
     server.send({ type: 'memory' });
     return server.next('memory', 120_000);

@@ -21,7 +21,7 @@ const PER_USER = 4;
 const PLAN_SESSIONS = quick ? 200_000 : 1_000_000;
 const NODES = 8;
 
-const SERVER_FILE = fileURLToPath(new URL('./lib/rebalance-server.js', import.meta.url));
+const SERVER_FILE = fileURLToPath(new URL('./lib/memory-server.js', import.meta.url));
 const HOLDERS_FILE = fileURLToPath(new URL('./lib/rebalance-holders.js', import.meta.url));
 const HOLDERS = 2;
 const WARMUP = 500;

@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { TokenBucket } from './token-bucket.js';
+import { LaneSchedule, type Lane } from './lane-schedule.js';
 
 export interface PacerOptions {
   /** This sender's ceiling, all receivers together. */
@@ -11,23 +11,9 @@ export interface PacerOptions {
   random?: () => number;
 }
 
-/**
- * How much of its share a lane may save up beyond one token, in ms of its rate. Timers fire in whole
- * milliseconds and late under load: a lane holding one token would lose what it earned while it waited (a
- * share of 600/s ran at 500/s, none above 1,000/s). A receiver R with senders S therefore sees at most
- * A(R) x T + sum over S of (1 + share(S, R) x 50 ms) arrivals in any window T: A(R) x (T + 50 ms) + |S|. 50 ms:
- * an event loop busy with handshakes wakes tens of ms late (a real 3-node run with 20 ms paced a handoff at 60%).
- */
-export const LANE_BURST_MS = 50;
-
-/** Tokens a lane of `ratePerSec` may hold: one, plus what it earns in LANE_BURST_MS. */
-export const laneBurst = (ratePerSec: number): number => 1 + (ratePerSec * LANE_BURST_MS) / 1000;
-
-/** One receiver's queue and this sender's share of its budget. */
-interface Lane {
-  bucket: TokenBucket;
-  ratePerSec: number;
-  ready: string[];
+/** A lane's queue: users in the order they became ready; entries cancelled or retargeted since are skipped. */
+interface ReadyQueue {
+  users: string[];
   head: number;
 }
 
@@ -37,16 +23,15 @@ interface Lane {
  * lane for a token of that lane (this sender's share of the receiver's budget; `laneBurst` tokens of burst) and
  * a token of the sender's own bucket. Lanes take turns. Token buckets alone decide when a send happens, so the
  * bounds hold whatever the jitter: to receiver R at most share(R) * T + laneBurst(share(R)) over any interval T,
- * overall at most burst + ratePerSec * T.
+ * overall at most burst + ratePerSec * T. The lanes, their buckets and their turns are a `LaneSchedule` (shared with
+ * the simulator); the Pacer keeps the users, the jitter and the timer.
  */
 export class Pacer {
-  private readonly bucket: TokenBucket;
-  private readonly lanes = new Map<string, Lane>();
+  private readonly schedule: LaneSchedule<string, ReadyQueue>;
   /** Queued users and where each goes now (a later plan may retarget one). */
   private readonly targets = new Map<string, string>();
   private readonly waiting = new Map<string, unknown>();
   private timer: unknown = undefined;
-  private turn = 0;
   private readonly random: () => number;
   private onIdle: (() => void) | undefined;
 
@@ -54,9 +39,12 @@ export class Pacer {
     private readonly options: PacerOptions,
     private readonly send: (userId: string, to: string) => void,
     /** This sender's share of a receiver's budget, moves per second, read when a lane opens or is re-rated. */
-    private readonly shareOf: (to: string) => number = () => options.ratePerSec,
+    shareOf: (to: string) => number = () => options.ratePerSec,
   ) {
-    this.bucket = new TokenBucket(options.ratePerSec, options.burst, options.clock.now());
+    this.schedule = new LaneSchedule<string, ReadyQueue>(
+      { ratePerSec: options.ratePerSec, burst: options.burst, shareOf, newQueue: () => ({ users: [], head: 0 }), hasReady: (lane) => this.trim(lane) },
+      options.clock.now(),
+    );
     this.random = options.random ?? Math.random;
   }
 
@@ -104,14 +92,7 @@ export class Pacer {
 
   /** Re-read every open lane's share (a new plan changed the budgets). */
   rerate(): void {
-    const now = this.options.clock.now();
-    for (const [to, lane] of this.lanes) {
-      const rate = this.shareOf(to);
-      if (rate !== lane.ratePerSec) {
-        lane.ratePerSec = rate;
-        lane.bucket = new TokenBucket(rate, laneBurst(rate), now, lane.bucket.available(now));
-      }
-    }
+    this.schedule.rerate(this.options.clock.now());
   }
 
   /** Drop a user from the queue (it left on its own). */
@@ -123,6 +104,7 @@ export class Pacer {
       this.waiting.delete(userId);
     }
     // A cancelled id left in a lane is skipped when its turn comes.
+    this.schedule.changed();
     this.checkIdle();
   }
 
@@ -156,76 +138,53 @@ export class Pacer {
   stop(): void {
     for (const h of this.waiting.values()) this.options.clock.clearTimeout(h);
     this.waiting.clear();
-    this.lanes.clear();
+    this.schedule.clear();
     this.targets.clear();
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 
-  private lane(to: string): Lane {
-    let lane = this.lanes.get(to);
-    if (!lane) {
-      const ratePerSec = this.shareOf(to);
-      lane = { bucket: new TokenBucket(ratePerSec, laneBurst(ratePerSec), this.options.clock.now()), ratePerSec, ready: [], head: 0 };
-      this.lanes.set(to, lane);
-    }
-    return lane;
+  private lane(to: string): Lane<string, ReadyQueue> {
+    return this.schedule.lane(to, this.options.clock.now());
   }
 
   private ready(userId: string): void {
     const to = this.targets.get(userId);
     if (to === undefined) return;
-    this.lane(to).ready.push(userId);
+    this.lane(to).queue.users.push(userId);
+    this.schedule.changed();
     this.pump();
   }
 
   /** Drop users from the front of a lane that were cancelled or retargeted elsewhere; whether one is left. */
-  private trim(to: string, lane: Lane): boolean {
-    while (lane.head < lane.ready.length && this.targets.get(lane.ready[lane.head]) !== to) lane.head++;
-    if (lane.head < lane.ready.length) return true;
-    lane.ready = [];
-    lane.head = 0;
+  private trim(lane: Lane<string, ReadyQueue>): boolean {
+    const q = lane.queue;
+    while (q.head < q.users.length && this.targets.get(q.users[q.head]) !== lane.to) q.head++;
+    if (q.head < q.users.length) return true;
+    q.users = [];
+    q.head = 0;
     return false;
   }
 
   private pump(): void {
     if (this.timer !== undefined) return;
     const clock = this.options.clock;
-    for (;;) {
-      const now = clock.now();
-      const open = [...this.lanes].filter(([to, lane]) => this.trim(to, lane));
-      if (open.length === 0) break;
-      let wait = Infinity;
-      let sent = false;
-      for (let i = 0; i < open.length; i++) {
-        const [to, lane] = open[(this.turn + i) % open.length];
-        const laneWait = lane.bucket.waitMs(now);
-        if (laneWait > 0) {
-          wait = Math.min(wait, laneWait);
-          continue;
-        }
-        const senderWait = this.bucket.waitMs(now);
-        if (senderWait > 0) {
-          wait = senderWait;
-          break;
-        }
-        lane.bucket.tryTake(now);
-        this.bucket.tryTake(now);
-        const userId = lane.ready[lane.head++];
+    const wait = this.schedule.pump(
+      () => clock.now(),
+      (lane) => {
+        const userId = lane.queue.users[lane.queue.head++];
         this.targets.delete(userId);
-        this.turn = (this.turn + i + 1) % Math.max(1, open.length);
-        this.send(userId, to);
-        sent = true;
-        break;
-      }
-      if (sent) continue;
-      this.timer = clock.setTimeout(() => {
-        this.timer = undefined;
-        this.pump();
-      }, Math.max(1, wait));
+        this.send(userId, lane.to);
+      },
+    );
+    if (wait === null) {
+      this.checkIdle();
       return;
     }
-    this.checkIdle();
+    this.timer = clock.setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, wait);
   }
 
   private checkIdle(): void {

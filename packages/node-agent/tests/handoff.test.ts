@@ -5,63 +5,30 @@
 // the record. Also: a drain whose deadline is too short spreads the remainder (delayed frames) instead of closing a
 // crowd. Real agents over one MemoryMembership, real @wsring/client instances over loopback, one ManualClock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type MoveReason, type WsringClient } from '@wsring/client';
-import { createAgent, MemoryMembership, type Agent, type AgentOptions } from '../src/mod.js';
+import type { AgentOptions } from '../src/mod.js';
 import { laneBurst } from '../src/internal.js';
-import { ManualClock } from '../../../test/support/manual-clock.js';
 import { driveUntil, pass } from '../../../test/support/drive.js';
+import { worstExcess } from '../../../test/support/rate-window.js';
 import { openClient } from './helpers.js';
+import { LoopbackFleet } from './loopback-fleet.js';
 
 const ACCEPT = 25;
 const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200, host: '127.0.0.1', acceptRate: ACCEPT, delivery: false, pacing: { ratePerSec: 1_000, burst: 20, jitterMs: 50, graceMs: 5_000 } } satisfies Partial<AgentOptions>;
 const USERS = 60;
 
-const clock = new ManualClock(1_000_000);
-const store = new MemoryMembership(() => clock.now());
-const agents = new Map<string, Agent>();
-const clients = new Map<string, { client: WsringClient; opens: { at: number; node: string }[]; moves: MoveReason[] }>();
-
-const start = async (id: string, extra: Partial<AgentOptions> = {}) => {
-  const agent = await createAgent({ id, membership: store, port: 0, clock, ...TIMING, ...extra });
-  return agent;
-};
-const running = () => [...agents.values()];
-const ring = () => running()[0].topology.ring;
+const fleet = new LoopbackFleet(TIMING);
+const { clock, store, agents, clients } = fleet;
+const start = (id: string) => fleet.start(id);
+const running = () => fleet.running();
+const ring = () => fleet.ring();
+const settled = () => fleet.settled();
 const urlOf = (id: string) => running()[0].topology.nodes.find((n) => n.id === id)?.url;
 
-function settled(): boolean {
-  const all = running();
-  if (all.some((a) => a.topology.fingerprint !== all[0].topology.fingerprint)) return false;
-  for (const [user, { client }] of clients) if (client.state !== 'open' || client.node !== ring().owner(user)) return false;
-  return true;
-}
-
 /** Arrivals within rate x window + burst over every window. */
-function withinRate(times: number[], rate: number, burst: number): boolean {
-  const sorted = [...times].sort((a, b) => a - b);
-  for (let i = 0; i < sorted.length; i++) for (let j = i; j < sorted.length; j++) if (j - i + 1 > (rate * (sorted[j] - sorted[i])) / 1000 + burst + 1e-9) return false;
-  return true;
-}
+const withinRate = (times: number[], rate: number, burst: number) => worstExcess([...times].sort((a, b) => a - b), rate) <= burst + 1e-9;
 
-beforeAll(async () => {
-  for (const id of ['h0', 'h1', 'h2']) agents.set(id, await start(id));
-  await driveUntil(clock, () => running().every((a) => a.topology.ring.nodes.length === 3), { what: 'three agents agree' });
-  const bootstrap = running().map((a) => `http://127.0.0.1:${a.port}`);
-  for (let i = 0; i < USERS; i++) {
-    const user = `user-${i}`;
-    const client = createClient({ user, bootstrap, backoff: { baseMs: 50, capMs: 400 }, random: () => 0.5, clock });
-    const t = { client, opens: [] as { at: number; node: string }[], moves: [] as MoveReason[] };
-    client.on('open', (o) => t.opens.push({ at: clock.now(), node: o.node }));
-    client.on('moved', (m) => t.moves.push(m.reason));
-    clients.set(user, t);
-  }
-  await driveUntil(clock, settled, { what: 'every client on its owner' });
-});
-
-afterAll(async () => {
-  for (const { client } of clients.values()) client.close();
-  await Promise.all(running().map((a) => a.close()));
-});
+beforeAll(() => fleet.up(['h0', 'h1', 'h2'], USERS));
+afterAll(() => fleet.stop());
 
 describe('handoff deploy', () => {
   it('the successor waits without a conflict; each user of the node moves once, to it, within its accept rate; nobody else moves; ring and epoch stay', async () => {
@@ -71,10 +38,7 @@ describe('handoff deploy', () => {
     const oldUrl = urlOf('h1');
     const onH1 = [...clients.keys()].filter((user) => before.owner(user) === 'h1');
     expect(onH1.length).toBeGreaterThan(10);
-    for (const t of clients.values()) {
-      t.opens = [];
-      t.moves = [];
-    }
+    fleet.resetCounts();
     const next = await start('h1');
     expect(next.url).not.toBe(oldUrl);
     await pass(clock, 1_500);
@@ -116,10 +80,7 @@ describe('handoff deploy', () => {
     const draining = agents.get('h2')!;
     const onH2 = [...clients.keys()].filter((user) => before.owner(user) === 'h2');
     expect(onH2.length).toBeGreaterThan(10);
-    for (const t of clients.values()) {
-      t.opens = [];
-      t.moves = [];
-    }
+    fleet.resetCounts();
     const done = draining.drain({ deadlineMs: 300 });
     await driveUntil(clock, () => onH2.every((u) => clients.get(u)!.opens.length > 0), { what: 'every user of h2 moved', maxMs: 20_000 });
     // The deadline came first: some were still here, and got delayed frames rather than a close.
@@ -147,10 +108,7 @@ describe('handoff deploy', () => {
     await driveUntil(clock, () => standIn.frames.some((f) => f.type === 'welcome'), { what: 'the stand-in welcomed' });
     expect(standIn.frames[0]).toMatchObject({ type: 'welcome', node: 'h0', standIn: true });
     const onH0 = [...clients.keys()].filter((u) => before.owner(u) === 'h0');
-    for (const t of clients.values()) {
-      t.opens = [];
-      t.moves = [];
-    }
+    fleet.resetCounts();
     const next = await start('h0');
     await driveUntil(clock, async () => (await old.successor())?.url === next.url, { what: 'the successor waits' });
     const done = old.handoff();

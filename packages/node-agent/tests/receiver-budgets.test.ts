@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { createRing, type NodeSpec } from '@wsring/ring';
 import { Pacer, laneBurst, receiverShares } from '../src/internal.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
+import { worstExcess } from '../../../test/support/rate-window.js';
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -12,17 +13,6 @@ function seeded(seed: number): () => number {
     s ^= s << 5;
     return (s >>> 0) / 2 ** 32;
   };
-}
-
-/** max over i <= j of (arrivals i..j) - rate * (t_j - t_i): the burst a window of any length saw beyond the rate. O(n). */
-function worstExcess(sorted: readonly number[], ratePerSec: number): number {
-  let best = -Infinity;
-  let worst = -Infinity;
-  for (let j = 0; j < sorted.length; j++) {
-    best = Math.max(best, (ratePerSec * sorted[j]) / 1000 - j);
-    worst = Math.max(worst, j + 1 - (ratePerSec * sorted[j]) / 1000 + best);
-  }
-  return worst;
 }
 
 const fleet = fc.record({

@@ -1,20 +1,26 @@
-// A server process for the memory benchmark: a wsring agent with delivery (`agent`), without (`agent-no-delivery`),
-// or a bare `ws` WebSocketServer (`bare`). Its own NATS bucket, so several run side by side, each owning all of its
-// users. Run with --expose-gc; answers `memory` over IPC with process.memoryUsage() after full collections.
+// A server process whose memory a benchmark measures (bench/memory.js, bench/sessions.js and the rebalance benchmark's
+// comparison): a wsring agent (createAgent, as the CLI starts it) with delivery (`agent`), without
+// (`agent-no-delivery`), or a bare `ws` WebSocketServer (`bare`). Arguments: kind, NATS URL, capacity, and optionally
+// a bucket of its own (several run side by side, each owning all of its users; it is also the node id; default
+// `wsring-<kind>`, node `mem-1`), and `--quiet` for no agent logs. Run with --expose-gc; answers `memory` over IPC
+// with process.memoryUsage() taken after full collections, so every kind is measured the same way.
 import { WebSocketServer } from 'ws';
 import { createAgent } from '@wsring/node-agent';
 
-const [kind, natsUrl, capacity, bucket] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const [kind, natsUrl, capacity, bucket] = args.filter((a) => !a.startsWith('--'));
+const quiet = args.includes('--quiet');
 
 async function startAgent(delivery) {
   const agent = await createAgent({
     ...(delivery ? {} : { delivery: false }),
-    id: bucket,
-    nats: { servers: natsUrl, bucket },
+    id: bucket ?? 'mem-1',
+    // A bucket of its own: no record of an earlier server in the same NATS.
+    nats: { servers: natsUrl, bucket: bucket ?? `wsring-${kind}` },
     host: '127.0.0.1',
     port: 0,
     capacity: Number(capacity),
-    logger: { info() {}, warn() {}, error() {}, debug() {} },
+    ...(quiet ? { logger: { info() {}, warn() {}, error() {}, debug() {} } } : {}),
   });
   return { url: agent.url, connections: () => agent.connections };
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { forkChild } from './rebalance-ipc.js';
 import { processRss } from './rebalance-fleet.js';
 
-const SERVER_FILE = fileURLToPath(new URL('./rebalance-server.js', import.meta.url));
+const SERVER_FILE = fileURLToPath(new URL('./memory-server.js', import.meta.url));
 const HOLDERS_FILE = fileURLToPath(new URL('./rebalance-holders.js', import.meta.url));
 const HOLDER_PROCESSES = 2;
 const WARMUP_CONNECTIONS = 500;
