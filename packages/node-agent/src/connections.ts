@@ -3,6 +3,8 @@ import type { KeyIndex } from '@wsring/ring';
 import { encodeFrame, type ServerFrame } from '@wsring/protocol';
 import type { Connection } from './types.js';
 
+const TEXT = { binary: false } as const;
+
 /** One socket of a user: a session (a tab, a device). A user holds up to `maxSessionsPerUser` of them on its node. */
 export class ClientConnection implements Connection {
   standIn: boolean;
@@ -30,6 +32,13 @@ export class ClientConnection implements Connection {
   sendText(text: string): boolean {
     if (this.socket.readyState !== this.socket.OPEN) return false;
     this.socket.send(text);
+    return true;
+  }
+
+  /** Send a frame already encoded as UTF-8 JSON text (as a text frame). */
+  sendEncoded(frame: Uint8Array): boolean {
+    if (this.socket.readyState !== this.socket.OPEN) return false;
+    this.socket.send(frame, TEXT);
     return true;
   }
 

@@ -1,6 +1,6 @@
 import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, type JetStreamManager, type MsgRequest, type NextMsgRequest } from '@nats-io/jetstream';
-import { decodeData, prevOf, type Entry } from './entry.js';
+import { Entry } from './entry.js';
 
 /** Reads a user's stored messages for a replay. One reader per node; any number of reads at once. */
 export interface ReplayReader {
@@ -107,7 +107,7 @@ export class BatchedReplayReader implements ReplayReader {
     this.stats.gets++;
     const next: NextMsgRequest = { seq: pos + 1, next_by_subj: subject };
     const m = await this.jsm.streams.getMessage(this.o.stream, next as unknown as MsgRequest);
-    return m ? { pos: m.seq, prev: prevOf(m.header), data: decodeData(m.data) } : undefined;
+    return m ? Entry.of(m.seq, m.header, m.data) : undefined;
   }
 
   /** An ephemeral consumer from `pos + 1`, filtered to `subject` if given. */
@@ -210,7 +210,7 @@ class Puller {
     c.got++;
     c.last = pos;
     // Other users' messages (an unfiltered read) are counted, not decoded.
-    if (this.only === undefined || msg.subject === this.only) c.entries.push({ pos, prev: prevOf(msg.headers), data: decodeData(msg.data) });
+    if (this.only === undefined || msg.subject === this.only) c.entries.push(Entry.of(pos, msg.headers, msg.data));
     if (c.got >= c.want) this.end({ entries: c.entries, more: true, last: c.last });
   }
 
