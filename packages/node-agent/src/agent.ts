@@ -261,6 +261,7 @@ class WsringAgent extends EventEmitter implements Agent {
       maxPayload: this.o.maxPayload,
       serveHttp: this.o.serveHttp,
       onSocket: (socket, req) => this.transport.handle(socket, req),
+      openSockets: () => [...this.transport.pending, ...Array.from(this.registry.all(), (c) => c.socket)],
       handleHttp: this.handleHttp,
       clock: this.clock,
       handshakeTimeoutMs: this.o.handshakeTimeoutMs,

@@ -7,7 +7,7 @@ import { Entry, republishedSeq } from './entry.js';
 import { LiveSubscription, liveSubscriber, type LiveSubscriber } from './live-subscriptions.js';
 import type { ResolvedDeliveryOptions } from './options.js';
 import { BatchedReplayReader, type ReplayReader } from './replay-reader.js';
-import { subjectOf } from './subjects.js';
+import { flatSubjectOf, subjectOf } from './subjects.js';
 
 /** Where a user's frames go: a client connection on this node. */
 export interface DeliveryTarget {
@@ -238,7 +238,7 @@ export class LiveFeed {
       else shared.first = f;
       return;
     }
-    const user = new LiveUser(subjectOf(this.o.livePrefix, userId), this);
+    const user = new LiveUser(flatSubjectOf(this.o.livePrefix, userId), this);
     user.first = f;
     this.live.set(userId, user);
     this.subscriber.open(user);
