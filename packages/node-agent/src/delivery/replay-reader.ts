@@ -140,13 +140,23 @@ export class BatchedReplayReader implements ReplayReader {
     try {
       const puller = new Puller(this.nc, `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${info.name}`, this.o.timeoutMs, dense ? subject : undefined);
       try {
+        // Unfiltered, most of a pull is other users' messages, dropped on arrival: larger pulls, fewer round trips.
+        const size = dense ? this.o.batch * UNFILTERED_BATCH_FACTOR : this.o.batch;
+        this.stats.pulls++;
+        let next = puller.pull(size);
         for (;;) {
-          this.stats.pulls++;
-          // Unfiltered, most of a pull is other users' messages, dropped on arrival: larger pulls, fewer round trips.
-          const { entries, more, last } = await puller.pull(dense ? this.o.batch * UNFILTERED_BATCH_FACTOR : this.o.batch);
-          yield* entries;
+          const { entries, more, last } = await next;
           // Unfiltered, the stream beyond the replay's end is left to the gets that follow (usually nothing).
-          if (!more || (dense && end !== undefined && last >= end)) return;
+          const done = !more || (dense && end !== undefined && last >= end);
+          if (!done) {
+            // The next pull is on its way while this one's messages go to the client (one pull ahead at most).
+            this.stats.pulls++;
+            next = puller.pull(size);
+            // Left unawaited if the caller stops early: failures then matter to nobody.
+            next.catch(() => {});
+          }
+          yield* entries;
+          if (done) return;
         }
       } finally {
         puller.close();
