@@ -147,6 +147,7 @@ class WsringAgent extends EventEmitter implements Agent {
         feed: () => this.delivery?.feed,
         settledHere: (conn) => this.rebalancer.forget(conn),
         socketGone: (conn) => this.rebalancer.clearGrace(conn),
+        unregistered: (socket) => this.transport.pending.add(socket),
         opened: (conn) => this.emit('connection', conn),
         closed: (conn, code) => this.onClosed(conn, code),
       },

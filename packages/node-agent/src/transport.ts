@@ -83,7 +83,10 @@ export function closeWith(socket: WebSocket, code: number, reason: string, metri
  * limited per connection (RATE_LIMITED close). Oversize frames are refused by `ws` itself (1009).
  */
 export class Transport {
-  /** Sockets handed to the transport, neither admitted (then the registry holds them) nor closed yet. */
+  /**
+   * Open sockets the registry does not hold: not admitted (yet, or refused and closing), or displaced and closing.
+   * With the registry's, every open socket (what the server terminates when it closes).
+   */
   readonly pending = new Set<WebSocket>();
   private readonly failureLogs: TokenBucket;
   private unloggedFailures = 0;

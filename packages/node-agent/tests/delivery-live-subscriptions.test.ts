@@ -65,15 +65,21 @@ describe('light live subscriptions (nats.js internals adapter)', () => {
     await nc.flush();
     pub.publish('live.c', 'before');
     await until(() => c.got.length === 1, 5_000, 'before');
-    const reconnected = (async () => {
-      for await (const s of nc.status()) if (s.type === 'reconnect') return;
-    })();
+    const reconnected = (conn: NatsConnection) =>
+      (async () => {
+        for await (const s of conn.status()) if (s.type === 'reconnect') return;
+      })();
+    const both = Promise.all([reconnected(nc), reconnected(pub)]);
     await nats.restart();
-    await reconnected;
+    await both;
     await until(async () => {
-      pub.publish('live.c', 'after');
-      await pub.flush();
-      await new Promise((r) => setImmediate(r));
+      try {
+        pub.publish('live.c', 'after');
+        await pub.flush();
+        await nc.flush();
+      } catch {
+        return false; // a connection still settling after the restart
+      }
       return c.got.includes('after');
     }, 10_000, 'a message after the restart');
     live.close(c);

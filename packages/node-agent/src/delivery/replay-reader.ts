@@ -87,9 +87,12 @@ export class BatchedReplayReader implements ReplayReader {
     try {
       // The spacing of the messages read so far tells whether the user's messages are dense in the stream here.
       const dense = end !== undefined && (pos - after) <= directReads * DENSE_FACTOR;
-      for await (const e of this.batches(subject, pos, end, dense)) {
-        yield e;
-        pos = e.pos;
+      // A pull's messages at a time: one asynchronous step per pull, not per message.
+      for await (const entries of this.batches(subject, pos, end, dense)) {
+        for (const e of entries) {
+          yield e;
+          pos = e.pos;
+        }
       }
     } catch {
       this.stats.fallbacks++;
@@ -130,7 +133,7 @@ export class BatchedReplayReader implements ReplayReader {
    * Batches from an ephemeral consumer starting after `pos`, until a pull comes back short (or, unfiltered, passes
    * `end`). `dense`: the user's messages read so far were at least one in DENSE_FACTOR of the stream's.
    */
-  private async *batches(subject: string, pos: number, end: number | undefined, dense: boolean): AsyncGenerator<Entry> {
+  private async *batches(subject: string, pos: number, end: number | undefined, dense: boolean): AsyncGenerator<Entry[]> {
     if (!dense && filteredReadsAreSlow(this.nc.info?.version)) {
       this.stats.sparse++;
       return;
@@ -155,7 +158,7 @@ export class BatchedReplayReader implements ReplayReader {
             // Left unawaited if the caller stops early: failures then matter to nobody.
             next.catch(() => {});
           }
-          yield* entries;
+          if (entries.length > 0) yield entries;
           if (done) return;
         }
       } finally {
