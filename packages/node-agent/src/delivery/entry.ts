@@ -80,7 +80,9 @@ export class Entry {
 
   /** From a stored or republished message's sequence, headers and payload. */
   static of(pos: number, headers: MsgHdrs | undefined, payload: Uint8Array): Entry {
-    return new Entry(pos, prevOf(headers), payload, headers?.get(ID_HEADER) !== undefined && headers.get(ID_HEADER) !== '');
+    // nats.js answers '' for a header that is not there.
+    const id = headers?.get(ID_HEADER);
+    return new Entry(pos, prevOf(headers), payload, id !== undefined && id !== '');
   }
 
   /** The decoded data (what the client application receives). */
