@@ -44,6 +44,8 @@ export interface AdmitterParts {
   settledHere(conn: ClientConnection): void;
   /** One socket of the user closed or was displaced: only its own grace timer goes. */
   socketGone(conn: ClientConnection): void;
+  /** A socket taken out of the registry while still open (displaced, closing now): the transport keeps it until it closes. */
+  unregistered?(socket: WebSocket): void;
   opened(conn: ClientConnection): void;
   closed(conn: ClientConnection, code: number): void;
 }
@@ -141,6 +143,7 @@ export class Admitter {
     this.parts.socketGone(old);
     this.parts.feed()?.detach(old);
     closeWith(old.socket, code, reason, this.o.metrics);
+    if (old.socket.readyState !== old.socket.CLOSED) this.parts.unregistered?.(old.socket);
     this.parts.closed(old, code);
   }
 

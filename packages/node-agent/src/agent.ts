@@ -155,6 +155,7 @@ class WsringAgent extends EventEmitter implements Agent {
         feed: () => this.delivery?.feed,
         settledHere: (conn) => this.rebalancer.forget(conn),
         socketGone: (conn) => this.rebalancer.clearGrace(conn),
+        unregistered: (socket) => this.transport.pending.add(socket),
         opened: (conn) => {
           this.arrivals.add();
           this.emit('connection', conn);
@@ -274,6 +275,7 @@ class WsringAgent extends EventEmitter implements Agent {
       maxPayload: this.o.maxPayload,
       serveHttp: this.o.serveHttp,
       onSocket: (socket, req) => this.transport.handle(socket, req),
+      openSockets: () => [...this.transport.pending, ...Array.from(this.registry.all(), (c) => c.socket)],
       handleHttp: this.handleHttp,
       clock: this.clock,
       handshakeTimeoutMs: this.o.handshakeTimeoutMs,

@@ -3,6 +3,8 @@ import type { KeyIndex } from '@wsring/ring';
 import { encodeFrame, type ServerFrame } from '@wsring/protocol';
 import type { Connection } from './types.js';
 
+const TEXT = { binary: false } as const;
+
 /** One socket of a user: a session (a tab, a device). A user holds up to `maxSessionsPerUser` of them on its node. */
 export class ClientConnection implements Connection {
   standIn: boolean;
@@ -33,6 +35,13 @@ export class ClientConnection implements Connection {
     return true;
   }
 
+  /** Send a frame already encoded as UTF-8 JSON text (as a text frame). */
+  sendEncoded(frame: Uint8Array): boolean {
+    if (this.socket.readyState !== this.socket.OPEN) return false;
+    this.socket.send(frame, TEXT);
+    return true;
+  }
+
   send(data: unknown): boolean {
     return this.sendFrame({ type: 'message', data });
   }
@@ -52,7 +61,8 @@ export interface Displaced {
  * reach or that was full). `size` counts sessions (what capacity bounds); `users` counts users.
  */
 export class ConnectionRegistry {
-  private readonly byUser = new Map<string, ClientConnection[]>();
+  /** A user's lone session as itself (most users hold one), several as an array, oldest first. */
+  private readonly byUser = new Map<string, ClientConnection | ClientConnection[]>();
   private sessions = 0;
   readonly standIns = new Map<string, Set<string>>();
 
@@ -70,13 +80,14 @@ export class ConnectionRegistry {
 
   /** The user's newest session. */
   get(userId: string): ClientConnection | undefined {
-    const list = this.byUser.get(userId);
-    return list?.[list.length - 1];
+    const held = this.byUser.get(userId);
+    return Array.isArray(held) ? held[held.length - 1] : held;
   }
 
   /** The user's sessions, oldest first (empty when none). */
   sessionsOf(userId: string): readonly ClientConnection[] {
-    return this.byUser.get(userId) ?? [];
+    const held = this.byUser.get(userId);
+    return held === undefined ? [] : Array.isArray(held) ? held : [held];
   }
 
   /**
@@ -84,21 +95,26 @@ export class ConnectionRegistry {
    * `maxPerUser` the user's oldest sessions make room; both are returned (already unregistered).
    */
   add(conn: ClientConnection, avoid: readonly string[], maxPerUser = Infinity): Displaced {
-    let list = this.byUser.get(conn.userId);
-    if (!list) {
-      list = [];
-      this.byUser.set(conn.userId, list);
+    const held = this.byUser.get(conn.userId);
+    let sameSession: ClientConnection | undefined;
+    let overLimit: ClientConnection[] = [];
+    if (held === undefined) {
+      this.byUser.set(conn.userId, conn);
       this.index.add(conn.userId);
+      this.sessions++;
+    } else {
+      const list = Array.isArray(held) ? [...held] : [held];
+      const same = conn.sessionId === '' ? -1 : list.findIndex((c) => c.sessionId === conn.sessionId);
+      sameSession = same >= 0 ? list.splice(same, 1)[0] : undefined;
+      if (sameSession) this.sessions--;
+      list.push(conn);
+      this.sessions++;
+      overLimit = list.length > maxPerUser ? list.splice(0, list.length - maxPerUser) : [];
+      this.sessions -= overLimit.length;
+      this.byUser.set(conn.userId, list.length === 1 ? list[0] : list);
+      // The latest admission decides how the node holds the user; every session of it follows.
+      for (const c of list) c.standIn = conn.standIn;
     }
-    const same = conn.sessionId === '' ? -1 : list.findIndex((c) => c.sessionId === conn.sessionId);
-    const sameSession = same >= 0 ? list.splice(same, 1)[0] : undefined;
-    if (sameSession) this.sessions--;
-    list.push(conn);
-    this.sessions++;
-    const overLimit = list.length > maxPerUser ? list.splice(0, list.length - maxPerUser) : [];
-    this.sessions -= overLimit.length;
-    // The latest admission decides how the node holds the user; every session of it follows.
-    for (const c of list) c.standIn = conn.standIn;
     if (conn.standIn) this.standIns.set(conn.userId, new Set(avoid));
     else this.standIns.delete(conn.userId);
     return { sameSession, overLimit };
@@ -109,12 +125,18 @@ export class ConnectionRegistry {
    * when others remain, false when it was not registered (already displaced).
    */
   remove(conn: ClientConnection): 'user-gone' | 'session-gone' | false {
-    const list = this.byUser.get(conn.userId);
-    const at = list ? list.indexOf(conn) : -1;
-    if (!list || at < 0) return false;
-    list.splice(at, 1);
+    const held = this.byUser.get(conn.userId);
+    if (held === undefined) return false;
+    if (Array.isArray(held)) {
+      const at = held.indexOf(conn);
+      if (at < 0) return false;
+      const rest = held.filter((c) => c !== conn);
+      this.sessions--;
+      this.byUser.set(conn.userId, rest.length === 1 ? rest[0] : rest);
+      return 'session-gone';
+    }
+    if (held !== conn) return false;
     this.sessions--;
-    if (list.length > 0) return 'session-gone';
     this.byUser.delete(conn.userId);
     this.index.delete(conn.userId);
     this.standIns.delete(conn.userId);
@@ -129,6 +151,9 @@ export class ConnectionRegistry {
 
   /** Every session. */
   *all(): IterableIterator<ClientConnection> {
-    for (const list of this.byUser.values()) yield* list;
+    for (const held of this.byUser.values()) {
+      if (Array.isArray(held)) yield* held;
+      else yield held;
+    }
   }
 }

@@ -22,6 +22,12 @@ export interface ServerInput {
   maxPayload: number;
   serveHttp: boolean;
   onSocket(socket: WebSocket, request: IncomingMessage): void;
+  /**
+   * The sockets open now (terminated when the server closes). The agent's own WebSocketServer does not track its
+   * clients (`clientTracking: false`, which would add a closure and a listener per socket); the agent knows them
+   * (its registry, and the transport's sockets not admitted yet).
+   */
+  openSockets(): Iterable<WebSocket>;
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
   clock: Clock;
   /** Listening itself: drop a TCP connection without a complete request or upgrade by then. */
@@ -92,6 +98,14 @@ function guardConnections(server: HttpServer, input: ServerInput): () => void {
     clock.clearTimeout(timer);
     waiting.delete(socket as Socket);
   };
+  function onClose(this: Socket): void {
+    handshaken(this);
+    const address = this.remoteAddress;
+    if (address === undefined) return;
+    const left = (perAddress.get(address) ?? 1) - 1;
+    if (left > 0) perAddress.set(address, left);
+    else perAddress.delete(address);
+  }
   const onConnection = (socket: Socket) => {
     const address = socket.remoteAddress;
     if (address === undefined) return;
@@ -102,12 +116,9 @@ function guardConnections(server: HttpServer, input: ServerInput): () => void {
       return;
     }
     perAddress.set(address, open + 1);
-    socket.once('close', () => {
-      handshaken(socket);
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    });
+    // One listener for every socket (no closure per socket): after close the address is the one read above,
+    // which Node keeps on the socket.
+    socket.on('close', onClose);
     waiting.set(
       socket,
       clock.setTimeout(() => {
@@ -148,7 +159,7 @@ export async function setupServer(input: ServerInput): Promise<ServerSetup> {
     };
   }
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: input.maxPayload });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: input.maxPayload, clientTracking: false });
   wss.on('connection', onConnection);
   const own = input.server === undefined;
   const http = input.server ?? createServer();
@@ -172,7 +183,7 @@ export async function setupServer(input: ServerInput): Promise<ServerSetup> {
     port,
     close: async () => {
       for (const u of undo) u();
-      for (const c of wss.clients) c.terminate();
+      for (const c of [...input.openSockets()]) c.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       if (own) {
         http.closeAllConnections?.();

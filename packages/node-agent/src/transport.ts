@@ -29,14 +29,40 @@ export interface TransportHandlers {
 }
 
 
-/** What a socket's listeners need: its connection once admitted, whether it closed, its frame budget. */
-interface Session {
-  conn: ClientConnection | undefined;
-  closed: boolean;
-  bucket: TokenBucket;
-  resumes: TokenBucket;
+/**
+ * What a socket's listeners need: its connection once admitted, whether it closed, its frame budgets. One per
+ * socket, found by the listeners (shared by every socket, no closures per socket) through the socket itself.
+ */
+class Session {
+  conn: ClientConnection | undefined = undefined;
+  closed = false;
+  /**
+   * Frame budgets, made when the first frame (or resume) arrives: a bucket made then is full, exactly as one made
+   * at connect time and refilled since would be, and an idle socket holds none.
+   */
+  bucket: TokenBucket | undefined = undefined;
+  resumes: TokenBucket | undefined = undefined;
   /** Closes the socket TOKEN_EXPIRED when its token's `exp` passes. */
-  expiry: unknown;
+  expiry: unknown = undefined;
+
+  constructor(readonly transport: Transport) {}
+}
+
+const SESSION = Symbol('wsring.session');
+type SessionSocket = WebSocket & { [SESSION]?: Session };
+
+function onSocketError(this: SessionSocket, err: Error): void {
+  this[SESSION]?.transport.socketError(err);
+}
+
+function onSocketClose(this: SessionSocket, code: number): void {
+  const session = this[SESSION];
+  if (session) session.transport.socketClosed(this, session, code);
+}
+
+function onSocketMessage(this: SessionSocket, raw: RawData, isBinary: boolean): void {
+  const session = this[SESSION];
+  if (session) session.transport.socketMessage(this, session, raw, isBinary);
 }
 
 // Node timers fire at once past 2^31-1 ms: longer waits are taken in steps.
@@ -57,6 +83,11 @@ export function closeWith(socket: WebSocket, code: number, reason: string, metri
  * limited per connection (RATE_LIMITED close). Oversize frames are refused by `ws` itself (1009).
  */
 export class Transport {
+  /**
+   * Open sockets the registry does not hold: not admitted (yet, or refused and closing), or displaced and closing.
+   * With the registry's, every open socket (what the server terminates when it closes).
+   */
+  readonly pending = new Set<WebSocket>();
   private readonly failureLogs: TokenBucket;
   private unloggedFailures = 0;
 
@@ -78,42 +109,51 @@ export class Transport {
   }
 
   /**
-   * The socket's listeners, for its whole life. Kept apart from `handle` so that they close over
-   * this small session only, not over the upgrade request (which would then live as long as the socket).
+   * The socket's listeners, for its whole life: functions shared by every socket, which find this small session
+   * on the socket (so nothing per socket closes over the upgrade request, which would then live as long as the socket).
    */
   private listen(socket: WebSocket): Session {
-    const { logger, metrics } = this.options;
-    const now = this.options.clock.now();
-    const session: Session = {
-      conn: undefined,
-      closed: false,
-      bucket: new TokenBucket(this.options.messageRate.perSec, this.options.messageRate.burst, now),
-      resumes: new TokenBucket(this.options.resumeRate.perSec, this.options.resumeRate.burst, now),
-      expiry: undefined,
-    };
-    socket.on('error', (err) => logger.debug({ err: err.message }, 'client socket error'));
-    socket.on('close', (code) => {
-      session.closed = true;
-      if (session.expiry !== undefined) this.options.clock.clearTimeout(session.expiry);
-      if (session.conn) this.handlers.closed(session.conn, code);
-    });
-    socket.on('message', (raw: RawData, isBinary: boolean) => {
-      if (!session.bucket.tryTake(this.options.clock.now())) {
-        closeWith(socket, CloseCode.RATE_LIMITED, 'message rate limit exceeded', metrics);
-        return;
-      }
-      if (!session.conn) {
-        // Frames before the welcome have nowhere to go yet.
-        socket.send(encodeFrame({ type: 'error', code: 'NOT_READY', message: 'wait for the welcome frame' }));
-        return;
-      }
-      if (isBinary) {
-        closeWith(socket, CloseCode.BAD_FRAME, 'binary frames are not part of the protocol', metrics);
-        return;
-      }
-      this.frame(session, session.conn, raw.toString());
-    });
+    const session = new Session(this);
+    (socket as SessionSocket)[SESSION] = session;
+    this.pending.add(socket);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('message', onSocketMessage);
     return session;
+  }
+
+  /** @internal called by the socket's listeners. */
+  socketError(err: Error): void {
+    this.options.logger.debug({ err: err.message }, 'client socket error');
+  }
+
+  /** @internal */
+  socketClosed(socket: WebSocket, session: Session, code: number): void {
+    this.pending.delete(socket);
+    session.closed = true;
+    if (session.expiry !== undefined) this.options.clock.clearTimeout(session.expiry);
+    if (session.conn) this.handlers.closed(session.conn, code);
+  }
+
+  /** @internal */
+  socketMessage(socket: WebSocket, session: Session, raw: RawData, isBinary: boolean): void {
+    const { clock, messageRate, metrics } = this.options;
+    const now = clock.now();
+    session.bucket ??= new TokenBucket(messageRate.perSec, messageRate.burst, now);
+    if (!session.bucket.tryTake(now)) {
+      closeWith(socket, CloseCode.RATE_LIMITED, 'message rate limit exceeded', metrics);
+      return;
+    }
+    if (!session.conn) {
+      // Frames before the welcome have nowhere to go yet.
+      socket.send(encodeFrame({ type: 'error', code: 'NOT_READY', message: 'wait for the welcome frame' }));
+      return;
+    }
+    if (isBinary) {
+      closeWith(socket, CloseCode.BAD_FRAME, 'binary frames are not part of the protocol', metrics);
+      return;
+    }
+    this.frame(session, session.conn, raw.toString());
   }
 
   private async admit(socket: WebSocket, request: IncomingMessage, params: ConnectParams, session: Session): Promise<void> {
@@ -141,6 +181,7 @@ export class Transport {
       return;
     }
     session.conn = this.handlers.admit(socket, identity.userId, params);
+    if (session.conn) this.pending.delete(socket);
     if (session.conn && identity.expiresAt !== undefined) this.expireAt(socket, session, identity.expiresAt);
   }
 
@@ -188,7 +229,9 @@ export class Transport {
     if (frame.type === 'ping') conn.sendFrame({ type: 'pong', ts: frame.ts });
     else if (frame.type === 'resume') {
       // Each resume replays from the store: bounded per connection, like frames are.
-      if (!session.resumes.tryTake(this.options.clock.now())) closeWith(conn.socket, CloseCode.RATE_LIMITED, 'resume rate limit exceeded', this.options.metrics);
+      const now = this.options.clock.now();
+      session.resumes ??= new TokenBucket(this.options.resumeRate.perSec, this.options.resumeRate.burst, now);
+      if (!session.resumes.tryTake(now)) closeWith(conn.socket, CloseCode.RATE_LIMITED, 'resume rate limit exceeded', this.options.metrics);
       else this.handlers.resume(conn, frame.last);
     }
     else this.handlers.message(conn, frame.data);

@@ -12,7 +12,7 @@ import { createPublisher, type Publisher } from '../src/mod.js';
 import { LiveFeed, type DeliveryTarget } from '../src/delivery/feed.js';
 import { resolveDeliveryOptions } from '../src/delivery/options.js';
 import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
-import { until } from './helpers.js';
+import { lossyLive, until } from './helpers.js';
 
 const USERS = ['u0', 'u1', 'u2'];
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
@@ -58,21 +58,12 @@ class World {
   /** Users whose next live message is lost between NATS and the node. */
   dropNext = new Set<string>();
   constructor(readonly nc: NatsConnection, readonly jsm: JetStreamManager, readonly publishers: Publisher[], prefix: string) {
-    const lossy = new Proxy(nc, {
-      get: (target, key) => {
-        if (key !== 'subscribe') return Reflect.get(target, key);
-        return (subject: string, opts: { callback: (err: Error | null, msg: Msg) => void }) =>
-          target.subscribe(subject, {
-            callback: (err, msg) => {
-              const user = USERS.find((u) => subject.endsWith(Buffer.from(`${prefix}${u}`).toString('base64url')));
-              if (user && this.dropNext.delete(user)) return;
-              opts.callback(err, msg);
-            },
-          });
-      },
+    const lossy = lossyLive(nc, (subject) => {
+      const user = USERS.find((u) => subject.endsWith(Buffer.from(`${prefix}${u}`).toString('base64url')));
+      return user !== undefined && this.dropNext.delete(user);
     });
     // Two replay slots for three users: connections also wait their turn.
-    this.feed = new LiveFeed(lossy, jsm, resolveDeliveryOptions({ maxConcurrentReplays: 2 }), silent);
+    this.feed = new LiveFeed(nc, jsm, resolveDeliveryOptions({ maxConcurrentReplays: 2 }), silent, { live: lossy });
   }
 }
 

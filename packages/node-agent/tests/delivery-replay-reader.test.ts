@@ -13,9 +13,16 @@ const USERS = ['a', 'b', 'c'];
 /** A user with one message in 30: sparse, read by gets on nats-server 2.9, through a filtered consumer on newer ones. */
 const RARE = 'rare';
 
-async function readAll(reader: BatchedReplayReader, subject: string, after: number, end?: number): Promise<Entry[]> {
-  const out: Entry[] = [];
-  for await (const e of reader.read(subject, after, end)) out.push(e);
+type Read = { pos: number; prev: number | undefined; data: unknown };
+
+/** What the reader yields, each entry's pre-encoded frame checked against the frame of its decoded data. */
+async function readAll(reader: BatchedReplayReader, subject: string, after: number, end?: number): Promise<Read[]> {
+  const out: Read[] = [];
+  for await (const e of reader.read(subject, after, end)) {
+    const frame = e.prev === undefined ? { type: 'message', data: e.data, pos: e.pos } : { type: 'message', data: e.data, pos: e.pos, prev: e.prev };
+    expect(JSON.parse(e.frame().toString('utf8'))).toEqual(frame);
+    out.push({ pos: e.pos, prev: e.prev, data: e.data });
+  }
   return out;
 }
 

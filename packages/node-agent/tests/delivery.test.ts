@@ -9,7 +9,7 @@ import { LiveFeed } from '../src/delivery/feed.js';
 import { StreamPublisher } from '../src/delivery/publisher.js';
 import { resolveDeliveryOptions } from '../src/delivery/options.js';
 import { spawnAgent, startNatsServer, type NatsServer } from '../src/testing/mod.js';
-import { FAST, hold, openClient, until, type RawClient } from './helpers.js';
+import { FAST, hold, lossyLive, openClient, until, type RawClient } from './helpers.js';
 
 const STREAM = 'WSRING_DELIVERY';
 
@@ -211,19 +211,13 @@ describe('an agent delivering to raw sockets', () => {
   it('repairs a live message lost on the way: the next one names it and the node replays it first', async () => {
     // The feed runs on a real connection whose live subscriptions drop messages on demand.
     let dropNext = false;
-    const lossy = new Proxy(nc, {
-      get(target, key) {
-        if (key !== 'subscribe') return Reflect.get(target, key);
-        return (subject: string, opts: { callback: (err: Error | null, msg: Msg) => void }) =>
-          target.subscribe(subject, {
-            callback: (err, msg) => {
-              if (dropNext) dropNext = false;
-              else opts.callback(err, msg);
-            },
-          });
-      },
+    const lossy = lossyLive(nc, () => {
+      if (!dropNext) return false;
+      dropNext = false;
+      return true;
     });
-    const feed = new LiveFeed(lossy, jsm, resolveDeliveryOptions(), { info() {}, warn() {}, error() {}, debug() {} });
+    const feed = new LiveFeed(nc, jsm, resolveDeliveryOptions(), { info() {}, warn() {}, error() {}, debug() {} }, { live: lossy });
+    expect(feed.lightSubscriptions).toBe(true);
     const frames: ServerFrame[] = [];
     const target = { userId: 'repair', sendFrame: (f: ServerFrame) => frames.push(f) > 0 };
     feed.attach(target, undefined);

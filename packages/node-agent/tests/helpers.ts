@@ -3,6 +3,8 @@ import WebSocket from 'ws';
 import { connectUrl, type ConnectParams, type ServerFrame } from '@wsring/protocol';
 import { NatsMembership, type Agent, type AgentEvents, type AgentOptions, type Membership, type MemberRecord } from '../src/mod.js';
 import { Heartbeats } from '../../../test/support/heartbeats.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { liveSubscriber, type LiveSubscriber, type LiveSubscription } from '../src/delivery/live-subscriptions.js';
 
 export interface RawClient {
   ws: WebSocket;
@@ -184,3 +186,22 @@ export class LossyMembership implements Membership {
 
 /** Fast timings for tests: liveness still 5x the heartbeat, so one lost heartbeat is harmless. */
 export const FAST: Partial<AgentOptions> = { settleMs: 300, heartbeatMs: 100, livenessTimeoutMs: 500, host: '127.0.0.1' };
+
+/**
+ * The node's live subscriber (the light one) with messages lost on the way: `drop(subject)` is asked for each
+ * live message and true loses it, as a core NATS message lost while NATS restarts would be.
+ */
+export function lossyLive(nc: NatsConnection, drop: (subject: string) => boolean): LiveSubscriber {
+  const real = liveSubscriber(nc);
+  return {
+    light: real.light,
+    open(sub: LiveSubscription) {
+      const deliver = sub.deliver.bind(sub);
+      sub.deliver = (msg) => {
+        if (!drop(sub.subject)) deliver(msg);
+      };
+      real.open(sub);
+    },
+    close: (sub: LiveSubscription) => real.close(sub),
+  };
+}

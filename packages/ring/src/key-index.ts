@@ -10,75 +10,98 @@ const BUCKETS = 1 << BUCKET_BITS;
 /** A bucket stores only the low bits of its keys' hashes (the bucket index is the rest): small integers. */
 const LOW = (1 << SHIFT) - 1;
 
-/** The keys whose hashes share their top bits, sorted by hash, so a range's keys in it are one contiguous run. */
-interface Bucket {
-  keys: string[];
-  /** The low SHIFT bits of each key's hash: small integers, so the array stays compact and fast. */
-  hashes: number[];
-}
+/**
+ * The keys whose hashes share their top bits, sorted by hash, so a range's keys in it are one contiguous run.
+ * One array per bucket, its pairs interleaved: `[low0, key0, low1, key1, ...]`, where `low` is the low SHIFT bits
+ * of the key's hash (a small integer). Each array is exactly as long as its pairs (an insertion or a removal makes a
+ * new one, as cheap as the shift it replaces in a bucket of ~keys/65536 pairs): a node with tens of thousands of
+ * users has most of them alone in their bucket, and an array grown by `push` would reserve 17 slots for each.
+ */
+type Bucket = (number | string)[];
 
-/** First index whose hash is >= h (hashes sorted ascending). */
-function lowerBound(hashes: number[], h: number): number {
+/** First pair index whose hash is >= h (hashes sorted ascending). */
+function lowerBound(bucket: Bucket, h: number): number {
   let lo = 0;
-  let hi = hashes.length;
+  let hi = bucket.length >> 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (hashes[mid] < h) lo = mid + 1;
+    if ((bucket[mid << 1] as number) < h) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
+/** The pair index of `key` (hash low bits `h`) in `bucket`, or -1. */
+function find(bucket: Bucket, h: number, key: string): number {
+  const pairs = bucket.length >> 1;
+  for (let i = lowerBound(bucket, h); i < pairs && bucket[i << 1] === h; i++) if (bucket[(i << 1) + 1] === key) return i;
+  return -1;
+}
+
+/**
+ * A key index over ring hash ranges. It keeps no map from key to hash (the hash is computed again when needed):
+ * per key it holds two array slots.
+ */
 class RangeKeyIndex implements KeyIndex {
-  private readonly hashOf = new Map<string, number>();
+  private count = 0;
   private readonly buckets: (Bucket | undefined)[] = new Array(BUCKETS);
 
   constructor(private readonly h32: Hasher['h32'], readonly seed: number) {}
 
   get size(): number {
-    return this.hashOf.size;
+    return this.count;
   }
 
   add(key: string): void {
-    if (this.hashOf.has(key)) return;
     const hash = this.h32(key, this.seed);
-    this.hashOf.set(key, hash);
-    const { keys, hashes } = (this.buckets[hash >>> SHIFT] ??= { keys: [], hashes: [] });
+    const k = hash >>> SHIFT;
     const h = hash & LOW;
-    // Insertion into a sorted run of ~keys/65536 entries: shift the larger hashes up by one.
-    let i = keys.length;
-    keys.push(key);
-    hashes.push(h);
-    for (; i > 0 && hashes[i - 1] > h; i--) {
-      keys[i] = keys[i - 1];
-      hashes[i] = hashes[i - 1];
+    const bucket = this.buckets[k];
+    if (!bucket) {
+      this.buckets[k] = [h, key];
+      this.count++;
+      return;
     }
-    keys[i] = key;
-    hashes[i] = h;
+    if (find(bucket, h, key) >= 0) return;
+    // After the pairs with the same or a lower hash.
+    let at = lowerBound(bucket, h);
+    while (at < bucket.length >> 1 && bucket[at << 1] === h) at++;
+    const next: Bucket = new Array(bucket.length + 2);
+    for (let i = 0; i < at << 1; i++) next[i] = bucket[i];
+    next[at << 1] = h;
+    next[(at << 1) + 1] = key;
+    for (let i = at << 1; i < bucket.length; i++) next[i + 2] = bucket[i];
+    this.buckets[k] = next;
+    this.count++;
   }
 
   delete(key: string): boolean {
-    const h = this.hashOf.get(key);
-    if (h === undefined) return false;
-    this.hashOf.delete(key);
-    const { keys, hashes } = this.buckets[h >>> SHIFT]!;
-    let i = lowerBound(hashes, h & LOW);
-    while (i < keys.length && keys[i] !== key) i++; // past other keys with the same hash
-    for (; i + 1 < keys.length; i++) {
-      keys[i] = keys[i + 1];
-      hashes[i] = hashes[i + 1];
+    const hash = this.h32(key, this.seed);
+    const k = hash >>> SHIFT;
+    const bucket = this.buckets[k];
+    const at = bucket ? find(bucket, hash & LOW, key) : -1;
+    if (!bucket || at < 0) return false;
+    this.count--;
+    if (bucket.length === 2) {
+      this.buckets[k] = undefined;
+      return true;
     }
-    keys.pop();
-    hashes.pop();
+    const next: Bucket = new Array(bucket.length - 2);
+    for (let i = 0; i < at << 1; i++) next[i] = bucket[i];
+    for (let i = (at << 1) + 2; i < bucket.length; i++) next[i - 2] = bucket[i];
+    this.buckets[k] = next;
     return true;
   }
 
   has(key: string): boolean {
-    return this.hashOf.has(key);
+    const hash = this.h32(key, this.seed);
+    const bucket = this.buckets[hash >>> SHIFT];
+    return bucket !== undefined && find(bucket, hash & LOW, key) >= 0;
   }
 
-  keys(): IterableIterator<string> {
-    return this.hashOf.keys();
+  /** The keys, in hash order. */
+  *keys(): IterableIterator<string> {
+    for (const bucket of this.buckets) if (bucket) for (let i = 1; i < bucket.length; i += 2) yield bucket[i] as string;
   }
 
   moved(prev: Ring, next: Ring): MovedKey[] {
@@ -86,7 +109,7 @@ class RangeKeyIndex implements KeyIndex {
     const b = asHashRing(next);
     // Ranges only help when both rings have them and hash keys exactly as this index did.
     if (a.algorithm === 'rendezvous' || b.algorithm === 'rendezvous' || a.seed !== this.seed || b.seed !== this.seed) {
-      return movedKeys(prev, next, this.hashOf.keys());
+      return movedKeys(prev, next, this.keys());
     }
     const out: MovedKey[] = [];
     const buckets = this.buckets;
@@ -96,12 +119,11 @@ class RangeKeyIndex implements KeyIndex {
       for (let k = first; k <= last; k++) {
         const bucket = buckets[k];
         if (!bucket) continue;
-        const { keys, hashes } = bucket;
         // Only the range's first and last buckets can hold keys outside it; binary search cuts those off.
-        const lo = k === first ? lowerBound(hashes, start & LOW) : 0;
+        const lo = k === first ? lowerBound(bucket, start & LOW) : 0;
         // An end on a bucket boundary takes the whole of its last bucket.
-        const hi = k === last && (end & LOW) !== 0 ? lowerBound(hashes, end & LOW) : keys.length;
-        for (let i = lo; i < hi; i++) out.push({ key: keys[i], from, to });
+        const hi = k === last && (end & LOW) !== 0 ? lowerBound(bucket, end & LOW) : bucket.length >> 1;
+        for (let i = lo; i < hi; i++) out.push({ key: bucket[(i << 1) + 1] as string, from, to });
       }
     }
     return out;

@@ -46,6 +46,11 @@ const server = kind === 'bare' ? await startBare() : await startAgent(kind === '
 process.send({ type: 'listening', url: server.url });
 process.on('message', async (m) => {
   if (m.type === 'memory') process.send({ type: 'memory', usage: await settledMemory(), connections: server.connections() });
+  if (m.type === 'snapshot') {
+    await settledMemory();
+    (await import('node:v8')).writeHeapSnapshot(m.file);
+    process.send({ type: 'snapshot' });
+  }
   if (m.type === 'stop') process.exit(0);
 });
 process.on('disconnect', () => process.exit(0));

@@ -7,15 +7,6 @@ export const EXPECTED_LAST_HEADER = 'Nats-Expected-Last-Subject-Sequence';
 /** Header naming one publish (the caller's id, else one the publisher makes): after a lost acknowledgement it tells whether the stored message is ours. */
 export const ID_HEADER = 'Wsring-Id';
 
-/** One stored message as the delivery path handles it. */
-export interface Entry {
-  /** Stream sequence: the user's position. */
-  pos: number;
-  /** Position of the user's previous message; 0 when it had none still stored; undefined when unknown. */
-  prev: number | undefined;
-  data: unknown;
-}
-
 const seqOf = (value: string | undefined): number | undefined => {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
@@ -41,5 +32,67 @@ export function decodeData(payload: Uint8Array): unknown {
     return JSON.parse(text);
   } catch {
     return text;
+  }
+}
+
+const HEAD = Buffer.from('{"type":"message","data":');
+const POS = Buffer.from(',"pos":');
+const PREV = Buffer.from(',"prev":');
+
+/**
+ * The `message` frame of a stored payload, as UTF-8 JSON text: `{"type":"message","data":<payload>,"pos":N[,"prev":M]}`,
+ * the same frame `encodeFrame` makes from the decoded data. A payload stored by a wsring publisher (it carries
+ * `Wsring-Id`; the publisher wrote it with `JSON.stringify` and checked it is well-formed UTF-8) is copied in as
+ * it is, with no decode and re-encode; any other is decoded (as `decodeData`) and encoded again.
+ */
+export function messageFrame(payload: Uint8Array, json: boolean, pos: number, prev: number | undefined): Buffer {
+  const data = json ? payload : Buffer.from(JSON.stringify(decodeData(payload)));
+  const p = String(pos);
+  const q = prev === undefined ? '' : String(prev);
+  const size = HEAD.length + data.length + POS.length + p.length + (prev === undefined ? 0 : PREV.length + q.length) + 1;
+  const out = Buffer.allocUnsafe(size);
+  let at = HEAD.copy(out, 0);
+  out.set(data, at);
+  at += data.length;
+  at += POS.copy(out, at);
+  at += out.write(p, at, "latin1");
+  if (prev !== undefined) {
+    at += PREV.copy(out, at);
+    at += out.write(q, at, "latin1");
+  }
+  out[at] = 0x7d; // }
+  return out;
+}
+
+/** One stored message as the delivery path handles it: its position, its predecessor's, its stored bytes. */
+export class Entry {
+  private encoded: Buffer | undefined;
+
+  constructor(
+    /** Stream sequence: the user's position. */
+    readonly pos: number,
+    /** Position of the user's previous message; 0 when it had none still stored; undefined when unknown. */
+    readonly prev: number | undefined,
+    private readonly payload: Uint8Array,
+    /** Stored by a wsring publisher: the payload is JSON text as it is. */
+    private readonly json: boolean,
+  ) {}
+
+  /** From a stored or republished message's sequence, headers and payload. */
+  static of(pos: number, headers: MsgHdrs | undefined, payload: Uint8Array): Entry {
+    // nats.js answers '' for a header that is not there.
+    const id = headers?.get(ID_HEADER);
+    return new Entry(pos, prevOf(headers), payload, id !== undefined && id !== '');
+  }
+
+  /** The decoded data (what the client application receives). */
+  get data(): unknown {
+    return decodeData(this.payload);
+  }
+
+  /** The `message` frame, encoded once however many sessions it goes to. */
+  frame(): Buffer {
+    this.encoded ??= messageFrame(this.payload, this.json, this.pos, this.prev);
+    return this.encoded;
   }
 }

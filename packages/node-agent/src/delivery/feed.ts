@@ -1,17 +1,23 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager, StreamState } from '@nats-io/jetstream';
 import type { ServerFrame } from '@wsring/protocol';
 import type { Logger } from '../types.js';
 import { Coalesced } from './coalesce.js';
-import { decodeData, prevOf, republishedSeq, type Entry } from './entry.js';
+import { Entry, republishedSeq } from './entry.js';
+import { LiveSubscription, liveSubscriber, type LiveSubscriber } from './live-subscriptions.js';
 import type { ResolvedDeliveryOptions } from './options.js';
 import { BatchedReplayReader, type ReplayReader } from './replay-reader.js';
-import { subjectOf } from './subjects.js';
+import { flatSubjectOf, subjectOf } from './subjects.js';
 
 /** Where a user's frames go: a client connection on this node. */
 export interface DeliveryTarget {
   readonly userId: string;
   sendFrame(frame: ServerFrame): boolean;
+  /**
+   * Send a `message` frame already encoded as UTF-8 JSON text (built once from the stored bytes, shared by the
+   * user's sessions). Optional: without it the frame is decoded and given to `sendFrame`.
+   */
+  sendEncoded?(frame: Uint8Array): boolean;
 }
 
 /** Counters the feed keeps (exported as metrics by the agent). */
@@ -25,29 +31,86 @@ export interface FeedStats {
   repairs: number;
 }
 
-/** One connection's place in its user's stream. */
+const SYNCING = 1;
+const AGAIN = 2;
+const CLOSED = 4;
+
+/**
+ * One connection's place in its user's stream. Kept small (an idle connection costs this object and nothing
+ * else in delivery): flags in one field, the buffer of live messages held during a replay made when needed.
+ */
 class Follower {
+  /** The user's next session on this node (the sessions of a user form a list from its LiveUser). */
+  next: Follower | undefined = undefined;
   /** Highest position the client has (or has been told it is past); undefined until the first sync. */
   pos: number | undefined;
-  syncing = false;
-  /** Sync again once the current pass ends (NATS came back, or the client asked to resume). */
-  again = false;
-  /** Where the client asked to resume from, applied when the next pass starts. */
-  resumeFrom: number | undefined;
-  /** Live messages that arrived while syncing, in arrival order. */
-  pending: Entry[] = [];
-  closed = false;
   /** The position the connection started from: a resume never reaches further back (a client cannot make the node replay its whole window over and over). */
   from: number | undefined;
+  /** Where the client asked to resume from, applied when the next pass starts. */
+  resumeFrom: number | undefined = undefined;
+  /** Live messages that arrived while syncing, in arrival order (made on the first one). */
+  pending: Entry[] | undefined = undefined;
+  private flags = 0;
 
-  constructor(readonly target: DeliveryTarget, readonly subject: string, last: number | undefined) {
+  constructor(readonly target: DeliveryTarget, last: number | undefined) {
     this.pos = last;
     this.from = last;
+  }
+
+  get syncing(): boolean {
+    return (this.flags & SYNCING) !== 0;
+  }
+  set syncing(on: boolean) {
+    this.flags = on ? this.flags | SYNCING : this.flags & ~SYNCING;
+  }
+  /** Sync again once the current pass ends (NATS came back, or the client asked to resume). */
+  get again(): boolean {
+    return (this.flags & AGAIN) !== 0;
+  }
+  set again(on: boolean) {
+    this.flags = on ? this.flags | AGAIN : this.flags & ~AGAIN;
+  }
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  set closed(on: boolean) {
+    this.flags = on ? this.flags | CLOSED : this.flags & ~CLOSED;
+  }
+}
+
+/**
+ * A user with at least one session on this node: its one live subscription (this object is the subscription,
+ * see live-subscriptions.ts) and the list of its sessions' followers. Each live message fans out to every session.
+ */
+class LiveUser extends LiveSubscription {
+  first: Follower | undefined = undefined;
+
+  constructor(subject: string, private readonly feed: LiveFeed) {
+    super(subject);
+  }
+
+  deliver(msg: Msg): void {
+    const pos = republishedSeq(msg.headers);
+    if (pos === undefined) return;
+    const e = Entry.of(pos, msg.headers, msg.data);
+    for (let f = this.first; f; ) {
+      const next = f.next;
+      this.feed.onLive(f, e);
+      f = next;
+    }
   }
 }
 
 const validPos = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** What a feed is made of besides its connection; tests give their own. */
+export interface FeedParts {
+  /** Reads what a replay sends. Default: a few gets, then batches (BatchedReplayReader). */
+  reader?: ReplayReader;
+  /** Opens the live subscriptions. Default: liveSubscriber(nc). */
+  live?: LiveSubscriber;
+}
 
 /**
  * The delivery side of a node: for every connected user, replays from the stream what the client is missing,
@@ -57,12 +120,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
  * lost while NATS was away) starts a replay instead of a silent skip.
  */
 export class LiveFeed {
-  private readonly followers = new Map<DeliveryTarget, Follower>();
   /**
    * One live subscription per user on this node, shared by the user's sessions: each live message fans out to
    * every session's follower, and each follower keeps its own position (sessions replay and dedupe on their own).
    */
-  private readonly live = new Map<string, { sub: Subscription; followers: Set<Follower> }>();
+  private readonly live = new Map<string, LiveUser>();
+  /** Sessions attached (followers in the lists of `live`). */
+  private sessions = 0;
+  private readonly subscriber: LiveSubscriber;
   private closed = false;
   /** NATS disconnections so far: a checkpoint is only trusted if none happened since it was taken. */
   private disconnects = 0;
@@ -87,9 +152,10 @@ export class LiveFeed {
     private readonly jsm: JetStreamManager,
     private readonly o: ResolvedDeliveryOptions,
     private readonly logger: Logger,
-    reader?: ReplayReader,
+    parts: FeedParts = {},
   ) {
-    this.reader = reader ?? new BatchedReplayReader(nc, jsm, { stream: o.stream, batch: o.replayBatch, timeoutMs: o.publishTimeoutMs });
+    this.subscriber = parts.live ?? liveSubscriber(nc);
+    this.reader = parts.reader ?? new BatchedReplayReader(nc, jsm, { stream: o.stream, batch: o.replayBatch, timeoutMs: o.publishTimeoutMs });
     this.streamState = new Coalesced(async () => {
       await this.nc.flush();
       return (await this.jsm.streams.info(this.o.stream)).state;
@@ -99,39 +165,56 @@ export class LiveFeed {
   }
 
   get size(): number {
-    return this.followers.size;
+    return this.sessions;
+  }
+
+  /** Whether live subscriptions are the light ones (see live-subscriptions.ts). */
+  get lightSubscriptions(): boolean {
+    return this.subscriber.light;
+  }
+
+  /** The follower of a connection, if attached. */
+  private followerOf(target: DeliveryTarget): Follower | undefined {
+    for (let f = this.live.get(target.userId)?.first; f; f = f.next) if (f.target === target) return f;
+    return undefined;
+  }
+
+  /** Every follower. */
+  private *all(): IterableIterator<Follower> {
+    for (const user of this.live.values()) for (let f = user.first; f; f = f.next) yield f;
   }
 
   /** Start delivering to a connection. `last`: the position the client reported (undefined: a fresh client, it starts now). */
   attach(target: DeliveryTarget, last: number | undefined): void {
     if (this.closed) return;
     this.detach(target);
-    const f = new Follower(target, subjectOf(this.o.subjectPrefix, target.userId), validPos(last) ? last : undefined);
-    this.followers.set(target, f);
+    const f = new Follower(target, validPos(last) ? last : undefined);
     this.subscribe(f);
     void this.sync(f);
   }
 
   /** The client saw a gap in what it received: replay from its last position (not before where the connection started). */
   resume(target: DeliveryTarget, last: number): void {
-    const f = this.followers.get(target);
+    const f = this.followerOf(target);
     if (!f || !validPos(last)) return;
     f.resumeFrom = Math.max(last, f.from ?? 0);
     void this.sync(f);
   }
 
   detach(target: DeliveryTarget): void {
-    const f = this.followers.get(target);
-    if (!f) return;
-    this.followers.delete(target);
+    const user = this.live.get(target.userId);
+    let prev: Follower | undefined;
+    let f = user?.first;
+    while (f && f.target !== target) f = (prev = f).next;
+    if (!user || !f) return;
+    if (prev) prev.next = f.next;
+    else user.first = f.next;
+    this.sessions--;
     f.closed = true;
-    f.pending = [];
-    const shared = this.live.get(target.userId);
-    if (!shared) return;
-    shared.followers.delete(f);
-    if (shared.followers.size > 0) return;
+    f.pending = undefined;
+    if (user.first) return;
     this.live.delete(target.userId);
-    shared.sub.unsubscribe();
+    this.subscriber.close(user);
   }
 
   /** Users with a live subscription here (one each, however many sessions). */
@@ -145,22 +228,20 @@ export class LiveFeed {
    */
   private subscribe(f: Follower): void {
     const userId = f.target.userId;
+    this.sessions++;
     const shared = this.live.get(userId);
     if (shared) {
-      shared.followers.add(f);
+      // Appended: the list stays in attach order.
+      let last = shared.first;
+      while (last?.next) last = last.next;
+      if (last) last.next = f;
+      else shared.first = f;
       return;
     }
-    const followers = new Set<Follower>([f]);
-    const sub = this.nc.subscribe(subjectOf(this.o.livePrefix, userId), {
-      callback: (err, msg) => {
-        if (err) return;
-        const pos = republishedSeq(msg.headers);
-        if (pos === undefined) return;
-        const e: Entry = { pos, prev: prevOf(msg.headers), data: decodeData(msg.data) };
-        for (const each of followers) this.onLive(each, e);
-      },
-    });
-    this.live.set(userId, { sub, followers });
+    const user = new LiveUser(flatSubjectOf(this.o.livePrefix, userId), this);
+    user.first = f;
+    this.live.set(userId, user);
+    this.subscriber.open(user);
   }
 
   /** The NATS connection dropped: live messages may be lost until the resync that follows the reconnect. */
@@ -170,7 +251,7 @@ export class LiveFeed {
 
   /** After NATS comes back: live messages may have been lost meanwhile, so every connection catches up from the stream. */
   resyncAll(): void {
-    for (const f of this.followers.values()) void this.sync(f);
+    for (const f of [...this.all()]) void this.sync(f);
   }
 
   /**
@@ -190,8 +271,8 @@ export class LiveFeed {
       return;
     }
     if (!previous || previous.disconnects !== this.disconnects) return;
-    for (const f of this.followers.values()) {
-      if (f.syncing || f.closed || f.pos === undefined || f.pos >= previous.seq || f.pending.length > 0) continue;
+    for (const f of this.all()) {
+      if (f.syncing || f.closed || f.pos === undefined || f.pos >= previous.seq || (f.pending?.length ?? 0) > 0) continue;
       f.pos = previous.seq;
       f.target.sendFrame({ type: 'checkpoint', pos: previous.seq });
     }
@@ -200,17 +281,18 @@ export class LiveFeed {
   close(): void {
     this.closed = true;
     clearInterval(this.checkpointTimer);
-    for (const target of [...this.followers.keys()]) this.detach(target);
+    for (const f of [...this.all()]) this.detach(f.target);
   }
 
-  private onLive(f: Follower, e: Entry): void {
+  /** A live message for one of the user's sessions (called by its LiveUser). */
+  onLive(f: Follower, e: Entry): void {
     if (f.closed) return;
     if (f.syncing) {
-      if (f.pending.length >= this.o.maxPendingPerConnection) {
+      if ((f.pending?.length ?? 0) >= this.o.maxPendingPerConnection) {
         // Too far behind to buffer: drop the buffer and replay again from the stream instead.
-        f.pending = [];
+        f.pending = undefined;
         f.again = true;
-      } else f.pending.push(e);
+      } else (f.pending ??= []).push(e);
       return;
     }
     if (f.pos !== undefined && e.pos <= f.pos) {
@@ -220,7 +302,7 @@ export class LiveFeed {
     if (f.pos !== undefined && e.prev !== undefined && e.prev > f.pos) {
       // The live path skipped a message this connection has not had: replay fills it in before this one.
       this.stats.repairs++;
-      f.pending.push(e);
+      (f.pending ??= []).push(e);
       void this.sync(f);
       return;
     }
@@ -229,7 +311,9 @@ export class LiveFeed {
   }
 
   private send(f: Follower, e: Entry): void {
-    f.target.sendFrame(e.prev === undefined ? { type: 'message', data: e.data, pos: e.pos } : { type: 'message', data: e.data, pos: e.pos, prev: e.prev });
+    const t = f.target;
+    if (t.sendEncoded) t.sendEncoded(e.frame());
+    else t.sendFrame(e.prev === undefined ? { type: 'message', data: e.data, pos: e.pos } : { type: 'message', data: e.data, pos: e.pos, prev: e.prev });
     f.pos = e.pos;
   }
 
@@ -262,9 +346,9 @@ export class LiveFeed {
       }
       if (f.again || f.resumeFrom !== undefined) continue;
       f.syncing = false;
-      const pending = f.pending.sort((a, b) => a.pos - b.pos);
-      f.pending = [];
-      for (const e of pending) this.onLive(f, e);
+      const pending = f.pending?.sort((a, b) => a.pos - b.pos);
+      f.pending = undefined;
+      if (pending) for (const e of pending) this.onLive(f, e);
       return;
     }
     f.syncing = false;
@@ -300,7 +384,7 @@ export class LiveFeed {
       return;
     }
     let first = true;
-    for await (const e of this.reader.read(f.subject, f.pos, state.last_seq)) {
+    for await (const e of this.reader.read(subjectOf(this.o.subjectPrefix, f.target.userId), f.pos, state.last_seq)) {
       // Leaving the loop ends the read (and releases its consumer).
       if (f.closed || f.again || f.resumeFrom !== undefined) return;
       // Checked before every message, not only the first: one can expire between two reads.

@@ -263,7 +263,7 @@ export async function createPublisher(options: PublisherOptions): Promise<Publis
   if (isConnection(nats)) nc = nats;
   else {
     try {
-      nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...nats.connect });
+      nc = await connect({ servers: nats.servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true, ...nats.connect });
     } catch (err) {
       throw new DeliveryError('STORE_UNAVAILABLE', redactUrls(`cannot connect to NATS at ${String(nats.servers)}: ${(err as Error).message}`), { cause: err });
     }

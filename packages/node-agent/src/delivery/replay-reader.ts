@@ -1,6 +1,6 @@
 import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, type JetStreamManager, type MsgRequest, type NextMsgRequest } from '@nats-io/jetstream';
-import { decodeData, prevOf, type Entry } from './entry.js';
+import { Entry } from './entry.js';
 
 /** Reads a user's stored messages for a replay. One reader per node; any number of reads at once. */
 export interface ReplayReader {
@@ -87,9 +87,12 @@ export class BatchedReplayReader implements ReplayReader {
     try {
       // The spacing of the messages read so far tells whether the user's messages are dense in the stream here.
       const dense = end !== undefined && (pos - after) <= directReads * DENSE_FACTOR;
-      for await (const e of this.batches(subject, pos, end, dense)) {
-        yield e;
-        pos = e.pos;
+      // A pull's messages at a time: one asynchronous step per pull, not per message.
+      for await (const entries of this.batches(subject, pos, end, dense)) {
+        for (const e of entries) {
+          yield e;
+          pos = e.pos;
+        }
       }
     } catch {
       this.stats.fallbacks++;
@@ -107,7 +110,7 @@ export class BatchedReplayReader implements ReplayReader {
     this.stats.gets++;
     const next: NextMsgRequest = { seq: pos + 1, next_by_subj: subject };
     const m = await this.jsm.streams.getMessage(this.o.stream, next as unknown as MsgRequest);
-    return m ? { pos: m.seq, prev: prevOf(m.header), data: decodeData(m.data) } : undefined;
+    return m ? Entry.of(m.seq, m.header, m.data) : undefined;
   }
 
   /** An ephemeral consumer from `pos + 1`, filtered to `subject` if given. */
@@ -130,7 +133,7 @@ export class BatchedReplayReader implements ReplayReader {
    * Batches from an ephemeral consumer starting after `pos`, until a pull comes back short (or, unfiltered, passes
    * `end`). `dense`: the user's messages read so far were at least one in DENSE_FACTOR of the stream's.
    */
-  private async *batches(subject: string, pos: number, end: number | undefined, dense: boolean): AsyncGenerator<Entry> {
+  private async *batches(subject: string, pos: number, end: number | undefined, dense: boolean): AsyncGenerator<Entry[]> {
     if (!dense && filteredReadsAreSlow(this.nc.info?.version)) {
       this.stats.sparse++;
       return;
@@ -140,13 +143,23 @@ export class BatchedReplayReader implements ReplayReader {
     try {
       const puller = new Puller(this.nc, `$JS.API.CONSUMER.MSG.NEXT.${this.o.stream}.${info.name}`, this.o.timeoutMs, dense ? subject : undefined);
       try {
+        // Unfiltered, most of a pull is other users' messages, dropped on arrival: larger pulls, fewer round trips.
+        const size = dense ? this.o.batch * UNFILTERED_BATCH_FACTOR : this.o.batch;
+        this.stats.pulls++;
+        let next = puller.pull(size);
         for (;;) {
-          this.stats.pulls++;
-          // Unfiltered, most of a pull is other users' messages, dropped on arrival: larger pulls, fewer round trips.
-          const { entries, more, last } = await puller.pull(dense ? this.o.batch * UNFILTERED_BATCH_FACTOR : this.o.batch);
-          yield* entries;
+          const { entries, more, last } = await next;
           // Unfiltered, the stream beyond the replay's end is left to the gets that follow (usually nothing).
-          if (!more || (dense && end !== undefined && last >= end)) return;
+          const done = !more || (dense && end !== undefined && last >= end);
+          if (!done) {
+            // The next pull is on its way while this one's messages go to the client (one pull ahead at most).
+            this.stats.pulls++;
+            next = puller.pull(size);
+            // Left unawaited if the caller stops early: failures then matter to nobody.
+            next.catch(() => {});
+          }
+          if (entries.length > 0) yield entries;
+          if (done) return;
         }
       } finally {
         puller.close();
@@ -210,7 +223,7 @@ class Puller {
     c.got++;
     c.last = pos;
     // Other users' messages (an unfiltered read) are counted, not decoded.
-    if (this.only === undefined || msg.subject === this.only) c.entries.push({ pos, prev: prevOf(msg.headers), data: decodeData(msg.data) });
+    if (this.only === undefined || msg.subject === this.only) c.entries.push(Entry.of(pos, msg.headers, msg.data));
     if (c.got >= c.want) this.end({ entries: c.entries, more: true, last: c.last });
   }
 

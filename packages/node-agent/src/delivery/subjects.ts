@@ -16,3 +16,11 @@ export function userOfToken(token: string): string {
 export function subjectOf(prefix: string, userId: string): string {
   return `${prefix}.${userToken(userId)}`;
 }
+
+/**
+ * `subjectOf` as one flat string, for subjects held as long as a connection: a concatenation is a rope of three
+ * strings (~96 bytes for a typical user), the flat copy one (~56).
+ */
+export function flatSubjectOf(prefix: string, userId: string): string {
+  return Buffer.from(subjectOf(prefix, userId), 'latin1').toString('latin1');
+}
