@@ -14,7 +14,8 @@
 // to a live agent: the agents' own URLs all change during the handoff deploy.
 // "Moved twice" counts users that, within one change (in the deploy, one node's handoff, from its SIGTERM to the
 // next node's), got more than one reconnect frame or opened more than once; of those, how many failed over.
-// Flags: --quick (8,000 users in 2 processes), --users=N, --unsigned (no fleet key: clients confirm moves by fetch).
+// Flags: --quick (8,000 users in 2 processes), --users=N, --accept-rate=N (every node's; default the agents' 1,000/s),
+// --unsigned (no fleet key: clients confirm moves by fetch).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
@@ -32,7 +33,8 @@ const quick = process.argv.includes('--quick');
 const signed = !process.argv.includes('--unsigned');
 const USERS = Number(arg('users') ?? (quick ? 8_000 : 40_000));
 const PROCESSES = Math.max(1, Math.ceil(USERS / 5_000));
-const ACCEPT = DEFAULTS.acceptRate;
+// Every node's accept rate: the agents' default unless --accept-rate=N (see the note on this machine's limits in the README).
+const ACCEPT = Number(arg('accept-rate') ?? DEFAULTS.acceptRate);
 const CEILING = DEFAULTS.pacing.ratePerSec;
 const DEADLINE_MS = 12 * 60_000;
 const CLIENTS_FILE = fileURLToPath(new URL('./lib/rebalance-clients.js', import.meta.url));
@@ -69,6 +71,30 @@ async function allOpen(clients, ms) {
     const away = [...nodes.values()].filter((n) => n === undefined).length;
     if (away === 0 || Date.now() > until) return away;
     await sleep(500);
+  }
+}
+
+/** Until every client is open on its owner under `ring` (the change is over), or `ms`. Returns how many are not. */
+async function onOwners(clients, ring, ms) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const { nodes } = await collect(clients);
+    const off = [...nodes].filter(([user, node]) => node !== ring.owner(user)).length;
+    if (off === 0 || Date.now() > until) return off;
+    await sleep(500);
+  }
+}
+
+/**
+ * Until no agent has accepted a connection for ten seconds (every /healthz arrivals.peakPerSec is 0), or `ms`: the
+ * peaks the agents report for the next change are then its own, not the tail of the one before.
+ */
+async function quiet(list, ms = 30_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const peaks = await Promise.all(list().map((a) => fetch(`${a.httpUrl}/healthz`).then((r) => r.json()).then((h) => h.arrivals?.peakPerSec ?? 0, () => 0)));
+    if (peaks.every((p) => p === 0) || Date.now() > until) return;
+    await sleep(1_000);
   }
 }
 
@@ -145,7 +171,7 @@ const keyFile = fleetKey && join(mkdtempSync(join(os.tmpdir(), 'wsring-bench-key
 if (fleetKey) writeFileSync(keyFile, fleetKey.privateKeyPem, { mode: 0o600 });
 const bootstrapProxy = await stableBootstrap(() => [...agents.values()].map((a) => a.httpUrl));
 try {
-  const flags = { nats: nats.url, capacity: USERS, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}) };
+  const flags = { nats: nats.url, capacity: USERS, acceptRate: ACCEPT, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}) };
   for (const id of ['node-1', 'node-2', 'node-3', 'node-4']) agents.set(id, await spawnAgent({ id, ...flags }));
   let ring = await fleetRing([...agents.values()], 4);
   clients = shares.map((_, i) => forkChild(CLIENTS_FILE, [], { name: `clients-${i}` }));
@@ -160,7 +186,8 @@ try {
   const simOf = async (nodes, steps) => (predict ? predict(nodes, steps) : []);
   // Agents polled for their own arrival peaks: the fleet, plus a successor while it takes over.
   const extra = new Set();
-  const watch = () => watchArrivalPeaks(() => [...agents.values(), ...extra]);
+  const fleet = () => [...agents.values(), ...extra];
+  const watch = () => watchArrivalPeaks(fleet);
 
   // 1. A drain at the defaults of the fullest node (about 10,000 users at 40,000 over 4 nodes).
   {
@@ -171,6 +198,7 @@ try {
     const next = ring.withoutNodes([id]);
     const ringIds = [...agents.keys()].filter((n) => n !== id);
     const minimum = movedKeys(ring, next, users).length;
+    await quiet(fleet);
     await mark(clients);
     const peaks = watch();
     const startedAt = Date.now();
@@ -181,27 +209,27 @@ try {
     const sized = draining.logs.find((l) => l.msg === 'drain sized' || String(l.msg).startsWith('drain deadline too short'));
     const exit = draining.logs.find((l) => l.event === 'exit');
     console.log(`  drain of ${id} holding ${fmt(held)}: computed ${fmt(sized?.expectedMs ?? NaN)} ms against a deadline of ${fmt(sized?.deadlineMs ?? NaN)} ms, took ${fmt(exit ? exit.time - startedAt : NaN)} ms to exit, ${exit?.remaining ?? '?'} left at the deadline`);
-    const away = await allOpen(clients, 60_000);
+    const away = await onOwners(clients, ring, 120_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
     rows.push({ ...figuresOf({ name: `drain ${id} (${fmt(held)})`, activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), sim: (await simOf([...ringIds, id].sort(), [{ kind: 'drain', ids: [id] }]))[0] });
-    console.log(`  drain done (${away} clients not open)`);
+    console.log(`  drain done (${away} clients not on their owner)`);
 
     // 2. The drained node comes back (3 -> 4): every other node sends to it at once, each at its share of its budget.
     const returning = await snapshot(clients);
     const back = ring.withNodes([{ id }]);
     const backMinimum = movedKeys(ring, back, users).length;
+    await quiet(fleet);
     await mark(clients);
     const backPeaks = watch();
     const returnedAt = Date.now();
     agents.set(id, await spawnAgent({ id, ...flags }));
     ring = await fleetRing([...agents.values()], 4, 60_000);
-    await sleep(2_000);
-    const awayBack = await allOpen(clients, 60_000);
+    const awayBack = await onOwners(clients, ring, 120_000);
     await sleep(1_500);
     const returned = await collect(clients);
     rows.push({ ...figuresOf({ name: `return of ${id} (3 -> 4)`, activity: returned.activity, before: returning, from: returnedAt, minimum: backMinimum }), agentPeaks: await backPeaks.stop(), sim: (await simOf(ringIds, [{ kind: 'add', nodes: [{ id, weight: 1 }] }]))[0] });
-    console.log(`  return done (${awayBack} clients not open)`);
+    console.log(`  return done (${awayBack} clients not on their owner)`);
   }
 
   // 3. Scale out 4 -> 6.
@@ -209,6 +237,7 @@ try {
     const before = await snapshot(clients);
     const next = ring.withNodes([{ id: 'node-5' }, { id: 'node-6' }]);
     const minimum = movedKeys(ring, next, users).length;
+    await quiet(fleet);
     await mark(clients);
     const peaks = watch();
     const startedAt = Date.now();
@@ -216,12 +245,11 @@ try {
     const joined = await Promise.all(['node-5', 'node-6'].map((id) => spawnAgent({ id, ...flags })));
     joined.forEach((a, i) => agents.set(`node-${5 + i}`, a));
     ring = await fleetRing([...agents.values()], 6, 60_000);
-    await sleep(2_000);
-    const away = await allOpen(clients, 60_000);
+    const away = await onOwners(clients, ring, 120_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
     rows.push({ ...figuresOf({ name: 'scale out 4 -> 6', activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), sim: (await simOf(['node-1', 'node-2', 'node-3', 'node-4'], [{ kind: 'add', nodes: [{ id: 'node-5', weight: 1 }, { id: 'node-6', weight: 1 }] }]))[0] });
-    console.log(`  scale out done (${away} clients not open)`);
+    console.log(`  scale out done (${away} clients not on their owner)`);
   }
 
   // 4. A handoff deploy of every node: a successor under the same id on another port, then SIGTERM to the old one.
@@ -237,11 +265,13 @@ try {
       const { nodes } = await collect(clients);
       const held = [...nodes.values()].filter((n) => n === id).length;
       extra.add(successor);
+      await quiet(fleet);
       const peaks = watch();
       const startedAt = Date.now();
       await old.stop(90_000);
       // The successor's peak covers the ten seconds before each poll: poll it once the last user has arrived.
-      await allOpen(clients, 60_000);
+      await onOwners(clients, ring, 120_000);
+      await sleep(1_500);
       const agentPeaks = await peaks.stop();
       extra.delete(successor);
       const exit = old.logs.find((l) => l.event === 'exit');
