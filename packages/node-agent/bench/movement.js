@@ -120,11 +120,11 @@ function print(rows) {
       `${r.name.padEnd(26)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(23)}  ${`${r.twice} (${r.reopened}, ${r.failovers})`.padStart(33)}  ${(f ? `${fmt(f.framesPeak)} at ${f.node} (${fmt(f.bound)})` : '-').padStart(21)}  ${`${fmt(agentPeak)} | ${a ? `${fmt(a.arrivalsPeak)} at ${a.node}` : '-'}`.padStart(31)}  ${secs(r.settleMs)} s / ${secs(r.expectedMs)} s = ${(r.settleMs / Math.max(1, r.expectedMs)).toFixed(2)}x`,
     );
   }
-  console.log('\nper receiver: users; peak frames/s (bound, senders); peak arrivals/s agent | clients; latency frame -> open p50/p99; settle from the change\'s first frame (M/A)');
+  console.log('\nper receiver: users; peak frames/s (bound, senders); peak arrivals/s agent | clients; latency frame -> open p50/p99 (of it: frame -> new socket at the client, handshake -> welcome at the node); settle from the change\'s first frame (M/A)');
   for (const r of rows) {
     for (const x of r.receivers) {
       if (x.users < 50) continue;
-      console.log(`  ${r.name.padEnd(26)} ${x.node.padEnd(7)} ${fmt(x.users).padStart(6)} users  frames ${fmt(x.framesPeak).padStart(5)}/s (${fmt(x.bound)}, ${x.senders})  arrivals ${fmt(r.agentPeaks?.get(x.node) ?? NaN).padStart(5)} | ${fmt(x.arrivalsPeak).padStart(5)}/s  latency ${fmt(x.latencyP50)}/${fmt(x.latencyP99)} ms  settle ${secs(x.settleMs)} s (M/A ${secs((x.users / ACCEPT) * 1000)} s)`);
+      console.log(`  ${r.name.padEnd(26)} ${x.node.padEnd(7)} ${fmt(x.users).padStart(6)} users  frames ${fmt(x.framesPeak).padStart(5)}/s (${fmt(x.bound)}, ${x.senders})  arrivals ${fmt(r.agentPeaks?.get(x.node) ?? NaN).padStart(5)} | ${fmt(x.arrivalsPeak).padStart(5)}/s  latency ${fmt(x.latencyP50)}/${fmt(x.latencyP99)} ms (client ${fmt(x.decideP50)}/${fmt(x.decideP99)}, admission ${fmt(x.admissionP50)}/${fmt(x.admissionP99)})  settle ${secs(x.settleMs)} s (M/A ${secs((x.users / ACCEPT) * 1000)} s)`);
     }
   }
 }
@@ -238,6 +238,7 @@ try {
     const next = ring.withNodes([{ id: 'node-5' }, { id: 'node-6' }]);
     const minimum = movedKeys(ring, next, users).length;
     await quiet(fleet);
+    const fetchesBefore = await fleetCounter([...agents.values()], 'wsring_topology_requests_total');
     await mark(clients);
     const peaks = watch();
     const startedAt = Date.now();
@@ -249,7 +250,7 @@ try {
     await sleep(1_500);
     const { activity } = await collect(clients);
     rows.push({ ...figuresOf({ name: 'scale out 4 -> 6', activity, before, from: startedAt, minimum }), agentPeaks: await peaks.stop(), sim: (await simOf(['node-1', 'node-2', 'node-3', 'node-4'], [{ kind: 'add', nodes: [{ id: 'node-5', weight: 1 }, { id: 'node-6', weight: 1 }] }]))[0] });
-    console.log(`  scale out done (${away} clients not on their owner)`);
+    console.log(`  scale out done (${away} clients not on their owner; ${fmt((await fleetCounter([...agents.values()], 'wsring_topology_requests_total')) - fetchesBefore)} /topology requests during it)`);
   }
 
   // 4. A handoff deploy of every node: a successor under the same id on another port, then SIGTERM to the old one.

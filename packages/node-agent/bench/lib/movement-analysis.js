@@ -15,7 +15,9 @@ const inWindow = (t, from, to) => t >= from && t < to;
  *    (received + its `delayMs`): the pace the senders kept, which is what the receiver budget bounds;
  *  - `senders`: nodes that sent users to R (the bound is A x (1 s + 50 ms) + senders, docs/protocol.md);
  *  - `settleMs`: from the change's first frame to R's last arrival;
- *  - `latency`: frame (plus delay) to open at R, p50 and p99: how far client-side latency can bunch arrivals.
+ *  - `latency`: frame (plus delay) to open at R, p50 and p99: how far client-side latency can bunch arrivals;
+ *    of it, `decide`: frame to the client's new socket (the client's own work), `admission`: WebSocket handshake to
+ *    the node's welcome.
  * For the change: `expectedMs`, the time the receiver budgets and the senders' ceiling allow at best
  * (max over receivers of M(R)/A, and over senders of what they sent / ceiling), against `settleMs`.
  *
@@ -27,7 +29,7 @@ export function changeFigures({ name, activity, before, from, to = Infinity, acc
   const sent = new Map();
   const at = (node) => {
     let r = receivers.get(node);
-    if (!r) receivers.set(node, (r = { node, opens: [], frameTimes: [], senders: new Set(), latency: [] }));
+    if (!r) receivers.set(node, (r = { node, opens: [], frameTimes: [], senders: new Set(), latency: [], admission: [], decide: [] }));
     return r;
   };
   let frames = 0;
@@ -51,7 +53,15 @@ export function changeFigures({ name, activity, before, from, to = Infinity, acc
         sent.set(sender, (sent.get(sender) ?? 0) + 1);
       }
       const open = a.opens.find((o) => o.node === a.frameTo[i] && o.at >= a.frames[i] && inWindow(o.at, from, to));
-      if (open) r.latency.push(open.at - go);
+      if (open) {
+        r.latency.push(open.at - go);
+        // Split at the WebSocket handshake: before it the client and the TCP accept, after it the node's admission.
+        const upgraded = a.upgrades.find((u) => u >= go && u <= open.at);
+        if (upgraded !== undefined) r.admission.push(open.at - upgraded);
+        // And before it: from the frame to the client's new socket (the client's own work).
+        const created = a.connects.find((c) => c >= go && c <= open.at);
+        if (created !== undefined) r.decide.push(created - go);
+      }
     }
     const opens = a.opens.filter((o) => inWindow(o.at, from, to));
     for (const o of opens) at(o.node).opens.push(o.at);
@@ -66,6 +76,8 @@ export function changeFigures({ name, activity, before, from, to = Infinity, acc
     .filter((r) => r.opens.length > 0 || r.frameTimes.length > 0)
     .map((r) => {
       const latency = r.latency.sort((x, y) => x - y);
+      const admission = r.admission.sort((x, y) => x - y);
+      const decide = r.decide.sort((x, y) => x - y);
       return {
         node: r.node,
         users: r.opens.length,
@@ -76,6 +88,10 @@ export function changeFigures({ name, activity, before, from, to = Infinity, acc
         settleMs: r.opens.length ? Math.max(...r.opens) - start : 0,
         latencyP50: quantile(latency, 0.5),
         latencyP99: quantile(latency, 0.99),
+        admissionP50: quantile(admission, 0.5),
+        admissionP99: quantile(admission, 0.99),
+        decideP50: quantile(decide, 0.5),
+        decideP99: quantile(decide, 0.99),
       };
     })
     .sort((x, y) => (x.node < y.node ? -1 : 1));
