@@ -25,7 +25,7 @@ import { movedKeys } from '@wsring/ring';
 import { DEFAULTS, generateTopologyKeyPair } from '@wsring/node-agent';
 import { spawnAgent, startNatsServer } from '@wsring/node-agent/testing';
 import { forkChild } from './lib/rebalance-ipc.js';
-import { fleetCounter, fleetRing, watchArrivalPeaks } from './lib/rebalance-fleet.js';
+import { fleetCounter, fleetRing, listenOverflows, watchArrivalPeaks } from './lib/rebalance-fleet.js';
 import { changeFigures } from './lib/movement-analysis.js';
 
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -111,13 +111,13 @@ function print(rows) {
   console.log('  frames: reconnect frames naming a receiver, at the time each lets its user go (received at the client + delayMs): the senders\' pace');
   console.log('  arrivals, agent: the receiving agent\'s own count of accepted connections (/healthz arrivals.peakPerSec, 100 ms buckets)');
   console.log('  arrivals, clients: opens as the client processes timestamped them (their event loops can bunch them)');
-  console.log('change                     frames / movedKeys min  moved twice (reopened, failovers)  peak frames/s (bound)  peak arrivals/s agent | clients  settle / expected');
+  console.log('change                     frames / movedKeys min  moved twice (reopened, failovers)  peak frames/s (bound)  peak arrivals/s agent | clients  settle / expected  listen overflows');
   for (const r of rows) {
     const f = r.framesPeak;
     const a = r.peak;
     const agentPeak = Math.max(0, ...r.receivers.filter((x) => x.users >= 50).map((x) => r.agentPeaks?.get(x.node) ?? 0));
     console.log(
-      `${r.name.padEnd(26)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(23)}  ${`${r.twice} (${r.reopened}, ${r.failovers})`.padStart(33)}  ${(f ? `${fmt(f.framesPeak)} at ${f.node} (${fmt(f.bound)})` : '-').padStart(21)}  ${`${fmt(agentPeak)} | ${a ? `${fmt(a.arrivalsPeak)} at ${a.node}` : '-'}`.padStart(31)}  ${secs(r.settleMs)} s / ${secs(r.expectedMs)} s = ${(r.settleMs / Math.max(1, r.expectedMs)).toFixed(2)}x`,
+      `${r.name.padEnd(26)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(23)}  ${`${r.twice} (${r.reopened}, ${r.failovers})`.padStart(33)}  ${(f ? `${fmt(f.framesPeak)} at ${f.node} (${fmt(f.bound)})` : '-').padStart(21)}  ${`${fmt(agentPeak)} | ${a ? `${fmt(a.arrivalsPeak)} at ${a.node}` : '-'}`.padStart(31)}  ${secs(r.settleMs)} s / ${secs(r.expectedMs)} s = ${(r.settleMs / Math.max(1, r.expectedMs)).toFixed(2)}x  ${fmt(r.overflows)}`,
     );
   }
   console.log('\nper receiver: users; peak frames/s (bound, senders); peak arrivals/s agent | clients; latency frame -> open p50/p99 (of it: frame -> new socket at the client, handshake -> welcome at the node); settle from the change\'s first frame (M/A)');
@@ -180,14 +180,20 @@ try {
   clients.forEach((c, i) => c.send({ type: 'start', users: shares[i], bootstrap, localAddress: `127.0.0.${2 + i}`, sharedFetch: true, topologyKey: fleetKey?.publicKey }));
   await Promise.all(clients.map((c) => c.next('connected', 300_000)));
   console.log(`  ${fmt(USERS)} clients connected in ${((Date.now() - connectStart) / 1000).toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)}`);
-  const framesOf = () => fleetCounter([...agents.values()], 'wsring_reconnects_sent_total');
-  const figuresOf = (o) => changeFigures({ accept: ACCEPT, ceiling: CEILING, ...o });
+  const figuresOf = (o) => ({ ...changeFigures({ accept: ACCEPT, ceiling: CEILING, ...o }), overflows: o.overflows ?? overflows() });
   const predict = await predictor();
   const simOf = async (nodes, steps) => (predict ? predict(nodes, steps) : []);
   // Agents polled for their own arrival peaks: the fleet, plus a successor while it takes over.
   const extra = new Set();
   const fleet = () => [...agents.values(), ...extra];
-  const watch = () => watchArrivalPeaks(fleet);
+  // Connections the kernel dropped because a listen queue was full (machine-wide), per change: a client whose
+  // handshake is dropped retries its SYN after 1 s, then 3 s, which shows as latency in steps of seconds.
+  let overflowsAt = listenOverflows();
+  const watch = () => {
+    overflowsAt = listenOverflows();
+    return watchArrivalPeaks(fleet);
+  };
+  const overflows = () => listenOverflows() - overflowsAt;
 
   // 1. A drain at the defaults of the fullest node (about 10,000 users at 40,000 over 4 nodes).
   {
@@ -274,18 +280,19 @@ try {
       await onOwners(clients, ring, 120_000);
       await sleep(1_500);
       const agentPeaks = await peaks.stop();
+      const dropped = overflows();
       extra.delete(successor);
       const exit = old.logs.find((l) => l.event === 'exit');
       console.log(`  ${id}: held ${fmt(held)}, handed ${fmt(exit?.handedOff ?? 0)} users over in ${fmt(Date.now() - startedAt)} ms to exit, ${exit?.remaining ?? '?'} left at the deadline`);
       agents.set(id, successor);
-      handoffs.push({ id, held, startedAt, agentPeaks });
+      handoffs.push({ id, held, startedAt, agentPeaks, dropped });
     }
     const away = await allOpen(clients, 60_000);
     await sleep(1_500);
     const { activity } = await collect(clients);
     const order = handoffs.map((h) => h.id);
     const predicted = await simOf(order, [{ kind: 'rolling-deploy', strategy: 'handoff', ids: order }]);
-    const deploy = handoffs.map((h, i) => ({ ...figuresOf({ name: `handoff ${h.id} (${fmt(h.held)})`, activity, before, from: h.startedAt, to: handoffs[i + 1]?.startedAt ?? Infinity, minimum: h.held }), agentPeaks: h.agentPeaks, sim: predicted.find((p) => p.deploy?.node === h.id) }));
+    const deploy = handoffs.map((h, i) => ({ ...figuresOf({ name: `handoff ${h.id} (${fmt(h.held)})`, activity, before, from: h.startedAt, to: handoffs[i + 1]?.startedAt ?? Infinity, minimum: h.held, overflows: h.dropped }), agentPeaks: h.agentPeaks, sim: predicted.find((p) => p.deploy?.node === h.id) }));
     rows.push(...deploy);
     const anyTwice = [...activity.values()].filter((a) => a.opens.length > 1).length;
     const frames = deploy.reduce((n, r) => n + r.frames, 0);
@@ -295,7 +302,7 @@ try {
 
   print(rows);
   printSim(rows);
-  console.log(`\nframes sent by the fleet in all: ${fmt(await framesOf())} (the agents alive at the end); load average ${os.loadavg()[0].toFixed(1)} at the end`);
+  console.log(`\nload average ${os.loadavg()[0].toFixed(1)} at the end`);
 } finally {
   bootstrapProxy.close();
   await Promise.all(clients.map((c) => c.stop()));
