@@ -208,6 +208,22 @@ describe('an agent delivering to raw sockets', () => {
     expect((await c.closed).code).toBe(4400);
   });
 
+  it('gives a fresh client what was published right after its welcome, though stored before its first read', async () => {
+    // The app publishes on the client's `open`: these reach the store before the node has read where the stream
+    // ends for the new connection, but after its live subscription. They are the client's, not history.
+    const feed = new LiveFeed(nc, jsm, resolveDeliveryOptions(), { info() {}, warn() {}, error() {}, debug() {} });
+    const frames: ServerFrame[] = [];
+    const target = { userId: 'opened', sendFrame: (f: ServerFrame) => frames.push(f) > 0 };
+    await publisher.publish('opened', { n: -1 }); // history: stored before the connection
+    feed.attach(target, undefined);
+    const sent = [0, 1, 2].map((n) => publisher.publish('opened', { n }));
+    await Promise.all(sent);
+    await until(() => frames.some((f) => f.type === 'synced'), 10_000, 'synced');
+    await until(() => frames.filter((f) => f.type === 'message').length >= 3, 10_000, 'the three messages');
+    expect(frames.filter((f) => f.type === 'message').map((f) => (f as { data: { n: number } }).data.n)).toEqual([0, 1, 2]);
+    feed.close();
+  });
+
   it('repairs a live message lost on the way: the next one names it and the node replays it first', async () => {
     // The feed runs on a real connection whose live subscriptions drop messages on demand.
     let dropNext = false;

@@ -287,6 +287,8 @@ export class LiveFeed {
   /** A live message for one of the user's sessions (called by its LiveUser). */
   onLive(f: Follower, e: Entry): void {
     if (f.closed) return;
+    // A fresh connection's first live message marks where it started: everything after its predecessor is its own.
+    if (f.pos === undefined && f.from === undefined) f.from = e.pos - 1;
     if (f.syncing) {
       if ((f.pending?.length ?? 0) >= this.o.maxPendingPerConnection) {
         // Too far behind to buffer: drop the buffer and replay again from the stream instead.
@@ -377,11 +379,16 @@ export class LiveFeed {
     // read and the subscription would be in neither.
     const state = await this.streamState.next();
     if (f.pos === undefined) {
-      // A fresh client starts after everything stored so far.
-      f.pos = state.last_seq;
+      // A fresh client starts at its admission: after everything stored before its live subscription was in place
+      // (the welcome went out in the same turn), so whatever arrived live since then (`from`, see onLive) is
+      // replayed even when it was stored before this read. Starting at last_seq instead would drop a message
+      // published between the client's `open` and this read.
+      f.pos = f.from === undefined ? state.last_seq : Math.min(f.from, state.last_seq);
       f.from = f.pos;
-      f.target.sendFrame({ type: 'synced', pos: f.pos });
-      return;
+      if (f.pos === state.last_seq) {
+        f.target.sendFrame({ type: 'synced', pos: f.pos });
+        return;
+      }
     }
     let first = true;
     for await (const e of this.reader.read(subjectOf(this.o.subjectPrefix, f.target.userId), f.pos, state.last_seq)) {
