@@ -6,6 +6,9 @@ import { CloseCode, TERMINAL_CLOSE_CODES, type ClientFrame, type ReconnectFrame,
 import { sameUrl } from './topology.js';
 import type { ClientEvents, ClientState, LoadedTopology, MoveReason } from './types.js';
 
+/** The longest wait between two confirming refetches of one move, however many retries are configured. */
+const MAX_MOVE_CONFIRM_WAIT_MS = 30_000;
+
 export interface MachineConfig {
   user: string;
   failoverDepth: number;
@@ -534,7 +537,7 @@ export const transitions: Readonly<Record<ClientState, Row>> = {
 function unconfirmed(ctx: Context, pending: PendingMove, state: ClientState, cause?: unknown): Step {
   const tries = pending.refetched ?? 0;
   if (tries < ctx.config.moveConfirmRetries) {
-    return same(state, { ...ctx, pendingMove: { ...pending, refetched: tries + 1 } }, [{ type: 'schedule-confirm', delayMs: ctx.config.moveConfirmDelayMs * 2 ** tries }]);
+    return same(state, { ...ctx, pendingMove: { ...pending, refetched: tries + 1 } }, [{ type: 'schedule-confirm', delayMs: Math.min(MAX_MOVE_CONFIRM_WAIT_MS, ctx.config.moveConfirmDelayMs * 2 ** tries) }]);
   }
   return same(state, { ...ctx, pendingMove: undefined }, [emit('error', unknownNode(pending, cause))]);
 }

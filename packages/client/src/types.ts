@@ -95,8 +95,8 @@ export interface ClientOptions {
    * A move frame the client cannot check (unsigned, to a node or URL its topology does not list) waits for a refetched
    * topology to confirm it. A bootstrap node that has not applied the change yet (a handoff's successor URL reaches
    * every agent within about a settle window) does not confirm it: the open client asks again this many times,
-   * `moveConfirmDelayMs` x 2^k apart (250, 500, 1,000, 2,000 ms by default: within the sender's 5 s grace), before
-   * it drops the move. 0: drop at the first refetch that does not confirm it. Default 4.
+   * `moveConfirmDelayMs` x 2^k apart, at most 30 s (250, 500, 1,000, 2,000 ms by default: 3.75 s of waits, plus each
+   * refetch's own time; the sender's grace close, 5 s by default, may end the socket first), before it drops the move. 0: drop at the first refetch that does not confirm it. Default 4.
    */
   moveConfirmRetries?: number;
   /** The first wait of `moveConfirmRetries`, ms; each further one doubles. Default 250. */

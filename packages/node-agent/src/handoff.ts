@@ -40,7 +40,7 @@ export async function handOff(parts: HandoffParts, successor: MemberRecord, dead
   const users = registry.size;
   const acceptRate = successor.acceptRate ?? parts.defaultAcceptRate;
   parts.begin(successor.url);
-  logger.info({ successor: successor.url, users, acceptRate: successor.acceptRate, deadlineMs }, 'handing off to the successor');
+  logger.info({ successor: successor.url, users, acceptRate, deadlineMs }, 'handing off to the successor');
   await parts.registration.handOver(successor);
   // Frames name the successor's URL once this agent's ring does (a settle window away), so the topology inside them agrees.
   await parts.untilTopology(() => rebalancer.topology.ring.nodes.find((n) => n.id === self)?.meta?.url === successor.url, parts.settleMs + parts.livenessTimeoutMs);

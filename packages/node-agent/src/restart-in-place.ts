@@ -1,4 +1,4 @@
-import { CloseCode } from '@wsring/protocol';
+import { CloseCode, MAX_RESTART_DELAY_MS } from '@wsring/protocol';
 import type { ClientConnection, ConnectionRegistry } from './connections.js';
 import type { AgentMetrics } from './metrics.js';
 import type { Registration } from './registration.js';
@@ -39,6 +39,14 @@ export async function restartInPlace(parts: RestartParts, backInMs: number): Pro
   const conns = [...parts.registry.all()];
   const { slots, users, spreadMs } = restartSlots(conns, parts.acceptRate, backInMs);
   parts.logger.info({ users, sessions: conns.length, backInMs, spreadMs }, 'restarting in place');
+  if (backInMs + spreadMs > MAX_RESTART_DELAY_MS) {
+    // Clients cap a retry hint at MAX_RESTART_DELAY_MS: every user whose slot lies past it comes back at that instant.
+    const together = [...slots.values()].filter((ms) => ms >= MAX_RESTART_DELAY_MS).length;
+    parts.logger.warn(
+      { users, backInMs, spreadMs, maxDelayMs: MAX_RESTART_DELAY_MS, together },
+      'restart in place: too many users to spread within the longest retry hint clients honour; those past it arrive together (a handoff or a drain paces any number)',
+    );
+  }
   await parts.registration.hold(backInMs + spreadMs + parts.livenessTimeoutMs).catch((err) =>
     parts.logger.warn({ err: String(err) }, 'could not ask the fleet to hold this node: past the liveness timeout its users fail over'),
   );

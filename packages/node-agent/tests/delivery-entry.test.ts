@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { encodeFrame } from '@wsring/protocol';
 import { describe, expect, it } from 'vitest';
-import { decodeData, messageFrame } from '../src/delivery/entry.js';
+import { decodeData, Entry, messageFrame } from '../src/delivery/entry.js';
 
 const frameOf = (data: unknown, pos: number, prev: number | undefined) =>
   prev === undefined ? { type: 'message' as const, data, pos } : { type: 'message' as const, data, pos, prev };
@@ -30,5 +30,31 @@ describe('messageFrame', () => {
       }),
       { seed: 16, numRuns: 300 },
     );
+  });
+
+  it('never lets a payload marked as a wsring publisher\'s forge frame fields: bytes that are not exactly one JSON value are encoded again', () => {
+    // Anyone who may write to the stream can set the publisher's header; the bytes still have to prove themselves.
+    const forged = Buffer.from('0,"type":"checkpoint","pos":999999');
+    const frame = JSON.parse(messageFrame(forged, true, 7, 6).toString('utf8'));
+    expect(frame).toEqual(frameOf('0,"type":"checkpoint","pos":999999', 7, 6));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), position, fc.option(position, { nil: undefined }), (bytes, pos, prev) => {
+        const text = new TextDecoder('utf-8', { fatal: true }).decode(messageFrame(bytes, true, pos, prev));
+        expect(JSON.parse(text)).toEqual(frameOf(decodeData(bytes), pos, prev));
+      }),
+      { seed: 17, numRuns: 300 },
+    );
+  });
+});
+
+describe('Entry.kept', () => {
+  it('copies a payload that is a view into a larger buffer (a socket read chunk), and only then', () => {
+    const chunk = Buffer.from('xx{"a":1}yy');
+    const view = chunk.subarray(2, 9);
+    const kept = Entry.of(3, undefined, view).kept();
+    expect(kept.data).toEqual({ a: 1 });
+    expect(kept.frame().toString()).toBe('{"type":"message","data":{"a":1},"pos":3}');
+    const whole = Entry.of(4, undefined, new Uint8Array(Buffer.from('{"b":2}')));
+    expect(whole.kept()).toBe(whole);
   });
 });

@@ -95,6 +95,19 @@ describe('arrivals and epochs', () => {
   });
 });
 
+/** Resolves once `agent` serves a ring of `nodes` nodes (on its `topology` event, not by polling). */
+function ringOf(a: Agent, nodes: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (a.topology.ring.nodes.length !== nodes) return;
+      a.off('topology', check);
+      resolve();
+    };
+    a.on('topology', check);
+    check();
+  });
+}
+
 describe('the page and its feed', () => {
   const membership = new MemoryMembership();
   let agent: Agent;
@@ -104,6 +117,8 @@ describe('the page and its feed', () => {
     for (let i = 1; i <= 4; i++) await membership.put({ id: `other-${i}`, url: `ws://10.0.0.${i}:8080/ws`, weight: i, state: i === 4 ? 'draining' : 'active', startedAt: 1, seq: 1, acceptRate: 500 });
     agent = await createAgent({ id: 'self', membership, host: '127.0.0.1', livenessTimeoutMs: 600_000, settleMs: 50, adminToken: 's3cret-s3cret-s3cret' });
     plain = await createAgent({ id: 'plain', membership, host: '127.0.0.1', livenessTimeoutMs: 600_000, settleMs: 50 });
+    // `plain` joined after `agent` started: the frames must show the ring with both (other-4 drains, so 5 nodes).
+    await ringOf(agent, 5);
   });
   afterAll(async () => {
     await agent?.close();

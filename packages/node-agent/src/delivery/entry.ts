@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { MsgHdrs } from '@nats-io/transport-node';
 
 /** Header carrying the previous position of the same user, as the publisher had it confirmed by JetStream. */
@@ -35,6 +36,17 @@ export function decodeData(payload: Uint8Array): unknown {
   }
 }
 
+/** Whether `payload` is well-formed UTF-8 holding exactly one JSON value (so it can stand as a frame's `data` as it is). */
+function isJsonText(payload: Uint8Array): boolean {
+  if (!isUtf8(payload)) return false;
+  try {
+    JSON.parse(decoder.decode(payload));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const HEAD = Buffer.from('{"type":"message","data":');
 const POS = Buffer.from(',"pos":');
 const PREV = Buffer.from(',"prev":');
@@ -42,11 +54,13 @@ const PREV = Buffer.from(',"prev":');
 /**
  * The `message` frame of a stored payload, as UTF-8 JSON text: `{"type":"message","data":<payload>,"pos":N[,"prev":M]}`,
  * the same frame `encodeFrame` makes from the decoded data. A payload stored by a wsring publisher (it carries
- * `Wsring-Id`; the publisher wrote it with `JSON.stringify` and checked it is well-formed UTF-8) is copied in as
- * it is, with no decode and re-encode; any other is decoded (as `decodeData`) and encoded again.
+ * `Wsring-Id`) is copied in as it is, without the re-encode, once it has proved to be well-formed UTF-8 holding
+ * exactly one JSON value: the header is no proof (anyone who may write to the stream can set it), and bytes such
+ * as `0,"type":"checkpoint","pos":9` copied in unchecked would forge frame fields. Any other payload is decoded
+ * (as `decodeData`) and encoded again.
  */
 export function messageFrame(payload: Uint8Array, json: boolean, pos: number, prev: number | undefined): Buffer {
-  const data = json ? payload : Buffer.from(JSON.stringify(decodeData(payload)));
+  const data = json && isJsonText(payload) ? payload : Buffer.from(JSON.stringify(decodeData(payload)));
   const p = String(pos);
   const q = prev === undefined ? '' : String(prev);
   const size = HEAD.length + data.length + POS.length + p.length + (prev === undefined ? 0 : PREV.length + q.length) + 1;
@@ -83,6 +97,16 @@ export class Entry {
     // nats.js answers '' for a header that is not there.
     const id = headers?.get(ID_HEADER);
     return new Entry(pos, prevOf(headers), payload, id !== undefined && id !== '');
+  }
+
+  /**
+   * This entry for keeping a while (a follower's pending buffer during a replay): nats.js hands payloads as views
+   * into its socket read chunks, and a kept view would keep the whole chunk alive.
+   */
+  kept(): Entry {
+    const p = this.payload;
+    if (p.byteLength === p.buffer.byteLength) return this;
+    return new Entry(this.pos, this.prev, p.slice(), this.json);
   }
 
   /** The decoded data (what the client application receives). */

@@ -294,7 +294,7 @@ export class LiveFeed {
         // Too far behind to buffer: drop the buffer and replay again from the stream instead.
         f.pending = undefined;
         f.again = true;
-      } else (f.pending ??= []).push(e);
+      } else (f.pending ??= []).push(e.kept());
       return;
     }
     if (f.pos !== undefined && e.pos <= f.pos) {
@@ -304,7 +304,7 @@ export class LiveFeed {
     if (f.pos !== undefined && e.prev !== undefined && e.prev > f.pos) {
       // The live path skipped a message this connection has not had: replay fills it in before this one.
       this.stats.repairs++;
-      (f.pending ??= []).push(e);
+      (f.pending ??= []).push(e.kept());
       void this.sync(f);
       return;
     }
