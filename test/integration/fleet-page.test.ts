@@ -56,7 +56,7 @@ describe('the fleet page on a live fleet', () => {
     const { cluster } = suite;
     const clients = suite.startClients(users(60, 'page'), cluster.agents);
     await allOpen(clients);
-    const n1 = cluster.agents[0];
+    const n1 = cluster.agents.find((a) => a.id === 'n1')!;
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const problems: string[] = [];
     page.on('console', (m) => {

@@ -43,6 +43,8 @@ export async function startCluster(ids: string[], flags: Partial<SpawnAgentOptio
   };
   try {
     await Promise.all(ids.map((id) => add(id)));
+    // They started in parallel and were pushed as each came up: keep the order the caller gave (tests index them).
+    agents.sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
     await waitForAgreement(agents, ids.length);
   } catch (error) {
     await cluster.stop();
