@@ -78,7 +78,8 @@ async function allOpen(clients, ms) {
 async function onOwners(clients, ring, ms) {
   const until = Date.now() + ms;
   for (;;) {
-    const { nodes } = await collect(clients);
+    for (const c of clients) c.send({ type: 'where' });
+    const nodes = new Map((await Promise.all(clients.map((c) => c.next('where')))).flatMap((w) => w.nodes));
     const off = [...nodes].filter(([user, node]) => node !== ring.owner(user)).length;
     if (off === 0 || Date.now() > until) return off;
     await sleep(500);

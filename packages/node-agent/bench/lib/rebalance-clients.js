@@ -154,6 +154,13 @@ const handlers = {
     process.send({ type: 'watching' });
     if (pending === 0) process.send({ type: 'arrived', at: lastArrival });
   },
+  /**
+   * Where each client is open now, and nothing else: cheap enough to poll while a change runs (a `report` carries
+   * every client's activity, whose serialization would stall this process's event loop in the middle of a wave).
+   */
+  where() {
+    process.send({ type: 'where', nodes: openNodes([...clients.keys()]) });
+  },
   report() {
     const states = {};
     for (const c of clients.values()) states[c.state] = (states[c.state] ?? 0) + 1;
