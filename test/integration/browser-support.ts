@@ -4,6 +4,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { startCluster, type Cluster } from './support.js';
+import type { SpawnAgentOptions } from '@wsring/node-agent/testing';
 
 /** Debian's chromium, headless, with nothing reaching out to the network on its own. */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -33,5 +37,49 @@ export async function serve(bundle: string, page: string): Promise<{ server: Ser
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+export interface BrowserSuite {
+  readonly cluster: Cluster;
+  readonly browser: Browser;
+  /** The site serving `page` and the client bundle. */
+  readonly url: string;
+}
+
+/**
+ * Before the enclosing suite's tests: a cluster of `ids`, the client bundle served with `page`, and Chromium;
+ * after them, all three stopped. Call inside `describe`; read the fields inside a test.
+ */
+export function browserSuite(page: string, ids: string[], flags: Partial<SpawnAgentOptions> = {}): BrowserSuite {
+  let cluster: Cluster | undefined;
+  let browser: Browser | undefined;
+  let site: { server: Server; url: string } | undefined;
+  beforeAll(async () => {
+    const [bundle, started] = await Promise.all([bundleClient(), startCluster(ids, flags)]);
+    cluster = started;
+    site = await serve(bundle, page);
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    site?.server.closeAllConnections();
+    await new Promise((resolve) => site?.server.close(resolve));
+    await cluster?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the browser suite starts in beforeAll; read it inside a test');
+    return value;
+  };
+  return {
+    get cluster() {
+      return started(cluster);
+    },
+    get browser() {
+      return started(browser);
+    },
+    get url() {
+      return started(site).url;
+    },
+  };
 }
 

@@ -1,13 +1,11 @@
 // The browser build verifies signed topologies with Chromium's own WebCrypto (Ed25519): against real agents
 // signing with --topology-key-file, a page given the fleet's key bootstraps, and follows a join on the topology
 // inside its reconnect frame without fetching /topology; a page given another key trusts nothing and never connects.
-import type { Server } from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
 import { createRing } from '@wsring/ring';
 import { generateTopologyKeyPair } from '@wsring/node-agent';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, bundleClient, serve } from './browser-support.js';
-import { fleetKeyFile, startCluster, waitForAgreement, type Cluster } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { browserSuite } from './browser-support.js';
+import { fleetKeyFile, waitForAgreement } from './support.js';
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -36,28 +34,12 @@ interface PageGlobals {
 
 describe('signed topologies in a real browser', () => {
   const fleet = fleetKeyFile();
-  let cluster: Cluster;
-  let browser: Browser | undefined;
-  let site: { server: Server; url: string } | undefined;
-
-  beforeAll(async () => {
-    const [bundle, started] = await Promise.all([bundleClient(), startCluster(['n1', 'n2'], { topologyKeyFile: fleet.keyFile })]);
-    cluster = started;
-    site = await serve(bundle, PAGE);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    site?.server.closeAllConnections();
-    await new Promise((resolve) => site?.server.close(resolve));
-    await cluster?.stop();
-  });
+  const suite = browserSuite(PAGE, ['n1', 'n2'], { topologyKeyFile: fleet.keyFile });
 
   const open = async (user: string, key: string) => {
-    const page = await browser!.newPage();
-    const bootstrap = cluster.agents.map((a) => a.httpUrl).join(',');
-    await page.goto(`${site!.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}&key=${encodeURIComponent(key)}`);
+    const page = await suite.browser.newPage();
+    const bootstrap = suite.cluster.agents.map((a) => a.httpUrl).join(',');
+    await page.goto(`${suite.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}&key=${encodeURIComponent(key)}`);
     return page;
   };
 
@@ -84,8 +66,8 @@ describe('signed topologies in a real browser', () => {
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringClient.node)).toBe(two.owner(user));
     const fetchesBefore = await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringFetches);
 
-    await cluster.add('n3');
-    const after = await waitForAgreement(cluster.agents, 3);
+    await suite.cluster.add('n3');
+    const after = await waitForAgreement(suite.cluster.agents, 3);
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).wsringEvents.filter((e) => e.name === 'open').length === 2, undefined, { timeout: 20_000 });
     const events = await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringEvents);
     expect(events.map((e) => e.name)).toEqual(['open', 'moved', 'open']);

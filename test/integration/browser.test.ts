@@ -1,12 +1,10 @@
 // The client bundle in headless Chromium, against real agents: it connects to its owner, a 4th agent joins,
 // and the page's client gets a targeted reconnect and lands on the new owner.
-import type { Server } from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
 import { createRing } from '@wsring/ring';
 import { createPublisher } from '@wsring/node-agent';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, bundleClient, serve } from './browser-support.js';
-import { health, startCluster, waitForAgreement, waitUntil, type Cluster } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { browserSuite } from './browser-support.js';
+import { health, waitForAgreement, waitUntil } from './support.js';
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -34,23 +32,7 @@ interface PageGlobals {
 }
 
 describe('client in a real browser', () => {
-  let cluster: Cluster;
-  let browser: Browser | undefined;
-  let site: { server: Server; url: string } | undefined;
-
-  beforeAll(async () => {
-    const [bundle, started] = await Promise.all([bundleClient(), startCluster(['n1', 'n2', 'n3'])]);
-    cluster = started;
-    site = await serve(bundle, PAGE);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    site?.server.closeAllConnections();
-    await new Promise((resolve) => site?.server.close(resolve));
-    await cluster?.stop();
-  });
+  const suite = browserSuite(PAGE, ['n1', 'n2', 'n3']);
 
   it('receives a targeted reconnect when a node joins and lands on its new owner', async () => {
     // A user that n4 will own once it joins (placement depends on ids and weights only).
@@ -61,16 +43,16 @@ describe('client in a real browser', () => {
     const user = `browser-${i}`;
     const from = three.owner(user);
 
-    const page = await browser!.newPage();
+    const page = await suite.browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    const bootstrap = cluster.agents.map((a) => a.httpUrl).join(',');
-    await page.goto(`${site!.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}`);
+    const bootstrap = suite.cluster.agents.map((a) => a.httpUrl).join(',');
+    await page.goto(`${suite.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}`);
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).wsringEvents.some((e) => e.name === 'open'), undefined, { timeout: 20_000 });
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringClient.node)).toBe(from);
 
-    await cluster.add('n4');
-    const after = await waitForAgreement(cluster.agents, 4);
+    await suite.cluster.add('n4');
+    const after = await waitForAgreement(suite.cluster.agents, 4);
     expect(after.ring.owner(user)).toBe('n4');
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).wsringEvents.filter((e) => e.name === 'open').length === 2, undefined, {
       timeout: 20_000,
@@ -82,9 +64,9 @@ describe('client in a real browser', () => {
     expect(events[2].payload).toEqual(expect.objectContaining({ node: 'n4', standIn: false }));
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).wsringClient.state)).toBe('open');
     // The agents agree: the page's socket is the one connection n4 holds, and the old owner let it go.
-    const n4 = cluster.agents.find((a) => a.id === 'n4')!;
+    const n4 = suite.cluster.agents.find((a) => a.id === 'n4')!;
     expect((await health(n4)).body.connections).toBe(1);
-    const old = cluster.agents.find((a) => a.id === from)!;
+    const old = suite.cluster.agents.find((a) => a.id === from)!;
     await waitUntil(async () => (await health(old)).body.connections === 0, 10_000, `${from} to release the page's old socket`);
     expect(pageErrors).toEqual([]);
     await page.close();
@@ -92,12 +74,12 @@ describe('client in a real browser', () => {
 
   it('two pages of the same user: both open on the user\'s node as two sessions, each gets every message once, in order', async () => {
     const user = 'two-tabs';
-    const bootstrap = cluster.agents.map((a) => a.httpUrl).join(',');
-    const pages = [await browser!.newPage(), await browser!.newPage()];
+    const bootstrap = suite.cluster.agents.map((a) => a.httpUrl).join(',');
+    const pages = [await suite.browser.newPage(), await suite.browser.newPage()];
     const pageErrors: string[] = [];
     for (const page of pages) {
       page.on('pageerror', (error) => pageErrors.push(error.message));
-      await page.goto(`${site!.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}`);
+      await page.goto(`${suite.url}/?user=${encodeURIComponent(user)}&bootstrap=${encodeURIComponent(bootstrap)}`);
       await page.waitForFunction(() => (globalThis as unknown as PageGlobals).wsringEvents.some((e) => e.name === 'open'), undefined, { timeout: 20_000 });
     }
     const opened = await Promise.all(pages.map((page) => page.evaluate(() => (globalThis as unknown as PageGlobals).wsringClient)));
@@ -105,12 +87,12 @@ describe('client in a real browser', () => {
     expect(opened[0].sessionId).toBeTruthy();
     expect(opened[1].sessionId).toBeTruthy();
     expect(opened[0].sessionId).not.toBe(opened[1].sessionId);
-    const node = cluster.agents.find((a) => a.id === opened[0].node)!;
+    const node = suite.cluster.agents.find((a) => a.id === opened[0].node)!;
     // The node counts two sessions of one user: one more session than users.
     const { body } = await health(node);
     expect(body.connections - body.users).toBeGreaterThanOrEqual(1);
 
-    const publisher = await createPublisher({ nats: { servers: cluster.nats.url } });
+    const publisher = await createPublisher({ nats: { servers: suite.cluster.nats.url } });
     try {
       for (let n = 0; n < 5; n++) await publisher.publish(user, { n });
     } finally {

@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createAgent, MemoryMembership, type Agent } from '@wsring/node-agent';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS } from './browser-support.js';
 import { allOpen, clusterForSuite, health, topology, users, waitForAgreement, waitUntil } from './support.js';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const TOKEN = 'fleet-page-admin-token-0123456789';
 /** Screenshots land here (gitignored), one per run. */
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));

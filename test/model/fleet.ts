@@ -36,6 +36,7 @@ import {
 import { CloseCode } from '@wsring/client';
 import { ManualClock } from '../support/manual-clock.js';
 import { worstExcess } from '../support/rate-window.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 export interface FleetConfig {
   heartbeatMs: number;
@@ -580,7 +581,7 @@ export class Fleet {
   private nextTab = 0;
 
   constructor(readonly config: FleetConfig) {
-    this.random = mulberry32(config.seed);
+    this.random = seededRandom(config.seed);
   }
 
   // ---- membership commands ----
@@ -1419,14 +1420,3 @@ class SimFeed {
   }
 }
 
-/** Small seeded PRNG so jitter is reproducible from the run's seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

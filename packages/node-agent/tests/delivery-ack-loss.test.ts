@@ -8,6 +8,7 @@ import { createPublisher, subjectOf } from '../src/mod.js';
 import type { StreamPublisher } from '../src/delivery/publisher.js';
 import { startNatsServer, type NatsServer } from '../src/testing/mod.js';
 import { isPublishAnswer, startDroppingProxy, type DropRule } from './nats-dropping-proxy.js';
+import { seededRandom } from '../../../test/support/seeded-random.js';
 
 interface Stored {
   pos: number;
@@ -25,17 +26,6 @@ async function chainOf(jsm: JetStreamManager, stream: string, prefix: string, us
   }
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let run = 0;
 /** Options of a fresh stream for one case, so cases do not see each other's messages. */
@@ -139,7 +129,7 @@ describe('publisher retrying lost acknowledgements', () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (seed) => {
         const o = fresh();
-        const rand = random(seed);
+        const rand = seededRandom(seed);
         const drop: DropRule = (dir, subject, payload) => {
           if (dir === 'to-server') return subject.startsWith(`${o.subjectPrefix}.`) && rand() < 0.1;
           return isPublishAnswer(payload) && rand() < 0.2;

@@ -52,6 +52,9 @@ describe('Entry.kept', () => {
     const chunk = Buffer.from('xx{"a":1}yy');
     const view = chunk.subarray(2, 9);
     const kept = Entry.of(3, undefined, view).kept();
+    const payloadOf = (e: Entry) => (e as unknown as { payload: Uint8Array }).payload;
+    expect(payloadOf(kept).buffer).not.toBe(chunk.buffer);
+    expect(payloadOf(kept).byteLength).toBe(payloadOf(kept).buffer.byteLength);
     expect(kept.data).toEqual({ a: 1 });
     expect(kept.frame().toString()).toBe('{"type":"message","data":{"a":1},"pos":3}');
     const whole = Entry.of(4, undefined, new Uint8Array(Buffer.from('{"b":2}')));

@@ -106,7 +106,8 @@ export class Entry {
   kept(): Entry {
     const p = this.payload;
     if (p.byteLength === p.buffer.byteLength) return this;
-    return new Entry(this.pos, this.prev, p.slice(), this.json);
+    // A copy in its own buffer (a Buffer's slice() would be another view of the same chunk).
+    return new Entry(this.pos, this.prev, new Uint8Array(p), this.json);
   }
 
   /** The decoded data (what the client application receives). */
