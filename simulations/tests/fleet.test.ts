@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { createAgent, previewChange, type Agent, type FleetPreview } from '@wsring/node-agent';
 import { startNatsServer, type NatsServer } from '@wsring/node-agent/testing';
 import { main } from '../src/command.js';
+import { ringOf } from '../../test/support/ring-of.js';
 
 const BUCKET = 'simfleet';
 const USERS = 120;
@@ -17,19 +18,6 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
   let err = '';
   const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
   return { code, out, err };
-}
-
-/** Resolves once `agent` serves a ring of `nodes` nodes (on its `topology` event, not by polling). */
-function ringOf(agent: Agent, nodes: number): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (agent.topology.ring.nodes.length !== nodes) return;
-      agent.off('topology', check);
-      resolve();
-    };
-    agent.on('topology', check);
-    check();
-  });
 }
 
 /** A user that follows redirects to its owner; resolves once welcomed. */

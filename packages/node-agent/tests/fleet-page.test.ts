@@ -10,6 +10,7 @@ import { sameSecret } from '../src/fleet-page/access.js';
 import type { FleetSnapshot } from '../src/fleet-page/snapshot.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 import { until } from './helpers.js';
+import { ringOf } from '../../../test/support/ring-of.js';
 
 /** Read server-sent events from a fetch response until `enough` says so. */
 async function readEvents(res: Response, enough: (events: { event: string; data: string }[]) => boolean, timeoutMs = 10_000): Promise<{ event: string; data: string }[]> {
@@ -94,19 +95,6 @@ describe('arrivals and epochs', () => {
     expect(h.list().map((x) => [x.epoch, x.movedHere])).toEqual([[3, undefined], [4, undefined], [5, 7]]);
   });
 });
-
-/** Resolves once `agent` serves a ring of `nodes` nodes (on its `topology` event, not by polling). */
-function ringOf(a: Agent, nodes: number): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (a.topology.ring.nodes.length !== nodes) return;
-      a.off('topology', check);
-      resolve();
-    };
-    a.on('topology', check);
-    check();
-  });
-}
 
 describe('the page and its feed', () => {
   const membership = new MemoryMembership();
