@@ -15,6 +15,7 @@ import { AgentError } from './errors.js';
 import { createHttpHandler } from './http.js';
 import { FleetService } from './fleet-page/service.js';
 import { ArrivalCounter } from './arrivals.js';
+import { AdmissionGate } from './admission-gate.js';
 import { AdminAccess, checkAdminOptions } from './fleet-page/access.js';
 import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
@@ -94,6 +95,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly fleet: FleetService;
   /** Connections accepted, per 100 ms of this agent's clock: arrivals per second and their peak (/healthz, /metrics, fleet page). */
   private readonly arrivals: ArrivalCounter;
+  /** Authenticated sockets wait here for their turn within this node's accept rate. */
+  private readonly gate: AdmissionGate;
   readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => boolean;
 
   constructor(
@@ -113,6 +116,8 @@ class WsringAgent extends EventEmitter implements Agent {
     if (!options.authenticate) this.logger.warn({ event: 'insecure' }, 'no authenticate: the `user` query parameter is trusted, anyone can connect as anyone (development only)');
     this.registry = new ConnectionRegistry(index);
     this.arrivals = new ArrivalCounter(this.clock);
+    // A burst of 50 ms of the rate: the same allowance the senders' lanes take (docs/protocol.md).
+    this.gate = new AdmissionGate({ ratePerSec: this.o.acceptRate, burst: Math.max(1, Math.ceil(this.o.acceptRate / 20)), maxWaitMs: this.o.admissionWaitMs, clock: this.clock });
     this.signer = options.topologySigningKey === undefined ? undefined : createTopologySigner(options.topologySigningKey);
     const prefsDepth = this.o.maxUnreachable + 1;
     this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
@@ -169,6 +174,7 @@ class WsringAgent extends EventEmitter implements Agent {
         messageRate: this.o.messageRate,
         resumeRate: this.o.resumeRate,
         maxUnreachable: this.o.maxUnreachable,
+        gate: this.gate,
         clock: this.clock,
         logger: this.logger,
         metrics: this.metrics,
@@ -178,9 +184,11 @@ class WsringAgent extends EventEmitter implements Agent {
         message: (conn, data) => options.onMessage?.(conn.userId, data, conn),
         resume: (conn, last) => this.delivery?.feed.resume(conn, last),
         closed: (conn, code) => this.admitter.release(conn, code),
+        holds: (userId) => this.registry.get(userId) !== undefined,
       },
     );
     this.metrics.observeArrivals(this.arrivals, this.o.acceptRate);
+    this.metrics.observeAdmissionGate(this.gate);
     this.metrics.observeStore(() => this.storeHealth(), () => this.topology.ring.nodes.length);
     const agentHttp = createHttpHandler({
       prefix: this.o.httpPrefix,
@@ -460,6 +468,7 @@ class WsringAgent extends EventEmitter implements Agent {
       membershipConnected: this.membershipConnected,
       store: this.storeHealth(),
       arrivals: { perSec: this.arrivals.perSec, peakPerSec: this.arrivals.peak, total: this.arrivals.total },
+      admissionGate: { waiting: this.gate.waiting, queued: this.gate.queued, overflowed: this.gate.overflowed },
     };
   }
 
@@ -644,6 +653,7 @@ class WsringAgent extends EventEmitter implements Agent {
     this.tracker.stop();
     this.rebalancer.stop();
     this.stopWatch?.();
+    this.gate.close();
     for (const conn of [...this.registry.all()]) closeWith(conn.socket, CloseCode.GOING_AWAY, 'node shutting down', this.metrics);
     await this.delivery?.close();
     await this.registration.deregister();

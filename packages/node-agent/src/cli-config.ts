@@ -36,6 +36,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'weight', arg: '<w>', kind: 'positive', help: 'relative capacity for placement', default: DEFAULTS.weight },
   { name: 'capacity', arg: '<n>', kind: 'count', help: 'sessions (sockets, all users together) before new users spill over', default: DEFAULTS.capacity },
   { name: 'max-sessions-per-user', arg: '<n>', kind: 'count', help: 'sessions (tabs, devices) one user may hold; past it the oldest is closed 4006 SESSION_LIMIT', default: DEFAULTS.maxSessionsPerUser },
+  { name: 'admission-wait-ms', arg: '<ms>', kind: 'nonNegative', help: 'longest a socket waits for its turn within the accept rate before it is admitted anyway (0: no gate)', default: DEFAULTS.admissionWaitMs },
   { name: 'accept-rate', arg: '<n>', kind: 'positive', help: 'moved users per second this node accepts from all senders together (its receiver budget)', default: DEFAULTS.acceptRate },
   { name: 'rate', arg: '<n>', kind: 'positive', help: 'targeted reconnects per second this node sends at most, to all receivers together', default: DEFAULTS.pacing.ratePerSec },
   { name: 'burst', arg: '<n>', kind: 'count', help: 'reconnects sent back to back before the rate applies', default: DEFAULTS.pacing.burst },
@@ -114,6 +115,7 @@ export interface CliSettings {
   capacity: number;
   maxSessionsPerUser: number;
   acceptRate: number;
+  admissionWaitMs: number;
   rate: number;
   burst: number;
   jitterMs: number;

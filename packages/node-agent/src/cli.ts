@@ -222,6 +222,7 @@ try {
     capacity: o.capacity,
     maxSessionsPerUser: o.maxSessionsPerUser,
     acceptRate: o.acceptRate,
+    admissionWaitMs: o.admissionWaitMs,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
     settleMs: o.settleMs,
     heartbeatMs: o.heartbeatMs,

@@ -83,6 +83,14 @@ export class AgentMetrics {
     new Gauge({ name: 'wsring_accept_rate', help: 'Moved users per second this node declares it can accept (--accept-rate, in its membership record)', registers, collect() { this.set(acceptRate); } });
   }
 
+  /** The admission gate: sockets waiting for their turn within the accept rate, and those let through past the wait. */
+  observeAdmissionGate(gate: { readonly waiting: number; readonly queued: number; readonly overflowed: number }): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'wsring_admission_waiting', help: 'Authenticated sockets waiting for their turn within the accept rate', registers, collect() { this.set(gate.waiting); } });
+    new Counter({ name: 'wsring_admission_queued_total', help: 'Sockets that had to wait at the admission gate (the rest passed at once)', registers, collect() { this.reset(); this.inc(gate.queued); } });
+    new Counter({ name: 'wsring_admission_overflows_total', help: 'Sockets let through past --admission-wait-ms without a turn: arrivals above the accept rate', registers, collect() { this.reset(); this.inc(gate.overflowed); } });
+  }
+
   /** Gauges read at scrape time: store health and the ring's size. */
   observeStore(store: () => StoreHealth, ringNodes: () => number): void {
     const registers = [this.registry];

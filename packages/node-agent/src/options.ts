@@ -20,6 +20,9 @@ export const DEFAULTS = {
   // leaves room for its own traffic. At it, a node at default capacity drains to one receiver in 10 s, within the
   // default 30 s deadline.
   acceptRate: 1_000,
+  // Longest an authenticated socket waits at its node's admission gate (accept rate, burst of 50 ms) before it is
+  // let through anyway: half the clients' 10 s connect timeout, so waiting never turns into a failover.
+  admissionWaitMs: 5_000,
   pacing: { ratePerSec: 1_000, burst: 20, jitterMs: 250, graceMs: 5_000 } satisfies Required<PacingOptions>,
   settleMs: 1_000,
   heartbeatMs: 1_000,
@@ -63,6 +66,7 @@ export interface ResolvedOptions {
   capacity: number;
   maxSessionsPerUser: number;
   acceptRate: number;
+  admissionWaitMs: number;
   pacing: Required<PacingOptions>;
   settleMs: number;
   heartbeatMs: number;
@@ -125,6 +129,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     capacity: o.capacity ?? DEFAULTS.capacity,
     maxSessionsPerUser: o.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser,
     acceptRate: o.acceptRate ?? DEFAULTS.acceptRate,
+    admissionWaitMs: o.admissionWaitMs ?? DEFAULTS.admissionWaitMs,
     pacing,
     settleMs: o.settleMs ?? DEFAULTS.settleMs,
     heartbeatMs: o.heartbeatMs ?? DEFAULTS.heartbeatMs,
@@ -157,6 +162,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(count(pacing.burst), `pacing.burst must be an integer >= 1, got ${pacing.burst}`);
   check(nonNegative(pacing.jitterMs), `pacing.jitterMs must be >= 0, got ${pacing.jitterMs}`);
   check(nonNegative(pacing.graceMs), `pacing.graceMs must be >= 0, got ${pacing.graceMs}`);
+  check(nonNegative(r.admissionWaitMs), `admissionWaitMs must be >= 0, got ${r.admissionWaitMs}`);
   check(nonNegative(r.settleMs), `settleMs must be >= 0, got ${r.settleMs}`);
   check(positive(r.heartbeatMs), `heartbeatMs must be > 0, got ${r.heartbeatMs}`);
   // One missed heartbeat must never look like a departure.

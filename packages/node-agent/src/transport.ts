@@ -5,6 +5,7 @@ import { AuthRejectedError, AuthUnavailableError } from './auth.js';
 import type { ClientConnection } from './connections.js';
 import type { AgentMetrics } from './metrics.js';
 import type { Clock } from './clock.js';
+import type { AdmissionGate } from './admission-gate.js';
 import { TokenBucket } from './token-bucket.js';
 import type { AuthIdentity, Authenticate, Logger } from './types.js';
 
@@ -14,6 +15,8 @@ export interface TransportOptions {
   /** `resume` frames per second per connection, and back to back: each one replays stored messages. */
   resumeRate: { perSec: number; burst: number };
   maxUnreachable: number;
+  /** Authenticated sockets wait here for their turn within the node's accept rate. */
+  gate: AdmissionGate;
   clock: Clock;
   logger: Logger;
   metrics: AgentMetrics;
@@ -26,6 +29,8 @@ export interface TransportHandlers {
   /** The client saw a gap in its delivery positions and asks for a replay after `last`. */
   resume(conn: ClientConnection, last: number): void;
   closed(conn: ClientConnection, code: number): void;
+  /** The node holds a session of the user now. */
+  holds(userId: string): boolean;
 }
 
 
@@ -178,6 +183,18 @@ export class Transport {
     if (failure !== undefined || !identity) {
       this.authFailed(request, failure ?? 'rejected');
       closeWith(socket, CloseCode.UNAUTHORIZED, 'unauthorized', metrics);
+      return;
+    }
+    const id = identity;
+    this.options.gate.enter(id.userId, this.handlers.holds(id.userId), () => this.register(socket, session, id, params), () => session.closed);
+  }
+
+  /** The socket's turn at the gate: admission proper (owner, stand-in, redirect), then its welcome and delivery. */
+  private register(socket: WebSocket, session: Session, identity: AuthIdentity, params: ConnectParams): void {
+    if (identity.expiresAt !== undefined && !(identity.expiresAt > this.options.clock.now())) {
+      // The token ran out while the socket waited for its turn: the client reconnects with a fresh one.
+      this.options.metrics.tokensExpired.inc();
+      closeWith(socket, CloseCode.TOKEN_EXPIRED, 'token expired', this.options.metrics);
       return;
     }
     session.conn = this.handlers.admit(socket, identity.userId, params);

@@ -209,6 +209,14 @@ export interface AgentOptions {
    * Every sender paces its moves to this node at its share of it. Default 1000.
    */
   acceptRate?: number;
+  /**
+   * Authenticated sockets are admitted at most `acceptRate` per second (a burst of 50 ms of it), first in first
+   * out, whoever sent them: a node whose event loop stalled does not admit the handshakes queued meanwhile at
+   * once. This is the longest one waits before it is let through anyway (counted in
+   * `wsring_admission_overflows_total`); keep it under the clients' connect timeout (10 s). 0 turns the gate off.
+   * Default 5000.
+   */
+  admissionWaitMs?: number;
   pacing?: PacingOptions;
   /** Membership changes within this window are batched into one rebalance. Default 1000. */
   settleMs?: number;
@@ -347,6 +355,11 @@ export interface HealthReport {
    * node's acceptRate (docs/protocol.md states the bound).
    */
   arrivals: { perSec: number; peakPerSec: number; total: number };
+  /**
+   * The admission gate: sockets waiting now for their turn within the accept rate, sockets that waited at all, and
+   * sockets let through past `admissionWaitMs` without a turn (each one an arrival above the accept rate).
+   */
+  admissionGate: { waiting: number; queued: number; overflowed: number };
 }
 
 export interface Agent {

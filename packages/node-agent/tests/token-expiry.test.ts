@@ -10,6 +10,7 @@ import { jwtAuthenticator } from '../src/auth.js';
 import { ClientConnection } from '../src/connections.js';
 import { AgentMetrics } from '../src/metrics.js';
 import { Transport } from '../src/transport.js';
+import { AdmissionGate } from '../src/admission-gate.js';
 
 const SECRET = 'expiry-secret-0123456789abcdef0123456';
 const START = Date.UTC(2031, 0, 1);
@@ -17,7 +18,7 @@ const clock = new ManualClock(START);
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 const metrics = new AgentMetrics('expiry');
 const transport = new Transport(
-  { authenticate: jwtAuthenticator({ secret: SECRET, clock }), messageRate: { perSec: 50, burst: 100 }, resumeRate: { perSec: 1, burst: 5 }, maxUnreachable: 8, clock, logger: silent, metrics },
+  { authenticate: jwtAuthenticator({ secret: SECRET, clock }), messageRate: { perSec: 50, burst: 100 }, resumeRate: { perSec: 1, burst: 5 }, maxUnreachable: 8, gate: new AdmissionGate({ ratePerSec: 1, burst: 1, maxWaitMs: 0, clock }), clock, logger: silent, metrics },
   {
     admit: (socket, userId) => {
       const conn = new ClientConnection(userId, socket, false, clock.now());
@@ -27,6 +28,7 @@ const transport = new Transport(
     message() {},
     resume() {},
     closed() {},
+    holds: () => false,
   },
 );
 let wss: WebSocketServer;

@@ -1,0 +1,52 @@
+// A real agent's admission gate over loopback, on the manual clock: a crowd of users that connects at once (as
+// the handshakes a stalled node finds queued would) is admitted at the node's accept rate, first come first
+// served, with no client failing over; without the gate the same crowd is admitted at once.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentOptions } from '../src/mod.js';
+import { driveUntil } from '../../../test/support/drive.js';
+import { worstExcess } from '../../../test/support/rate-window.js';
+import { LoopbackFleet } from './loopback-fleet.js';
+
+const ACCEPT = 10;
+const USERS = 40;
+const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200, host: '127.0.0.1', acceptRate: ACCEPT, delivery: false } satisfies Partial<AgentOptions>;
+
+let fleet: LoopbackFleet | undefined;
+afterEach(() => fleet?.stop());
+
+async function crowd(extra: Partial<AgentOptions>) {
+  fleet = new LoopbackFleet({ ...TIMING, ...extra });
+  await fleet.up(['a0'], 0);
+  const start = fleet.clock.now();
+  for (let i = 0; i < USERS; i++) fleet.clients.set(`user-${i}`, fleet.client(`user-${i}`));
+  await driveUntil(fleet.clock, () => fleet!.settled(), { what: 'every client open', maxMs: 30_000 });
+  const opens = [...fleet.clients.values()].map((t) => t.opens.map((o) => o.at)).flat().sort((a, b) => a - b);
+  const agent = fleet.agents.get('a0')!;
+  return { opens, start, health: agent.health(), clients: [...fleet.clients.values()] };
+}
+
+describe('admission gate (real agent)', () => {
+  it('admits a crowd at the accept rate (burst of 50 ms of it), each user once, none past the wait', async () => {
+    const { opens, start, health, clients } = await crowd({});
+    expect(opens).toHaveLength(USERS);
+    expect(clients.every((t) => t.opens.length === 1 && t.moves.length === 0)).toBe(true);
+    // burst ceil(10 / 20) = 1: at most 1 + 10 x T in any window T.
+    expect(worstExcess(opens, ACCEPT)).toBeLessThanOrEqual(1 + 1e-9);
+    expect(opens.at(-1)! - start).toBeGreaterThanOrEqual(((USERS - 1) * 1000) / ACCEPT);
+    expect(health.admissionGate).toEqual({ waiting: 0, queued: USERS - 1, overflowed: 0 });
+    expect(health.arrivals.peakPerSec).toBeLessThanOrEqual(ACCEPT + 1);
+  });
+
+  it('past admissionWaitMs lets the rest through (counted), so waiting never becomes a failover', async () => {
+    const { opens, health, clients } = await crowd({ admissionWaitMs: 1_000 });
+    expect(opens).toHaveLength(USERS);
+    expect(clients.every((t) => t.opens.length === 1 && t.moves.length === 0)).toBe(true);
+    expect(health.admissionGate.overflowed).toBeGreaterThan(0);
+  });
+
+  it('without the gate (admissionWaitMs 0) the crowd is admitted at once', async () => {
+    const { opens, health } = await crowd({ admissionWaitMs: 0 });
+    expect(worstExcess(opens, ACCEPT)).toBeGreaterThan(USERS / 2);
+    expect(health.admissionGate.queued).toBe(0);
+  });
+});
