@@ -87,11 +87,15 @@ function mostSenders(input: StormInput, id: string): number {
  * The paced moves of a step as the policies see them: the plan's flows less a crashed node's, and a handoff's users
  * from the node to itself (its old process to its successor) at the split the agents use for it.
  */
-export function pacedFlowsOf(step: StormStep, planned: StepResult): { flows: { from: string; to: string; users: number }[]; split: StormStep['split'] } {
+export function pacedFlowsOf(step: StormStep, planned: StepResult): { flows: { from: string; to: string; users: number }[]; split: StormStep['split']; warming: Set<string> } {
   const flows = step.flows.filter((f) => !crashedIn(step, f.from));
-  if (step.deploy?.strategy !== 'handoff' || !planned.deploy) return { flows, split: step.split };
+  // New processes warm up: nodes that join with the step, and a handoff's successor.
+  const before = new Set(step.before.map((n) => n.id));
+  const warming = new Set(step.after.filter((n) => !before.has(n.id)).map((n) => n.id));
+  if (step.deploy?.strategy !== 'handoff' || !planned.deploy) return { flows, split: step.split, warming };
   const node = step.deploy.node;
-  return { flows: [...flows, { from: node, to: node, users: planned.deploy.users }], split: handoffSplit(step.split ?? flowSplit(step.flows, step.before.length), node) };
+  warming.add(node);
+  return { flows: [...flows, { from: node, to: node, users: planned.deploy.users }], split: handoffSplit(step.split ?? flowSplit(step.flows, step.before.length), node), warming };
 }
 
 /** A restart in place: the last user's slot (restartBackInMs + its place at the node's declared acceptRate), its connection, a tick. */
@@ -118,7 +122,7 @@ function drains(policy: PacingPolicy, input: StormInput, plan: StepResult[], now
       const alone = pacedFlowsOf(step, plan[i]);
       const flows = alone.flows.filter((f) => f.from === step.deploy!.node && f.to === step.deploy!.node);
       const users = flows.reduce((a, f) => a + f.users, 0);
-      if (users > 0) out.push({ step: step.label, node: step.deploy.node, users, nowMs: policy.estimateMs({ flows, split: alone.split }, now), advisedMs: policy.estimateMs({ flows, split: alone.split }, advised) });
+      if (users > 0) out.push({ step: step.label, node: step.deploy.node, users, nowMs: policy.estimateMs({ flows, split: alone.split, warming: alone.warming }, now), advisedMs: policy.estimateMs({ flows, split: alone.split, warming: alone.warming }, advised) });
     }
     drainsOf(policy, step, now, advised, out);
   });

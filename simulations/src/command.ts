@@ -251,6 +251,7 @@ function addStormOptions(cmd: Command): Command {
     .option('--burst <n>', `frames an idle agent may send at once (default ${DEFAULT_STORM_PARAMS.burst})`, parseNumber)
     .option('--jitter-ms <ms>', `the sending agent holds each moved user U(0, jitterMs) before its frame may go; the client reconnects at once (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
     .option('--grace-ms <ms>', `a client that ignores its frame is closed this long after it (default ${DEFAULT_STORM_PARAMS.graceMs})`, parseNumber)
+    .option('--warmup-ms <ms>', `a joining node or handoff successor declares a fifth of its acceptRate when it begins serving, the whole this long after (the agent's warmupMs, default ${DEFAULT_STORM_PARAMS.warmupMs}; 0: at once)`, parseNumber)
     .option('--restart-back-in-ms <ms>', `restart-in-place deploys: when the next process serves; the i-th user comes back after it + i / acceptRate (the agent's restartBackInMs, default ${DEFAULT_STORM_PARAMS.restartBackInMs})`, parseNumber)
     .option('--drain-deadline-ms <ms>', `the agents' drain deadline: a draining node closes the users it still holds then (default ${DEFAULT_STORM_PARAMS.drainDeadlineMs}); advise and storm warn when a drain needs longer`, parseNumber)
     .option('--ignore-pct <pct>', `percent of clients that ignore the frame (default ${DEFAULT_STORM_PARAMS.ignorePct})`, parseNumber)

@@ -3,7 +3,8 @@
 // Two policies: receiver budgets (today's agents: the senders of a change share each receiver's declared acceptRate)
 // and per-sender pacing (the agents before that: one rate per sender, whatever the receivers).
 import { flowSplit, type BudgetSplit } from './budget-split.js';
-import { LANE_BURST_MS, laneBurst } from '@wsring/node-agent/internal';
+import { LANE_BURST_MS, laneBurst, warmingRate } from '@wsring/node-agent/internal';
+import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { declaredRateOf } from './storm.js';
 import type { PacingPolicyName, StormParams } from './types.js';
 
@@ -18,6 +19,8 @@ export interface PacedFlows {
   flows: readonly { from: string; to: string; users: number }[];
   /** The agents' split (receiver-budget); absent: in proportion to the users each sender carries. */
   split?: BudgetSplit;
+  /** Receivers whose process begins serving with the step (joiners, handoff successors): they warm up (`warmupMs`). */
+  warming?: ReadonlySet<string>;
 }
 
 export interface Pacing {
@@ -211,7 +214,7 @@ export const receiverBudgetPolicy: PacingPolicy = {
     const bySender = new Map<string, number>();
     for (const l of all) {
       bySender.set(l.from, (bySender.get(l.from) ?? 0) + l.users);
-      sending = Math.max(sending, laneMs(l.users, l.share));
+      sending = Math.max(sending, step.warming?.has(l.to) ? warmLaneMs(l.users, l.share, p) : laneMs(l.users, l.share));
     }
     for (const users of bySender.values()) sending = Math.max(sending, (Math.max(0, users - p.burst) / p.ratePerSec) * 1000);
     return finish(sending, p);
@@ -222,6 +225,28 @@ export const receiverBudgetPolicy: PacingPolicy = {
 function laneMs(users: number, share: number): number {
   // users x 1000 / share, in that order: 95 x 1000 / 95 is exactly 1000 (95 x (1000 / 95) is not).
   return (Math.max(0, users - Math.floor(laneBurst(share))) * 1000) / share;
+}
+
+/**
+ * `laneMs` to a receiver that warms up: it began serving the agents' settleMs before the step and declares
+ * warmingRate of its rate as of its last heartbeat, so the lane runs at that fraction of its share, a heartbeat at a time.
+ */
+function warmLaneMs(users: number, share: number, p: StormParams): number {
+  const full = laneMs(users, share);
+  if (p.warmupMs <= 0) return full;
+  let left = Math.max(0, users - Math.floor(laneBurst(share)));
+  let ms = 0;
+  // Heartbeat intervals of the warm-up from the step's start: age = settleMs + ms.
+  for (let age: number = AGENT.settleMs; age < p.warmupMs && left > 0; ) {
+    const next = (Math.floor(age / p.heartbeatMs) + 1) * p.heartbeatMs;
+    const rate = (share * warmingRate(100_000, Math.floor(age / p.heartbeatMs) * p.heartbeatMs, p.warmupMs)) / 100_000;
+    const span = next - age;
+    if (rate * span >= left * 1000) return ms + (left * 1000) / rate;
+    left -= (rate * span) / 1000;
+    ms += span;
+    age = next;
+  }
+  return ms + (left * 1000) / share;
 }
 
 /**

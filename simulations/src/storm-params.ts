@@ -17,6 +17,8 @@ export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
   graceMs: AGENT.pacing.graceMs,
   drainDeadlineMs: AGENT.drainDeadlineMs,
   restartBackInMs: AGENT.restartBackInMs,
+  warmupMs: AGENT.warmupMs,
+  heartbeatMs: AGENT.heartbeatMs,
   ignorePct: 0,
   backoffBaseMs: DEFAULT_BACKOFF.baseMs,
   backoffCapMs: DEFAULT_BACKOFF.capMs,
@@ -44,6 +46,8 @@ const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
   drainDeadlineMs: [0, 86_400_000],
   // The agent takes at most half its hold bound (RECORD_LIMITS.maxHoldMs, 600 s).
   restartBackInMs: [0, 300_000],
+  warmupMs: [0, 600_000],
+  heartbeatMs: [1, 600_000],
   ignorePct: [0, 100],
   backoffBaseMs: [1, 3_600_000],
   backoffCapMs: [1, 3_600_000],

@@ -23,6 +23,8 @@ import { apportion, leastConnections } from './baselines.js';
 import { balanceOf } from './balance.js';
 import { flowSplit, type BudgetSplit } from './budget-split.js';
 import { LanePacer } from './lane-pacer.js';
+import { warmingRate } from '@wsring/node-agent/internal';
+import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { Rng } from './rng.js';
 import type { DeployOf, Departure, Overload, ReceiverSummary, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
 
@@ -113,6 +115,12 @@ class Model {
   private readonly lanePacers = new Map<number, LanePacer>();
   /** This step's share of `to`'s declared acceptRate that `from` paces at (receiver-budget). */
   private shareOf: (from: number, to: number) => number = () => 1;
+  /** When each node's process began serving (ms; -Infinity: before the run): it warms up from then. */
+  private readonly servingSince: number[] = [];
+  /** Each warming node's last heartbeat step (age / heartbeatMs): a new one re-rates the lanes. */
+  private readonly warmBeat: number[] = [];
+  /** The model's time now, ms (the tick's start). */
+  private nowMs = 0;
   private readonly sentSoFar = new Map<number, number>();
   queued = 0;
   /** Users who ignored their frame: closed at `tick`. FIFO because graceMs is constant. */
@@ -147,6 +155,8 @@ class Model {
       this.arrivalsThisSecond.push(0);
       this.refusedThisSecond.push(0);
       this.accept.push(acceptRateOf(this.p, id));
+      this.servingSince.push(-Infinity);
+      this.warmBeat.push(-1);
     }
     this.weight[i] = weight;
     return i;
@@ -280,17 +290,47 @@ class Model {
    * re-rates the lanes it has (Pacer.rerate).
    */
   beginStep(t: number, split: BudgetSplit): void {
-    const declared = (id: string) => declaredRateOf(this.p, id);
-    const shares = new Map<number, Map<string, number>>();
+    // Shares are linear in the receivers' rates: the split at rate 1 is each sender's fraction, taken of what the
+    // receiver declares now (a warming node declares more with each heartbeat).
+    const fractions = new Map<number, Map<string, number>>();
     this.shareOf = (from, to) => {
-      let mine = shares.get(from);
-      if (!mine) shares.set(from, (mine = split.shares(this.ids[from], declared)));
-      const id = this.ids[to];
-      const share = mine.get(id);
-      return share !== undefined && share > 0 ? share : split.fallback(id, declared(id));
+      let mine = fractions.get(from);
+      if (!mine) fractions.set(from, (mine = split.shares(this.ids[from], () => 1)));
+      const declared = this.declaredNow(to);
+      const fraction = mine.get(this.ids[to]);
+      return fraction !== undefined && fraction > 0 ? fraction * declared : split.fallback(this.ids[to], declared);
     };
-    const now = t * this.p.tickMs;
-    for (const pacer of this.lanePacers.values()) pacer.rerate(now);
+    this.nowMs = t * this.p.tickMs;
+    for (const pacer of this.lanePacers.values()) pacer.rerate(this.nowMs);
+  }
+
+  /** A node's process begins serving at `ms` (a joiner, a handoff successor): it warms up from then. */
+  beginsServing(i: number, ms: number): void {
+    this.servingSince[i] = ms;
+    this.warmBeat[i] = -1;
+  }
+
+  /** What node `i` declares now: its acceptRate, warming up after its process began serving, as its last heartbeat said. */
+  private declaredNow(i: number): number {
+    const rate = declaredRateOf(this.p, this.ids[i]);
+    const age = this.nowMs - this.servingSince[i];
+    if (!(age < this.p.warmupMs)) return rate;
+    return warmingRate(rate, Math.floor(Math.max(0, age) / this.p.heartbeatMs) * this.p.heartbeatMs, this.p.warmupMs);
+  }
+
+  /** A warming node's heartbeat says a new rate: every sender re-rates its lanes (Rebalancer.membersChanged). */
+  private rerateWarming(): void {
+    let changed = false;
+    for (let i = 0; i < this.ids.length; i++) {
+      const age = this.nowMs - this.servingSince[i];
+      if (!(age >= 0 && age < this.p.warmupMs + this.p.heartbeatMs)) continue;
+      const beat = Math.floor(age / this.p.heartbeatMs);
+      if (beat !== this.warmBeat[i]) {
+        this.warmBeat[i] = beat;
+        changed = true;
+      }
+    }
+    if (changed) for (const pacer of this.lanePacers.values()) pacer.rerate(this.nowMs);
   }
 
   private enqueue(from: number, to: number, count: number, t: number): void {
@@ -366,7 +406,11 @@ class Model {
       this.enqueue(Math.floor(key / FLOW_KEY), key % FLOW_KEY, count, t);
     }
     ready.clear();
-    if (p.policy === 'receiver-budget') this.paceLanes(t);
+    if (p.policy === 'receiver-budget') {
+      this.nowMs = t * p.tickMs;
+      if (p.warmupMs > 0) this.rerateWarming();
+      this.paceLanes(t);
+    }
     // Per-sender pacers: each agent sends what its token bucket allows, spread over destinations in proportion.
     for (const [from, q] of this.queues) {
       // An agent that never sent has a full bucket.
@@ -556,6 +600,10 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     const leaving = step.before.filter((n) => !after.has(n.id)).map((n) => model.indexOf(n.id));
     const deployed = step.deploy ? model.indexOf(step.deploy.node) : -1;
     const split = step.split ?? flowSplit(step.flows, step.before.length);
+    // New processes begin serving the agents' settle window before the fleet applies the change, and warm up.
+    const before = ids(step.before);
+    for (const n of step.after) if (!before.has(n.id)) model.beginsServing(model.indexOf(n.id), t * p.tickMs - AGENT.settleMs);
+    if (step.deploy?.strategy === 'handoff') model.beginsServing(deployed, t * p.tickMs - AGENT.settleMs);
     if (mode === 'targeted' && p.policy === 'receiver-budget') model.beginStep(t, step.deploy?.strategy === 'handoff' ? handoffSplit(split, step.deploy.node) : split);
     if (step.deploy) {
       const users = model.connected[deployed];

@@ -229,6 +229,14 @@ export interface StormParams {
    * frame says come back after restartBackInMs + i / acceptRate (cut at the protocol's MAX_RESTART_DELAY_MS).
    */
   restartBackInMs: number;
+  /**
+   * A new process's warm-up (the agent's warmupMs): it declares a fifth of its acceptRate when it begins serving,
+   * rising linearly to the whole over this long, written with each heartbeat; senders re-rate their lanes to it.
+   * Applies to joining nodes and handoff successors, which begin serving the agents' settleMs before the step.
+   */
+  warmupMs: number;
+  /** How often a warming node's record says its new rate (the agent's heartbeatMs). */
+  heartbeatMs: number;
   /** Percent of clients that ignore the reconnect frame (and are closed after graceMs). */
   ignorePct: number;
   /**

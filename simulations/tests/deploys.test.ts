@@ -3,7 +3,8 @@
 // its own slot, restartBackInMs + i / acceptRate). Nobody else moves in either.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LANE_BURST_MS } from '@wsring/node-agent/internal';
+import { LANE_BURST_MS, warmingRate } from '@wsring/node-agent/internal';
+import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { main } from '../src/command.js';
 import { predictMovement } from '../src/predict.js';
 import { parseScenario } from '../src/scenario.js';
@@ -68,12 +69,13 @@ describe('handoff deploy', () => {
     );
   });
 
-  it('takes about users / min(acceptRate, ratePerSec) from the first frame to the last arrival', async () => {
+  it('takes about users / min(acceptRate, ratePerSec) from the first frame to the last arrival, the successor warming up as it declares', async () => {
     const { input } = await stormInput(6, 40_000, [{ kind: 'rolling-deploy', ids: ['node-1'], strategy: 'handoff' }]);
     const users = input.initialLoads['node-1'];
-    for (const [acceptRate, ratePerSec] of [[1000, 1000], [500, 1000], [2000, 800]]) {
-      const s = simulateStorm(input, resolveStormParams({ acceptRate, ratePerSec }), 'targeted').steps[0];
-      const ideal = (users * 1000) / Math.min(acceptRate, ratePerSec);
+    for (const [acceptRate, ratePerSec, warmupMs] of [[1000, 1000, 0], [500, 1000, 0], [2000, 800, 0], [1000, 1000, 5_000], [500, 1000, 5_000]]) {
+      const p = resolveStormParams({ acceptRate, ratePerSec, warmupMs });
+      const s = simulateStorm(input, p, 'targeted').steps[0];
+      const ideal = warmedTimeMs(users, acceptRate, ratePerSec, warmupMs, p.heartbeatMs, AGENT.settleMs);
       const took = s.lastArrivalMs! - s.firstFrameMs!;
       expect(took).toBeGreaterThan(ideal * 0.9);
       expect(took).toBeLessThan(ideal * 1.1 + 500);
@@ -81,6 +83,20 @@ describe('handoff deploy', () => {
     }
   });
 });
+
+/**
+ * Time to send `users` to a successor that began serving `startAgeMs` before the first frame and declares
+ * warmingRate(acceptRate) as of its last heartbeat, under the sender's ceiling: the integral, a millisecond at a time.
+ */
+function warmedTimeMs(users: number, acceptRate: number, ceiling: number, warmupMs: number, heartbeatMs: number, startAgeMs: number): number {
+  let sent = 0;
+  let ms = 0;
+  for (; sent < users; ms++) {
+    const age = Math.floor((startAgeMs + ms) / heartbeatMs) * heartbeatMs;
+    sent += Math.min(ceiling, warmingRate(acceptRate, age, warmupMs)) / 1000;
+  }
+  return ms;
+}
 
 describe('restart-in-place deploy', () => {
   it('brings each user of the node back once, to the same node, at its slot; no other node gets arrivals; arrivals a second within acceptRate', async () => {

@@ -2,7 +2,7 @@
 // receiverShares, and the agent's bound at every receiver for random fleets and changes.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LANE_BURST_MS, Pacer, fallbackShare, receiverShares } from '@wsring/node-agent/internal';
+import { LANE_BURST_MS, Pacer, fallbackShare, receiverShares, warmingRate } from '@wsring/node-agent/internal';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { receiverBudgetPolicy } from '../src/pacing-policy.js';
 import { resolveStormParams } from '../src/storm-params.js';
@@ -53,7 +53,8 @@ describe('receiver-budget policy', () => {
           const { input, rings } = await stormInput(f.nodes, f.users, f.steps, f.algorithm);
           if (input.steps.every((s) => s.flows.length === 0)) return;
           const nodeAcceptRate = Object.fromEntries(f.rates.map((r, i) => [`node-${i}`, r]));
-          const params = resolveStormParams({ policy: 'receiver-budget', nodeAcceptRate, ratePerSec: f.ratePerSec, burst: f.burst, jitterMs: 0, rttMs: 0, tickMs: 1, acceptPerSec: 1e8 });
+          // Warm-up off: the reference Pacers below re-rate at the changes only (the warm-up's re-rating has its own test).
+          const params = resolveStormParams({ policy: 'receiver-budget', nodeAcceptRate, ratePerSec: f.ratePerSec, burst: f.burst, jitterMs: 0, rttMs: 0, tickMs: 1, acceptPerSec: 1e8, warmupMs: 0 });
           const model = simulateStorm(input, params, 'targeted');
           expect(model.totals.settleMs).not.toBeNull();
 
@@ -125,7 +126,8 @@ describe('receiver-budget policy', () => {
           const nodeAcceptRate = Object.fromEntries(f.rates.map((r, i) => [`node-${i}`, r]));
           // Nodes take whatever comes (no refusal feeds retries back): what is measured is what the senders send; no
           // sender's ceiling holds a lane back (the ceiling is the per-sender bound, tested with the storm model).
-          const params = resolveStormParams({ ...f, policy: 'receiver-budget', nodeAcceptRate, ratePerSec: 1e7, acceptPerSec: 1e8, maxStepMs: 3_600_000 });
+          // Against M / A: warm-up off (a joiner's warm-up adds its own, known time; tested apart).
+          const params = resolveStormParams({ ...f, policy: 'receiver-budget', nodeAcceptRate, ratePerSec: 1e7, acceptPerSec: 1e8, maxStepMs: 3_600_000, warmupMs: 0 });
           const r = simulateStorm(input, params, 'targeted');
           const starts = r.series.stepStarts;
           input.steps.forEach((step, i) => {
@@ -182,5 +184,29 @@ describe('receiver-budget policy', () => {
     // Against the estimate `advise` prints, which counts those: close, every time.
     for (const e of estimates) expect(e).toBeGreaterThanOrEqual(0.8);
     for (const e of estimates) expect(e).toBeLessThanOrEqual(1.25);
+  });
+});
+
+describe('warm-up', () => {
+  it('a joiner gets no more a second than it declares while it warms up (plus its senders\' lane bursts), and the join takes longer by about the rate it did not declare', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 8 }), fc.integer({ min: 5_000, max: 40_000 }), fc.integer({ min: 100, max: 2_000 }), fc.integer({ min: 3_000, max: 20_000 }), async (nodes, users, acceptRate, warmupMs) => {
+        const { input } = await stormInput(nodes, users, [{ kind: 'add', nodes: [{ id: `node-${nodes}`, weight: 1 }] }]);
+        const joiner = `node-${nodes}`;
+        const base = { policy: 'receiver-budget' as const, acceptRate, ratePerSec: 1e7, acceptPerSec: 1e8, jitterMs: 0, rttMs: 0, tickMs: 10, maxStepMs: 3_600_000 };
+        const warm = resolveStormParams({ ...base, warmupMs });
+        const r = simulateStorm(input, warm, 'targeted');
+        const cold = simulateStorm(input, resolveStormParams({ ...base, warmupMs: 0 }), 'targeted');
+        const senders = input.steps[0].flows.filter((f) => f.to === joiner && f.users > 0).length;
+        const slack = senders + (acceptRate * LANE_BURST_MS) / 1000;
+        const arrivals = r.series.arrivalsPerSec[joiner];
+        // The joiner began serving the agents' settleMs (1 s) before the step; second k ends (k + 2) s after that.
+        for (let k = 0; k < arrivals.length; k++) expect(arrivals[k], `second ${k}`).toBeLessThanOrEqual(warmingRate(acceptRate, (k + 2) * 1000, warmupMs) + slack);
+        // What it did not declare: the integral of (rate - declared) over the warm-up, less the second before the step.
+        const moved = input.steps[0].flows.filter((f) => f.to === joiner).reduce((n, f) => n + f.users, 0);
+        if (moved / acceptRate > warmupMs / 1000 + 2) expect(r.steps[0].settleMs!).toBeGreaterThan(cold.steps[0].settleMs!);
+      }),
+      { seed: 42, numRuns: 25 },
+    );
   });
 });

@@ -15,6 +15,7 @@
 // "Moved twice" counts users that, within one change (in the deploy, one node's handoff, from its SIGTERM to the
 // next node's), got more than one reconnect frame or opened more than once; of those, how many failed over.
 // Flags: --quick (8,000 users in 2 processes), --users=N, --accept-rate=N (every node's; default the agents' 1,000/s),
+// --admission-wait-ms=N (every node's admission gate; 0 turns it off),
 // --unsigned (no fleet key: clients confirm moves by fetch).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -111,14 +112,15 @@ function print(rows) {
   console.log(`\nper change (accept rate ${fmt(ACCEPT)}/s at every node, sender ceiling ${fmt(CEILING)}/s; bound per receiver and second: A x (1 s + 50 ms) + its senders)`);
   console.log('  frames: reconnect frames naming a receiver, at the time each lets its user go (received at the client + delayMs): the senders\' pace');
   console.log('  arrivals, agent: the receiving agent\'s own count of accepted connections (/healthz arrivals.peakPerSec, 100 ms buckets)');
+  console.log('  gate overflows: users the receivers\' admission gates let through past --admission-wait-ms, above the accept rate');
   console.log('  arrivals, clients: opens as the client processes timestamped them (their event loops can bunch them)');
-  console.log('change                     frames / movedKeys min  moved twice (reopened, failovers)  peak frames/s (bound)  peak arrivals/s agent | clients  settle / expected  listen overflows');
+  console.log('change                     frames / movedKeys min  moved twice (reopened, failovers)  peak frames/s (bound)  peak arrivals/s agent | clients  settle / expected  listen overflows  gate overflows');
   for (const r of rows) {
     const f = r.framesPeak;
     const a = r.peak;
     const agentPeak = Math.max(0, ...r.receivers.filter((x) => x.users >= 50).map((x) => r.agentPeaks?.get(x.node) ?? 0));
     console.log(
-      `${r.name.padEnd(26)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(23)}  ${`${r.twice} (${r.reopened}, ${r.failovers})`.padStart(33)}  ${(f ? `${fmt(f.framesPeak)} at ${f.node} (${fmt(f.bound)})` : '-').padStart(21)}  ${`${fmt(agentPeak)} | ${a ? `${fmt(a.arrivalsPeak)} at ${a.node}` : '-'}`.padStart(31)}  ${secs(r.settleMs)} s / ${secs(r.expectedMs)} s = ${(r.settleMs / Math.max(1, r.expectedMs)).toFixed(2)}x  ${fmt(r.overflows)}`,
+      `${r.name.padEnd(26)} ${`${fmt(r.frames)} / ${fmt(r.minimum)} = ${(r.frames / Math.max(1, r.minimum)).toFixed(3)}`.padStart(23)}  ${`${r.twice} (${r.reopened}, ${r.failovers})`.padStart(33)}  ${(f ? `${fmt(f.framesPeak)} at ${f.node} (${fmt(f.bound)})` : '-').padStart(21)}  ${`${fmt(agentPeak)} | ${a ? `${fmt(a.arrivalsPeak)} at ${a.node}` : '-'}`.padStart(31)}  ${secs(r.settleMs)} s / ${secs(r.expectedMs)} s = ${(r.settleMs / Math.max(1, r.expectedMs)).toFixed(2)}x  ${fmt(r.overflows).padStart(16)}  ${fmt(r.agentPeaks?.gateOverflows ?? NaN).padStart(14)}`,
     );
   }
   console.log('\nper receiver: users; peak frames/s (bound, senders); peak arrivals/s agent | clients; latency frame -> open p50/p99 (of it: frame -> new socket at the client, handshake -> welcome at the node); settle from the change\'s first frame (M/A)');
@@ -172,7 +174,7 @@ const keyFile = fleetKey && join(mkdtempSync(join(os.tmpdir(), 'wsring-bench-key
 if (fleetKey) writeFileSync(keyFile, fleetKey.privateKeyPem, { mode: 0o600 });
 const bootstrapProxy = await stableBootstrap(() => [...agents.values()].map((a) => a.httpUrl));
 try {
-  const flags = { nats: nats.url, capacity: USERS, acceptRate: ACCEPT, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}) };
+  const flags = { nats: nats.url, capacity: USERS, acceptRate: ACCEPT, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}), ...(arg('admission-wait-ms') ? { admissionWaitMs: Number(arg('admission-wait-ms')) } : {}) };
   for (const id of ['node-1', 'node-2', 'node-3', 'node-4']) agents.set(id, await spawnAgent({ id, ...flags }));
   let ring = await fleetRing([...agents.values()], 4);
   clients = shares.map((_, i) => forkChild(CLIENTS_FILE, [], { name: `clients-${i}` }));

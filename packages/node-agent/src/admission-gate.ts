@@ -2,9 +2,9 @@ import type { Clock } from './clock.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface AdmissionGateOptions {
-  /** Sessions this node admits per second (its accept rate). */
+  /** Users this node admits per second (its accept rate). */
   ratePerSec: number;
-  /** Admissions allowed back to back on top of the rate. */
+  /** Users a one-second window may hold on top of the rate. */
   burst: number;
   /** Longest a socket waits for its turn; past it, it is admitted anyway (an overflow). 0: no gate. */
   maxWaitMs: number;
@@ -23,18 +23,30 @@ interface Waiting {
   sessions: Session[];
 }
 
+/** Of the rate, what a late turn may catch up on at once: event-loop turns up to this long lose none of it. */
+export const CATCH_UP_MS = 250;
+
 /**
  * The receiver's own guard on its accept rate. Senders pace their move frames so that arrivals stay within a
  * node's budget, but the clients' and the kernel's queues sit in between: a receiver whose event loop stalls (a
  * cold start, a long GC) finds the handshakes of the last second queued up and would admit them all at once.
- * Authenticated sockets therefore wait here, first in first out, until a token of `ratePerSec` (with `burst`)
- * is free: over any window T at most `burst + ratePerSec x T` users pass by token. Like the senders' budgets it
+ * Authenticated sockets therefore wait here, first in first out, for their turn. Two limits make a turn:
+ * - a window: at most `ratePerSec + burst` users in any one second (the bound, as each node counts its arrivals);
+ * - a token bucket of `ratePerSec` holding `CATCH_UP_MS` of it: turns are spread over the second, and a node whose
+ *   event loop comes round late (a busy receiver turns every 100-250 ms) takes what it earned meanwhile, so it
+ *   still admits `ratePerSec` on average. A bucket one burst deep lost it: a busy receiver admitted a fraction of
+ *   its rate, its clients timed out and failed over, and they moved twice.
+ * Like the senders' budgets it
  * counts users: the sessions of a user that wait take one turn together, and a further session of a user the
  * node holds already passes at once. A socket never waits longer than `maxWaitMs` (kept under the clients'
  * connect timeout, so waiting never turns into a failover); one that would is let through, counted as an overflow.
  */
 export class AdmissionGate {
   private readonly bucket: TokenBucket;
+  /** Admission times of the last `limit` users by turn, a ring; `next` is the oldest once it is full. */
+  private readonly window: Float64Array;
+  private next = 0;
+  private filled = 0;
   private readonly queue: Waiting[] = [];
   private readonly byUser = new Map<string, Waiting>();
   private head = 0;
@@ -46,7 +58,9 @@ export class AdmissionGate {
   queued = 0;
 
   constructor(private readonly o: AdmissionGateOptions) {
-    this.bucket = new TokenBucket(o.ratePerSec, o.burst, o.clock.now());
+    const limit = Math.max(1, Math.floor(o.ratePerSec + o.burst));
+    this.window = new Float64Array(o.maxWaitMs > 0 ? limit : 0);
+    this.bucket = new TokenBucket(o.ratePerSec, Math.max(1, Math.min(limit, (o.ratePerSec * CATCH_UP_MS) / 1000)), o.clock.now(), Math.min(limit, Math.max(1, o.burst)));
   }
 
   /** Users waiting now. */
@@ -70,7 +84,7 @@ export class AdmissionGate {
     }
     const now = this.o.clock.now();
     this.drain(now);
-    if (this.waiting === 0 && this.bucket.tryTake(now)) {
+    if (this.waiting === 0 && this.take(now)) {
       admit();
       return;
     }
@@ -98,7 +112,7 @@ export class AdmissionGate {
         this.shift();
         continue;
       }
-      if (this.bucket.tryTake(now)) {
+      if (this.take(now)) {
         this.shift();
         admitAll(next);
         continue;
@@ -111,6 +125,21 @@ export class AdmissionGate {
       }
       break;
     }
+  }
+
+  /** A turn now, if both the window and the bucket have one. */
+  private take(now: number): boolean {
+    if (this.windowWaitMs(now) > 0 || !this.bucket.tryTake(now)) return false;
+    this.window[this.next] = now;
+    this.next = (this.next + 1) % this.window.length;
+    this.filled = Math.min(this.filled + 1, this.window.length);
+    return true;
+  }
+
+  /** Until the oldest turn of a full window is a second old. */
+  private windowWaitMs(now: number): number {
+    if (this.filled < this.window.length) return 0;
+    return Math.max(0, this.window[this.next] + 1000 - now);
   }
 
   private shift(): void {
@@ -127,7 +156,8 @@ export class AdmissionGate {
   private schedule(now: number): void {
     if (this.waiting === 0) return;
     const first = this.queue[this.head];
-    const at = now + Math.max(1, Math.min(this.bucket.waitMs(now), first.since + this.o.maxWaitMs - now));
+    const turn = Math.max(this.bucket.waitMs(now), Math.ceil(this.windowWaitMs(now)));
+    const at = now + Math.max(1, Math.min(turn, first.since + this.o.maxWaitMs - now));
     if (this.timer !== undefined && this.timerAt <= at) return;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
     this.timerAt = at;

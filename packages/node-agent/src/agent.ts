@@ -16,6 +16,7 @@ import { createHttpHandler } from './http.js';
 import { FleetService } from './fleet-page/service.js';
 import { ArrivalCounter } from './arrivals.js';
 import { AdmissionGate } from './admission-gate.js';
+import { warmingRate } from './warmup.js';
 import { AdminAccess, checkAdminOptions } from './fleet-page/access.js';
 import { FledNodes } from './liveness.js';
 import { AgentMetrics } from './metrics.js';
@@ -97,6 +98,8 @@ class WsringAgent extends EventEmitter implements Agent {
   private readonly arrivals: ArrivalCounter;
   /** Authenticated sockets wait here for their turn within this node's accept rate. */
   private readonly gate: AdmissionGate;
+  /** When this process began serving (its clock): its declared accept rate warms up from then (warmup.ts). */
+  private servingSince: number | undefined = undefined;
   readonly handleHttp: (req: IncomingMessage, res: ServerResponse) => boolean;
 
   constructor(
@@ -120,8 +123,8 @@ class WsringAgent extends EventEmitter implements Agent {
     this.gate = new AdmissionGate({ ratePerSec: this.o.acceptRate, burst: Math.max(1, Math.ceil(this.o.acceptRate / 20)), maxWaitMs: this.o.admissionWaitMs, clock: this.clock });
     this.signer = options.topologySigningKey === undefined ? undefined : createTopologySigner(options.topologySigningKey);
     const prefsDepth = this.o.maxUnreachable + 1;
-    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.o.acceptRate, heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
-      load: () => ({ connections: this.registry.size, capacity: this.o.capacity }),
+    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.declaredAcceptRate(), heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
+      load: () => ({ connections: this.registry.size, capacity: this.o.capacity, acceptRate: this.declaredAcceptRate() }),
     });
     this.epochs = new EpochAgreement(store.membership, { timeoutMs: this.o.livenessTimeoutMs, clock: this.clock, logger: this.logger });
     const fled = new FledNodes(() => this.clock.now(), this.o.restartWindowMs);
@@ -240,6 +243,11 @@ class WsringAgent extends EventEmitter implements Agent {
     return this.registry.size;
   }
 
+  /** The accept rate this node declares now: warming up for `warmupMs` after it began serving. */
+  private declaredAcceptRate(): number {
+    return warmingRate(this.o.acceptRate, this.servingSince === undefined ? undefined : this.clock.now() - this.servingSince, this.o.warmupMs);
+  }
+
   get users(): number {
     return this.registry.users;
   }
@@ -264,6 +272,7 @@ class WsringAgent extends EventEmitter implements Agent {
       throw err;
     }
     this.state = 'serving';
+    this.servingSince = this.clock.now();
     this.registration.startHeartbeats();
     this.stopConverging = every(this.clock, Math.max(1_000, Math.floor(this.o.convergeAfterMs / 6)), () => void this.rebalancer.converge());
     this.stopFollowing = every(this.clock, Math.max(500, Math.floor(this.o.livenessTimeoutMs / 4)), () => {

@@ -37,6 +37,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'capacity', arg: '<n>', kind: 'count', help: 'sessions (sockets, all users together) before new users spill over', default: DEFAULTS.capacity },
   { name: 'max-sessions-per-user', arg: '<n>', kind: 'count', help: 'sessions (tabs, devices) one user may hold; past it the oldest is closed 4006 SESSION_LIMIT', default: DEFAULTS.maxSessionsPerUser },
   { name: 'admission-wait-ms', arg: '<ms>', kind: 'nonNegative', help: 'longest a socket waits for its turn within the accept rate before it is admitted anyway (0: no gate)', default: DEFAULTS.admissionWaitMs },
+  { name: 'warmup-ms', arg: '<ms>', kind: 'nonNegative', help: 'after it begins serving, the node declares a fifth of its accept rate, rising to the whole over this long (0: at once)', default: DEFAULTS.warmupMs },
   { name: 'accept-rate', arg: '<n>', kind: 'positive', help: 'moved users per second this node accepts from all senders together (its receiver budget)', default: DEFAULTS.acceptRate },
   { name: 'rate', arg: '<n>', kind: 'positive', help: 'targeted reconnects per second this node sends at most, to all receivers together', default: DEFAULTS.pacing.ratePerSec },
   { name: 'burst', arg: '<n>', kind: 'count', help: 'reconnects sent back to back before the rate applies', default: DEFAULTS.pacing.burst },
@@ -116,6 +117,7 @@ export interface CliSettings {
   maxSessionsPerUser: number;
   acceptRate: number;
   admissionWaitMs: number;
+  warmupMs: number;
   rate: number;
   burst: number;
   jitterMs: number;

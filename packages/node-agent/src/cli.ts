@@ -223,6 +223,7 @@ try {
     maxSessionsPerUser: o.maxSessionsPerUser,
     acceptRate: o.acceptRate,
     admissionWaitMs: o.admissionWaitMs,
+    warmupMs: o.warmupMs,
     pacing: { ratePerSec: o.rate, burst: o.burst, jitterMs: o.jitterMs, graceMs: o.graceMs },
     settleMs: o.settleMs,
     heartbeatMs: o.heartbeatMs,

@@ -23,6 +23,8 @@ export const DEFAULTS = {
   // Longest an authenticated socket waits at its node's admission gate (accept rate, burst of 50 ms) before it is
   // let through anyway: half the clients' 10 s connect timeout, so waiting never turns into a failover.
   admissionWaitMs: 5_000,
+  // A new process declares a fifth of its accept rate when it begins serving, the whole 5 s later (warmup.ts).
+  warmupMs: 5_000,
   pacing: { ratePerSec: 1_000, burst: 20, jitterMs: 250, graceMs: 5_000 } satisfies Required<PacingOptions>,
   settleMs: 1_000,
   heartbeatMs: 1_000,
@@ -67,6 +69,7 @@ export interface ResolvedOptions {
   maxSessionsPerUser: number;
   acceptRate: number;
   admissionWaitMs: number;
+  warmupMs: number;
   pacing: Required<PacingOptions>;
   settleMs: number;
   heartbeatMs: number;
@@ -130,6 +133,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
     maxSessionsPerUser: o.maxSessionsPerUser ?? DEFAULTS.maxSessionsPerUser,
     acceptRate: o.acceptRate ?? DEFAULTS.acceptRate,
     admissionWaitMs: o.admissionWaitMs ?? DEFAULTS.admissionWaitMs,
+    warmupMs: o.warmupMs ?? DEFAULTS.warmupMs,
     pacing,
     settleMs: o.settleMs ?? DEFAULTS.settleMs,
     heartbeatMs: o.heartbeatMs ?? DEFAULTS.heartbeatMs,
@@ -162,6 +166,7 @@ export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(count(pacing.burst), `pacing.burst must be an integer >= 1, got ${pacing.burst}`);
   check(nonNegative(pacing.jitterMs), `pacing.jitterMs must be >= 0, got ${pacing.jitterMs}`);
   check(nonNegative(pacing.graceMs), `pacing.graceMs must be >= 0, got ${pacing.graceMs}`);
+  check(nonNegative(r.warmupMs) && r.warmupMs <= 600_000, `warmupMs must be 0-600000, got ${r.warmupMs}`);
   check(nonNegative(r.admissionWaitMs), `admissionWaitMs must be >= 0, got ${r.admissionWaitMs}`);
   check(nonNegative(r.settleMs), `settleMs must be >= 0, got ${r.settleMs}`);
   check(positive(r.heartbeatMs), `heartbeatMs must be > 0, got ${r.heartbeatMs}`);

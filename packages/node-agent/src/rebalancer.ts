@@ -64,8 +64,15 @@ export interface RebalancerListener {
 export class Rebalancer {
   private current: AgentTopology;
   private readonly pacer: Pacer;
-  /** This sender's share of each receiver's budget under the latest change (see `receiverShares`). */
-  private shares = new Map<string, number>();
+  /**
+   * This sender's fraction of each receiver's budget under the latest change (`receiverShares` at rate 1): its
+   * share is that times what the receiver declares now, so a warming receiver's rising rate re-rates the lane.
+   */
+  private fractions = new Map<string, number>();
+  /** During a handoff: the rate this process sends its users to its successor at (the successor's declared rate). */
+  private handoffRate: number | undefined = undefined;
+  /** Each member's declared accept rate when last seen: a change re-rates the lanes. */
+  private declared = new Map<string, number | undefined>();
   /** The latest member records (for receivers' accept rates). */
   private members: readonly MemberRecord[] = [];
   private readonly graceTimers = new Map<ClientConnection, unknown>();
@@ -105,6 +112,21 @@ export class Rebalancer {
   membersChanged(members: readonly MemberRecord[]): void {
     this.members = members;
     this.publish({ ...this.current, nodes: topologyNodes(members) });
+    // A receiver declares another rate (it warms up, or was reconfigured): the lanes to it take their new shares.
+    let rerate = false;
+    for (const m of members) {
+      if (this.declared.get(m.id) !== m.acceptRate) rerate ||= this.declared.has(m.id) || m.id === this.o.self;
+      this.declared.set(m.id, m.acceptRate);
+    }
+    if (this.handingOff) {
+      // Once handed over, this id's record is the successor's: the handoff goes at what the successor declares now.
+      const successor = members.find((m) => m.id === this.o.self);
+      if (successor?.acceptRate !== undefined && successor.acceptRate !== this.handoffRate && this.handoffRate !== undefined) {
+        this.handoffRate = successor.acceptRate;
+        rerate = true;
+      }
+    }
+    if (rerate) this.pacer.rerate();
   }
 
   /** A label seen in the store: another agent settled on the same ring and labelled it later, so adopt its label. */
@@ -200,7 +222,7 @@ export class Rebalancer {
         if (this.stopped || epoch <= this.current.epoch || ring.nodes.some((n) => n.id === this.o.self) || ring.nodes.length === 0) return;
         const { registry } = this.parts;
         const plan = (this.o.plan ?? planMoves)({ self: this.o.self, prev: this.current.ring, next: ring, index: registry.index, standIns: registry.standIns }, this.o.prefsDepth);
-        this.shares = receiverShares(this.current.ring, ring, this.o.self, (id) => this.acceptRateOf(id));
+        this.fractions = receiverShares(this.current.ring, ring, this.o.self, () => 1);
         this.pacer.rerate();
         this.confirmed = false;
         this.publish({ epoch, fingerprint: ring.fingerprint, ring, nodes: this.current.nodes });
@@ -246,7 +268,7 @@ export class Rebalancer {
    */
   handoff(userIds: readonly string[], acceptRate: number): void {
     this.handingOff = true;
-    this.shares.set(this.o.self, acceptRate);
+    this.handoffRate = acceptRate;
     this.pacer.rerate();
     this.queue(userIds.map((userId) => ({ userId, to: this.handoffTarget(userId) })), this.current.epoch);
   }
@@ -308,9 +330,7 @@ export class Rebalancer {
       else this.pacer.enqueue(userId, to);
     }
     this.members = members();
-    const handoffShare = this.shares.get(this.o.self);
-    this.shares = receiverShares(prev, ring, this.o.self, (id) => this.acceptRateOf(id));
-    if (this.handingOff && handoffShare !== undefined) this.shares.set(this.o.self, handoffShare);
+    this.fractions = receiverShares(prev, ring, this.o.self, () => 1);
     this.pacer.rerate();
     this.publish({ epoch, fingerprint: ring.fingerprint, ring, nodes: topologyNodes(this.members) });
     this.o.logger.info({ epoch, fingerprint: ring.fingerprint, nodes: ring.nodes.length, moved: plan.moves.length, planMs }, 'topology applied');
@@ -339,7 +359,9 @@ export class Rebalancer {
 
   /** This sender's rate to a receiver: its share under the latest change, or the fallback share for moves no diff covers. */
   private shareOf(to: string): number {
-    return this.shares.get(to) ?? fallbackShare(this.current.ring, to, this.acceptRateOf(to));
+    if (to === this.o.self && this.handoffRate !== undefined) return this.handoffRate;
+    const fraction = this.fractions.get(to);
+    return fraction !== undefined ? fraction * this.acceptRateOf(to) : fallbackShare(this.current.ring, to, this.acceptRateOf(to));
   }
 
   private acceptRateOf(nodeId: string): number {

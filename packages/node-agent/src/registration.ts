@@ -12,7 +12,8 @@ export interface RegistrationOptions {
   /** Told of every failed heartbeat (a metric counts them). */
   onFailure?: () => void;
   /** Connections held and capacity, written with every heartbeat. */
-  load?: () => { connections: number; capacity: number };
+  /** Written with each heartbeat: the node's load and the accept rate it declares now (it warms up). */
+  load?: () => { connections: number; capacity: number; acceptRate?: number };
 }
 
 /**

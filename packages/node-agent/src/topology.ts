@@ -17,7 +17,8 @@ export function placementSignature(members: readonly MemberRecord[]): string {
 }
 
 /** What clients see of a member (the node list of /topology). */
-const viewOf = (m: MemberRecord): string => `${m.id}|${m.weight}|${m.url}|${m.state}`;
+// acceptRate too: a warming node raises it with each heartbeat, and senders re-rate their lanes to it.
+const viewOf = (m: MemberRecord): string => `${m.id}|${m.weight}|${m.url}|${m.state}|${m.acceptRate}`;
 
 export function nodeSpecs(members: readonly MemberRecord[]): NodeSpec[] {
   return placementMembers(members).map((m) => ({ id: m.id, weight: m.weight, meta: { url: m.url } }));

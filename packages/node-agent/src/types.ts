@@ -217,6 +217,12 @@ export interface AgentOptions {
    * Default 5000.
    */
   admissionWaitMs?: number;
+  /**
+   * For this long after it begins serving, the node declares less than `acceptRate` in its record: a fifth at
+   * first, rising linearly to the whole (written with each heartbeat), so senders go easy on a process that is
+   * still warming up. 0: the whole rate at once. Default 5000.
+   */
+  warmupMs?: number;
   pacing?: PacingOptions;
   /** Membership changes within this window are batched into one rebalance. Default 1000. */
   settleMs?: number;

@@ -1,8 +1,9 @@
-// The admission gate on the manual clock: sockets pass first in first out, at most `burst + rate x T` by token in
-// any window T, none waits past `maxWaitMs`, and one that closed while waiting is never admitted.
+// The admission gate on the manual clock: users pass first in first out, at most `rate + burst` by turn in any
+// one-second window and at most `rate x (T + CATCH_UP_MS)` in any window T, none waits past `maxWaitMs`, and one
+// that closed while waiting is never admitted.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AdmissionGate } from '../src/admission-gate.js';
+import { AdmissionGate, CATCH_UP_MS } from '../src/admission-gate.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 
 interface Socket {
@@ -45,9 +46,21 @@ const arrivalsArb = fc.array(fc.record({ gapMs: fc.nat(40), goneAfterMs: fc.opti
 const optionsArb = fc.record({ rate: fc.integer({ min: 1, max: 2_000 }), burst: fc.integer({ min: 1, max: 50 }), maxWaitMs: fc.integer({ min: 1, max: 5_000 }) });
 
 describe('AdmissionGate', () => {
-  it('passes sockets at once while the budget lasts, then one per 1/rate', () => {
+  it('passes users at once while the burst lasts, then one per 1/rate', () => {
     const { sockets } = run({ rate: 10, burst: 2, maxWaitMs: 60_000 }, Array.from({ length: 5 }, () => ({ gapMs: 0 })));
     expect(sockets.map((s) => s.admittedAt! - s.at)).toEqual([0, 0, 100, 200, 300]);
+  });
+
+  it('a turn that comes round late takes what it earned meanwhile (up to CATCH_UP_MS), within the one-second window', () => {
+    const clock = new ManualClock(0);
+    const gate = new AdmissionGate({ ratePerSec: 100, burst: 5, maxWaitMs: 60_000, clock });
+    const admitted: number[] = [];
+    for (let i = 0; i < 300; i++) gate.enter(`u${i}`, false, () => admitted.push(clock.now()), () => false);
+    // The event loop comes round every 200 ms: each turn admits the 20 earned since, not one burst.
+    for (let t = 200; t <= 3_000; t += 200) clock.advance(200);
+    const inFirstSeconds = admitted.filter((t) => t < 3_000).length;
+    expect(inFirstSeconds).toBeGreaterThanOrEqual(300 - 5);
+    expect(Math.max(...admitted.map((t) => admitted.filter((u) => u >= t && u < t + 1_000).length))).toBeLessThanOrEqual(105);
   });
 
   it('lets a socket through at maxWaitMs without a token, counted as an overflow', () => {
@@ -88,12 +101,17 @@ describe('AdmissionGate', () => {
           }
           expect(s.admittedAt - s.at).toBeLessThanOrEqual(o.maxWaitMs);
         }
-        // By token: at most burst + rate x T in any window [t_i, t_j].
-        const byToken = sockets.filter((s) => s.admittedAt !== undefined && !s.overflow).map((s) => s.admittedAt!);
-        for (let i = 0; i < byToken.length; i++) {
-          for (let j = i; j < byToken.length; j++) {
-            expect(j - i + 1).toBeLessThanOrEqual(o.burst + (o.rate * (byToken[j] - byToken[i])) / 1000 + 1e-9);
+        // By turn: at most rate + burst in any one-second window, and rate x (T + CATCH_UP_MS) in any window T.
+        const byTurn = sockets.filter((s) => s.admittedAt !== undefined && !s.overflow).map((s) => s.admittedAt!);
+        const limit = Math.max(1, Math.floor(o.rate + o.burst));
+        const depth = Math.max(1, Math.min(limit, (o.rate * CATCH_UP_MS) / 1000));
+        for (let i = 0; i < byTurn.length; i++) {
+          let inSecond = 0;
+          for (let j = i; j < byTurn.length; j++) {
+            if (byTurn[j] < byTurn[i] + 1_000) inSecond++;
+            expect(j - i + 1).toBeLessThanOrEqual(depth + (o.rate * (byTurn[j] - byTurn[i])) / 1000 + 1e-9);
           }
+          expect(inSecond).toBeLessThanOrEqual(limit);
         }
         expect(gate.waiting).toBe(0);
       }),

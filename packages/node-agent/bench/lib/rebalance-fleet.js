@@ -62,6 +62,8 @@ export function processRss(pid) {
  */
 export function watchArrivalPeaks(agents, everyMs = 2_000) {
   const peaks = new Map();
+  // The admission gate's overflow counter per agent, first and last reading: users let through past the gate's wait.
+  const overflowed = new Map();
   const poll = async () => {
     await Promise.all(
       agents().map(async (a) => {
@@ -69,17 +71,22 @@ export function watchArrivalPeaks(agents, everyMs = 2_000) {
           const h = await fetch(`${a.httpUrl}/healthz`, { signal: AbortSignal.timeout(1_500) }).then((r) => r.json());
           const peak = h.arrivals?.peakPerSec ?? 0;
           peaks.set(a.id, Math.max(peaks.get(a.id) ?? 0, peak));
+          const o = h.admissionGate?.overflowed ?? 0;
+          overflowed.set(a.id, { first: overflowed.get(a.id)?.first ?? o, last: o });
         } catch {
           // Gone (drained or handed off) or too busy to answer this time: its next answer covers the window.
         }
       }),
     );
   };
+  void poll();
   const timer = setInterval(poll, everyMs);
   return {
+    /** Each agent's highest arrivals.peakPerSec seen; `gateOverflows` on it: users its gate let through past the wait. */
     async stop() {
       clearInterval(timer);
       await poll();
+      peaks.gateOverflows = [...overflowed.values()].reduce((n, o) => n + o.last - o.first, 0);
       return peaks;
     },
   };
