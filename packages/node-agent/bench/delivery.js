@@ -10,6 +10,8 @@
 //    ("moved", every message of the window, before, during or after the user's own move). 2. Messages per second
 //    per agent at saturation.
 // Flags: --quick (fewer users, shorter phases), --delivery-users=N; --only=<other benchmark> skips this one;
+// --signed: the fleet signs its topologies (--topology-key-file) and clients are given its key (the production
+// checklist, docs/security.md), so a moving client follows its reconnect frame without fetching /topology;
 // --probe: where the time of the rebalance window goes (bench/lib/loop-probe.js in every Node process of the wsring
 // run, bench/lib/delivery-observer.js for nats-server's hand-out and CPU): a timeline of the window, printed last.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import * as hdr from 'hdr-histogram-js';
-import { createPublisher } from '@wsring/node-agent';
+import { createPublisher, generateTopologyKeyPair } from '@wsring/node-agent';
 import { spawnAgent, startNatsServer } from '@wsring/node-agent/testing';
 import { movedKeys } from '@wsring/ring';
 import { forkChild } from './lib/rebalance-ipc.js';
@@ -32,6 +34,7 @@ const quick = process.argv.includes('--quick');
 const USERS = Number(arg('delivery-users') ?? (quick ? 300 : 1_000));
 const only = arg('only');
 const probe = process.argv.includes('--probe');
+const signed = process.argv.includes('--signed');
 if (only !== undefined && only !== 'delivery') process.exit(0);
 /** Offered load for the latency phases: every user gets a message every INTERVAL_MS. */
 const INTERVAL_MS = 500;
@@ -47,7 +50,7 @@ const PROBE = fileURLToPath(new URL('./lib/loop-probe.js', import.meta.url));
  * Processes holding the wsring clients (the floor's subscriptions fit in one): the users that stay through the
  * rebalance in two, the ones that will move in a third. A browser tab holds one client; sharing one event loop
  * would charge a user that stays with the reconnect and replay work of others that move. The users are counted by
- * process: the movers' process stalls for hundreds of milliseconds while its 333 clients move at once, and counting
+ * process: the movers' process stalls for hundreds of milliseconds while its ~350 clients move at once, and counting
  * a mover as "stayed" until its `moved` event (as this bench once did) put that stall into the stayers' p99.
  */
 const CLIENT_PROCESSES = 3;
@@ -220,7 +223,16 @@ async function runWsring(nats) {
     process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${PROBE}`.trim();
     await import(PROBE);
   }
-  const agents = [await spawnAgent({ id: 'a1', nats: nats.url, ...AGENT_FLAGS }), await spawnAgent({ id: 'a2', nats: nats.url, ...AGENT_FLAGS })];
+  let flags = AGENT_FLAGS;
+  let topologyKey;
+  if (signed) {
+    const pair = generateTopologyKeyPair();
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'wsring-bench-key-')), 'topology.pem');
+    writeFileSync(keyFile, pair.privateKeyPem, { mode: 0o600 });
+    flags = { ...AGENT_FLAGS, topologyKeyFile: keyFile };
+    topologyKey = pair.publicKey;
+  }
+  const agents = [await spawnAgent({ id: 'a1', nats: nats.url, ...flags }), await spawnAgent({ id: 'a2', nats: nats.url, ...flags })];
   const receivers = Array.from({ length: CLIENT_PROCESSES }, (_, i) => forkChild(RECEIVERS, [], { name: `wsring clients ${i}` }));
   let observer;
   try {
@@ -230,7 +242,7 @@ async function runWsring(nats) {
     const stayers = users.filter((u) => !moving.has(u));
     const half = Math.ceil(stayers.length / 2);
     const groups = [stayers.slice(0, half), stayers.slice(half), users.filter((u) => moving.has(u))];
-    receivers.forEach((r, i) => r.send({ type: 'start', kind: 'wsring', users: groups[i], group: i < 2 ? 'stayed' : 'moved', bootstrap: agents.map((a) => a.httpUrl), raw: probe ? ['steady', 'startup', 'rebalance'] : [] }));
+    receivers.forEach((r, i) => r.send({ type: 'start', kind: 'wsring', users: groups[i], group: i < 2 ? 'stayed' : 'moved', topologyKey, bootstrap: agents.map((a) => a.httpUrl), raw: probe ? ['steady', 'startup', 'rebalance'] : [] }));
     await Promise.all(receivers.map((r) => r.next('ready', 120_000)));
     const pids = () => [nats.pid, process.pid, ...agents.map((a) => a.pid), ...receivers.map((r) => r.pid)];
     if (probe) {
@@ -254,7 +266,7 @@ async function runWsring(nats) {
     marks.startup = Date.now();
     if (probe) writeFileSync(join(process.env.WSRING_PROBE_DIR, 'profiling'), '');
     observer?.send({ type: 'window', on: true });
-    agents.push(await spawnAgent({ id: 'a3', nats: nats.url, ...AGENT_FLAGS }));
+    agents.push(await spawnAgent({ id: 'a3', nats: nats.url, ...flags }));
     observer?.send({ type: 'pids', pids: pids() });
     broadcast(receivers, { type: 'phase', name: 'rebalance' });
     marks.rebalance = Date.now();
@@ -304,7 +316,7 @@ const ms = (micros) => `${(micros / 1000).toFixed(2)} ms`;
 
 const nats = await startNatsServer();
 try {
-  console.log(`\nDelivery benchmark: ${USERS} users, one message per user every ${INTERVAL_MS} ms (${fmtInt((USERS * 1000) / INTERVAL_MS)} msg/s offered) for the latency phases; saturation for throughput.`);
+  console.log(`\nDelivery benchmark: ${USERS} users, one message per user every ${INTERVAL_MS} ms (${fmtInt((USERS * 1000) / INTERVAL_MS)} msg/s offered) for the latency phases; saturation for throughput.${signed ? ' Signed topologies: clients given the fleet\'s key (--signed).' : ''}`);
   const floor = await runFloor(nats.url, false);
   const jsFloor = await runFloor(nats.url, true);
   const ws = await runWsring(nats);

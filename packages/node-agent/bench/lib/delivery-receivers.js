@@ -4,7 +4,7 @@
 // microseconds, same machine), into one HDR histogram per phase, and for wsring also into `<phase>:<group>`: the
 // bench gives each process one group of users, `stayed` (users the rebalance does not move) or `moved` (the ones it
 // moves), so a user counts by who it is, whether its message came before, during or after its own move. Driven over IPC:
-//   start { kind, users, group, raw, bootstrap | nats, prefix }  -> ready (wsring: once every client is open)
+//   start { kind, users, group, raw, topologyKey?, bootstrap | nats, prefix }  -> ready (wsring: once every client is open)
 //   phase { name }                            -> later messages count into histogram `name`
 //   report                                    -> report { phases: { name: base64 HDR histogram }, loopDelays, moves, raw, received, open }
 //   stop
@@ -74,7 +74,7 @@ async function start(m) {
     return;
   }
   for (const user of m.users) {
-    const client = createClient({ user, bootstrap: m.bootstrap, backoff: { baseMs: 100, capMs: 1_000 } });
+    const client = createClient({ user, bootstrap: m.bootstrap, backoff: { baseMs: 100, capMs: 1_000 }, ...(m.topologyKey ? { topologyKey: m.topologyKey } : {}) });
     client.on('message', (data) => record(data?.t, client));
     client.on('moved', () => {
       if (!movedInPhase.has(client)) moves[currentName]++;

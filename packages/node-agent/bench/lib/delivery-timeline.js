@@ -79,6 +79,19 @@ export function printTimeline(probed) {
     b['cpu:machine'] = cs.length ? cs.reduce((n, c) => n + c.machine, 0) : undefined;
     buckets.push(b);
   }
+  // Per process over the window itself (joiner listening to the end): its longest stall and its share of a core.
+  const windowMs = to - zero;
+  const summary = processes.map((name) => {
+    const samples = probes[name].filter((x) => x.t >= zero && x.t < to);
+    const stall = Math.max(0, ...samples.map((x) => Math.max(x.max, (x.gap ?? 0) - 20)));
+    const cpuMs = samples.reduce((n, x) => n + x.cpu, 0);
+    return [name, f1(stall), `${Math.round((100 * cpuMs) / windowMs)}%`];
+  });
+  const natsPid = pidOf.get('nats-server');
+  const inWindow = cpu.filter((c) => c.t >= zero && c.t < to);
+  summary.push(['nats-server (from /proc)', '-', `${Math.round((100 * inWindow.reduce((n, c) => n + (c.by[natsPid] ?? 0), 0)) / windowMs)}%`]);
+  summary.push(['whole machine (from /proc, 2 cores = 200%)', '-', `${Math.round((100 * inWindow.reduce((n, c) => n + c.machine, 0)) / windowMs)}%`]);
+  printTable(`Probe: per process over the rebalance window (${(windowMs / 1000).toFixed(1)} s)`, ['process', 'longest loop stall ms', 'CPU (100% = one core)'], summary);
   const short = (n) => n.replace('agent ', '').replace(/clients (\d).*/, 'c$1').replace('publisher', 'pub');
   printTable(
     `Probe: timeline, ${BUCKET_MS} ms buckets from the joiner listening (t=0; by publish time). Latency max (ms): users that stay, movers before their move, nats-server hand-out. Loop delay max (ms; a stall is counted in the bucket where it ends) and CPU (ms per ${BUCKET_MS} ms) per process; machine = all cores (2 cores: 200)`,
