@@ -1,10 +1,12 @@
 // Receiving side of the delivery benchmark, in its own process. `kind: 'wsring'` holds @wsring/client instances
 // (one per user, connected through the agents); `kind: 'floor'` holds one plain core-NATS subscription per user on
 // the same nats-server. Both record publish-to-receive latency from the `t` stamped into each message (wall clock in
-// microseconds, same machine), into one HDR histogram per phase. Driven over IPC:
-//   start { kind, users, bootstrap | nats, prefix }  -> ready (wsring: once every client is open)
+// microseconds, same machine), into one HDR histogram per phase, and for wsring also into `<phase>:<group>`: the
+// bench gives each process one group of users, `stayed` (users the rebalance does not move) or `moved` (the ones it
+// moves), so a user counts by who it is, whether its message came before, during or after its own move. Driven over IPC:
+//   start { kind, users, group, raw, topologyKey?, bootstrap | nats, prefix }  -> ready (wsring: once every client is open)
 //   phase { name }                            -> later messages count into histogram `name`
-//   report                                    -> report { phases: { name: base64 HDR histogram }, received, open }
+//   report                                    -> report { phases: { name: base64 HDR histogram }, loopDelays, moves, raw, received, open }
 //   stop
 import { createClient } from '@wsring/client';
 import { connect } from '@nats-io/transport-node';
@@ -15,9 +17,16 @@ const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) 
 const histograms = new Map();
 let current;
 let currentName;
-/** Clients that moved node during the current phase: their latencies also count into `<phase>:moved`, the others' into `<phase>:stayed`. */
+/** `stayed` or `moved`: the users this process holds (see `start`). */
+let group;
+/** Clients that moved node during the current phase (a `moved` event: welcomed by another node). */
 let movedInPhase = new Set();
+/** How many clients moved, per phase: in a `stayed` process it should be none. */
+const moves = {};
 let received = 0;
+/** Every message of the phases named in `start { raw }`, as [publish time (wall ms), latency (µs), moved in phase (0/1)]: for the timeline of `--probe`. */
+let rawPhases = new Set();
+const raw = {};
 const clients = [];
 let nc;
 
@@ -40,6 +49,7 @@ function phase(name) {
   current = histogram(name);
   currentName = name;
   movedInPhase = new Set();
+  moves[name] = 0;
 }
 phase('warmup');
 
@@ -48,10 +58,13 @@ function record(t, client) {
   if (typeof t !== 'number') return;
   const micros = Math.max(1, nowMicros() - t);
   current.recordValue(micros);
-  if (client) histogram(`${currentName}:${movedInPhase.has(client) ? 'moved' : 'stayed'}`).recordValue(micros);
+  if (rawPhases.has(currentName)) (raw[currentName] ??= []).push([Math.round(t / 1000), micros, client && movedInPhase.has(client) ? 1 : 0]);
+  if (client) histogram(`${currentName}:${group}`).recordValue(micros);
 }
 
 async function start(m) {
+  rawPhases = new Set(m.raw ?? []);
+  group = m.group ?? 'stayed';
   if (m.kind === 'floor') {
     nc = await connect({ servers: m.nats });
     const decoder = new TextDecoder();
@@ -61,9 +74,12 @@ async function start(m) {
     return;
   }
   for (const user of m.users) {
-    const client = createClient({ user, bootstrap: m.bootstrap, backoff: { baseMs: 100, capMs: 1_000 } });
+    const client = createClient({ user, bootstrap: m.bootstrap, backoff: { baseMs: 100, capMs: 1_000 }, ...(m.topologyKey ? { topologyKey: m.topologyKey } : {}) });
     client.on('message', (data) => record(data?.t, client));
-    client.on('moved', () => movedInPhase.add(client));
+    client.on('moved', () => {
+      if (!movedInPhase.has(client)) moves[currentName]++;
+      movedInPhase.add(client);
+    });
     clients.push(client);
   }
   const waitOpen = () => (clients.every((c) => c.state === 'open') ? process.send({ type: 'ready' }) : setTimeout(waitOpen, 50));
@@ -77,7 +93,7 @@ process.on('message', (m) => {
     const phases = {};
     // Encoded, so the parent can merge the histograms of several receiver processes exactly.
     for (const [name, h] of histograms) phases[name] = hdr.encodeIntoCompressedBase64(h);
-    process.send({ type: 'report', phases, loopDelays, received, open: clients.filter((c) => c.state === 'open').length });
+    process.send({ type: 'report', group, phases, loopDelays, moves, raw, received, open: clients.filter((c) => c.state === 'open').length });
   } else if (m.type === 'stop') {
     for (const c of clients) c.close();
     void (nc ? nc.close() : Promise.resolve()).finally(() => setTimeout(() => process.exit(0), 50));
