@@ -15,7 +15,7 @@
 // "Moved twice" counts users that, within one change (in the deploy, one node's handoff, from its SIGTERM to the
 // next node's), got more than one reconnect frame or opened more than once; of those, how many failed over.
 // Flags: --quick (8,000 users in 2 processes), --users=N, --accept-rate=N (every node's; default the agents' 1,000/s),
-// --admission-wait-ms=N (every node's admission gate; 0 turns it off),
+// --admission-wait-ms=N (every node's admission gate; 0 turns it off), --warmup-ms=N (every node's warm-up; 0: none),
 // --unsigned (no fleet key: clients confirm moves by fetch).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -141,7 +141,7 @@ function print(rows) {
 async function predictor() {
   try {
     const { predictMovement } = await import('@wsring/sim');
-    return (nodes, steps) => predictMovement({ nodes, users, steps, params: { acceptRate: ACCEPT, ratePerSec: CEILING, acceptPerSec: 1_000_000 } }).then((p) => p.steps);
+    return (nodes, steps) => predictMovement({ nodes, users, steps, params: { acceptRate: ACCEPT, ratePerSec: CEILING, acceptPerSec: 1_000_000, ...(arg('warmup-ms') ? { warmupMs: Number(arg('warmup-ms')) } : {}) } }).then((p) => p.steps);
   } catch (error) {
     console.log(`  (wsring-sim not available: ${error.message}; build it with npm run build to see its predictions beside the run)`);
     return undefined;
@@ -174,7 +174,7 @@ const keyFile = fleetKey && join(mkdtempSync(join(os.tmpdir(), 'wsring-bench-key
 if (fleetKey) writeFileSync(keyFile, fleetKey.privateKeyPem, { mode: 0o600 });
 const bootstrapProxy = await stableBootstrap(() => [...agents.values()].map((a) => a.httpUrl));
 try {
-  const flags = { nats: nats.url, capacity: USERS, acceptRate: ACCEPT, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}), ...(arg('admission-wait-ms') ? { admissionWaitMs: Number(arg('admission-wait-ms')) } : {}) };
+  const flags = { nats: nats.url, capacity: USERS, acceptRate: ACCEPT, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}), ...(arg('admission-wait-ms') ? { admissionWaitMs: Number(arg('admission-wait-ms')) } : {}), ...(arg('warmup-ms') ? { warmupMs: Number(arg('warmup-ms')) } : {}) };
   for (const id of ['node-1', 'node-2', 'node-3', 'node-4']) agents.set(id, await spawnAgent({ id, ...flags }));
   let ring = await fleetRing([...agents.values()], 4);
   clients = shares.map((_, i) => forkChild(CLIENTS_FILE, [], { name: `clients-${i}` }));
