@@ -111,7 +111,9 @@ export class Rebalancer {
   /** Member records changed (states, URLs): the node list clients see follows at once. */
   membersChanged(members: readonly MemberRecord[]): void {
     this.members = members;
-    this.publish({ ...this.current, nodes: topologyNodes(members) });
+    // Clients' topology lists no rates: a record that only says another rate keeps the snapshot (and its signed text).
+    const nodes = topologyNodes(members);
+    if (JSON.stringify(nodes) !== JSON.stringify(this.current.nodes)) this.publish({ ...this.current, nodes });
     // A receiver declares another rate (it warms up, or was reconfigured): the lanes to it take their new shares.
     let rerate = false;
     for (const m of members) {
