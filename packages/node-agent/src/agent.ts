@@ -120,7 +120,13 @@ class WsringAgent extends EventEmitter implements Agent {
     this.registry = new ConnectionRegistry(index);
     this.arrivals = new ArrivalCounter(this.clock);
     // A burst of 50 ms of the rate: the same allowance the senders' lanes take (docs/protocol.md).
-    this.gate = new AdmissionGate({ ratePerSec: this.o.acceptRate, burst: Math.max(1, Math.ceil(this.o.acceptRate / 20)), maxWaitMs: this.o.admissionWaitMs, clock: this.clock });
+    this.gate = new AdmissionGate({
+      ratePerSec: this.o.acceptRate,
+      maxWaitMs: this.o.admissionWaitMs,
+      maxSessionsPerUser: this.o.maxSessionsPerUser,
+      clock: this.clock,
+      onError: (err) => this.logger.error({ err: String(err) }, 'admission failed'),
+    });
     this.signer = options.topologySigningKey === undefined ? undefined : createTopologySigner(options.topologySigningKey);
     const prefsDepth = this.o.maxUnreachable + 1;
     this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.declaredAcceptRate(), heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
@@ -190,7 +196,7 @@ class WsringAgent extends EventEmitter implements Agent {
         holds: (userId) => this.registry.get(userId) !== undefined,
       },
     );
-    this.metrics.observeArrivals(this.arrivals, this.o.acceptRate);
+    this.metrics.observeArrivals(this.arrivals, () => this.gate.ratePerSec);
     this.metrics.observeAdmissionGate(this.gate);
     this.metrics.observeStore(() => this.storeHealth(), () => this.topology.ring.nodes.length);
     const agentHttp = createHttpHandler({
@@ -243,9 +249,11 @@ class WsringAgent extends EventEmitter implements Agent {
     return this.registry.size;
   }
 
-  /** The accept rate this node declares now: warming up for `warmupMs` after it began serving. */
+  /** The accept rate this node declares now (warming up for `warmupMs` after it began serving); its gate admits at it. */
   private declaredAcceptRate(): number {
-    return warmingRate(this.o.acceptRate, this.servingSince === undefined ? undefined : this.clock.now() - this.servingSince, this.o.warmupMs);
+    const rate = warmingRate(this.o.acceptRate, this.servingSince === undefined ? undefined : this.clock.now() - this.servingSince, this.o.warmupMs);
+    this.gate.setRate(rate);
+    return rate;
   }
 
   get users(): number {
@@ -273,6 +281,7 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     this.state = 'serving';
     this.servingSince = this.clock.now();
+    this.declaredAcceptRate();
     this.registration.startHeartbeats();
     this.stopConverging = every(this.clock, Math.max(1_000, Math.floor(this.o.convergeAfterMs / 6)), () => void this.rebalancer.converge());
     this.stopFollowing = every(this.clock, Math.max(500, Math.floor(this.o.livenessTimeoutMs / 4)), () => {

@@ -44,7 +44,7 @@ export async function handOff(parts: HandoffParts, successor: MemberRecord, dead
   await parts.registration.handOver(successor);
   // Frames name the successor's URL once this agent's ring does (a settle window away), so the topology inside them agrees.
   await parts.untilTopology(() => rebalancer.topology.ring.nodes.find((n) => n.id === self)?.meta?.url === successor.url, parts.settleMs + parts.livenessTimeoutMs);
-  rebalancer.handoff([...new Set([...registry.all()].map((c) => c.userId))], acceptRate);
+  rebalancer.handoff([...new Set([...registry.all()].map((c) => c.userId))], acceptRate, successor.url);
   if (registry.size > 0) {
     const expectedMs = rebalancer.estimateMs() + parts.jitterMs;
     logger.info({ expectedMs: Math.round(expectedMs), deadlineMs }, expectedMs > deadlineMs ? 'handoff deadline too short at the successor\'s accept rate: users left at it get delayed frames' : 'handoff sized');

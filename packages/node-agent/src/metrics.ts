@@ -76,19 +76,19 @@ export class AgentMetrics {
   }
 
   /** Arrivals read at scrape time: this node's accepted connections and their peak, beside its declared accept rate. */
-  observeArrivals(arrivals: { readonly total: number; readonly peak: number }, acceptRate: number): void {
+  observeArrivals(arrivals: { readonly total: number; readonly peak: number }, acceptRate: () => number): void {
     const registers = [this.registry];
     new Counter({ name: 'wsring_arrivals_total', help: 'Client connections this node accepted (moved users and new ones)', registers, collect() { this.reset(); this.inc(arrivals.total); } });
     new Gauge({ name: 'wsring_arrivals_peak_per_second', help: 'Most connections accepted in any one-second window of the last ten (100 ms resolution); a receiver budget keeps moved users within wsring_accept_rate', registers, collect() { this.set(arrivals.peak); } });
-    new Gauge({ name: 'wsring_accept_rate', help: 'Moved users per second this node declares it can accept (--accept-rate, in its membership record)', registers, collect() { this.set(acceptRate); } });
+    new Gauge({ name: 'wsring_accept_rate', help: 'Users per second this node declares now in its membership record and admits at (--accept-rate; less while it warms up, --warmup-ms)', registers, collect() { this.set(acceptRate()); } });
   }
 
   /** The admission gate: sockets waiting for their turn within the accept rate, and those let through past the wait. */
   observeAdmissionGate(gate: { readonly waiting: number; readonly queued: number; readonly overflowed: number }): void {
     const registers = [this.registry];
-    new Gauge({ name: 'wsring_admission_waiting', help: 'Authenticated sockets waiting for their turn within the accept rate', registers, collect() { this.set(gate.waiting); } });
-    new Counter({ name: 'wsring_admission_queued_total', help: 'Sockets that had to wait at the admission gate (the rest passed at once)', registers, collect() { this.reset(); this.inc(gate.queued); } });
-    new Counter({ name: 'wsring_admission_overflows_total', help: 'Sockets let through past --admission-wait-ms without a turn: arrivals above the accept rate', registers, collect() { this.reset(); this.inc(gate.overflowed); } });
+    new Gauge({ name: 'wsring_admission_waiting', help: 'Users (their authenticated sockets) waiting for their turn within the accept rate', registers, collect() { this.set(gate.waiting); } });
+    new Counter({ name: 'wsring_admission_queued_total', help: 'Users that had to wait at the admission gate (the rest passed at once)', registers, collect() { this.reset(); this.inc(gate.queued); } });
+    new Counter({ name: 'wsring_admission_overflows_total', help: 'Users let through without a turn (past --admission-wait-ms, or while more waited than it admits in that time): arrivals above the accept rate', registers, collect() { this.reset(); this.inc(gate.overflowed); } });
   }
 
   /** Gauges read at scrape time: store health and the ring's size. */

@@ -71,6 +71,8 @@ export class Rebalancer {
   private fractions = new Map<string, number>();
   /** During a handoff: the rate this process sends its users to its successor at (the successor's declared rate). */
   private handoffRate: number | undefined = undefined;
+  /** During a handoff: the successor's URL; only a record under this id with it is the successor's. */
+  private handoffUrl: string | undefined = undefined;
   /** Each member's declared accept rate when last seen: a change re-rates the lanes. */
   private declared = new Map<string, number | undefined>();
   /** The latest member records (for receivers' accept rates). */
@@ -116,17 +118,20 @@ export class Rebalancer {
     if (JSON.stringify(nodes) !== JSON.stringify(this.current.nodes)) this.publish({ ...this.current, nodes });
     // A receiver declares another rate (it warms up, or was reconfigured): the lanes to it take their new shares.
     let rerate = false;
+    const present = new Set<string>();
     for (const m of members) {
-      if (this.declared.get(m.id) !== m.acceptRate) rerate ||= this.declared.has(m.id) || m.id === this.o.self;
+      present.add(m.id);
+      if (m.acceptRate === undefined) continue;
+      rerate ||= this.declared.get(m.id) !== m.acceptRate;
       this.declared.set(m.id, m.acceptRate);
     }
-    if (this.handingOff) {
-      // Once handed over, this id's record is the successor's: the handoff goes at what the successor declares now.
-      const successor = members.find((m) => m.id === this.o.self);
-      if (successor?.acceptRate !== undefined && successor.acceptRate !== this.handoffRate && this.handoffRate !== undefined) {
-        this.handoffRate = successor.acceptRate;
-        rerate = true;
-      }
+    // A member that left keeps its last rate while lanes to it may still run (it is in the ring until the next one).
+    const inRing = new Set(this.current.ring.nodes.map((n) => n.id));
+    for (const id of this.declared.keys()) if (!present.has(id) && !inRing.has(id)) this.declared.delete(id);
+    const successorRate = this.successorRate(members);
+    if (successorRate !== undefined && successorRate !== this.handoffRate) {
+      this.handoffRate = successorRate;
+      rerate = true;
     }
     if (rerate) this.pacer.rerate();
   }
@@ -268,9 +273,11 @@ export class Rebalancer {
    * A stand-in whose owner is in the ring with room goes home instead: sent to the successor it would stay a
    * stand-in there and move a second time when it converges.
    */
-  handoff(userIds: readonly string[], acceptRate: number): void {
+  handoff(userIds: readonly string[], acceptRate: number, successorUrl: string): void {
     this.handingOff = true;
-    this.handoffRate = acceptRate;
+    this.handoffUrl = successorUrl;
+    // What the successor declares now, if its record under this id has come; else what it declared when it waited.
+    this.handoffRate = this.successorRate(this.members) ?? acceptRate;
     this.pacer.rerate();
     this.queue(userIds.map((userId) => ({ userId, to: this.handoffTarget(userId) })), this.current.epoch);
   }
@@ -367,7 +374,14 @@ export class Rebalancer {
   }
 
   private acceptRateOf(nodeId: string): number {
-    return this.parts.recordOf(nodeId)?.acceptRate ?? this.members.find((m) => m.id === nodeId)?.acceptRate ?? this.o.defaultAcceptRate;
+    return this.parts.recordOf(nodeId)?.acceptRate ?? this.members.find((m) => m.id === nodeId)?.acceptRate ?? this.declared.get(nodeId) ?? this.o.defaultAcceptRate;
+  }
+
+  /** During a handoff: the rate the successor declares in the record under this id, once that record is its own (its URL). */
+  private successorRate(members: readonly MemberRecord[]): number | undefined {
+    if (!this.handingOff || this.handoffUrl === undefined) return undefined;
+    const record = members.find((m) => m.id === this.o.self && m.url === this.handoffUrl);
+    return record?.acceptRate;
   }
 
   private queuedUsers(): string[] {

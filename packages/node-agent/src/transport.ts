@@ -186,7 +186,18 @@ export class Transport {
       return;
     }
     const id = identity;
-    this.options.gate.enter(id.userId, this.handlers.holds(id.userId), () => this.register(socket, session, id, params), () => session.closed);
+    this.options.gate.enter(id.userId, this.handlers.holds(id.userId), {
+      admit: () => {
+        try {
+          this.register(socket, session, id, params);
+        } catch (err) {
+          this.options.logger.error({ err: String(err) }, 'admission failed');
+          closeWith(socket, CloseCode.INTERNAL_ERROR, 'internal error', this.options.metrics);
+        }
+      },
+      refuse: (reason) => closeWith(socket, CloseCode.OVER_CAPACITY, reason, this.options.metrics),
+      gone: () => session.closed,
+    });
   }
 
   /** The socket's turn at the gate: admission proper (owner, stand-in, redirect), then its welcome and delivery. */

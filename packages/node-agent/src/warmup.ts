@@ -4,15 +4,16 @@
  * then takes them all at once (measured: joiners of a scale-out admitted 2.2-2.7x their accept rate in one second,
  * their clients waited 2-3 s for the handshake). So for its first `warmupMs` of serving a node declares a rate
  * rising linearly from WARMUP_FLOOR of its accept rate to the whole, written with each heartbeat; senders pace at
- * shares of what it declares now, as always. A change that moves M users to a warming node takes about
- * M / A + (1 - WARMUP_FLOOR) x warmupMs / 2 instead of M / A when it lasts past the warm-up.
+ * shares of what it declares now, as always, and its admission gate admits at it. A change that moves M users to a
+ * node warming up from s ms before the change takes about M / A + (1 - WARMUP_FLOOR) x (warmupMs - s)^2 / (2 warmupMs),
+ * plus up to a heartbeat's lag, instead of M / A when it lasts past the warm-up (1.6 s more at the defaults).
  */
 export const WARMUP_FLOOR = 0.2;
 
-/** The rate a node declares `servingForMs` after it began serving (undefined: not serving yet). Whole users per second, at least 1. */
+/** The rate a node declares `servingForMs` after it began serving (undefined: not serving yet). Whole users per second, at least 1, never above `acceptRate`. */
 export function warmingRate(acceptRate: number, servingForMs: number | undefined, warmupMs: number): number {
   if (warmupMs <= 0) return acceptRate;
   const age = Math.max(0, servingForMs ?? 0);
   if (age >= warmupMs) return acceptRate;
-  return Math.max(1, Math.round(acceptRate * (WARMUP_FLOOR + ((1 - WARMUP_FLOOR) * age) / warmupMs)));
+  return Math.min(acceptRate, Math.max(1, Math.round(acceptRate * (WARMUP_FLOOR + ((1 - WARMUP_FLOOR) * age) / warmupMs))));
 }

@@ -9,7 +9,8 @@ import { LoopbackFleet } from './loopback-fleet.js';
 
 const ACCEPT = 10;
 const USERS = 40;
-const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200, host: '127.0.0.1', acceptRate: ACCEPT, delivery: false } satisfies Partial<AgentOptions>;
+// No warm-up: the gate at the node's whole rate from the start (the warm-up's own test lowers it).
+const TIMING = { heartbeatMs: 100, livenessTimeoutMs: 1_000, settleMs: 200, host: '127.0.0.1', acceptRate: ACCEPT, delivery: false, warmupMs: 0 } satisfies Partial<AgentOptions>;
 
 let fleet: LoopbackFleet | undefined;
 afterEach(() => fleet?.stop());
@@ -34,7 +35,9 @@ describe('admission gate (real agent)', () => {
     expect(worstExcess(opens, ACCEPT)).toBeLessThanOrEqual(2.5 + 1e-9);
     for (const t of opens) expect(opens.filter((u) => u >= t && u < t + 1_000).length).toBeLessThanOrEqual(ACCEPT + 1);
     expect(opens.at(-1)! - start).toBeGreaterThanOrEqual(((USERS - 1) * 1000) / ACCEPT);
-    expect(health.admissionGate).toEqual({ waiting: 0, queued: USERS - 1, overflowed: 0 });
+    expect(health.admissionGate).toMatchObject({ waiting: 0, overflowed: 0 });
+    // All but the few the bucket held at the start (at most CATCH_UP_MS of the rate, and the clock moves as they come) waited.
+    expect(health.admissionGate.queued).toBeGreaterThanOrEqual(USERS - 4);
     expect(health.arrivals.peakPerSec).toBeLessThanOrEqual(ACCEPT + 1);
   });
 

@@ -18,7 +18,7 @@ const clock = new ManualClock(START);
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 const metrics = new AgentMetrics('expiry');
 const transport = new Transport(
-  { authenticate: jwtAuthenticator({ secret: SECRET, clock }), messageRate: { perSec: 50, burst: 100 }, resumeRate: { perSec: 1, burst: 5 }, maxUnreachable: 8, gate: new AdmissionGate({ ratePerSec: 1, burst: 1, maxWaitMs: 0, clock }), clock, logger: silent, metrics },
+  { authenticate: jwtAuthenticator({ secret: SECRET, clock }), messageRate: { perSec: 50, burst: 100 }, resumeRate: { perSec: 1, burst: 5 }, maxUnreachable: 8, gate: new AdmissionGate({ ratePerSec: 1, maxWaitMs: 0, maxSessionsPerUser: 16, clock }), clock, logger: silent, metrics },
   {
     admit: (socket, userId) => {
       const conn = new ClientConnection(userId, socket, false, clock.now());

@@ -12,13 +12,13 @@ import { LoopbackFleet } from './loopback-fleet.js';
 describe('warmingRate', () => {
   it('rises from the floor to the whole rate, never above it, at least 1 user/s', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 1, max: 600_000 }), fc.nat(700_000), fc.nat(700_000), (rate, warmup, a, b) => {
+      fc.property(fc.oneof(fc.integer({ min: 1, max: 100_000 }), fc.double({ min: 0.1, max: 1_000, noNaN: true })), fc.integer({ min: 1, max: 600_000 }), fc.nat(700_000), fc.nat(700_000), (rate, warmup, a, b) => {
         const [early, late] = a <= b ? [a, b] : [b, a];
         expect(warmingRate(rate, early, warmup)).toBeLessThanOrEqual(warmingRate(rate, late, warmup));
         expect(warmingRate(rate, late, warmup)).toBeLessThanOrEqual(rate);
         expect(warmingRate(rate, early, warmup)).toBeGreaterThanOrEqual(Math.min(rate, Math.max(1, Math.round(rate * WARMUP_FLOOR))));
         expect(warmingRate(rate, warmup, warmup)).toBe(rate);
-        expect(warmingRate(rate, undefined, warmup)).toBe(Math.max(1, Math.round(rate * WARMUP_FLOOR)));
+        expect(warmingRate(rate, undefined, warmup)).toBe(Math.min(rate, Math.max(1, Math.round(rate * WARMUP_FLOOR))));
         expect(warmingRate(rate, early, 0)).toBe(rate);
       }),
       { seed: 11, numRuns: 500 },
