@@ -60,7 +60,7 @@ export interface FleetConfig {
   agentSessionLimit?: number;
   /**
    * A broken deploy, to show the invariants catch it: 'handoff-too-fast' paces a handoff at twice the successor's
-   * accept rate; 'handoff-early' sends the handoff frames before the ring names the successor's URL;
+   * accept rate (the successor declares twice its node's rate, the bound keeps the node's own); 'handoff-early' sends the handoff frames before the ring names the successor's URL;
    * 'restart-too-fast' spreads a restart's slots at four times the node's accept rate.
    */
   brokenDeploy?: 'handoff-too-fast' | 'handoff-early' | 'restart-too-fast';
@@ -260,6 +260,8 @@ export class SimNode {
     readonly joinedAt: number,
     emptyRing: Ring,
     index: KeyIndex,
+    /** A broken process declares this times its node's accept rate (the model's bound keeps the node's own). */
+    declaredRateFactor = 1,
   ) {
     const { config } = fleet;
     const metrics = new AgentMetrics(id);
@@ -267,7 +269,7 @@ export class SimNode {
     this.registry = new ConnectionRegistry(index);
     this.fled = new FledNodes(() => clock.now(), DEFAULTS.restartWindowMs);
     const spec = config.nodeSpecs?.[id];
-    this.registration = new Registration(this.line, { id, weight: spec?.weight ?? 1, acceptRate: spec?.acceptRate ?? DEFAULTS.acceptRate, heartbeatMs: config.heartbeatMs, clock, logger: silent });
+    this.registration = new Registration(this.line, { id, weight: spec?.weight ?? 1, acceptRate: (spec?.acceptRate ?? DEFAULTS.acceptRate) * declaredRateFactor, heartbeatMs: config.heartbeatMs, clock, logger: silent });
     this.epochs = new ObservedEpochs(this.line, { timeoutMs: config.livenessTimeoutMs, clock, logger: silent }, config.epochs === 'local');
     this.tracker = new TopologyTracker(
       { settleMs: config.settleMs, livenessTimeoutMs: config.livenessTimeoutMs, heartbeatMs: config.heartbeatMs, clock, self: id },
@@ -676,7 +678,8 @@ export class Fleet {
     const { config } = this;
     const url = `ws://${id}.test/ws?g=${++this.generation}`;
     const [emptyRing, index] = await Promise.all([createRing([], config.ring), createKeyIndex(undefined, { seed: config.ring?.seed ?? 0 })]);
-    const next = new SimNode(this, id, latencyMs, this.clock.view(0), this.clock.now(), emptyRing, index);
+    // A handoff paces at what the successor declares: the broken one declares twice the node's accept rate.
+    const next = new SimNode(this, id, latencyMs, this.clock.view(0), this.clock.now(), emptyRing, index, config.brokenDeploy === 'handoff-too-fast' ? 2 : 1);
     this.successors.set(id, next);
     if ((await next.start(url)) !== 'successor') this.violations.push(`the second process of ${id} did not wait as its successor`);
     // It settles on the fleet's ring and heartbeats its successor record.
@@ -718,7 +721,7 @@ export class Fleet {
           if (old.rebalancer.spreadRemainder().users > 0) this.deployStats.remainders++;
         },
       },
-      config.brokenDeploy === 'handoff-too-fast' ? { ...successor, acceptRate: 2 * (successor.acceptRate ?? DEFAULTS.acceptRate) } : successor,
+      successor,
       deadlineMs,
     )
       .then((r) => (result = r))
