@@ -6,7 +6,8 @@
 // crowd. Real agents over one MemoryMembership, real @wsring/client instances over loopback, one ManualClock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentOptions } from '../src/mod.js';
-import { laneBurst } from '../src/internal.js';
+import { laneBurst, warmingRate } from '../src/internal.js';
+import { DEFAULTS } from '../src/mod.js';
 import { driveUntil, pass } from '../../../test/support/drive.js';
 import { worstExcess } from '../../../test/support/rate-window.js';
 import { openClient } from './helpers.js';
@@ -40,6 +41,8 @@ describe('handoff deploy', () => {
     expect(onH1.length).toBeGreaterThan(10);
     fleet.resetCounts();
     const next = await start('h1');
+    // The successor begins serving now and warms up (the default warmupMs): it declares less at first.
+    const servingSince = clock.now();
     expect(next.url).not.toBe(oldUrl);
     await pass(clock, 1_500);
     // Still the old process's node: the successor is no member, nobody moved.
@@ -71,6 +74,15 @@ describe('handoff deploy', () => {
     }
     expect(next.connections).toBe(onH1.length);
     expect(withinRate(arrivals, ACCEPT, laneBurst(ACCEPT) + 1)).toBe(true);
+    // And within what the successor declared as it warmed up: the handoff followed its record's rate, not the rate it
+    // declared when it began waiting nor its whole rate (either runs ahead of this integral).
+    const declaredBetween = (from: number, to: number) => {
+      let users = 0;
+      for (let t = from; t < to; t++) users += warmingRate(ACCEPT, t - servingSince, DEFAULTS.warmupMs) / 1000;
+      return users;
+    };
+    const sorted = [...arrivals].sort((a, b) => a - b);
+    for (const [k, t] of sorted.entries()) expect(k + 1, `user ${k + 1} at ${t - handedAt} ms`).toBeLessThanOrEqual(declaredBetween(handedAt, t) + laneBurst(ACCEPT) + 1 + ACCEPT * 0.1);
     const took = Math.max(...arrivals) - handedAt;
     console.log(`handoff: ${onH1.length} users in ${took} ms; M/A = ${Math.round((onH1.length / ACCEPT) * 1000)} ms, ratio ${(took / ((onH1.length / ACCEPT) * 1000)).toFixed(2)}`);
   });
