@@ -45,8 +45,8 @@ export function gateBurst(ratePerSec: number): number {
  *   meanwhile, so it still admits `rate` on average. A bucket one burst deep lost it: a busy receiver admitted a
  *   fraction of its rate.
  * `rate` is what the node declares now (it warms up: `setRate`). Like the senders' budgets the gate counts users:
- * the sessions of a user that wait take one turn together (at most `maxSessionsPerUser` of them), and a further
- * session of a user the node holds already passes at once. A socket never waits longer than `maxWaitMs` (kept under
+ * the sessions of a user that wait take one turn together (at most `maxSessionsPerUser` of them), a further
+ * session of a user the node holds already passes at once, and so does a socket the node will redirect or refuse. A socket never waits longer than `maxWaitMs` (kept under
  * the clients' connect timeout, so waiting never turns into a failover); one that would is let through, counted as
  * an overflow, and so is a user arriving while more wait than the gate could admit within `maxWaitMs`.
  */
@@ -97,10 +97,11 @@ export class AdmissionGate {
 
   /**
    * Admit this socket at its user's turn; never, if it is gone by then (it closed while waiting).
-   * @param alreadyHere the user holds a session on this node: a further one takes no turn.
+   * @param passes no turn for this one: the user holds a session here already (a further one), or the node will not
+   *   take it (a redirect or a refusal, which cost little).
    */
-  enter(user: string, alreadyHere: boolean, session: GateSession): void {
-    if (this.o.maxWaitMs <= 0 || alreadyHere || this.closed) {
+  enter(user: string, passes: boolean, session: GateSession): void {
+    if (this.o.maxWaitMs <= 0 || passes || this.closed) {
       this.run(session);
       return;
     }

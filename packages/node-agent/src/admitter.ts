@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { CloseCode, isValidSessionId, type ConnectParams } from '@wsring/protocol';
-import { decideAdmission } from './admission.js';
+import { decideAdmission, type Admission } from './admission.js';
 import type { Clock } from './clock.js';
 import { ClientConnection, type ConnectionRegistry } from './connections.js';
 import type { LiveFeed } from './delivery/feed.js';
@@ -59,26 +59,24 @@ export interface AdmitterParts {
 export class Admitter {
   constructor(private readonly o: AdmitterOptions, private readonly parts: AdmitterParts) {}
 
-  admit(socket: WebSocket, userId: string, params: ConnectParams): ClientConnection | undefined {
-    const { metrics } = this.o;
-    const { registry } = this.parts;
+  /**
+   * Whether this node would take the user's socket now (a session here): only those wait for a turn at the admission
+   * gate; a redirect or a refusal costs the node little and goes at once.
+   */
+  wouldAccept(userId: string, params: ConnectParams): boolean {
+    return this.decide(userId, params).kind === 'accept';
+  }
+
+  /** Where the user goes now: not served here, handed off to the successor, or `decideAdmission`'s answer. */
+  private decide(userId: string, params: ConnectParams): Admission | { kind: 'not-serving' } | { kind: 'handoff'; url: string } {
     const serving = this.parts.serving();
-    if (serving === 'not-serving') {
-      closeWith(socket, CloseCode.GOING_AWAY, 'not serving', metrics);
-      return undefined;
-    }
+    if (serving === 'not-serving') return { kind: 'not-serving' };
     const t = this.parts.topology();
     const successorUrl = this.parts.handoffUrl?.();
-    if (successorUrl !== undefined && t.ring.nodes.length > 0 && t.ring.owner(userId) === this.o.self) {
-      // Handing off: this node's users go to the same node at its successor's URL, the topology along.
-      metrics.redirects.inc({ reason: 'draining' });
-      if (socket.readyState === socket.OPEN) socket.send(moveFrameText({ type: 'redirect', node: this.o.self, url: successorUrl, epoch: t.epoch, fingerprint: t.fingerprint, reason: 'draining' }, t, undefined, this.o.signer));
-      closeWith(socket, CloseCode.DRAINING, 'handing off to the successor');
-      return undefined;
-    }
-    const held = registry.sessionsOf(userId);
+    if (successorUrl !== undefined && t.ring.nodes.length > 0 && t.ring.owner(userId) === this.o.self) return { kind: 'handoff', url: successorUrl };
+    const held = this.parts.registry.sessionsOf(userId);
     const asked = isValidSessionId(params.session) ? params.session : undefined;
-    const decision = decideAdmission({
+    return decideAdmission({
       self: this.o.self,
       draining: serving === 'draining',
       ring: t.ring,
@@ -89,9 +87,28 @@ export class Admitter {
       unreachable: params.unreachable ?? [],
       alreadyHere: held.length > 0,
       replacesSession: held.length >= this.o.maxSessionsPerUser || (asked !== undefined && held.some((c) => c.sessionId === asked)),
-      full: registry.size >= this.o.capacity,
+      full: this.parts.registry.size >= this.o.capacity,
       maxPrefs: this.o.prefsDepth,
     });
+  }
+
+  admit(socket: WebSocket, userId: string, params: ConnectParams): ClientConnection | undefined {
+    const { metrics } = this.o;
+    const { registry } = this.parts;
+    const t = this.parts.topology();
+    const decision = this.decide(userId, params);
+    if (decision.kind === 'not-serving') {
+      closeWith(socket, CloseCode.GOING_AWAY, 'not serving', metrics);
+      return undefined;
+    }
+    if (decision.kind === 'handoff') {
+      // Handing off: this node's users go to the same node at its successor's URL, the topology along.
+      metrics.redirects.inc({ reason: 'draining' });
+      if (socket.readyState === socket.OPEN) socket.send(moveFrameText({ type: 'redirect', node: this.o.self, url: decision.url, epoch: t.epoch, fingerprint: t.fingerprint, reason: 'draining' }, t, undefined, this.o.signer));
+      closeWith(socket, CloseCode.DRAINING, 'handing off to the successor');
+      return undefined;
+    }
+    const asked = isValidSessionId(params.session) ? params.session : undefined;
     if (decision.kind === 'refuse') {
       closeWith(socket, decision.code, decision.reason, metrics);
       return undefined;

@@ -194,6 +194,7 @@ class WsringAgent extends EventEmitter implements Agent {
         resume: (conn, last) => this.delivery?.feed.resume(conn, last),
         closed: (conn, code) => this.admitter.release(conn, code),
         holds: (userId) => this.registry.get(userId) !== undefined,
+        wouldAccept: (userId, params) => this.admitter.wouldAccept(userId, params),
       },
     );
     this.metrics.observeArrivals(this.arrivals, () => this.gate.ratePerSec);

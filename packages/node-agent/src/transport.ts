@@ -31,6 +31,8 @@ export interface TransportHandlers {
   closed(conn: ClientConnection, code: number): void;
   /** The node holds a session of the user now. */
   holds(userId: string): boolean;
+  /** This node would take the user's socket now (not a redirect, not a refusal). */
+  wouldAccept(userId: string, params: ConnectParams): boolean;
 }
 
 
@@ -186,7 +188,10 @@ export class Transport {
       return;
     }
     const id = identity;
-    this.options.gate.enter(id.userId, this.handlers.holds(id.userId), {
+    // Only a socket this node would take waits for a turn; a redirect or a refusal goes at once (and is decided
+    // again at the turn: the ring or the node's load may have changed meanwhile).
+    const passes = this.handlers.holds(id.userId) || !this.handlers.wouldAccept(id.userId, params);
+    this.options.gate.enter(id.userId, passes, {
       admit: () => {
         try {
           this.register(socket, session, id, params);

@@ -6,6 +6,7 @@ import type { AgentOptions } from '../src/mod.js';
 import { driveUntil } from '../../../test/support/drive.js';
 import { worstExcess } from '../../../test/support/rate-window.js';
 import { LoopbackFleet } from './loopback-fleet.js';
+import { openClient } from './helpers.js';
 
 const ACCEPT = 10;
 const USERS = 40;
@@ -46,6 +47,20 @@ describe('admission gate (real agent)', () => {
     expect(opens).toHaveLength(USERS);
     expect(clients.every((t) => t.opens.length === 1 && t.moves.length === 0)).toBe(true);
     expect(health.admissionGate.overflowed).toBeGreaterThan(0);
+  });
+
+  it('a crowd this node would redirect takes no turns: every socket gets its redirect at once, and a waiting crowd is not held up by it', async () => {
+    fleet = new LoopbackFleet({ ...TIMING });
+    await fleet.up(['a0', 'a1'], 0);
+    const ring = fleet.ring();
+    const a0 = fleet.agents.get('a0')!;
+    const theirs = Array.from({ length: 200 }, (_, i) => `user-${i}`).filter((u) => ring.owner(u) === 'a1').slice(0, 40);
+    // Without the clock moving (no turn could come), each gets its redirect to a1.
+    const raws = theirs.map((user) => openClient(a0.url, { user }));
+    const frames = await Promise.all(raws.map((r) => r.frame((f) => f.type === 'redirect')));
+    expect(frames.every((f) => f.type === 'redirect' && f.node === 'a1')).toBe(true);
+    expect(a0.health().admissionGate.queued).toBe(0);
+    for (const r of raws) r.ws.close();
   });
 
   it('without the gate (admissionWaitMs 0) the crowd is admitted at once', async () => {

@@ -29,6 +29,7 @@ const transport = new Transport(
     resume() {},
     closed() {},
     holds: () => false,
+    wouldAccept: () => true,
   },
 );
 let wss: WebSocketServer;
