@@ -3,9 +3,8 @@
 // Two policies: receiver budgets (today's agents: the senders of a change share each receiver's declared acceptRate)
 // and per-sender pacing (the agents before that: one rate per sender, whatever the receivers).
 import { flowSplit, type BudgetSplit } from './budget-split.js';
-import { LANE_BURST_MS, laneBurst, warmingRate } from '@wsring/node-agent/internal';
-import { DEFAULTS as AGENT } from '@wsring/node-agent';
-import { declaredRateOf } from './storm.js';
+import { LANE_BURST_MS, laneBurst, warmingFraction } from '@wsring/node-agent/internal';
+import { SERVES_BEFORE_STEP_MS, declaredRateOf } from './storm.js';
 import type { PacingPolicyName, StormParams } from './types.js';
 
 /** What a receiver can take, less the headroom: connection attempts per second, and what it can bank at once (its listen backlog). */
@@ -228,18 +227,17 @@ function laneMs(users: number, share: number): number {
 }
 
 /**
- * `laneMs` to a receiver that warms up: it began serving the agents' settleMs before the step and declares
- * warmingRate of its rate as of its last heartbeat, so the lane runs at that fraction of its share, a heartbeat at a time.
+ * `laneMs` to a receiver that warms up: it began serving SERVES_BEFORE_STEP_MS before the step and declares
+ * warmingFraction of its rate as of its last heartbeat, so the lane runs at that fraction of its share, a heartbeat at a time.
  */
 function warmLaneMs(users: number, share: number, p: StormParams): number {
-  const full = laneMs(users, share);
-  if (p.warmupMs <= 0) return full;
+  if (p.warmupMs <= 0) return laneMs(users, share);
   let left = Math.max(0, users - Math.floor(laneBurst(share)));
   let ms = 0;
-  // Heartbeat intervals of the warm-up from the step's start: age = settleMs + ms.
-  for (let age: number = AGENT.settleMs; age < p.warmupMs && left > 0; ) {
+  // Heartbeat intervals of the warm-up from the step's start: age = SERVES_BEFORE_STEP_MS + ms.
+  for (let age: number = SERVES_BEFORE_STEP_MS; age < p.warmupMs && left > 0; ) {
     const next = (Math.floor(age / p.heartbeatMs) + 1) * p.heartbeatMs;
-    const rate = (share * warmingRate(100_000, Math.floor(age / p.heartbeatMs) * p.heartbeatMs, p.warmupMs)) / 100_000;
+    const rate = share * warmingFraction(Math.floor(age / p.heartbeatMs) * p.heartbeatMs, p.warmupMs);
     const span = next - age;
     if (rate * span >= left * 1000) return ms + (left * 1000) / rate;
     left -= (rate * span) / 1000;

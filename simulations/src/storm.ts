@@ -28,6 +28,9 @@ import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { Rng } from './rng.js';
 import type { DeployOf, Departure, Overload, ReceiverSummary, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
 
+/** A new process (a joiner, a handoff successor) begins serving this long before the fleet applies the step: a settle window. */
+export const SERVES_BEFORE_STEP_MS = AGENT.settleMs;
+
 /** A node's accept rate: its own (`nodeAcceptPerSec`) or the fleet's `acceptPerSec`. */
 export function acceptRateOf(p: StormParams, id: string): number {
   return p.nodeAcceptPerSec[id] ?? p.acceptPerSec;
@@ -602,8 +605,8 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     const split = step.split ?? flowSplit(step.flows, step.before.length);
     // New processes begin serving the agents' settle window before the fleet applies the change, and warm up.
     const before = ids(step.before);
-    for (const n of step.after) if (!before.has(n.id)) model.beginsServing(model.indexOf(n.id), t * p.tickMs - AGENT.settleMs);
-    if (step.deploy?.strategy === 'handoff') model.beginsServing(deployed, t * p.tickMs - AGENT.settleMs);
+    for (const n of step.after) if (!before.has(n.id)) model.beginsServing(model.indexOf(n.id), t * p.tickMs - SERVES_BEFORE_STEP_MS);
+    if (step.deploy?.strategy === 'handoff') model.beginsServing(deployed, t * p.tickMs - SERVES_BEFORE_STEP_MS);
     if (mode === 'targeted' && p.policy === 'receiver-budget') model.beginStep(t, step.deploy?.strategy === 'handoff' ? handoffSplit(split, step.deploy.node) : split);
     if (step.deploy) {
       const users = model.connected[deployed];

@@ -4,12 +4,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LANE_BURST_MS, warmingRate } from '@wsring/node-agent/internal';
-import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { main } from '../src/command.js';
 import { predictMovement } from '../src/predict.js';
 import { parseScenario } from '../src/scenario.js';
 import { resolveStormParams } from '../src/storm-params.js';
-import { simulateStorm } from '../src/storm.js';
+import { SERVES_BEFORE_STEP_MS, simulateStorm } from '../src/storm.js';
 import type { StormModeResult, StormParams, StormReport } from '../src/types.js';
 import { stormInput } from './storm-input.js';
 
@@ -75,7 +74,7 @@ describe('handoff deploy', () => {
     for (const [acceptRate, ratePerSec, warmupMs] of [[1000, 1000, 0], [500, 1000, 0], [2000, 800, 0], [1000, 1000, 5_000], [500, 1000, 5_000]]) {
       const p = resolveStormParams({ acceptRate, ratePerSec, warmupMs });
       const s = simulateStorm(input, p, 'targeted').steps[0];
-      const ideal = warmedTimeMs(users, acceptRate, ratePerSec, warmupMs, p.heartbeatMs, AGENT.settleMs);
+      const ideal = warmedTimeMs(users, acceptRate, ratePerSec, warmupMs, p.heartbeatMs, SERVES_BEFORE_STEP_MS);
       const took = s.lastArrivalMs! - s.firstFrameMs!;
       expect(took).toBeGreaterThan(ideal * 0.9);
       expect(took).toBeLessThan(ideal * 1.1 + 500);

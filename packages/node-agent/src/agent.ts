@@ -119,7 +119,6 @@ class WsringAgent extends EventEmitter implements Agent {
     if (!options.authenticate) this.logger.warn({ event: 'insecure' }, 'no authenticate: the `user` query parameter is trusted, anyone can connect as anyone (development only)');
     this.registry = new ConnectionRegistry(index);
     this.arrivals = new ArrivalCounter(this.clock);
-    // A burst of 50 ms of the rate: the same allowance the senders' lanes take (docs/protocol.md).
     this.gate = new AdmissionGate({
       ratePerSec: this.o.acceptRate,
       maxWaitMs: this.o.admissionWaitMs,
@@ -129,8 +128,8 @@ class WsringAgent extends EventEmitter implements Agent {
     });
     this.signer = options.topologySigningKey === undefined ? undefined : createTopologySigner(options.topologySigningKey);
     const prefsDepth = this.o.maxUnreachable + 1;
-    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.declaredAcceptRate(), heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
-      load: () => ({ connections: this.registry.size, capacity: this.o.capacity, acceptRate: this.declaredAcceptRate() }),
+    this.registration = new Registration(store.membership, { id: this.id, weight: this.weight, acceptRate: this.declareAcceptRate(), heartbeatMs: this.o.heartbeatMs, clock: this.clock, logger: this.logger, onFailure: () => this.onHeartbeatFailure(),
+      load: () => ({ connections: this.registry.size, capacity: this.o.capacity, acceptRate: this.declareAcceptRate() }),
     });
     this.epochs = new EpochAgreement(store.membership, { timeoutMs: this.o.livenessTimeoutMs, clock: this.clock, logger: this.logger });
     const fled = new FledNodes(() => this.clock.now(), this.o.restartWindowMs);
@@ -250,8 +249,8 @@ class WsringAgent extends EventEmitter implements Agent {
     return this.registry.size;
   }
 
-  /** The accept rate this node declares now (warming up for `warmupMs` after it began serving); its gate admits at it. */
-  private declaredAcceptRate(): number {
+  /** The accept rate this node declares now (warming up for `warmupMs` after it began serving): sets its gate to it, returns it. */
+  private declareAcceptRate(): number {
     const rate = warmingRate(this.o.acceptRate, this.servingSince === undefined ? undefined : this.clock.now() - this.servingSince, this.o.warmupMs);
     this.gate.setRate(rate);
     return rate;
@@ -282,7 +281,7 @@ class WsringAgent extends EventEmitter implements Agent {
     }
     this.state = 'serving';
     this.servingSince = this.clock.now();
-    this.declaredAcceptRate();
+    this.declareAcceptRate();
     this.registration.startHeartbeats();
     this.stopConverging = every(this.clock, Math.max(1_000, Math.floor(this.o.convergeAfterMs / 6)), () => void this.rebalancer.converge());
     this.stopFollowing = every(this.clock, Math.max(500, Math.floor(this.o.livenessTimeoutMs / 4)), () => {

@@ -74,7 +74,7 @@ export class Rebalancer {
   /** During a handoff: the successor's URL; only a record under this id with it is the successor's. */
   private handoffUrl: string | undefined = undefined;
   /** Each member's declared accept rate when last seen: a change re-rates the lanes. */
-  private declared = new Map<string, number | undefined>();
+  private readonly declared = new Map<string, number>();
   /** The latest member records (for receivers' accept rates). */
   private members: readonly MemberRecord[] = [];
   private readonly graceTimers = new Map<ClientConnection, unknown>();

@@ -16,8 +16,10 @@ export function placementSignature(members: readonly MemberRecord[]): string {
     .join('\n');
 }
 
-/** What clients see of a member (the node list of /topology). */
-// acceptRate too: a warming node raises it with each heartbeat, and senders re-rate their lanes to it.
+/**
+ * What agents act on at once in a member's record: what clients see (the node list of /topology) and the rate
+ * senders pace to (a warming node raises it with each heartbeat, and senders re-rate their lanes to it).
+ */
 const viewOf = (m: MemberRecord): string => `${m.id}|${m.weight}|${m.url}|${m.state}|${m.acceptRate}`;
 
 export function nodeSpecs(members: readonly MemberRecord[]): NodeSpec[] {

@@ -10,10 +10,16 @@
  */
 export const WARMUP_FLOOR = 0.2;
 
+/** The part of its accept rate a node declares `servingForMs` after it began serving (undefined: not serving yet). */
+export function warmingFraction(servingForMs: number | undefined, warmupMs: number): number {
+  const age = Math.max(0, servingForMs ?? 0);
+  if (warmupMs <= 0 || age >= warmupMs) return 1;
+  return WARMUP_FLOOR + ((1 - WARMUP_FLOOR) * age) / warmupMs;
+}
+
 /** The rate a node declares `servingForMs` after it began serving (undefined: not serving yet). Whole users per second, at least 1, never above `acceptRate`. */
 export function warmingRate(acceptRate: number, servingForMs: number | undefined, warmupMs: number): number {
-  if (warmupMs <= 0) return acceptRate;
-  const age = Math.max(0, servingForMs ?? 0);
-  if (age >= warmupMs) return acceptRate;
-  return Math.min(acceptRate, Math.max(1, Math.round(acceptRate * (WARMUP_FLOOR + ((1 - WARMUP_FLOOR) * age) / warmupMs))));
+  const fraction = warmingFraction(servingForMs, warmupMs);
+  if (fraction === 1) return acceptRate;
+  return Math.min(acceptRate, Math.max(1, Math.round(acceptRate * fraction)));
 }
