@@ -79,9 +79,9 @@ async function allOpen(clients, ms) {
 async function onOwners(clients, ring, ms) {
   const until = Date.now() + ms;
   for (;;) {
-    for (const c of clients) c.send({ type: 'where' });
-    const nodes = new Map((await Promise.all(clients.map((c) => c.next('where')))).flatMap((w) => w.nodes));
-    const off = [...nodes].filter(([user, node]) => node !== ring.owner(user)).length;
+    const snapshot = ring.toJSON();
+    for (const c of clients) c.send({ type: 'offOwners', ring: snapshot });
+    const off = (await Promise.all(clients.map((c) => c.next('offOwners')))).reduce((sum, r) => sum + r.off, 0);
     if (off === 0 || Date.now() > until) return off;
     await sleep(500);
   }
@@ -174,7 +174,7 @@ const keyFile = fleetKey && join(mkdtempSync(join(os.tmpdir(), 'wsring-bench-key
 if (fleetKey) writeFileSync(keyFile, fleetKey.privateKeyPem, { mode: 0o600 });
 const bootstrapProxy = await stableBootstrap(() => [...agents.values()].map((a) => a.httpUrl));
 try {
-  const flags = { nats: nats.url, capacity: USERS, acceptRate: ACCEPT, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}), ...(arg('admission-wait-ms') ? { admissionWaitMs: Number(arg('admission-wait-ms')) } : {}), ...(arg('warmup-ms') ? { warmupMs: Number(arg('warmup-ms')) } : {}) };
+  const flags = { nats: nats.url, capacity: USERS, acceptRate: ACCEPT, logLevel: 'info', noDelivery: true, ...(keyFile ? { topologyKeyFile: keyFile } : {}), ...(arg('admission-wait-ms') ? { admissionWaitMs: Number(arg('admission-wait-ms')) } : {}), ...(arg('warmup-ms') ? { warmupMs: Number(arg('warmup-ms')) } : {}), ...(arg('burst') ? { burst: Number(arg('burst')) } : {}) };
   for (const id of ['node-1', 'node-2', 'node-3', 'node-4']) agents.set(id, await spawnAgent({ id, ...flags }));
   let ring = await fleetRing([...agents.values()], 4);
   clients = shares.map((_, i) => forkChild(CLIENTS_FILE, [], { name: `clients-${i}` }));
@@ -270,12 +270,15 @@ try {
     const handoffs = [];
     for (const id of [...agents.keys()].sort()) {
       const old = agents.get(id);
-      const successor = await spawnAgent({ id, ...flags });
-      await successor.waitForLog((l) => String(l.msg).includes('waiting as its successor'), 30_000);
+      await quiet(fleet);
       const { nodes } = await collect(clients);
       const held = [...nodes.values()].filter((n) => n === id).length;
+      // SIGTERM a settle window after the successor waits, as a deploy would and as the simulator models it (the
+      // successor begins serving DEFAULTS.settleMs before the change, so it is still warming up when the users come).
+      const successor = await spawnAgent({ id, ...flags });
+      await successor.waitForLog((l) => String(l.msg).includes('waiting as its successor'), 30_000);
+      await sleep(DEFAULTS.settleMs);
       extra.add(successor);
-      await quiet(fleet);
       const peaks = watch();
       const startedAt = Date.now();
       await old.stop(90_000);

@@ -3,6 +3,7 @@
 // Driven over IPC by bench/rebalance.js; see the message types in `handlers` below.
 import { WebSocket } from 'ws';
 import { createClient } from '@wsring/client';
+import { loadRing } from '@wsring/ring';
 
 /** Clients started but not yet open, at most: a gentle ramp keeps the agents' accept queues short. */
 const CONNECT_WINDOW = 150;
@@ -96,6 +97,8 @@ function checkArrival(user, at) {
 }
 
 let makeClient;
+/** The owners of this process's users under the last ring `offOwners` was asked about. */
+let ownersFor;
 
 /** Create a client per user, at most CONNECT_WINDOW not yet open at a time; resolve once every one has opened. */
 async function connectAll(users) {
@@ -160,6 +163,21 @@ const handlers = {
    */
   where() {
     process.send({ type: 'where', nodes: openNodes([...clients.keys()]) });
+  },
+  /**
+   * How many of this process's clients are not open on their owner under `ring` (a ring snapshot): what the parent
+   * polls while a change runs. Counted here, owners worked out once per ring, so a poll costs the clients' process a
+   * map lookup per user and the parent one number, not 40,000 owners hashed and shipped over IPC twice a second.
+   */
+  async offOwners({ ring }) {
+    const key = JSON.stringify(ring);
+    if (ownersFor?.key !== key) {
+      const loaded = await loadRing(ring);
+      ownersFor = { key, owners: new Map([...clients.keys()].map((u) => [u, loaded.owner(u)])) };
+    }
+    let off = 0;
+    for (const [user, client] of clients) if (client.node !== ownersFor.owners.get(user)) off++;
+    process.send({ type: 'offOwners', off });
   },
   report() {
     const states = {};
