@@ -3,8 +3,9 @@ import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ClientError } from './errors.js';
 import { initialContext, start, transition, type Context, type Effect, type Input } from './machine.js';
-import { CloseCode, connectUrl, decodeBase64, decodeServerFrame, encodeFrame, importTopologyKey, isValidUserId, MAX_USER_ID_LENGTH, type TopologyPublicKey } from '@wsring/protocol';
+import { CloseCode, connectUrl, decodeBase64, decodeServerFrame, encodeFrame, isValidUserId, MAX_USER_ID_LENGTH, type TopologyPublicKey } from '@wsring/protocol';
 import { fetchTopology, loadTopology } from './topology.js';
+import { importKeySet } from './topology-cache.js';
 import type { ClientEvents, ClientOptions, ClientState, Clock, FetchLike, WebSocketConstructor, WebSocketLike, WsringClient } from './types.js';
 
 export const DEFAULT_FAILOVER_DEPTH = 3;
@@ -122,18 +123,14 @@ function looksLikeKey(key: unknown): key is TopologyPublicKey {
   return key.includes('-----BEGIN PUBLIC KEY-----') || decodeBase64(key.trim())?.length === 32;
 }
 
-/** Import the fleet's keys once, up front; every topology check awaits the same promise. */
+/** Import the fleet's keys once, up front (once per runtime for keys given as text); every topology check awaits the same promise. */
 function topologyKeysOf(option: ClientOptions['topologyKey']): Promise<readonly CryptoKey[]> | undefined {
   if (option === undefined) return undefined;
   const keys = Array.isArray(option) ? option : [option];
   if (keys.length === 0 || !keys.every(looksLikeKey)) {
     throw invalid('topologyKey must be an Ed25519 public key (32 raw bytes, their base64, an SPKI PEM or a CryptoKey), or a non-empty array of them');
   }
-  const imported = Promise.all(keys.map((key) => importTopologyKey(key))).catch((error: unknown) => {
-    throw new ClientError('BAD_KEY', `topologyKey could not be imported: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  });
-  imported.catch(() => {}); // reported by every topology check that needs it, not as an unhandled rejection
-  return imported;
+  return importKeySet(keys);
 }
 
 const systemClock: Clock = {

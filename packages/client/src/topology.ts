@@ -2,6 +2,7 @@
 import { parseTopology, ProtocolError, topologyUrls, verifyTopologySignature, type Topology } from '@wsring/protocol';
 import { loadRing } from '@wsring/ring';
 import { ClientError } from './errors.js';
+import { cachedTopology } from './topology-cache.js';
 import type { Clock, FetchLike, LoadedTopology } from './types.js';
 
 /** The `/topology` URL of a bootstrap entry: relative to it (so a path prefix is kept), ws(s) mapped to http(s). */
@@ -26,9 +27,14 @@ export function sameUrl(a: string, b: string): boolean {
 /**
  * Check a `/topology` body (@wsring/protocol's `parseTopology`) and build its ring. Throws ClientError
  * `BAD_TOPOLOGY`. With `keys` (the fleet's), the body must also carry a signature by one of them, else
- * `UNTRUSTED_TOPOLOGY`; `keys` rejecting (a key that does not import) rejects with its error.
+ * `UNTRUSTED_TOPOLOGY`; `keys` rejecting (a key that does not import) rejects with its error. A body identical to
+ * one already loaded under the same keys in this runtime is not checked again (topology-cache.ts).
  */
-export async function loadTopology(body: unknown, keys?: Promise<readonly CryptoKey[]>): Promise<LoadedTopology> {
+export function loadTopology(body: unknown, keys?: Promise<readonly CryptoKey[]>): Promise<LoadedTopology> {
+  return cachedTopology(body, keys, () => checkAndBuild(body, keys));
+}
+
+async function checkAndBuild(body: unknown, keys?: Promise<readonly CryptoKey[]>): Promise<LoadedTopology> {
   const bad = (why: string, cause?: unknown) => new ClientError('BAD_TOPOLOGY', `invalid /topology body: ${why}`, { cause });
   if (keys !== undefined && !(await verifyTopologySignature(body, await keys))) {
     throw new ClientError('UNTRUSTED_TOPOLOGY', 'a topology not signed by the fleet key (topologyKey) was ignored');
