@@ -127,9 +127,9 @@ describe('storm model', () => {
   });
 
   it('a run that does not settle keeps the users left on a leaving node, and its balance counts them as missing', async () => {
-    // Issue 15: storm --nodes 4 --users 20000 --add 1 --drain node-1 --rate-per-sec 10 --max-step-ms 3000.
+    // Issue 15: storm --nodes 4 --users 20000 --add 1 --drain node-1 --rate-per-sec 10 --burst 20 --max-step-ms 3000.
     const { input } = await stormInput(4, 20_000, [{ kind: 'scale-out', count: 1 }, { kind: 'drain', ids: ['node-1'] }]);
-    const r = simulateStorm(input, resolveStormParams({ ratePerSec: 10, maxStepMs: 3000 }), 'targeted');
+    const r = simulateStorm(input, resolveStormParams({ ratePerSec: 10, burst: 20, maxStepMs: 3000 }), 'targeted');
     expect(r.totals.settleMs).toBeNull();
     const held = r.finalConnections['node-1'];
     expect(held).toBeGreaterThan(4000);

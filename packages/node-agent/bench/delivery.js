@@ -40,7 +40,7 @@ if (only !== undefined && only !== 'delivery') process.exit(0);
 const INTERVAL_MS = 500;
 const PHASE_MS = quick ? 3_000 : 6_000;
 const BLAST_MS = quick ? 3_000 : 5_000;
-// Fast membership so the bench is short; pacing at the agent's defaults (200 reconnects/s per agent, burst 20, jitter 250 ms).
+// Fast membership so the bench is short; pacing at the agent's defaults (DEFAULTS.pacing: 1,000 reconnects/s per agent, burst 250, jitter 250 ms).
 const AGENT_FLAGS = { heartbeatMs: 200, livenessMs: 1_000, settleMs: 300 };
 
 const RECEIVERS = fileURLToPath(new URL('./lib/delivery-receivers.js', import.meta.url));

@@ -25,7 +25,10 @@ export const DEFAULTS = {
   admissionWaitMs: 5_000,
   // A new process declares a fifth of its accept rate when it begins serving, the whole 5 s later (warmup.ts).
   warmupMs: 5_000,
-  pacing: { ratePerSec: 1_000, burst: 20, jitterMs: 250, graceMs: 5_000 } satisfies Required<PacingOptions>,
+  // The sender's bucket is 250 ms of its ceiling deep, as the admission gate's: a sender busy closing sockets comes
+  // round to its timer late, and a bucket 20 deep lost what it earned meanwhile (movement bench: a drain ran at 75%
+  // of its ceiling). Receivers stay bounded by their lanes (50 ms) and their own gates.
+  pacing: { ratePerSec: 1_000, burst: 250, jitterMs: 250, graceMs: 5_000 } satisfies Required<PacingOptions>,
   settleMs: 1_000,
   heartbeatMs: 1_000,
   // Above JetStream's leader election (4.1-4.4 s measured on nats-server 2.9.10), with room to spare: an election

@@ -103,7 +103,7 @@ export interface AgentTopology {
 export interface PacingOptions {
   /** Targeted reconnect frames per second this agent sends at most, to all receivers together (a sender's ceiling). Default 1000. */
   ratePerSec?: number;
-  /** Frames that may go out back to back before the rate applies. Default 20. */
+  /** Frames that may go out back to back before the rate applies (this sender's bucket depth; each receiver's lane still holds its own). Default 250. */
   burst?: number;
   /** Each reconnect waits a uniform random 0..jitterMs before it queues for a token. Default 250. */
   jitterMs?: number;
