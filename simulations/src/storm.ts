@@ -262,7 +262,8 @@ class Model {
    * serves restartTakesOf(p) later. The fleet holds the node for restartHoldMs; a process that serves within it finds
    * the ring as it was, and the stand-ins send their users back at once (FledNodes.observe: a new incarnation). Past
    * it the ring drops the node, and takes it back when its process serves: one settle window later (a join) the
-   * stand-ins, now owners, send them back at the join's split.
+   * stand-ins, now owners, send them back at the join's split. (The process's record arrives a little before it
+   * serves; the model compares the serving with the hold.)
    */
   restartInPlace(t: number, i: number, count: number, acceptRate: number, failover: (() => readonly FailoverFlow[]) | undefined): void {
     const p = this.p;
@@ -294,7 +295,8 @@ class Model {
       this.droppedAtMs.set(i, t * tk + holdMs);
     });
     this.at(serves, () => this.serves(i, t * tk + takesMs));
-    const joins = tickOf(takesMs + AGENT.settleMs);
+    // The fleet takes a new member into the ring one settle window after its process serves (as for any joiner).
+    const joins = tickOf(takesMs + SERVES_BEFORE_STEP_MS);
     this.at(joins, () => {
       this.away.delete(i);
       // The join's receiverShares: each stand-in hands the node the hash space it took, so its fraction of the rate is
