@@ -128,10 +128,10 @@ class Model {
   /** Restarted nodes whose new process has not served yet: a step starting meanwhile leaves them down. */
   private readonly notServing = new Set<number>();
   /**
-   * Restarted nodes that do not take their users: `down` (the ring holds the node, no process serves) or `dropped`
-   * (its hold ran out: out of the ring until its process serves and joins again). Absent: as usual.
+   * Restarted nodes that do not take their users: down (the ring holds the node, no process serves), or dropped (its
+   * hold ran out: out of the ring until its process serves and joins again).
    */
-  private readonly away = new Map<number, 'down' | 'dropped'>();
+  private readonly away = new Set<number>();
   /** Users of restarted nodes held by stand-ins, and where arrivals at a down node go. */
   readonly standIns: StandIns;
   /** Each restart's stand-ins (step.failover), by node, until its first failover asks. */
@@ -270,7 +270,7 @@ class Model {
     const tk = p.tickMs;
     this.up[i] = false;
     this.notServing.add(i);
-    this.away.set(i, 'down');
+    this.away.add(i);
     this.failovers.set(i, failover);
     this.standIns.forget(i);
     const takesMs = restartTakesOf(p);
@@ -290,10 +290,7 @@ class Model {
       });
       return;
     }
-    this.at(tickOf(holdMs), () => {
-      this.away.set(i, 'dropped');
-      this.droppedAtMs.set(i, t * tk + holdMs);
-    });
+    this.at(tickOf(holdMs), () => this.droppedAtMs.set(i, t * tk + holdMs));
     this.at(serves, () => this.serves(i, t * tk + takesMs));
     // The fleet takes a new member into the ring one settle window after its process serves (as for any joiner).
     const joins = tickOf(takesMs + SERVES_BEFORE_STEP_MS);
@@ -572,6 +569,7 @@ class Model {
 
   tick(t: number): void {
     const p = this.p;
+    this.nowMs = t * p.tickMs;
     this.returns(t);
     // Clients that ignored their frame are closed at the end of the grace period.
     while (this.closes.length > 0 && this.closes[0].tick <= t) {
@@ -587,7 +585,6 @@ class Model {
     }
     ready.clear();
     if (p.policy === 'receiver-budget') {
-      this.nowMs = t * p.tickMs;
       if (p.warmupMs > 0) this.rerateWarming();
       this.paceLanes(t);
     }
