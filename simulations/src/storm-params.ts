@@ -17,6 +17,8 @@ export const DEFAULT_STORM_PARAMS: Readonly<StormParams> = Object.freeze({
   graceMs: AGENT.pacing.graceMs,
   drainDeadlineMs: AGENT.drainDeadlineMs,
   restartBackInMs: AGENT.restartBackInMs,
+  // Absent: the new process serves at restartBackInMs, as planned (restartTakesOf). Left out of reports when absent.
+  restartTakesMs: undefined,
   warmupMs: AGENT.warmupMs,
   heartbeatMs: AGENT.heartbeatMs,
   ignorePct: 0,
@@ -46,6 +48,8 @@ const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
   drainDeadlineMs: [0, 86_400_000],
   // The agent takes at most half its hold bound (RECORD_LIMITS.maxHoldMs, 600 s).
   restartBackInMs: [0, 300_000],
+  // However long a process takes; past the fleet's hold of the node the ring drops it (restart-hold.ts).
+  restartTakesMs: [0, 86_400_000],
   warmupMs: [0, 600_000],
   heartbeatMs: [1, 600_000],
   ignorePct: [0, 100],
@@ -59,6 +63,14 @@ const RANGES: Partial<Record<keyof StormParams, [number, number]>> = {
   seed: [0, 0xffffffff],
 };
 
+/** Parameters that may be absent (each says what its absence means). */
+const OPTIONAL: ReadonlySet<keyof StormParams> = new Set(['restartTakesMs']);
+
+/** When a restarted node's new process serves, ms after the restart: restartTakesMs, or as planned (restartBackInMs). */
+export function restartTakesOf(p: StormParams): number {
+  return p.restartTakesMs ?? p.restartBackInMs;
+}
+
 export function resolveStormParams(...layers: Partial<StormParams>[]): StormParams {
   const p: StormParams = { ...DEFAULT_STORM_PARAMS, nodeAcceptPerSec: {}, nodeAcceptRate: {} };
   for (const layer of layers) {
@@ -71,6 +83,7 @@ export function resolveStormParams(...layers: Partial<StormParams>[]): StormPara
   }
   for (const [name, [lo, hi]] of Object.entries(RANGES) as [keyof StormParams, [number, number]][]) {
     const v = p[name];
+    if (v === undefined && OPTIONAL.has(name)) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) {
       throw new SimError('INVALID_OPTION', `${name} ${String(v)} must be a number in [${lo}, ${hi}]`);
     }

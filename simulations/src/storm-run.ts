@@ -2,6 +2,7 @@
 import { ringSplit, type BudgetSplit } from './budget-split.js';
 import { expandSteps } from './cluster.js';
 import { SimError } from './errors.js';
+import { lazyFailover, type FailoverFlow } from './failover.js';
 import { hashScenarioUsers, planSteps, ringSettings, type PlanInput, type RunOptions } from './plan.js';
 import { silentProgress, type Progress } from './progress.js';
 import { acceptRateOf, declaredRateOf, simulateStorm, type StormInput } from './storm.js';
@@ -23,12 +24,16 @@ export async function planStorm(input: PlanInput, params: StormParams, opts: Run
   const { sorted } = await hashScenarioUsers(input, opts, progress);
   // How the senders of each step split their receivers' budgets: the agents' own arithmetic on the step's rings.
   const splits: BudgetSplit[] = [];
+  // A restart in place: where the node's users go should it be down when they come (the ring it holds them in).
+  const failovers: (() => readonly FailoverFlow[])[] = [];
   const plan = await planSteps(ringSettings(input.cluster), input.cluster.nodes, expanded, sorted, progress, (i, rings) => {
     splits[i] = ringSplit(rings.prev, rings.next, rings.moves);
+    const deploy = expanded[i].deploy;
+    if (deploy?.strategy === 'restart') failovers[i] = lazyFailover(rings.prev, deploy.node, sorted);
   });
   const stormInput: StormInput = {
     initialLoads: Object.fromEntries(plan[0].loads.map((l) => [l.id, l.before])),
-    steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows, split: splits[i], ...(s.deploy ? { deploy: s.deploy } : {}) })),
+    steps: expanded.map((s, i) => ({ label: s.label, kind: s.kind, departure: s.departure, before: s.before, after: s.after, flows: plan[i].flows, split: splits[i], ...(s.deploy ? { deploy: s.deploy } : {}), ...(failovers[i] ? { failover: failovers[i] } : {}) })),
   };
   const nodes: string[] = [];
   const seen = new Set<string>();

@@ -12,12 +12,17 @@
 // process sends, its successor receives: one lane at the node's declared acceptRate under the sender ceiling, the
 // old process's pacer; the successor starts with a fresh one); a restart in place closes every user of the node
 // with a `restart` frame whose delay is its slot (restartBackInMs + i / acceptRate, the agent's arithmetic, cut at
-// the protocol's MAX_RESTART_DELAY_MS), the node is down until restartBackInMs, and each user arrives at its slot.
-// Through the balancer (lb) both drop the node's users; a restarted node is down until restartBackInMs.
+// the protocol's MAX_RESTART_DELAY_MS), the node is down until its new process serves (restartTakesMs, by default
+// restartBackInMs as planned), and each user arrives at its slot. A user that reaches a node while it is down (its slot
+// came first, or it ignored the restart frame and came back at once) is refused, and the next node of its preference
+// list takes it as a stand-in (stand-ins.ts); once the new process serves the stand-ins send those users back, paced
+// like any move (FledNodes, planReturns): they move twice. Past the fleet's hold of the node (restart-hold.ts) the
+// ring drops it; its users stay on their stand-ins, now their owners, until the process serves and joins again.
+// Through the balancer (lb) both drop the node's users; a restarted node is down until its new process serves.
 // Both share one model of a node: it accepts `acceptPerSec` connection attempts a second; attempts beyond that
 // are refused and the client retries with its next backoff. Counts are integers and every user is always either
-// connected to one node, reconnecting (scheduled to arrive somewhere) or restarting (waiting for its restart slot),
-// so connected + reconnecting + restarting == total.
+// connected to one node (a stand-in's users included), reconnecting (scheduled to arrive somewhere) or restarting
+// (waiting for its restart slot), so connected + reconnecting + restarting == total.
 import { MAX_RESTART_DELAY_MS } from '@wsring/protocol';
 import { apportion, leastConnections } from './baselines.js';
 import { balanceOf } from './balance.js';
@@ -26,7 +31,11 @@ import { LanePacer } from './lane-pacer.js';
 import { warmingRate } from '@wsring/node-agent/internal';
 import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { Rng } from './rng.js';
-import type { DeployOf, Departure, Overload, ReceiverSummary, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
+import type { FailoverFlow } from './failover.js';
+import { restartHoldMs } from './restart-hold.js';
+import { StandIns, type StandInSplit } from './stand-ins.js';
+import { restartTakesOf } from './storm-params.js';
+import type { DeployOf, Departure, Overload, ReceiverSummary, RestartFailover, SimNode, StepSpec, StormMode, StormModeResult, StormParams, StormStepSummary } from './types.js';
 
 /** A new process (a joiner, a handoff successor) begins serving this long before the fleet applies the step: a settle window. */
 export const SERVES_BEFORE_STEP_MS = AGENT.settleMs;
@@ -53,6 +62,11 @@ export interface StormStep {
   split?: BudgetSplit;
   /** A handoff or restart-in-place deploy of one node: the model sends that node's users itself (see above). */
   deploy?: DeployOf;
+  /**
+   * A restart in place: how the node's users would spread over the other nodes while it is down (failover.ts), asked
+   * only if one fails over. Absent: over the other nodes of the fleet in proportion to their weights.
+   */
+  failover?: () => readonly FailoverFlow[];
 }
 
 export interface StormInput {
@@ -72,6 +86,8 @@ export interface TickState {
   restarting: number;
   /** Connected users still waiting for their reconnect frame (jitter or token; counted in `connected`). */
   queued: number;
+  /** Users of a restarted node held by stand-ins until they may go back (counted in `connected`). */
+  standIns: number;
 }
 
 /** Target of scheduled arrivals: a node index, or the load balancer. */
@@ -83,6 +99,13 @@ interface Pending {
   target: number;
   level: number;
   count: number;
+  /** A user of a restarted node: the node it belongs to (a stand-in's arrival, or its own on the way back); else -1. */
+  owner: number;
+}
+
+/** Ticks from now until `ms` have passed (at least one). */
+function ticksFor(ms: number, tickMs: number): number {
+  return Math.max(1, Math.ceil(ms / tickMs));
 }
 
 class Model {
@@ -100,8 +123,26 @@ class Model {
   /** Users waiting for their restart slot: absolute tick -> node -> users arriving then. */
   private readonly restartReturns = new Map<number, Map<number, number>>();
   restarting = 0;
-  /** Restarted nodes that serve again: absolute tick -> nodes. */
-  private readonly upAt = new Map<number, number[]>();
+  /** What happens to restarted nodes at an absolute tick: a new process serves, the ring drops or takes back the node. */
+  private readonly events = new Map<number, (() => void)[]>();
+  /** Restarted nodes whose new process has not served yet: a step starting meanwhile leaves them down. */
+  private readonly notServing = new Set<number>();
+  /**
+   * Restarted nodes that do not take their users: down (the ring holds the node, no process serves), or dropped (its
+   * hold ran out: out of the ring until its process serves and joins again).
+   */
+  private readonly away = new Set<number>();
+  /** Users of restarted nodes held by stand-ins, and where arrivals at a down node go. */
+  readonly standIns: StandIns;
+  /** Each restart's stand-ins (step.failover), by node, until its first failover asks. */
+  private readonly failovers = new Map<number, (() => readonly FailoverFlow[]) | undefined>();
+  /** Users sent back to a restarted node still queued at their stand-in: key from * FLOW_KEY + to. */
+  private readonly returnsQueued = new Map<number, number>();
+  /** A node back in the ring after its hold ran out: each stand-in's fraction of its declared rate (the join's split). */
+  private readonly rejoined = new Map<number, Map<number, number>>();
+  /** When each restarted node's process served, and when the ring dropped it (absolute ms). */
+  readonly servedAtMs = new Map<number, number>();
+  readonly droppedAtMs = new Map<number, number>();
   /** This step: the first frame sent to each receiver (absolute ms), and what each accepted (count, last tick). */
   firstFrame = new Map<number, number>();
   accepted = new Map<number, { count: number; lastTick: number }>();
@@ -126,11 +167,15 @@ class Model {
   private nowMs = 0;
   private readonly sentSoFar = new Map<number, number>();
   queued = 0;
-  /** Users who ignored their frame: closed at `tick`. FIFO because graceMs is constant. */
-  private readonly closes: { tick: number; from: number; to: number; count: number }[] = [];
+  /** Users who ignored their frame: closed at `tick` (`back` of them on their way back to a restarted node). FIFO because graceMs is constant. */
+  private readonly closes: { tick: number; from: number; to: number; count: number; back: number }[] = [];
   private rrCursor = 0;
   /** Counters for the current step and the current second. */
   disconnects = 0;
+  /** Restart in place: users that ignored their restart frame, users a stand-in took, users back on their node. */
+  ignoredRestart = 0;
+  failedOver = 0;
+  movedTwice = 0;
   refused = 0;
   arrivalsThisSecond: number[] = [];
   refusedThisSecond: number[] = [];
@@ -142,6 +187,7 @@ class Model {
     this.slots = Array.from({ length: Math.ceil(longest / p.tickMs) + 2 }, () => new Map());
     this.waitSlots = Array.from({ length: Math.ceil(p.jitterMs / p.tickMs) + 2 }, () => new Map());
     this.levels = Math.ceil(Math.log2(p.backoffCapMs / p.backoffBaseMs)) + 2;
+    this.standIns = new StandIns((owner) => this.standInSplit(owner));
   }
 
   node(id: string, weight: number): number {
@@ -170,7 +216,23 @@ class Model {
   }
 
   get busy(): boolean {
-    return this.reconnecting > 0 || this.waiting > 0 || this.queued > 0 || this.closes.length > 0 || this.restarting > 0 || this.upAt.size > 0;
+    return this.reconnecting > 0 || this.waiting > 0 || this.queued > 0 || this.closes.length > 0 || this.restarting > 0 || this.events.size > 0;
+  }
+
+  /** Whether node `i`'s new process is still to serve (a step starting meanwhile must not bring it up). */
+  awaitsProcess(i: number): boolean {
+    return this.notServing.has(i);
+  }
+
+  /** Whether a user reaching node `i` now is taken there (or by the balancer's choice): it serves, and is in the ring. */
+  private takes(i: number): boolean {
+    return this.up[i] && !this.away.has(i);
+  }
+
+  private at(tick: number, event: () => void): void {
+    const list = this.events.get(tick);
+    if (list) list.push(event);
+    else this.events.set(tick, [event]);
   }
 
   /** A frame (reconnect or restart) sends users to `to` at absolute ms `at`. */
@@ -179,30 +241,118 @@ class Model {
     if (seen === undefined || at < seen) this.firstFrame.set(to, at);
   }
 
-  /** Node `i` is down from tick `t` and serves again `ms` later (a restart in place). */
+  /** Node `i` is down from tick `t` and serves again `ms` later (a restart in place, through the balancer). */
   downFor(t: number, i: number, ms: number): void {
     this.up[i] = false;
-    const at = t + Math.max(1, Math.ceil(ms / this.p.tickMs));
-    const list = this.upAt.get(at);
-    if (list) list.push(i);
-    else this.upAt.set(at, [i]);
+    this.notServing.add(i);
+    const at = t + ticksFor(ms, this.p.tickMs);
+    this.at(at, () => this.serves(i, at * this.p.tickMs));
+  }
+
+  /** Node `i`'s new process serves from `ms`: it warms up from then, as every new process does (Agent.start). */
+  private serves(i: number, ms: number): void {
+    this.up[i] = true;
+    this.notServing.delete(i);
+    this.servedAtMs.set(i, ms);
+    this.beginsServing(i, ms);
+  }
+
+  /**
+   * Restart in place of node `i` (targeted) at tick `t`, its `count` users slotted at `acceptRate`: its new process
+   * serves restartTakesOf(p) later. The fleet holds the node for restartHoldMs; a process that serves within it finds
+   * the ring as it was, and the stand-ins send their users back at once (FledNodes.observe: a new incarnation). Past
+   * it the ring drops the node, and takes it back when its process serves: one settle window later (a join) the
+   * stand-ins, now owners, send them back at the join's split. (The process's record arrives a little before it
+   * serves; the model compares the serving with the hold.)
+   */
+  restartInPlace(t: number, i: number, count: number, acceptRate: number, failover: (() => readonly FailoverFlow[]) | undefined): void {
+    const p = this.p;
+    const tk = p.tickMs;
+    this.up[i] = false;
+    this.notServing.add(i);
+    this.away.add(i);
+    this.failovers.set(i, failover);
+    this.standIns.forget(i);
+    const takesMs = restartTakesOf(p);
+    const holdMs = restartHoldMs(count, acceptRate, p.restartBackInMs);
+    // Each happens within a tick, and that tick's arrivals see it: the model does not order arrivals within a tick,
+    // and the slots are quantized the same way, so a user whose slot is at or after the moment never misses it.
+    const tickOf = (ms: number) => t + Math.max(1, Math.floor(ms / tk));
+    const serves = tickOf(takesMs);
+    // The step is not over before the tick boundary after the process served (as through the balancer, downFor).
+    this.at(t + ticksFor(takesMs, tk), () => {});
+    this.restart(t, i, count, acceptRate);
+    if (takesMs <= holdMs) {
+      this.at(serves, () => {
+        this.serves(i, t * tk + takesMs);
+        this.away.delete(i);
+        this.sendBack(serves, i);
+      });
+      return;
+    }
+    this.at(tickOf(holdMs), () => this.droppedAtMs.set(i, t * tk + holdMs));
+    this.at(serves, () => this.serves(i, t * tk + takesMs));
+    // The fleet takes a new member into the ring one settle window after its process serves (as for any joiner).
+    const joins = tickOf(takesMs + SERVES_BEFORE_STEP_MS);
+    this.at(joins, () => {
+      this.away.delete(i);
+      // The join's receiverShares: each stand-in hands the node the hash space it took, so its fraction of the rate is
+      // its part of the node's users; every agent re-rates its lanes for the new ring.
+      this.rejoined.set(i, this.standIns.fractions(i));
+      for (const pacer of this.lanePacers.values()) pacer.rerate(joins * tk);
+      this.sendBack(joins, i);
+    });
+  }
+
+  /** The stand-ins of `owner` send every user they hold for it back to it at tick `t`, paced like any move. */
+  private sendBack(t: number, owner: number): void {
+    for (const [from, n] of this.standIns.release(owner)) this.sendBackFrom(t, from, owner, n);
+  }
+
+  private sendBackFrom(t: number, from: number, owner: number, n: number): void {
+    const key = from * FLOW_KEY + owner;
+    this.returnsQueued.set(key, (this.returnsQueued.get(key) ?? 0) + n);
+    this.prepare(t, from, owner, n);
+  }
+
+  /**
+   * Where arrivals at `owner` go while it is down: the step's failover flows (failover.ts), or else the other live
+   * nodes in proportion to their weights (the share of the ring each holds, which is what its successors take on
+   * average). A fleet of one has none: its clients back off.
+   */
+  private standInSplit(owner: number): StandInSplit {
+    const flows = this.failovers.get(owner)?.();
+    if (flows) {
+      const known = flows.filter((f) => this.index.has(f.to) && f.users > 0);
+      return { to: known.map((f) => this.indexOf(f.to)), weights: known.map((f) => f.users) };
+    }
+    const live = this.ids.map((_, i) => i).filter((i) => i !== owner && this.takes(i));
+    return { to: live, weights: live.map((i) => this.weight[i]) };
   }
 
   /**
    * Restart in place of node `i` at tick `t` (Agent.restartInPlace): each of its `count` users gets a `restart` frame
    * now, the k-th with retryAfterMs = restartBackInMs + floor(k * 1000 / acceptRate) (the client cuts it at
    * MAX_RESTART_DELAY_MS), and is closed 4005; it comes back to the node after its delay (the frame takes rtt/2, the
-   * connection one rtt more). Until then it is restarting: disconnected with a known return.
+   * connection one rtt more). Until then it is restarting: disconnected with a known return. A client that ignores
+   * the frame (ignorePct, spread evenly over the slots) has none: closed 4005 without a delay it comes back at once
+   * with the usual backoff (comeBack), a reconnecting user.
    */
   restart(t: number, i: number, count: number, acceptRate: number): void {
     if (count <= 0) return;
     const p = this.p;
+    const ignores = (k: number) => Math.floor(((k + 1) * p.ignorePct) / 100) > Math.floor((k * p.ignorePct) / 100);
+    let ignoring = 0;
+    for (let k = 0; k < count; k++) if (ignores(k)) ignoring++;
     this.connected[i] -= count;
     this.disconnects += count;
-    this.restarted += count;
-    this.restarting += count;
+    this.restarted += count - ignoring;
+    this.restarting += count - ignoring;
+    this.ignoredRestart += ignoring;
     this.framed(i, t * p.tickMs);
+    this.schedule(t, i, 0, ignoring, 1.5 * p.rttMs, this.backoffMs(0));
     for (let k = 0; k < count; k++) {
+      if (ignores(k)) continue;
       const delay = Math.min(p.restartBackInMs + Math.floor((k * 1000) / acceptRate), MAX_RESTART_DELAY_MS);
       const at = t + Math.max(1, Math.floor((delay + 1.5 * p.rttMs) / p.tickMs));
       let due = this.restartReturns.get(at);
@@ -211,12 +361,12 @@ class Model {
     }
   }
 
-  /** The new process of every restarted node due now serves; the users whose slot is now connect to their node. */
+  /** What happens to restarted nodes now (their new process serves, ...); the users whose slot is now connect to their node. */
   private returns(t: number): void {
-    const up = this.upAt.get(t);
-    if (up) {
-      for (const i of up) this.up[i] = true;
-      this.upAt.delete(t);
+    const events = this.events.get(t);
+    if (events) {
+      this.events.delete(t);
+      for (const event of events) event();
     }
     const due = this.restartReturns.get(t);
     if (!due) return;
@@ -230,11 +380,15 @@ class Model {
     }
   }
 
-  /** `count` users start reconnecting now towards `target`, arriving over [now + lo, now + lo + span] ms. */
-  schedule(tick: number, target: number, level: number, count: number, loMs: number, spanMs: number): void {
+  /**
+   * `count` users start reconnecting now towards `target`, arriving over [now + lo, now + lo + span] ms; `owner`: the
+   * restarted node they belong to (see Pending), kept in the key above every plain arrival's, which stays as it was.
+   */
+  schedule(tick: number, target: number, level: number, count: number, loMs: number, spanMs: number, owner = -1): void {
     if (count <= 0) return;
     this.reconnecting += count;
-    this.spread(this.slots, tick, target * this.levels + level, count, loMs, spanMs, 1);
+    const key = owner < 0 ? target * this.levels + level : ((owner + 1) * FLOW_KEY + target) * this.levels + level;
+    this.spread(this.slots, tick, key, count, loMs, spanMs, 1);
   }
 
   /** A paced move: `count` users of `from` become ready for a frame over the next jitterMs. */
@@ -279,12 +433,12 @@ class Model {
     return Math.min(this.p.backoffCapMs, this.p.backoffBaseMs * 2 ** level);
   }
 
-  /** Users of `from` drop now and come back through `target` after the first backoff. */
-  drop(tick: number, from: number, target: number, count: number): void {
+  /** Users of `from` drop now and come back through `target` after the first backoff (`owner`: see schedule). */
+  drop(tick: number, from: number, target: number, count: number, owner = -1): void {
     if (count <= 0) return;
     this.connected[from] -= count;
     this.disconnects += count;
-    this.schedule(tick, target, 0, count, this.p.rttMs, this.backoffMs(0));
+    this.schedule(tick, target, 0, count, this.p.rttMs, this.backoffMs(0), owner);
   }
 
   /**
@@ -300,10 +454,14 @@ class Model {
       let mine = fractions.get(from);
       if (!mine) fractions.set(from, (mine = split.shares(this.ids[from], () => 1)));
       const declared = this.declaredNow(to);
+      const back = this.rejoined.get(to)?.get(from);
+      if (back !== undefined) return back * declared;
       const fraction = mine.get(this.ids[to]);
       return fraction !== undefined && fraction > 0 ? fraction * declared : split.fallback(this.ids[to], declared);
     };
     this.nowMs = t * this.p.tickMs;
+    // A node back in the ring after its hold ran out was a change of its own; this one replaces it.
+    this.rejoined.clear();
     for (const pacer of this.lanePacers.values()) pacer.rerate(this.nowMs);
   }
 
@@ -377,13 +535,28 @@ class Model {
     this.sentSoFar.set(from, before + n);
     const obeying = n - ignoring;
     this.framed(to, t * p.tickMs + delayMs);
+    // Users on their way back to a restarted node share the lane with any other user for it: the first frames are theirs.
+    const back = this.takeReturns(from, to, n);
+    const obeyingBack = Math.min(obeying, back);
     if (obeying > 0) {
       // The frame reaches the client after rtt/2; it closes and connects at once, arriving one rtt later.
       this.connected[from] -= obeying;
       this.disconnects += obeying;
-      this.schedule(t, to, 0, obeying, delayMs + 1.5 * p.rttMs, 0);
+      this.schedule(t, to, 0, obeying - obeyingBack, delayMs + 1.5 * p.rttMs, 0);
+      this.schedule(t, to, 0, obeyingBack, delayMs + 1.5 * p.rttMs, 0, to);
     }
-    if (ignoring > 0) this.closes.push({ tick: t + Math.max(1, Math.ceil(p.graceMs / p.tickMs)), from, to, count: ignoring });
+    if (ignoring > 0) this.closes.push({ tick: t + Math.max(1, Math.ceil(p.graceMs / p.tickMs)), from, to, count: ignoring, back: back - obeyingBack });
+  }
+
+  /** Of `n` frames from `from` to `to`, those for users sent back to `to` after a restart (at most what is queued). */
+  private takeReturns(from: number, to: number, n: number): number {
+    const key = from * FLOW_KEY + to;
+    const queued = this.returnsQueued.get(key);
+    if (queued === undefined) return 0;
+    const back = Math.min(n, queued);
+    if (queued === back) this.returnsQueued.delete(key);
+    else this.returnsQueued.set(key, queued - back);
+    return back;
   }
 
   /** Receiver budgets: every agent's pacer runs through this tick; its frames go in batches per receiver and ms. */
@@ -396,11 +569,13 @@ class Model {
 
   tick(t: number): void {
     const p = this.p;
+    this.nowMs = t * p.tickMs;
     this.returns(t);
     // Clients that ignored their frame are closed at the end of the grace period.
     while (this.closes.length > 0 && this.closes[0].tick <= t) {
       const c = this.closes.shift()!;
-      this.drop(t, c.from, c.to, c.count);
+      this.drop(t, c.from, c.to, c.count - c.back);
+      this.drop(t, c.from, c.to, c.back, c.to);
     }
     // Users whose jitter wait ends now join their agent's queue.
     const ready = this.waitSlots[t % this.waitSlots.length];
@@ -410,7 +585,6 @@ class Model {
     }
     ready.clear();
     if (p.policy === 'receiver-budget') {
-      this.nowMs = t * p.tickMs;
       if (p.warmupMs > 0) this.rerateWarming();
       this.paceLanes(t);
     }
@@ -440,14 +614,20 @@ class Model {
     if (slot.size === 0) return;
     const due: Pending[] = [];
     for (const [key, count] of slot) {
-      const target = Math.floor(key / this.levels);
-      const level = key - target * this.levels;
-      due.push({ target, level, count });
+      // Plain arrivals keep their key (target * levels + level); those of a restarted node's users sit above them.
+      const rest = Math.floor(key / this.levels);
+      const level = key - rest * this.levels;
+      const plain = rest < FLOW_KEY;
+      due.push({ target: plain ? rest : rest % FLOW_KEY, level, count, owner: plain ? -1 : Math.floor(rest / FLOW_KEY) - 1 });
     }
     slot.clear();
     const atNode = new Map<number, Pending[]>();
     for (const d of due) {
       this.reconnecting -= d.count;
+      if (d.target !== LB && !this.takes(d.target)) {
+        this.failOver(t, d);
+        continue;
+      }
       if (d.target === LB && !this.up.some((u) => u)) {
         // No node serves (the only one restarts): the balancer has nowhere to send them; they try again later.
         const level = Math.min(d.level + 1, this.levels - 1);
@@ -459,7 +639,7 @@ class Model {
         if (count === 0) continue;
         let list = atNode.get(node);
         if (!list) atNode.set(node, (list = []));
-        list.push({ target: d.target, level: d.level, count });
+        list.push({ target: d.target, level: d.level, count, owner: d.owner });
       }
     }
     for (const [node, list] of atNode) {
@@ -478,17 +658,48 @@ class Model {
             a.count += ok;
             a.lastTick = t;
           } else this.accepted.set(node, { count: ok, lastTick: t });
+          if (d.owner >= 0) this.restartedUserArrived(t, node, d.owner, ok);
         }
         const refused = d.count - ok;
         if (refused > 0) {
           this.refused += refused;
           this.refusedThisSecond[node] += refused;
           const level = Math.min(d.level + 1, this.levels - 1);
-          this.schedule(t, d.target, level, refused, p.rttMs, this.backoffMs(level));
+          this.schedule(t, d.target, level, refused, p.rttMs, this.backoffMs(level), d.owner);
         }
       }
       this.acceptTokens[node] -= accepted;
     }
+  }
+
+  /**
+   * Users reaching node `d.target` while it is down (or out of the ring): refused at once, each marks it unreachable
+   * and connects to the next node of its list (onConnectFailed), arriving a round trip later; the attempt never
+   * reaches a process, so it is no arrival at the node. With no other node to go to they back off and try it again.
+   */
+  private failOver(t: number, d: Pending): void {
+    const owner = d.owner >= 0 ? d.owner : d.target;
+    const to = this.standIns.spread(d.target, d.count);
+    if (to.length === 0) {
+      const level = Math.min(d.level + 1, this.levels - 1);
+      this.schedule(t, d.target, level, d.count, this.p.rttMs, this.backoffMs(level), d.owner);
+      return;
+    }
+    for (const [standIn, n] of to) this.schedule(t, standIn, d.level, n, this.p.rttMs, 0, owner);
+  }
+
+  /**
+   * `n` users of restarted node `owner` accepted at `node` in tick `t`: back home (they moved twice), or taken by a
+   * stand-in, which holds them while the node is away and sends them back at once (from the next tick) when it is not.
+   */
+  private restartedUserArrived(t: number, node: number, owner: number, n: number): void {
+    if (node === owner) {
+      this.movedTwice += n;
+      return;
+    }
+    this.failedOver += n;
+    if (this.away.has(owner)) this.standIns.hold(owner, node, n);
+    else this.sendBackFrom(t + 1, node, owner, n);
   }
 
   /** The old process of node `i` is gone after a handoff: its successor starts with a pacer of its own. */
@@ -552,6 +763,8 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
   const connections: number[][] = [];
   const reconnecting: number[] = [];
   const restarting: number[] = [];
+  // Users on stand-ins, for targeted runs with a restart in place (where any can be).
+  const standIns: number[] | undefined = mode === 'targeted' && input.steps.some((s) => s.deploy?.strategy === 'restart') ? [] : undefined;
   const stepStarts: number[] = [];
   const summaries: StormStepSummary[] = [];
   let second = 0;
@@ -580,6 +793,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     });
     reconnecting.push(model.reconnecting);
     restarting.push(model.restarting);
+    standIns?.push(model.standIns.count);
     second++;
   };
 
@@ -590,6 +804,9 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     model.disconnects = 0;
     model.refused = 0;
     model.restarted = 0;
+    model.ignoredRestart = 0;
+    model.failedOver = 0;
+    model.movedTwice = 0;
     model.firstFrame.clear();
     model.accepted.clear();
     const stepPeak = new Map<number, number>();
@@ -598,7 +815,8 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     const after = ids(step.after);
     for (const n of step.after) {
       const i = model.node(n.id, n.weight);
-      model.up[i] = true;
+      // A restarted node whose process has not served yet (its step did not settle) stays down.
+      if (!model.awaitsProcess(i)) model.up[i] = true;
     }
     const leaving = step.before.filter((n) => !after.has(n.id)).map((n) => model.indexOf(n.id));
     const deployed = step.deploy ? model.indexOf(step.deploy.node) : -1;
@@ -612,14 +830,13 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       const users = model.connected[deployed];
       if (mode === 'lb') {
         // Through a balancer the node's users drop and come back wherever it sends them; a restarted node is down meanwhile.
-        if (step.deploy.strategy === 'restart') model.downFor(t, deployed, p.restartBackInMs);
+        if (step.deploy.strategy === 'restart') model.downFor(t, deployed, restartTakesOf(p));
         model.drop(t, deployed, LB, users);
       } else if (step.deploy.strategy === 'handoff') {
         // The old process sends each of its users to the successor: the same node id, so one flow to itself.
         model.prepare(t, deployed, deployed, users);
       } else {
-        model.downFor(t, deployed, p.restartBackInMs);
-        model.restart(t, deployed, users, declaredRateOf(p, step.deploy.node));
+        model.restartInPlace(t, deployed, users, declaredRateOf(p, step.deploy.node), step.failover);
       }
     }
     if (mode === 'targeted') {
@@ -641,6 +858,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     }
     let peakReconnecting = model.reconnecting;
     let peakRestarting = model.restarting;
+    let peakOnStandIns = model.standIns.count;
     let userTicks = 0;
     let restartTicks = 0;
     // Once nothing is pending nothing more can happen in this step: that tick is the settle time.
@@ -660,9 +878,10 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       if (drainedAt === null && draining.length > 0 && draining.every((i) => model.connected[i] === 0)) drainedAt = t;
       peakReconnecting = Math.max(peakReconnecting, model.reconnecting);
       peakRestarting = Math.max(peakRestarting, model.restarting);
+      peakOnStandIns = Math.max(peakOnStandIns, model.standIns.count);
       userTicks += model.reconnecting + model.restarting;
       restartTicks += model.restarting;
-      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, restarting: model.restarting, queued: model.waiting + model.queued });
+      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, restarting: model.restarting, queued: model.waiting + model.queued, standIns: model.standIns.count });
       if ((k + 1) % ticksPerSec === 0) {
         let fleet = 0;
         model.ids.forEach((id, i) => {
@@ -710,6 +929,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       restarted: model.restarted,
       peakRestarting,
       userSecondsRestarting: (restartTicks * p.tickMs) / 1000,
+      ...(mode === 'targeted' && step.deploy?.strategy === 'restart' ? { failover: failoverOf(model, deployed, startTick, peakOnStandIns, p.tickMs) } : {}),
       receivers,
       firstFrameMs,
       lastArrivalMs: receivers.length ? Math.max(...receivers.map((r) => r.lastArrivalMs)) : null,
@@ -734,6 +954,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     connections: Object.fromEntries(model.ids.map((id, i) => [id, pad(connections[i], second)])),
     reconnecting,
     restarting,
+    ...(standIns ? { standIns } : {}),
     stepStarts,
   };
   const settled = summaries.every((s) => s.settleMs !== null);
@@ -759,6 +980,20 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       overloadSeconds: summaries.reduce((a, s) => a + s.overloadSeconds, 0),
     },
     overloads: [...over.values()].sort((a, b) => b.seconds.length - a.seconds.length || b.refused - a.refused || (a.node < b.node ? -1 : 1)),
+  };
+}
+
+/** A restart step's failover figures (RestartFailover) for its node `i`, from the model's counters of the step. */
+function failoverOf(model: Model, i: number, startTick: number, peakOnStandIns: number, tickMs: number): RestartFailover {
+  const start = startTick * tickMs;
+  const since = (ms: number | undefined) => (ms === undefined || ms < start ? null : ms - start);
+  return {
+    servedMs: since(model.servedAtMs.get(i)),
+    droppedMs: since(model.droppedAtMs.get(i)),
+    ignored: model.ignoredRestart,
+    failedOver: model.failedOver,
+    movedTwice: model.movedTwice,
+    peakOnStandIns,
   };
 }
 

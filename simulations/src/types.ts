@@ -230,6 +230,12 @@ export interface StormParams {
    */
   restartBackInMs: number;
   /**
+   * Restart-in-place deploys: when the new process really serves, ms after the restart; absent: at restartBackInMs, as
+   * planned. Later, the users whose slot comes first find the node down, fail over to stand-ins and are sent back,
+   * paced, once it serves (they move twice); past the fleet's hold of the node (see restart-hold.ts) the ring drops it.
+   */
+  restartTakesMs?: number;
+  /**
    * A new process's warm-up (the agent's warmupMs): it declares a fifth of its acceptRate when it begins serving,
    * rising linearly to the whole over this long, written with each heartbeat; senders re-rate their lanes to it.
    * Applies to joining nodes and handoff successors, which begin serving the agents' settleMs before the step.
@@ -237,7 +243,10 @@ export interface StormParams {
   warmupMs: number;
   /** How often a warming node's record says its new rate (the agent's heartbeatMs). */
   heartbeatMs: number;
-  /** Percent of clients that ignore the reconnect frame (and are closed after graceMs). */
+  /**
+   * Percent of clients that ignore the reconnect frame (and are closed after graceMs), and the restart frame (closed
+   * 4005 with no slot, they come back at once with backoff: an SDK older than restart in place).
+   */
   ignorePct: number;
   /**
    * Client backoff ("full jitter"): attempt n (0 = the first after a drop, n after n refused attempts) comes
@@ -285,6 +294,8 @@ export interface StormStepSummary {
   peakRestarting: number;
   /** Sum over users of the time they waited for their restart slot, in seconds (also in userSecondsDisconnected). */
   userSecondsRestarting: number;
+  /** Restart in place, targeted: the users that reached the node while it was down and how they came back. */
+  failover?: RestartFailover;
   /**
    * The nodes that took users in this step: connections accepted, the peak attempts in a second against the node's
    * accept rate, and the time from the first reconnect (or restart) frame of the step to the last arrival.
@@ -320,6 +331,25 @@ export interface StormStepSummary {
   notOnFleet: number;
 }
 
+/**
+ * A restart in place that did not go as planned: the new process served after some users' slots (restartTakesMs),
+ * or clients ignored the restart frame. Times are ms from the start of the step.
+ */
+export interface RestartFailover {
+  /** When the new process served; null if not within the step. */
+  servedMs: number | null;
+  /** When the ring dropped the node (its hold ran out before the process served); null if it held the node. */
+  droppedMs: number | null;
+  /** Users that ignored their restart frame (ignorePct): closed 4005 with no slot (not in `restarted`). */
+  ignored: number;
+  /** Users of the node a stand-in took: they reached it while it was down or out of the ring (in `receivers` there). */
+  failedOver: number;
+  /** Of those, users back on the node: they moved twice, out to a stand-in and back (the second move is in `disconnected`). */
+  movedTwice: number;
+  /** Most of the node's users on stand-ins at once. */
+  peakOnStandIns: number;
+}
+
 /** One receiving node of a step. Times are ms from the start of the step. */
 export interface ReceiverSummary {
   node: string;
@@ -346,6 +376,8 @@ export interface StormSeries {
   reconnecting: number[];
   /** Users waiting for their restart slot at the end of each second (restart-in-place deploys). */
   restarting: number[];
+  /** Targeted runs with a restart in place: users held by stand-ins for a restarted node at the end of each second (in `connections`). */
+  standIns?: number[];
   /** Second at which each step starts. */
   stepStarts: number[];
 }

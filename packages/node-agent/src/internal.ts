@@ -9,7 +9,7 @@ export { EpochAgreement, type AgreedEpoch, type EpochAgreementOptions } from './
 export { FledNodes, MemberTable } from './liveness.js';
 export { memberKey, TOPOLOGY_KEY } from './membership/records.js';
 export { AgentMetrics } from './metrics.js';
-export { resolveOptions, type ResolvedOptions } from './options.js';
+export { RECORD_LIMITS, resolveOptions, type ResolvedOptions } from './options.js';
 export { LANE_BURST_MS, LaneSchedule, laneBurst, type Lane, type LaneScheduleOptions } from './lane-schedule.js';
 export { Pacer, type PacerOptions } from './pacer.js';
 export { fallbackShare, receiverShares, rendezvousFlows, sharesOfFlows } from './receiver-budgets.js';

@@ -3,7 +3,7 @@ import type { AdviseReport, CompareReport, PlanReport, Report, StormModeResult, 
 import { acceptRatesText, adviseHeader, adviseRows, checkText, drainLines, lateDrains } from './advise-text.js';
 import { int, ms, pctText, ratio } from './format.js';
 import { groupSteps, histogramBuckets, startToEnd } from './plan-text.js';
-import { DEPLOY_HEADER, deployIntro, deployRows, drainDeadlineLines, emptyNodeNotes, fleetArrivals, modeName, nodesToShow, overloadLines, pacingLine, restartCutLines, secondRanges, sharedSeconds } from './storm-text.js';
+import { deployHeader, deployIntro, deployRows, drainDeadlineLines, emptyNodeNotes, fleetArrivals, modeName, nodesToShow, overloadLines, pacingLine, restartCutLines, restartFailoverLines, secondRanges, sharedSeconds } from './storm-text.js';
 import { policyShort } from './compare-text.js';
 import { PALETTE, barChart, escapeXml, lineChart, matrixChart, type Limit, type Mark, type Series } from './svg.js';
 
@@ -301,16 +301,19 @@ function stormHtml(r: StormReport): string {
 function deploysHtml(r: StormReport, length: number): string[] {
   const rows = deployRows(r);
   if (rows.length === 0) return [];
-  const out = [`<h2>Deploys that keep the ring</h2>`, ...deployIntro(r).map((l) => `<p class="note">${escapeXml(l)}</p>`), htmlTable(DEPLOY_HEADER.filter((h) => h !== '|'), rows.map((row) => row.filter((c) => c !== '|')))];
-  out.push(...restartCutLines(r).map((l) => `<p class="warn">${escapeXml(l)}</p>`));
-  if (r.targeted.totals.restarted > 0) {
+  const out = [`<h2>Deploys that keep the ring</h2>`, ...deployIntro(r).map((l) => `<p class="note">${escapeXml(l)}</p>`), htmlTable(deployHeader(r).filter((h) => h !== '|'), rows.map((row) => row.filter((c) => c !== '|')))];
+  out.push(...[...restartCutLines(r), ...restartFailoverLines(r)].map((l) => `<p class="warn">${escapeXml(l)}</p>`));
+  if (r.targeted.totals.restarted > 0 || r.targeted.steps.some((s) => s.failover?.failedOver)) {
+    // Users on stand-ins, drawn when some were.
+    const standIns = r.targeted.series.standIns?.some((n) => n > 0) ? r.targeted.series.standIns : undefined;
     out.push(
       lineChart({
         id: 'disconnected-targeted',
-        title: 'Users disconnected at the end of each second (targeted): reconnecting (dropped or moving) and restarting (waiting for their restart slot: a known return)',
+        title: `Users disconnected at the end of each second (targeted): reconnecting (dropped or moving) and restarting (waiting for their restart slot: a known return)${standIns ? '; and, connected, the users of a restarted node on stand-ins, to move back once it serves' : ''}`,
         series: [
           { name: 'reconnecting', values: r.targeted.series.reconnecting, color: PALETTE[0] },
           { name: 'restarting', values: r.targeted.series.restarting, color: PALETTE[1] },
+          ...(standIns ? [{ name: 'on stand-ins', values: standIns, color: PALETTE[2] }] : []),
         ],
         yLabel: 'users',
         markers: r.targeted.series.stepStarts,

@@ -1,5 +1,6 @@
 // Terminal output of `storm`.
 import { MAX_RESTART_DELAY_MS } from '@wsring/protocol';
+import { restartTakesOf } from '../storm-params.js';
 import type { StormModeResult, StormReport } from '../types.js';
 import { downsampleMax, int, ms, ratio, sparkline, table } from './format.js';
 
@@ -108,7 +109,7 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
   out.push(...emptyNodeNotes(r));
   out.push('', ...modes.flatMap((m) => overloadLines(r, m)), ...drainDeadlineLines(r));
   const deploys = deployRows(r);
-  if (deploys.length > 0) out.push('', ...deployIntro(r), table(DEPLOY_HEADER, deploys), ...restartCutLines(r));
+  if (deploys.length > 0) out.push('', ...deployIntro(r), table(deployHeader(r), deploys), ...restartCutLines(r), ...restartFailoverLines(r));
   if (r.targeted.steps.length > 1) {
     out.push('', 'Per step (targeted | LB): users disconnected, peak attempts/s at one node, node-seconds over its accept rate, time to settle');
     out.push(
@@ -171,16 +172,36 @@ export function emptyNodeNotes(r: StormReport): string[] {
   });
 }
 
-export const DEPLOY_HEADER = ['step', 'users', 'peak arrivals/s', 'accept', 'restarting (peak)', 'user-s disconnected', 'first frame → last arrival', '|', 'LB: disconnected', 'peak/s', 'over'];
+const DEPLOY_HEADER = ['step', 'users', 'peak arrivals/s', 'accept', 'restarting (peak)', 'user-s disconnected', 'first frame → last arrival', '|', 'LB: disconnected', 'peak/s', 'over'];
+
+/** Whether some restart in place did not go as planned: a late process, or clients that ignored their frame. */
+function restartsCanFail(r: StormReport): boolean {
+  return r.targeted.steps.some((s) => s.failover) && (restartTakesOf(r.params) > r.params.restartBackInMs || r.params.ignorePct > 0);
+}
+
+/** The deploy table's columns: with restarts that can fail, the users that moved twice beside the restarting ones. */
+export function deployHeader(r: StormReport): string[] {
+  if (!restartsCanFail(r)) return DEPLOY_HEADER;
+  const at = DEPLOY_HEADER.indexOf('restarting (peak)') + 1;
+  return [...DEPLOY_HEADER.slice(0, at), 'moved twice', ...DEPLOY_HEADER.slice(at)];
+}
 
 /** What the deploy table says, and how restarting users are counted. */
 export function deployIntro(r: StormReport): string[] {
   const restarts = r.targeted.steps.some((s) => s.deploy?.strategy === 'restart');
+  const p = r.params;
+  const takes = restartTakesOf(p);
+  const down = takes === p.restartBackInMs ? `${ms(takes)} (restartBackInMs)` : `${ms(takes)} (restartTakesMs; restartBackInMs ${ms(p.restartBackInMs)} as planned)`;
   return [
     `Deploys that keep the ring (targeted | LB): each user of the node reconnects once, to the same node; nobody else moves. Arrivals per second at the node against its accept rate; time from the first reconnect or restart frame to the last arrival.`,
     ...(restarts
       ? [
-          `Restart in place: the node is down ${ms(r.params.restartBackInMs)} (restartBackInMs); the i-th user's restart frame says come back after restartBackInMs + i / acceptRate. Those users count as disconnected and as restarting (a known return, not dropped: never in the reconnecting figures); their wait is in user-s disconnected.`,
+          `Restart in place: the node is down ${down}; the i-th user's restart frame says come back after restartBackInMs + i / acceptRate. Those users count as disconnected and as restarting (a known return, not dropped: never in the reconnecting figures); their wait is in user-s disconnected.`,
+        ]
+      : []),
+    ...(restarts && restartsCanFail(r)
+      ? [
+          `Users that reach the node while it is down (their slot comes before the new process serves${p.ignorePct > 0 ? `, or, ${p.ignorePct}%, they ignore the restart frame and come back at once` : ''}) are refused and taken by a stand-in, the next node of their list; once the process serves the stand-ins send them back, paced at the node's declared acceptRate: they move twice (moved twice; the second move is in users disconnected, not in users).`,
         ]
       : []),
   ];
@@ -189,17 +210,21 @@ export function deployIntro(r: StormReport): string[] {
 /** One row per handoff or restart-in-place step. */
 export function deployRows(r: StormReport): string[][] {
   const rows: string[][] = [];
+  const twice = restartsCanFail(r);
   r.targeted.steps.forEach((s, i) => {
     if (!s.deploy) return;
     const at = s.receivers.find((x) => x.node === s.deploy!.node);
     const l = r.lb.steps[i];
     const time = s.firstFrameMs === null || at === undefined ? '-' : ms(at.lastArrivalMs - s.firstFrameMs);
+    // The node's users: a restart's second moves (back from a stand-in) are disconnects, not users.
+    const users = s.failover ? s.restarted + s.failover.ignored : s.disconnected;
     rows.push([
       s.label,
-      int(s.disconnected),
+      int(users),
       int(at?.peakArrivalsPerSec ?? 0),
       `${int(r.acceptPerSec[s.deploy.node] ?? r.params.acceptPerSec)}/s`,
       s.deploy.strategy === 'restart' ? int(s.peakRestarting) : '-',
+      ...(twice ? [s.failover ? int(s.failover.movedTwice) : '-'] : []),
       int(Math.round(s.userSecondsDisconnected)),
       time,
       '|',
@@ -221,6 +246,34 @@ export function restartCutLines(r: StormReport): string[] {
     if (s.restarted > fit) {
       out.push(`WARNING ${s.label}: ${int(s.restarted - fit)} of ${int(s.restarted)} users get a restart delay past the protocol's ${ms(MAX_RESTART_DELAY_MS)} (restartBackInMs + i / acceptRate ${int(rate)}/s); clients cut it to ${ms(MAX_RESTART_DELAY_MS)}, so they arrive together. A node this large drains or hands off instead, or declares a higher acceptRate.`);
     }
+  }
+  return out;
+}
+
+/**
+ * Restarts that did not go as planned: how many users moved twice and the time it cost, and any node whose process
+ * was not back within the fleet's hold, so the ring dropped it and its users failed over as after a crash.
+ */
+export function restartFailoverLines(r: StormReport): string[] {
+  const steps = r.targeted.steps.filter((s) => s.failover && s.failover.failedOver > 0);
+  if (steps.length === 0) return [];
+  const p = r.params;
+  const twice = steps.reduce((a, s) => a + s.failover!.movedTwice, 0);
+  const failed = steps.reduce((a, s) => a + s.failover!.failedOver, 0);
+  const ignored = steps.reduce((a, s) => a + s.failover!.ignored, 0);
+  const slowest = steps.reduce((a, s) => ((s.settleMs ?? Infinity) > (a.settleMs ?? Infinity) ? s : a));
+  const takes = restartTakesOf(p);
+  const why = [takes > p.restartBackInMs ? `the new process served ${ms(takes)} after the restart, against restartBackInMs ${ms(p.restartBackInMs)}` : '', ignored > 0 ? `${int(ignored)} clients ignored their restart frame (ignorePct ${p.ignorePct})` : ''].filter(Boolean).join(', and ');
+  const out = [
+    `WARNING restart in place: ${why}: ${int(failed)} users in ${steps.length} restart${steps.length === 1 ? '' : 's'} failed over to a stand-in, ${int(twice)} of them back on their node by the end of the step (moved twice); the slowest restart (${slowest.label}) settled in ${slowest.settleMs === null ? 'no time: it did not settle' : ms(slowest.settleMs)}.`,
+  ];
+  const dropped = steps.filter((s) => s.failover!.droppedMs !== null);
+  if (dropped.length > 0) {
+    const at = dropped.map((s) => s.failover!.droppedMs!);
+    const when = Math.min(...at) === Math.max(...at) ? ms(at[0]) : `${ms(Math.min(...at))}–${ms(Math.max(...at))}`;
+    const names = `${dropped.slice(0, 3).map((s) => s.label).join(', ')}${dropped.length > 3 ? `, … ${dropped.length - 3} more` : ''}`;
+    const back = dropped.every((s) => s.failover!.servedMs !== null) ? 'moved back once its process served and joined the ring again' : 'stay there until its process serves, which some did not within the step';
+    out.push(`WARNING ${dropped.length} restart${dropped.length === 1 ? '' : 's'} (${names}): no process served within the fleet's hold of the node (restartBackInMs + the slots' spread + livenessTimeoutMs): the ring dropped it ${when} after the restart and its users failed over as after a crash; they ${back}.`);
   }
   return out;
 }
