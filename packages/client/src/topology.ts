@@ -31,7 +31,7 @@ export function sameUrl(a: string, b: string): boolean {
  * one already loaded under the same keys in this runtime is not checked again (topology-cache.ts).
  */
 export function loadTopology(body: unknown, keys?: Promise<readonly CryptoKey[]>): Promise<LoadedTopology> {
-  return cachedTopology(body, keys, () => checkAndBuild(body, keys));
+  return cachedTopology(body, keys, (copy) => checkAndBuild(copy, keys));
 }
 
 async function checkAndBuild(body: unknown, keys?: Promise<readonly CryptoKey[]>): Promise<LoadedTopology> {
