@@ -248,7 +248,7 @@ function addStormOptions(cmd: Command): Command {
     .option('--accept-rate <n>', `receiver-budget: the acceptRate every agent declares, moved users a second its senders share (default the agent's, ${DEFAULT_STORM_PARAMS.acceptRate})`, parseNumber)
     .option('--node-accept-rate <id=n,...>', 'receiver-budget: the acceptRate particular nodes declare, overriding --accept-rate for them', parseReweight)
     .option('--rate-per-sec <n>', `reconnect frames each agent sends per second; under receiver budgets the sender's ceiling (default ${DEFAULT_STORM_PARAMS.ratePerSec})`, parseNumber)
-    .option('--burst <n>', `frames an idle agent may send at once (default ${DEFAULT_STORM_PARAMS.burst})`, parseNumber)
+    .option('--burst <n>', `frames an idle agent may send at once (default: 250 ms of --rate-per-sec, as the agents; ${DEFAULT_STORM_PARAMS.burst} at ${DEFAULT_STORM_PARAMS.ratePerSec}/s)`, parseNumber)
     .option('--jitter-ms <ms>', `the sending agent holds each moved user U(0, jitterMs) before its frame may go; the client reconnects at once (default ${DEFAULT_STORM_PARAMS.jitterMs})`, parseNumber)
     .option('--grace-ms <ms>', `a client that ignores its frame is closed this long after it (default ${DEFAULT_STORM_PARAMS.graceMs})`, parseNumber)
     .option('--warmup-ms <ms>', `a joining node or handoff successor declares a fifth of its acceptRate when it begins serving, the whole this long after (the agent's warmupMs, default ${DEFAULT_STORM_PARAMS.warmupMs}; 0: at once)`, parseNumber)

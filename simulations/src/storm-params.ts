@@ -3,6 +3,7 @@
 // retries as the real agent and client do out of the box.
 import { DEFAULT_BACKOFF } from '@wsring/client';
 import { DEFAULTS as AGENT } from '@wsring/node-agent';
+import { senderBurst } from '@wsring/node-agent/internal';
 import { SimError } from './errors.js';
 import type { StormParams } from './types.js';
 
@@ -81,6 +82,8 @@ export function resolveStormParams(...layers: Partial<StormParams>[]): StormPara
       else (p as unknown as Record<string, unknown>)[k] = v;
     }
   }
+  // The agents' own default: a sender's bucket holds 250 ms of its ceiling unless a layer says otherwise.
+  if (!layers.some((layer) => layer.burst !== undefined)) p.burst = senderBurst(p.ratePerSec);
   for (const [name, [lo, hi]] of Object.entries(RANGES) as [keyof StormParams, [number, number]][]) {
     const v = p[name];
     if (v === undefined && OPTIONAL.has(name)) continue;

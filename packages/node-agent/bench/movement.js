@@ -273,11 +273,11 @@ try {
       await quiet(fleet);
       const { nodes } = await collect(clients);
       const held = [...nodes.values()].filter((n) => n === id).length;
-      // SIGTERM a settle window after the successor waits, as a deploy would and as the simulator models it (the
-      // successor begins serving DEFAULTS.settleMs before the change, so it is still warming up when the users come).
+      // SIGTERM once the successor waits, as a deploy would. The old process sends its first frame a settle window
+      // later (once its ring names the successor's URL): the simulator's successor likewise serves DEFAULTS.settleMs
+      // before the first frame, still warming up when the users come.
       const successor = await spawnAgent({ id, ...flags });
       await successor.waitForLog((l) => String(l.msg).includes('waiting as its successor'), 30_000);
-      await sleep(DEFAULTS.settleMs);
       extra.add(successor);
       const peaks = watch();
       const startedAt = Date.now();

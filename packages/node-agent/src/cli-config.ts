@@ -40,7 +40,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'warmup-ms', arg: '<ms>', kind: 'nonNegative', help: 'after it begins serving, the node declares a fifth of its accept rate, rising to the whole over this long (0: at once)', default: DEFAULTS.warmupMs },
   { name: 'accept-rate', arg: '<n>', kind: 'positive', help: 'moved users per second this node accepts from all senders together (its receiver budget)', default: DEFAULTS.acceptRate },
   { name: 'rate', arg: '<n>', kind: 'positive', help: 'targeted reconnects per second this node sends at most, to all receivers together', default: DEFAULTS.pacing.ratePerSec },
-  { name: 'burst', arg: '<n>', kind: 'count', help: 'reconnects sent back to back before the rate applies', default: DEFAULTS.pacing.burst },
+  { name: 'burst', arg: '<n>', kind: 'count', help: 'reconnects sent back to back before the rate applies (default: 250 ms of --rate, 250 at 1000/s)' },
   { name: 'jitter-ms', arg: '<ms>', kind: 'nonNegative', help: 'random delay before each reconnect queues', default: DEFAULTS.pacing.jitterMs },
   { name: 'grace-ms', arg: '<ms>', kind: 'nonNegative', help: 'close with MOVED this long after a reconnect frame', default: DEFAULTS.pacing.graceMs },
   { name: 'settle-ms', arg: '<ms>', kind: 'nonNegative', help: 'batch membership changes within this window', default: DEFAULTS.settleMs },
@@ -119,7 +119,7 @@ export interface CliSettings {
   admissionWaitMs: number;
   warmupMs: number;
   rate: number;
-  burst: number;
+  burst?: number;
   jitterMs: number;
   graceMs: number;
   settleMs: number;

@@ -1,5 +1,6 @@
 import { AgentError } from './errors.js';
 import type { AgentOptions, MessageRateOptions, PacingOptions } from './types.js';
+import { CATCH_UP_MS } from './admission-gate.js';
 
 /** Every limit and timeout the agent has, with its default. docs and README list the same numbers. */
 export const DEFAULTS = {
@@ -25,9 +26,7 @@ export const DEFAULTS = {
   admissionWaitMs: 5_000,
   // A new process declares a fifth of its accept rate when it begins serving, the whole 5 s later (warmup.ts).
   warmupMs: 5_000,
-  // The sender's bucket is 250 ms of its ceiling deep, as the admission gate's: a sender busy closing sockets comes
-  // round to its timer late, and a bucket 20 deep lost what it earned meanwhile (movement bench: a drain ran at 75%
-  // of its ceiling). Receivers stay bounded by their lanes (50 ms) and their own gates.
+  // The sender's bucket: `senderBurst(ratePerSec)` when not given, 250 at the default ceiling (see there).
   pacing: { ratePerSec: 1_000, burst: 250, jitterMs: 250, graceMs: 5_000 } satisfies Required<PacingOptions>,
   settleMs: 1_000,
   heartbeatMs: 1_000,
@@ -118,10 +117,20 @@ export function originOf(url: string): string {
 }
 const count = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1;
 
+/**
+ * A sender's bucket depth when none is given: CATCH_UP_MS (250 ms) of its ceiling, as the admission gate keeps, at
+ * least one. A sender busy closing sockets comes round to its timer tens to hundreds of ms late; a bucket 20 deep
+ * lost what it earned meanwhile (movement bench: a drain ran at 75% of its 1,000/s ceiling). Receivers stay bounded
+ * by their lanes (50 ms of each share) and their own gates; the sender itself sends at most ratePerSec + burst
+ * frames in any second (its bucket starts full).
+ */
+export const senderBurst = (ratePerSec: number): number => Math.max(1, Math.ceil((ratePerSec * CATCH_UP_MS) / 1000));
+
 /** Fill in defaults and reject invalid values with AgentError('INVALID_OPTION'). */
 export function resolveOptions(o: AgentOptions): ResolvedOptions {
   check(typeof o.id === 'string' && NODE_ID_PATTERN.test(o.id), `id must be 1-64 of [A-Za-z0-9_-], got ${JSON.stringify(o.id)}`);
   const pacing = { ...DEFAULTS.pacing, ...o.pacing };
+  pacing.burst = o.pacing?.burst ?? senderBurst(pacing.ratePerSec);
   const messageRate = { ...DEFAULTS.messageRate, ...o.messageRate };
   const r: ResolvedOptions = {
     id: o.id,

@@ -101,9 +101,9 @@ export interface AgentTopology {
 }
 
 export interface PacingOptions {
-  /** Targeted reconnect frames per second this agent sends at most, to all receivers together (a sender's ceiling). Default 1000. */
+  /** Targeted reconnect frames per second this agent sends, to all receivers together, sustained (a sender's ceiling; `burst` more may go at once). Default 1000. */
   ratePerSec?: number;
-  /** Frames that may go out back to back before the rate applies (this sender's bucket depth; each receiver's lane still holds its own). Default 250. */
+  /** Frames that may go out back to back before the rate applies (this sender's bucket depth; each receiver's lane still holds its own). Default 250 ms of `ratePerSec` (`senderBurst`), 250 at the default rate. */
   burst?: number;
   /** Each reconnect waits a uniform random 0..jitterMs before it queues for a token. Default 250. */
   jitterMs?: number;

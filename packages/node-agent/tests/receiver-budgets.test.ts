@@ -22,6 +22,8 @@ const fleet = fc.record({
   leaves: fc.integer({ min: 0, max: 2 }),
   acceptRates: fc.array(fc.integer({ min: 20, max: 2_000 }), { minLength: 30, maxLength: 30 }),
   senderCeiling: fc.integer({ min: 50, max: 5_000 }),
+  // The sender's own bucket, from one frame to far deeper than any lane (the default is 250 ms of the ceiling).
+  senderBurst: fc.constantFrom(1, 20, 250, 10_000),
   jitterMs: fc.integer({ min: 0, max: 500 }),
   seed: fc.integer(),
 });
@@ -45,7 +47,7 @@ describe('receiver budgets', () => {
         const moved = new Map<string, number>();
         for (const sender of before) {
           const shares = receiverShares(prev, next, sender, accept);
-          const pacer = new Pacer({ ratePerSec: f.senderCeiling, burst: 20, jitterMs: f.jitterMs, clock, random }, (_user, to) => {
+          const pacer = new Pacer({ ratePerSec: f.senderCeiling, burst: f.senderBurst, jitterMs: f.jitterMs, clock, random }, (_user, to) => {
             const list = arrivals.get(to) ?? [];
             list.push(clock.now());
             arrivals.set(to, list);
