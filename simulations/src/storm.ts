@@ -1024,6 +1024,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     ),
     finalReconnecting: model.reconnecting,
     finalRestarting: model.restarting,
+    ...(mode === 'targeted' && p.admissionWaitMs > 0 ? { finalAdmitting: model.admitting } : {}),
     totals: {
       disconnected: summaries.reduce((a, s) => a + s.disconnected, 0),
       restarted: summaries.reduce((a, s) => a + s.restarted, 0),

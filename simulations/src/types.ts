@@ -402,6 +402,8 @@ export interface StormModeResult {
   finalReconnecting: number;
   /** Users still waiting for a restart slot at the end of the run (0 once settled). */
   finalRestarting: number;
+  /** Targeted runs with admission gates: users still waiting at one at the end of the run (0 once settled). */
+  finalAdmitting?: number;
   /** Every node pushed past its accept rate (or that refused attempts), most seconds over first. */
   overloads: Overload[];
   /**

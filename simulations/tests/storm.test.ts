@@ -54,7 +54,7 @@ describe('storm model', () => {
             expect(result.totals.overloadSeconds).toBe(overs.length);
             expect(result.overloads.reduce((a, o) => a + o.refused, 0)).toBe(result.totals.refused);
             // And at the end, settled or not: every user is on some node or still reconnecting.
-            expect(Object.values(result.finalConnections).reduce((a, b) => a + b, 0) + result.finalReconnecting + result.finalRestarting).toBe(users);
+            expect(Object.values(result.finalConnections).reduce((a, b) => a + b, 0) + result.finalReconnecting + result.finalRestarting + (result.finalAdmitting ?? 0)).toBe(users);
             // A step that moves anyone takes ticks; the observer saw every one of them.
             if (mode === 'targeted' && moved.some((m) => m > 0)) expect(ticks).toBeGreaterThan(0);
             if (mode === 'targeted') {
