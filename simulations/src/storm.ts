@@ -20,14 +20,18 @@
 // ring drops it; its users stay on their stand-ins, now their owners, until the process serves and joins again.
 // Through the balancer (lb) both drop the node's users; a restarted node is down until its new process serves.
 // Both share one model of a node: it accepts `acceptPerSec` connection attempts a second; attempts beyond that
-// are refused and the client retries with its next backoff. Counts are integers and every user is always either
-// connected to one node (a stand-in's users included), reconnecting (scheduled to arrive somewhere) or restarting
-// (waiting for its restart slot), so connected + reconnecting + restarting == total.
+// are refused and the client retries with its next backoff. In targeted runs an attempt the node accepts then waits
+// at its agent's admission gate (receiver-gate.ts, admissionWaitMs > 0) for a turn at the rate the node declares now,
+// or until its wait runs out (an overflow); the balancer's nodes have no agent, so no gate. Counts are integers and
+// every user is always either connected to one node (a stand-in's users included), reconnecting (scheduled to arrive
+// somewhere), restarting (waiting for its restart slot) or admitting (accepted, waiting at a gate), so
+// connected + reconnecting + restarting + admitting == total.
 import { MAX_RESTART_DELAY_MS } from '@wsring/protocol';
 import { apportion, leastConnections } from './baselines.js';
 import { balanceOf } from './balance.js';
 import { flowSplit, type BudgetSplit } from './budget-split.js';
 import { LanePacer } from './lane-pacer.js';
+import { ReceiverGate, type GateAdmit } from './receiver-gate.js';
 import { warmingRate } from '@wsring/node-agent/internal';
 import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { Rng } from './rng.js';
@@ -88,6 +92,8 @@ export interface TickState {
   queued: number;
   /** Users of a restarted node held by stand-ins until they may go back (counted in `connected`). */
   standIns: number;
+  /** Users a node accepted that wait at its admission gate (targeted runs with admissionWaitMs > 0). */
+  admitting: number;
 }
 
 /** Target of scheduled arrivals: a node index, or the load balancer. */
@@ -181,8 +187,12 @@ class Model {
   refusedThisSecond: number[] = [];
   /** Each node's accept rate: its own (nodeAcceptPerSec) or the fleet's acceptPerSec. */
   accept: number[] = [];
+  /** Each node's admission gate (targeted runs with admissionWaitMs > 0), and the users waiting at them all. */
+  readonly gates: (ReceiverGate | undefined)[] = [];
+  admitting = 0;
 
-  constructor(private readonly p: StormParams, private readonly rng: Rng) {
+  /** @param gated whether the receivers have their agents' admission gate (targeted runs, admissionWaitMs > 0). */
+  constructor(private readonly p: StormParams, private readonly rng: Rng, private readonly gated = false) {
     const longest = Math.max(p.jitterMs, p.backoffCapMs) + 2 * p.rttMs + 2 * p.tickMs;
     this.slots = Array.from({ length: Math.ceil(longest / p.tickMs) + 2 }, () => new Map());
     this.waitSlots = Array.from({ length: Math.ceil(p.jitterMs / p.tickMs) + 2 }, () => new Map());
@@ -206,6 +216,8 @@ class Model {
       this.accept.push(acceptRateOf(this.p, id));
       this.servingSince.push(-Infinity);
       this.warmBeat.push(-1);
+      // A node of the first fleet has served a while: its gate's bucket is full. A joiner's is fresh (beginsServing).
+      this.gates.push(this.gated ? new ReceiverGate(declaredRateOf(this.p, id), this.p.admissionWaitMs, this.p.tickMs, 0, false) : undefined);
     }
     this.weight[i] = weight;
     return i;
@@ -216,7 +228,7 @@ class Model {
   }
 
   get busy(): boolean {
-    return this.reconnecting > 0 || this.waiting > 0 || this.queued > 0 || this.closes.length > 0 || this.restarting > 0 || this.events.size > 0;
+    return this.reconnecting > 0 || this.waiting > 0 || this.queued > 0 || this.closes.length > 0 || this.restarting > 0 || this.events.size > 0 || this.admitting > 0;
   }
 
   /** Whether node `i`'s new process is still to serve (a step starting meanwhile must not bring it up). */
@@ -469,6 +481,8 @@ class Model {
   beginsServing(i: number, ms: number): void {
     this.servingSince[i] = ms;
     this.warmBeat[i] = -1;
+    // A new process: a new gate (its bucket holds one burst), from the tick it began serving in.
+    this.gates[i]?.restart(Math.max(0, Math.floor(ms / this.p.tickMs)));
   }
 
   /** What node `i` declares now: its acceptRate, warming up after its process began serving, as its last heartbeat said. */
@@ -609,6 +623,7 @@ class Model {
       });
       if (q.size === 0) this.queues.delete(from);
     }
+    if (this.admitting > 0) this.admitAtGates(t);
     // Arrivals due now: the balancer picks nodes first; then each node accepts what its rate allows.
     const slot = this.slots[t % this.slots.length];
     if (slot.size === 0) return;
@@ -651,15 +666,12 @@ class Model {
         this.arrivalsThisSecond[node] += d.count;
         const ok = Math.min(d.count, budget - accepted);
         accepted += ok;
-        this.connected[node] += ok;
-        if (ok > 0) {
-          const a = this.accepted.get(node);
-          if (a) {
-            a.count += ok;
-            a.lastTick = t;
-          } else this.accepted.set(node, { count: ok, lastTick: t });
-          if (d.owner >= 0) this.restartedUserArrived(t, node, d.owner, ok);
-        }
+        const gate = this.gates[node];
+        if (gate) {
+          this.admitting += ok;
+          gate.setRate(t, this.declaredNow(node));
+          gate.enter(t, d.owner, ok, this.admitter(t, node));
+        } else this.admit(t, node, d.owner, ok);
         const refused = d.count - ok;
         if (refused > 0) {
           this.refused += refused;
@@ -670,6 +682,46 @@ class Model {
       }
       this.acceptTokens[node] -= accepted;
     }
+  }
+
+  /** `n` users (of restarted node `owner`, or -1) are connected to `node` from tick `t`: accepted, or admitted at its gate. */
+  private admit(t: number, node: number, owner: number, n: number): void {
+    this.connected[node] += n;
+    if (n <= 0) return;
+    const a = this.accepted.get(node);
+    if (a) {
+      a.count += n;
+      a.lastTick = t;
+    } else this.accepted.set(node, { count: n, lastTick: t });
+    if (owner >= 0) this.restartedUserArrived(t, node, owner, n);
+  }
+
+  /** What node `node`'s gate lets through at tick `t` connects there. */
+  private admitter(t: number, node: number): GateAdmit {
+    return (owner, n) => {
+      this.admitting -= n;
+      this.admit(t, node, owner, n);
+    };
+  }
+
+  /**
+   * The gates' turns and overflows at tick `t`, at the rate each node declares now. A node that went down meanwhile
+   * (a crash, a restart of a step that did not settle) closes the sockets waiting at it: they reconnect to it, as
+   * dropped users do, and fail over if it is still away.
+   */
+  private admitAtGates(t: number): void {
+    this.gates.forEach((gate, node) => {
+      if (!gate || gate.waiting === 0) return;
+      if (!this.takes(node)) {
+        for (const w of gate.flush()) {
+          this.admitting -= w.count;
+          this.schedule(t, node, 0, w.count, this.p.rttMs, this.backoffMs(0), w.owner);
+        }
+        return;
+      }
+      gate.setRate(t, this.declaredNow(node));
+      gate.drain(t, this.admitter(t, node));
+    });
   }
 
   /**
@@ -749,7 +801,7 @@ export interface StormHooks {
 export function simulateStorm(input: StormInput, params: StormParams, mode: StormMode, hooks: StormHooks = {}): StormModeResult {
   const observe = hooks.onTick;
   const p = params;
-  const model = new Model(p, new Rng(p.seed ^ (mode === 'lb' ? 0x6c62 : 0)));
+  const model = new Model(p, new Rng(p.seed ^ (mode === 'lb' ? 0x6c62 : 0)), mode === 'targeted' && p.admissionWaitMs > 0);
   const first = input.steps[0];
   for (const n of first?.before ?? []) {
     const i = model.node(n.id, n.weight);
@@ -809,6 +861,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     model.movedTwice = 0;
     model.firstFrame.clear();
     model.accepted.clear();
+    for (const gate of model.gates) gate?.resetFigures();
     const stepPeak = new Map<number, number>();
     stepOverSeconds = 0;
     const ids = (nodes: SimNode[]) => new Set(nodes.map((n) => n.id));
@@ -879,9 +932,10 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
       peakReconnecting = Math.max(peakReconnecting, model.reconnecting);
       peakRestarting = Math.max(peakRestarting, model.restarting);
       peakOnStandIns = Math.max(peakOnStandIns, model.standIns.count);
-      userTicks += model.reconnecting + model.restarting;
+      // Waiting at a gate is no service either: the socket is open, the user not admitted.
+      userTicks += model.reconnecting + model.restarting + model.admitting;
       restartTicks += model.restarting;
-      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, restarting: model.restarting, queued: model.waiting + model.queued, standIns: model.standIns.count });
+      if (observe) observe({ tick: t, connected: model.connected.reduce((a, b) => a + b, 0), reconnecting: model.reconnecting, restarting: model.restarting, queued: model.waiting + model.queued, standIns: model.standIns.count, admitting: model.admitting });
       if ((k + 1) % ticksPerSec === 0) {
         let fleet = 0;
         model.ids.forEach((id, i) => {
@@ -918,6 +972,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
           firstFrameMs: firstMs,
           lastArrivalMs,
           settleMs: firstMs === null ? null : lastArrivalMs - firstMs,
+          ...(model.gates[i] ? { gate: { ...model.gates[i]!.figures } } : {}),
         };
       });
     const afterLoads = step.after.map((n) => model.connected[model.indexOf(n.id)]);
@@ -969,6 +1024,7 @@ export function simulateStorm(input: StormInput, params: StormParams, mode: Stor
     ),
     finalReconnecting: model.reconnecting,
     finalRestarting: model.restarting,
+    ...(mode === 'targeted' && p.admissionWaitMs > 0 ? { finalAdmitting: model.admitting } : {}),
     totals: {
       disconnected: summaries.reduce((a, s) => a + s.disconnected, 0),
       restarted: summaries.reduce((a, s) => a + s.restarted, 0),

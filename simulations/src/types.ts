@@ -1,3 +1,4 @@
+import type { GateFigures } from './receiver-gate.js';
 import type { Algorithm } from '@wsring/ring';
 
 /** A node of the simulated fleet. */
@@ -244,6 +245,13 @@ export interface StormParams {
   /** How often a warming node's record says its new rate (the agent's heartbeatMs). */
   heartbeatMs: number;
   /**
+   * Targeted runs: the receivers' admission gate (the agent's admissionWaitMs). A connection attempt a node's accept
+   * capacity takes waits at its gate, first in first out, for a turn at the rate the node declares now (within a
+   * one-second window of rate + rate/20 and a bucket 250 ms deep); past this long it is let through anyway (an
+   * overflow), as is one arriving while more wait than the gate admits within it. 0: no gate (the model before it).
+   */
+  admissionWaitMs: number;
+  /**
    * Percent of clients that ignore the reconnect frame (and are closed after graceMs), and the restart frame (closed
    * 4005 with no slot, they come back at once with backoff: an SDK older than restart in place).
    */
@@ -365,6 +373,8 @@ export interface ReceiverSummary {
   lastArrivalMs: number;
   /** lastArrivalMs - firstFrameMs: the time its users took to arrive from the first frame. */
   settleMs: number | null;
+  /** Targeted runs with an admission gate (admissionWaitMs > 0): what its gate did in the step. */
+  gate?: GateFigures;
 }
 
 export interface StormSeries {
@@ -392,6 +402,8 @@ export interface StormModeResult {
   finalReconnecting: number;
   /** Users still waiting for a restart slot at the end of the run (0 once settled). */
   finalRestarting: number;
+  /** Targeted runs with admission gates: users still waiting at one at the end of the run (0 once settled). */
+  finalAdmitting?: number;
   /** Every node pushed past its accept rate (or that refused attempts), most seconds over first. */
   overloads: Overload[];
   /**

@@ -2,6 +2,7 @@
 // the successor's acceptRate under the sender ceiling) and a restart in place (each user comes back to the node at
 // its own slot, restartBackInMs + i / acceptRate). Nobody else moves in either.
 import fc from 'fast-check';
+import { gateBurst } from '@wsring/node-agent/internal';
 import { describe, expect, it } from 'vitest';
 import { LANE_BURST_MS, warmingRate } from '@wsring/node-agent/internal';
 import { main } from '../src/command.js';
@@ -100,7 +101,9 @@ function warmedTimeMs(users: number, acceptRate: number, ceiling: number, warmup
 describe('restart-in-place deploy', () => {
   it('brings each user of the node back once, to the same node, at its slot; no other node gets arrivals; arrivals a second within acceptRate', async () => {
     await fc.assert(
-      fc.asyncProperty(fleetArb, paramsArb, async (f, p) => {
+      fc.asyncProperty(fleetArb, paramsArb, async (f, gated) => {
+        // The slots' arithmetic, without the node's admission gate (below: with it).
+        const p = { ...gated, admissionWaitMs: 0 };
         const node = `node-${f.pick}`;
         const { input } = await stormInput(f.nodes, f.users, [{ kind: 'rolling-deploy', ids: [node], strategy: 'restart' }]);
         const users = input.initialLoads[node];
@@ -108,7 +111,7 @@ describe('restart-in-place deploy', () => {
         let peakRestarting = 0;
         const r = simulateStorm(input, p, 'targeted', {
           onTick: (t) => {
-            total = t.connected + t.reconnecting + t.restarting;
+            total = t.connected + t.reconnecting + t.restarting + t.admitting;
             expect(total).toBe(f.users);
             peakRestarting = Math.max(peakRestarting, t.restarting);
           },
@@ -137,6 +140,17 @@ describe('restart-in-place deploy', () => {
         // Nobody arrives before the new process serves.
         const firstSecond = r.series.arrivalsPerSec[node].findIndex((a) => a > 0);
         expect((firstSecond + 1) * 1000).toBeGreaterThan(p.restartBackInMs);
+        // With the gate: the new process warms up, and its gate admits the users at their slots at what it declares
+        // (a fifth of its rate at first): the same users come back to it, later, within its window and overflows.
+        const g = simulateStorm(input, gated, 'targeted', { onTick: (t) => expect(t.connected + t.reconnecting + t.restarting + t.admitting).toBe(f.users) });
+        const gs = g.steps[0];
+        expect(gs.settleMs).not.toBeNull();
+        expect(gs.receivers.map((x) => [x.node, x.arrivals])).toEqual([[node, users]]);
+        expect(gs.lastArrivalMs!).toBeGreaterThanOrEqual(s.lastArrivalMs!);
+        const gate = gs.receivers[0].gate!;
+        expect(gate.longestWaitMs).toBeLessThanOrEqual(gated.admissionWaitMs);
+        expect(gate.peakAdmittedPerSec).toBeLessThanOrEqual(gated.acceptRate + gateBurst(gated.acceptRate) + gate.overflowed);
+        expect(g.finalConnections).toEqual(r.finalConnections);
       }),
       { numRuns: 40, seed: 20261130 },
     );

@@ -28,7 +28,7 @@ const paramsArb: fc.Arbitrary<StormParams> = fc
   .map(({ backoffExtraMs, ...p }) => resolveStormParams({ ...p, backoffCapMs: p.backoffBaseMs + backoffExtraMs, maxStepMs: 60_000 }));
 
 describe('storm model', () => {
-  it('conserves users: at every tick, connected + reconnecting + restarting == total, in both modes', async () => {
+  it('conserves users: at every tick, connected + reconnecting + restarting + admitting (at a gate) == total, in both modes', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 6 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: 2000 }), stepsArb(n, true))),
@@ -41,7 +41,7 @@ describe('storm model', () => {
             const result = simulateStorm(input, params, mode, {
               onTick: (s) => {
                 ticks++;
-                expect(s.connected + s.reconnecting + s.restarting).toBe(users);
+                expect(s.connected + s.reconnecting + s.restarting + s.admitting).toBe(users);
                 expect(s.queued).toBeLessThanOrEqual(s.connected);
                 expect(s.standIns).toBeLessThanOrEqual(s.connected);
               },
@@ -54,7 +54,7 @@ describe('storm model', () => {
             expect(result.totals.overloadSeconds).toBe(overs.length);
             expect(result.overloads.reduce((a, o) => a + o.refused, 0)).toBe(result.totals.refused);
             // And at the end, settled or not: every user is on some node or still reconnecting.
-            expect(Object.values(result.finalConnections).reduce((a, b) => a + b, 0) + result.finalReconnecting + result.finalRestarting).toBe(users);
+            expect(Object.values(result.finalConnections).reduce((a, b) => a + b, 0) + result.finalReconnecting + result.finalRestarting + (result.finalAdmitting ?? 0)).toBe(users);
             // A step that moves anyone takes ticks; the observer saw every one of them.
             if (mode === 'targeted' && moved.some((m) => m > 0)) expect(ticks).toBeGreaterThan(0);
             if (mode === 'targeted') {

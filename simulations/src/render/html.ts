@@ -5,6 +5,7 @@ import { int, ms, pctText, ratio } from './format.js';
 import { groupSteps, histogramBuckets, startToEnd } from './plan-text.js';
 import { deployHeader, deployIntro, deployRows, drainDeadlineLines, emptyNodeNotes, fleetArrivals, modeName, nodesToShow, overloadLines, pacingLine, restartCutLines, restartFailoverLines, secondRanges, sharedSeconds } from './storm-text.js';
 import { policyShort } from './compare-text.js';
+import { gateTable } from './gate-text.js';
 import { PALETTE, barChart, escapeXml, lineChart, matrixChart, type Limit, type Mark, type Series } from './svg.js';
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
@@ -250,6 +251,7 @@ function stormHtml(r: StormReport): string {
     }),
     ...drainDeadlineLines(r).map((l) => `<p class="warn">${escapeXml(l)}</p>`),
     ...deploysHtml(r, length),
+    ...gatesHtml(r),
     r.targeted.steps.length > 1
       ? htmlTable(
           ['step', 'targeted: disconnected', 'peak/s', 'over', 'settle', 'LB: disconnected', 'peak/s', 'over', 'settle'],
@@ -322,6 +324,20 @@ function deploysHtml(r: StormReport, length: number): string[] {
     );
   }
   return out;
+}
+
+/** The receivers' admission gates (targeted): where anyone waited, their table. */
+function gatesHtml(r: StormReport): string[] {
+  const g = gateTable(r);
+  if (!g) return [];
+  if (g.rows.length === 0) return [`<p class="note">${escapeXml(g.intro)}</p>`];
+  return [
+    `<h2>Admission gates</h2>`,
+    `<p class="note">${escapeXml(g.intro)}</p>`,
+    htmlTable(g.header, g.rows),
+    ...(g.more ? [`<p class="note">${escapeXml(g.more)}</p>`] : []),
+    ...(g.warning ? [`<p class="warn">${escapeXml(g.warning)}</p>`] : []),
+  ];
 }
 
 /** Nodes drawn per chart of a storm. */

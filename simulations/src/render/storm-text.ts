@@ -3,6 +3,7 @@ import { MAX_RESTART_DELAY_MS } from '@wsring/protocol';
 import { restartTakesOf } from '../storm-params.js';
 import type { StormModeResult, StormReport } from '../types.js';
 import { downsampleMax, int, ms, ratio, sparkline, table } from './format.js';
+import { gateLines, gateText } from './gate-text.js';
 
 /** Rows of per-node sparklines shown before the rest is summarised. */
 export const MAX_NODE_ROWS = 16;
@@ -93,7 +94,7 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
   const out = [
     [`wsring-sim storm`, r.scenario ? `"${r.scenario}"` : '', `${int(r.users)} users`, `${r.nodes.length} nodes`].filter(Boolean).join(' · '),
     pacingLine(r),
-    `client backoff ${p.backoffBaseMs}–${p.backoffCapMs} ms full jitter, rttMs ${p.rttMs} · node acceptPerSec ${p.acceptPerSec} (bank ${p.acceptBurstMs} ms)${own.length ? `, ${own.map(([id, v]) => `${id} ${v}`).join(', ')}` : ''} · seed ${p.seed}`,
+    `client backoff ${p.backoffBaseMs}–${p.backoffCapMs} ms full jitter, rttMs ${p.rttMs} · node acceptPerSec ${p.acceptPerSec} (bank ${p.acceptBurstMs} ms)${own.length ? `, ${own.map(([id, v]) => `${id} ${v}`).join(', ')}` : ''} · ${gateText(r)} · seed ${p.seed}`,
     '',
   ];
   const modes = [r.targeted, r.lb];
@@ -110,6 +111,7 @@ export function renderStormText(r: StormReport, opts: { width?: number } = {}): 
   out.push('', ...modes.flatMap((m) => overloadLines(r, m)), ...drainDeadlineLines(r));
   const deploys = deployRows(r);
   if (deploys.length > 0) out.push('', ...deployIntro(r), table(deployHeader(r), deploys), ...restartCutLines(r), ...restartFailoverLines(r));
+  out.push(...gateLines(r));
   if (r.targeted.steps.length > 1) {
     out.push('', 'Per step (targeted | LB): users disconnected, peak attempts/s at one node, node-seconds over its accept rate, time to settle');
     out.push(
