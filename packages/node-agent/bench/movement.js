@@ -136,12 +136,14 @@ function print(rows) {
  * The same change in wsring-sim (its storm model: the agents' ring, planner split, pacer and defaults). The simulator
  * depends on this package, so it is not a declared dependency here (that would be a cycle); the workspace has it.
  * acceptPerSec (what a node can physically take, in the model) is set far above the accept rate: the real agents
- * here take what arrives, so the model should not refuse anyone either.
+ * here take what arrives, so the model should not refuse anyone either. The bench's --warmup-ms, --admission-wait-ms and
+ * --burst go to the model too.
  */
 async function predictor() {
   try {
     const { predictMovement } = await import('@wsring/sim');
-    return (nodes, steps) => predictMovement({ nodes, users, steps, params: { acceptRate: ACCEPT, ratePerSec: CEILING, acceptPerSec: 1_000_000, ...(arg('warmup-ms') ? { warmupMs: Number(arg('warmup-ms')) } : {}) } }).then((p) => p.steps);
+    const same = { ...(arg('warmup-ms') ? { warmupMs: Number(arg('warmup-ms')) } : {}), ...(arg('admission-wait-ms') ? { admissionWaitMs: Number(arg('admission-wait-ms')) } : {}), ...(arg('burst') ? { burst: Number(arg('burst')) } : {}) };
+    return (nodes, steps) => predictMovement({ nodes, users, steps, params: { acceptRate: ACCEPT, ratePerSec: CEILING, acceptPerSec: 1_000_000, ...same } }).then((p) => p.steps);
   } catch (error) {
     console.log(`  (wsring-sim not available: ${error.message}; build it with npm run build to see its predictions beside the run)`);
     return undefined;
@@ -157,7 +159,9 @@ function printSim(rows) {
   console.log('change                     peak arrivals/s at one receiver: real (agent) | sim  (diff)    settle, first frame to last arrival: real | sim  (diff)');
   for (const r of compared) {
     const real = Math.max(0, ...r.receivers.filter((x) => x.users >= 50).map((x) => r.agentPeaks?.get(x.node) ?? 0));
-    const sim = r.sim.peakArrivalsPerSec;
+    // The model's own count of what each receiver's gate admitted, over sliding one-second windows as the agent
+    // counts (its attempts per whole second of the model's clock can split a peak in two); without a gate, attempts.
+    const sim = Math.max(0, ...r.sim.receivers.map((x) => x.gate?.peakAdmittedPerSec ?? x.peakArrivalsPerSec));
     const simSettle = r.sim.settleMs ?? 0;
     console.log(`${r.name.padEnd(26)} ${`${fmt(real)} | ${fmt(sim)}`.padStart(40)}  (${pct(real, sim).padStart(5)})    ${`${secs(r.settleMs)} s | ${secs(simSettle)} s`.padStart(38)}  (${pct(r.settleMs, simSettle).padStart(5)})`);
   }
