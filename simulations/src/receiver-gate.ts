@@ -6,7 +6,7 @@
 // within `maxWaitMs` passes at once (an overflow too). Counts per tick, FIFO by tick: the model orders nothing within
 // a tick. The agent's own arithmetic and constants; the model only quantizes time to ticks, and never lets a user
 // wait past `maxWaitMs` (the last tick within it lets it through).
-import { CATCH_UP_MS, gateBurst } from '@wsring/node-agent/internal';
+import { gateBurst, gateDepth, gateWindow } from '@wsring/node-agent/internal';
 
 /** Users that entered the gate in one tick, for one owner (see the storm model's Pending). */
 interface Waiting {
@@ -164,7 +164,7 @@ export class ReceiverGate {
   }
 
   private get depth(): number {
-    return Math.max(1, (this.rate * CATCH_UP_MS) / 1000);
+    return gateDepth(this.rate);
   }
 
   private refill(tick: number): void {
@@ -179,9 +179,7 @@ export class ReceiverGate {
   private available(tick: number): number {
     this.advance(tick);
     this.refill(tick);
-    const windowSize = Math.max(1, Math.floor(this.configured + gateBurst(this.configured)));
-    const limit = Math.min(windowSize, Math.max(1, Math.floor(this.rate + gateBurst(this.rate))));
-    return Math.max(0, Math.min(limit - this.turnsSum, Math.floor(this.tokens)));
+    return Math.max(0, Math.min(gateWindow(this.configured, this.rate) - this.turnsSum, Math.floor(this.tokens)));
   }
 
   private take(tick: number, n: number): void {

@@ -38,3 +38,23 @@ export function stepsArb(nodes: number, deploys = false): fc.Arbitrary<StepSpec[
   });
 }
 
+
+/**
+ * The agents' pacing over a wide range, for the deploy properties: accept rate and ceiling, bucket, jitter (up to
+ * `maxJitterMs`), round trip, restart delay, tick and seed; the caller decides what the nodes can take.
+ */
+export function agentPacingArb(maxJitterMs: number) {
+  return fc.record({
+    acceptRate: fc.integer({ min: 200, max: 5000 }),
+    ratePerSec: fc.integer({ min: 200, max: 5000 }),
+    burst: fc.integer({ min: 1, max: 50 }),
+    jitterMs: fc.integer({ min: 0, max: maxJitterMs }),
+    rttMs: fc.integer({ min: 0, max: 200 }),
+    restartBackInMs: fc.integer({ min: 0, max: 15_000 }),
+    tickMs: fc.constantFrom(5, 10, 20, 50),
+    seed: fc.nat(),
+  });
+}
+
+/** One node of 2-8 to deploy (`pick`), with 200-20,000 synthetic users. */
+export const deployFleetArb = fc.integer({ min: 2, max: 8 }).chain((nodes) => fc.record({ nodes: fc.constant(nodes), users: fc.integer({ min: 200, max: 20_000 }), pick: fc.nat({ max: nodes - 1 }) }));

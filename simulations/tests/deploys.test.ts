@@ -2,10 +2,10 @@
 // the successor's acceptRate under the sender ceiling) and a restart in place (each user comes back to the node at
 // its own slot, restartBackInMs + i / acceptRate). Nobody else moves in either.
 import fc from 'fast-check';
-import { gateBurst } from '@wsring/node-agent/internal';
 import { describe, expect, it } from 'vitest';
-import { LANE_BURST_MS, warmingRate } from '@wsring/node-agent/internal';
-import { main } from '../src/command.js';
+import { gateBurst, LANE_BURST_MS, warmingRate } from '@wsring/node-agent/internal';
+import { agentPacingArb, deployFleetArb } from './arbitraries.js';
+import { runCli } from './run-cli.js';
 import { predictMovement } from '../src/predict.js';
 import { parseScenario } from '../src/scenario.js';
 import { resolveStormParams } from '../src/storm-params.js';
@@ -13,20 +13,8 @@ import { SERVES_BEFORE_STEP_MS, simulateStorm } from '../src/storm.js';
 import type { StormModeResult, StormParams, StormReport } from '../src/types.js';
 import { stormInput } from './storm-input.js';
 
-const fleetArb = fc.integer({ min: 2, max: 8 }).chain((nodes) => fc.record({ nodes: fc.constant(nodes), users: fc.integer({ min: 200, max: 20_000 }), pick: fc.nat({ max: nodes - 1 }) }));
-
 /** The agents' pacing over a wide range; the nodes can take anything (the properties are about what is sent). */
-const paramsArb: fc.Arbitrary<StormParams> = fc
-  .record({
-    acceptRate: fc.integer({ min: 200, max: 5000 }),
-    ratePerSec: fc.integer({ min: 200, max: 5000 }),
-    burst: fc.integer({ min: 1, max: 50 }),
-    jitterMs: fc.integer({ min: 0, max: 2000 }),
-    rttMs: fc.integer({ min: 0, max: 200 }),
-    restartBackInMs: fc.integer({ min: 0, max: 15_000 }),
-    tickMs: fc.constantFrom(5, 10, 20, 50),
-    seed: fc.nat(),
-  })
+const paramsArb: fc.Arbitrary<StormParams> = agentPacingArb(2000)
   .map((p) => resolveStormParams({ ...p, acceptPerSec: 1e7, maxStepMs: 300_000 }));
 
 /** Connections of `id` at the end of each second of step `i` (from its start to the next step's). */
@@ -39,7 +27,7 @@ function stepSeconds(r: StormModeResult, i: number, series: Record<string, numbe
 describe('handoff deploy', () => {
   it('moves each user of the node exactly once, to the node itself, nobody else; arrivals a second within min(acceptRate, ceiling) and their bursts', async () => {
     await fc.assert(
-      fc.asyncProperty(fleetArb, paramsArb, async (f, p) => {
+      fc.asyncProperty(deployFleetArb, paramsArb, async (f, p) => {
         const node = `node-${f.pick}`;
         const { input, redeployed } = await stormInput(f.nodes, f.users, [{ kind: 'rolling-deploy', ids: [node], strategy: 'handoff' }]);
         const users = input.initialLoads[node];
@@ -101,7 +89,7 @@ function warmedTimeMs(users: number, acceptRate: number, ceiling: number, warmup
 describe('restart-in-place deploy', () => {
   it('brings each user of the node back once, to the same node, at its slot; no other node gets arrivals; arrivals a second within acceptRate', async () => {
     await fc.assert(
-      fc.asyncProperty(fleetArb, paramsArb, async (f, gated) => {
+      fc.asyncProperty(deployFleetArb, paramsArb, async (f, gated) => {
         // The slots' arithmetic, without the node's admission gate (below: with it).
         const p = { ...gated, admissionWaitMs: 0 };
         const node = `node-${f.pick}`;
@@ -164,30 +152,23 @@ describe('restart-in-place deploy', () => {
   });
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
-  return { code, out, err };
-}
-
 describe('deploy strategies on the command line and in scenarios', () => {
   it('--deploy sets the strategy of --rolling-deploy; drain keeps two steps per node', async () => {
     const base = ['storm', '-n', '3', '-u', '3000', '--rolling-deploy', '--json'];
-    const drain = JSON.parse((await run(base)).out) as StormReport;
+    const drain = JSON.parse((await runCli(base)).out) as StormReport;
     expect(drain.targeted.steps.map((s) => s.label)).toEqual(['deploy node-0: drain', 'deploy node-0: back', 'deploy node-1: drain', 'deploy node-1: back', 'deploy node-2: drain', 'deploy node-2: back']);
-    const handoff = JSON.parse((await run([...base, '--deploy', 'handoff'])).out) as StormReport;
+    const handoff = JSON.parse((await runCli([...base, '--deploy', 'handoff'])).out) as StormReport;
     expect(handoff.targeted.steps.map((s) => s.label)).toEqual(['deploy node-0: handoff', 'deploy node-1: handoff', 'deploy node-2: handoff']);
     expect(handoff.targeted.totals.disconnected).toBe(3000);
-    const restart = JSON.parse((await run([...base, '--deploy', 'restart', '--restart-back-in-ms', '2000'])).out) as StormReport;
+    const restart = JSON.parse((await runCli([...base, '--deploy', 'restart', '--restart-back-in-ms', '2000'])).out) as StormReport;
     expect(restart.params.restartBackInMs).toBe(2000);
     expect(restart.targeted.totals.restarted).toBe(3000);
     // Text: the deploy table, and how restarting users are counted.
-    const text = (await run(['storm', '-n', '3', '-u', '3000', '--rolling-deploy', '--deploy', 'restart'])).out;
+    const text = (await runCli(['storm', '-n', '3', '-u', '3000', '--rolling-deploy', '--deploy', 'restart'])).out;
     expect(text).toContain('Deploys that keep the ring');
     expect(text).toContain('deploy node-2: restart');
     expect(text).toContain('a known return, not dropped');
-    const plan = (await run(['plan', '-n', '3', '-u', '3000', '--rolling-deploy', '--deploy', 'handoff', '--no-timing'])).out;
+    const plan = (await runCli(['plan', '-n', '3', '-u', '3000', '--rolling-deploy', '--deploy', 'handoff', '--no-timing'])).out;
     expect(plan).toContain('rolling deploy (handoff): 3,000 users move once each');
   });
 
@@ -200,10 +181,10 @@ describe('deploy strategies on the command line and in scenarios', () => {
   });
 
   it('refuses --deploy without a rolling deploy, and an unknown strategy', async () => {
-    const alone = await run(['plan', '-n', '3', '--add', '1', '--deploy', 'handoff']);
+    const alone = await runCli(['plan', '-n', '3', '--add', '1', '--deploy', 'handoff']);
     expect(alone.code).toBe(2);
     expect(alone.err).toMatch(/--deploy/);
-    const bad = await run(['plan', '-n', '3', '--rolling-deploy', '--deploy', 'blue-green']);
+    const bad = await runCli(['plan', '-n', '3', '--rolling-deploy', '--deploy', 'blue-green']);
     expect(bad.code).toBe(2);
   });
 });

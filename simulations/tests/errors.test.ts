@@ -3,21 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/command.js';
+import { runCli } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wsring-sim-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
-  return { code, out, err };
-}
-
 /** Exit 2, nothing on stdout, exactly one line on stderr in the documented shape. */
 async function oneLineError(argv: string[], pattern: RegExp): Promise<void> {
-  const r = await capture(argv);
+  const r = await runCli(argv);
   expect(r.code, argv.join(' ')).toBe(2);
   expect(r.out).toBe('');
   const lines = r.err.split('\n');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createAgent, previewChange, type Agent, type FleetPreview } from '@wsring/node-agent';
 import { startNatsServer, type NatsServer } from '@wsring/node-agent/testing';
-import { main } from '../src/command.js';
+import { runCli } from './run-cli.js';
 import { ringOf } from '../../test/support/ring-of.js';
 
 const BUCKET = 'simfleet';
@@ -12,13 +12,6 @@ const USERS = 120;
 let nats: NatsServer;
 const agents: Agent[] = [];
 const sockets: WebSocket[] = [];
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
-  return { code, out, err };
-}
 
 /** A user that follows redirects to its owner; resolves once welcomed. */
 function connectUser(url: string, user: string): Promise<void> {
@@ -48,7 +41,7 @@ afterAll(async () => {
 
 describe('plan --fleet', () => {
   it('prints the live preview: who answered, users moved of those connected, flows, loads, the wave', async () => {
-    const r = await capture(['plan', '--fleet', nats.url, '--bucket', BUCKET, '--join', 'd', '--no-timing']);
+    const r = await runCli(['plan', '--fleet', nats.url, '--bucket', BUCKET, '--join', 'd', '--no-timing']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const truth = await previewChange(nats.url, { add: [{ id: 'd' }] }, { bucket: BUCKET });
@@ -62,7 +55,7 @@ describe('plan --fleet', () => {
   });
 
   it('--json --list-users: the agents\' FleetPreview, user ids per (from, to)', async () => {
-    const r = await capture(['plan', '--fleet', nats.url, '--bucket', BUCKET, '--drain', 'b', '--json', '--list-users']);
+    const r = await runCli(['plan', '--fleet', nats.url, '--bucket', BUCKET, '--drain', 'b', '--json', '--list-users']);
     expect(r.code).toBe(0);
     const p = JSON.parse(r.out) as FleetPreview;
     expect(p.summary).toBe('drain b');
@@ -83,7 +76,7 @@ describe('plan --fleet', () => {
       [['plan', '--nodes', '3', '--add', '1', '--bucket', 'x'], /INVALID_OPTION: --bucket needs --fleet/],
     ];
     for (const [argv, pattern] of cases) {
-      const r = await capture(argv);
+      const r = await runCli(argv);
       expect([r.code, r.out], argv.join(' ')).toEqual([2, '']);
       expect(r.err.split('\n').length, r.err).toBe(2);
       expect(r.err).toMatch(pattern);
@@ -91,7 +84,7 @@ describe('plan --fleet', () => {
   });
 
   it('--join works on synthetic fleets too: named nodes join', async () => {
-    const r = await capture(['plan', '--nodes', '3', '--users', '1000', '--join', 'big=2', '--json']);
+    const r = await runCli(['plan', '--nodes', '3', '--users', '1000', '--join', 'big=2', '--json']);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as { steps: { loadAfter: Record<string, number> }[] };
     expect(JSON.stringify(report)).toContain('"big"');

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { balanceOf, minimumMoves } from '../src/balance.js';
 import { buildNodes } from '../src/cluster.js';
-import { main } from '../src/command.js';
+import { runCli } from './run-cli.js';
 import { runPlan } from '../src/plan.js';
 import type { ClusterSpec, PlanReport, StepSpec } from '../src/types.js';
 import { stepsArb } from './arbitraries.js';
@@ -30,13 +30,6 @@ function cluster(algorithm: ClusterSpec['algorithm']): ClusterSpec {
     ringSeed: 7,
     users: { kind: 'synthetic', count: USERS },
   };
-}
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
-  return { code, out, err };
 }
 
 describe.each(['ring', 'maglev', 'rendezvous'] as const)('plan with %s agrees with a brute-force count', (algorithm) => {
@@ -99,7 +92,7 @@ describe('plan on the command line', () => {
     const argv = ['plan', '--nodes', '5', '--users', '2000', '--add', '1', '--crash', 'node-2', '--no-timing', '--workers', '1'];
     const c: ClusterSpec = { nodes: buildNodes(5), algorithm: 'ring', ringSeed: 0, users: { kind: 'synthetic', count: 2000 } };
     const brute = await bruteForce(c, [{ kind: 'scale-out', count: 1 }, { kind: 'crash', ids: ['node-2'] }], syntheticIds(2000));
-    const text = await capture(argv);
+    const text = await runCli(argv);
     expect(text.code).toBe(0);
     const row = (label: string) => text.out.split('\n').find((l) => l.startsWith(label))!;
     expect(row('scale out +1')).toContain(brute[0].moved.toLocaleString('en-US'));
@@ -109,7 +102,7 @@ describe('plan on the command line', () => {
       expect(line).toContain(` ${(brute[0].before.get(id) ?? 0).toLocaleString('en-US')} `);
       expect(line).toContain(` ${(brute[1].after.get(id) ?? 0).toLocaleString('en-US')} `);
     }
-    const json = JSON.parse((await capture([...argv, '--json'])).out) as PlanReport;
+    const json = JSON.parse((await runCli([...argv, '--json'])).out) as PlanReport;
     expect(json.steps.map((s) => s.moved)).toEqual(brute.map((b) => b.moved));
     expect(json.steps[1].loads.find((l) => l.id === 'node-2')).toMatchObject({ before: brute[1].before.get('node-2'), after: 0, change: 'left' });
   });
@@ -120,7 +113,7 @@ describe('plan on the command line', () => {
       const ids = Array.from({ length: 1500 }, (_, i) => `acct:${(i * 7919) % 100_003}@example.org`);
       const file = join(dir, 'ids.txt');
       writeFileSync(file, ids.map((id, i) => (i % 100 === 0 ? `  ${id}\r\n\n` : `${id}\n`)).join(''));
-      const r = await capture(['plan', '--nodes', '4', '--users-file', file, '--drain', 'node-0', '--json']);
+      const r = await runCli(['plan', '--nodes', '4', '--users-file', file, '--drain', 'node-0', '--json']);
       const json = JSON.parse(r.out) as PlanReport;
       const brute = await bruteForce({ nodes: buildNodes(4), algorithm: 'ring', ringSeed: 0, users: { kind: 'file', path: file } }, [{ kind: 'drain', ids: ['node-0'] }], ids);
       expect(json.users).toBe(ids.length);
@@ -143,7 +136,7 @@ describe('plan on the command line', () => {
       ['plan', '--users', '2000', '--max-users', '1000', '--add', '1'],
       ['plan', '--scenario', '/nonexistent.yaml'],
     ]) {
-      const r = await capture(argv);
+      const r = await runCli(argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.err, argv.join(' ')).toMatch(/error|wsring-sim: [A-Z_]+: /);
       expect(r.out).toBe('');

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { MAX_RESTART_DELAY_MS } from '@wsring/protocol';
 import { DEFAULTS as AGENT } from '@wsring/node-agent';
 import { LANE_BURST_MS, RECORD_LIMITS, restartSlots, warmingRate, type ClientConnection } from '@wsring/node-agent/internal';
-import { main } from '../src/command.js';
+import { agentPacingArb, deployFleetArb } from './arbitraries.js';
+import { runCli } from './run-cli.js';
 import { failoverFlows } from '../src/failover.js';
 import { renderHtml } from '../src/render/html.js';
 import { requestedHoldMs, restartHoldMs } from '../src/restart-hold.js';
@@ -34,20 +35,8 @@ const arrivalMs = (k: number, acceptRate: number, p: StormParams) => Math.min(p.
 /** Users of `users` whose arrival comes before `ms`. */
 const arrivingBefore = (users: number, acceptRate: number, p: StormParams, ms: number) => Array.from({ length: users }, (_, k) => arrivalMs(k, acceptRate, p)).filter((a) => a < ms).length;
 
-/** One node of 2-8, restarted in place; synthetic users. */
-const fleetArb = fc.integer({ min: 2, max: 8 }).chain((nodes) => fc.record({ nodes: fc.constant(nodes), users: fc.integer({ min: 200, max: 20_000 }), pick: fc.nat({ max: nodes - 1 }) }));
-
 /** The agents' pacing over a wide range; nodes take any crowd (what is measured is what comes, not refusals). */
-const pacingArb = fc.record({
-  acceptRate: fc.integer({ min: 200, max: 5000 }),
-  ratePerSec: fc.integer({ min: 200, max: 5000 }),
-  burst: fc.integer({ min: 1, max: 50 }),
-  jitterMs: fc.integer({ min: 0, max: 1000 }),
-  rttMs: fc.integer({ min: 0, max: 200 }),
-  restartBackInMs: fc.integer({ min: 0, max: 15_000 }),
-  tickMs: fc.constantFrom(5, 10, 20, 50),
-  seed: fc.nat(),
-});
+const pacingArb = agentPacingArb(1000);
 
 const restartOf = (node: string) => [{ kind: 'rolling-deploy' as const, ids: [node], strategy: 'restart' as const }];
 
@@ -84,7 +73,7 @@ describe('restart in place, as planned', () => {
 describe('restart in place, the process late', () => {
   it('users whose slot comes before the process serves fail over and go back once it does: they move twice; nobody reaches the node while it is down; everyone ends on their node (property, fixed seed)', async () => {
     await fc.assert(
-      fc.asyncProperty(fleetArb, pacingArb, fc.integer({ min: 1, max: 10_000 }), async (f, pacing, lateMs) => {
+      fc.asyncProperty(deployFleetArb, pacingArb, fc.integer({ min: 1, max: 10_000 }), async (f, pacing, lateMs) => {
         const node = `node-${f.pick}`;
         const { input } = await stormInput(f.nodes, f.users, restartOf(node));
         const users = input.initialLoads[node];
@@ -158,7 +147,7 @@ describe('restart in place, the process late', () => {
 describe('restart in place, past the fleet\'s hold of the node', () => {
   it('drops the node from the ring: its users fail over as after a crash, and move back once its process serves and joins again (property, fixed seed)', async () => {
     await fc.assert(
-      fc.asyncProperty(fleetArb, pacingArb, fc.integer({ min: 1, max: 30_000 }), async (f, pacing, pastMs) => {
+      fc.asyncProperty(deployFleetArb, pacingArb, fc.integer({ min: 1, max: 30_000 }), async (f, pacing, pastMs) => {
         const node = `node-${f.pick}`;
         const { input } = await stormInput(f.nodes, f.users, restartOf(node));
         const users = input.initialLoads[node];
@@ -207,7 +196,7 @@ describe('restart in place, past the fleet\'s hold of the node', () => {
 describe('restart in place, clients that ignore the restart frame', () => {
   it('that share is closed with no slot, comes back at once, fails over to a stand-in and goes back once the node serves: it moves twice (property, fixed seed)', async () => {
     await fc.assert(
-      fc.asyncProperty(fleetArb, pacingArb, fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1000, max: 15_000 }), async (f, pacing, ignorePct, backInMs) => {
+      fc.asyncProperty(deployFleetArb, pacingArb, fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1000, max: 15_000 }), async (f, pacing, ignorePct, backInMs) => {
         const node = `node-${f.pick}`;
         const { input } = await stormInput(f.nodes, f.users, restartOf(node));
         const users = input.initialLoads[node];
@@ -264,21 +253,14 @@ describe('where arrivals at a down node go', () => {
   });
 });
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
-  return { code, out, err };
-}
-
 describe('restart failover on the command line and in the reports', () => {
   const base = ['storm', '-n', '4', '-u', '8000', '--rolling-deploy', '--deploy', 'restart', '--restart-back-in-ms', '2000'];
 
   it('--restart-takes-ms: moved twice per restart step in JSON, the text and the HTML', async () => {
-    const planned = JSON.parse((await cli([...base, '--json'])).out) as StormReport;
+    const planned = JSON.parse((await runCli([...base, '--json'])).out) as StormReport;
     expect(planned.params.restartTakesMs).toBeUndefined();
     expect(planned.targeted.steps.every((s) => s.failover?.movedTwice === 0)).toBe(true);
-    const late = JSON.parse((await cli([...base, '--restart-takes-ms', '4000', '--json'])).out) as StormReport;
+    const late = JSON.parse((await runCli([...base, '--restart-takes-ms', '4000', '--json'])).out) as StormReport;
     expect(late.params.restartTakesMs).toBe(4000);
     for (const s of late.targeted.steps) {
       expect(s.failover!.servedMs).toBe(4000);
@@ -287,7 +269,7 @@ describe('restart failover on the command line and in the reports', () => {
     expect(late.lb.steps.every((s) => s.failover === undefined)).toBe(true);
     expect(late.targeted.series.standIns!.some((n) => n > 0)).toBe(true);
     const twice = late.targeted.steps.reduce((a, s) => a + s.failover!.movedTwice, 0);
-    const text = (await cli([...base, '--restart-takes-ms', '4000'])).out;
+    const text = (await runCli([...base, '--restart-takes-ms', '4000'])).out;
     expect(text).toContain('moved twice');
     expect(text).toContain('restartTakesMs; restartBackInMs 2.00 s as planned');
     expect(text).toMatch(new RegExp(`WARNING restart in place: the new process served 4\\.00 s after the restart, against restartBackInMs 2\\.00 s: ${twice.toLocaleString('en-US')} users in 4 restarts failed over`));
@@ -295,16 +277,16 @@ describe('restart failover on the command line and in the reports', () => {
     expect(html).toContain('<th>moved twice</th>');
     expect(html).toContain('on stand-ins');
     // As planned, the text says nothing of it.
-    expect((await cli(base)).out).not.toContain('moved twice');
+    expect((await runCli(base)).out).not.toContain('moved twice');
   });
 
   it('reads storm.restartTakesMs in a scenario, and refuses a negative one', async () => {
-    const bad = await cli([...base, '--restart-takes-ms', '-5']);
+    const bad = await runCli([...base, '--restart-takes-ms', '-5']);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/restartTakesMs/);
     expect(() => resolveStormParams({ restartTakesMs: Number.NaN })).toThrow(/restartTakesMs/);
     const file = fileURLToPath(new URL('../scenarios/restart-late.yaml', import.meta.url));
-    const scenario = JSON.parse((await cli(['storm', '--scenario', file, '--users', '24000', '--json'])).out) as StormReport;
+    const scenario = JSON.parse((await runCli(['storm', '--scenario', file, '--users', '24000', '--json'])).out) as StormReport;
     expect(scenario.params.restartTakesMs).toBe(15_000);
     expect(scenario.targeted.steps.every((s) => s.failover!.movedTwice > 0)).toBe(true);
   });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gateBurst } from '@wsring/node-agent/internal';
 import { ReceiverGate } from '../src/receiver-gate.js';
-import { main } from '../src/command.js';
+import { runCli } from './run-cli.js';
 import { renderHtml } from '../src/render/html.js';
 import { resolveStormParams } from '../src/storm-params.js';
 import { simulateStorm } from '../src/storm.js';
@@ -156,19 +156,12 @@ describe('storm model with the receivers\' admission gates', () => {
   });
 });
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
-  return { code, out, err };
-}
-
 describe('admission gates on the command line and in the reports', () => {
   // A crash's crowd on receivers that take 5,000 attempts a second and declare 1,000.
   const crash = ['storm', '-n', '4', '-u', '20000', '--crash', 'node-1', '--accept-per-sec', '5000', '--workers', '1'];
 
   it('--admission-wait-ms: a crash\'s crowd admitted at the declared rate, waits and overflows per receiver in JSON, the text and the HTML', async () => {
-    const r = JSON.parse((await cli([...crash, '--admission-wait-ms', '1000', '--json'])).out) as StormReport;
+    const r = JSON.parse((await runCli([...crash, '--admission-wait-ms', '1000', '--json'])).out) as StormReport;
     expect(r.params.admissionWaitMs).toBe(1000);
     const receivers = r.targeted.steps[0].receivers;
     expect(receivers.length).toBe(3);
@@ -181,7 +174,7 @@ describe('admission gates on the command line and in the reports', () => {
     expect(r.lb.steps[0].receivers.every((x) => x.gate === undefined)).toBe(true);
     const overflowed = receivers.reduce((a, x) => a + x.gate!.overflowed, 0);
     expect(overflowed).toBeGreaterThan(0);
-    const text = (await cli([...crash, '--admission-wait-ms', '1000'])).out;
+    const text = (await runCli([...crash, '--admission-wait-ms', '1000'])).out;
     expect(text).toContain("receivers' admission gate (targeted): wait up to 1.00 s");
     expect(text).toMatch(/step +receiver +admitted +peak admitted\/s +declared \+ burst +waited +longest wait +overflows/);
     expect(text).toContain(`WARNING admission gates: ${overflowed.toLocaleString('en-US')} users let through without a turn`);
@@ -191,19 +184,19 @@ describe('admission gates on the command line and in the reports', () => {
   });
 
   it('--admission-wait-ms 0: no gate, no gate figures; a scenario\'s storm.admissionWaitMs is read, a negative one refused', async () => {
-    const off = JSON.parse((await cli([...crash, '--admission-wait-ms', '0', '--json'])).out) as StormReport;
+    const off = JSON.parse((await runCli([...crash, '--admission-wait-ms', '0', '--json'])).out) as StormReport;
     expect(off.targeted.steps[0].receivers.every((x) => x.gate === undefined)).toBe(true);
     expect(off.targeted.finalAdmitting).toBeUndefined();
-    const text = (await cli([...crash, '--admission-wait-ms', '0'])).out;
+    const text = (await runCli([...crash, '--admission-wait-ms', '0'])).out;
     expect(text).toContain('no admission gate (admissionWaitMs 0)');
     expect(text).not.toContain('Admission gates');
-    const bad = await cli([...crash, '--admission-wait-ms', '-1']);
+    const bad = await runCli([...crash, '--admission-wait-ms', '-1']);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/admissionWaitMs/);
     expect(() => resolveStormParams({ admissionWaitMs: Number.NaN })).toThrow(/admissionWaitMs/);
     const file = join(mkdtempSync(join(tmpdir(), 'wsring-gate-')), 'gate.yaml');
     writeFileSync(file, 'cluster: { nodes: 3, users: 3000 }\nsteps:\n  - crash: node-1\nstorm:\n  admissionWaitMs: 250\n');
-    const scenario = JSON.parse((await cli(['storm', '--scenario', file, '--json', '--workers', '1'])).out) as StormReport;
+    const scenario = JSON.parse((await runCli(['storm', '--scenario', file, '--json', '--workers', '1'])).out) as StormReport;
     expect(scenario.params.admissionWaitMs).toBe(250);
     expect(scenario.targeted.steps[0].receivers.every((x) => x.gate !== undefined)).toBe(true);
   });

@@ -34,6 +34,16 @@ export function gateBurst(ratePerSec: number): number {
   return Math.max(1, Math.ceil(ratePerSec / 20));
 }
 
+/** Tokens the gate's bucket holds at most at `ratePerSec`: CATCH_UP_MS of it, at least one user. */
+export function gateDepth(ratePerSec: number): number {
+  return Math.max(1, (ratePerSec * CATCH_UP_MS) / 1000);
+}
+
+/** Turns any one-second window holds at `ratePerSec`, for a gate sized for its configured rate (setRate never goes above it). */
+export function gateWindow(configured: number, ratePerSec: number): number {
+  return Math.min(Math.max(1, Math.floor(configured + gateBurst(configured))), Math.max(1, Math.floor(ratePerSec + gateBurst(ratePerSec))));
+}
+
 /**
  * The receiver's own guard on its accept rate. Senders pace their move frames so that arrivals stay within a
  * node's budget, but the clients' and the kernel's queues sit in between: a receiver whose event loop stalls (a
@@ -71,7 +81,7 @@ export class AdmissionGate {
 
   constructor(private readonly o: AdmissionGateOptions) {
     this.rate = o.ratePerSec;
-    this.window = new Float64Array(o.maxWaitMs > 0 ? Math.max(1, Math.floor(o.ratePerSec + gateBurst(o.ratePerSec))) : 0);
+    this.window = new Float64Array(o.maxWaitMs > 0 ? gateWindow(o.ratePerSec, o.ratePerSec) : 0);
     this.tokens = Math.min(this.depth, gateBurst(o.ratePerSec));
     this.tokensAt = o.clock.now();
   }
@@ -141,9 +151,8 @@ export class AdmissionGate {
     this.head = 0;
   }
 
-  /** Tokens the bucket holds at most: CATCH_UP_MS of the rate, at least one. */
   private get depth(): number {
-    return Math.max(1, (this.rate * CATCH_UP_MS) / 1000);
+    return gateDepth(this.rate);
   }
 
   private refill(now: number): void {
@@ -198,7 +207,7 @@ export class AdmissionGate {
 
   /** Until the window has room: the `limit`-th latest turn is a second old, for this rate's limit. */
   private windowWaitMs(now: number): number {
-    const limit = Math.min(this.window.length, Math.max(1, Math.floor(this.rate + gateBurst(this.rate))));
+    const limit = gateWindow(this.o.ratePerSec, this.rate);
     if (this.filled < limit) return 0;
     const oldest = this.window[(this.next - limit + this.window.length) % this.window.length];
     return Math.max(0, oldest + 1000 - now);

@@ -5,7 +5,7 @@ export { Admitter, type AdmitterOptions, type AdmitterParts } from './admitter.j
 export { every, withClockDeadline } from './clock.js';
 export { WARMUP_FLOOR, warmingFraction, warmingRate } from './warmup.js';
 export { senderBurst } from './options.js';
-export { CATCH_UP_MS, gateBurst } from './admission-gate.js';
+export { CATCH_UP_MS, gateBurst, gateDepth, gateWindow } from './admission-gate.js';
 export { ClientConnection, ConnectionRegistry } from './connections.js';
 export { EpochAgreement, type AgreedEpoch, type EpochAgreementOptions } from './epoch.js';
 export { FledNodes, MemberTable } from './liveness.js';
